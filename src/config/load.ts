@@ -1,0 +1,58 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { ZodError } from 'zod';
+import { ConfigError } from '../lib/errors.js';
+import { configSchema, type Config, type ConfigInput } from './schema.js';
+
+/** Environment variables that override the file, for deployments (docker-compose) and secrets. */
+export interface ConfigEnv {
+  RECON_CONFIG?: string;
+  CLICKHOUSE_URL?: string;
+  CLICKHOUSE_USER?: string;
+  CLICKHOUSE_PASSWORD?: string;
+  CHDB_PATH?: string;
+  NATS_URL?: string;
+  REDIS_URL?: string;
+  LOG_LEVEL?: string;
+  [key: string]: string | undefined;
+}
+
+/** Validates a configuration object; a bad one fails with a message naming each bad field. */
+export function parseConfig(input: ConfigInput | unknown): Config {
+  try {
+    return configSchema.parse(input);
+  } catch (e) {
+    if (e instanceof ZodError) {
+      const lines = e.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+      throw new ConfigError(`invalid configuration: ${lines.join('; ')}`, { cause: e });
+    }
+    throw e;
+  }
+}
+
+/** Reads the file named by RECON_CONFIG (YAML or JSON), applies environment overrides, validates. */
+export function loadConfig(env: ConfigEnv = process.env as ConfigEnv): Config {
+  let raw: Record<string, unknown> = {};
+  if (env.RECON_CONFIG) {
+    let text: string;
+    try {
+      text = readFileSync(env.RECON_CONFIG, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read configuration file ${env.RECON_CONFIG}`, { cause: e });
+    }
+    raw = (parseYaml(text) ?? {}) as Record<string, unknown>;
+  }
+  const section = (k: string) => ({ ...((raw[k] as Record<string, unknown>) ?? {}) });
+  const clickhouse = section('clickhouse');
+  if (env.CLICKHOUSE_URL) clickhouse.url = env.CLICKHOUSE_URL;
+  if (env.CLICKHOUSE_USER) clickhouse.username = env.CLICKHOUSE_USER;
+  if (env.CLICKHOUSE_PASSWORD) clickhouse.password = env.CLICKHOUSE_PASSWORD;
+  if (env.CHDB_PATH) clickhouse.dataDir = env.CHDB_PATH;
+  const nats = section('nats');
+  if (env.NATS_URL) nats.servers = env.NATS_URL.split(',');
+  const redis = section('redis');
+  if (env.REDIS_URL) redis.url = env.REDIS_URL;
+  const log = section('log');
+  if (env.LOG_LEVEL) log.level = env.LOG_LEVEL;
+  return parseConfig({ ...raw, clickhouse, nats, redis, log });
+}

@@ -1,0 +1,147 @@
+/**
+ * Facts are the rows the engine writes to ClickHouse. Every fact has a deterministic `id` derived
+ * from its inputs, so a replay produces the same ids and ReplacingMergeTree (plus the sink's
+ * duplicate filter) keeps each fact once. Column names are the ClickHouse column names; big
+ * integers travel as decimal strings (JSONEachRow reads them into Int256/UInt256 losslessly);
+ * times are epoch milliseconds (DateTime64(3) columns).
+ */
+
+export interface LedgerEntryRow {
+  entry_id: string;
+  account_id: string;
+  direction: string;
+  amount_minor: string;
+  currency: string;
+  exponent: number;
+  booking_time: number;
+  value_time: number;
+  status: string;
+  tx_type: string;
+  end_to_end_id: string;
+  remittance: string;
+  tokenization_ref: string;
+  schema_version: number;
+  /** JetStream stream sequence of the message that carried it. */
+  stream_seq: number;
+  /** Ordering of status transitions: pending 1, booked 2, reversed 3 (ReplacingMergeTree version). */
+  version: number;
+  recorded_at: number;
+}
+
+export interface ChainEventRow {
+  event_id: string;
+  chain_id: number;
+  token: string;
+  block_number: string;
+  block_hash: string;
+  block_time: number;
+  tx_hash: string;
+  log_index: number;
+  kind: string;
+  from_address: string;
+  to_address: string;
+  value: string;
+  decimals: number;
+  reference: string;
+  recorded_at: number;
+}
+
+export interface MatchRow {
+  match_id: string;
+  flow: string;
+  match_by: string;
+  bank_leg_id: string;
+  chain_leg_id: string;
+  account_id: string;
+  wallet: string;
+  currency: string;
+  token_key: string;
+  amount_base: string;
+  bank_time: number;
+  chain_time: number;
+  /** 1 when the match resolved a discrepancy raised earlier (the leg came late). */
+  late: number;
+  resolved_discrepancy_id: string;
+  /** 'matched', or 'reversed' when the bank entry was reversed afterwards. */
+  status: string;
+  version: number;
+  recorded_at: number;
+}
+
+export interface DiscrepancyEventRow {
+  discrepancy_id: string;
+  /** Deterministic id of this status change: `${discrepancy_id}:${status}`. */
+  event_id: string;
+  kind: string;
+  status: string;
+  flow: string;
+  account_id: string;
+  wallet: string;
+  currency: string;
+  token_key: string;
+  bank_leg_id: string;
+  chain_leg_id: string;
+  expected_amount: string;
+  actual_amount: string;
+  reason: string;
+  /** Event time the discrepancy is about (the leg's time, or the window close). */
+  event_time: number;
+  recorded_at: number;
+}
+
+export interface BalanceSnapshotRow {
+  snapshot_id: string;
+  scope: string;
+  subject: string;
+  currency: string;
+  token_key: string;
+  bank_balance: string;
+  chain_balance: string;
+  onchain_reported: string;
+  in_flight: string;
+  unexplained: string;
+  at: number;
+}
+
+export interface DeadLetterRow {
+  dead_letter_id: string;
+  source: string;
+  subject: string;
+  stream_seq: number;
+  reason_code: string;
+  reason: string;
+  /** Original message bytes, base64. */
+  payload_base64: string;
+  headers: string;
+  recorded_at: number;
+}
+
+export interface FactRows {
+  ledger_entries: LedgerEntryRow;
+  chain_events: ChainEventRow;
+  matches: MatchRow;
+  discrepancy_events: DiscrepancyEventRow;
+  balance_snapshots: BalanceSnapshotRow;
+  dead_letters: DeadLetterRow;
+}
+
+export type FactTable = keyof FactRows;
+
+/** Primary id column of each table: what makes a fact the same fact. */
+export const FACT_ID_COLUMN: { [T in FactTable]: keyof FactRows[T] & string } = {
+  ledger_entries: 'entry_id',
+  chain_events: 'event_id',
+  matches: 'match_id',
+  discrepancy_events: 'event_id',
+  balance_snapshots: 'snapshot_id',
+  dead_letters: 'dead_letter_id',
+};
+
+export type Fact = { [T in FactTable]: { table: T; row: FactRows[T] } }[FactTable];
+
+/** Identity of a fact across replays: table and id (plus version where a row is re-versioned). */
+export function factKey(fact: Fact): string {
+  const id = (fact.row as unknown as Record<string, unknown>)[FACT_ID_COLUMN[fact.table]];
+  const version = 'version' in fact.row ? `@${fact.row.version}` : '';
+  return `${fact.table}:${String(id)}${version}`;
+}

@@ -1,0 +1,110 @@
+/**
+ * The engine's domain vocabulary. Money is never a float: bank amounts are integer minor units
+ * (bigint) with the currency's ISO 4217 exponent; token amounts are bigint base units with the
+ * token's decimals. Times are epoch milliseconds (event time, from the business source).
+ */
+
+export type Direction = 'credit' | 'debit';
+export type PostingStatus = 'booked' | 'pending' | 'reversed';
+export type TxType = 'deposit' | 'withdrawal' | 'transfer' | 'fee' | 'reversal';
+
+/** A bank ledger posting, as decoded from its Avro message and validated. */
+export interface LedgerEntry {
+  entryId: string;
+  accountId: string;
+  direction: Direction;
+  /** Integer minor units of `currency` (cents for USD, yen for JPY). Never negative. */
+  amountMinor: bigint;
+  currency: string;
+  /** ISO 4217 exponent of `currency` (2 for USD, 0 for JPY, 3 for BHD). */
+  exponent: number;
+  bookingTime: number;
+  valueTime: number;
+  status: PostingStatus;
+  txType: TxType;
+  endToEndId: string | null;
+  remittance: string | null;
+  /** Reference shared with the minting system, when the bank knows it. */
+  tokenizationRef: string | null;
+  /** Version of the Avro schema that wrote the message. */
+  schemaVersion: number;
+}
+
+export type ChainEventKind = 'mint' | 'burn' | 'transfer';
+
+/** A confirmed token event read from the chain. */
+export interface ChainEvent {
+  /** Deterministic id: `${chainId}:${blockHash}:${logIndex}`. */
+  eventId: string;
+  chainId: number;
+  /** Token contract address, lower case. */
+  token: string;
+  blockNumber: bigint;
+  blockHash: string;
+  /** Block timestamp in epoch milliseconds. */
+  blockTime: number;
+  txHash: string;
+  logIndex: number;
+  kind: ChainEventKind;
+  /** Lower-case addresses; the zero address for mint's `from` and burn's `to`. */
+  from: string;
+  to: string;
+  /** Token base units. */
+  value: bigint;
+  decimals: number;
+  /** Reference carried by the event (custom event ABIs), if any. */
+  reference: string | null;
+}
+
+/** Confirmed progress of one chain: every event at or below `blockNumber` has been published. */
+export interface ChainProgress {
+  chainId: number;
+  blockNumber: bigint;
+  blockHash: string;
+  /** Block timestamp in epoch milliseconds: the chain side's event-time watermark. */
+  blockTime: number;
+}
+
+/** deposit: bank credit ↔ mint. withdrawal: burn ↔ bank debit. */
+export type Flow = 'deposit' | 'withdrawal';
+export type Side = 'bank' | 'chain';
+
+/**
+ * One side of a money movement, normalised so the two books compare: the amount is expressed in
+ * the mapped token's base units (bank minor units scaled by 10^(decimals - exponent)).
+ */
+export interface Leg {
+  /** `bank:<entryId>` or `chain:<eventId>`. */
+  legId: string;
+  side: Side;
+  flow: Flow;
+  accountId: string;
+  /** Wallet on the chain side; the mapped wallet (if unique) on the bank side, else ''. */
+  wallet: string;
+  currency: string;
+  /** `${chainId}:${tokenAddress}` of the mapped token. */
+  tokenKey: string;
+  /** Decimal string of token base units (exact; compared as strings in Redis). */
+  amountBase: string;
+  /** Original amount in its own unit: minor units (bank) or base units (chain), decimal string. */
+  amountNative: string;
+  eventTime: number;
+  reference: string | null;
+  /** A fingerprint of what must not change on redelivery (amount, currency, account, status). */
+  fingerprint: string;
+}
+
+export type DiscrepancyKind =
+  | 'MISSING_MINT'
+  | 'MISSING_BANK_CREDIT'
+  | 'MISSING_BURN'
+  | 'MISSING_BANK_DEBIT'
+  | 'AMOUNT_MISMATCH'
+  | 'CURRENCY_MISMATCH'
+  | 'DUPLICATE'
+  | 'ORPHAN_CHAIN_EVENT'
+  | 'ORPHAN_LEDGER_ENTRY'
+  | 'REVERSAL_AFTER_MATCH'
+  | 'BALANCE_DRIFT';
+
+export type DiscrepancyStatus = 'open' | 'resolved';
