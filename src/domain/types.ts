@@ -70,8 +70,8 @@ export type Flow = 'deposit' | 'withdrawal';
 export type Side = 'bank' | 'chain';
 
 /**
- * One side of a money movement, normalised so the two books compare: the amount is expressed in
- * the mapped token's base units (bank minor units scaled by 10^(decimals - exponent)).
+ * One side of a money movement, normalised so the two books compare: both amounts are expressed
+ * exactly in minor units of the currency (token base units scaled by 10^(exponent - decimals)).
  */
 export interface Leg {
   /** `bank:<entryId>` or `chain:<eventId>`. */
@@ -82,11 +82,16 @@ export interface Leg {
   /** Wallet on the chain side; the mapped wallet (if unique) on the bank side, else ''. */
   wallet: string;
   currency: string;
-  /** `${chainId}:${tokenAddress}` of the mapped token. */
+  /** `${chainId}:${tokenAddress}` of the token (chain side), or '' (bank side). */
   tokenKey: string;
-  /** Decimal string of token base units (exact; compared as strings in Redis). */
-  amountBase: string;
-  /** Original amount in its own unit: minor units (bank) or base units (chain), decimal string. */
+  /**
+   * The amount as an exact canonical decimal string in minor units of `currency`: a bank amount is
+   * an integer ("12345"); a token amount that is not a whole number of minor units keeps its exact
+   * fraction ("12345.000000000000001"), so it can never equal a bank amount by accident. Compared
+   * as strings in Redis, where Lua has no exact big integers.
+   */
+  amountKey: string;
+  /** Original amount in its own unit: minor units (bank) or token base units (chain), decimal string. */
   amountNative: string;
   eventTime: number;
   reference: string | null;

@@ -1,0 +1,243 @@
+import { createServer, type Server } from 'node:http';
+import { Redis } from 'ioredis';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream';
+import { map, merge, type Subscription } from 'rxjs';
+import { pino, type Logger } from 'pino';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Config } from './config/schema.js';
+import { currencyExponent } from './domain/currencies.js';
+import type { Fact } from './domain/facts.js';
+import { IdentityMap } from './domain/identityMap.js';
+import { ackAfterDurable, type BatchReport } from './operators/ackAfterDurable.js';
+import { batchForSink } from './operators/batchForSink.js';
+import { processMessage } from './operators/processMessage.js';
+import { startSweeper } from './pipeline/sweeper.js';
+import { createClickHouse } from './sinks/clickhouse/createClickHouse.js';
+import { createFactWriter } from './sinks/clickhouse/factWriter.js';
+import { migrate } from './sinks/clickhouse/migrations.js';
+import { createDeadLetterSink } from './sinks/deadLetters.js';
+import { createMetrics, type Metrics } from './sinks/metrics.js';
+import { MatchStore } from './state/matchStore.js';
+import { chainIngester, type ChainIngester } from './streams/chain/chainIngester.js';
+import { jetstreamMessages } from './streams/jetstreamMessages.js';
+import { ensureConsumers, ensureStreams } from './streams/jetstreamSetup.js';
+import { createLedgerCodec } from './streams/ledgerCodec.js';
+import { followMappingUpdates } from './streams/mappingUpdates.js';
+import { startBalanceReconciler, type BalanceReconciler } from './pipeline/balanceReconciler.js';
+
+export interface DaemonStats {
+  messages: { ledger: number; chain: number };
+  outcomes: Record<string, number>;
+  matches: number;
+  lateMatches: number;
+  discrepanciesOpened: Record<string, number>;
+  discrepanciesResolved: number;
+  deadLetters: number;
+  factsInserted: number;
+}
+
+export interface Daemon {
+  config: Config;
+  log: Logger;
+  clickhouse: ClickHouseClient;
+  redis: Redis;
+  nats: NatsConnection;
+  metrics: Metrics;
+  store: MatchStore;
+  identities: IdentityMap;
+  stats: DaemonStats;
+  /** Resolves once the pipeline is consuming. */
+  ready: Promise<void>;
+  /** Address of the metrics/health server once listening. */
+  httpAddress(): string | null;
+  /** One sweep now (tests and the demo use it instead of waiting for the interval). */
+  sweep(): Promise<number>;
+  balances: BalanceReconciler;
+  /** Graceful stop: stop pulling, make in-flight work durable and ack it, drain connections. */
+  stop(): Promise<void>;
+  /** Resolves when the pipeline ended (after stop, or on a fatal error). */
+  done: Promise<void>;
+}
+
+export interface StartDaemonOptions {
+  log?: Logger;
+  /** Called for every durable batch (the demo prints from it). */
+  onBatch?: (r: BatchReport) => void;
+  /** Skip the chain ingesters (a worker that only matches). */
+  ingest?: boolean;
+  clickhouse?: ClickHouseClient;
+}
+
+/** Starts a reconciliation worker: connections, migrations, streams, ingesters, pipeline, sweeper. */
+export async function startDaemon(config: Config, options: StartDaemonOptions = {}): Promise<Daemon> {
+  const log = options.log ?? pino({ level: config.log.level, redact: ['*.password', 'clickhouse.password'] });
+  const metrics = createMetrics();
+  const stats: DaemonStats = {
+    messages: { ledger: 0, chain: 0 }, outcomes: {}, matches: 0, lateMatches: 0,
+    discrepanciesOpened: {}, discrepanciesResolved: 0, deadLetters: 0, factsInserted: 0,
+  };
+
+  const clickhouse = options.clickhouse ?? createClickHouse(config.clickhouse, log);
+  const db = config.clickhouse.database;
+  await migrate(clickhouse, db, log);
+  const redis = new Redis(config.redis.url, { enableAutoPipelining: true, lazyConnect: false });
+  const nats = await connect({ servers: config.nats.servers, name: config.workerId, maxReconnectAttempts: -1 });
+  const js = jetstream(nats);
+  const jsm = await jetstreamManager(nats);
+  await ensureStreams(jsm, config);
+  await ensureConsumers(jsm, config);
+
+  const identities = new IdentityMap(currencyExponent, { accounts: config.accounts, tokens: config.tokens });
+  const mappings = await followMappingUpdates({ js, stream: config.nats.mappingStream, identities, log });
+  await mappings.caughtUp;
+
+  const m = config.matching;
+  const store = new MatchStore(redis, {
+    namespace: config.namespace,
+    windowMs: m.windowMs,
+    toleranceMs: m.windowMs + m.allowedLatenessMs,
+    retentionMs: m.lateRetentionMs,
+  });
+  const writer = createFactWriter(clickhouse, db, { log });
+  const deadLetter = createDeadLetterSink({ js, subjectPrefix: config.nats.deadLetterSubjectPrefix });
+  const codec = createLedgerCodec();
+
+  const countFacts = (facts: readonly Fact[]) => {
+    for (const f of facts) {
+      metrics.factsWritten.inc({ table: f.table });
+      if (f.table === 'matches' && f.row.status === 'matched') {
+        stats.matches++;
+        if (f.row.late) stats.lateMatches++;
+        metrics.matches.inc({ flow: f.row.flow, match_by: f.row.match_by });
+      } else if (f.table === 'discrepancy_events') {
+        metrics.discrepancies.inc({ kind: f.row.kind, status: f.row.status });
+        if (f.row.status === 'open') stats.discrepanciesOpened[f.row.kind] = (stats.discrepanciesOpened[f.row.kind] ?? 0) + 1;
+        else stats.discrepanciesResolved++;
+      } else if (f.table === 'dead_letters') {
+        stats.deadLetters++;
+        metrics.deadLetters.inc({ source: f.row.source, code: f.row.reason_code });
+      }
+    }
+  };
+
+  let balances: BalanceReconciler;
+  const ingesters: ChainIngester[] = [];
+  if (options.ingest !== false) {
+    for (const chain of config.chains) {
+      const ing = chainIngester({
+        chain, tokens: config.tokens, namespace: config.namespace, subjectPrefix: config.nats.chainSubjectPrefix,
+        js, redis, logger: log.child({ component: 'chain', chainId: chain.chainId }), workerId: config.workerId,
+      });
+      await ing.start();
+      ingesters.push(ing);
+    }
+  }
+
+  let stopping = false;
+  const handles: ConsumerMessages[] = [];
+  const ledgerConsumer = await js.consumers.get(config.nats.ledgerStream, config.nats.consumerName);
+  const chainConsumer = await js.consumers.get(config.nats.chainStream, config.nats.consumerName);
+  let markReady!: () => void;
+  const ready = new Promise<void>((r) => (markReady = r));
+  let started = 0;
+  const onStart = (h: ConsumerMessages) => {
+    handles.push(h);
+    if (++started === 2) markReady();
+  };
+  const pull = (consumer: typeof ledgerConsumer, source: 'ledger' | 'chain') =>
+    jetstreamMessages({ consumer, maxMessages: config.nats.pullBatch, onStart }).pipe(
+      map((msg) => {
+        stats.messages[source]++;
+        metrics.messagesIn.inc({ source });
+        return { msg, source };
+      }),
+    );
+
+  let resolveDone!: () => void;
+  let rejectDone!: (e: unknown) => void;
+  const done = new Promise<void>((res, rej) => { resolveDone = res; rejectDone = rej; });
+  const subscription: Subscription = merge(pull(ledgerConsumer, 'ledger'), pull(chainConsumer, 'chain'))
+    .pipe(
+      processMessage({ ledgerCodec: codec, identities, store, unmappedPolicy: m.unmappedPolicy, log }),
+      batchForSink(config.sink.maxBatchRows, config.sink.maxBatchDelayMs),
+      ackAfterDurable({
+        writer, deadLetter, log, stopping: () => stopping,
+        advanceWatermarks: async (w) => {
+          if (w.ledger !== undefined) await store.advanceWatermark('ledger', w.ledger);
+          if (w.chain !== undefined) await store.advanceWatermark('chain', w.chain);
+        },
+      }),
+    )
+    .subscribe({
+      next: (r) => {
+        stats.factsInserted += r.inserted;
+        metrics.batchMessages.observe(r.messages);
+        metrics.duplicatesSkipped.inc(r.skippedDuplicates);
+        for (const [k, v] of Object.entries(r.outcomes)) stats.outcomes[k] = (stats.outcomes[k] ?? 0) + v;
+        countFacts(r.written);
+        if (r.written.some((f) => f.table === 'ledger_entries' || f.table === 'chain_events')) balances?.changed();
+        options.onBatch?.(r);
+      },
+      error: (e) => { log.fatal({ err: e }, 'pipeline failed'); rejectDone(e); },
+      complete: () => resolveDone(),
+    });
+
+  const sweeper = startSweeper({
+    store, writer, log, allowedLatenessMs: m.allowedLatenessMs, ledgerIdleMs: m.ledgerIdleMs,
+    retentionMs: m.lateRetentionMs, intervalMs: m.sweepIntervalMs, onFacts: countFacts,
+  });
+  balances = startBalanceReconciler({ config, clickhouse, writer, redis, log, identities, onFacts: countFacts });
+
+  let server: Server | undefined;
+  let address: string | null = null;
+  if (config.http.port >= 0) {
+    server = createServer(async (req, res) => {
+      if (req.url === '/metrics') {
+        const parked = await store.parkedCount().catch(() => null);
+        if (parked) { metrics.parkedLegs.set({ side: 'bank' }, parked.bank); metrics.parkedLegs.set({ side: 'chain' }, parked.chain); }
+        res.setHeader('content-type', metrics.registry.contentType);
+        res.end(await metrics.registry.metrics());
+      } else if (req.url === '/healthz') {
+        res.end('ok');
+      } else if (req.url === '/readyz') {
+        const ok = !stopping && started === 2 && !nats.isClosed() && redis.status === 'ready';
+        res.statusCode = ok ? 200 : 503;
+        res.end(ok ? 'ready' : 'not ready');
+      } else {
+        res.statusCode = 404;
+        res.end();
+      }
+    });
+    await new Promise<void>((r) => server!.listen(config.http.port, config.http.host, r));
+    const a = server.address();
+    address = a && typeof a === 'object' ? `http://${a.address}:${a.port}` : null;
+  }
+
+  let stopped: Promise<void> | undefined;
+  async function stop(): Promise<void> {
+    stopped ??= (async () => {
+      for (const i of ingesters) await i.stop();
+      for (const h of handles) h.stop();
+      // The sources complete; the last partial batch is flushed, made durable and acked.
+      await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 30_000))]);
+      stopping = true;
+      subscription.unsubscribe();
+      await sweeper.stop();
+      await balances.stop();
+      mappings.stop();
+      server?.close();
+      await nats.drain().catch(() => undefined);
+      await redis.quit().catch(() => undefined);
+      if (!options.clickhouse) await clickhouse.close().catch(() => undefined);
+      log.info('stopped');
+    })();
+    return stopped;
+  }
+
+  return {
+    config, log, clickhouse, redis, nats, metrics, store, identities, stats, ready, done, stop, balances,
+    sweep: () => sweeper.sweepOnce(),
+    httpAddress: () => address,
+  };
+}

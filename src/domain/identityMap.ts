@@ -1,0 +1,58 @@
+import type { IdentityView } from './legs.js';
+import { tokenKeyOf } from './legs.js';
+
+export interface AccountMapping {
+  accountId: string;
+  wallets: readonly string[];
+}
+
+/**
+ * Bank account ↔ wallet(s) and token ↔ currency, seeded from configuration and updated by the
+ * bank's mapping messages. A wallet belongs to one account; re-linking it moves it.
+ */
+export class IdentityMap implements IdentityView {
+  private readonly walletToAccount = new Map<string, string>();
+  private readonly accountToWallets = new Map<string, Set<string>>();
+  private readonly tokenCurrency = new Map<string, string>();
+
+  constructor(
+    private readonly exponent: (currency: string) => number,
+    seed: { accounts?: readonly AccountMapping[]; tokens?: readonly { chainId: number; address: string; currency: string }[] } = {},
+  ) {
+    for (const a of seed.accounts ?? []) this.setAccount(a);
+    for (const t of seed.tokens ?? []) this.tokenCurrency.set(tokenKeyOf(t.chainId, t.address), t.currency);
+  }
+
+  /** Replaces the wallets of an account (an empty list unmaps it). */
+  setAccount(m: AccountMapping): void {
+    for (const w of this.accountToWallets.get(m.accountId) ?? []) this.walletToAccount.delete(w);
+    const wallets = new Set(m.wallets.map((w) => w.toLowerCase()));
+    for (const w of wallets) {
+      const previous = this.walletToAccount.get(w);
+      if (previous && previous !== m.accountId) this.accountToWallets.get(previous)?.delete(w);
+      this.walletToAccount.set(w, m.accountId);
+    }
+    if (wallets.size === 0) this.accountToWallets.delete(m.accountId);
+    else this.accountToWallets.set(m.accountId, wallets);
+  }
+
+  accountOfWallet(wallet: string): string | undefined {
+    return this.walletToAccount.get(wallet.toLowerCase());
+  }
+
+  walletsOfAccount(accountId: string): readonly string[] {
+    return [...(this.accountToWallets.get(accountId) ?? [])];
+  }
+
+  currencyOfToken(tokenKey: string): string | undefined {
+    return this.tokenCurrency.get(tokenKey.toLowerCase());
+  }
+
+  exponentOf(currency: string): number {
+    return this.exponent(currency);
+  }
+
+  get accountCount(): number {
+    return this.accountToWallets.size;
+  }
+}

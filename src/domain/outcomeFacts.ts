@@ -1,0 +1,170 @@
+import type { DiscrepancyEventRow, Fact, MatchRow } from './facts.js';
+import type { Outcome, StoredLeg } from '../state/matchStore.js';
+import type { DiscrepancyKind, Leg } from './types.js';
+
+/** The leg fields facts need, whichever of Leg (just decoded) or StoredLeg (from Redis) we hold. */
+export interface LegView {
+  id: string;
+  side: 'bank' | 'chain';
+  flow: string;
+  accountId: string;
+  wallet: string;
+  currency: string;
+  tokenKey: string;
+  amountKey: string;
+  amountNative: string;
+  eventTime: number;
+}
+
+export const viewOfLeg = (l: Leg): LegView => ({
+  id: l.legId, side: l.side, flow: l.flow, accountId: l.accountId, wallet: l.wallet, currency: l.currency,
+  tokenKey: l.tokenKey, amountKey: l.amountKey, amountNative: l.amountNative, eventTime: l.eventTime,
+});
+
+export const viewOfStored = (l: StoredLeg): LegView => ({
+  id: l.id, side: l.s, flow: l.f, accountId: l.a, wallet: l.w, currency: l.c, tokenKey: l.k,
+  amountKey: l.m, amountNative: l.n, eventTime: l.t,
+});
+
+const kindOfId = (discrepancyId: string) => discrepancyId.slice(0, discrepancyId.indexOf(':')) as DiscrepancyKind;
+
+/** A discrepancy status change about one or two legs. `bank`/`chain` may be absent (missing leg). */
+export function discrepancyEvent(args: {
+  id: string;
+  kind?: DiscrepancyKind;
+  status: 'open' | 'resolved';
+  reason: string;
+  bank?: LegView | undefined;
+  chain?: LegView | undefined;
+  /** Used for identity fields when neither leg is known (orphans and dead identities). */
+  fallback?: Partial<DiscrepancyEventRow>;
+  eventTime: number;
+  now: number;
+}): Fact {
+  const { bank, chain } = args;
+  const any = bank ?? chain;
+  const row: DiscrepancyEventRow = {
+    discrepancy_id: args.id,
+    event_id: `${args.id}:${args.status}`,
+    kind: args.kind ?? kindOfId(args.id),
+    status: args.status,
+    flow: any?.flow ?? args.fallback?.flow ?? '',
+    account_id: any?.accountId ?? args.fallback?.account_id ?? '',
+    wallet: chain?.wallet || bank?.wallet || args.fallback?.wallet || '',
+    currency: bank?.currency ?? chain?.currency ?? args.fallback?.currency ?? '',
+    token_key: chain?.tokenKey ?? args.fallback?.token_key ?? '',
+    bank_leg_id: bank?.id ?? args.fallback?.bank_leg_id ?? '',
+    chain_leg_id: chain?.id ?? args.fallback?.chain_leg_id ?? '',
+    expected_amount: bank ? bank.amountKey : (args.fallback?.expected_amount ?? ''),
+    actual_amount: chain ? chain.amountKey : (args.fallback?.actual_amount ?? ''),
+    reason: args.reason,
+    event_time: args.eventTime,
+    recorded_at: args.now,
+  };
+  return { table: 'discrepancy_events', row };
+}
+
+function matchRow(bank: LegView, chain: LegView, o: { mid: string; by: string; resolves: string }, status: 'matched' | 'reversed', now: number): MatchRow {
+  return {
+    match_id: o.mid,
+    flow: bank.flow,
+    match_by: o.by,
+    bank_leg_id: bank.id,
+    chain_leg_id: chain.id,
+    account_id: bank.accountId,
+    wallet: chain.wallet,
+    currency: bank.currency,
+    token_key: chain.tokenKey,
+    amount_base: chain.amountNative,
+    bank_time: bank.eventTime,
+    chain_time: chain.eventTime,
+    late: o.resolves ? 1 : 0,
+    resolved_discrepancy_id: o.resolves,
+    status,
+    version: status === 'matched' ? 1 : 2,
+    recorded_at: now,
+  };
+}
+
+/** Facts that follow from one correlation outcome for `leg` (the leg just processed). */
+export function factsOfOutcome(leg: Leg, outcome: Outcome, now: number): Fact[] {
+  const self = viewOfLeg(leg);
+  const pair = (other: LegView) => (self.side === 'bank' ? { bank: self, chain: other } : { bank: other, chain: self });
+  switch (outcome.t) {
+    case 'parked':
+    case 'pending':
+    case 'stale':
+      return [];
+    case 'match': {
+      const { bank, chain } = pair(viewOfStored(outcome.other));
+      const facts: Fact[] = [{ table: 'matches', row: matchRow(bank, chain, outcome, 'matched', now) }];
+      if (outcome.resolves) {
+        facts.push(discrepancyEvent({
+          id: outcome.resolves, status: 'resolved', bank, chain, eventTime: self.eventTime, now,
+          reason: `late ${self.side} leg ${self.id} matched ${outcome.other.id} by ${outcome.by} (${outcome.mid})`,
+        }));
+      }
+      return facts;
+    }
+    case 'mismatch': {
+      const { bank, chain } = pair(viewOfStored(outcome.other));
+      const what = outcome.kind === 'AMOUNT_MISMATCH'
+        ? `amounts differ: bank ${bank.amountKey} vs chain ${chain.amountKey} minor units of ${bank.currency}`
+        : `currencies differ: bank ${bank.currency} vs token ${chain.tokenKey} (${chain.currency})`;
+      const facts: Fact[] = [discrepancyEvent({
+        id: outcome.discrepancyId, kind: outcome.kind, status: 'open', bank, chain, eventTime: self.eventTime, now,
+        reason: `${bank.id} and ${chain.id} share ${outcome.by === 'reference' ? 'a reference' : 'their attributes'} but ${what}`,
+      })];
+      if (outcome.resolves) {
+        facts.push(discrepancyEvent({
+          id: outcome.resolves, status: 'resolved', bank, chain, eventTime: self.eventTime, now,
+          reason: `superseded by ${outcome.discrepancyId}: the missing leg arrived with different terms`,
+        }));
+      }
+      return facts;
+    }
+    case 'duplicate': {
+      const { bank, chain } = pair(viewOfStored(outcome.other));
+      return [discrepancyEvent({
+        id: `DUPLICATE:${self.id}`, kind: 'DUPLICATE', status: 'open', bank, chain, eventTime: self.eventTime, now,
+        reason: `${self.id} carries the reference of ${outcome.other.id}, which is already matched (${outcome.other.mid ?? ''})`,
+      })];
+    }
+    case 'conflict': {
+      const other = viewOfStored(outcome.other);
+      return [discrepancyEvent({
+        id: `DUPLICATE:${self.id}:${leg.fingerprint}`, kind: 'DUPLICATE', status: 'open',
+        ...(self.side === 'bank' ? { bank: self } : { chain: self }), eventTime: self.eventTime, now,
+        reason: `${self.id} was delivered again with different content: amount ${self.amountKey} (first seen: ${other.amountKey})`,
+      })];
+    }
+    case 'reversal': {
+      if (!outcome.other) return [];
+      const { bank, chain } = pair(viewOfStored(outcome.other));
+      return [
+        { table: 'matches', row: matchRow(bank, chain, { mid: outcome.mid, by: 'reference', resolves: '' }, 'reversed', now) },
+        discrepancyEvent({
+          id: `REVERSAL_AFTER_MATCH:${bank.id}`, kind: 'REVERSAL_AFTER_MATCH', status: 'open', bank, chain,
+          eventTime: self.eventTime, now,
+          reason: `${bank.id} was reversed after it matched ${chain.id}: tokens are outstanding without the bank ${bank.flow === 'deposit' ? 'credit' : 'debit'}`,
+        }),
+      ];
+    }
+    case 'withdrawn':
+      if (!outcome.resolves) return [];
+      return [discrepancyEvent({
+        id: outcome.resolves, status: 'resolved', ...(self.side === 'bank' ? { bank: self } : { chain: self }),
+        eventTime: self.eventTime, now, reason: `${self.id} was reversed: nothing is owed on chain any more`,
+      })];
+  }
+}
+
+/** The open discrepancy for a leg whose window closed without a counterpart. */
+export function factOfExpiredLeg(l: StoredLeg, now: number): Fact {
+  const v = viewOfStored(l);
+  const missing = l.s === 'bank' ? (l.f === 'deposit' ? 'mint' : 'burn') : l.f === 'deposit' ? 'bank credit' : 'bank debit';
+  return discrepancyEvent({
+    id: l.d, status: 'open', ...(l.s === 'bank' ? { bank: v } : { chain: v }), eventTime: l.t, now,
+    reason: `${l.id} (${v.amountKey} minor units of ${v.currency}, account ${v.accountId}) saw no ${missing} within its window`,
+  });
+}

@@ -1,0 +1,143 @@
+import { filter, mergeMap, pipe, type OperatorFunction } from 'rxjs';
+import type { JsMsg } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import type { ChainEventRow, Fact, LedgerEntryRow } from '../domain/facts.js';
+import { factKey } from '../domain/facts.js';
+import { chainEventToLeg, ledgerEntryToLeg, type IdentityView, type LegDecision } from '../domain/legs.js';
+import { discrepancyEvent, factsOfOutcome } from '../domain/outcomeFacts.js';
+import type { ChainEvent, LedgerEntry, PostingStatus } from '../domain/types.js';
+import { UnmappedIdentity, isPermanent } from '../lib/errors.js';
+import type { MatchStore } from '../state/matchStore.js';
+import { decodeChainEvent, decodeChainProgress } from '../streams/chain/chainEventCodec.js';
+
+/** What one JetStream message became: facts to make durable before it is acked. */
+export interface Processed {
+  msg: JsMsg;
+  source: 'ledger' | 'chain';
+  facts: Fact[];
+  /** factKeys of facts that may already be durable (a redelivery or a replay Redis recognised). */
+  suspects: string[];
+  /** Set when the message is bad input: it is dead-lettered with this reason, then acked. */
+  deadLetter?: { code: string; reason: string };
+  /** Event-time watermark candidates this message carries. */
+  ledgerTime?: number;
+  chainTime?: number;
+  /** Outcome label for metrics and the demo summary (match, parked, mismatch, …). */
+  outcome?: string;
+}
+
+export interface ProcessMessageContext {
+  ledgerCodec: { decode(bytes: Uint8Array, headers: { get(name: string): string | undefined }): LedgerEntry };
+  identities: IdentityView;
+  store: MatchStore;
+  unmappedPolicy: 'discrepancy' | 'reject';
+  log: Logger;
+  now?: () => number;
+}
+
+const STATUS_VERSION: Record<PostingStatus, number> = { pending: 1, booked: 2, reversed: 3 };
+
+function ledgerRow(e: LedgerEntry, seq: number, now: number): LedgerEntryRow {
+  return {
+    entry_id: e.entryId, account_id: e.accountId, direction: e.direction, amount_minor: e.amountMinor.toString(),
+    currency: e.currency, exponent: e.exponent, booking_time: e.bookingTime, value_time: e.valueTime,
+    status: e.status, tx_type: e.txType, end_to_end_id: e.endToEndId ?? '', remittance: e.remittance ?? '',
+    tokenization_ref: e.tokenizationRef ?? '', schema_version: e.schemaVersion, stream_seq: seq,
+    version: STATUS_VERSION[e.status], recorded_at: now,
+  };
+}
+
+function chainRow(ev: ChainEvent, now: number): ChainEventRow {
+  return {
+    event_id: ev.eventId, chain_id: ev.chainId, token: ev.token, block_number: ev.blockNumber.toString(),
+    block_hash: ev.blockHash, block_time: ev.blockTime, tx_hash: ev.txHash, log_index: ev.logIndex, kind: ev.kind,
+    from_address: ev.from, to_address: ev.to, value: ev.value.toString(), decimals: ev.decimals,
+    reference: ev.reference ?? '', recorded_at: now,
+  };
+}
+
+const emptyHeaders = { get: () => undefined };
+
+/**
+ * Turns one message into its facts: decode and validate, normalise to a leg, match-or-park it in
+ * Redis, and derive the facts of the outcome. Bad input becomes a dead letter, never an error;
+ * a transient failure (Redis down) naks the message for redelivery and emits nothing.
+ *
+ *   --m1--m2--m3-->   becomes   --p1--p3-->   (m2 failed transiently: nak'd, redelivered later)
+ */
+export function processMessage(ctx: ProcessMessageContext, concurrency = 256): OperatorFunction<{ msg: JsMsg; source: 'ledger' | 'chain' }, Processed> {
+  const now = ctx.now ?? Date.now;
+  return pipe(mergeMap(async ({ msg, source }): Promise<Processed | null> => {
+    try {
+      return source === 'ledger' ? await processLedger(ctx, msg, now()) : await processChain(ctx, msg, now());
+    } catch (e) {
+      if (isPermanent(e)) {
+        ctx.log.warn({ subject: msg.subject, seq: msg.seq, code: e.code, err: e.shortMessage }, 'dead-lettering bad input');
+        return { msg, source, facts: [], suspects: [], deadLetter: { code: e.code, reason: e.shortMessage + (e.details ? `: ${e.details}` : '') } } satisfies Processed;
+      }
+      ctx.log.error({ subject: msg.subject, seq: msg.seq, err: e }, 'transient failure processing a message; it will be redelivered');
+      msg.nak(1_000);
+      return null;
+    }
+  }, concurrency), filter((p): p is Processed => p !== null));
+}
+
+function orphanOrReject(ctx: ProcessMessageContext, decision: Extract<LegDecision, { kind: 'orphan' }>, what: string): void {
+  if (ctx.unmappedPolicy === 'reject') throw new UnmappedIdentity(`${what}: ${decision.reason}`);
+}
+
+async function processLedger(ctx: ProcessMessageContext, msg: JsMsg, now: number): Promise<Processed> {
+  const entry = ctx.ledgerCodec.decode(msg.data, msg.headers ?? emptyHeaders);
+  const facts: Fact[] = [{ table: 'ledger_entries', row: ledgerRow(entry, msg.seq, now) }];
+  const decision = ledgerEntryToLeg(entry, ctx.identities);
+  let replayed = false;
+  let outcome: string = decision.kind;
+  if (decision.kind === 'orphan') {
+    orphanOrReject(ctx, decision, `ledger entry ${entry.entryId}`);
+    facts.push(discrepancyEvent({
+      id: `ORPHAN_LEDGER_ENTRY:bank:${entry.entryId}`, kind: 'ORPHAN_LEDGER_ENTRY', status: 'open', reason: decision.reason,
+      fallback: { account_id: entry.accountId, currency: entry.currency, bank_leg_id: `bank:${entry.entryId}`, expected_amount: entry.amountMinor.toString() },
+      eventTime: entry.bookingTime, now,
+    }));
+  } else if (decision.kind === 'leg') {
+    const r = await ctx.store.matchOrPark(decision.leg, entry.status);
+    replayed = r.replayed;
+    outcome = r.outcome.t;
+    facts.push(...factsOfOutcome(decision.leg, r.outcome, now));
+  }
+  return {
+    msg, source: 'ledger', facts, outcome,
+    suspects: replayed || msg.redelivered ? facts.map(factKey) : [],
+    ledgerTime: entry.bookingTime,
+  };
+}
+
+async function processChain(ctx: ProcessMessageContext, msg: JsMsg, now: number): Promise<Processed> {
+  if (msg.subject.endsWith('.progress')) {
+    const p = decodeChainProgress(msg.data);
+    return { msg, source: 'chain', facts: [], suspects: [], chainTime: p.blockTime, outcome: 'progress' };
+  }
+  const ev = decodeChainEvent(msg.data);
+  const facts: Fact[] = [{ table: 'chain_events', row: chainRow(ev, now) }];
+  const decision = chainEventToLeg(ev, ctx.identities);
+  let replayed = false;
+  let outcome: string = decision.kind;
+  if (decision.kind === 'orphan') {
+    orphanOrReject(ctx, decision, `chain event ${ev.eventId}`);
+    facts.push(discrepancyEvent({
+      id: `ORPHAN_CHAIN_EVENT:chain:${ev.eventId}`, kind: 'ORPHAN_CHAIN_EVENT', status: 'open', reason: decision.reason,
+      fallback: {
+        wallet: ev.kind === 'burn' ? ev.from : ev.to, token_key: `${ev.chainId}:${ev.token}`,
+        chain_leg_id: `chain:${ev.eventId}`, actual_amount: ev.value.toString(), flow: ev.kind === 'burn' ? 'withdrawal' : 'deposit',
+      },
+      eventTime: ev.blockTime, now,
+    }));
+  } else if (decision.kind === 'leg') {
+    const r = await ctx.store.matchOrPark(decision.leg, 'booked');
+    replayed = r.replayed;
+    outcome = r.outcome.t;
+    facts.push(...factsOfOutcome(decision.leg, r.outcome, now));
+  }
+  return { msg, source: 'chain', facts, outcome, suspects: replayed || msg.redelivered ? facts.map(factKey) : [] };
+}
+

@@ -1,0 +1,169 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { createPublicClient, fallback, http, type Address } from 'viem';
+import type { Config } from '../config/schema.js';
+import { compareBalances, driftDecision, snapshotRow, type BalanceComparison, type DriftState } from '../domain/balances.js';
+import { discrepancyEvent } from '../domain/outcomeFacts.js';
+import type { Fact } from '../domain/facts.js';
+import { tokenKeyOf } from '../domain/legs.js';
+import type { FactWriter } from '../sinks/clickhouse/factWriter.js';
+import { queryRows } from '../sinks/clickhouse/queries.js';
+import type { IdentityView } from '../domain/legs.js';
+
+export interface BalanceReconcilerOptions {
+  config: Config;
+  clickhouse: ClickHouseClient;
+  writer: FactWriter;
+  redis: Redis;
+  log: Logger;
+  identities?: IdentityView;
+  onFacts?: (facts: Fact[]) => void;
+  now?: () => number;
+}
+
+export interface BalanceReconciler {
+  /** Signals that balances changed; a check runs after the debounce. */
+  changed(): void;
+  /** Runs a check now and returns the comparisons it wrote. */
+  checkNow(): Promise<BalanceComparison[]>;
+  stop(): Promise<void>;
+}
+
+const supplyAbi = [{ type: 'function', name: 'totalSupply', stateMutability: 'view', inputs: [], outputs: [{ type: 'uint256' }] }] as const;
+
+/**
+ * Balance facts on a schedule and on change: bank balances from booked postings, on-chain
+ * balances from confirmed events and each token's totalSupply() at the confirmed block, with the
+ * in-flight part (legs still inside their window) separated from the unexplained drift. Sustained
+ * unexplained drift opens a BALANCE_DRIFT discrepancy; its return within tolerance resolves it.
+ * Aggregates are computed by ClickHouse over the facts (FINAL), so replays cannot skew them.
+ */
+export function startBalanceReconciler(o: BalanceReconcilerOptions): BalanceReconciler {
+  const { config, clickhouse, log } = o;
+  const db = config.clickhouse.database;
+  const now = o.now ?? Date.now;
+  const driftKey = `${config.namespace}:{m}:drift`;
+  const clients = new Map(config.chains.map((c) => [c.chainId, {
+    confirmations: c.confirmations,
+    client: createPublicClient({ transport: c.rpcUrls.length === 1 ? http(c.rpcUrls[0]) : fallback(c.rpcUrls.map((u) => http(u))) }),
+  }]));
+
+  async function reportedSupply() {
+    const out: { tokenKey: string; decimals: number; base: bigint }[] = [];
+    for (const t of config.tokens) {
+      const c = clients.get(t.chainId);
+      if (!c) continue;
+      try {
+        const head = await c.client.getBlockNumber();
+        const blockNumber = head > BigInt(c.confirmations) ? head - BigInt(c.confirmations) : 0n;
+        const [supply, decimals] = await Promise.all([
+          c.client.readContract({ address: t.address as Address, abi: supplyAbi, functionName: 'totalSupply', blockNumber }),
+          c.client.readContract({ address: t.address as Address, abi: [{ type: 'function', name: 'decimals', stateMutability: 'view', inputs: [], outputs: [{ type: 'uint8' }] }] as const, functionName: 'decimals' }),
+        ]);
+        out.push({ tokenKey: tokenKeyOf(t.chainId, t.address), decimals: Number(decimals), base: supply });
+      } catch (e) {
+        log.warn({ err: (e as Error).message, token: t.address }, 'totalSupply unavailable; comparing with confirmed events only');
+      }
+    }
+    return out;
+  }
+
+  async function gather() {
+    const [bank, wallets, bankInFlight, chainInFlight, supply] = await Promise.all([
+      queryRows<{ account_id: string; currency: string; exponent: number; minor: string }>(clickhouse, `
+        SELECT account_id, currency, any(exponent) AS exponent,
+               sum(if(direction = 'credit', toInt256(amount_minor), -toInt256(amount_minor))) AS minor
+        FROM ${db}.ledger_entries FINAL WHERE status = 'booked' GROUP BY account_id, currency`),
+      queryRows<{ wallet: string; token_key: string; decimals: number; base: string }>(clickhouse, `
+        SELECT wallet, token_key, any(d) AS decimals, sum(delta) AS base FROM (
+          SELECT to_address AS wallet, concat(toString(chain_id), ':', token) AS token_key, decimals AS d, toInt256(value) AS delta
+          FROM ${db}.chain_events FINAL WHERE kind IN ('mint', 'transfer')
+          UNION ALL
+          SELECT from_address, concat(toString(chain_id), ':', token), decimals, -toInt256(value)
+          FROM ${db}.chain_events FINAL WHERE kind IN ('burn', 'transfer'))
+        GROUP BY wallet, token_key`),
+      queryRows<{ account_id: string; currency: string; minor: string }>(clickhouse, `
+        SELECT account_id, currency, sum(if(direction = 'credit', toInt256(amount_minor), -toInt256(amount_minor))) AS minor
+        FROM ${db}.ledger_entries FINAL
+        WHERE status = 'booked' AND ((tx_type = 'deposit' AND direction = 'credit') OR (tx_type = 'withdrawal' AND direction = 'debit'))
+          AND concat('bank:', entry_id) NOT IN (SELECT bank_leg_id FROM ${db}.matches)
+          AND concat('bank:', entry_id) NOT IN (SELECT bank_leg_id FROM ${db}.discrepancy_events)
+        GROUP BY account_id, currency`),
+      queryRows<{ wallet: string; token_key: string; decimals: number; base: string }>(clickhouse, `
+        SELECT if(kind = 'mint', to_address, from_address) AS wallet, concat(toString(chain_id), ':', token) AS token_key,
+               any(decimals) AS decimals, sum(if(kind = 'mint', toInt256(value), -toInt256(value))) AS base
+        FROM ${db}.chain_events FINAL
+        WHERE kind IN ('mint', 'burn')
+          AND concat('chain:', event_id) NOT IN (SELECT chain_leg_id FROM ${db}.matches)
+          AND concat('chain:', event_id) NOT IN (SELECT chain_leg_id FROM ${db}.discrepancy_events)
+        GROUP BY wallet, token_key`),
+      reportedSupply(),
+    ]);
+    const accountOfWallet = o.identities
+      ? (w: string) => o.identities!.accountOfWallet(w)
+      : (w: string) => config.accounts.find((a) => a.wallets.includes(w))?.accountId;
+    return compareBalances({
+      bank: bank.map((r) => ({ accountId: r.account_id, currency: r.currency, exponent: Number(r.exponent), minor: BigInt(r.minor) })),
+      wallets: wallets.map((r) => ({ wallet: r.wallet, tokenKey: r.token_key, decimals: Number(r.decimals), base: BigInt(r.base) })),
+      bankInFlight: bankInFlight.map((r) => ({ accountId: r.account_id, currency: r.currency, minor: BigInt(r.minor) })),
+      chainInFlight: chainInFlight.map((r) => ({ wallet: r.wallet, tokenKey: r.token_key, decimals: Number(r.decimals), base: BigInt(r.base) })),
+      reportedSupply: supply,
+      tokens: config.tokens.map((t) => ({ tokenKey: tokenKeyOf(t.chainId, t.address), currency: t.currency })),
+      accountOfWallet,
+    });
+  }
+
+  async function checkNow(): Promise<BalanceComparison[]> {
+    const at = now();
+    const comparisons = await gather();
+    const facts: Fact[] = comparisons.map((c) => ({ table: 'balance_snapshots', row: snapshotRow(c, at) }));
+    const state = await o.redis.hgetall(driftKey);
+    const updates: Record<string, string> = {};
+    for (const c of comparisons) {
+      const field = `${c.scope}|${c.subject}|${c.currency}`;
+      const before = state[field] ? (JSON.parse(state[field]) as DriftState) : {};
+      const d = driftDecision(c, before, { toleranceBase: config.balances.toleranceBase, graceMs: config.balances.driftGraceMs }, at);
+      const base = {
+        fallback: { account_id: c.scope === 'account' ? c.subject : '', currency: c.currency, expected_amount: c.bank.toString(), actual_amount: c.reported.toString() },
+        eventTime: at, now: at,
+      };
+      if (d.open) facts.push(discrepancyEvent({ id: d.open, kind: 'BALANCE_DRIFT', status: 'open', ...base,
+        reason: `${c.scope} ${c.subject}: bank ${c.bank} vs chain ${c.reported} (${c.currency}, ${c.decimals} decimals); ${c.inFlight} in flight leaves ${c.unexplained} unexplained beyond tolerance ${config.balances.toleranceBase}` }));
+      if (d.resolve) facts.push(discrepancyEvent({ id: d.resolve, kind: 'BALANCE_DRIFT', status: 'resolved', ...base,
+        reason: `${c.scope} ${c.subject}: unexplained drift back within tolerance (${c.unexplained})` }));
+      const next = JSON.stringify(d.next);
+      if (next !== (state[field] ?? '{}')) updates[field] = next;
+    }
+    await o.writer.write(facts);
+    if (Object.keys(updates).length > 0) await o.redis.hset(driftKey, updates);
+    o.onFacts?.(facts);
+    return comparisons;
+  }
+
+  let running: Promise<unknown> = Promise.resolve();
+  let debounce: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const run = () => {
+    if (stopped) return;
+    running = running.then(() => checkNow()).catch((e) => log.error({ err: e }, 'balance check failed'));
+  };
+  const interval = setInterval(run, config.balances.intervalMs);
+  return {
+    changed() {
+      if (stopped || debounce) return;
+      debounce = setTimeout(() => { debounce = undefined; run(); }, config.balances.onChangeDebounceMs);
+    },
+    checkNow: () => {
+      const p = running.then(() => checkNow());
+      running = p.catch(() => undefined);
+      return p;
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(interval);
+      clearTimeout(debounce);
+      await running;
+    },
+  };
+}

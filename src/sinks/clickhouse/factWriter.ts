@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Logger } from 'pino';
+import { FACT_ID_COLUMN, factKey, type Fact, type FactTable } from '../../domain/facts.js';
+import { SinkUnavailable } from '../../lib/errors.js';
+import { FACT_COLUMNS, FACT_TABLES } from './migrations.js';
+import { backoffDelay, DEFAULT_RETRY, isTransientClickHouseError, type RetryOptions } from './retry.js';
+
+export interface FactWriterOptions {
+  log?: Logger;
+  /** Bounded retry of transient failures; defaults to 6 attempts, 100 ms doubling to 5 s. */
+  retry?: Partial<RetryOptions>;
+}
+
+export interface WriteFactsOptions {
+  /** `factKey`s of facts that may already be stored (redelivered or replayed messages). */
+  suspects?: ReadonlySet<string>;
+}
+
+export interface WriteFactsResult {
+  /** Rows sent to ClickHouse. */
+  inserted: number;
+  /** Facts dropped as duplicates within the call or as already stored. */
+  skippedDuplicates: number;
+}
+
+export interface FactWriter {
+  write(facts: readonly Fact[], options?: WriteFactsOptions): Promise<WriteFactsResult>;
+}
+
+/** Ids queried per existence check (they travel as a query parameter, in the URL over HTTP). */
+const LOOKUP_CHUNK = 1_000;
+
+/**
+ * Writes facts to ClickHouse so that each fact is stored once, even counting without FINAL:
+ * duplicates within a call are collapsed; facts flagged as suspects are first looked up and
+ * dropped if already stored; each table's rows go in one JSONEachRow insert whose
+ * insert_deduplication_token is a hash of those rows, so a retry of the same insert is dropped by
+ * the server. Transient failures are retried with backoff and then rejected as `SinkUnavailable`;
+ * a statement ClickHouse refuses for good (schema mismatch) rejects with the server's error. A
+ * write resolves only once every row is durable, so the caller may ack after it.
+ */
+export function createFactWriter(client: ClickHouseClient, database: string, options: FactWriterOptions = {}): FactWriter {
+  const retry: RetryOptions = { ...DEFAULT_RETRY, ...options.retry };
+  const log = options.log;
+
+  async function withRetry<R>(what: string, op: () => Promise<R>): Promise<R> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await op();
+      } catch (e) {
+        if (!isTransientClickHouseError(e)) throw e;
+        if (attempt >= retry.attempts) {
+          throw new SinkUnavailable(`ClickHouse unavailable: ${what} failed after ${attempt} attempts`, {
+            details: e instanceof Error ? e.message : String(e),
+            cause: e,
+          });
+        }
+        const delay = backoffDelay(attempt, retry);
+        log?.warn({ err: e, what, attempt, delayMs: delay }, 'clickhouse: transient failure, retrying');
+        await sleep(delay);
+      }
+    }
+  }
+
+  async function storedKeys(table: FactTable, facts: readonly Fact[]): Promise<Set<string>> {
+    const idColumn = FACT_ID_COLUMN[table];
+    const versioned = 'version' in FACT_COLUMNS[table];
+    const ids = [...new Set(facts.map((f) => String((f.row as unknown as Record<string, unknown>)[idColumn])))];
+    const found = new Set<string>();
+    for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
+      const chunk = ids.slice(i, i + LOOKUP_CHUNK);
+      // Without FINAL on purpose: any stored copy, merged or not, makes the fact a duplicate.
+      const query = `SELECT DISTINCT ${idColumn} AS id${versioned ? ', version' : ''} FROM ${database}.${table} WHERE ${idColumn} IN {ids:Array(String)}`;
+      const rows = await withRetry(`lookup in ${table}`, async () => {
+        const rs = await client.query({ query, query_params: { ids: chunk }, format: 'JSONEachRow' });
+        return rs.json<{ id: string; version?: number | string }>();
+      });
+      for (const r of rows) found.add(`${table}:${r.id}${versioned ? `@${Number(r.version)}` : ''}`);
+    }
+    return found;
+  }
+
+  return {
+    async write(facts, writeOptions = {}) {
+      const suspects = writeOptions.suspects;
+      const byTable = new Map<FactTable, Map<string, Fact>>();
+      let skippedDuplicates = 0;
+      for (const fact of facts) {
+        let group = byTable.get(fact.table);
+        if (!group) byTable.set(fact.table, (group = new Map()));
+        const key = factKey(fact);
+        if (group.has(key)) skippedDuplicates++;
+        else group.set(key, fact);
+      }
+
+      let inserted = 0;
+      // Tables in a fixed order, one insert each, sequentially: a failure leaves a prefix written,
+      // which the retry (same tokens) or the redelivery (suspects) completes without doubles.
+      for (const table of FACT_TABLES) {
+        const group = byTable.get(table);
+        if (!group) continue;
+        const suspectFacts = suspects ? [...group.entries()].filter(([k]) => suspects.has(k)).map(([, f]) => f) : [];
+        if (suspectFacts.length > 0) {
+          const stored = await storedKeys(table, suspectFacts);
+          for (const key of stored) if (group.delete(key)) skippedDuplicates++;
+        }
+        if (group.size === 0) continue;
+
+        const rows = [...group.values()]
+          .map((f) => {
+            const row = projectRow(table, f.row);
+            return { row, line: JSON.stringify(row) };
+          })
+          .sort((a, b) => (a.line < b.line ? -1 : a.line > b.line ? 1 : 0));
+        const hash = createHash('sha256').update(table);
+        for (const r of rows) hash.update('\n').update(r.line);
+        const token = hash.digest('hex');
+        await withRetry(`insert into ${table}`, () =>
+          client.insert({
+            table: `${database}.${table}`,
+            values: rows.map((r) => r.row),
+            format: 'JSONEachRow',
+            clickhouse_settings: { insert_deduplication_token: token },
+          }),
+        );
+        inserted += rows.length;
+      }
+      log?.debug({ inserted, skippedDuplicates }, 'clickhouse: facts written');
+      return { inserted, skippedDuplicates };
+    },
+  };
+}
+
+/**
+ * The row as inserted: exactly the table's columns in schema order (so its JSON, and the token
+ * hashed from it, is stable), with '' in a Nullable column (an absent amount) sent as NULL.
+ */
+export function projectRow(table: FactTable, row: object): Record<string, unknown> {
+  const source = row as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [column, type] of Object.entries(FACT_COLUMNS[table] as Record<string, string>)) {
+    const value = source[column];
+    out[column] = type.startsWith('Nullable(') && (value === '' || value === undefined) ? null : value;
+  }
+  return out;
+}

@@ -1,0 +1,242 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Logger } from 'pino';
+import type { FactRows, FactTable } from '../../domain/facts.js';
+
+/**
+ * Column types of every fact table, in insert order. The single source of truth for the DDL below
+ * and for the writer's row serialisation (which projects each row onto these columns, so the hash
+ * behind the deduplication token does not depend on object key order).
+ *
+ * Money is lossless: bank amounts Int128 minor units; token amounts Int256/UInt256 base units.
+ * `expected_amount`/`actual_amount` of a discrepancy may be absent ('' in the row): they are
+ * Nullable(Int256), the writer turns '' into NULL, so sums and comparisons stay numeric.
+ * Times are DateTime64(3, 'UTC') written from epoch milliseconds.
+ */
+export const FACT_COLUMNS: { [T in FactTable]: { [C in keyof FactRows[T]]-?: string } } = {
+  ledger_entries: {
+    entry_id: 'String',
+    account_id: 'String',
+    direction: 'LowCardinality(String)',
+    amount_minor: 'Int128',
+    currency: 'LowCardinality(String)',
+    exponent: 'UInt8',
+    booking_time: "DateTime64(3, 'UTC')",
+    value_time: "DateTime64(3, 'UTC')",
+    status: 'LowCardinality(String)',
+    tx_type: 'LowCardinality(String)',
+    end_to_end_id: 'String',
+    remittance: 'String',
+    tokenization_ref: 'String',
+    schema_version: 'UInt16',
+    stream_seq: 'UInt64',
+    version: 'UInt32',
+    recorded_at: "DateTime64(3, 'UTC')",
+  },
+  chain_events: {
+    event_id: 'String',
+    chain_id: 'UInt64',
+    token: 'LowCardinality(String)',
+    block_number: 'UInt64',
+    block_hash: 'String',
+    block_time: "DateTime64(3, 'UTC')",
+    tx_hash: 'String',
+    log_index: 'UInt32',
+    kind: 'LowCardinality(String)',
+    from_address: 'String',
+    to_address: 'String',
+    value: 'UInt256',
+    decimals: 'UInt8',
+    reference: 'String',
+    recorded_at: "DateTime64(3, 'UTC')",
+  },
+  matches: {
+    match_id: 'String',
+    flow: 'LowCardinality(String)',
+    match_by: 'LowCardinality(String)',
+    bank_leg_id: 'String',
+    chain_leg_id: 'String',
+    account_id: 'String',
+    wallet: 'String',
+    currency: 'LowCardinality(String)',
+    token_key: 'LowCardinality(String)',
+    amount_base: 'UInt256',
+    bank_time: "DateTime64(3, 'UTC')",
+    chain_time: "DateTime64(3, 'UTC')",
+    late: 'UInt8',
+    resolved_discrepancy_id: 'String',
+    status: 'LowCardinality(String)',
+    version: 'UInt32',
+    recorded_at: "DateTime64(3, 'UTC')",
+  },
+  discrepancy_events: {
+    discrepancy_id: 'String',
+    event_id: 'String',
+    kind: 'LowCardinality(String)',
+    status: 'LowCardinality(String)',
+    flow: 'LowCardinality(String)',
+    account_id: 'String',
+    wallet: 'String',
+    currency: 'LowCardinality(String)',
+    token_key: 'LowCardinality(String)',
+    bank_leg_id: 'String',
+    chain_leg_id: 'String',
+    expected_amount: 'Nullable(Int256)',
+    actual_amount: 'Nullable(Int256)',
+    reason: 'String',
+    event_time: "DateTime64(3, 'UTC')",
+    recorded_at: "DateTime64(3, 'UTC')",
+  },
+  balance_snapshots: {
+    snapshot_id: 'String',
+    scope: 'LowCardinality(String)',
+    subject: 'String',
+    currency: 'LowCardinality(String)',
+    token_key: 'LowCardinality(String)',
+    // Signed: balances are compared by difference, and in_flight/unexplained can be negative.
+    bank_balance: 'Int256',
+    chain_balance: 'Int256',
+    onchain_reported: 'Int256',
+    in_flight: 'Int256',
+    unexplained: 'Int256',
+    at: "DateTime64(3, 'UTC')",
+  },
+  dead_letters: {
+    dead_letter_id: 'String',
+    source: 'LowCardinality(String)',
+    subject: 'String',
+    stream_seq: 'UInt64',
+    reason_code: 'LowCardinality(String)',
+    reason: 'String',
+    payload_base64: 'String',
+    headers: 'String',
+    recorded_at: "DateTime64(3, 'UTC')",
+  },
+};
+
+/** Engine, key and partition of each table. Partition keys use the fact's stable event time
+ *  (never an arrival time), so a replayed fact lands in the same partition as the original and
+ *  ReplacingMergeTree can collapse it. dead_letters has no event time: unpartitioned. */
+const TABLE_LAYOUT: { [T in FactTable]: { engine: string; orderBy: string; partitionBy?: string } } = {
+  ledger_entries: { engine: 'ReplacingMergeTree(version)', orderBy: 'entry_id', partitionBy: 'toYYYYMM(booking_time)' },
+  chain_events: { engine: 'ReplacingMergeTree', orderBy: 'event_id', partitionBy: 'toYYYYMM(block_time)' },
+  matches: { engine: 'ReplacingMergeTree(version)', orderBy: 'match_id', partitionBy: 'toYYYYMM(bank_time)' },
+  discrepancy_events: {
+    engine: 'ReplacingMergeTree',
+    orderBy: '(discrepancy_id, event_id)',
+    partitionBy: 'toYYYYMM(event_time)',
+  },
+  balance_snapshots: { engine: 'ReplacingMergeTree', orderBy: 'snapshot_id', partitionBy: 'toYYYYMM(at)' },
+  dead_letters: { engine: 'ReplacingMergeTree', orderBy: 'dead_letter_id' },
+};
+
+export const FACT_TABLES = Object.keys(FACT_COLUMNS) as FactTable[];
+
+function createFactTable(db: string, table: FactTable): string {
+  const cols = Object.entries(FACT_COLUMNS[table] as Record<string, string>)
+    .map(([name, type]) => `  ${name} ${type}`)
+    .join(',\n');
+  const { engine, orderBy, partitionBy } = TABLE_LAYOUT[table];
+  return [
+    `CREATE TABLE IF NOT EXISTS ${db}.${table} (\n${cols}\n)`,
+    `ENGINE = ${engine}`,
+    partitionBy ? `PARTITION BY ${partitionBy}` : '',
+    `ORDER BY ${orderBy}`,
+    // Retried inserts carrying the same insert_deduplication_token are dropped by the server.
+    'SETTINGS non_replicated_deduplication_window = 1000',
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
+export interface Migration {
+  version: number;
+  name: string;
+  statements: (db: string) => string[];
+}
+
+/** Ordered migrations; append only, never edit an applied one. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'fact tables',
+    statements: (db) => FACT_TABLES.map((t) => createFactTable(db, t)),
+  },
+  {
+    version: 2,
+    name: 'discrepancies_current view',
+    // One row per discrepancy: its latest status and attributes (by recorded_at, ties broken by
+    // the status name so 'resolved' beats 'open'), when it opened and when it was resolved (NULL
+    // unless resolved now). Reads the raw table, so it is right before merges; duplicate rows do
+    // not change argMax/min/max. Inner aliases differ from column names on purpose: ClickHouse
+    // resolves an alias named like a column inside other aggregates (ILLEGAL_AGGREGATION).
+    statements: (db) => [
+      `CREATE VIEW IF NOT EXISTS ${db}.discrepancies_current AS
+SELECT
+  discrepancy_id,
+  latest.1 AS status,
+  latest.2 AS kind,
+  latest.3 AS flow,
+  latest.4 AS account_id,
+  latest.5 AS wallet,
+  latest.6 AS currency,
+  latest.7 AS token_key,
+  latest.8 AS bank_leg_id,
+  latest.9 AS chain_leg_id,
+  latest.10 AS expected_amount,
+  latest.11 AS actual_amount,
+  latest.12 AS reason,
+  first_event_time AS event_time,
+  first_open AS opened_at,
+  if(latest.1 = 'resolved', last_resolved, NULL) AS resolved_at,
+  last_recorded AS updated_at
+FROM (
+  SELECT
+    discrepancy_id,
+    argMax(tuple(status, kind, flow, account_id, wallet, currency, token_key, bank_leg_id, chain_leg_id, expected_amount, actual_amount, reason), (recorded_at, status)) AS latest,
+    min(event_time) AS first_event_time,
+    minIf(recorded_at, status = 'open') AS first_open,
+    maxIf(recorded_at, status = 'resolved') AS last_resolved,
+    max(recorded_at) AS last_recorded
+  FROM ${db}.discrepancy_events
+  GROUP BY discrepancy_id
+)`,
+    ],
+  },
+];
+
+/**
+ * Brings `database` to the latest schema. Idempotent and safe to run at every start: creates the
+ * database and `schema_migrations`, then applies, in order, each migration not yet recorded.
+ * Every statement is itself idempotent (IF NOT EXISTS), so a crash between applying and recording
+ * a migration is repaired by the next run.
+ */
+export async function migrate(client: ClickHouseClient, database: string, log?: Logger): Promise<number[]> {
+  if (!/^[a-zA-Z0-9_]+$/.test(database)) throw new Error(`invalid database name ${JSON.stringify(database)}`);
+  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
+  await client.command({
+    query: `CREATE TABLE IF NOT EXISTS ${database}.schema_migrations (
+  version UInt32,
+  name String,
+  applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
+) ENGINE = ReplacingMergeTree ORDER BY version`,
+  });
+  const rs = await client.query({
+    query: `SELECT DISTINCT version FROM ${database}.schema_migrations`,
+    format: 'JSONEachRow',
+  });
+  const applied = new Set((await rs.json<{ version: number | string }>()).map((r) => Number(r.version)));
+  const appliedNow: number[] = [];
+  for (const m of MIGRATIONS) {
+    if (applied.has(m.version)) continue;
+    for (const statement of m.statements(database)) await client.command({ query: statement });
+    await client.insert({
+      table: `${database}.schema_migrations`,
+      values: [{ version: m.version, name: m.name }],
+      format: 'JSONEachRow',
+      columns: ['version', 'name'],
+    });
+    appliedNow.push(m.version);
+    log?.info({ database, version: m.version, name: m.name }, 'clickhouse: migration applied');
+  }
+  return appliedNow;
+}

@@ -1,0 +1,154 @@
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import type { Leg, PostingStatus, Side } from '../domain/types.js';
+
+const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+
+/** A leg as Redis remembers it (the counterpart returned with an outcome, or an expired leg). */
+export interface StoredLeg {
+  id: string;
+  s: Side;
+  f: Leg['flow'];
+  a: string;
+  w: string;
+  c: string;
+  k: string;
+  m: string;
+  n: string;
+  t: number;
+  r: string;
+  state: string;
+  d: string;
+  mid?: string;
+}
+
+/** What the atomic match-or-park decided for one leg. */
+export type Outcome =
+  | { t: 'parked'; legId: string }
+  | { t: 'pending'; legId: string }
+  | { t: 'stale'; legId: string }
+  | { t: 'match'; legId: string; mid: string; by: 'reference' | 'attributes'; other: StoredLeg; resolves: string }
+  | {
+      t: 'mismatch';
+      legId: string;
+      kind: 'AMOUNT_MISMATCH' | 'CURRENCY_MISMATCH';
+      discrepancyId: string;
+      by: 'reference' | 'attributes';
+      other: StoredLeg;
+      resolves: string;
+    }
+  | { t: 'duplicate'; legId: string; other: StoredLeg }
+  | { t: 'conflict'; legId: string; other: StoredLeg }
+  | { t: 'reversal'; legId: string; mid: string; other: StoredLeg | null }
+  | { t: 'withdrawn'; legId: string; resolves: string };
+
+export interface CorrelationResult {
+  /** True when Redis had already applied this leg: its facts may already be durable. */
+  replayed: boolean;
+  outcome: Outcome;
+}
+
+export interface MatchStoreOptions {
+  /** Namespace of this deployment; keys are `${namespace}:{m}:…` (one hash tag: one Cluster slot). */
+  namespace: string;
+  /** Window + allowed lateness: the largest event-time distance between two legs that match. */
+  toleranceMs: number;
+  /** Window: a parked leg's deadline is its event time + windowMs, against the other side's watermark. */
+  windowMs: number;
+  retentionMs: number;
+  /** How long a claimed expiry may stay unconfirmed before another worker claims it again. */
+  claimVisibilityMs?: number;
+}
+
+export interface Watermarks {
+  ledger: number;
+  ledgerSeenAt: number;
+  chain: number;
+  chainSeenAt: number;
+}
+
+interface MatchCommands {
+  reconMatchOrPark(...args: (string | number)[]): Promise<string>;
+  reconExpire(...args: (string | number)[]): Promise<string>;
+  reconGc(...args: (string | number)[]): Promise<number>;
+  reconAdvanceWatermark(...args: (string | number)[]): Promise<number>;
+}
+
+/** The Redis-held matching windows: atomic Lua scripts over legs, indexes, deadlines and watermarks. */
+export class MatchStore {
+  readonly prefix: string;
+  private readonly redis: Redis & MatchCommands;
+
+  constructor(redis: Redis, private readonly options: MatchStoreOptions) {
+    this.prefix = `${options.namespace}:{m}:`;
+    const r = redis as Redis & Partial<MatchCommands>;
+    if (!r.reconMatchOrPark) {
+      redis.defineCommand('reconMatchOrPark', { numberOfKeys: 0, lua: lua('matchOrPark') });
+      redis.defineCommand('reconExpire', { numberOfKeys: 0, lua: lua('expire') });
+      redis.defineCommand('reconGc', { numberOfKeys: 0, lua: lua('gc') });
+      redis.defineCommand('reconAdvanceWatermark', { numberOfKeys: 0, lua: lua('advanceWatermark') });
+    }
+    this.redis = redis as Redis & MatchCommands;
+  }
+
+  /** Matches the leg with a counterpart of the other side, or parks it until its window closes. */
+  async matchOrPark(leg: Leg, status: PostingStatus): Promise<CorrelationResult> {
+    const o = this.options;
+    const raw = await this.redis.reconMatchOrPark(
+      this.prefix, leg.legId, leg.side, leg.flow, leg.accountId, leg.wallet, leg.currency, leg.tokenKey,
+      leg.amountKey, leg.amountNative, leg.eventTime, leg.reference ?? '', leg.fingerprint, status,
+      o.toleranceMs, o.retentionMs, leg.eventTime + o.windowMs,
+    );
+    const parsed = JSON.parse(raw) as { replayed: number; outcome: Outcome };
+    return { replayed: parsed.replayed === 1, outcome: parsed.outcome };
+  }
+
+  /** Claims up to `limit` legs of `side` whose deadline has passed `watermark`; they are now expired. */
+  async claimExpired(side: Side, watermark: number, limit: number, now = Date.now()): Promise<StoredLeg[]> {
+    const raw = await this.redis.reconExpire(
+      this.prefix, side, watermark, limit, now, this.options.claimVisibilityMs ?? 30_000,
+    );
+    // cjson encodes an empty Lua table as {}; the script returns '[]' for none.
+    return raw === '[]' || raw === '{}' ? [] : (JSON.parse(raw) as StoredLeg[]);
+  }
+
+  /** Confirms that the discrepancies of these claimed legs are durable. */
+  async ackClaimed(legIds: readonly string[]): Promise<void> {
+    if (legIds.length > 0) await this.redis.zrem(`${this.prefix}claimed`, ...legIds);
+  }
+
+  /** Raises a source's watermark (never lowers it). */
+  async advanceWatermark(source: 'ledger' | 'chain', eventTime: number, now = Date.now()): Promise<void> {
+    await this.redis.reconAdvanceWatermark(this.prefix, source, eventTime, now);
+  }
+
+  async watermarks(): Promise<Watermarks> {
+    const h = await this.redis.hgetall(`${this.prefix}wm`);
+    const n = (k: string) => (h[k] === undefined ? -1 : Number(h[k]));
+    return { ledger: n('ledger'), ledgerSeenAt: n('ledger:seen'), chain: n('chain'), chainSeenAt: n('chain:seen') };
+  }
+
+  /** Forgets legs whose retention has passed the watermark; returns how many. */
+  async gc(watermark: number, limit = 1_000): Promise<number> {
+    return this.redis.reconGc(this.prefix, watermark, limit);
+  }
+
+  /** Number of legs currently waiting for a counterpart, per side. */
+  async parkedCount(): Promise<{ bank: number; chain: number }> {
+    const [bank, chain] = await Promise.all([
+      this.redis.zcard(`${this.prefix}dl:bank`),
+      this.redis.zcard(`${this.prefix}dl:chain`),
+    ]);
+    return { bank, chain };
+  }
+
+  /** Deletes every key of this namespace (tests and `recon reset`). */
+  async clear(): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await this.redis.del(...keys);
+    } while (cursor !== '0');
+  }
+}

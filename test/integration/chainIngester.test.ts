@@ -1,0 +1,321 @@
+import { randomBytes } from 'node:crypto';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import type { Address } from 'viem';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { ChainConfig, TokenConfig } from '../../src/config/schema.js';
+import type { ChainEvent, ChainProgress } from '../../src/domain/types.js';
+import { decodeChainEvent, decodeChainProgress, encodeChainEvent } from '../../src/streams/chain/chainEventCodec.js';
+import { chainIngester, ensureChainStream, type ChainIngester } from '../../src/streams/chain/chainIngester.js';
+import { checkpointKey } from '../../src/streams/chain/checkpoint.js';
+import { leaderLease } from '../../src/streams/chain/leaderLease.js';
+import { burn, deployDepositToken, mine, mint, startAnvil, transfer, type AnvilNode } from '../support/anvil.js';
+
+const logger = pino({ level: 'silent' });
+const E18 = 10n ** 18n;
+const E6 = 10n ** 6n;
+
+let node: AnvilNode;
+let nc: NatsConnection;
+let js: JetStreamClient;
+let jsm: JetStreamManager;
+let redis: Redis;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeAll(async () => {
+  node = await startAnvil();
+  nc = await connect({ servers: '127.0.0.1:4222' });
+  js = jetstream(nc);
+  jsm = await jetstreamManager(nc);
+  redis = new Redis('redis://127.0.0.1:6379');
+});
+
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await nc?.close();
+  await node?.stop();
+});
+
+/** A private stream, subject prefix and Redis namespace for one test. */
+async function scope() {
+  const id = randomBytes(4).toString('hex');
+  const namespace = `t_chain_${id}`;
+  const nats = { chainStream: `CHAIN_T_${id}`, chainSubjectPrefix: `tchain_${id}` };
+  await ensureChainStream(jsm, { nats });
+  await ensureChainStream(jsm, { nats }); // idempotent
+  cleanups.push(async () => {
+    await jsm.streams.delete(nats.chainStream);
+    const keys = await redis.keys(`${namespace}:*`);
+    if (keys.length) await redis.del(...keys);
+  });
+  return { namespace, ...nats };
+}
+
+type Scope = Awaited<ReturnType<typeof scope>>;
+
+function ingester(s: Scope, chain: Partial<ChainConfig>, tokens: TokenConfig[], extra: { workerId?: string; client?: AnvilNode['publicClient'] } = {}): ChainIngester {
+  const ing = chainIngester({
+    chain: { chainId: node.chainId, rpcUrls: [node.rpcUrl], confirmations: 0, pollIntervalMs: 50, maxBlockRange: 1_000, ...chain },
+    tokens,
+    namespace: s.namespace,
+    subjectPrefix: s.chainSubjectPrefix,
+    js,
+    redis,
+    logger,
+    retry: { initialMs: 20, maxMs: 200 },
+    ...extra,
+  });
+  cleanups.push(() => ing.stop());
+  return ing;
+}
+
+async function token(decimals: number): Promise<TokenConfig> {
+  const address = await deployDepositToken(node, { name: `Deposit ${decimals}`, symbol: `D${decimals}`, decimals });
+  const startBlock = await node.publicClient.getBlockNumber({ cacheTime: 0 });
+  return { chainId: node.chainId, address, currency: 'USD', startBlock };
+}
+
+async function readStream(s: Scope): Promise<{ events: ChainEvent[]; progress: ChainProgress[] }> {
+  const info = await jsm.streams.info(s.chainStream);
+  const events: ChainEvent[] = [];
+  const progress: ChainProgress[] = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+    const m = await jsm.streams.getMessage(s.chainStream, { seq });
+    if (!m) continue;
+    if (m.subject.endsWith('.events')) events.push(decodeChainEvent(m.data));
+    else if (m.subject.endsWith('.progress')) progress.push(decodeChainProgress(m.data));
+  }
+  return { events, progress };
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const head = () => node.publicClient.getBlockNumber({ cacheTime: 0 });
+const progressAt = (ing: ChainIngester, block: bigint) =>
+  waitFor(`progress at ${block}`, async () => (ing.lastProgress()?.blockNumber ?? -1n) >= block);
+
+describe('chainIngester', () => {
+  it('classifies mints, burns and transfers of an 18- and a 6-decimal token with exact values and decimals', async () => {
+    const s = await scope();
+    const t18 = await token(18);
+    const t6 = await token(6);
+    const [, alice, bob] = node.accounts as [Address, Address, Address];
+    await mint(node, t18.address as Address, alice, 1_000n * E18 + 1n);
+    await mint(node, t6.address as Address, bob, 500n * E6);
+    await transfer(node, t18.address as Address, 1, bob, 250n * E18);
+    await burn(node, t6.address as Address, bob, 123_456n);
+
+    const ing = ingester(s, {}, [t18, t6]);
+    await ing.start();
+    await progressAt(ing, await head());
+
+    const { events, progress } = await readStream(s);
+    expect(events.map((e) => [e.token, e.kind, e.from, e.to, e.value, e.decimals])).toEqual([
+      [t18.address, 'mint', '0x0000000000000000000000000000000000000000', alice, 1_000n * E18 + 1n, 18],
+      [t6.address, 'mint', '0x0000000000000000000000000000000000000000', bob, 500n * E6, 6],
+      [t18.address, 'transfer', alice, bob, 250n * E18, 18],
+      [t6.address, 'burn', bob, '0x0000000000000000000000000000000000000000', 123_456n, 6],
+    ]);
+    for (const e of events) {
+      const block = await node.publicClient.getBlock({ blockNumber: e.blockNumber });
+      expect(e.blockHash).toBe(block.hash);
+      expect(e.blockTime).toBe(Number(block.timestamp) * 1_000);
+      expect(e.eventId).toBe(`${node.chainId}:${e.blockHash}:${e.logIndex}`);
+      expect(e.chainId).toBe(node.chainId);
+    }
+    // The chain's progress is one per chain and never goes backwards.
+    const blocks = progress.map((p) => p.blockNumber);
+    expect(blocks).toEqual([...blocks].sort((a, b) => (a < b ? -1 : 1)));
+    expect(blocks.at(-1)).toBe(await head());
+  });
+
+  it('publishes nothing below the confirmation depth until enough blocks are mined', async () => {
+    const s = await scope();
+    const t = await token(6);
+    const alice = node.accounts[1] as Address;
+    await mint(node, t.address as Address, alice, 1n * E6);
+    const firstBlock = await head();
+    await mint(node, t.address as Address, alice, 2n * E6);
+    const secondBlock = await head();
+
+    const ing = ingester(s, { confirmations: 3 }, [t]);
+    await ing.start();
+    await progressAt(ing, secondBlock - 3n);
+    await new Promise((r) => setTimeout(r, 300)); // several polls
+    expect((await readStream(s)).events).toHaveLength(0);
+    expect(ing.lastProgress()?.blockNumber).toBe(secondBlock - 3n);
+
+    await mine(node, 2); // firstBlock now has 3 confirmations, secondBlock 2
+    await progressAt(ing, firstBlock);
+    expect((await readStream(s)).events.map((e) => e.value)).toEqual([1n * E6]);
+
+    await mine(node, 1);
+    await progressAt(ing, secondBlock);
+    const { events, progress } = await readStream(s);
+    expect(events.map((e) => e.value)).toEqual([1n * E6, 2n * E6]);
+    // Never ahead of head - confirmations.
+    expect(progress.at(-1)?.blockNumber).toBe((await head()) - 3n);
+  });
+
+  it('resumes from the checkpoint after a restart and publishes nothing twice (and JetStream drops re-published ids)', async () => {
+    const s = await scope();
+    const t = await token(18);
+    const alice = node.accounts[1] as Address;
+    await mint(node, t.address as Address, alice, 1n);
+    await mint(node, t.address as Address, alice, 2n);
+
+    const first = ingester(s, {}, [t]);
+    await first.start();
+    await progressAt(first, await head());
+    await first.stop();
+    const checkpoint = await redis.get(checkpointKey(s.namespace, node.chainId, t.address));
+    expect(BigInt(checkpoint ?? -1)).toBe(await head());
+    expect((await readStream(s)).events).toHaveLength(2);
+
+    await mint(node, t.address as Address, alice, 3n);
+    const getLogs = vi.spyOn(node.publicClient, 'getLogs');
+    const second = ingester(s, {}, [t], { client: node.publicClient });
+    await second.start();
+    await progressAt(second, await head());
+    await second.stop();
+    // It read only what came after the checkpoint.
+    for (const call of getLogs.mock.calls) expect((call[0] as { fromBlock: bigint }).fromBlock).toBeGreaterThan(BigInt(checkpoint!));
+    getLogs.mockRestore();
+
+    let { events } = await readStream(s);
+    expect(events.map((e) => e.value)).toEqual([1n, 2n, 3n]);
+    expect(new Set(events.map((e) => e.eventId)).size).toBe(3);
+
+    // Same id published again: JetStream acknowledges it as a duplicate and stores nothing.
+    const ack = await js.publish(`${s.chainSubjectPrefix}.${node.chainId}.events`, encodeChainEvent(events[0]!), { msgID: events[0]!.eventId });
+    expect(ack.duplicate).toBe(true);
+
+    // Even a lost checkpoint (full re-read inside the duplicate window) adds nothing.
+    await redis.del(checkpointKey(s.namespace, node.chainId, t.address));
+    const third = ingester(s, {}, [t]);
+    await third.start();
+    await progressAt(third, await head());
+    await third.stop();
+    ({ events } = await readStream(s));
+    expect(events).toHaveLength(3);
+  });
+
+  it('backfills from startBlock in ranges of at most maxBlockRange blocks and gets every log', async () => {
+    const s = await scope();
+    const t = await token(6);
+    const alice = node.accounts[1] as Address;
+    for (let i = 1n; i <= 8n; i++) {
+      await mint(node, t.address as Address, alice, i);
+      await mine(node, Number(i % 3n)); // gaps of 0–2 empty blocks
+    }
+    const target = await head();
+
+    const getLogs = vi.spyOn(node.publicClient, 'getLogs');
+    const ing = ingester(s, { maxBlockRange: 3 }, [t], { client: node.publicClient });
+    await ing.start();
+    await progressAt(ing, target);
+    await ing.stop();
+
+    const ranges = getLogs.mock.calls.map((c) => c[0] as { fromBlock: bigint; toBlock: bigint });
+    getLogs.mockRestore();
+    expect(ranges.length).toBeGreaterThanOrEqual(Math.ceil(Number(target - t.startBlock) / 3));
+    for (const r of ranges) expect(r.toBlock - r.fromBlock + 1n).toBeLessThanOrEqual(3n);
+    // Contiguous from startBlock (inclusive): no range skipped.
+    expect(ranges[0]!.fromBlock).toBe(t.startBlock);
+    for (let i = 1; i < ranges.length; i++) expect(ranges[i]!.fromBlock).toBe(ranges[i - 1]!.toBlock + 1n);
+
+    const { events, progress } = await readStream(s);
+    expect(events.map((e) => e.value)).toEqual([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n]);
+    // Progress advances with every range, empty ones included.
+    expect(progress.map((p) => p.blockNumber)).toEqual(ranges.map((r) => r.toBlock));
+  });
+
+  it('halves a range the provider refuses as too large, and retries after RPC errors without skipping', async () => {
+    const s = await scope();
+    const t = await token(18);
+    const alice = node.accounts[1] as Address;
+    for (let i = 1n; i <= 4n; i++) await mint(node, t.address as Address, alice, i);
+    const target = await head();
+
+    const real = node.publicClient.getLogs.bind(node.publicClient);
+    let failures = 0;
+    const getLogs = vi.spyOn(node.publicClient, 'getLogs').mockImplementation((async (args: { fromBlock: bigint; toBlock: bigint }) => {
+      if (failures < 2) {
+        failures++;
+        throw new Error('fetch failed: ECONNRESET');
+      }
+      if (args.toBlock - args.fromBlock >= 2n) throw new Error('query returned more than 10000 results');
+      return real(args as never);
+    }) as never);
+    const ing = ingester(s, { maxBlockRange: 100 }, [t], { client: node.publicClient });
+    await ing.start();
+    await progressAt(ing, target);
+    await ing.stop();
+    getLogs.mockRestore();
+
+    expect(failures).toBe(2);
+    expect((await readStream(s)).events.map((e) => e.value)).toEqual([1n, 2n, 3n, 4n]);
+  });
+
+  it('lets only the lease holder publish, and a standby takes over when the holder stops', async () => {
+    const s = await scope();
+    const t = await token(6);
+    const alice = node.accounts[1] as Address;
+    await mint(node, t.address as Address, alice, 10n);
+
+    const a = ingester(s, {}, [t], { workerId: 'worker-a' });
+    const b = ingester(s, {}, [t], { workerId: 'worker-b' });
+    await a.start();
+    await b.start();
+    await waitFor('a leader', async () => a.isLeader() || b.isLeader());
+    const [leader, standby] = a.isLeader() ? [a, b] : [b, a];
+    await progressAt(leader, await head());
+    await new Promise((r) => setTimeout(r, 200));
+    expect(standby.isLeader()).toBe(false);
+    expect(standby.lastProgress()).toBeNull();
+
+    await leader.stop();
+    await mint(node, t.address as Address, alice, 20n);
+    await waitFor('standby to take over', async () => standby.isLeader());
+    await progressAt(standby, await head());
+
+    const { events } = await readStream(s);
+    expect(events.map((e) => e.value)).toEqual([10n, 20n]);
+  });
+});
+
+describe('leaderLease', () => {
+  it('is exclusive until it expires, and renewable only by its holder', async () => {
+    const key = `t_lease_${randomBytes(4).toString('hex')}:{chain}:lease:1`;
+    cleanups.push(() => redis.del(key));
+    const a = leaderLease({ redis, key, holderId: 'a', ttlMs: 300 });
+    const b = leaderLease({ redis, key, holderId: 'b', ttlMs: 300 });
+    expect(await a.acquire()).toBe(true);
+    expect(await b.acquire()).toBe(false);
+    expect(await a.acquire()).toBe(true); // renewal
+    expect(a.held()).toBe(true);
+    await new Promise((r) => setTimeout(r, 400)); // a crashed: no renewal
+    expect(a.held()).toBe(false);
+    expect(await b.acquire()).toBe(true);
+    expect(await a.acquire()).toBe(false);
+    await a.release(); // not a's to release
+    expect(await redis.get(key)).toBe('b');
+    await b.release();
+    expect(await redis.get(key)).toBeNull();
+  });
+});
