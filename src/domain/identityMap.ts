@@ -29,7 +29,11 @@ export class IdentityMap implements IdentityView {
     const wallets = new Set(m.wallets.map((w) => w.toLowerCase()));
     for (const w of wallets) {
       const previous = this.walletToAccount.get(w);
-      if (previous && previous !== m.accountId) this.accountToWallets.get(previous)?.delete(w);
+      if (previous && previous !== m.accountId) {
+        const left = this.accountToWallets.get(previous);
+        left?.delete(w);
+        if (left?.size === 0) this.accountToWallets.delete(previous);
+      }
       this.walletToAccount.set(w, m.accountId);
     }
     if (wallets.size === 0) this.accountToWallets.delete(m.accountId);

@@ -142,7 +142,7 @@ export function factsOfOutcome(leg: Leg, outcome: Outcome, now: number): Fact[] 
       if (!outcome.other) return [];
       const { bank, chain } = pair(viewOfStored(outcome.other));
       return [
-        { table: 'matches', row: matchRow(bank, chain, { mid: outcome.mid, by: 'reference', resolves: '' }, 'reversed', now) },
+        { table: 'matches', row: matchRow(bank, chain, outcome, 'reversed', now) },
         discrepancyEvent({
           id: `REVERSAL_AFTER_MATCH:${bank.id}`, kind: 'REVERSAL_AFTER_MATCH', status: 'open', bank, chain,
           eventTime: self.eventTime, now,

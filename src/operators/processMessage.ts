@@ -103,6 +103,8 @@ async function processLedger(ctx: ProcessMessageContext, msg: JsMsg, now: number
     const r = await ctx.store.matchOrPark(decision.leg, entry.status);
     replayed = r.replayed;
     outcome = r.outcome.t;
+    // Conflicting content under a known id is evidence for the DUPLICATE, never a new version of the entry.
+    if (r.outcome.t === 'conflict') facts.length = 0;
     facts.push(...factsOfOutcome(decision.leg, r.outcome, now));
   }
   return {
@@ -136,6 +138,7 @@ async function processChain(ctx: ProcessMessageContext, msg: JsMsg, now: number)
     const r = await ctx.store.matchOrPark(decision.leg, 'booked');
     replayed = r.replayed;
     outcome = r.outcome.t;
+    if (r.outcome.t === 'conflict') facts.length = 0;
     facts.push(...factsOfOutcome(decision.leg, r.outcome, now));
   }
   return { msg, source: 'chain', facts, outcome, suspects: replayed || msg.redelivered ? facts.map(factKey) : [] };

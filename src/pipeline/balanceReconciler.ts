@@ -74,7 +74,7 @@ export function startBalanceReconciler(o: BalanceReconcilerOptions): BalanceReco
       queryRows<{ account_id: string; currency: string; exponent: number; minor: string }>(clickhouse, `
         SELECT account_id, currency, any(exponent) AS exponent,
                sum(if(direction = 'credit', toInt256(amount_minor), -toInt256(amount_minor))) AS minor
-        FROM ${db}.ledger_entries FINAL WHERE status = 'booked' GROUP BY account_id, currency`),
+        FROM ${db}.ledger_entries_current WHERE status = 'booked' GROUP BY account_id, currency`),
       queryRows<{ wallet: string; token_key: string; decimals: number; base: string }>(clickhouse, `
         SELECT wallet, token_key, any(d) AS decimals, sum(delta) AS base FROM (
           SELECT to_address AS wallet, concat(toString(chain_id), ':', token) AS token_key, decimals AS d, toInt256(value) AS delta
@@ -85,7 +85,7 @@ export function startBalanceReconciler(o: BalanceReconcilerOptions): BalanceReco
         GROUP BY wallet, token_key`),
       queryRows<{ account_id: string; currency: string; minor: string }>(clickhouse, `
         SELECT account_id, currency, sum(if(direction = 'credit', toInt256(amount_minor), -toInt256(amount_minor))) AS minor
-        FROM ${db}.ledger_entries FINAL
+        FROM ${db}.ledger_entries_current
         WHERE status = 'booked' AND ((tx_type = 'deposit' AND direction = 'credit') OR (tx_type = 'withdrawal' AND direction = 'debit'))
           AND concat('bank:', entry_id) NOT IN (SELECT bank_leg_id FROM ${db}.matches)
           AND concat('bank:', entry_id) NOT IN (SELECT bank_leg_id FROM ${db}.discrepancy_events)

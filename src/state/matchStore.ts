@@ -39,7 +39,7 @@ export type Outcome =
     }
   | { t: 'duplicate'; legId: string; other: StoredLeg }
   | { t: 'conflict'; legId: string; other: StoredLeg }
-  | { t: 'reversal'; legId: string; mid: string; other: StoredLeg | null }
+  | { t: 'reversal'; legId: string; mid: string; by: 'reference' | 'attributes'; resolves: string; other: StoredLeg | null }
   | { t: 'withdrawn'; legId: string; resolves: string };
 
 export interface CorrelationResult {

@@ -102,7 +102,7 @@ describe('ClickHouse sink (chdb)', () => {
       'SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name',
       { db: ch.database },
     );
-    expect(tables.map((t) => t.name)).toEqual([...FACT_TABLES, 'discrepancies_current', 'schema_migrations'].sort());
+    expect(tables.map((t) => t.name)).toEqual([...FACT_TABLES, 'discrepancies_current', 'ledger_entries_current', 'matches_current', 'schema_migrations'].sort());
     const versions = await queryRows<{ version: number }>(
       ch.client,
       `SELECT version FROM ${ch.database}.schema_migrations ORDER BY version`,
@@ -144,12 +144,14 @@ describe('ClickHouse sink (chdb)', () => {
     }
   });
 
-  it('stores a new version of a suspect ledger entry and keeps the latest under FINAL', async () => {
+  it('keeps each status version of a ledger entry as its own fact, and the latest in ledger_entries_current', async () => {
     const writer = createFactWriter(ch.client, ch.database);
     await writer.write([ledger('v-1', { version: 1, status: 'pending' })]);
     const booked = ledger('v-1', { version: 2, status: 'booked' });
     expect(await writer.write([booked], { suspects: new Set([factKey(booked)]) })).toEqual({ inserted: 1, skippedDuplicates: 0 });
-    const rows = await queryRows<{ status: string }>(ch.client, `SELECT status FROM ${ch.database}.ledger_entries FINAL WHERE entry_id = 'v-1'`);
+    const history = await queryRows<{ status: string }>(ch.client, `SELECT status FROM ${ch.database}.ledger_entries FINAL WHERE entry_id = 'v-1' ORDER BY version`);
+    expect(history).toEqual([{ status: 'pending' }, { status: 'booked' }]);
+    const rows = await queryRows<{ status: string }>(ch.client, `SELECT status FROM ${ch.database}.ledger_entries_current WHERE entry_id = 'v-1'`);
     expect(rows).toEqual([{ status: 'booked' }]);
   });
 

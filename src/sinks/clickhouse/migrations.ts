@@ -113,13 +113,15 @@ export const FACT_COLUMNS: { [T in FactTable]: { [C in keyof FactRows[T]]-?: str
   },
 };
 
-/** Engine, key and partition of each table. Partition keys use the fact's stable event time
+/** Engine, key and partition of each table. ledger_entries and matches keep their status history:
+ *  each transition (pending → booked → reversed; matched → reversed) is its own fact keyed by
+ *  (id, version), so raw and FINAL counts agree and the *_current views pick the latest version. Partition keys use the fact's stable event time
  *  (never an arrival time), so a replayed fact lands in the same partition as the original and
  *  ReplacingMergeTree can collapse it. dead_letters has no event time: unpartitioned. */
 const TABLE_LAYOUT: { [T in FactTable]: { engine: string; orderBy: string; partitionBy?: string } } = {
-  ledger_entries: { engine: 'ReplacingMergeTree(version)', orderBy: 'entry_id', partitionBy: 'toYYYYMM(booking_time)' },
+  ledger_entries: { engine: 'ReplacingMergeTree', orderBy: '(entry_id, version)', partitionBy: 'toYYYYMM(booking_time)' },
   chain_events: { engine: 'ReplacingMergeTree', orderBy: 'event_id', partitionBy: 'toYYYYMM(block_time)' },
-  matches: { engine: 'ReplacingMergeTree(version)', orderBy: 'match_id', partitionBy: 'toYYYYMM(bank_time)' },
+  matches: { engine: 'ReplacingMergeTree', orderBy: '(match_id, version)', partitionBy: 'toYYYYMM(bank_time)' },
   discrepancy_events: {
     engine: 'ReplacingMergeTree',
     orderBy: '(discrepancy_id, event_id)',
@@ -199,6 +201,38 @@ FROM (
     max(recorded_at) AS last_recorded
   FROM ${db}.discrepancy_events
   GROUP BY discrepancy_id
+)`,
+    ],
+  },
+  {
+    version: 3,
+    name: 'ledger_entries_current and matches_current views',
+    // The latest status version of each entry and match. Inner aliases differ from column names
+    // for the reason given above.
+    statements: (db) => [
+      `CREATE VIEW IF NOT EXISTS ${db}.ledger_entries_current AS
+SELECT entry_id, latest.1 AS status, latest.2 AS account_id, latest.3 AS direction, latest.4 AS amount_minor,
+  latest.5 AS currency, latest.6 AS exponent, latest.7 AS booking_time, latest.8 AS value_time, latest.9 AS tx_type,
+  latest.10 AS end_to_end_id, latest.11 AS remittance, latest.12 AS tokenization_ref, latest.13 AS version
+FROM (
+  SELECT entry_id,
+    argMax(tuple(status, account_id, direction, amount_minor, currency, exponent, booking_time, value_time, tx_type,
+                 end_to_end_id, remittance, tokenization_ref, version), version) AS latest
+  FROM ${db}.ledger_entries
+  GROUP BY entry_id
+)`,
+      `CREATE VIEW IF NOT EXISTS ${db}.matches_current AS
+SELECT match_id, latest.1 AS status, latest.2 AS flow, latest.3 AS match_by, latest.4 AS bank_leg_id, latest.5 AS chain_leg_id,
+  latest.6 AS account_id, latest.7 AS wallet, latest.8 AS currency, latest.9 AS token_key, latest.10 AS amount_base,
+  latest.11 AS bank_time, latest.12 AS chain_time, latest.13 AS late, latest.14 AS resolved_discrepancy_id, latest.15 AS version,
+  first_recorded AS matched_at
+FROM (
+  SELECT match_id,
+    argMax(tuple(status, flow, match_by, bank_leg_id, chain_leg_id, account_id, wallet, currency, token_key, amount_base,
+                 bank_time, chain_time, late, resolved_discrepancy_id, version), version) AS latest,
+    min(recorded_at) AS first_recorded
+  FROM ${db}.matches
+  GROUP BY match_id
 )`,
     ],
   },

@@ -32,10 +32,11 @@ local function public(l)
            t = tonumber(l.t), r = l.r, state = l.state, d = l.d or '', mid = l.mid or '' }
 end
 
--- Takes a leg out of every index through which it could still be matched or expired.
-local function unindex(l)
+-- Takes a leg out of every index through which it could still be matched or expired. A matched
+-- leg keeps its reference index (keepRef), so a later leg with the same reference is a duplicate.
+local function unindex(l, keepRef)
   redis.call('ZREM', poolKey(l), l.id)
-  if l.r ~= nil and l.r ~= '' then
+  if not keepRef and l.r ~= nil and l.r ~= '' then
     local rk = refKey(l.f, l.s, l.r)
     if redis.call('GET', rk) == l.id then redis.call('DEL', rk) end
   end
@@ -74,7 +75,8 @@ if existing then
     fields[#fields + 1] = 'reversed'
     if existing.state == 'matched' then
       local cp = load(existing.x)
-      return finish(id, fields, { t = 'reversal', mid = existing.mid, other = cp and public(cp) or cjson.null })
+      return finish(id, fields, { t = 'reversal', mid = existing.mid, by = existing.by or 'attributes',
+                                  resolves = existing.rs or '', other = cp and public(cp) or cjson.null })
     end
     unindex(existing)
     local resolves = ''
@@ -103,7 +105,7 @@ if leg.r ~= '' then
     local c = load(cid)
     if c and (c.state == 'parked' or c.state == 'expired') then
       candidate, by = c, 'reference'
-    elseif c and c.state == 'matched' then
+    elseif c and (c.state == 'matched' or c.state == 'mismatched') then
       fields[#fields + 1] = 'state'
       fields[#fields + 1] = 'duplicate'
       return finish(id, fields, { t = 'duplicate', other = public(c) })
@@ -111,16 +113,26 @@ if leg.r ~= '' then
   end
 end
 if not candidate then
+  -- Within the tolerance any waiting leg will do; beyond it (up to the retention), only a leg whose
+  -- window already closed: the newcomer is its late counterpart and resolves its discrepancy.
   local probe = { f = leg.f, s = os, a = leg.a, c = leg.c, m = leg.m }
-  local ids = redis.call('ZRANGEBYSCORE', poolKey(probe), t - tolerance, t + tolerance, 'LIMIT', 0, 64)
-  local best, bestDist = nil, nil
-  for _, cid in ipairs(ids) do
-    local c = load(cid)
-    -- Two legs that both carry references only match by reference.
-    if c and (leg.r == '' or c.r == '' or c.r == leg.r) then
-      local dist = math.abs(tonumber(c.t) - t)
-      if best == nil or dist < bestDist then best, bestDist = c, dist end
+  local function nearest(lo, hi, expiredOnly)
+    local ids = redis.call('ZRANGEBYSCORE', poolKey(probe), lo, hi, 'LIMIT', 0, 64)
+    local best, bestDist = nil, nil
+    for _, cid in ipairs(ids) do
+      local c = load(cid)
+      -- Two legs that both carry references only match by reference.
+      if c and (leg.r == '' or c.r == '' or c.r == leg.r) and (not expiredOnly or c.state == 'expired') then
+        local dist = math.abs(tonumber(c.t) - t)
+        if best == nil or dist < bestDist then best, bestDist = c, dist end
+      end
     end
+    return best
+  end
+  local best = nearest(t - tolerance, t + tolerance, false)
+  if not best then
+    local retention = tonumber(ARGV[16])
+    best = nearest(t - retention, t + retention, true)
   end
   if best then candidate, by = best, 'attributes' end
 end
@@ -134,7 +146,8 @@ if not candidate then
   return finish(id, fields, { t = 'parked' })
 end
 
-unindex(candidate)
+unindex(candidate, true)
+if leg.r ~= '' then redis.call('SET', refKey(leg.f, leg.s, leg.r), id) end
 local resolves = ''
 if candidate.state == 'expired' then resolves = candidate.d or '' end
 local bankId, chainId = id, candidate.id
@@ -158,7 +171,8 @@ if kind then
 end
 
 local mid = 'match:' .. bankId .. '|' .. chainId
-redis.call('HSET', legKey(candidate.id), 'state', 'matched', 'x', id, 'mid', mid)
+redis.call('HSET', legKey(candidate.id), 'state', 'matched', 'x', id, 'mid', mid, 'by', by, 'rs', resolves)
+for _, v in ipairs({ 'by', by, 'rs', resolves }) do fields[#fields + 1] = v end
 fields[#fields + 1] = 'state'
 fields[#fields + 1] = 'matched'
 fields[#fields + 1] = 'x'

@@ -7,7 +7,7 @@ import type { Address, GetLogsReturnType, PublicClient } from 'viem';
 import type { ChainEvent } from '../../domain/types.js';
 import { ReconError } from '../../lib/errors.js';
 import { halveRange, isRangeTooLargeError, type BlockRange } from './blockRanges.js';
-import { toChainEvent, transferEvent } from './tokenTransferEvent.js';
+import { decodeReference, mintedEvent, toChainEvent, transferEvent } from './tokenTransferEvent.js';
 
 /** A chain read failed or saw an inconsistent chain: transient, retry the same range. */
 export class ChainReadError extends ReconError {
@@ -61,9 +61,20 @@ export type ReadConfirmedLogsReturnType = ChainEvent[];
 
 /** Reads and maps the Transfer logs of `tokens` in `range`; see the module comment. */
 export async function readConfirmedLogs(p: ReadConfirmedLogsParameters): Promise<ReadConfirmedLogsReturnType> {
-  const logs = await getTransferLogs(p.client, [...p.tokens.keys()] as Address[], p.range);
+  const all = await getTransferLogs(p.client, [...p.tokens.keys()] as Address[], p.range);
+  // Minted(to, amount, ref) rides beside the mint's Transfer in the same transaction: attach its
+  // reference to that Transfer (same token, recipient and amount).
+  const refs = new Map<string, string>();
+  const refKey = (token: string, tx: string, to: string, amount: bigint) => `${token.toLowerCase()}|${tx.toLowerCase()}|${to.toLowerCase()}|${amount}`;
+  for (const log of all) {
+    if (log.eventName !== 'Minted' || !log.transactionHash) continue;
+    const ref = decodeReference(log.args.ref);
+    if (ref) refs.set(refKey(log.address, log.transactionHash, log.args.to, log.args.amount), ref);
+  }
+  const logs = all.filter((l) => l.eventName === 'Transfer');
   const events: ChainEvent[] = [];
   for (const log of logs) {
+    if (log.eventName !== 'Transfer') continue;
     if (log.blockHash === null || log.blockNumber === null || log.logIndex === null || log.transactionHash === null) {
       throw new ChainReadError(`pending log returned for confirmed range ${p.range.from}-${p.range.to}`);
     }
@@ -91,6 +102,7 @@ export async function readConfirmedLogs(p: ReadConfirmedLogsParameters): Promise
           from,
           to,
           value,
+          reference: refs.get(refKey(log.address, log.transactionHash, to, value)) ?? null,
         },
         decimals,
         header.timeMs,
@@ -101,12 +113,12 @@ export async function readConfirmedLogs(p: ReadConfirmedLogsParameters): Promise
   return events;
 }
 
-type TransferLogs = GetLogsReturnType<typeof transferEvent, [typeof transferEvent], true, bigint, bigint>;
+type TransferLogs = GetLogsReturnType<undefined, [typeof transferEvent, typeof mintedEvent], true, bigint, bigint>;
 
 async function getTransferLogs(client: PublicClient, address: Address[], range: BlockRange): Promise<TransferLogs> {
   try {
     // strict: logs whose topics do not fit the ERC-20 shape (e.g. ERC-721 Transfer) are dropped.
-    return await client.getLogs({ address, event: transferEvent, fromBlock: range.from, toBlock: range.to, strict: true });
+    return await client.getLogs({ address, events: [transferEvent, mintedEvent], fromBlock: range.from, toBlock: range.to, strict: true });
   } catch (e) {
     if (range.to > range.from && isRangeTooLargeError(e)) {
       const [a, b] = halveRange(range);

@@ -3,10 +3,24 @@
  * Custom event ABIs (e.g. `Minted(to, amount, ref)`) are later added as further decoders with
  * the same output type.
  */
-import { parseAbiItem } from 'viem';
+import { hexToString, parseAbiItem, trim, type Hex } from 'viem';
 import type { ChainEvent, ChainEventKind } from '../../domain/types.js';
 
 export const transferEvent = parseAbiItem('event Transfer(address indexed from, address indexed to, uint256 value)');
+
+/**
+ * The deposit token's own mint event, emitted beside Transfer by `mintWithReference`: it carries
+ * the tokenization reference the bank also knows, which feeds reference matching.
+ */
+export const mintedEvent = parseAbiItem('event Minted(address indexed to, uint256 amount, bytes32 indexed ref)');
+
+/** A bytes32 reference as the bank writes it: UTF-8 text padded with zeros (else the hex itself). */
+export function decodeReference(ref: Hex): string | null {
+  if (/^0x0*$/.test(ref)) return null;
+  const trimmed = trim(ref, { dir: 'right' });
+  const text = hexToString(trimmed.length % 2 === 0 ? trimmed : (`${trimmed}0` as Hex));
+  return /^[\x20-\x7e]+$/.test(text) ? text : ref.toLowerCase();
+}
 
 export const ZERO_ADDRESS = '0x0000000000000000000000000000000000000000';
 
@@ -32,6 +46,8 @@ export interface TransferLog {
   from: string;
   to: string;
   value: bigint;
+  /** Reference from a companion event of the same transaction (Minted), if any. */
+  reference?: string | null;
 }
 
 /** Builds the `ChainEvent` for a Transfer log of a token with `decimals`, mined at `blockTimeMs`. */
@@ -52,6 +68,6 @@ export function toChainEvent(chainId: number, log: TransferLog, decimals: number
     to,
     value: log.value,
     decimals,
-    reference: null,
+    reference: log.reference ?? null,
   };
 }
