@@ -196,6 +196,12 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
       if (req.url === '/metrics') {
         const parked = await store.parkedCount().catch(() => null);
         if (parked) { metrics.parkedLegs.set({ side: 'bank' }, parked.bank); metrics.parkedLegs.set({ side: 'chain' }, parked.chain); }
+        const wm = await store.watermarks().catch(() => null);
+        if (wm) {
+          const now = Date.now();
+          if (wm.ledger >= 0) metrics.watermarkLagSeconds.set({ source: 'ledger' }, (now - wm.ledger) / 1_000);
+          if (wm.chain >= 0) metrics.watermarkLagSeconds.set({ source: 'chain' }, (now - wm.chain) / 1_000);
+        }
         res.setHeader('content-type', metrics.registry.contentType);
         res.end(await metrics.registry.metrics());
       } else if (req.url === '/healthz') {

@@ -31,12 +31,12 @@ export const accountMappingSchema = z.object({
 });
 
 export const configSchema = z.object({
-  /** Name of this deployment; prefixes Redis keys and JetStream names so tests and tenants can share servers. */
+  /** Name of this deployment; prefixes its Redis keys (stream names are set under `nats`), so tests and tenants can share servers. */
   namespace: z.string().regex(/^[a-zA-Z0-9_-]+$/).default('recon'),
   workerId: z.string().default(() => `worker-${process.pid}`),
   nats: z.object({
     servers: z.array(z.string()).min(1).default(['127.0.0.1:4222']),
-    /** Stream names; subjects are derived from them (ledger.>, chain.>, mapping.>, deadletter.>). */
+    /** Stream names and their subjects (each set on its own: ledger.>, chain.>, mapping.accounts, deadletter.>). */
     ledgerStream: z.string().default('LEDGER'),
     ledgerSubjects: z.array(z.string()).default(['ledger.>']),
     chainStream: z.string().default('CHAIN'),
@@ -94,7 +94,8 @@ export const configSchema = z.object({
   accounts: z.array(accountMappingSchema).default([]),
   http: z.object({
     host: z.string().default('127.0.0.1'),
-    port: z.number().int().min(0).max(65_535).default(9464),
+    /** 0 picks a free port; -1 disables the metrics/health server. */
+    port: z.number().int().min(-1).max(65_535).default(9464),
   }).prefault({}),
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

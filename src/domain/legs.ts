@@ -45,10 +45,12 @@ export function minorUnitsKey(value: bigint, decimals: number, exponent: number)
 
 /** Normalises a validated ledger entry into a bank leg, or says why it is not one. */
 export function ledgerEntryToLeg(e: LedgerEntry, ids: IdentityView): LegDecision {
+  const flow = flowOfEntry(e);
+  // Fees and transfers are ordinary banking: on an account outside the token programme they are
+  // simply not ours to match. A deposit or withdrawal there is an orphan: tokens were expected.
+  if (!flow) return { kind: 'unmatched' };
   const wallets = ids.walletsOfAccount(e.accountId);
   if (wallets.length === 0) return { kind: 'orphan', reason: `bank account ${e.accountId} is not mapped to any wallet` };
-  const flow = flowOfEntry(e);
-  if (!flow) return { kind: 'unmatched' };
   return {
     kind: 'leg',
     leg: {

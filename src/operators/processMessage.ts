@@ -3,7 +3,7 @@ import type { JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { ChainEventRow, Fact, LedgerEntryRow } from '../domain/facts.js';
 import { factKey } from '../domain/facts.js';
-import { chainEventToLeg, ledgerEntryToLeg, type IdentityView, type LegDecision } from '../domain/legs.js';
+import { chainEventToLeg, ledgerEntryToLeg, minorUnitsKey, tokenKeyOf, type IdentityView, type LegDecision } from '../domain/legs.js';
 import { discrepancyEvent, factsOfOutcome } from '../domain/outcomeFacts.js';
 import type { ChainEvent, LedgerEntry, PostingStatus } from '../domain/types.js';
 import { UnmappedIdentity, isPermanent } from '../lib/errors.js';
@@ -57,6 +57,12 @@ function chainRow(ev: ChainEvent, now: number): ChainEventRow {
 }
 
 const emptyHeaders = { get: () => undefined };
+
+/** An orphan's amount in minor units of its token's currency, like every other discrepancy (if the token is unmapped, there is no currency to express it in). */
+function orphanAmount(ids: IdentityView, ev: ChainEvent): { actual_amount: string; currency: string } | { actual_amount: '' } {
+  const currency = ids.currencyOfToken(tokenKeyOf(ev.chainId, ev.token));
+  return currency ? { actual_amount: minorUnitsKey(ev.value, ev.decimals, ids.exponentOf(currency)), currency } : { actual_amount: '' };
+}
 
 /**
  * Turns one message into its facts: decode and validate, normalise to a leg, match-or-park it in
@@ -130,7 +136,7 @@ async function processChain(ctx: ProcessMessageContext, msg: JsMsg, now: number)
       id: `ORPHAN_CHAIN_EVENT:chain:${ev.eventId}`, kind: 'ORPHAN_CHAIN_EVENT', status: 'open', reason: decision.reason,
       fallback: {
         wallet: ev.kind === 'burn' ? ev.from : ev.to, token_key: `${ev.chainId}:${ev.token}`,
-        chain_leg_id: `chain:${ev.eventId}`, actual_amount: ev.value.toString(), flow: ev.kind === 'burn' ? 'withdrawal' : 'deposit',
+        chain_leg_id: `chain:${ev.eventId}`, flow: ev.kind === 'burn' ? 'withdrawal' : 'deposit', ...orphanAmount(ctx.identities, ev),
       },
       eventTime: ev.blockTime, now,
     }));

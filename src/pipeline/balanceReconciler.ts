@@ -103,10 +103,12 @@ export function startBalanceReconciler(o: BalanceReconcilerOptions): BalanceReco
     const accountOfWallet = o.identities
       ? (w: string) => o.identities!.accountOfWallet(w)
       : (w: string) => config.accounts.find((a) => a.wallets.includes(w))?.accountId;
+    // Only accounts in the token programme (mapped to a wallet) have a chain side to compare.
+    const mapped = (accountId: string) => !o.identities || o.identities.walletsOfAccount(accountId).length > 0;
     return compareBalances({
-      bank: bank.map((r) => ({ accountId: r.account_id, currency: r.currency, exponent: Number(r.exponent), minor: BigInt(r.minor) })),
+      bank: bank.filter((r) => mapped(r.account_id)).map((r) => ({ accountId: r.account_id, currency: r.currency, exponent: Number(r.exponent), minor: BigInt(r.minor) })),
       wallets: wallets.map((r) => ({ wallet: r.wallet, tokenKey: r.token_key, decimals: Number(r.decimals), base: BigInt(r.base) })),
-      bankInFlight: bankInFlight.map((r) => ({ accountId: r.account_id, currency: r.currency, minor: BigInt(r.minor) })),
+      bankInFlight: bankInFlight.filter((r) => mapped(r.account_id)).map((r) => ({ accountId: r.account_id, currency: r.currency, minor: BigInt(r.minor) })),
       chainInFlight: chainInFlight.map((r) => ({ wallet: r.wallet, tokenKey: r.token_key, decimals: Number(r.decimals), base: BigInt(r.base) })),
       reportedSupply: supply,
       tokens: config.tokens.map((t) => ({ tokenKey: tokenKeyOf(t.chainId, t.address), currency: t.currency })),

@@ -52,7 +52,8 @@ describe('reconciliation daemon end to end', () => {
 
     // Reference matched, terms differ.
     await h.posting({ entryId: 'am-1', accountId: acct('amountMismatch'), amountMinor: 10_000n, tokenizationRef: 'TOK-AM' });
-    await h.mint(wallet.amountMismatch, $(9_000n), 'TOK-AM');
+    // One wei over 90.00 USD: not a whole number of cents, kept exactly.
+    await h.mint(wallet.amountMismatch, $(9_000n) + 1n, 'TOK-AM');
     await h.posting({ entryId: 'cm-1', accountId: acct('currencyMismatch'), amountMinor: 10_000n, currency: 'EUR', tokenizationRef: 'TOK-CM' });
     await h.mint(wallet.currencyMismatch, $(10_000n), 'TOK-CM');
 
@@ -131,6 +132,9 @@ describe('reconciliation daemon end to end', () => {
   it('opens AMOUNT_MISMATCH and CURRENCY_MISMATCH when the reference matches but the terms differ', async () => {
     expect(await openKinds('amountMismatch')).toEqual(['AMOUNT_MISMATCH:open']);
     expect(await openKinds('currencyMismatch')).toEqual(['CURRENCY_MISMATCH:open']);
+    const [am] = await queryRows<{ expected: string; actual: string }>(h.ch.client,
+      `SELECT toString(expected_amount) AS expected, toString(actual_amount) AS actual FROM ${h.ch.database}.discrepancies_current WHERE kind = 'AMOUNT_MISMATCH'`);
+    expect(am).toEqual({ expected: '10000', actual: '9000.0000000000000001' });
   });
 
   it('opens DUPLICATE for a second mint of a matched credit and for a redelivered entry with another amount', async () => {

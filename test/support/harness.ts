@@ -9,6 +9,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Config, ConfigInput } from '../../src/config/schema.js';
 import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { queryRows } from '../../src/sinks/clickhouse/queries.js';
+import { migrate } from '../../src/sinks/clickhouse/migrations.js';
 import { createLedgerCodec, type LedgerPosting } from '../../src/streams/ledgerCodec.js';
 import { burn, deployDepositToken, mint, mintWithReference, startAnvil, type AnvilNode } from './anvil.js';
 import { tempClickHouse, type TempClickHouse } from './clickhouse.js';
@@ -37,6 +38,7 @@ export interface Harness {
   ch: TempClickHouse;
   config: Config;
   daemon: Daemon;
+  daemons: Daemon[];
   nc: NatsConnection;
   js: JetStreamClient;
   names: ReturnType<typeof isolatedNames>;
@@ -56,6 +58,10 @@ export interface HarnessOptions {
   accounts?: { accountId: string; wallets: string[] }[];
   config?: Partial<ConfigInput>;
   decimals?: number;
+  /** Daemons sharing the streams, the Redis namespace and ClickHouse (default 1). */
+  workers?: number;
+  /** Reuse this process's chdb (one data dir per process) with a database of this harness's own. */
+  shared?: { ch: TempClickHouse; database: string };
 }
 
 /**
@@ -68,7 +74,8 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const anvil = await startAnvil({ blockTime: 1 });
   const decimals = o.decimals ?? 18;
   const token = await deployDepositToken(anvil, { name: 'USD Deposit Token', symbol: 'USDd', decimals });
-  const ch = await tempClickHouse();
+  const ch = o.shared ? { ...o.shared.ch, database: o.shared.database, close: async () => undefined } : await tempClickHouse();
+  if (o.shared) await migrate(ch.client, ch.database);
   const config = parseConfig({
     namespace: names.namespace,
     nats: names.nats,
@@ -84,15 +91,20 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     ...o.config,
   });
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'warn' });
-  const daemon = await startDaemon(config, { clickhouse: ch.client, log });
-  await daemon.ready;
+  const daemons: Daemon[] = [];
+  for (let i = 0; i < (o.workers ?? 1); i++) {
+    const d = await startDaemon({ ...config, workerId: `${names.namespace}-w${i}` }, { clickhouse: ch.client, log });
+    await d.ready;
+    daemons.push(d);
+  }
+  const daemon = daemons[0]!;
   const nc = await connect({ servers: config.nats.servers });
   const js = jetstream(nc);
   const codec = createLedgerCodec();
   const db = ch.database;
 
   const h: Harness = {
-    anvil, token, decimals, ch, config, daemon, nc, js, names,
+    anvil, token, decimals, ch, config, daemon, daemons, nc, js, names,
     async posting(p, opts = {}) {
       const now = Date.now();
       const posting: LedgerPosting = {
@@ -134,7 +146,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
       }
     },
     async stop() {
-      await daemon.stop();
+      for (const d of daemons) await d.stop();
       const jsm = await jetstreamManager(nc);
       for (const s of [config.nats.ledgerStream, config.nats.chainStream, config.nats.mappingStream, config.nats.deadLetterStream]) {
         await jsm.streams.delete(s).catch(() => undefined);

@@ -86,8 +86,9 @@ describe('ledgerEntryToLeg', () => {
     expect(d.kind === 'orphan' && d.reason).toContain('acc-unknown');
   });
 
-  it('orphans even a fee when the account is unmapped (identity is checked first)', () => {
-    expect(ledgerEntryToLeg(entry({ accountId: 'acc-unknown', txType: 'fee', direction: 'debit' }), ids()).kind).toBe('orphan');
+  it('leaves a fee on an account outside the token programme unmatched, but orphans a deposit there', () => {
+    expect(ledgerEntryToLeg(entry({ accountId: 'acc-unknown', txType: 'fee', direction: 'debit' }), ids()).kind).toBe('unmatched');
+    expect(ledgerEntryToLeg(entry({ accountId: 'acc-unknown', txType: 'deposit', direction: 'credit' }), ids()).kind).toBe('orphan');
   });
 
   it('records fees, transfers and wrong-direction postings of a mapped account as unmatched', () => {

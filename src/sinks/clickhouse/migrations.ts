@@ -8,8 +8,10 @@ import type { FactRows, FactTable } from '../../domain/facts.js';
  * behind the deduplication token does not depend on object key order).
  *
  * Money is lossless: bank amounts Int128 minor units; token amounts Int256/UInt256 base units.
- * `expected_amount`/`actual_amount` of a discrepancy may be absent ('' in the row): they are
- * Nullable(Int256), the writer turns '' into NULL, so sums and comparisons stay numeric.
+ * `expected_amount`/`actual_amount` of a discrepancy are in minor units of the currency, where a
+ * token amount that is not a whole number of minor units keeps its exact fraction (1 wei of an
+ * 18-decimal USD token is 0.0000000000000001 cents): Nullable(Decimal256(18)) holds that exactly
+ * (58 integer digits); absent ('' in the row) is NULL, so sums and comparisons stay numeric.
  * Times are DateTime64(3, 'UTC') written from epoch milliseconds.
  */
 export const FACT_COLUMNS: { [T in FactTable]: { [C in keyof FactRows[T]]-?: string } } = {
@@ -80,8 +82,8 @@ export const FACT_COLUMNS: { [T in FactTable]: { [C in keyof FactRows[T]]-?: str
     token_key: 'LowCardinality(String)',
     bank_leg_id: 'String',
     chain_leg_id: 'String',
-    expected_amount: 'Nullable(Int256)',
-    actual_amount: 'Nullable(Int256)',
+    expected_amount: 'Nullable(Decimal256(18))',
+    actual_amount: 'Nullable(Decimal256(18))',
     reason: 'String',
     event_time: "DateTime64(3, 'UTC')",
     recorded_at: "DateTime64(3, 'UTC')",

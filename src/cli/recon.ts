@@ -1,0 +1,181 @@
+/**
+ * The daemon's command line.
+ *
+ *   recon run            start a worker (npm start): config from RECON_CONFIG + environment
+ *   recon migrate        apply the ClickHouse migrations and exit
+ *   recon check-config   validate the configuration and print it, secrets redacted
+ *
+ * Exit codes: 0 success (including a graceful stop on SIGTERM/SIGINT), 1 runtime failure,
+ * 2 invalid configuration or usage.
+ */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { pino } from 'pino';
+import { stringify as toYaml } from 'yaml';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { startDaemon } from '../daemon.js';
+import { ConfigError } from '../lib/errors.js';
+import { createClickHouse } from '../sinks/clickhouse/createClickHouse.js';
+import { migrate } from '../sinks/clickhouse/migrations.js';
+
+const USAGE = `usage: recon <command>
+
+commands:
+  run            start a reconciliation worker (config: RECON_CONFIG file + environment overrides)
+  migrate        apply ClickHouse migrations and exit
+  check-config   validate the configuration and print the effective one (secrets redacted)
+
+environment: RECON_CONFIG, CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CHDB_PATH,
+             NATS_URL, REDIS_URL, LOG_LEVEL`;
+
+const REDACTED = '***';
+
+/** `scheme://user:password@host` → `scheme://user:***@host`; other strings unchanged. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^:@/]*):([^@/]*)@/i, (_m, scheme: string, user: string) => `${scheme}${user}:${REDACTED}@`);
+}
+
+/** The configuration with passwords and credentials embedded in URLs replaced by `***`. */
+export function redactConfig(config: Config): Config {
+  return {
+    ...config,
+    nats: { ...config.nats, servers: config.nats.servers.map(redactUrl) },
+    redis: { ...config.redis, url: redactUrl(config.redis.url) },
+    clickhouse: {
+      ...config.clickhouse,
+      ...(config.clickhouse.url ? { url: redactUrl(config.clickhouse.url) } : {}),
+      password: config.clickhouse.password ? REDACTED : '',
+    },
+    // RPC URLs of hosted providers carry their API key in the path or query.
+    chains: config.chains.map((c) => ({ ...c, rpcUrls: c.rpcUrls.map(redactRpcUrl) })),
+  };
+}
+
+function redactRpcUrl(url: string): string {
+  const u = redactUrl(url);
+  try {
+    const parsed = new URL(u);
+    // A query string or a long opaque path segment is an API key (Infura, Alchemy, QuickNode).
+    const segments = parsed.pathname.split('/');
+    const secretPath = segments.some((s) => s.length >= 20 && /^[A-Za-z0-9_-]+$/.test(s));
+    if (!parsed.search && !secretPath) return u;
+    if (parsed.search) parsed.search = `?${REDACTED}`;
+    parsed.pathname = segments.map((s) => (s.length >= 20 && /^[A-Za-z0-9_-]+$/.test(s) ? REDACTED : s)).join('/');
+    return parsed.toString().replace(/%2A%2A%2A/g, REDACTED);
+  } catch {
+    return u;
+  }
+}
+
+/** YAML of the effective configuration (bigints as numbers or strings, as in a config file). */
+export function formatConfig(config: Config): string {
+  const plain = JSON.parse(JSON.stringify(redactConfig(config), (_k, v) => (typeof v === 'bigint' ? (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()) : v))) as unknown;
+  return toYaml(plain);
+}
+
+async function run(config: Config): Promise<void> {
+  const log = pino({ level: config.log.level, redact: ['*.password', 'clickhouse.password'] });
+  const daemon = await startDaemon(config, { log });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      log.warn({ signal }, 'second signal: exiting now, unacked messages will be redelivered');
+      process.exit(130);
+    }
+    log.info({ signal }, 'stopping: draining in-flight work (send the signal again to exit at once)');
+    daemon.stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        log.error({ err: e }, 'graceful stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  await daemon.ready;
+  const http = daemon.httpAddress();
+  log.info({
+    workerId: config.workerId, namespace: config.namespace,
+    metrics: http ? `${http}/metrics` : null, health: http ? `${http}/healthz` : null, ready: http ? `${http}/readyz` : null,
+    nats: config.nats.servers.map(redactUrl), redis: redactUrl(config.redis.url),
+    clickhouse: config.clickhouse.url ? `${redactUrl(config.clickhouse.url)} database ${config.clickhouse.database}` : `chdb ${resolve(config.clickhouse.dataDir)} database ${config.clickhouse.database}`,
+  }, http ? `recon worker running; listening on ${http}` : 'recon worker running (no HTTP server)');
+
+  try {
+    await daemon.done;
+  } catch {
+    // The pipeline failed: logged as fatal by the daemon. Drain what can be drained, then fail.
+    await daemon.stop().catch(() => undefined);
+    process.exit(1);
+  }
+  // The pipeline completed without a stop request (streams deleted, connection closed for good).
+  if (signals === 0) {
+    log.error('pipeline ended without a stop request');
+    await daemon.stop().catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+async function runMigrations(config: Config): Promise<void> {
+  const log = pino({ level: config.log.level });
+  const client = createClickHouse(config.clickhouse, log);
+  try {
+    const applied = await migrate(client, config.clickhouse.database, log);
+    log.info({ database: config.clickhouse.database, applied }, applied.length ? `applied migrations ${applied.join(', ')}` : 'schema up to date');
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+/** Runs the command line; resolves with the exit code for commands that end on their own. */
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const command = argv[0];
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    console.log(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  if (!['run', 'migrate', 'check-config'].includes(command)) {
+    console.error(`recon: unknown command '${command}'\n\n${USAGE}`);
+    return 2;
+  }
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`recon: ${e.shortMessage}${e.details ? `\n${e.details}` : ''}`);
+      return 2;
+    }
+    throw e;
+  }
+  switch (command) {
+    case 'check-config':
+      process.stdout.write(formatConfig(config));
+      console.error(`recon: configuration is valid${env.RECON_CONFIG ? ` (${env.RECON_CONFIG} + environment)` : ' (defaults + environment)'}`);
+      return 0;
+    case 'migrate':
+      await runMigrations(config);
+      return 0;
+    default:
+      await run(config); // exits the process itself
+      return 0;
+  }
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
+if (isMain) {
+  main(process.argv.slice(2)).then(
+    (code) => { if (code !== 0 || process.argv[2] !== 'run') process.exit(code); },
+    (e: unknown) => {
+      if (e instanceof ConfigError) {
+        console.error(`recon: ${e.shortMessage}`);
+        process.exit(2);
+      }
+      console.error('recon: failed:', e instanceof Error ? (e.stack ?? e.message) : e);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,3 @@
+export * from './random.js';
+export * from './trafficPlan.js';
+export * from './publishPosting.js';
