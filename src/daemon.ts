@@ -7,7 +7,7 @@ import { pino, type Logger } from 'pino';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Config } from './config/schema.js';
 import { currencyExponent } from './domain/currencies.js';
-import type { Fact } from './domain/facts.js';
+import { factKey, type Fact } from './domain/facts.js';
 import { IdentityMap } from './domain/identityMap.js';
 import { ackAfterDurable, type BatchReport } from './operators/ackAfterDurable.js';
 import { batchForSink } from './operators/batchForSink.js';
@@ -89,7 +89,19 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   await ensureConsumers(jsm, config);
 
   const identities = new IdentityMap(currencyExponent, { accounts: config.accounts, tokens: config.tokens });
-  const mappings = await followMappingUpdates({ js, stream: config.nats.mappingStream, identities, log });
+  const writer = createFactWriter(clickhouse, db, { log });
+  const deadLetter = createDeadLetterSink({ js, subjectPrefix: config.nats.deadLetterSubjectPrefix });
+  const mappings = await followMappingUpdates({
+    js, stream: config.nats.mappingStream, identities, log,
+    // Every worker replays the mapping stream, so a bad update is dead-lettered by each of them
+    // with the same id: the dead_letters fact stays single (suspect check), the DLQ message is
+    // deduplicated within the stream's duplicate window.
+    onInvalid: (reason, msg) => {
+      deadLetter({ msg, source: 'mapping', code: 'SCHEMA_VIOLATION', reason }, Date.now())
+        .then((fact) => writer.write([fact], { suspects: new Set([factKey(fact)]) }))
+        .catch((e) => log.error({ err: e, seq: msg.seq }, 'could not dead-letter an invalid mapping update'));
+    },
+  });
   await mappings.caughtUp;
 
   const m = config.matching;
@@ -99,8 +111,6 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     toleranceMs: m.windowMs + m.allowedLatenessMs,
     retentionMs: m.lateRetentionMs,
   });
-  const writer = createFactWriter(clickhouse, db, { log });
-  const deadLetter = createDeadLetterSink({ js, subjectPrefix: config.nats.deadLetterSubjectPrefix });
   const codec = createLedgerCodec();
 
   const countFacts = (facts: readonly Fact[]) => {

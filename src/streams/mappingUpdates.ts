@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import type { IdentityMap } from '../domain/identityMap.js';
@@ -17,7 +17,7 @@ export interface MappingUpdatesOptions {
   identities: IdentityMap;
   log: Logger;
   /** Called for an update that does not parse, with the reason (it is skipped, never applied). */
-  onInvalid?: (reason: string, data: Uint8Array, seq: number) => void;
+  onInvalid?: (reason: string, msg: JsMsg) => void;
 }
 
 /**
@@ -41,7 +41,7 @@ export async function followMappingUpdates(o: MappingUpdatesOptions): Promise<{ 
       } catch (e) {
         const reason = `invalid mapping update at seq ${m.seq}: ${(e as Error).message}`;
         o.log.warn({ seq: m.seq }, reason);
-        o.onInvalid?.(reason, m.data, m.seq);
+        o.onInvalid?.(reason, m);
       }
       if (m.seq >= lastAtStart) resolveCaughtUp();
     }
