@@ -1,9 +1,11 @@
-import { createServer, type Server } from 'node:http';
 import { Redis } from 'ioredis';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream';
 import { map, merge, type Subscription } from 'rxjs';
-import { pino, type Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
+import { createPublicClient, http as viemHttp } from 'viem';
+import { startHealthServer, type HealthServer, type ReadinessCheck } from './http/healthServer.js';
+import { createLogger } from './lib/logger.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Config } from './config/schema.js';
 import { currencyExponent } from './domain/currencies.js';
@@ -17,7 +19,7 @@ import { createClickHouse } from './sinks/clickhouse/createClickHouse.js';
 import { createFactWriter } from './sinks/clickhouse/factWriter.js';
 import { migrate } from './sinks/clickhouse/migrations.js';
 import { createDeadLetterSink } from './sinks/deadLetters.js';
-import { createMetrics, type Metrics } from './sinks/metrics.js';
+import { createMetrics, timed, type Metrics } from './sinks/metrics.js';
 import { MatchStore } from './state/matchStore.js';
 import { chainIngester, type ChainIngester } from './streams/chain/chainIngester.js';
 import { jetstreamMessages } from './streams/jetstreamMessages.js';
@@ -62,6 +64,8 @@ export interface Daemon {
 
 export interface StartDaemonOptions {
   log?: Logger;
+  /** Where the daemon's own logger writes its JSON lines when `log` is not given (default stdout). */
+  logDestination?: DestinationStream;
   /** Called for every durable batch (the demo prints from it). */
   onBatch?: (r: BatchReport) => void;
   /** Skip the chain ingesters (a worker that only matches). */
@@ -71,7 +75,9 @@ export interface StartDaemonOptions {
 
 /** Starts a reconciliation worker: connections, migrations, streams, ingesters, pipeline, sweeper. */
 export async function startDaemon(config: Config, options: StartDaemonOptions = {}): Promise<Daemon> {
-  const log = options.log ?? pino({ level: config.log.level, redact: ['*.password', 'clickhouse.password'] });
+  const log = options.log ?? createLogger(config.log, {
+    destination: options.logDestination, base: { namespace: config.namespace, worker: config.workerId },
+  });
   const metrics = createMetrics();
   const stats: DaemonStats = {
     messages: { ledger: 0, chain: 0 }, outcomes: {}, matches: 0, lateMatches: 0,
@@ -89,7 +95,19 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   await ensureConsumers(jsm, config);
 
   const identities = new IdentityMap(currencyExponent, { accounts: config.accounts, tokens: config.tokens });
-  const writer = createFactWriter(clickhouse, db, { log });
+  const rawWriter = createFactWriter(clickhouse, db, { log });
+  // Every fact write (pipeline, sweeper, balances) is a ClickHouse insert: time it and count failures.
+  const writer: typeof rawWriter = {
+    ...rawWriter,
+    write: async (...args) => {
+      try {
+        return await timed(metrics.clickhouseSeconds, { operation: 'insert' }, () => rawWriter.write(...args));
+      } catch (e) {
+        metrics.clickhouseErrors.inc({ operation: 'insert' });
+        throw e;
+      }
+    },
+  };
   const deadLetter = createDeadLetterSink({ js, subjectPrefix: config.nats.deadLetterSubjectPrefix });
   const mappings = await followMappingUpdates({
     js, stream: config.nats.mappingStream, identities, log,
@@ -160,6 +178,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
       map((msg) => {
         stats.messages[source]++;
         metrics.messagesIn.inc({ source });
+        if (msg.redelivered) metrics.redeliveries.inc({ source });
         return { msg, source };
       }),
     );
@@ -169,20 +188,20 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   const done = new Promise<void>((res, rej) => { resolveDone = res; rejectDone = rej; });
   const subscription: Subscription = merge(pull(ledgerConsumer, 'ledger'), pull(chainConsumer, 'chain'))
     .pipe(
-      processMessage({ ledgerCodec: codec, identities, store, unmappedPolicy: m.unmappedPolicy, log }),
+      processMessage({ ledgerCodec: codec, identities, store, unmappedPolicy: m.unmappedPolicy, log, metrics }),
       batchForSink(config.sink.maxBatchRows, config.sink.maxBatchDelayMs),
       ackAfterDurable({
-        writer, deadLetter, log, stopping: () => stopping,
-        advanceWatermarks: async (w) => {
+        writer, deadLetter, log, metrics, stopping: () => stopping,
+        advanceWatermarks: (w) => timed(metrics.redisSeconds, { operation: 'advanceWatermark' }, async () => {
           if (w.ledger !== undefined) await store.advanceWatermark('ledger', w.ledger);
           if (w.chain !== undefined) await store.advanceWatermark('chain', w.chain);
-        },
+          for (const [chainId, block] of w.chainBlocks ?? []) await store.advanceChainBlock(chainId, block);
+        }),
       }),
     )
     .subscribe({
       next: (r) => {
         stats.factsInserted += r.inserted;
-        metrics.batchMessages.observe(r.messages);
         metrics.duplicatesSkipped.inc(r.skippedDuplicates);
         for (const [k, v] of Object.entries(r.outcomes)) stats.outcomes[k] = (stats.outcomes[k] ?? 0) + v;
         countFacts(r.written);
@@ -197,7 +216,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     store, writer, log, allowedLatenessMs: m.allowedLatenessMs, ledgerIdleMs: m.ledgerIdleMs,
     retentionMs: m.lateRetentionMs, intervalMs: m.sweepIntervalMs, onFacts: countFacts,
   });
-  balances = startBalanceReconciler({ config, clickhouse, writer, redis, log, identities, onFacts: countFacts });
+  balances = startBalanceReconciler({ config, clickhouse, writer, redis, log, identities, onFacts: countFacts, durableBlock: (chainId) => store.chainBlock(chainId) });
 
   let server: Server | undefined;
   let address: string | null = null;

@@ -4,18 +4,45 @@ import type { Logger } from 'pino';
 import { factKey, type Fact } from '../domain/facts.js';
 import type { FactWriter } from '../sinks/clickhouse/factWriter.js';
 import type { DeadLetter } from '../sinks/deadLetters.js';
+import type { Metrics } from '../sinks/metrics.js';
 import type { Processed } from './processMessage.js';
 
 export interface AckAfterDurableContext {
   writer: FactWriter;
   deadLetter: (d: DeadLetter, now: number) => Promise<Fact>;
   /** Raises the event-time watermarks once the batch's legs are in Redis. */
-  advanceWatermarks: (w: { ledger?: number; chain?: number }) => Promise<void>;
+  advanceWatermarks: (w: { ledger?: number; chain?: number; chainBlocks?: Map<number, bigint> }) => Promise<void>;
   log: Logger;
   /** True once shutdown began: a failing sink is then left for redelivery instead of retried. */
   stopping: () => boolean;
   now?: () => number;
   maxBackoffMs?: number;
+  /** Batch sizes and durations, retries, outcomes and end-to-end match latency are observed here when given. */
+  metrics?: Metrics;
+}
+
+/** Observes what a durable batch did: outcomes, sizes, and for each match fact the latency from its second leg to now. */
+function observeDurable(m: Metrics, batch: Processed[], rows: number, durableAt: number): void {
+  m.batchMessages.observe(batch.length);
+  m.batchRows.observe(rows);
+  for (const p of batch) {
+    if (p.outcome) m.outcomes.inc({ source: p.source, outcome: p.outcome });
+    for (const f of p.facts) {
+      if (f.table !== 'matches' || f.row.status !== 'matched') continue;
+      // The message that produced a match fact carries its second leg.
+      const publishedMs = publishTimeMs(p);
+      if (publishedMs !== undefined) m.endToEndSeconds.observe({ since: 'publish' }, Math.max(0, durableAt - publishedMs) / 1_000);
+      m.endToEndSeconds.observe({ since: 'event_time' }, Math.max(0, durableAt - Math.max(f.row.bank_time, f.row.chain_time)) / 1_000);
+    }
+  }
+}
+
+function publishTimeMs(p: Processed): number | undefined {
+  try {
+    return p.msg.info.timestampNanos / 1e6;
+  } catch {
+    return undefined;
+  }
 }
 
 /** What one durable batch did (for metrics and the demo summary). */
@@ -41,11 +68,13 @@ export interface BatchReport {
 export function ackAfterDurable(ctx: AckAfterDurableContext): OperatorFunction<Processed[], BatchReport> {
   const now = ctx.now ?? Date.now;
   return concatMap(async (batch) => {
+    const endBatch = ctx.metrics?.batchSeconds.startTimer();
     const facts: Fact[] = [];
     const suspects = new Set<string>();
     let deadLetters = 0;
     let ledger: number | undefined;
     let chain: number | undefined;
+    const chainBlocks = new Map<number, bigint>();
     const outcomes: Record<string, number> = {};
     for (const p of batch) {
       for (const f of p.facts) facts.push(f);
@@ -53,6 +82,7 @@ export function ackAfterDurable(ctx: AckAfterDurableContext): OperatorFunction<P
       if (p.outcome) outcomes[p.outcome] = (outcomes[p.outcome] ?? 0) + 1;
       if (p.ledgerTime !== undefined) ledger = Math.max(ledger ?? -Infinity, p.ledgerTime);
       if (p.chainTime !== undefined) chain = Math.max(chain ?? -Infinity, p.chainTime);
+      if (p.chainBlock && (chainBlocks.get(p.chainBlock.chainId) ?? -1n) < p.chainBlock.blockNumber) chainBlocks.set(p.chainBlock.chainId, p.chainBlock.blockNumber);
     }
     let attempt = 0;
     for (;;) {
@@ -65,8 +95,11 @@ export function ackAfterDurable(ctx: AckAfterDurableContext): OperatorFunction<P
           if (p.msg.redelivered || attempt > 0) suspects.add(factKey(fact));
         }
         const r = await ctx.writer.write(all, { suspects });
-        await ctx.advanceWatermarks({ ...(ledger !== undefined && { ledger }), ...(chain !== undefined && { chain }) });
+        await ctx.advanceWatermarks({ ...(ledger !== undefined && { ledger }), ...(chain !== undefined && { chain }), chainBlocks });
         for (const p of batch) p.msg.ack();
+        endBatch?.();
+        if (ctx.metrics) observeDurable(ctx.metrics, batch, all.length, now());
+        if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ corr: batch.map((p) => p.corr), facts: all.length, inserted: r.inserted }, 'batch durable and acked');
         deadLetters = batch.filter((p) => p.deadLetter).length;
         return { messages: batch.length, facts: all.length, inserted: r.inserted, skippedDuplicates: r.skippedDuplicates, deadLetters, outcomes, written: all };
       } catch (e) {
@@ -75,8 +108,9 @@ export function ackAfterDurable(ctx: AckAfterDurableContext): OperatorFunction<P
           ctx.log.error({ err: e, messages: batch.length }, 'sink failed during shutdown; leaving the batch unacked for redelivery');
           return { messages: 0, facts: 0, inserted: 0, skippedDuplicates: 0, deadLetters: 0, outcomes: {}, written: [] };
         }
+        ctx.metrics?.sinkRetries.inc();
         const delay = Math.min(ctx.maxBackoffMs ?? 10_000, 250 * 2 ** Math.min(attempt, 6));
-        ctx.log.error({ err: e, attempt, retryInMs: delay, messages: batch.length }, 'batch not durable; holding its messages and retrying');
+        ctx.log.error({ err: e, attempt, retryInMs: delay, messages: batch.length, corr: batch.slice(0, 20).map((p) => p.corr) }, 'batch not durable; holding its messages and retrying');
         // Keep the messages ours while we wait, so JetStream does not hand them to another worker.
         for (const p of batch) p.msg.working();
         // The retried insert is not byte-identical (dead letters re-published): check before insert.

@@ -7,6 +7,8 @@ import { chainEventToLeg, ledgerEntryToLeg, minorUnitsKey, tokenKeyOf, type Iden
 import { discrepancyEvent, factsOfOutcome } from '../domain/outcomeFacts.js';
 import type { ChainEvent, LedgerEntry, PostingStatus } from '../domain/types.js';
 import { UnmappedIdentity, isPermanent } from '../lib/errors.js';
+import { correlationId } from '../lib/logger.js';
+import type { Metrics } from '../sinks/metrics.js';
 import type { MatchStore } from '../state/matchStore.js';
 import { decodeChainEvent, decodeChainProgress } from '../streams/chain/chainEventCodec.js';
 
@@ -22,8 +24,12 @@ export interface Processed {
   /** Event-time watermark candidates this message carries. */
   ledgerTime?: number;
   chainTime?: number;
+  /** Confirmed block a chain progress message vouches for (all its events precede it in the stream). */
+  chainBlock?: { chainId: number; blockNumber: bigint };
   /** Outcome label for metrics and the demo summary (match, parked, mismatch, …). */
   outcome?: string;
+  /** Correlation id (`stream:seq`) carried into every log line about this message, up to its ack. */
+  corr?: string;
 }
 
 export interface ProcessMessageContext {
@@ -33,6 +39,8 @@ export interface ProcessMessageContext {
   unmappedPolicy: 'discrepancy' | 'reject';
   log: Logger;
   now?: () => number;
+  /** Redis latency and transient failures are observed here when given. */
+  metrics?: Metrics;
 }
 
 const STATUS_VERSION: Record<PostingStatus, number> = { pending: 1, booked: 2, reversed: 3 };
@@ -74,18 +82,35 @@ function orphanAmount(ids: IdentityView, ev: ChainEvent): { actual_amount: strin
 export function processMessage(ctx: ProcessMessageContext, concurrency = 256): OperatorFunction<{ msg: JsMsg; source: 'ledger' | 'chain' }, Processed> {
   const now = ctx.now ?? Date.now;
   return pipe(mergeMap(async ({ msg, source }): Promise<Processed | null> => {
+    const corr = correlationId(msg, source);
+    // One child logger per message: every line about it, here and in the sink, carries `corr`.
+    const log = ctx.log.child({ corr });
+    const mctx = { ...ctx, log };
     try {
-      return source === 'ledger' ? await processLedger(ctx, msg, now()) : await processChain(ctx, msg, now());
+      const p = source === 'ledger' ? await processLedger(mctx, msg, now()) : await processChain(mctx, msg, now());
+      log.debug({ subject: msg.subject, outcome: p.outcome, facts: p.facts.length, redelivered: msg.redelivered }, 'message processed');
+      return { ...p, corr };
     } catch (e) {
       if (isPermanent(e)) {
-        ctx.log.warn({ subject: msg.subject, seq: msg.seq, code: e.code, err: e.shortMessage }, 'dead-lettering bad input');
-        return { msg, source, facts: [], suspects: [], deadLetter: { code: e.code, reason: e.shortMessage + (e.details ? `: ${e.details}` : '') } } satisfies Processed;
+        log.warn({ subject: msg.subject, seq: msg.seq, code: e.code, err: e.shortMessage }, 'dead-lettering bad input');
+        return { msg, source, corr, facts: [], suspects: [], deadLetter: { code: e.code, reason: e.shortMessage + (e.details ? `: ${e.details}` : '') } } satisfies Processed;
       }
-      ctx.log.error({ subject: msg.subject, seq: msg.seq, err: e }, 'transient failure processing a message; it will be redelivered');
+      log.error({ subject: msg.subject, seq: msg.seq, err: e }, 'transient failure processing a message; it will be redelivered');
+      ctx.metrics?.transientFailures.inc({ source });
       msg.nak(1_000);
       return null;
     }
   }, concurrency), filter((p): p is Processed => p !== null));
+}
+
+/** `store.matchOrPark`, its Redis round trip observed as `recon_redis_duration_seconds{operation="matchOrPark"}`. */
+async function timedMatchOrPark(ctx: ProcessMessageContext, ...args: Parameters<MatchStore['matchOrPark']>): ReturnType<MatchStore['matchOrPark']> {
+  const end = ctx.metrics?.redisSeconds.startTimer({ operation: 'matchOrPark' });
+  try {
+    return await ctx.store.matchOrPark(...args);
+  } finally {
+    end?.();
+  }
 }
 
 function orphanOrReject(ctx: ProcessMessageContext, decision: Extract<LegDecision, { kind: 'orphan' }>, what: string): void {
@@ -106,7 +131,7 @@ async function processLedger(ctx: ProcessMessageContext, msg: JsMsg, now: number
       eventTime: entry.bookingTime, now,
     }));
   } else if (decision.kind === 'leg') {
-    const r = await ctx.store.matchOrPark(decision.leg, entry.status);
+    const r = await timedMatchOrPark(ctx, decision.leg, entry.status);
     replayed = r.replayed;
     outcome = r.outcome.t;
     // Conflicting content under a known id is evidence for the DUPLICATE, never a new version of the entry.
@@ -123,7 +148,7 @@ async function processLedger(ctx: ProcessMessageContext, msg: JsMsg, now: number
 async function processChain(ctx: ProcessMessageContext, msg: JsMsg, now: number): Promise<Processed> {
   if (msg.subject.endsWith('.progress')) {
     const p = decodeChainProgress(msg.data);
-    return { msg, source: 'chain', facts: [], suspects: [], chainTime: p.blockTime, outcome: 'progress' };
+    return { msg, source: 'chain', facts: [], suspects: [], chainTime: p.blockTime, chainBlock: { chainId: p.chainId, blockNumber: p.blockNumber }, outcome: 'progress' };
   }
   const ev = decodeChainEvent(msg.data);
   const facts: Fact[] = [{ table: 'chain_events', row: chainRow(ev, now) }];
@@ -141,7 +166,7 @@ async function processChain(ctx: ProcessMessageContext, msg: JsMsg, now: number)
       eventTime: ev.blockTime, now,
     }));
   } else if (decision.kind === 'leg') {
-    const r = await ctx.store.matchOrPark(decision.leg, 'booked');
+    const r = await timedMatchOrPark(ctx, decision.leg, 'booked');
     replayed = r.replayed;
     outcome = r.outcome.t;
     if (r.outcome.t === 'conflict') facts.length = 0;

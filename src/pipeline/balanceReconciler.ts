@@ -20,6 +20,11 @@ export interface BalanceReconcilerOptions {
   identities?: IdentityView;
   onFacts?: (facts: Fact[]) => void;
   now?: () => number;
+  /**
+   * The highest block whose events are all durable in ClickHouse: totalSupply is read there, so
+   * the contract's word and the event facts describe the same chain state.
+   */
+  durableBlock?: (chainId: number) => Promise<bigint | null>;
 }
 
 export interface BalanceReconciler {
@@ -55,8 +60,10 @@ export function startBalanceReconciler(o: BalanceReconcilerOptions): BalanceReco
       const c = clients.get(t.chainId);
       if (!c) continue;
       try {
-        const head = await c.client.getBlockNumber();
-        const blockNumber = head > BigInt(c.confirmations) ? head - BigInt(c.confirmations) : 0n;
+        const durable = o.durableBlock ? await o.durableBlock(t.chainId) : undefined;
+        if (durable === null) continue; // nothing of this chain is durable yet
+        const blockNumber = durable ?? (await c.client.getBlockNumber()) - BigInt(c.confirmations);
+        if (blockNumber < 0n) continue;
         const [supply, decimals] = await Promise.all([
           c.client.readContract({ address: t.address as Address, abi: supplyAbi, functionName: 'totalSupply', blockNumber }),
           c.client.readContract({ address: t.address as Address, abi: [{ type: 'function', name: 'decimals', stateMutability: 'view', inputs: [], outputs: [{ type: 'uint8' }] }] as const, functionName: 'decimals' }),

@@ -122,6 +122,17 @@ export class MatchStore {
     await this.redis.reconAdvanceWatermark(this.prefix, source, eventTime, now);
   }
 
+  /** Records that every event of `chainId` up to `blockNumber` is durable (monotonic). */
+  async advanceChainBlock(chainId: number, blockNumber: bigint, now = Date.now()): Promise<void> {
+    await this.redis.reconAdvanceWatermark(this.prefix, `chain:${chainId}:block`, blockNumber.toString(), now);
+  }
+
+  /** The highest block of `chainId` whose events are all durable, or null before the first. */
+  async chainBlock(chainId: number): Promise<bigint | null> {
+    const v = await this.redis.hget(`${this.prefix}wm`, `chain:${chainId}:block`);
+    return v === null ? null : BigInt(v);
+  }
+
   async watermarks(): Promise<Watermarks> {
     const h = await this.redis.hgetall(`${this.prefix}wm`);
     const n = (k: string) => (h[k] === undefined ? -1 : Number(h[k]));

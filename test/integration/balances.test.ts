@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queryRows } from '../../src/sinks/clickhouse/queries.js';
+import { randomWallet, startHarness, type Harness } from '../support/harness.js';
+
+interface Snapshot { scope: string; subject: string; bank: string; chain: string; reported: string; in_flight: string; unexplained: string }
+
+/**
+ * Balance facts: the bank's balance per account and currency against the chain's (events and the
+ * token's own totalSupply), with what is in flight separated from unexplained drift; sustained
+ * drift opens BALANCE_DRIFT and its healing resolves it.
+ */
+describe('balance reconciliation', () => {
+  let h: Harness;
+  const w = randomWallet();
+
+  beforeAll(async () => {
+    h = await startHarness({
+      accounts: [{ accountId: 'ACC-BAL', wallets: [w] }],
+      config: {
+        matching: { windowMs: 6_000, allowedLatenessMs: 1_000, ledgerIdleMs: 2_000, sweepIntervalMs: 250 },
+        balances: { intervalMs: 3_600_000, onChangeDebounceMs: 3_600_000, driftGraceMs: 1_000, toleranceBase: 0n } },
+    });
+  }, 60_000);
+  afterAll(async () => { await h?.stop(); });
+
+  const latest = async (scope: string, subject: string) => {
+    const rows = await queryRows<Snapshot>(h.ch.client, `
+      SELECT scope, subject, toString(argMax(bank_balance, at)) AS bank, toString(argMax(chain_balance, at)) AS chain,
+             toString(argMax(onchain_reported, at)) AS reported, toString(argMax(in_flight, at)) AS in_flight,
+             toString(argMax(unexplained, at)) AS unexplained
+      FROM ${h.ch.database}.balance_snapshots WHERE scope = {scope:String} AND subject = {subject:String} GROUP BY scope, subject`,
+      { scope, subject });
+    return rows[0];
+  };
+  const drift = async () => (await h.discrepancies()).filter((d) => d.kind === 'BALANCE_DRIFT').map((d) => d.status);
+
+  it('writes balanced snapshots when every leg matched, reading totalSupply from the contract', async () => {
+    await h.posting({ entryId: 'BAL-1', accountId: 'ACC-BAL', amountMinor: 10_000n });
+    await h.mint(w, h.usd(10_000n));
+    await h.waitFor('match', async () => (await h.matches()).length === 1);
+    await h.daemon.balances.checkNow();
+    const one = h.usd(10_000n).toString();
+    expect(await latest('account', 'ACC-BAL')).toEqual({ scope: 'account', subject: 'ACC-BAL', bank: one, chain: one, reported: one, in_flight: '0', unexplained: '0' });
+    expect(await latest('currency', 'USD')).toMatchObject({ bank: one, reported: one, unexplained: '0' });
+  });
+
+  it('explains a gap by a leg in flight, then opens BALANCE_DRIFT once the gap is unexplained for the grace period, and resolves it when healed', async () => {
+    await h.mint(w, h.usd(5_000n));
+    await h.waitFor('mint recorded', async () => {
+      await h.daemon.balances.checkNow();
+      const s = await latest('account', 'ACC-BAL');
+      return s && s.chain === h.usd(15_000n).toString() ? s : undefined;
+    });
+    // The mint is still inside its window: the gap is in flight, not drift.
+    expect(await latest('account', 'ACC-BAL')).toMatchObject({ in_flight: (-h.usd(5_000n)).toString(), unexplained: '0' });
+    expect(await h.discrepancies()).toEqual([]);
+    await h.waitFor('MISSING_BANK_CREDIT', async () => (await h.discrepancies()).some((d) => d.kind === 'MISSING_BANK_CREDIT'));
+    await h.daemon.balances.checkNow();
+    expect(await latest('account', 'ACC-BAL')).toMatchObject({ in_flight: '0', unexplained: (-h.usd(5_000n)).toString() });
+    expect(await drift()).toEqual([]);
+    await new Promise((r) => setTimeout(r, 1_100));
+    await h.daemon.balances.checkNow();
+    expect(await drift()).toEqual(['open', 'open']); // the account and the currency
+
+    // The bank books the credit late: the mint matches late, and the drift heals.
+    await h.posting({ entryId: 'BAL-2', accountId: 'ACC-BAL', amountMinor: 5_000n });
+    await h.waitFor('late match', async () => (await h.matches()).length === 2);
+    await h.daemon.balances.checkNow();
+    expect(await drift()).toEqual(['resolved', 'resolved']);
+    expect(await latest('account', 'ACC-BAL')).toMatchObject({ unexplained: '0' });
+  });
+});
