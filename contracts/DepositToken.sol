@@ -19,11 +19,14 @@ contract DepositToken {
     event Approval(address indexed owner, address indexed spender, uint256 value);
     /// @notice Emitted beside Transfer by mintWithReference: carries the bank's tokenization reference.
     event Minted(address indexed to, uint256 amount, bytes32 indexed ref);
+    /// @notice The issuer's attestation of the collateral (reserves) backing the supply.
+    event CollateralUpdated(uint256 amount, bytes32 indexed proof);
 
     error NotOwner();
     error InsufficientBalance();
     error InsufficientAllowance();
     error ZeroAddress();
+    error LengthMismatch();
 
     modifier onlyOwner() {
         if (msg.sender != owner) revert NotOwner();
@@ -65,6 +68,18 @@ contract DepositToken {
     function mintWithReference(address to, uint256 amount, bytes32 ref) external onlyOwner {
         _mint(to, amount);
         emit Minted(to, amount, ref);
+    }
+
+    /// @notice Mints to many holders in one transaction (one Transfer each): bulk issuance, and
+    ///         benchmarks that need many logs fast.
+    function mintBatch(address[] calldata to, uint256[] calldata amounts) external onlyOwner {
+        if (to.length != amounts.length) revert LengthMismatch();
+        for (uint256 i = 0; i < to.length; i++) _mint(to[i], amounts[i]);
+    }
+
+    /// @notice Records the collateral backing the deposits, with a reference to its proof.
+    function attestCollateral(uint256 amount, bytes32 proof) external onlyOwner {
+        emit CollateralUpdated(amount, proof);
     }
 
     /// @notice The owner burns a holder's tokens when the bank pays out a withdrawal.

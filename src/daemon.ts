@@ -1,10 +1,11 @@
 import { Redis } from 'ioredis';
+import { Gauge } from 'prom-client';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream';
 import { map, merge, type Subscription } from 'rxjs';
 import type { DestinationStream, Logger } from 'pino';
-import { createPublicClient, http as viemHttp } from 'viem';
-import { startHealthServer, type HealthServer, type ReadinessCheck } from './http/healthServer.js';
+import { daemonProbes } from './http/daemonProbes.js';
+import { startHealthServer, type HealthServer } from './http/healthServer.js';
 import { createLogger } from './lib/logger.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Config } from './config/schema.js';
@@ -17,16 +18,19 @@ import { processMessage } from './operators/processMessage.js';
 import { startSweeper } from './pipeline/sweeper.js';
 import { createClickHouse } from './sinks/clickhouse/createClickHouse.js';
 import { createFactWriter } from './sinks/clickhouse/factWriter.js';
+import { startAlertOutbox, withAlertOutbox } from './alerts/alertOutbox.js';
 import { migrate } from './sinks/clickhouse/migrations.js';
 import { createDeadLetterSink } from './sinks/deadLetters.js';
 import { createMetrics, timed, type Metrics } from './sinks/metrics.js';
 import { MatchStore } from './state/matchStore.js';
+import { startStateGuard } from './state/stateGuard.js';
 import { chainIngester, type ChainIngester } from './streams/chain/chainIngester.js';
 import { jetstreamMessages } from './streams/jetstreamMessages.js';
 import { ensureConsumers, ensureStreams } from './streams/jetstreamSetup.js';
 import { createLedgerCodec } from './streams/ledgerCodec.js';
 import { followMappingUpdates } from './streams/mappingUpdates.js';
 import { startBalanceReconciler, type BalanceReconciler } from './pipeline/balanceReconciler.js';
+import { startAml, type AmlRuntime } from './aml/runtime.js';
 
 export interface DaemonStats {
   messages: { ledger: number; chain: number };
@@ -37,6 +41,8 @@ export interface DaemonStats {
   discrepanciesResolved: number;
   deadLetters: number;
   factsInserted: number;
+  /** aml_alerts facts written, per rule id. */
+  amlAlerts: Record<string, number>;
 }
 
 export interface Daemon {
@@ -56,6 +62,8 @@ export interface Daemon {
   /** One sweep now (tests and the demo use it instead of waiting for the interval). */
   sweep(): Promise<number>;
   balances: BalanceReconciler;
+  /** The AML rule engine's rules, watch list and state (null unless `aml.enabled`). */
+  aml: AmlRuntime | null;
   /** Graceful stop: stop pulling, make in-flight work durable and ack it, drain connections. */
   stop(): Promise<void>;
   /** Resolves when the pipeline ended (after stop, or on a fatal error). */
@@ -81,13 +89,17 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   const metrics = createMetrics();
   const stats: DaemonStats = {
     messages: { ledger: 0, chain: 0 }, outcomes: {}, matches: 0, lateMatches: 0,
-    discrepanciesOpened: {}, discrepanciesResolved: 0, deadLetters: 0, factsInserted: 0,
+    discrepanciesOpened: {}, discrepanciesResolved: 0, deadLetters: 0, factsInserted: 0, amlAlerts: {},
   };
 
   const clickhouse = options.clickhouse ?? createClickHouse(config.clickhouse, log);
   const db = config.clickhouse.database;
   await migrate(clickhouse, db, log);
   const redis = new Redis(config.redis.url, { enableAutoPipelining: true, lazyConnect: false });
+  // ioredis reconnects by itself; without a listener each failed attempt is printed as "unhandled".
+  let redisDown = false;
+  redis.on('error', (err) => { if (!redisDown) log.warn({ err: err.message }, 'redis: connection lost; reconnecting'); redisDown = true; });
+  redis.on('ready', () => { if (redisDown) log.info('redis: reconnected'); redisDown = false; });
   const nats = await connect({ servers: config.nats.servers, name: config.workerId, maxReconnectAttempts: -1 });
   const js = jetstream(nats);
   const jsm = await jetstreamManager(nats);
@@ -95,7 +107,8 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   await ensureConsumers(jsm, config);
 
   const identities = new IdentityMap(currencyExponent, { accounts: config.accounts, tokens: config.tokens });
-  const rawWriter = createFactWriter(clickhouse, db, { log });
+  // Alert-worthy facts go to the ALERTS outbox after ClickHouse and before their input is let go.
+  const rawWriter = withAlertOutbox(createFactWriter(clickhouse, db, { log }), await startAlertOutbox(jsm, js, config.alerts));
   // Every fact write (pipeline, sweeper, balances) is a ClickHouse insert: time it and count failures.
   const writer: typeof rawWriter = {
     ...rawWriter,
@@ -128,8 +141,17 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     windowMs: m.windowMs,
     toleranceMs: m.windowMs + m.allowedLatenessMs,
     retentionMs: m.lateRetentionMs,
+    requireEpoch: true,
   });
+  // Matching waits for the state's epoch: rebuilt from the facts when Redis lost its memory.
+  const stateGuard = startStateGuard({
+    redis, store, clickhouse, database: db, identities, windowMs: m.windowMs, retentionMs: m.lateRetentionMs,
+    log, workerId: config.workerId,
+  });
+  await stateGuard.ready;
   const codec = createLedgerCodec();
+  // Throws ConfigError on an invalid rule file: a worker does not start with rules it cannot read.
+  const aml = config.aml.enabled ? startAml({ config, redis, nats, identities, log }) : null;
 
   const countFacts = (facts: readonly Fact[]) => {
     for (const f of facts) {
@@ -142,6 +164,8 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
         metrics.discrepancies.inc({ kind: f.row.kind, status: f.row.status });
         if (f.row.status === 'open') stats.discrepanciesOpened[f.row.kind] = (stats.discrepanciesOpened[f.row.kind] ?? 0) + 1;
         else stats.discrepanciesResolved++;
+      } else if (f.table === 'aml_alerts') {
+        stats.amlAlerts[f.row.rule_id] = (stats.amlAlerts[f.row.rule_id] ?? 0) + 1;
       } else if (f.table === 'dead_letters') {
         stats.deadLetters++;
         metrics.deadLetters.inc({ source: f.row.source, code: f.row.reason_code });
@@ -151,11 +175,21 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
 
   let balances: BalanceReconciler;
   const ingesters: ChainIngester[] = [];
+  // Seconds since each chain's head last moved, as seen by its active poller (a stall shows as a ramp).
+  const chainHeadAge = new Gauge({
+    name: 'recon_chain_head_age_seconds', help: 'Seconds since the chain head last advanced, as seen by the active ingester; 1 in recon_chain_stalled once it exceeds stallTimeoutMs',
+    labelNames: ['chain_id'], registers: [metrics.registry],
+  });
+  const chainStalled = new Gauge({ name: 'recon_chain_stalled', help: '1 while the chain head has not moved for stallTimeoutMs', labelNames: ['chain_id'], registers: [metrics.registry] });
   if (options.ingest !== false) {
     for (const chain of config.chains) {
       const ing = chainIngester({
         chain, tokens: config.tokens, namespace: config.namespace, subjectPrefix: config.nats.chainSubjectPrefix,
         js, redis, logger: log.child({ component: 'chain', chainId: chain.chainId }), workerId: config.workerId,
+        onHeadStatus: (st) => {
+          chainHeadAge.set({ chain_id: String(st.chainId) }, st.headAgeMs / 1_000);
+          chainStalled.set({ chain_id: String(st.chainId) }, st.stalled ? 1 : 0);
+        },
       });
       await ing.start();
       ingesters.push(ing);
@@ -188,10 +222,10 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   const done = new Promise<void>((res, rej) => { resolveDone = res; rejectDone = rej; });
   const subscription: Subscription = merge(pull(ledgerConsumer, 'ledger'), pull(chainConsumer, 'chain'))
     .pipe(
-      processMessage({ ledgerCodec: codec, identities, store, unmappedPolicy: m.unmappedPolicy, log, metrics }),
+      processMessage({ ledgerCodec: codec, identities, store, unmappedPolicy: m.unmappedPolicy, log, metrics, ...(aml && { aml: aml.engine }) }),
       batchForSink(config.sink.maxBatchRows, config.sink.maxBatchDelayMs),
       ackAfterDurable({
-        writer, deadLetter, log, metrics, stopping: () => stopping,
+        writer, deadLetter, log, metrics, stopping: () => stopping, maxBatchMessages: config.sink.maxBatchRows,
         advanceWatermarks: (w) => timed(metrics.redisSeconds, { operation: 'advanceWatermark' }, async () => {
           if (w.ledger !== undefined) await store.advanceWatermark('ledger', w.ledger);
           if (w.chain !== undefined) await store.advanceWatermark('chain', w.chain);
@@ -218,36 +252,22 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   });
   balances = startBalanceReconciler({ config, clickhouse, writer, redis, log, identities, onFacts: countFacts, durableBlock: (chainId) => store.chainBlock(chainId) });
 
-  let server: Server | undefined;
-  let address: string | null = null;
+  let server: HealthServer | undefined;
   if (config.http.port >= 0) {
-    server = createServer(async (req, res) => {
-      if (req.url === '/metrics') {
-        const parked = await store.parkedCount().catch(() => null);
-        if (parked) { metrics.parkedLegs.set({ side: 'bank' }, parked.bank); metrics.parkedLegs.set({ side: 'chain' }, parked.chain); }
-        const wm = await store.watermarks().catch(() => null);
-        if (wm) {
-          const now = Date.now();
-          if (wm.ledger >= 0) metrics.watermarkLagSeconds.set({ source: 'ledger' }, (now - wm.ledger) / 1_000);
-          if (wm.chain >= 0) metrics.watermarkLagSeconds.set({ source: 'chain' }, (now - wm.chain) / 1_000);
-        }
-        res.setHeader('content-type', metrics.registry.contentType);
-        res.end(await metrics.registry.metrics());
-      } else if (req.url === '/healthz') {
-        res.end('ok');
-      } else if (req.url === '/readyz') {
-        const ok = !stopping && started === 2 && !nats.isClosed() && redis.status === 'ready';
-        res.statusCode = ok ? 200 : 503;
-        res.end(ok ? 'ready' : 'not ready');
-      } else {
-        res.statusCode = 404;
-        res.end();
-      }
+    const probes = daemonProbes({
+      config, nats, jsm, redis, clickhouse, store, metrics, consuming: () => started === 2 && !stopping,
     });
-    await new Promise<void>((r) => server!.listen(config.http.port, config.http.host, r));
-    const a = server.address();
-    address = a && typeof a === 'object' ? `http://${a.address}:${a.port}` : null;
+    server = await startHealthServer({
+      host: config.http.host, port: config.http.port, registry: metrics.registry,
+      checks: probes.checks, beforeScrape: probes.sample,
+      onProbe: (name, ok, seconds) => {
+        const dependency = name.startsWith('chain:') ? 'chain' : name;
+        metrics.dependencyUp.set({ dependency }, ok ? 1 : 0);
+        metrics.dependencyProbeSeconds.observe({ dependency }, seconds);
+      },
+    });
   }
+  const address = server?.address ?? null;
 
   let stopped: Promise<void> | undefined;
   async function stop(): Promise<void> {
@@ -259,9 +279,11 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
       stopping = true;
       subscription.unsubscribe();
       await sweeper.stop();
+      await stateGuard.stop();
       await balances.stop();
       mappings.stop();
-      server?.close();
+      aml?.stop();
+      await server?.close();
       await nats.drain().catch(() => undefined);
       await redis.quit().catch(() => undefined);
       if (!options.clickhouse) await clickhouse.close().catch(() => undefined);
@@ -271,7 +293,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   }
 
   return {
-    config, log, clickhouse, redis, nats, metrics, store, identities, stats, ready, done, stop, balances,
+    config, log, clickhouse, redis, nats, metrics, store, identities, stats, ready, done, stop, balances, aml,
     sweep: () => sweeper.sweepOnce(),
     httpAddress: () => address,
   };

@@ -233,7 +233,7 @@ async function finalReport(o: { daemon: Daemon; plan: TrafficPlan; rec: RunRecor
   const [entries, events, matches] = await Promise.all([
     countFacts(ch, db, 'ledger_entries', { final: true }),
     countFacts(ch, db, 'chain_events', { final: true }),
-    queryRows<{ n: string }>(ch, `SELECT count() AS n FROM ${db}.matches FINAL WHERE status = 'matched'`),
+    queryRows<{ n: string }>(ch, `SELECT count() AS n FROM ${db}.matches_current WHERE status = 'matched'`),
   ]);
   const openByKind = await discrepancyCountsByKind(ch, db, { status: 'open' });
   const resolvedByKind = await discrepancyCountsByKind(ch, db, { status: 'resolved' });
@@ -302,7 +302,7 @@ async function finalReport(o: { daemon: Daemon; plan: TrafficPlan; rec: RunRecor
   line(`facts: ${where}`);
   if (!config.clickhouse.url) line(`  query them with: clickhouse local --path ${resolve(config.clickhouse.dataDir)} --query "<SQL>"  (or python -m chdb)`);
   line(`  SELECT kind, status, count() FROM ${db}.discrepancies_current GROUP BY kind, status ORDER BY kind`);
-  line(`  SELECT match_by, count(), countIf(late = 1) FROM ${db}.matches FINAL GROUP BY match_by`);
+  line(`  SELECT match_by, status, count(), countIf(late = 1) FROM ${db}.matches_current GROUP BY match_by, status`);
   line(`  SELECT discrepancy_id, reason FROM ${db}.discrepancies_current WHERE status = 'open' ORDER BY opened_at LIMIT 20`);
   line(`  SELECT scope, subject, bank_balance, chain_balance, unexplained FROM ${db}.balance_snapshots ORDER BY at DESC LIMIT 10`);
   line(`metrics: ${o.metricsUrl ?? '(HTTP server disabled)'} (while the engine runs; also /healthz, /readyz)`);

@@ -18,6 +18,8 @@ import { startDaemon } from '../daemon.js';
 import { ConfigError } from '../lib/errors.js';
 import { createClickHouse } from '../sinks/clickhouse/createClickHouse.js';
 import { migrate } from '../sinks/clickhouse/migrations.js';
+import { redactAlertsConfig } from '../alerts/alertSecrets.js';
+import { notifyMain } from './notifier.js';
 
 const USAGE = `usage: recon <command>
 
@@ -25,6 +27,7 @@ commands:
   run            start a reconciliation worker (config: RECON_CONFIG file + environment overrides)
   migrate        apply ClickHouse migrations and exit
   check-config   validate the configuration and print the effective one (secrets redacted)
+  notify         run the alert notifier (ALERTS outbox → PagerDuty, Slack); "notify silence …" records a silence
 
 environment: RECON_CONFIG, CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CHDB_PATH,
              NATS_URL, REDIS_URL, LOG_LEVEL`;
@@ -49,6 +52,7 @@ export function redactConfig(config: Config): Config {
     },
     // RPC URLs of hosted providers carry their API key in the path or query.
     chains: config.chains.map((c) => ({ ...c, rpcUrls: c.rpcUrls.map(redactRpcUrl) })),
+    alerts: redactAlertsConfig(config.alerts),
   };
 }
 
@@ -137,7 +141,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     console.log(USAGE);
     return command === undefined ? 2 : 0;
   }
-  if (!['run', 'migrate', 'check-config'].includes(command)) {
+  if (!['run', 'migrate', 'check-config', 'notify'].includes(command)) {
     console.error(`recon: unknown command '${command}'\n\n${USAGE}`);
     return 2;
   }
@@ -156,6 +160,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       process.stdout.write(formatConfig(config));
       console.error(`recon: configuration is valid${env.RECON_CONFIG ? ` (${env.RECON_CONFIG} + environment)` : ' (defaults + environment)'}`);
       return 0;
+    case 'notify':
+      return notifyMain(argv.slice(1), config, env);
     case 'migrate':
       await runMigrations(config);
       return 0;

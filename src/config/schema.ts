@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { alertsConfigSchema } from '../alerts/alertsConfig.js';
 
 const address = z
   .string()
@@ -13,7 +14,28 @@ export const tokenSchema = z.object({
   currency: currencyCode,
   /** First block to backfill from (the contract's deployment block). */
   startBlock: z.coerce.bigint().default(0n),
+  /**
+   * Events read from this token and what they mean (src/streams/chain/eventMappings.ts). Default:
+   * ERC-20 Transfer (mint/burn/transfer by the zero address) plus DepositToken's
+   * `Minted(to, amount, ref)` as a reference for the Transfer of the same transaction.
+   */
+  events: z.array(z.object({
+    /** Human-readable ABI, e.g. `event Minted(address indexed to, uint256 amount, bytes32 indexed ref)`. */
+    abi: z.string().regex(/^\s*event\s+\w+\s*\(/, 'must be a human-readable event ABI: event Name(...)'),
+    /** transfer: classified by the zero address; reference: annotates the Transfer of the same tx. */
+    kind: z.enum(['transfer', 'mint', 'burn', 'collateral', 'reference']),
+    /** Which event argument is `from`, `to`, `amount` and `reference` (defaults: from, to, amount|value, reference|ref). */
+    fields: z.object({
+      from: z.string().optional(), to: z.string().optional(), amount: z.string().optional(), reference: z.string().optional(),
+    }).default({}),
+  })).min(1).optional(),
 });
+
+/** Which blocks count as final: `head - confirmations`, or the node's `finalized`/`safe` block. */
+export const finalitySchema = z.discriminatedUnion('mode', [
+  z.object({ mode: z.literal('depth'), confirmations: z.number().int().min(0) }),
+  z.object({ mode: z.literal('tag'), tag: z.enum(['finalized', 'safe']) }),
+]);
 
 export const chainSchema = z.object({
   chainId: z.number().int().positive(),
@@ -23,6 +45,17 @@ export const chainSchema = z.object({
   pollIntervalMs: z.number().int().positive().default(2_000),
   /** Upper bound of one eth_getLogs block range. */
   maxBlockRange: z.number().int().positive().default(2_000),
+  /** Overrides `confirmations` when set. */
+  finality: finalitySchema.optional(),
+  /** Within this many blocks of the final head, follow block by block (hash-linked); further back, backfill by ranges (0: ranges only). */
+  tipBlocks: z.number().int().min(0).default(64),
+  /** Processed blocks whose hash (and event ids) are kept in Redis for reorg detection. */
+  reorgHistory: z.number().int().positive().default(1_024),
+  /** No new head for this long raises a stall (log, `.stall` message, gauge). */
+  stallTimeoutMs: z.number().int().positive().default(60_000),
+  /** Per RPC call; then up to `rpcRetries` retries with jittered exponential backoff. */
+  rpcTimeoutMs: z.number().int().positive().default(10_000),
+  rpcRetries: z.number().int().min(0).default(4),
 });
 
 export const accountMappingSchema = z.object({
@@ -97,8 +130,33 @@ export const configSchema = z.object({
     /** 0 picks a free port; -1 disables the metrics/health server. */
     port: z.number().int().min(-1).max(65_535).default(9464),
   }).prefault({}),
+  /** AML pattern rules on the live stream (src/aml). */
+  aml: z.object({
+    /** Off by default: a worker then records and matches only. */
+    enabled: z.boolean().default(false),
+    /** Versioned rule file (YAML or JSON), validated at start and on every reload. */
+    rulesFile: z.string().default('config/aml-rules.yaml'),
+    /** Watch-listed addresses/accounts, one a line (or a YAML list); re-read when it changes. */
+    watchlistFile: z.string().optional(),
+    /** A message here makes every worker re-read the rule file now. */
+    reloadSubject: z.string().default('aml.rules.reload'),
+    /** Watch-list updates: JSON {"add"|"remove"|"replace": [...]}. */
+    watchlistSubject: z.string().default('aml.watchlist'),
+    /** How often the rule and watch-list files are checked for changes. */
+    pollIntervalMs: z.number().int().positive().default(2_000),
+    /** aml_alerts facts at or above this severity are meant for the alert outbox too. */
+    outboxSeverity: z.enum(['low', 'medium', 'high', 'critical']).default('high'),
+    /** Wall-clock lifetime of AML state in Redis (windows, day activity, applied event ids). */
+    stateTtlMs: z.number().int().positive().default(400 * 86_400_000),
+  }).prefault({}),
+  /** Alert outbox and notifier (PagerDuty, Slack): see src/alerts/alertsConfig.ts. */
+  alerts: alertsConfigSchema.prefault({}),
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Pseudonymise account identifiers (account ids, wallets) in log lines with a keyed hash. */
+    redactAccounts: z.boolean().default(false),
+    /** Extra pino redaction paths (e.g. `req.headers.cookie`); secrets are always redacted. */
+    redactPaths: z.array(z.string()).default([]),
   }).prefault({}),
 });
 

@@ -116,6 +116,41 @@ export interface DeadLetterRow {
   recorded_at: number;
 }
 
+/** A chain event whose block was orphaned by a reorg deeper than the confirmation depth. */
+export interface ChainEventRetractionRow {
+  event_id: string;
+  chain_id: number;
+  block_number: string;
+  block_hash: string;
+  reason: string;
+  recorded_at: number;
+}
+
+/**
+ * An AML alert (src/aml): explainable and deterministic. `alert_id` is rule + subject + window
+ * bucket, so a replay raises nothing twice; `figures` is JSON of what was compared with which
+ * threshold (amounts as decimal strings in minor units); `evidence_event_ids` are the
+ * `bank:<entryId>` / `chain:<eventId>` ids of the movements that make up the pattern.
+ */
+export interface AmlAlertRow {
+  alert_id: string;
+  rule_id: string;
+  rule_type: string;
+  rule_version: string;
+  severity: string;
+  scope: string;
+  subject: string;
+  currency: string;
+  window_start: number;
+  window_end: number;
+  event_time: number;
+  trigger_event_id: string;
+  evidence_event_ids: string[];
+  figures: string;
+  summary: string;
+  recorded_at: number;
+}
+
 export interface FactRows {
   ledger_entries: LedgerEntryRow;
   chain_events: ChainEventRow;
@@ -123,6 +158,8 @@ export interface FactRows {
   discrepancy_events: DiscrepancyEventRow;
   balance_snapshots: BalanceSnapshotRow;
   dead_letters: DeadLetterRow;
+  aml_alerts: AmlAlertRow;
+  chain_event_retractions: ChainEventRetractionRow;
 }
 
 export type FactTable = keyof FactRows;
@@ -135,6 +172,8 @@ export const FACT_ID_COLUMN: { [T in FactTable]: keyof FactRows[T] & string } = 
   discrepancy_events: 'event_id',
   balance_snapshots: 'snapshot_id',
   dead_letters: 'dead_letter_id',
+  aml_alerts: 'alert_id',
+  chain_event_retractions: 'event_id',
 };
 
 export type Fact = { [T in FactTable]: { table: T; row: FactRows[T] } }[FactTable];

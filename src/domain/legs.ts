@@ -75,6 +75,8 @@ export function chainEventToLeg(ev: ChainEvent, ids: IdentityView): LegDecision 
   const tokenKey = tokenKeyOf(ev.chainId, ev.token);
   const currency = ids.currencyOfToken(tokenKey);
   if (!currency) return { kind: 'orphan', reason: `token ${tokenKey} is not mapped to a currency` };
+  // A collateral update is recorded as a fact; nothing on the bank side pairs with it.
+  if (ev.kind === 'collateral') return { kind: 'unmatched' };
   if (ev.kind === 'transfer') {
     const known = ids.accountOfWallet(ev.from) ?? ids.accountOfWallet(ev.to);
     return known ? { kind: 'unmatched' } : { kind: 'orphan', reason: `neither ${ev.from} nor ${ev.to} is a mapped wallet` };

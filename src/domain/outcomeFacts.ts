@@ -1,5 +1,5 @@
 import type { DiscrepancyEventRow, Fact, MatchRow } from './facts.js';
-import type { Outcome, StoredLeg } from '../state/matchStore.js';
+import type { Outcome, RetractionOutcome, StoredLeg } from '../state/matchStore.js';
 import type { DiscrepancyKind, Leg } from './types.js';
 
 /** The leg fields facts need, whichever of Leg (just decoded) or StoredLeg (from Redis) we hold. */
@@ -64,7 +64,9 @@ export function discrepancyEvent(args: {
   return { table: 'discrepancy_events', row };
 }
 
-function matchRow(bank: LegView, chain: LegView, o: { mid: string; by: string; resolves: string }, status: 'matched' | 'reversed', now: number): MatchRow {
+const MATCH_VERSION = { matched: 1, reversed: 2, retracted: 3 } as const;
+
+function matchRow(bank: LegView, chain: LegView, o: { mid: string; by: string; resolves: string }, status: keyof typeof MATCH_VERSION, now: number): MatchRow {
   return {
     match_id: o.mid,
     flow: bank.flow,
@@ -81,7 +83,7 @@ function matchRow(bank: LegView, chain: LegView, o: { mid: string; by: string; r
     late: o.resolves ? 1 : 0,
     resolved_discrepancy_id: o.resolves,
     status,
-    version: status === 'matched' ? 1 : 2,
+    version: MATCH_VERSION[status],
     recorded_at: now,
   };
 }
@@ -157,6 +159,40 @@ export function factsOfOutcome(leg: Leg, outcome: Outcome, now: number): Fact[] 
         eventTime: self.eventTime, now, reason: `${self.id} was reversed: nothing is owed on chain any more`,
       })];
   }
+}
+
+/**
+ * Facts of retracting one chain event orphaned by a deep reorg: the retraction itself, the match
+ * it had (a 'retracted' version) and any discrepancy that no longer holds (resolved). The
+ * counterpart it re-opened will match the re-mined event, or expire, like any parked leg.
+ */
+export function factsOfRetraction(
+  r: { eventId: string; chainId: number; blockNumber: bigint; blockHash: string },
+  outcome: RetractionOutcome,
+  now: number,
+): Fact[] {
+  const facts: Fact[] = [{
+    table: 'chain_event_retractions',
+    row: {
+      event_id: r.eventId, chain_id: r.chainId, block_number: r.blockNumber.toString(), block_hash: r.blockHash,
+      reason: `block ${r.blockNumber} (${r.blockHash}) was orphaned by a reorg deeper than the confirmation depth`,
+      recorded_at: now,
+    },
+  }];
+  if (outcome.t !== 'retracted') return facts;
+  const chain = viewOfStored(outcome.self);
+  const bank = outcome.other ? viewOfStored(outcome.other) : undefined;
+  if (outcome.mid && bank) {
+    const row = matchRow(bank, chain, { mid: outcome.mid, by: outcome.by || 'attributes', resolves: outcome.rs }, 'retracted', now);
+    facts.push({ table: 'matches', row });
+  }
+  if (outcome.resolves) {
+    facts.push(discrepancyEvent({
+      id: outcome.resolves, status: 'resolved', bank, chain, eventTime: chain.eventTime, now,
+      reason: `${chain.id} was retracted by a reorg${bank ? `; ${bank.id} is open again for the re-mined event` : ''}`,
+    }));
+  }
+  return facts;
 }
 
 /** The open discrepancy for a leg whose window closed without a counterpart. */

@@ -30,7 +30,8 @@ export interface LedgerEntry {
   schemaVersion: number;
 }
 
-export type ChainEventKind = 'mint' | 'burn' | 'transfer';
+/** `collateral`: a collateral (proof-of-reserve) update from a custom event; recorded, never matched. */
+export type ChainEventKind = 'mint' | 'burn' | 'transfer' | 'collateral';
 
 /** A confirmed token event read from the chain. */
 export interface ChainEvent {
@@ -54,6 +55,20 @@ export interface ChainEvent {
   decimals: number;
   /** Reference carried by the event (custom event ABIs), if any. */
   reference: string | null;
+}
+
+/**
+ * The events of a block that a reorg deeper than the finality depth orphaned, after they were
+ * published: consumers retract them (retraction facts, re-opened legs). Published on
+ * `<prefix>.<chainId>.retract` with message id `retract:<chainId>:<blockHash>`.
+ */
+export interface ChainRetraction {
+  chainId: number;
+  blockNumber: bigint;
+  /** Hash of the orphaned block. */
+  blockHash: string;
+  /** Ids of the events previously published from that block. */
+  eventIds: string[];
 }
 
 /** Confirmed progress of one chain: every event at or below `blockNumber` has been published. */

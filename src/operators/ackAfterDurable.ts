@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { concatMap, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { Logger } from 'pino';
 import { factKey, type Fact } from '../domain/facts.js';
 import type { FactWriter } from '../sinks/clickhouse/factWriter.js';
 import type { DeadLetter } from '../sinks/deadLetters.js';
 import type { Metrics } from '../sinks/metrics.js';
 import type { Processed } from './processMessage.js';
+import { coalesceWhileBusy } from './coalesceWhileBusy.js';
 
 export interface AckAfterDurableContext {
   writer: FactWriter;
@@ -19,6 +20,8 @@ export interface AckAfterDurableContext {
   maxBackoffMs?: number;
   /** Batch sizes and durations, retries, outcomes and end-to-end match latency are observed here when given. */
   metrics?: Metrics;
+  /** Batches waiting while the sink is busy are merged into one of at most this many messages (default 5000). */
+  maxBatchMessages?: number;
 }
 
 /** Observes what a durable batch did: outcomes, sizes, and for each match fact the latency from its second leg to now. */
@@ -61,13 +64,14 @@ export interface BatchReport {
  * Makes a batch's effects durable, then acks its messages: dead letters are published and stored,
  * all facts are written to ClickHouse (retried with backoff for as long as the sink is down, while
  * the messages are kept alive with `working()`), watermarks advance, and only then each message is
- * acked. Batches are handled one at a time, so a slow sink holds the pull back (max_ack_pending).
+ * acked. Batches are handled one at a time, so a slow sink holds the pull back (max_ack_pending);
+ * batches that wait meanwhile are merged, so a slow sink gets fewer, bigger inserts.
  *
  *   --[p1,p2]----[p3]-->   becomes   ----r1--------r2-->   (rN once batch N is durable and acked)
  */
 export function ackAfterDurable(ctx: AckAfterDurableContext): OperatorFunction<Processed[], BatchReport> {
   const now = ctx.now ?? Date.now;
-  return concatMap(async (batch) => {
+  return coalesceWhileBusy(ctx.maxBatchMessages ?? 5_000, async (batch) => {
     const endBatch = ctx.metrics?.batchSeconds.startTimer();
     const facts: Fact[] = [];
     const suspects = new Set<string>();

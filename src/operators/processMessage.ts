@@ -4,13 +4,14 @@ import type { Logger } from 'pino';
 import type { ChainEventRow, Fact, LedgerEntryRow } from '../domain/facts.js';
 import { factKey } from '../domain/facts.js';
 import { chainEventToLeg, ledgerEntryToLeg, minorUnitsKey, tokenKeyOf, type IdentityView, type LegDecision } from '../domain/legs.js';
-import { discrepancyEvent, factsOfOutcome } from '../domain/outcomeFacts.js';
+import { discrepancyEvent, factsOfOutcome, factsOfRetraction } from '../domain/outcomeFacts.js';
 import type { ChainEvent, LedgerEntry, PostingStatus } from '../domain/types.js';
-import { UnmappedIdentity, isPermanent } from '../lib/errors.js';
+import { DecodeError, UnmappedIdentity, isPermanent } from '../lib/errors.js';
 import { correlationId } from '../lib/logger.js';
 import type { Metrics } from '../sinks/metrics.js';
 import type { MatchStore } from '../state/matchStore.js';
-import { decodeChainEvent, decodeChainProgress } from '../streams/chain/chainEventCodec.js';
+import type { AmlEngine } from '../aml/engine.js';
+import { decodeChainEvent, decodeChainProgress, decodeChainRetraction, decodeChainStall } from '../streams/chain/chainEventCodec.js';
 
 /** What one JetStream message became: facts to make durable before it is acked. */
 export interface Processed {
@@ -41,6 +42,8 @@ export interface ProcessMessageContext {
   now?: () => number;
   /** Redis latency and transient failures are observed here when given. */
   metrics?: Metrics;
+  /** AML rules: every entry and chain event also goes through them; alerts are facts of the same message. */
+  aml?: AmlEngine;
 }
 
 const STATUS_VERSION: Record<PostingStatus, number> = { pending: 1, booked: 2, reversed: 3 };
@@ -138,6 +141,11 @@ async function processLedger(ctx: ProcessMessageContext, msg: JsMsg, now: number
     if (r.outcome.t === 'conflict') facts.length = 0;
     facts.push(...factsOfOutcome(decision.leg, r.outcome, now));
   }
+  if (ctx.aml) {
+    const a = await ctx.aml.onLedgerEntry(entry);
+    replayed ||= a.replayed;
+    facts.push(...ctx.aml.facts(a));
+  }
   return {
     msg, source: 'ledger', facts, outcome,
     suspects: replayed || msg.redelivered ? facts.map(factKey) : [],
@@ -150,6 +158,25 @@ async function processChain(ctx: ProcessMessageContext, msg: JsMsg, now: number)
     const p = decodeChainProgress(msg.data);
     return { msg, source: 'chain', facts: [], suspects: [], chainTime: p.blockTime, chainBlock: { chainId: p.chainId, blockNumber: p.blockNumber }, outcome: 'progress' };
   }
+  if (msg.subject.endsWith('.retract')) {
+    // A reorg deeper than the confirmation depth orphaned a block: retract each of its events.
+    const r = decodeChainRetraction(msg.data);
+    const facts: Fact[] = [];
+    let replayed = false;
+    for (const eventId of r.eventIds) {
+      const res = await ctx.store.retract(`chain:${eventId}`);
+      replayed ||= res.replayed;
+      facts.push(...factsOfRetraction({ eventId, chainId: r.chainId, blockNumber: r.blockNumber, blockHash: r.blockHash }, res.outcome, now));
+    }
+    ctx.log.warn({ chainId: r.chainId, block: r.blockNumber.toString(), blockHash: r.blockHash, events: r.eventIds.length }, 'retracted the events of an orphaned block');
+    return { msg, source: 'chain', facts, outcome: 'retraction', suspects: replayed || msg.redelivered ? facts.map(factKey) : [] };
+  }
+  if (msg.subject.endsWith('.stall')) {
+    const s = decodeChainStall(msg.data);
+    ctx.log.warn({ stall: s }, 'chain head stalled');
+    return { msg, source: 'chain', facts: [], suspects: [], outcome: 'stall' };
+  }
+  if (!msg.subject.endsWith('.events')) throw new DecodeError(`unexpected subject ${msg.subject} on the chain stream`);
   const ev = decodeChainEvent(msg.data);
   const facts: Fact[] = [{ table: 'chain_events', row: chainRow(ev, now) }];
   const decision = chainEventToLeg(ev, ctx.identities);
@@ -171,6 +198,11 @@ async function processChain(ctx: ProcessMessageContext, msg: JsMsg, now: number)
     outcome = r.outcome.t;
     if (r.outcome.t === 'conflict') facts.length = 0;
     facts.push(...factsOfOutcome(decision.leg, r.outcome, now));
+  }
+  if (ctx.aml) {
+    const a = await ctx.aml.onChainEvent(ev);
+    replayed ||= a.replayed;
+    facts.push(...ctx.aml.facts(a));
   }
   return { msg, source: 'chain', facts, outcome, suspects: replayed || msg.redelivered ? facts.map(factKey) : [] };
 }

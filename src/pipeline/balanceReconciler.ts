@@ -85,25 +85,25 @@ export function startBalanceReconciler(o: BalanceReconcilerOptions): BalanceReco
       queryRows<{ wallet: string; token_key: string; decimals: number; base: string }>(clickhouse, `
         SELECT wallet, token_key, any(d) AS decimals, sum(delta) AS base FROM (
           SELECT to_address AS wallet, concat(toString(chain_id), ':', token) AS token_key, decimals AS d, toInt256(value) AS delta
-          FROM ${db}.chain_events FINAL WHERE kind IN ('mint', 'transfer')
+          FROM ${db}.chain_events_canonical WHERE kind IN ('mint', 'transfer')
           UNION ALL
           SELECT from_address, concat(toString(chain_id), ':', token), decimals, -toInt256(value)
-          FROM ${db}.chain_events FINAL WHERE kind IN ('burn', 'transfer'))
+          FROM ${db}.chain_events_canonical WHERE kind IN ('burn', 'transfer'))
         GROUP BY wallet, token_key`),
       queryRows<{ account_id: string; currency: string; minor: string }>(clickhouse, `
         SELECT account_id, currency, sum(if(direction = 'credit', toInt256(amount_minor), -toInt256(amount_minor))) AS minor
         FROM ${db}.ledger_entries_current
         WHERE status = 'booked' AND ((tx_type = 'deposit' AND direction = 'credit') OR (tx_type = 'withdrawal' AND direction = 'debit'))
-          AND concat('bank:', entry_id) NOT IN (SELECT bank_leg_id FROM ${db}.matches)
-          AND concat('bank:', entry_id) NOT IN (SELECT bank_leg_id FROM ${db}.discrepancy_events)
+          AND concat('bank:', entry_id) NOT IN (SELECT bank_leg_id FROM ${db}.matches_current WHERE status = 'matched')
+          AND concat('bank:', entry_id) NOT IN (SELECT bank_leg_id FROM ${db}.discrepancies_current WHERE status = 'open')
         GROUP BY account_id, currency`),
       queryRows<{ wallet: string; token_key: string; decimals: number; base: string }>(clickhouse, `
         SELECT if(kind = 'mint', to_address, from_address) AS wallet, concat(toString(chain_id), ':', token) AS token_key,
                any(decimals) AS decimals, sum(if(kind = 'mint', toInt256(value), -toInt256(value))) AS base
-        FROM ${db}.chain_events FINAL
+        FROM ${db}.chain_events_canonical
         WHERE kind IN ('mint', 'burn')
-          AND concat('chain:', event_id) NOT IN (SELECT chain_leg_id FROM ${db}.matches)
-          AND concat('chain:', event_id) NOT IN (SELECT chain_leg_id FROM ${db}.discrepancy_events)
+          AND concat('chain:', event_id) NOT IN (SELECT chain_leg_id FROM ${db}.matches_current WHERE status = 'matched')
+          AND concat('chain:', event_id) NOT IN (SELECT chain_leg_id FROM ${db}.discrepancies_current WHERE status = 'open')
         GROUP BY wallet, token_key`),
       reportedSupply(),
     ]);

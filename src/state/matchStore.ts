@@ -42,6 +42,25 @@ export type Outcome =
   | { t: 'reversal'; legId: string; mid: string; by: 'reference' | 'attributes'; resolves: string; other: StoredLeg | null }
   | { t: 'withdrawn'; legId: string; resolves: string };
 
+/** What retracting an orphaned chain leg undid. */
+export type RetractionOutcome =
+  | { t: 'unknown'; legId?: string }
+  | {
+      t: 'retracted';
+      legId: string;
+      /** The leg's state before: parked, expired, matched, mismatched, duplicate. */
+      prior: string;
+      self: StoredLeg;
+      /** The counterpart that was re-opened (matched or mismatched before). */
+      other?: StoredLeg;
+      /** The match that no longer holds. */
+      mid: string;
+      by: string;
+      rs: string;
+      /** A discrepancy that no longer holds (the leg's own MISSING_*, a mismatch, a duplicate). */
+      resolves: string;
+    };
+
 export interface CorrelationResult {
   /** True when Redis had already applied this leg: its facts may already be durable. */
   replayed: boolean;
@@ -58,6 +77,11 @@ export interface MatchStoreOptions {
   retentionMs: number;
   /** How long a claimed expiry may stay unconfirmed before another worker claims it again. */
   claimVisibilityMs?: number;
+  /**
+   * Refuse to match while `${prefix}epoch` is missing (Redis restarted empty); a worker sets it
+   * once the state is rebuilt from the facts (src/state/stateGuard.ts).
+   */
+  requireEpoch?: boolean;
 }
 
 export interface Watermarks {
@@ -72,6 +96,7 @@ interface MatchCommands {
   reconExpire(...args: (string | number)[]): Promise<string>;
   reconGc(...args: (string | number)[]): Promise<number>;
   reconAdvanceWatermark(...args: (string | number)[]): Promise<number>;
+  reconRetract(...args: (string | number)[]): Promise<string>;
 }
 
 /** The Redis-held matching windows: atomic Lua scripts over legs, indexes, deadlines and watermarks. */
@@ -87,6 +112,7 @@ export class MatchStore {
       redis.defineCommand('reconExpire', { numberOfKeys: 0, lua: lua('expire') });
       redis.defineCommand('reconGc', { numberOfKeys: 0, lua: lua('gc') });
       redis.defineCommand('reconAdvanceWatermark', { numberOfKeys: 0, lua: lua('advanceWatermark') });
+      redis.defineCommand('reconRetract', { numberOfKeys: 0, lua: lua('retract') });
     }
     this.redis = redis as Redis & MatchCommands;
   }
@@ -97,9 +123,16 @@ export class MatchStore {
     const raw = await this.redis.reconMatchOrPark(
       this.prefix, leg.legId, leg.side, leg.flow, leg.accountId, leg.wallet, leg.currency, leg.tokenKey,
       leg.amountKey, leg.amountNative, leg.eventTime, leg.reference ?? '', leg.fingerprint, status,
-      o.toleranceMs, o.retentionMs, leg.eventTime + o.windowMs,
+      o.toleranceMs, o.retentionMs, leg.eventTime + o.windowMs, o.requireEpoch ? '1' : '',
     );
     const parsed = JSON.parse(raw) as { replayed: number; outcome: Outcome };
+    return { replayed: parsed.replayed === 1, outcome: parsed.outcome };
+  }
+
+  /** Retracts a chain leg orphaned by a deep reorg and re-opens its counterpart (idempotent). */
+  async retract(legId: string): Promise<{ replayed: boolean; outcome: RetractionOutcome }> {
+    const raw = await this.redis.reconRetract(this.prefix, legId, this.options.windowMs);
+    const parsed = JSON.parse(raw) as { replayed: number; outcome: RetractionOutcome };
     return { replayed: parsed.replayed === 1, outcome: parsed.outcome };
   }
 

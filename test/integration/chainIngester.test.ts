@@ -6,13 +6,16 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { Address } from 'viem';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { ChainConfig, TokenConfig } from '../../src/config/schema.js';
+import { chainSchema, type ChainConfig, type TokenConfig } from '../../src/config/schema.js';
 import type { ChainEvent, ChainProgress } from '../../src/domain/types.js';
 import { decodeChainEvent, decodeChainProgress, encodeChainEvent } from '../../src/streams/chain/chainEventCodec.js';
 import { chainIngester, ensureChainStream, type ChainIngester } from '../../src/streams/chain/chainIngester.js';
 import { checkpointKey } from '../../src/streams/chain/checkpoint.js';
 import { leaderLease } from '../../src/streams/chain/leaderLease.js';
-import { burn, deployDepositToken, mine, mint, startAnvil, transfer, type AnvilNode } from '../support/anvil.js';
+import { burn, deployDepositToken, mine, mint, mintWithReference, startAnvil, transfer, type AnvilNode } from '../support/anvil.js';
+import { depositTokenAbi } from '../../src/streams/chain/depositTokenArtifact.js';
+import { decodeChainStall } from '../../src/streams/chain/chainEventCodec.js';
+import { stringToHex } from 'viem';
 
 const logger = pino({ level: 'silent' });
 const E18 = 10n ** 18n;
@@ -60,9 +63,9 @@ async function scope() {
 
 type Scope = Awaited<ReturnType<typeof scope>>;
 
-function ingester(s: Scope, chain: Partial<ChainConfig>, tokens: TokenConfig[], extra: { workerId?: string; client?: AnvilNode['publicClient'] } = {}): ChainIngester {
+function ingester(s: Scope, chain: Partial<ChainConfig> & Record<string, unknown>, tokens: TokenConfig[], extra: { workerId?: string; client?: AnvilNode['publicClient'] } = {}, on: AnvilNode = node): ChainIngester {
   const ing = chainIngester({
-    chain: { chainId: node.chainId, rpcUrls: [node.rpcUrl], confirmations: 0, pollIntervalMs: 50, maxBlockRange: 1_000, ...chain },
+    chain: chainSchema.parse({ chainId: on.chainId, rpcUrls: [on.rpcUrl], confirmations: 0, pollIntervalMs: 50, maxBlockRange: 1_000, ...chain }),
     tokens,
     namespace: s.namespace,
     subjectPrefix: s.chainSubjectPrefix,
@@ -76,23 +79,25 @@ function ingester(s: Scope, chain: Partial<ChainConfig>, tokens: TokenConfig[], 
   return ing;
 }
 
-async function token(decimals: number): Promise<TokenConfig> {
-  const address = await deployDepositToken(node, { name: `Deposit ${decimals}`, symbol: `D${decimals}`, decimals });
-  const startBlock = await node.publicClient.getBlockNumber({ cacheTime: 0 });
-  return { chainId: node.chainId, address, currency: 'USD', startBlock };
+async function token(decimals: number, on: AnvilNode = node): Promise<TokenConfig> {
+  const address = await deployDepositToken(on, { name: `Deposit ${decimals}`, symbol: `D${decimals}`, decimals });
+  const startBlock = await on.publicClient.getBlockNumber({ cacheTime: 0 });
+  return { chainId: on.chainId, address, currency: 'USD', startBlock };
 }
 
-async function readStream(s: Scope): Promise<{ events: ChainEvent[]; progress: ChainProgress[] }> {
+async function readStream(s: Scope): Promise<{ events: ChainEvent[]; progress: ChainProgress[]; stalls: ReturnType<typeof decodeChainStall>[] }> {
   const info = await jsm.streams.info(s.chainStream);
   const events: ChainEvent[] = [];
   const progress: ChainProgress[] = [];
+  const stalls: ReturnType<typeof decodeChainStall>[] = [];
   for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
     const m = await jsm.streams.getMessage(s.chainStream, { seq });
     if (!m) continue;
     if (m.subject.endsWith('.events')) events.push(decodeChainEvent(m.data));
     else if (m.subject.endsWith('.progress')) progress.push(decodeChainProgress(m.data));
+    else if (m.subject.endsWith('.stall')) stalls.push(decodeChainStall(m.data));
   }
-  return { events, progress };
+  return { events, progress, stalls };
 }
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
@@ -189,7 +194,7 @@ describe('chainIngester', () => {
 
     await mint(node, t.address as Address, alice, 3n);
     const getLogs = vi.spyOn(node.publicClient, 'getLogs');
-    const second = ingester(s, {}, [t], { client: node.publicClient });
+    const second = ingester(s, { tipBlocks: 0 }, [t], { client: node.publicClient });
     await second.start();
     await progressAt(second, await head());
     await second.stop();
@@ -226,7 +231,7 @@ describe('chainIngester', () => {
     const target = await head();
 
     const getLogs = vi.spyOn(node.publicClient, 'getLogs');
-    const ing = ingester(s, { maxBlockRange: 3 }, [t], { client: node.publicClient });
+    const ing = ingester(s, { maxBlockRange: 3, tipBlocks: 0 }, [t], { client: node.publicClient });
     await ing.start();
     await progressAt(ing, target);
     await ing.stop();
@@ -262,7 +267,7 @@ describe('chainIngester', () => {
       if (args.toBlock - args.fromBlock >= 2n) throw new Error('query returned more than 10000 results');
       return real(args as never);
     }) as never);
-    const ing = ingester(s, { maxBlockRange: 100 }, [t], { client: node.publicClient });
+    const ing = ingester(s, { maxBlockRange: 100, tipBlocks: 0 }, [t], { client: node.publicClient });
     await ing.start();
     await progressAt(ing, target);
     await ing.stop();
@@ -296,6 +301,136 @@ describe('chainIngester', () => {
 
     const { events } = await readStream(s);
     expect(events.map((e) => e.value)).toEqual([10n, 20n]);
+  });
+});
+
+describe('chainIngester: many tokens and chains, custom events, finality', () => {
+  it('follows two chains with one ingester each, each with its own checkpoint and lease', async () => {
+    const s = await scope();
+    const other = await startAnvil({ chainId: 31_338 });
+    cleanups.push(() => other.stop());
+    const a = await token(6);
+    const b = await token(6, other);
+    const alice = node.accounts[1] as Address;
+    await mint(node, a.address as Address, alice, 1n);
+    await mint(other, b.address as Address, alice, 2n);
+    await mint(other, b.address as Address, alice, 3n);
+    const ia = ingester(s, {}, [a, b]);
+    const ib = ingester(s, {}, [a, b], {}, other);
+    await ia.start();
+    await ib.start();
+    await progressAt(ia, await head());
+    await progressAt(ib, await other.publicClient.getBlockNumber({ cacheTime: 0 }));
+    expect(ia.isLeader() && ib.isLeader()).toBe(true);
+    const { events } = await readStream(s);
+    expect(events.filter((e) => e.chainId === node.chainId).map((e) => e.value)).toEqual([1n]);
+    expect(events.filter((e) => e.chainId === 31_338).map((e) => e.value)).toEqual([2n, 3n]);
+    expect(await redis.get(checkpointKey(s.namespace, node.chainId, a.address))).not.toBeNull();
+    expect(await redis.get(checkpointKey(s.namespace, 31_338, b.address))).not.toBeNull();
+    expect(await redis.get(checkpointKey(s.namespace, node.chainId, b.address))).toBeNull();
+    expect(await redis.exists(`${s.namespace}:{chain}:lease:${node.chainId}`, `${s.namespace}:{chain}:lease:31338`)).toBe(2);
+  });
+
+  it('backfills a token added later from its startBlock without replaying the others', async () => {
+    const s = await scope();
+    const a = await token(6);
+    const b = await token(18);
+    const alice = node.accounts[1] as Address;
+    await mint(node, a.address as Address, alice, 1n);
+    await mint(node, b.address as Address, alice, 10n);
+    const first = ingester(s, {}, [a]);
+    await first.start();
+    await progressAt(first, await head());
+    await first.stop();
+    const checkpointA = BigInt((await redis.get(checkpointKey(s.namespace, node.chainId, a.address)))!);
+    await mint(node, a.address as Address, alice, 2n);
+    await mint(node, b.address as Address, alice, 20n);
+
+    const getLogs = vi.spyOn(node.publicClient, 'getLogs');
+    const second = ingester(s, { tipBlocks: 0 }, [a, b], { client: node.publicClient });
+    await second.start();
+    await progressAt(second, await head());
+    await second.stop();
+    const calls = getLogs.mock.calls.map((c) => c[0] as { address: string[]; fromBlock: bigint; toBlock: bigint });
+    getLogs.mockRestore();
+    // Token a is never read again below its checkpoint; b is read from its startBlock.
+    for (const c of calls) if (c.address.includes(a.address)) expect(c.fromBlock).toBeGreaterThan(checkpointA);
+    expect(calls.find((c) => c.address.includes(b.address))!.fromBlock).toBe(b.startBlock);
+    const { events } = await readStream(s);
+    expect(events.filter((e) => e.token === a.address).map((e) => e.value)).toEqual([1n, 2n]);
+    expect(events.filter((e) => e.token === b.address).map((e) => e.value)).toEqual([10n, 20n]);
+  });
+
+  it('maps custom event ABIs onto mint and collateral kinds with their references, and keeps Minted as the Transfer reference by default', async () => {
+    const s = await scope();
+    const plain = await token(6);
+    const custom = await token(6);
+    const alice = node.accounts[1] as Address;
+    const ref = stringToHex('DEP-0001', { size: 32 });
+    await mintWithReference(node, plain.address as Address, alice, 5n, ref);
+    await mintWithReference(node, custom.address as Address, alice, 7n, ref);
+    const proof = stringToHex('AUDIT-2025-Q1', { size: 32 });
+    const hash = await node.walletClient.writeContract({ address: custom.address as Address, abi: depositTokenAbi, functionName: 'attestCollateral', args: [1_000n, proof] });
+    await node.publicClient.waitForTransactionReceipt({ hash });
+    const customCfg: TokenConfig = {
+      ...custom,
+      events: [
+        { abi: 'event Minted(address indexed to, uint256 amount, bytes32 indexed ref)', kind: 'mint', fields: { to: 'to', amount: 'amount', reference: 'ref' } },
+        { abi: 'event CollateralUpdated(uint256 amount, bytes32 indexed proof)', kind: 'collateral', fields: { reference: 'proof' } },
+      ],
+    };
+    const ing = ingester(s, {}, [plain, customCfg]);
+    await ing.start();
+    await progressAt(ing, await head());
+    const { events } = await readStream(s);
+    expect(events.map((e) => [e.token, e.kind, e.to, e.value, e.reference])).toEqual([
+      [plain.address, 'mint', alice, 5n, 'DEP-0001'], // the Transfer, with Minted's reference
+      [custom.address, 'mint', alice, 7n, 'DEP-0001'], // Minted itself (its Transfer is not configured)
+      [custom.address, 'collateral', '0x0000000000000000000000000000000000000000', 1_000n, 'AUDIT-2025-Q1'],
+    ]);
+  });
+
+  it('uses the node\'s finalized block in finality mode "tag"', async () => {
+    const s = await scope();
+    const t = await token(6);
+    const alice = node.accounts[1] as Address;
+    await mint(node, t.address as Address, alice, 1n);
+    const ing = ingester(s, { finality: { mode: 'tag', tag: 'finalized' } }, [t]);
+    await ing.start();
+    const finalized = async () => (await node.publicClient.getBlock({ blockTag: 'finalized' })).number;
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await readStream(s)).events).toHaveLength(0); // anvil finalizes 64 blocks behind the head
+    await mine(node, 70);
+    const f = await finalized();
+    expect(f).toBeLessThan(await head());
+    await progressAt(ing, f);
+    expect(ing.lastProgress()?.blockNumber).toBe(f);
+    expect((await readStream(s)).events.map((e) => e.value)).toEqual([1n]);
+  });
+
+  it('reports a stalled head: stalledSinceMs, the head status hook and a .stall notice, cleared when the head moves', async () => {
+    const s = await scope();
+    const t = await token(6);
+    const statuses: boolean[] = [];
+    const ing = chainIngester({
+      chain: chainSchema.parse({ chainId: node.chainId, rpcUrls: [node.rpcUrl], confirmations: 0, pollIntervalMs: 50, stallTimeoutMs: 300 }),
+      tokens: [t], namespace: s.namespace, subjectPrefix: s.chainSubjectPrefix, js, redis, logger,
+      onHeadStatus: (st) => statuses.push(st.stalled),
+    });
+    cleanups.push(() => ing.stop());
+    const startedAt = Date.now();
+    await ing.start();
+    await waitFor('a stall', async () => ing.stalledSinceMs() !== null);
+    expect(ing.stalledSinceMs()!).toBeGreaterThanOrEqual(startedAt - 1);
+    expect(statuses).toContain(true);
+    await mine(node, 1);
+    await waitFor('the stall to clear', async () => ing.stalledSinceMs() === null);
+    const { stalls } = await waitFor('both notices', async () => {
+      const r = await readStream(s);
+      return r.stalls.length === 2 && r;
+    });
+    expect(stalls.map((x) => x.stalled)).toEqual([true, false]);
+    expect(stalls[0]!.chainId).toBe(node.chainId);
   });
 });
 

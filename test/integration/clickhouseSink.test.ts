@@ -4,7 +4,7 @@ import { factKey } from '../../src/domain/facts.js';
 import { SinkUnavailable } from '../../src/lib/errors.js';
 import { createClickHouse } from '../../src/sinks/clickhouse/createClickHouse.js';
 import { createFactWriter } from '../../src/sinks/clickhouse/factWriter.js';
-import { FACT_COLUMNS, FACT_TABLES, MIGRATIONS, migrate } from '../../src/sinks/clickhouse/migrations.js';
+import { DASHBOARD_ROLLUP_OBJECTS, FACT_COLUMNS, FACT_TABLES, MIGRATIONS, migrate } from '../../src/sinks/clickhouse/migrations.js';
 import {
   countFacts,
   discrepancyCountsByKind,
@@ -102,7 +102,7 @@ describe('ClickHouse sink (chdb)', () => {
       'SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name',
       { db: ch.database },
     );
-    expect(tables.map((t) => t.name)).toEqual([...FACT_TABLES, 'discrepancies_current', 'ledger_entries_current', 'matches_current', 'schema_migrations'].sort());
+    expect(tables.map((t) => t.name)).toEqual([...FACT_TABLES, ...DASHBOARD_ROLLUP_OBJECTS, 'chain_events_canonical', 'discrepancies_current', 'ledger_entries_current', 'matches_current', 'schema_migrations'].sort());
     const versions = await queryRows<{ version: number }>(
       ch.client,
       `SELECT version FROM ${ch.database}.schema_migrations ORDER BY version`,

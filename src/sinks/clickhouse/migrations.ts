@@ -113,6 +113,32 @@ export const FACT_COLUMNS: { [T in FactTable]: { [C in keyof FactRows[T]]-?: str
     headers: 'String',
     recorded_at: "DateTime64(3, 'UTC')",
   },
+  chain_event_retractions: {
+    event_id: 'String',
+    chain_id: 'UInt64',
+    block_number: 'UInt64',
+    block_hash: 'String',
+    reason: 'String',
+    recorded_at: "DateTime64(3, 'UTC')",
+  },  aml_alerts: {
+    alert_id: 'String',
+    rule_id: 'LowCardinality(String)',
+    rule_type: 'LowCardinality(String)',
+    rule_version: 'String',
+    severity: 'LowCardinality(String)',
+    scope: 'LowCardinality(String)',
+    subject: 'String',
+    currency: 'LowCardinality(String)',
+    window_start: "DateTime64(3, 'UTC')",
+    window_end: "DateTime64(3, 'UTC')",
+    event_time: "DateTime64(3, 'UTC')",
+    trigger_event_id: 'String',
+    evidence_event_ids: 'Array(String)',
+    // JSON: [{name, value, op, threshold, unit}], amounts as decimal strings in minor units.
+    figures: 'String',
+    summary: 'String',
+    recorded_at: "DateTime64(3, 'UTC')",
+  },
 };
 
 /** Engine, key and partition of each table. ledger_entries and matches keep their status history:
@@ -131,6 +157,8 @@ const TABLE_LAYOUT: { [T in FactTable]: { engine: string; orderBy: string; parti
   },
   balance_snapshots: { engine: 'ReplacingMergeTree', orderBy: 'snapshot_id', partitionBy: 'toYYYYMM(at)' },
   dead_letters: { engine: 'ReplacingMergeTree', orderBy: 'dead_letter_id' },
+  chain_event_retractions: { engine: 'ReplacingMergeTree', orderBy: 'event_id' },
+  aml_alerts: { engine: 'ReplacingMergeTree', orderBy: 'alert_id', partitionBy: 'toYYYYMM(event_time)' },
 };
 
 export const FACT_TABLES = Object.keys(FACT_COLUMNS) as FactTable[];
@@ -240,7 +268,121 @@ FROM (
 )`,
     ],
   },
+  {
+    version: 4,
+    name: 'chain_event_retractions and chain_events_canonical',
+    // A reorg deeper than the confirmation depth retracts events: a fact of its own, never a
+    // delete. chain_events_canonical is what the chain says now: every event not retracted.
+    statements: (db) => [
+      createFactTable(db, 'chain_event_retractions'),
+      `CREATE VIEW IF NOT EXISTS ${db}.chain_events_canonical AS
+SELECT * FROM ${db}.chain_events FINAL
+WHERE event_id NOT IN (SELECT event_id FROM ${db}.chain_event_retractions)`,
+    ],
+  },
+  {
+    version: 5,
+    name: 'aml_alerts',
+    statements: (db) => [createFactTable(db, 'aml_alerts')],
+  },
+  {
+    version: 7,
+    name: 'dashboard rollups: activity, matches, discrepancies and balances per minute',
+    statements: (db) => dashboardRollups(db),
+  },
 ];
+
+/**
+ * Per-minute rollups the dashboards read instead of scanning a year of raw facts (migration 7).
+ * AggregatingMergeTree tables fed by materialised views on insert, then back-filled from what is
+ * already stored. Counts are `uniqExact` states of the fact ids, so a fact inserted twice (a
+ * replay, the back-fill racing the view) still counts once: the rollups are as idempotent as the
+ * facts. `ttm` (time to match) is the event-time gap between a match's two legs, in seconds, as a
+ * t-digest (a duration, so a float is right; money never goes through these tables except as the
+ * exact Int256 balances of `balances_1m`). Read with the -Merge combinators, e.g.
+ * `uniqExactMerge(ids)`, `quantilesTDigestMerge(0.5, 0.95)(ttm)`, `argMaxMerge(latest)`.
+ */
+/** Tables and materialised views migration 7 creates. */
+export const DASHBOARD_ROLLUP_OBJECTS = [
+  'activity_1m', 'activity_1m_ledger_mv', 'activity_1m_chain_mv', 'matches_1m', 'matches_1m_mv',
+  'discrepancies_1m', 'discrepancies_1m_mv', 'balances_1m', 'balances_1m_mv',
+] as const;
+
+export function dashboardRollups(db: string): string[] {
+  const table = (name: string, cols: string, orderBy: string) => `CREATE TABLE IF NOT EXISTS ${db}.${name} (
+${cols}
+) ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(minute)
+ORDER BY ${orderBy}`;
+  const rollups: { table: string; views: { name: string; select: string }[] }[] = [
+    {
+      table: table('activity_1m', `  minute DateTime('UTC'),
+  source LowCardinality(String),
+  currency LowCardinality(String),
+  token_key LowCardinality(String),
+  ids AggregateFunction(uniqExact, String)`, '(source, currency, token_key, minute)'),
+      views: [
+        { name: 'activity_1m_ledger_mv', select: `SELECT toStartOfMinute(booking_time) AS minute, 'ledger' AS source, currency, '' AS token_key, uniqExactState(entry_id) AS ids
+FROM ${db}.ledger_entries GROUP BY minute, currency` },
+        { name: 'activity_1m_chain_mv', select: `SELECT toStartOfMinute(block_time) AS minute, 'chain' AS source, '' AS currency, concat(toString(chain_id), ':', lower(token)) AS token_key, uniqExactState(event_id) AS ids
+FROM ${db}.chain_events GROUP BY minute, token_key` },
+      ],
+    },
+    {
+      table: table('matches_1m', `  minute DateTime('UTC'),
+  flow LowCardinality(String),
+  match_by LowCardinality(String),
+  currency LowCardinality(String),
+  token_key LowCardinality(String),
+  late UInt8,
+  ids AggregateFunction(uniqExact, String),
+  ttm AggregateFunction(quantilesTDigest(0.5, 0.95), Float64)`, '(currency, token_key, flow, match_by, late, minute)'),
+      views: [
+        { name: 'matches_1m_mv', select: `SELECT toStartOfMinute(bank_time) AS minute, flow, match_by, currency, token_key, late,
+  uniqExactState(match_id) AS ids,
+  quantilesTDigestState(0.5, 0.95)(abs(toUnixTimestamp64Milli(chain_time) - toUnixTimestamp64Milli(bank_time)) / 1000.0) AS ttm
+FROM ${db}.matches WHERE status = 'matched' GROUP BY minute, flow, match_by, currency, token_key, late` },
+      ],
+    },
+    {
+      table: table('discrepancies_1m', `  minute DateTime('UTC'),
+  kind LowCardinality(String),
+  status LowCardinality(String),
+  currency LowCardinality(String),
+  token_key LowCardinality(String),
+  ids AggregateFunction(uniqExact, String)`, '(kind, status, currency, token_key, minute)'),
+      views: [
+        { name: 'discrepancies_1m_mv', select: `SELECT toStartOfMinute(event_time) AS minute, kind, status, currency, token_key, uniqExactState(discrepancy_id) AS ids
+FROM ${db}.discrepancy_events GROUP BY minute, kind, status, currency, token_key` },
+      ],
+    },
+    {
+      // The last snapshot of each (scope, subject, currency) in each minute: balances over a year
+      // are read at one point a minute at most, however often the reconciler runs.
+      table: table('balances_1m', `  minute DateTime('UTC'),
+  scope LowCardinality(String),
+  subject String,
+  currency LowCardinality(String),
+  latest AggregateFunction(argMax, Tuple(Int256, Int256, Int256, Int256, Int256), DateTime64(3, 'UTC'))`, '(scope, currency, subject, minute)'),
+      views: [
+        { name: 'balances_1m_mv', select: `SELECT toStartOfMinute(at) AS minute, scope, subject, currency,
+  argMaxState(tuple(bank_balance, chain_balance, onchain_reported, in_flight, unexplained), at) AS latest
+FROM ${db}.balance_snapshots GROUP BY minute, scope, subject, currency` },
+      ],
+    },
+  ];
+  const statements: string[] = [];
+  for (const r of rollups) {
+    statements.push(r.table);
+    const target = /TABLE IF NOT EXISTS (\S+)/.exec(r.table)![1]!;
+    for (const v of r.views) {
+      statements.push(`CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${v.name} TO ${target} AS\n${v.select}`);
+    }
+    // Back-fill what was stored before the views existed (idempotent: uniqExact and argMax states).
+    for (const v of r.views) statements.push(`INSERT INTO ${target} ${v.select}`);
+  }
+  return statements;
+}
 
 /**
  * Brings `database` to the latest schema. Idempotent and safe to run at every start: creates the

@@ -6,10 +6,17 @@
 -- ARGV: 1 prefix, 2 legId, 3 side, 4 flow, 5 account, 6 wallet, 7 currency, 8 tokenKey,
 --       9 amountKey, 10 amountNative, 11 eventTime, 12 reference ('' for none), 13 fingerprint,
 --       14 status (pending|booked|reversed), 15 tolerance ms (window + lateness),
---       16 retention ms (how long terminal legs are remembered), 17 deadline (event time ms)
+--       16 retention ms (how long terminal legs are remembered), 17 deadline (event time ms),
+--       18 '1' when the state must carry its epoch key (a worker's store), else '' (unit tests)
 
 local P = ARGV[1]
 local id = ARGV[2]
+-- Redis lost its memory (restart without persistence): matching against an empty state would park
+-- legs whose counterparts were forgotten (false MISSING_*) and forget parked ones (lost MISSING_*).
+-- Refuse until the worker has rebuilt the state from the facts (stateGuard.ts) and set the epoch.
+if ARGV[18] == '1' and redis.call('EXISTS', P .. 'epoch') == 0 then
+  return redis.error_reply('STATE_LOST ' .. P .. 'epoch is missing: match state is being rebuilt')
+end
 local RANK = { pending = 1, booked = 2, reversed = 3 }
 
 local function other(side) if side == 'bank' then return 'chain' end return 'bank' end
@@ -68,7 +75,12 @@ if existing then
   end
   local was, now = RANK[existing.st] or 2, RANK[leg.st] or 2
   if now <= was then
-    return '{"replayed":1,"outcome":' .. (existing.o or '{"t":"stale"}') .. '}'
+    -- A leg rebuilt from the facts while still parked may belong to a message that never finished
+    -- (its facts only partly durable): match it again as if new. Anything else is a replay.
+    if existing.rb ~= '1' or existing.state ~= 'parked' then
+      return '{"replayed":1,"outcome":' .. (existing.o or '{"t":"stale"}') .. '}'
+    end
+    unindex(existing)
   end
   if leg.st == 'reversed' then
     fields[#fields + 1] = 'state'

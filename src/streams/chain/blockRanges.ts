@@ -42,6 +42,8 @@ const TOO_LARGE = [
   /too many (results|logs|blocks)/i,
   /exceed(s|ed)? (the )?max(imum)? (block )?range/i,
   /query timeout exceeded/i,
+  // viem's own cap on an HTTP response body (10 MB by default).
+  /response body exceeded the size limit/i,
 ];
 
 /**
@@ -62,4 +64,41 @@ export function isRangeTooLargeError(e: unknown): boolean {
     }
   }
   return false;
+}
+
+/**
+ * The eth_getLogs range size to ask for next: halves when the provider refuses a range as too
+ * large, and doubles back towards `max` after `growAfter` consecutive successes. Pure state.
+ */
+export class AdaptiveRange {
+  private current: number;
+  private successes = 0;
+
+  constructor(
+    private readonly max: number,
+    private readonly growAfter = 3,
+  ) {
+    if (max <= 0) throw new RangeError(`max must be positive, got ${max}`);
+    this.current = max;
+  }
+
+  /** Blocks to ask for now. */
+  get size(): number {
+    return this.current;
+  }
+
+  /** The provider refused a range of `tried` blocks: next ask for at most half of it. */
+  tooLarge(tried: number): void {
+    this.current = Math.max(1, Math.min(this.current, Math.floor(tried / 2)));
+    this.successes = 0;
+  }
+
+  /** A range was read: after enough of them in a row, grow again. */
+  succeeded(): void {
+    if (this.current >= this.max) return;
+    if (++this.successes >= this.growAfter) {
+      this.current = Math.min(this.max, this.current * 2);
+      this.successes = 0;
+    }
+  }
 }

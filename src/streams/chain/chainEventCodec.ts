@@ -4,7 +4,7 @@
  * unreadable input is a `DecodeError`, readable input that breaks the contract a `SchemaViolation`.
  */
 import { z } from 'zod';
-import type { ChainEvent, ChainProgress } from '../../domain/types.js';
+import type { ChainEvent, ChainProgress, ChainRetraction } from '../../domain/types.js';
 import { DecodeError, SchemaViolation } from '../../lib/errors.js';
 
 export const CHAIN_CODEC_VERSION = 1;
@@ -28,7 +28,7 @@ const chainEventWire = z
     blockTime: epochMs,
     txHash: hash32,
     logIndex: z.number().int().nonnegative(),
-    kind: z.enum(['mint', 'burn', 'transfer']),
+    kind: z.enum(['mint', 'burn', 'transfer', 'collateral']),
     from: lowerAddress,
     to: lowerAddress,
     value: uint,
@@ -48,6 +48,74 @@ const chainProgressWire = z.object({
   blockHash: hash32,
   blockTime: epochMs,
 });
+
+const eventIdPattern = /^[1-9][0-9]*:0x[0-9a-f]{64}:(0|[1-9][0-9]*)$/;
+
+const chainRetractionWire = z
+  .object({
+    v: z.literal(CHAIN_CODEC_VERSION),
+    chainId: z.number().int().positive(),
+    blockNumber: uint,
+    blockHash: hash32,
+    eventIds: z.array(z.string().regex(eventIdPattern, 'must be chainId:blockHash:logIndex')),
+  })
+  .superRefine((r, ctx) => {
+    r.eventIds.forEach((id, i) => {
+      if (!id.startsWith(`${r.chainId}:${r.blockHash}:`)) {
+        ctx.addIssue({ code: 'custom', path: ['eventIds', i], message: 'must be an event of the retracted block' });
+      }
+    });
+  });
+
+/**
+ * The chain's head stopped moving (`stalled: true`) or moved again (`stalled: false`). Published
+ * on `<prefix>.<chainId>.stall`, message id `stall:<chainId>:<headNumber>:<on|off>`.
+ */
+export interface ChainStall {
+  chainId: number;
+  stalled: boolean;
+  /** Last head seen. */
+  headNumber: bigint;
+  /** Epoch ms at which the head last moved. */
+  sinceMs: number;
+  /** Epoch ms when this was observed. */
+  observedAtMs: number;
+}
+
+const chainStallWire = z.object({
+  v: z.literal(CHAIN_CODEC_VERSION),
+  chainId: z.number().int().positive(),
+  stalled: z.boolean(),
+  headNumber: uint,
+  sinceMs: epochMs,
+  observedAtMs: epochMs,
+});
+
+/** Serialises a retraction for the `<prefix>.<chainId>.retract` subject. */
+export function encodeChainRetraction(r: ChainRetraction): Uint8Array {
+  return encoder.encode(
+    JSON.stringify({ v: CHAIN_CODEC_VERSION, chainId: r.chainId, blockNumber: r.blockNumber.toString(), blockHash: r.blockHash, eventIds: r.eventIds }),
+  );
+}
+
+/** Parses a retraction; throws `DecodeError` or `SchemaViolation`. */
+export function decodeChainRetraction(bytes: Uint8Array): ChainRetraction {
+  const w = validate(chainRetractionWire, parseJson(bytes, 'chain retraction'), 'chain retraction');
+  return { chainId: w.chainId, blockNumber: BigInt(w.blockNumber), blockHash: w.blockHash, eventIds: w.eventIds };
+}
+
+/** Serialises a stall notice for the `<prefix>.<chainId>.stall` subject. */
+export function encodeChainStall(s: ChainStall): Uint8Array {
+  return encoder.encode(
+    JSON.stringify({ v: CHAIN_CODEC_VERSION, chainId: s.chainId, stalled: s.stalled, headNumber: s.headNumber.toString(), sinceMs: s.sinceMs, observedAtMs: s.observedAtMs }),
+  );
+}
+
+/** Parses a stall notice; throws `DecodeError` or `SchemaViolation`. */
+export function decodeChainStall(bytes: Uint8Array): ChainStall {
+  const w = validate(chainStallWire, parseJson(bytes, 'chain stall'), 'chain stall');
+  return { chainId: w.chainId, stalled: w.stalled, headNumber: BigInt(w.headNumber), sinceMs: w.sinceMs, observedAtMs: w.observedAtMs };
+}
 
 /** Serialises a chain event for the `<prefix>.<chainId>.events` subject. */
 export function encodeChainEvent(e: ChainEvent): Uint8Array {

@@ -1,30 +1,71 @@
 /**
- * The chain side's source: follows one EVM chain and publishes the confirmed Transfer events of
- * its deposit tokens to JetStream, then the chain's progress (event-time watermark), then moves
- * the checkpoint. Historical backfill and following the head are the same loop: from each
- * token's checkpoint up to `head - confirmations`, in ranges of at most `maxBlockRange` blocks.
- * One worker per chain polls (Redis lease); the others stand by and take over when it goes.
+ * The chain side's source: follows one EVM chain and publishes the final events of its tokens to
+ * JetStream, then the chain's progress (event-time watermark), then moves the checkpoint.
  *
- * Ordering contract, per range: events published and acked → progress published and acked →
- * checkpoint advanced. A crash anywhere re-publishes the range on restart; JetStream drops the
- * duplicates by message id (`chainId:blockHash:logIndex`) and consumers are idempotent anyway.
+ * - Final head: `head - confirmations` (finality mode `depth`) or the node's `finalized`/`safe`
+ *   block (mode `tag`). Nothing above it is read, so a reorg within the depth is never seen.
+ * - Backfill and follow are one loop over each token's checkpoint: more than `tipBlocks` below
+ *   the final head, ranges of eth_getLogs (adaptive size); within it, block by block with logs
+ *   by block hash (readConfirmedLogs.ts).
+ * - Reorgs by hash continuity: every processed block's hash, parent hash and published event ids
+ *   go to a bounded history in Redis (blockHistory.ts) before its events are published. A new
+ *   block whose parent hash differs from the stored predecessor, or a stored block whose hash the
+ *   node no longer has, means a reorg deeper than the finality depth: walk the history back to
+ *   the fork point, publish a `ChainRetraction` per orphaned block that had events, rewind the
+ *   checkpoints to the fork point, and read the canonical blocks again (their events get new ids).
+ * - A node behind us (final head below the last processed block, or a block it does not have)
+ *   is lagging, not reorganised: wait.
+ * - One worker per chain polls (Redis lease); the others stand by and take over when it goes.
+ * - A head that does not move for `stallTimeoutMs` is a stall: logged, `stalledSinceMs()`, the
+ *   `onHeadStatus` hook, and a `ChainStall` message on `<prefix>.<chainId>.stall` (and one when it
+ *   moves again).
+ *
+ * Ordering contract, per step: block records stored → events published and acked → progress
+ * published and acked → checkpoint advanced. A crash anywhere re-publishes the step on restart;
+ * JetStream drops the duplicates by message id (`chainId:blockHash:logIndex`) and consumers are
+ * idempotent anyway. A retraction is published before the checkpoint is rewound, so a crash in
+ * between finds the same orphaned records again and re-publishes the same retraction ids.
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createPublicClient, fallback, http, type Address, type PublicClient } from 'viem';
+import type { Address, PublicClient } from 'viem';
 import type { ChainConfig, Config, TokenConfig } from '../../config/schema.js';
-import type { ChainProgress } from '../../domain/types.js';
+import type { ChainEvent, ChainProgress } from '../../domain/types.js';
+import { AdaptiveRange } from './blockRanges.js';
+import { blockHistory, type BlockRecord } from './blockHistory.js';
 import { checkpoint as checkpointStore } from './checkpoint.js';
-import { encodeChainEvent, encodeChainProgress } from './chainEventCodec.js';
+import { encodeChainEvent, encodeChainProgress, encodeChainRetraction, encodeChainStall } from './chainEventCodec.js';
+import { compileEventMappings, type TokenEvents } from './eventMappings.js';
 import { leaderLease, leaseKey } from './leaderLease.js';
-import { BlockHeaderCache, ChainReadError, readConfirmedLogs } from './readConfirmedLogs.js';
 import { nextRange } from './nextRange.js';
+import {
+  BlockHeaderCache,
+  ChainLagging,
+  ChainReadError,
+  fetchHeader,
+  readBlock,
+  readRange,
+  type ReadContext,
+} from './readConfirmedLogs.js';
+import { backoffMs, createChainClient, withRetry } from './rpc.js';
 
 const erc20DecimalsAbi = [
   { type: 'function', name: 'decimals', stateMutability: 'view', inputs: [], outputs: [{ type: 'uint8' }] },
 ] as const;
+
+/** Publishes in flight at once: JetStream keeps one connection's publishes in order. */
+const PUBLISH_WINDOW = 256;
+
+export interface HeadStatus {
+  chainId: number;
+  /** Last head block seen, or null before the first poll. */
+  head: bigint | null;
+  /** Milliseconds since the head last moved (0 before the first poll). */
+  headAgeMs: number;
+  stalled: boolean;
+}
 
 export interface ChainIngesterOptions {
   chain: ChainConfig;
@@ -36,14 +77,16 @@ export interface ChainIngesterOptions {
   js: JetStreamClient;
   redis: Redis;
   logger: Logger;
-  /** Lease holder id; unique per process. Default `${hostname-less pid}-${random}`. */
+  /** Lease holder id; unique per process. Default `${pid}-${random}`. */
   workerId?: string;
   /** Overrides the client built from `chain.rpcUrls` (tests, custom transports). */
   client?: PublicClient;
   /** How long a silent leader keeps the lease. Default max(10 s, 5 × pollIntervalMs). */
   leaseTtlMs?: number;
-  /** Backoff after a failed poll: doubles from `initialMs` up to `maxMs`. Default 250 ms → 30 s. */
+  /** Backoff after a failed poll or RPC call: full jitter, doubling from `initialMs` up to `maxMs`. Default 250 ms → 30 s. */
   retry?: { initialMs?: number; maxMs?: number };
+  /** Called after every poll of the leader (e.g. to set a Prometheus gauge of the head's age). */
+  onHeadStatus?: (s: HeadStatus) => void;
 }
 
 export interface ChainIngester {
@@ -55,6 +98,8 @@ export interface ChainIngester {
   isLeader(): boolean;
   /** The last progress this instance published, if any. */
   lastProgress(): ChainProgress | null;
+  /** Epoch ms since which the head has not moved, while that exceeds `stallTimeoutMs`; else null. */
+  stalledSinceMs(): number | null;
 }
 
 export function chainEventsSubject(prefix: string, chainId: number): string {
@@ -63,6 +108,14 @@ export function chainEventsSubject(prefix: string, chainId: number): string {
 
 export function chainProgressSubject(prefix: string, chainId: number): string {
   return `${prefix}.${chainId}.progress`;
+}
+
+export function chainRetractSubject(prefix: string, chainId: number): string {
+  return `${prefix}.${chainId}.retract`;
+}
+
+export function chainStallSubject(prefix: string, chainId: number): string {
+  return `${prefix}.${chainId}.stall`;
 }
 
 /** Creates the CHAIN stream (`<prefix>.>`, file storage, 2-minute duplicate window) unless it exists. */
@@ -93,17 +146,14 @@ function isStreamNotFound(e: unknown): boolean {
   return o?.name === 'StreamNotFoundError' || o?.api_error?.err_code === 10059 || /stream not found/i.test(String(e));
 }
 
-/** Follows `options.chain` and publishes its confirmed token events; see the module comment. */
+/** Follows `options.chain` and publishes its final token events; see the module comment. */
 export function chainIngester(options: ChainIngesterOptions): ChainIngester {
   const { chain, namespace, js, redis, subjectPrefix } = options;
   const chainId = chain.chainId;
   const tokens = options.tokens.filter((t) => t.chainId === chainId);
+  const mappings = new Map(tokens.map((t) => [t.address, compileEventMappings(t.events, t.address)]));
   const log = options.logger.child({ component: 'chainIngester', chainId });
-  const client =
-    options.client ??
-    (createPublicClient({
-      transport: chain.rpcUrls.length === 1 ? http(chain.rpcUrls[0]) : fallback(chain.rpcUrls.map((u) => http(u))),
-    }) as PublicClient);
+  const client = options.client ?? createChainClient({ rpcUrls: chain.rpcUrls, timeoutMs: chain.rpcTimeoutMs });
   const workerId = options.workerId ?? `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
   const lease = leaderLease({
     redis,
@@ -112,7 +162,8 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
     ttlMs: options.leaseTtlMs ?? Math.max(10_000, 5 * chain.pollIntervalMs),
   });
   const checkpoints = checkpointStore(redis, namespace, chainId);
-  const headers = new BlockHeaderCache();
+  const history = blockHistory(redis, namespace, chainId, chain.reorgHistory);
+  const finality = chain.finality ?? { mode: 'depth' as const, confirmations: chain.confirmations };
   const decimals = new Map<string, number>();
   const eventsSubject = chainEventsSubject(subjectPrefix, chainId);
   const progressSubject = chainProgressSubject(subjectPrefix, chainId);
@@ -124,6 +175,26 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
   let progress: ChainProgress | null = null;
   let loop: Promise<void> | null = null;
   let wake: (() => void) | null = null;
+  // Head tracking for stall detection (wall clock).
+  let lastHead: bigint | null = null;
+  let lastHeadMoveAt = 0;
+  let stalled = false;
+  let behindWarned = false;
+
+  const ctx: ReadContext = {
+    client,
+    chainId,
+    headers: new BlockHeaderCache(),
+    adaptive: new AdaptiveRange(chain.maxBlockRange),
+    rpc: (fn) =>
+      withRetry(fn, {
+        retries: chain.rpcRetries,
+        initialMs: initialBackoff,
+        maxMs: Math.min(maxBackoff, 5_000),
+        cancelled: () => !running,
+        onRetry: (err, attempt, waitMs) => log.debug({ err, attempt, waitMs }, 'RPC call failed; retrying'),
+      }),
+  };
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -140,7 +211,7 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
     for (const t of tokens) {
       if (decimals.has(t.address)) continue;
       try {
-        const d = await client.readContract({ address: t.address as Address, abi: erc20DecimalsAbi, functionName: 'decimals' });
+        const d = await ctx.rpc(() => client.readContract({ address: t.address as Address, abi: erc20DecimalsAbi, functionName: 'decimals' }));
         decimals.set(t.address, Number(d));
       } catch (e) {
         throw new ChainReadError(`decimals() of token ${t.address} on chain ${chainId} failed`, { cause: e });
@@ -148,77 +219,221 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
     }
   }
 
+  function tokenEvents(addresses: readonly string[]): Map<string, TokenEvents> {
+    return new Map(addresses.map((a) => [a, { decimals: decimals.get(a) ?? 0, mappings: mappings.get(a) ?? [] }]));
+  }
+
   async function ensureLeader(): Promise<void> {
     leader = await lease.acquire();
     if (!leader) throw new LeaseLost();
   }
 
-  /** Publishes everything from the checkpoints up to the confirmed head. */
-  async function syncToConfirmedHead(): Promise<void> {
+  async function finalHead(head: bigint): Promise<bigint> {
+    if (finality.mode === 'depth') return head - BigInt(finality.confirmations);
+    const b = await ctx.rpc(() => client.getBlock({ blockTag: finality.tag }));
+    return b.number ?? -1n;
+  }
+
+  async function publishAll(events: readonly ChainEvent[]): Promise<void> {
+    let inflight: Promise<unknown>[] = [];
+    for (const e of events) {
+      inflight.push(js.publish(eventsSubject, encodeChainEvent(e), { msgID: e.eventId }));
+      if (inflight.length >= PUBLISH_WINDOW) {
+        await Promise.all(inflight);
+        inflight = [];
+      }
+    }
+    await Promise.all(inflight);
+  }
+
+  /**
+   * Publishes everything from the checkpoints up to the final head. Returns true when it should
+   * run again at once (a reorg rewound the checkpoints).
+   */
+  async function syncToFinalHead(): Promise<boolean> {
     await loadDecimals();
-    const head = await client.getBlockNumber({ cacheTime: 0 });
-    const confirmed = head - BigInt(chain.confirmations);
-    if (confirmed < 0n) return;
+    const head = await ctx.rpc(() => client.getBlockNumber({ cacheTime: 0 }));
+    observeHead(head);
+    const final = await finalHead(head);
+    if (final < 0n) return false;
 
     // Last block each token has fully published; a token with nothing yet has "reached" the block
     // before its startBlock (there is nothing of it to read below).
     const reached = new Map<string, bigint>();
     for (const t of tokens) reached.set(t.address, (await checkpoints.read(t.address)) ?? t.startBlock - 1n);
 
+    const top = await history.highest();
+    if (top && final < top.number) {
+      // Our node is behind what we already processed (lagging, or the chain was rolled back and
+      // has not grown again): neither is evidence of a reorg. Wait until it passes us.
+      if (!behindWarned) log.warn({ final, processed: top.number }, 'final head is behind the last processed block (lagging node or rollback); waiting');
+      behindWarned = true;
+      return false;
+    }
+    behindWarned = false;
+    if (top && final === top.number) {
+      // Nothing new to link by parent hash: check that the last processed block still stands.
+      const h = await fetchHeader(ctx, top.number);
+      if (h.hash !== top.hash) return handleReorg(`block ${top.number} is now ${h.hash}, we processed ${top.hash}`);
+    }
+
     while (running) {
-      const step = nextRange(reached, confirmed, chain.maxBlockRange);
+      const step = nextRange(reached, final, chain.maxBlockRange);
       if (!step) break;
-      await ensureLeader();
-      const range = step.range;
-      const events = await readConfirmedLogs({
-        client,
-        chainId,
-        tokens: new Map(step.tokens.map((a) => [a, decimals.get(a) ?? 0])),
-        range,
-        headers,
-      });
-      for (const e of events) {
-        await js.publish(eventsSubject, encodeChainEvent(e), { msgID: e.eventId });
+      const wanted = tokenEvents(step.tokens);
+      const blockMode = final - step.range.from < BigInt(chain.tipBlocks);
+      const range = blockMode ? { from: step.range.from, to: step.range.from } : step.range;
+
+      // Link the first block to the stored one before it.
+      const prev = await history.get(range.from - 1n);
+      const read = blockMode ? await readBlock(ctx, range.from, wanted) : await readRange(ctx, range, wanted);
+      if (prev) {
+        const first = blockMode ? read.last : await fetchHeader(ctx, range.from);
+        if (first.parentHash !== prev.hash) {
+          return handleReorg(`block ${range.from}'s parent is ${first.parentHash}, we processed ${prev.hash} at ${prev.number}`);
+        }
       }
+      await ensureLeader();
+      const conflicts = await history.put(read.records);
+      if (conflicts.length > 0) return handleReorg(`blocks ${conflicts.join(', ')} changed hash since we processed them`);
+
+      await publishAll(read.events);
       for (const a of step.tokens) reached.set(a, range.to);
-      await publishProgress(reached, confirmed);
+      await publishProgress(reached, final);
       for (const a of step.tokens) await checkpoints.advance(a, range.to);
-      log.debug({ from: range.from, to: range.to, tokens: step.tokens.length, events: events.length }, 'range published');
+      log.debug({ from: range.from, to: range.to, tokens: step.tokens.length, events: read.events.length, blockMode }, 'published');
     }
     // Tokens whose startBlock lies ahead still let the chain's progress move with the others.
-    await publishProgress(reached, confirmed);
+    await publishProgress(reached, final);
+    return false;
+  }
+
+  /**
+   * A block we processed is no longer canonical. Walks the stored history back to the highest
+   * block the node still has with the same hash (the fork point), retracts the events of the
+   * orphaned blocks, rewinds every checkpoint beyond the fork point, and forgets the orphans.
+   */
+  async function handleReorg(why: string): Promise<boolean> {
+    await ensureLeader();
+    const top = await history.highest();
+    if (!top) return true;
+    const orphans: BlockRecord[] = [];
+    let fork: bigint | null = null;
+    let cursor = top.number;
+    walk: for (;;) {
+      const batch = await history.descending(cursor, 64);
+      if (batch.length === 0) break;
+      for (const r of batch) {
+        const canonical = await fetchHeader(ctx, r.number); // ChainLagging: wait and look again
+        if (canonical.hash === r.hash) {
+          fork = r.number;
+          break walk;
+        }
+        orphans.push(r);
+      }
+      cursor = batch[batch.length - 1]!.number - 1n;
+    }
+    ctx.headers.clear();
+    if (orphans.length === 0) return true;
+    if (fork === null) {
+      fork = orphans[orphans.length - 1]!.number - 1n;
+      log.error({ fork, history: chain.reorgHistory }, 'reorg deeper than the stored block history: events of older orphaned blocks cannot be retracted');
+    }
+    const retracted: string[] = [];
+    for (const r of [...orphans].reverse()) {
+      if (r.eventIds.length === 0) continue;
+      await ensureLeader();
+      await js.publish(
+        chainRetractSubject(subjectPrefix, chainId),
+        encodeChainRetraction({ chainId, blockNumber: r.number, blockHash: r.hash, eventIds: r.eventIds }),
+        { msgID: `retract:${chainId}:${r.hash}` },
+      );
+      retracted.push(...r.eventIds);
+    }
+    const rewound: string[] = [];
+    for (const t of tokens) if (await checkpoints.rewind(t.address, fork)) rewound.push(t.address);
+    await history.deleteAbove(fork);
+    log.warn(
+      { why, forkPoint: fork, orphanedBlocks: orphans.length, retractedEvents: retracted.length, rewoundTokens: rewound },
+      `reorg deeper than the finality depth: ${orphans.length} processed block(s) above ${fork} were orphaned; retracted ${retracted.length} published event(s) and rewound the checkpoints to the fork point ${fork} to re-read the canonical chain`,
+    );
+    return true;
   }
 
   /** Publishes the chain's progress at the lowest block every token reached, if it moved. */
-  async function publishProgress(reached: Map<string, bigint>, confirmed: bigint): Promise<void> {
-    let low = confirmed;
+  async function publishProgress(reached: Map<string, bigint>, final: bigint): Promise<void> {
+    let low = final;
     for (const b of reached.values()) if (b < low) low = b;
     if (low < 0n || (progress && low <= progress.blockNumber)) return;
-    const header = await headers.get(client, low);
+    const header = ctx.headers.lookup(low) ?? (await fetchHeader(ctx, low));
     const p: ChainProgress = { chainId, blockNumber: low, blockHash: header.hash, blockTime: header.timeMs };
     await js.publish(progressSubject, encodeChainProgress(p), { msgID: `progress:${chainId}:${low}` });
     progress = p;
   }
 
+  function observeHead(head: bigint): void {
+    const now = Date.now();
+    if (lastHead === null || head > lastHead) {
+      if (stalled) {
+        log.info({ head, stalledForMs: now - lastHeadMoveAt }, 'chain head moves again');
+        void publishStall(false, head, lastHeadMoveAt, now);
+      }
+      stalled = false;
+      lastHead = head;
+      lastHeadMoveAt = now;
+    }
+  }
+
+  function checkStall(): void {
+    if (lastHead === null) return;
+    const now = Date.now();
+    if (!stalled && now - lastHeadMoveAt >= chain.stallTimeoutMs) {
+      stalled = true;
+      log.warn({ head: lastHead, sinceMs: lastHeadMoveAt, stallTimeoutMs: chain.stallTimeoutMs }, 'chain head stalled: no new block');
+      void publishStall(true, lastHead, lastHeadMoveAt, now);
+    }
+    options.onHeadStatus?.({ chainId, head: lastHead, headAgeMs: now - lastHeadMoveAt, stalled });
+  }
+
+  async function publishStall(on: boolean, head: bigint, sinceMs: number, now: number): Promise<void> {
+    try {
+      await js.publish(
+        chainStallSubject(subjectPrefix, chainId),
+        encodeChainStall({ chainId, stalled: on, headNumber: head, sinceMs, observedAtMs: now }),
+        { msgID: `stall:${chainId}:${head}:${on ? 'on' : 'off'}` },
+      );
+    } catch (err) {
+      log.warn({ err }, 'could not publish the stall notice');
+    }
+  }
+
   async function run(): Promise<void> {
-    let backoff = initialBackoff;
+    let attempt = 0;
     while (running) {
+      let again = false;
       try {
         const wasLeader = leader;
         leader = await lease.acquire();
         if (leader !== wasLeader) log.info({ workerId, leader }, leader ? 'took the chain lease' : 'lost the chain lease');
-        if (leader) await syncToConfirmedHead();
-        backoff = initialBackoff;
-        await sleep(leader ? chain.pollIntervalMs : Math.min(chain.pollIntervalMs, 1_000));
+        if (leader) again = await syncToFinalHead();
+        attempt = 0;
       } catch (e) {
         if (e instanceof LeaseLost) {
           log.warn({ workerId }, 'lost the chain lease mid-sync; standing by');
           continue;
         }
-        log.warn({ err: e, backoffMs: backoff }, 'chain poll failed; retrying the same range');
-        await sleep(backoff);
-        backoff = Math.min(backoff * 2, maxBackoff);
+        if (e instanceof ChainLagging) {
+          log.info({ reason: e.message }, 'node is behind; waiting for it');
+        } else {
+          if (leader) checkStall();
+          const wait = backoffMs(attempt++, initialBackoff, maxBackoff);
+          log.warn({ err: e, backoffMs: wait }, 'chain poll failed; retrying the same range');
+          await sleep(wait);
+          continue;
+        }
       }
+      if (leader) checkStall();
+      if (!again) await sleep(leader ? chain.pollIntervalMs : Math.min(chain.pollIntervalMs, 1_000));
     }
   }
 
@@ -240,6 +455,7 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
     },
     isLeader: () => leader,
     lastProgress: () => progress,
+    stalledSinceMs: () => (stalled ? lastHeadMoveAt : null),
   };
 }
 

@@ -10,7 +10,7 @@ export function checkpointKey(namespace: string, chainId: number, token: string)
 }
 
 // Only ever moves forward: a former leader whose lease lapsed mid-range cannot pull it back.
-// (Reorg handling will add an explicit rewind that records why.)
+// Reorg handling moves it back with the explicit `rewind`, which the ingester logs with its reason.
 const ADVANCE = `
 local cur = redis.call('GET', KEYS[1])
 if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
@@ -22,7 +22,15 @@ export interface Checkpoint {
   read(token: string): Promise<bigint | null>;
   /** Records `blockNumber` as fully published; never moves backwards. Returns whether it moved. */
   advance(token: string, blockNumber: bigint): Promise<boolean>;
+  /** Moves the checkpoint back to `blockNumber` if it is beyond it (a reorg's fork point). Returns whether it moved. */
+  rewind(token: string, blockNumber: bigint): Promise<boolean>;
 }
+
+const REWIND = `
+local cur = redis.call('GET', KEYS[1])
+if not cur or tonumber(cur) <= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1`;
 
 /** The checkpoint store of one chain. */
 export function checkpoint(redis: Redis, namespace: string, chainId: number): Checkpoint {
@@ -33,6 +41,10 @@ export function checkpoint(redis: Redis, namespace: string, chainId: number): Ch
     },
     async advance(token, blockNumber) {
       const moved = await redis.eval(ADVANCE, 1, checkpointKey(namespace, chainId, token), blockNumber.toString());
+      return moved === 1;
+    },
+    async rewind(token, blockNumber) {
+      const moved = await redis.eval(REWIND, 1, checkpointKey(namespace, chainId, token), blockNumber.toString());
       return moved === 1;
     },
   };

@@ -1,13 +1,23 @@
 /**
- * Reads the ERC-20 Transfer logs of a set of tokens over one inclusive block range and turns them
- * into `ChainEvent`s, with the block timestamp and the token decimals attached. When the provider
- * refuses the range (too many blocks or results), the range is halved until it passes.
+ * Reads token logs from final blocks, two ways, and checks what the node returns:
+ * - `readBlock`: one block by number, then its logs by `blockHash` (so logs and header cannot
+ *   come from two different chains), checked against the header: hash, number, strictly
+ *   increasing log index, address and topic in the logs bloom. A bloom that excludes every token
+ *   saves the eth_getLogs call.
+ * - `readRange`: a block range by eth_getLogs in chunks that shrink when the provider says the
+ *   range or result is too large and grow back after successes; each log checked against its
+ *   block's header, and the range's last header read before and after, so a chain that changed
+ *   under the read is retried rather than trusted.
+ * Both return the events in chain order and the block records (hash, parent, event ids) that
+ * reorg detection stores.
  */
-import type { Address, GetLogsReturnType, PublicClient } from 'viem';
+import { BlockNotFoundError, type AbiEvent, type Address, type Hex, type PublicClient } from 'viem';
 import type { ChainEvent } from '../../domain/types.js';
 import { ReconError } from '../../lib/errors.js';
-import { halveRange, isRangeTooLargeError, type BlockRange } from './blockRanges.js';
-import { decodeReference, mintedEvent, toChainEvent, transferEvent } from './tokenTransferEvent.js';
+import { isRangeTooLargeError, type AdaptiveRange, type BlockRange } from './blockRanges.js';
+import type { BlockRecord } from './blockHistory.js';
+import { decodeTokenLogs, eventsOf, type RawLog, type TokenEvents } from './eventMappings.js';
+import { bloomMayContain, isEmptyBloom } from './logsBloom.js';
 
 /** A chain read failed or saw an inconsistent chain: transient, retry the same range. */
 export class ChainReadError extends ReconError {
@@ -15,115 +25,201 @@ export class ChainReadError extends ReconError {
   readonly permanent = false;
 }
 
+/** The node does not have a block we expected (behind its peers, or rolled back): wait, never retract. */
+export class ChainLagging extends ReconError {
+  readonly code = 'CHAIN_LAGGING';
+  readonly permanent = false;
+}
+
 export interface BlockHeader {
   number: bigint;
   hash: string;
+  parentHash: string;
   /** Epoch milliseconds. */
   timeMs: number;
+  logsBloom: Hex;
 }
 
 /** Headers by block number, so each block's timestamp is fetched once; bounded to `max` entries. */
 export class BlockHeaderCache {
   private readonly map = new Map<bigint, BlockHeader>();
-  constructor(private readonly max = 2_048) {}
+  constructor(private readonly max = 4_096) {}
 
-  async get(client: PublicClient, blockNumber: bigint): Promise<BlockHeader> {
-    const hit = this.map.get(blockNumber);
-    if (hit) return hit;
-    const block = await client.getBlock({ blockNumber });
-    if (block.hash === null) throw new ChainReadError(`block ${blockNumber} has no hash yet`);
-    const header = { number: blockNumber, hash: block.hash.toLowerCase(), timeMs: Number(block.timestamp) * 1_000 };
-    this.map.set(blockNumber, header);
+  lookup(n: bigint): BlockHeader | undefined {
+    return this.map.get(n);
+  }
+
+  set(h: BlockHeader): void {
+    this.map.delete(h.number);
+    this.map.set(h.number, h);
     if (this.map.size > this.max) {
       const oldest = this.map.keys().next().value;
       if (oldest !== undefined) this.map.delete(oldest);
     }
-    return header;
   }
 
   /** Forgets a block (a reorg replaced it). */
   delete(blockNumber: bigint): void {
     this.map.delete(blockNumber);
   }
+
+  clear(): void {
+    this.map.clear();
+  }
 }
 
-export interface ReadConfirmedLogsParameters {
+export interface ReadContext {
   client: PublicClient;
   chainId: number;
-  /** Token addresses (lower case) with their decimals. */
-  tokens: ReadonlyMap<string, number>;
-  range: BlockRange;
   headers: BlockHeaderCache;
+  /** Wraps each RPC call (retries with backoff). */
+  rpc: <T>(fn: () => Promise<T>) => Promise<T>;
+  adaptive: AdaptiveRange;
 }
 
-/** Events in chain order (block number, then log index). */
-export type ReadConfirmedLogsReturnType = ChainEvent[];
-
-/** Reads and maps the Transfer logs of `tokens` in `range`; see the module comment. */
-export async function readConfirmedLogs(p: ReadConfirmedLogsParameters): Promise<ReadConfirmedLogsReturnType> {
-  const all = await getTransferLogs(p.client, [...p.tokens.keys()] as Address[], p.range);
-  // Minted(to, amount, ref) rides beside the mint's Transfer in the same transaction: attach its
-  // reference to that Transfer (same token, recipient and amount).
-  const refs = new Map<string, string>();
-  const refKey = (token: string, tx: string, to: string, amount: bigint) => `${token.toLowerCase()}|${tx.toLowerCase()}|${to.toLowerCase()}|${amount}`;
-  for (const log of all) {
-    if (log.eventName !== 'Minted' || !log.transactionHash) continue;
-    const ref = decodeReference(log.args.ref);
-    if (ref) refs.set(refKey(log.address, log.transactionHash, log.args.to, log.args.amount), ref);
-  }
-  const logs = all.filter((l) => l.eventName === 'Transfer');
-  const events: ChainEvent[] = [];
-  for (const log of logs) {
-    if (log.eventName !== 'Transfer') continue;
-    if (log.blockHash === null || log.blockNumber === null || log.logIndex === null || log.transactionHash === null) {
-      throw new ChainReadError(`pending log returned for confirmed range ${p.range.from}-${p.range.to}`);
-    }
-    const { from, to, value } = log.args;
-    if (from === undefined || to === undefined || value === undefined) continue;
-    const decimals = p.tokens.get(log.address.toLowerCase());
-    if (decimals === undefined) continue;
-    const header = await p.headers.get(p.client, log.blockNumber);
-    if (header.hash !== log.blockHash.toLowerCase()) {
-      // The block changed between the two calls: a reorg at a depth we treat as confirmed.
-      p.headers.delete(log.blockNumber);
-      throw new ChainReadError(`block ${log.blockNumber} changed hash while reading logs`, {
-        details: `log in ${log.blockHash}, header ${header.hash}`,
-      });
-    }
-    events.push(
-      toChainEvent(
-        p.chainId,
-        {
-          address: log.address,
-          blockNumber: log.blockNumber,
-          blockHash: log.blockHash,
-          transactionHash: log.transactionHash,
-          logIndex: log.logIndex,
-          from,
-          to,
-          value,
-          reference: refs.get(refKey(log.address, log.transactionHash, to, value)) ?? null,
-        },
-        decimals,
-        header.timeMs,
-      ),
-    );
-  }
-  events.sort((a, b) => (a.blockNumber === b.blockNumber ? a.logIndex - b.logIndex : a.blockNumber < b.blockNumber ? -1 : 1));
-  return events;
-}
-
-type TransferLogs = GetLogsReturnType<undefined, [typeof transferEvent, typeof mintedEvent], true, bigint, bigint>;
-
-async function getTransferLogs(client: PublicClient, address: Address[], range: BlockRange): Promise<TransferLogs> {
+/** The header of block `n`, from the node (and cached); `ChainLagging` when the node lacks it. */
+export async function fetchHeader(ctx: ReadContext, n: bigint): Promise<BlockHeader> {
+  let block;
   try {
-    // strict: logs whose topics do not fit the ERC-20 shape (e.g. ERC-721 Transfer) are dropped.
-    return await client.getLogs({ address, events: [transferEvent, mintedEvent], fromBlock: range.from, toBlock: range.to, strict: true });
+    block = await ctx.rpc(() => ctx.client.getBlock({ blockNumber: n }));
   } catch (e) {
-    if (range.to > range.from && isRangeTooLargeError(e)) {
-      const [a, b] = halveRange(range);
-      return [...(await getTransferLogs(client, address, a)), ...(await getTransferLogs(client, address, b))];
+    if (e instanceof BlockNotFoundError || (e as { name?: string }).name === 'BlockNotFoundError') {
+      throw new ChainLagging(`the node has no block ${n} yet`, { cause: e });
     }
-    throw new ChainReadError(`eth_getLogs ${range.from}-${range.to} failed`, { cause: e });
+    throw new ChainReadError(`eth_getBlockByNumber ${n} failed`, { cause: e });
   }
+  if (block.hash === null || block.number === null) throw new ChainLagging(`block ${n} is still pending`);
+  const h: BlockHeader = {
+    number: block.number,
+    hash: block.hash.toLowerCase(),
+    parentHash: block.parentHash.toLowerCase(),
+    timeMs: Number(block.timestamp) * 1_000,
+    logsBloom: (block.logsBloom ?? '0x') as Hex,
+  };
+  ctx.headers.set(h);
+  return h;
+}
+
+async function cachedHeader(ctx: ReadContext, n: bigint): Promise<BlockHeader> {
+  return ctx.headers.lookup(n) ?? fetchHeader(ctx, n);
+}
+
+export interface ReadResult {
+  events: ChainEvent[];
+  /** One per block with events, plus the last block read (for hash continuity). */
+  records: BlockRecord[];
+  /** Header of the last block read. */
+  last: BlockHeader;
+}
+
+/** Reads block `n` and its logs by hash; see the module comment. */
+export async function readBlock(ctx: ReadContext, n: bigint, tokens: ReadonlyMap<string, TokenEvents>): Promise<ReadResult> {
+  const header = await fetchHeader(ctx, n);
+  const addresses = [...tokens.keys()] as Address[];
+  const bloomed = !isEmptyBloom(header.logsBloom);
+  const maybe = !bloomed || addresses.some((a) => bloomMayContain(header.logsBloom, a));
+  let logs: RawLog[] = [];
+  if (maybe) {
+    try {
+      logs = (await ctx.rpc(() =>
+        ctx.client.getLogs({ address: addresses, events: eventsOf(tokens.values()) as AbiEvent[], blockHash: header.hash as Hex, strict: false }),
+      )) as unknown as RawLog[];
+    } catch (e) {
+      throw new ChainReadError(`eth_getLogs of block ${n} (${header.hash}) failed`, { cause: e });
+    }
+  }
+  let lastIndex = -1;
+  for (const log of [...logs].sort((a, b) => (a.logIndex ?? 0) - (b.logIndex ?? 0))) {
+    const where = `log ${log.logIndex} of block ${n}`;
+    if (log.removed) throw new ChainReadError(`${where} is marked removed`);
+    if (log.blockHash?.toLowerCase() !== header.hash || log.blockNumber !== n) {
+      throw new ChainReadError(`${where} claims block ${log.blockNumber} ${log.blockHash}, the header says ${header.hash}`);
+    }
+    if (log.logIndex === null || log.logIndex <= lastIndex) throw new ChainReadError(`${where}: log indexes repeat or are missing`);
+    lastIndex = log.logIndex;
+    if (!tokens.has(log.address.toLowerCase())) throw new ChainReadError(`${where} is from ${log.address}, which was not asked for`);
+    if (bloomed && (!bloomMayContain(header.logsBloom, log.address as Hex) || (log.topics[0] && !bloomMayContain(header.logsBloom, log.topics[0])))) {
+      throw new ChainReadError(`${where} does not fit the block's logs bloom`);
+    }
+  }
+  const events = decodeTokenLogs(ctx.chainId, logs, tokens, () => header.timeMs);
+  return {
+    events,
+    records: [{ number: n, hash: header.hash, parentHash: header.parentHash, eventIds: events.map((e) => e.eventId) }],
+    last: header,
+  };
+}
+
+/** Reads `range` by eth_getLogs; see the module comment. */
+export async function readRange(ctx: ReadContext, range: BlockRange, tokens: ReadonlyMap<string, TokenEvents>): Promise<ReadResult> {
+  const before = await fetchHeader(ctx, range.to);
+  const logs = await getLogsAdaptive(ctx, [...tokens.keys()] as Address[], eventsOf(tokens.values()), range);
+  const after = await fetchHeader(ctx, range.to);
+  if (after.hash !== before.hash) {
+    throw new ChainReadError(`block ${range.to} changed hash while range ${range.from}-${range.to} was read`);
+  }
+  const byBlock = new Map<bigint, RawLog[]>();
+  for (const log of logs) {
+    if (log.removed) throw new ChainReadError(`a log of block ${log.blockNumber} is marked removed`);
+    if (log.blockHash === null || log.blockNumber === null || log.logIndex === null || log.transactionHash === null) {
+      throw new ChainReadError(`pending log returned for final range ${range.from}-${range.to}`);
+    }
+    if (log.blockNumber < range.from || log.blockNumber > range.to) throw new ChainReadError(`log of block ${log.blockNumber} outside ${range.from}-${range.to}`);
+    const list = byBlock.get(log.blockNumber) ?? [];
+    list.push(log);
+    byBlock.set(log.blockNumber, list);
+  }
+  const headers = new Map<bigint, BlockHeader>();
+  for (const [n, list] of byBlock) {
+    const h = await cachedHeader(ctx, n);
+    let lastIndex = -1;
+    for (const log of list.sort((a, b) => a.logIndex! - b.logIndex!)) {
+      if (log.blockHash!.toLowerCase() !== h.hash) {
+        // The block changed between the two calls: a reorg at a depth we treat as final.
+        ctx.headers.delete(n);
+        throw new ChainReadError(`block ${n} changed hash while reading logs`, { details: `log in ${log.blockHash}, header ${h.hash}` });
+      }
+      if (log.logIndex! <= lastIndex) throw new ChainReadError(`block ${n}: log indexes repeat`);
+      lastIndex = log.logIndex!;
+    }
+    headers.set(n, h);
+  }
+  const events = decodeTokenLogs(ctx.chainId, logs, tokens, (n) => headers.get(n)!.timeMs);
+  const ids = new Map<bigint, string[]>();
+  for (const e of events) {
+    const list = ids.get(e.blockNumber) ?? [];
+    list.push(e.eventId);
+    ids.set(e.blockNumber, list);
+  }
+  const records: BlockRecord[] = [];
+  for (const [n, list] of ids) {
+    const h = headers.get(n)!;
+    records.push({ number: n, hash: h.hash, parentHash: h.parentHash, eventIds: list });
+  }
+  if (!ids.has(range.to)) records.push({ number: range.to, hash: after.hash, parentHash: after.parentHash, eventIds: [] });
+  records.sort((a, b) => (a.number < b.number ? -1 : 1));
+  return { events, records, last: after };
+}
+
+/** eth_getLogs over `range` in chunks of `ctx.adaptive.size` blocks, shrinking on "too large". */
+async function getLogsAdaptive(ctx: ReadContext, address: Address[], events: AbiEvent[], range: BlockRange): Promise<RawLog[]> {
+  const out: RawLog[] = [];
+  let from = range.from;
+  while (from <= range.to) {
+    const size = BigInt(ctx.adaptive.size);
+    const to = from + size - 1n < range.to ? from + size - 1n : range.to;
+    try {
+      const logs = await ctx.rpc(() => ctx.client.getLogs({ address, events, fromBlock: from, toBlock: to, strict: false }));
+      out.push(...(logs as unknown as RawLog[]));
+      ctx.adaptive.succeeded();
+      from = to + 1n;
+    } catch (e) {
+      if (to > from && isRangeTooLargeError(e)) {
+        ctx.adaptive.tooLarge(Number(to - from + 1n));
+        continue;
+      }
+      throw new ChainReadError(`eth_getLogs ${from}-${to} failed`, { cause: e });
+    }
+  }
+  return out;
 }

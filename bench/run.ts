@@ -1,0 +1,357 @@
+/**
+ * `npm run bench`: one run measuring, on this machine and its shared NATS and Redis, with
+ * ClickHouse embedded (chdb, or CLICKHOUSE_URL):
+ *  (a) the ceiling: a bare JetStream consume-and-ack loop over the same streams;
+ *  (b) sustained throughput of the full pipeline (decode, match-or-park in Redis, facts durable in
+ *      ClickHouse, then acked) draining a backlog, and its ratio to the ceiling;
+ *  (c) end-to-end latency from the second leg's publish to its match fact being durable, at a
+ *      fixed offered load and at saturation;
+ *  (d) daemon RSS and Redis bytes per pending (unmatched) leg with many legs parked;
+ *  (e) correctness: every injected discrepancy found, no false one, every fact stored once.
+ * Chain events are published straight into the CHAIN stream in the ingester's wire format (no
+ * anvil): the ingester's own speed is bounded by the RPC node, not by this pipeline.
+ * Prints a report and writes bench/results/<timestamp>.json.
+ *
+ * Options: --pairs N (backlog pairs, 2 events each; default 50000) --rate EV/S (fixed offered load,
+ * default 5000) --latency-seconds S (default 15) --saturation-pairs N (default 30000)
+ * --parked N (pending legs for the memory figure, default 200000) --accounts N (default 1000).
+ */
+import { fork } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { randomUUID } from 'node:crypto';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { parseConfig } from '../src/config/load.js';
+import type { Config } from '../src/config/schema.js';
+import { startDaemon, type Daemon } from '../src/daemon.js';
+import type { BatchReport } from '../src/operators/ackAfterDurable.js';
+import { createClickHouse } from '../src/sinks/clickhouse/createClickHouse.js';
+import { ensureConsumers, ensureStreams } from '../src/streams/jetstreamSetup.js';
+import { backlog, closeWindows, expectedOf, makePair, trafficConfig, verify, type TrafficOptions } from '../test/support/drillTraffic.js';
+import type { PublishCommand, PublishResult } from './publisher.js';
+
+const { values: argv } = parseArgs({
+  options: {
+    pairs: { type: 'string', default: '50000' },
+    rate: { type: 'string', default: '5000' },
+    'latency-seconds': { type: 'string', default: '15' },
+    'saturation-pairs': { type: 'string', default: '30000' },
+    parked: { type: 'string', default: '200000' },
+    accounts: { type: 'string', default: '1000' },
+  },
+});
+const PAIRS = Number(argv.pairs);
+const RATE = Number(argv.rate);
+const LATENCY_S = Number(argv['latency-seconds']);
+const SAT_PAIRS = Number(argv['saturation-pairs']);
+const PARKED = Number(argv.parked);
+const ACCOUNTS = Number(argv.accounts);
+const TARGETS = { throughputRatio: 0.6, p99MsAtRate: 250, redisBytesPerLeg: 300 };
+
+const nowMs = () => performance.timeOrigin + performance.now();
+const log = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
+const say = (s: string) => process.stdout.write(`${s}\n`);
+const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+function names(id = randomUUID().slice(0, 8)) {
+  return {
+    namespace: `bench${id}`,
+    ledgerSubject: `bledger_${id}.postings`,
+    nats: {
+      ledgerStream: `BLEDGER_${id}`, ledgerSubjects: [`bledger_${id}.>`],
+      chainStream: `BCHAIN_${id}`, chainSubjectPrefix: `bchain_${id}`,
+      mappingStream: `BMAP_${id}`, mappingSubject: `bmapping_${id}.accounts`,
+      deadLetterStream: `BDL_${id}`, deadLetterSubjectPrefix: `bdl_${id}`,
+      consumerName: 'matcher',
+    },
+  };
+}
+type Names = ReturnType<typeof names>;
+
+function configOf(n: Names, database: string, dataDir: string): Config {
+  return parseConfig({
+    namespace: n.namespace,
+    workerId: `${n.namespace}-w0`,
+    nats: { ...n.nats, servers: [process.env.NATS_URL ?? '127.0.0.1:4222'] },
+    redis: { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    clickhouse: { database, dataDir, ...(process.env.CLICKHOUSE_URL && { url: process.env.CLICKHOUSE_URL }) },
+    // Event-time windows long enough that clean pairs always meet; injected faults expire at the end.
+    matching: { windowMs: 60_000, allowedLatenessMs: 5_000, ledgerIdleMs: 3_600_000, sweepIntervalMs: 1_000, lateRetentionMs: 3_600_000 },
+    balances: { intervalMs: 3_600_000, onChangeDebounceMs: 3_600_000, driftGraceMs: 3_600_000 },
+    sink: { maxBatchRows: 5_000, maxBatchDelayMs: 50 },
+    ...trafficConfig(ACCOUNTS),
+    http: { port: -1 },
+    log: { level: 'warn' },
+  });
+}
+
+/** The load generator child process. */
+function startPublisher() {
+  const child = fork(new URL('./publisher.ts', import.meta.url).pathname, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let next = 0;
+  const waiting = new Map<number, (r: PublishResult) => void>();
+  child.on('message', (r: PublishResult) => waiting.get(r.id)?.(r));
+  return {
+    publish(n: Names, traffic: TrafficOptions, from: number, to: number, pairsPerSecond: number | null, inflight = 1_024): Promise<PublishResult> {
+      const id = next++;
+      const c: PublishCommand = {
+        cmd: 'publish', id, servers: [process.env.NATS_URL ?? '127.0.0.1:4222'], ledgerSubject: n.ledgerSubject,
+        chainSubjectPrefix: n.nats.chainSubjectPrefix, traffic, from, to, pairsPerSecond, inflight,
+      };
+      return new Promise((resolve, reject) => {
+        waiting.set(id, resolve);
+        child.once('exit', (code) => reject(new Error(`publisher exited with ${code}`)));
+        child.send(c);
+      });
+    },
+    stop: () => child.kill('SIGTERM'),
+  };
+}
+
+/** (a) Consume-and-ack every message of both streams with a bare durable pull consumer. */
+async function ceiling(jsm: JetStreamManager, nc: NatsConnection, cfg: Config, total: number): Promise<{ msgsPerSec: number; seconds: number }> {
+  const js = jetstream(nc);
+  const name = 'ceiling';
+  for (const s of [cfg.nats.ledgerStream, cfg.nats.chainStream]) {
+    await jsm.consumers.add(s, { durable_name: name, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_ack_pending: cfg.nats.maxAckPending });
+  }
+  let count = 0;
+  const t0 = nowMs();
+  let finish!: () => void;
+  const done = new Promise<void>((r) => (finish = r));
+  const handles = await Promise.all([cfg.nats.ledgerStream, cfg.nats.chainStream].map(async (s) => {
+    const c = await js.consumers.get(s, name);
+    const msgs = await c.consume({ max_messages: cfg.nats.pullBatch });
+    void (async () => {
+      for await (const m of msgs) {
+        m.ack();
+        if (++count === total) finish();
+      }
+    })();
+    return msgs;
+  }));
+  await done;
+  const seconds = (nowMs() - t0) / 1_000;
+  for (const h of handles) h.stop();
+  for (const s of [cfg.nats.ledgerStream, cfg.nats.chainStream]) await jsm.consumers.delete(s, name).catch(() => undefined);
+  return { msgsPerSec: total / seconds, seconds };
+}
+
+function percentiles(xs: number[]) {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number) => s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+  return { n: s.length, p50: q(50), p95: q(95), p99: q(99), max: s[s.length - 1] ?? NaN };
+}
+
+async function waitUntil(what: string, probe: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+async function cleanup(jsm: JetStreamManager, n: Names, redis: Redis) {
+  for (const s of [n.nats.ledgerStream, n.nats.chainStream, n.nats.mappingStream, n.nats.deadLetterStream]) await jsm.streams.delete(s).catch(() => undefined);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${n.namespace}:*`, 'COUNT', 5_000);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== '0');
+}
+
+async function main() {
+  const started = new Date();
+  const dataDir = mkdtempSync(join(tmpdir(), 'recon-bench-chdb-'));
+  const clickhouse = createClickHouse({ url: process.env.CLICKHOUSE_URL, username: process.env.CLICKHOUSE_USER ?? 'default', password: process.env.CLICKHOUSE_PASSWORD ?? '', database: 'bench', dataDir });
+  // Time spent in ClickHouse calls (inserts and existence lookups), to attribute the pipeline's time.
+  const chTime = { insertMs: 0, inserts: 0, queryMs: 0, queries: 0 };
+  for (const [method, ms, count] of [['insert', 'insertMs', 'inserts'], ['query', 'queryMs', 'queries']] as const) {
+    const original = clickhouse[method].bind(clickhouse) as (...a: unknown[]) => Promise<unknown>;
+    (clickhouse as unknown as Record<string, unknown>)[method] = async (...a: unknown[]) => {
+      const t = nowMs();
+      try {
+        return await original(...a);
+      } finally {
+        chTime[ms] += nowMs() - t;
+        chTime[count]++;
+      }
+    };
+  }
+  const nc = await connect({ servers: [process.env.NATS_URL ?? '127.0.0.1:4222'] });
+  const jsm = await jetstreamManager(nc);
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const publisher = startPublisher();
+  const n1 = names();
+  const n2 = names();
+  const suffix = `${process.pid}_${Date.now().toString(36)}`;
+  const cfg = configOf(n1, `bench_${suffix}`, dataDir);
+  const traffic: TrafficOptions = { accounts: ACCOUNTS, faultShare: 0.01, tag: n1.namespace };
+  let daemon: Daemon | undefined;
+  const result: Record<string, unknown> = {
+    startedAt: started.toISOString(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    clickhouse: process.env.CLICKHOUSE_URL ? 'http' : 'chdb',
+    chainSource: 'synthetic chain events published into the CHAIN stream in the ingester wire format (no anvil)',
+    params: { pairs: PAIRS, rate: RATE, latencySeconds: LATENCY_S, saturationPairs: SAT_PAIRS, parked: PARKED, accounts: ACCOUNTS, faultShare: 0.01, sink: cfg.sink, nats: { maxAckPending: cfg.nats.maxAckPending, pullBatch: cfg.nats.pullBatch } },
+    targets: TARGETS,
+  };
+  try {
+    await ensureStreams(jsm, cfg);
+    await ensureConsumers(jsm, cfg);
+
+    // Backlog for the ceiling and the sustained-throughput run.
+    say(`publishing a backlog of ${fmt(PAIRS)} pairs (${fmt(PAIRS * 2)} events, 1% injected discrepancies)…`);
+    const pub = await publisher.publish(n1, traffic, 0, PAIRS, null);
+    const backlogMsgs = pub.messages;
+    say(`  published ${fmt(backlogMsgs)} messages in ${fmt(pub.seconds, 1)} s (${fmt(backlogMsgs / pub.seconds)} msgs/s)`);
+
+    // (a) ceiling
+    const ceil = await ceiling(jsm, nc, cfg, backlogMsgs);
+    say(`(a) ceiling: bare consume-and-ack ${fmt(ceil.msgsPerSec)} msgs/s (${fmt(backlogMsgs)} messages in ${fmt(ceil.seconds, 2)} s)`);
+    result.ceiling = { msgsPerSec: Math.round(ceil.msgsPerSec), messages: backlogMsgs, seconds: ceil.seconds };
+
+    // (b) sustained throughput: the daemon drains the backlog.
+    Object.assign(chTime, { insertMs: 0, inserts: 0, queryMs: 0, queries: 0 });
+    let processed = 0;
+    let batches = 0;
+    const durableAt = new Map<string, number>();
+    const onBatch = (r: BatchReport) => {
+      const t = nowMs();
+      processed += r.messages;
+      batches++;
+      for (const f of r.written) if (f.table === 'matches') durableAt.set(f.row.match_id, t);
+    };
+    const t0 = nowMs();
+    daemon = await startDaemon(cfg, { clickhouse, log, onBatch, ingest: false });
+    await daemon.ready;
+    const tReady = nowMs();
+    const rssSamples: number[] = [];
+    const rssTimer = setInterval(() => rssSamples.push(process.memoryUsage().rss), 250);
+    await waitUntil('backlog drained', () => processed >= backlogMsgs, 600_000, 20);
+    const tDrained = nowMs();
+    clearInterval(rssTimer);
+    const drainBatches = batches;
+    const drainCh = { ...chTime };
+    const tput = backlogMsgs / ((tDrained - tReady) / 1_000);
+    const ratio = tput / ceil.msgsPerSec;
+    say(`(b) sustained throughput: ${fmt(tput)} msgs/s (${fmt(backlogMsgs)} messages in ${fmt((tDrained - tReady) / 1_000, 2)} s; daemon start ${fmt((tReady - t0) / 1_000, 2)} s; ${fmt(drainBatches)} sink batches of ${fmt(backlogMsgs / drainBatches)} messages on average; ClickHouse busy ${fmt(drainCh.insertMs / 1_000, 2)} s in ${drainCh.inserts} inserts, ${fmt(drainCh.queryMs / 1_000, 2)} s in ${drainCh.queries} lookups) = ${fmt(ratio * 100, 1)}% of the ceiling [target ≥ ${TARGETS.throughputRatio * 100}%: ${ratio >= TARGETS.throughputRatio ? 'MET' : 'MISSED'}]`);
+    result.throughput = { msgsPerSec: Math.round(tput), seconds: (tDrained - tReady) / 1_000, ratioToCeiling: ratio, sinkBatches: drainBatches, clickhouse: drainCh, met: ratio >= TARGETS.throughputRatio, peakRssMiB: Math.round(Math.max(...rssSamples, 0) / 2 ** 20) };
+
+    // (c) latency at a fixed offered load, then at saturation.
+    const ratePairs = RATE / 2;
+    const fixedFrom = PAIRS;
+    const fixedTo = fixedFrom + Math.round(ratePairs * LATENCY_S);
+    say(`(c) latency at ${fmt(RATE)} events/s for ${LATENCY_S} s…`);
+    const fixed = await publisher.publish(n1, traffic, fixedFrom, fixedTo, ratePairs, 256);
+    await waitUntil('fixed-rate matches durable', () => fixed.samples.every(([m]) => durableAt.has(m)), 120_000);
+    const latFixed = percentiles(fixed.samples.map(([m, t]) => durableAt.get(m)! - t));
+    const offered = fixed.messages / fixed.seconds;
+    const fixedMet = latFixed.p99 < TARGETS.p99MsAtRate;
+    say(`    offered ${fmt(offered)} events/s: p50 ${fmt(latFixed.p50, 1)} ms, p95 ${fmt(latFixed.p95, 1)} ms, p99 ${fmt(latFixed.p99, 1)} ms, max ${fmt(latFixed.max, 1)} ms (${fmt(latFixed.n)} matches) [target p99 < ${TARGETS.p99MsAtRate} ms: ${fixedMet ? 'MET' : 'MISSED'}]`);
+
+    const satFrom = fixedTo;
+    const satTo = satFrom + SAT_PAIRS;
+    say(`    saturation: ${fmt(SAT_PAIRS * 2)} events as fast as the publisher can…`);
+    const processedBefore = processed;
+    const tSat0 = nowMs();
+    const sat = await publisher.publish(n1, traffic, satFrom, satTo, null, 1_024);
+    await waitUntil('saturation matches durable', () => sat.samples.every(([m]) => durableAt.has(m)), 300_000);
+    const tSat1 = nowMs();
+    const latSat = percentiles(sat.samples.map(([m, t]) => durableAt.get(m)! - t));
+    const satTput = (processed - processedBefore) / ((tSat1 - tSat0) / 1_000);
+    say(`    saturation: offered ${fmt(sat.messages / sat.seconds)} events/s, processed ${fmt(satTput)} msgs/s: p50 ${fmt(latSat.p50, 1)} ms, p95 ${fmt(latSat.p95, 1)} ms, p99 ${fmt(latSat.p99, 1)} ms, max ${fmt(latSat.max, 1)} ms`);
+    result.latency = {
+      fixed: { offeredEventsPerSec: Math.round(offered), ...latFixed, met: fixedMet },
+      saturation: { offeredEventsPerSec: Math.round(sat.messages / sat.seconds), processedMsgsPerSec: Math.round(satTput), ...latSat },
+    };
+
+    // (e) correctness: close every window, let the sweeper raise what is missing, then check.
+    const farAhead = Date.now() + 120_000;
+    await closeWindows({ js: jetstream(nc), ledgerSubject: n1.ledgerSubject, chainSubjectPrefix: n1.nats.chainSubjectPrefix }, farAhead, n1.namespace);
+    await waitUntil('windows closed and backlog drained', async () => {
+      await daemon!.sweep();
+      const p = await daemon!.store.parkedCount();
+      return p.bank + p.chain === 0 && (await backlog(jsm, [cfg.nats.ledgerStream, cfg.nats.chainStream], cfg.nats.consumerName)) === 0;
+    }, 120_000, 250);
+    const pairs = Array.from({ length: satTo }, (_, i) => makePair(i, traffic, 0));
+    const expected = expectedOf(pairs, 1);
+    const verdict = await verify(clickhouse, cfg.clickhouse.database, expected);
+    say(`(e) correctness: ${fmt(verdict.discrepanciesFound)}/${fmt(verdict.discrepanciesExpected)} injected discrepancies found, ${verdict.falseDiscrepancies.length} false, ${verdict.missingMatches.length} matches missing, ${verdict.falseMatches.length} false matches; facts stored once: ${Object.entries(verdict.counts).map(([t, c]) => `${t} ${fmt(c.raw)}/${fmt(c.final)}/${fmt(c.expected)}`).join(', ')} (raw/FINAL/expected) [${verdict.ok ? 'OK' : `FAILED: ${verdict.problems.join('; ')}`}]`);
+    result.correctness = { ok: verdict.ok, problems: verdict.problems, counts: verdict.counts, discrepanciesFound: verdict.discrepanciesFound, discrepanciesExpected: verdict.discrepanciesExpected, falseDiscrepancies: verdict.falseDiscrepancies.length, missingMatches: verdict.missingMatches.length, falseMatches: verdict.falseMatches.length };
+    await daemon.stop();
+    daemon = undefined;
+
+    // (d) memory: a second daemon, its own namespace, PARKED bank legs that never see a mint.
+    const cfg2 = configOf(n2, `bench_mem_${suffix}`, dataDir);
+    await ensureStreams(jsm, cfg2);
+    await ensureConsumers(jsm, cfg2);
+    say(`(d) memory: parking ${fmt(PARKED)} bank legs with no counterpart…`);
+    let processed2 = 0;
+    daemon = await startDaemon(cfg2, { clickhouse, log, ingest: false, onBatch: (r) => (processed2 += r.messages) });
+    await daemon.ready;
+    await redis.call('MEMORY', 'PURGE').catch(() => undefined);
+    const usedBefore = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
+    const rssBefore = process.memoryUsage().rss;
+    const memTraffic: TrafficOptions = { accounts: ACCOUNTS, only: 'missing_mint', tag: n2.namespace };
+    const tPark0 = nowMs();
+    const parkPub = await publisher.publish(n2, memTraffic, 0, PARKED, null, 2_048);
+    await waitUntil('legs parked', () => processed2 >= parkPub.messages, 1_800_000, 100);
+    const tPark1 = nowMs();
+    const parked = await daemon.store.parkedCount();
+    const usedAfter = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
+    if (global.gc) global.gc();
+    const rssAfter = process.memoryUsage().rss;
+    // A sample of what one parked leg costs, key by key (MEMORY USAGE counts the key's own overhead).
+    const sampleLeg = `bank:${n2.namespace}-E-1`;
+    const legHashBytes = Number(await redis.call('MEMORY', 'USAGE', `${daemon.store.prefix}leg:${sampleLeg}`, 'SAMPLES', '0'));
+    const legHashFields = await redis.hlen(`${daemon.store.prefix}leg:${sampleLeg}`);
+    const perLeg = (usedAfter - usedBefore) / parked.bank;
+    const memMet = perLeg < TARGETS.redisBytesPerLeg;
+    say(`    ${fmt(parked.bank)} legs parked in ${fmt((tPark1 - tPark0) / 1_000, 1)} s: Redis +${fmt((usedAfter - usedBefore) / 2 ** 20, 1)} MiB = ${fmt(perLeg)} bytes per pending leg (leg hash alone ${legHashBytes} bytes, ${legHashFields} fields) [target < ${TARGETS.redisBytesPerLeg}: ${memMet ? 'MET' : 'MISSED'}]`);
+    say(`    daemon RSS ${fmt(rssBefore / 2 ** 20)} MiB before, ${fmt(rssAfter / 2 ** 20)} MiB with the legs parked (the process also hosts embedded chdb); at 1,000,000 legs Redis would hold ≈ ${fmt((perLeg * 1_000_000) / 2 ** 20)} MiB`);
+    result.memory = {
+      parkedLegs: parked.bank, redisBytesPerPendingLeg: Math.round(perLeg), redisDeltaBytes: usedAfter - usedBefore, legHashBytes, legHashFields,
+      extrapolatedRedisMiBPerMillion: Math.round((perLeg * 1_000_000) / 2 ** 20), met: memMet,
+      daemonRssMiBBefore: Math.round(rssBefore / 2 ** 20), daemonRssMiBParked: Math.round(rssAfter / 2 ** 20),
+      parkSeconds: (tPark1 - tPark0) / 1_000, parkMsgsPerSec: Math.round(parkPub.messages / ((tPark1 - tPark0) / 1_000)),
+    };
+    await daemon.stop();
+    daemon = undefined;
+
+    const missed = [
+      !(result.throughput as { met: boolean }).met && 'throughput',
+      !fixedMet && 'p99 latency at the fixed load',
+      !memMet && 'Redis bytes per pending leg',
+      !verdict.ok && 'correctness',
+    ].filter(Boolean);
+    result.summary = missed.length === 0 ? 'all targets met' : `MISSED: ${missed.join(', ')}`;
+    say(`summary: ${result.summary}`);
+  } finally {
+    if (daemon) await daemon.stop().catch(() => undefined);
+    publisher.stop();
+    await cleanup(jsm, n1, redis).catch(() => undefined);
+    await cleanup(jsm, n2, redis).catch(() => undefined);
+    await redis.quit();
+    await nc.close();
+    await clickhouse.close().catch(() => undefined);
+    rmSync(dataDir, { recursive: true, force: true });
+    result.finishedAt = new Date().toISOString();
+    const dir = new URL('./results/', import.meta.url).pathname;
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
+    writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+    say(`results written to ${file}`);
+  }
+}
+
+main().then(() => process.exit(0), (e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,224 @@
+/**
+ * The AML rule file: versioned data, validated with zod at start and on every reload. Thresholds
+ * are decimal strings in units of the currency, per currency code or `'*'` (an integer number of
+ * major units, "the equivalent of 10,000 in the currency"); they are parsed exactly into minor
+ * units with the currency's ISO 4217 exponent, never through a float. Durations are milliseconds
+ * or strings such as `90s`, `30m`, `24h`, `7d`; shares are `'80%'` or basis points (`8000`).
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z, ZodError } from 'zod';
+import { currencyExponent } from '../domain/currencies.js';
+import { parseDecimalToMinor } from '../domain/money.js';
+import { ConfigError } from '../lib/errors.js';
+import type { AmlScope, AmlSource, Severity } from './types.js';
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+export const duration = z
+  .union([z.number().int().nonnegative(), z.string().regex(/^\d+(ms|s|m|h|d)$/, "must be like '90s', '30m', '24h', '7d' or a number of ms")])
+  .transform((v) => {
+    if (typeof v === 'number') return v;
+    const [, n, unit] = /^(\d+)(ms|s|m|h|d)$/.exec(v)!;
+    return Number(n) * UNIT_MS[unit!]!;
+  });
+
+/** '80%' → 8000 bps; 8000 → 8000 bps; '0.8' → 8000 bps. */
+export const share = z
+  .union([z.number().int().min(0).max(10_000), z.string().regex(/^\d+(\.\d+)?%?$/, "must be like '80%' or a number of basis points")])
+  .transform((v, ctx) => {
+    if (typeof v === 'number') return v;
+    const bps = v.endsWith('%') ? Number(parseDecimalToMinor(v.slice(0, -1), 2)) : Number(parseDecimalToMinor(v, 4));
+    if (bps > 10_000) ctx.addIssue({ code: 'custom', message: 'must be at most 100%' });
+    return bps;
+  });
+
+const decimalText = z.union([z.string().regex(/^\d+(\.\d+)?$/, 'must be a non-negative decimal such as "10000.00"'), z.number().int().nonnegative()])
+  .transform((v) => String(v));
+
+/** Amounts per currency code (exact decimals at its exponent) or '*' (whole major units). */
+export const amountTable = z.record(z.string(), decimalText).superRefine((t, ctx) => {
+  for (const [code, text] of Object.entries(t)) {
+    if (code === '*') {
+      if (!/^\d+$/.test(text)) ctx.addIssue({ code: 'custom', path: [code], message: "'*' must be a whole number of major units" });
+      continue;
+    }
+    try {
+      parseDecimalToMinor(text, currencyExponent(code));
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', path: [code], message: (e as Error).message });
+    }
+  }
+});
+export type AmountTable = z.infer<typeof amountTable>;
+
+const scope = z.enum(['customer', 'wallet', 'currency']);
+const source = z.enum(['bank', 'chain']);
+const direction = z.enum(['in', 'out', 'any']);
+
+const base = {
+  id: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lower-case letters, digits, . _ -'),
+  enabled: z.boolean().default(true),
+  description: z.string().default(''),
+  severity: z.enum(['low', 'medium', 'high', 'critical']).default('medium'),
+  scope: scope.default('customer'),
+  sources: z.array(source).min(1).optional(),
+  /** One alert per rule and subject within this event-time distance. */
+  suppress: duration.default(86_400_000),
+};
+
+export const ruleSchema = z.discriminatedUnion('type', [
+  z.object({ ...base, type: z.literal('large_value'), threshold: amountTable, direction: direction.default('any') }),
+  z.object({
+    ...base, type: z.literal('structuring'), threshold: amountTable, window: duration.default(86_400_000),
+    /** How far below the threshold a movement still counts as "just below". */
+    nearBelow: share.default(2_000),
+    minCount: z.number().int().min(2).default(3),
+    direction: direction.default('in'),
+  }),
+  z.object({
+    ...base, type: z.literal('pass_through'), window: duration.default(86_400_000), minAmount: amountTable,
+    /** Share of what came in that went out again. */
+    minOutShare: share.default(8_000),
+  }),
+  z.object({
+    ...base, type: z.literal('velocity'), period: duration.default(86_400_000), baselinePeriods: z.number().int().min(1).max(366).default(14),
+    /** Current period vs the mean of the baseline periods: a decimal factor such as 5 or "2.5". */
+    factor: decimalText.default('5'),
+    minCount: z.number().int().positive().optional(),
+    minValue: amountTable.optional(),
+    direction: direction.default('any'),
+    /** A subject with no movement in its baseline periods has no baseline to exceed (new customers). */
+    requireBaseline: z.boolean().default(true),
+  }).refine((r) => r.minCount !== undefined || r.minValue !== undefined, 'velocity needs an absolute floor: minCount and/or minValue'),
+  z.object({ ...base, type: z.literal('fan_out'), window: duration.default(86_400_000), minCounterparties: z.number().int().min(2).default(10), minTotal: amountTable.optional() }),
+  z.object({ ...base, type: z.literal('fan_in'), window: duration.default(86_400_000), minCounterparties: z.number().int().min(2).default(10), minTotal: amountTable.optional() }),
+  z.object({
+    ...base, type: z.literal('cycle'), window: duration.default(7 * 86_400_000),
+    minDepth: z.number().int().min(2).max(4).default(2), maxDepth: z.number().int().min(2).max(4).default(4),
+    minAmount: amountTable, minReturnShare: share.default(5_000),
+  }),
+  z.object({ ...base, type: z.literal('watchlist'), suppress: duration.default(0) }),
+  z.object({ ...base, type: z.literal('dormant'), dormancy: duration.default(90 * 86_400_000), threshold: amountTable }),
+]);
+
+export const ruleFileSchema = z.object({
+  /** Recorded on every alert raised under this file. */
+  version: z.union([z.string().min(1), z.number()]).transform(String),
+  /** Bank transaction types that are movements (fees and reversals are not, by default). */
+  bankTxTypes: z.array(z.enum(['deposit', 'withdrawal', 'transfer', 'fee', 'reversal'])).default(['deposit', 'withdrawal', 'transfer']),
+  /** How late (event time) a movement may arrive and still find the window state it belongs to. */
+  allowedLateness: duration.default(30 * 86_400_000),
+  /** At most this many movements of one subject are read per evaluation (the latest). */
+  maxWindowEvents: z.number().int().positive().default(2_000),
+  rules: z.array(ruleSchema).default([]),
+}).superRefine((f, ctx) => {
+  const seen = new Set<string>();
+  f.rules.forEach((r, i) => {
+    if (seen.has(r.id)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: `duplicate rule id ${r.id}` });
+    seen.add(r.id);
+    if (r.type === 'cycle' && r.minDepth > r.maxDepth) ctx.addIssue({ code: 'custom', path: ['rules', i], message: 'minDepth > maxDepth' });
+    if (r.type === 'cycle' && r.scope === 'currency') ctx.addIssue({ code: 'custom', path: ['rules', i, 'scope'], message: 'a cycle needs customer or wallet scope' });
+    if ((r.type === 'fan_out' || r.type === 'fan_in') && r.scope === 'currency') ctx.addIssue({ code: 'custom', path: ['rules', i, 'scope'], message: 'fan-out/in needs customer or wallet scope' });
+    if (r.scope === 'wallet' && r.sources?.includes('bank')) ctx.addIssue({ code: 'custom', path: ['rules', i, 'sources'], message: 'a wallet scope sees chain events only' });
+  });
+});
+
+export type RuleFileInput = z.input<typeof ruleFileSchema>;
+export type Rule = z.infer<typeof ruleSchema> & { sources: AmlSource[] };
+export type RuleOf<T extends Rule['type']> = Extract<Rule, { type: T }>;
+
+/** A validated rule file, compiled: sources defaulted, thresholds resolvable per currency. */
+export interface RuleSet {
+  version: string;
+  bankTxTypes: ReadonlySet<string>;
+  maxWindowEvents: number;
+  allowedLatenessMs: number;
+  /** Enabled rules only. */
+  rules: readonly Rule[];
+  /** Scopes some enabled rule needs. */
+  scopes: ReadonlySet<AmlScope>;
+  /** How far around an event a subject's window is read (the longest rule window). */
+  horizonMs: number;
+  /** Velocity aggregates kept: bucket size → number of baseline buckets. */
+  buckets: ReadonlyMap<number, number>;
+  /** Threshold of `table` in minor units of `currency`, or undefined if the table has none for it. */
+  amount(table: AmountTable | undefined, currency: string): bigint | undefined;
+}
+
+const DEFAULT_SOURCES: Record<AmlScope, AmlSource[]> = { customer: ['bank', 'chain'], wallet: ['chain'], currency: ['bank', 'chain'] };
+
+export function ruleWindowMs(r: Rule): number {
+  switch (r.type) {
+    case 'structuring': case 'pass_through': case 'fan_out': case 'fan_in': case 'cycle': return r.window;
+    case 'velocity': return r.period;
+    default: return 0;
+  }
+}
+
+/** Compiles a parsed rule file. */
+export function compileRuleSet(parsed: z.infer<typeof ruleFileSchema>): RuleSet {
+  const rules = parsed.rules.filter((r) => r.enabled).map((r) => ({ ...r, sources: r.sources ?? DEFAULT_SOURCES[r.scope] }) as Rule);
+  const buckets = new Map<number, number>();
+  for (const r of rules) if (r.type === 'velocity') buckets.set(r.period, Math.max(buckets.get(r.period) ?? 0, r.baselinePeriods));
+  const cache = new Map<AmountTable, Map<string, bigint | undefined>>();
+  return {
+    version: parsed.version,
+    bankTxTypes: new Set(parsed.bankTxTypes),
+    maxWindowEvents: parsed.maxWindowEvents,
+    allowedLatenessMs: parsed.allowedLateness,
+    rules,
+    scopes: new Set(rules.map((r) => r.scope)),
+    horizonMs: Math.max(0, ...rules.map(ruleWindowMs)),
+    buckets,
+    amount(table, currency) {
+      if (!table) return undefined;
+      let byCurrency = cache.get(table);
+      if (!byCurrency) cache.set(table, (byCurrency = new Map()));
+      if (byCurrency.has(currency)) return byCurrency.get(currency);
+      let v: bigint | undefined;
+      try {
+        const exponent = currencyExponent(currency);
+        const explicit = table[currency];
+        if (explicit !== undefined) v = parseDecimalToMinor(explicit, exponent);
+        else if (table['*'] !== undefined) v = BigInt(table['*']) * 10n ** BigInt(exponent);
+      } catch {
+        v = undefined;
+      }
+      byCurrency.set(currency, v);
+      return v;
+    },
+  };
+}
+
+/** Validates a rule document (already parsed from YAML/JSON); a bad one names each bad field. */
+export function parseRuleSet(doc: unknown, origin = 'rule file'): RuleSet {
+  try {
+    return compileRuleSet(ruleFileSchema.parse(doc));
+  } catch (e) {
+    if (e instanceof ZodError) {
+      const lines = e.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+      throw new ConfigError(`invalid ${origin}: ${lines.join('; ')}`, { cause: e });
+    }
+    throw e;
+  }
+}
+
+/** Reads and validates a YAML or JSON rule file. */
+export function loadRuleFile(path: string): RuleSet {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read AML rule file ${path}`, { cause: e });
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(`AML rule file ${path} is not YAML/JSON: ${(e as Error).message}`, { cause: e });
+  }
+  return parseRuleSet(doc, `AML rule file ${path}`);
+}
+
+export const severityOf = (r: Rule): Severity => r.severity;

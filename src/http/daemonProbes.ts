@@ -1,0 +1,110 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Redis } from 'ioredis';
+import { createPublicClient, http, type PublicClient } from 'viem';
+import type { Config } from '../config/schema.js';
+import type { Metrics } from '../sinks/metrics.js';
+import type { MatchStore } from '../state/matchStore.js';
+import type { ReadinessCheck } from './healthServer.js';
+
+export interface DaemonProbesOptions {
+  config: Config;
+  nats: NatsConnection;
+  jsm: JetStreamManager;
+  redis: Redis;
+  clickhouse: ClickHouseClient;
+  store: MatchStore;
+  metrics: Metrics;
+  /** True once both durable consumers are bound and consuming, false again once stopping. */
+  consuming: () => boolean;
+}
+
+export interface DaemonProbes {
+  /** /readyz: NATS, Redis, ClickHouse, each chain RPC, the consumers. */
+  checks: Record<string, ReadinessCheck>;
+  /** Before a scrape: consumer lag, parked legs, watermark lag, chain head and head lag. */
+  sample(): Promise<void>;
+}
+
+/** A chain answers when any of its RPC URLs returns the head block number. */
+function chainClients(config: Config): { chainId: number; clients: PublicClient[] }[] {
+  return config.chains.map((c) => ({
+    chainId: c.chainId,
+    clients: c.rpcUrls.map((url) => createPublicClient({ transport: http(url, { retryCount: 0, timeout: 2_000 }) })),
+  }));
+}
+
+async function chainHead(clients: PublicClient[]): Promise<bigint> {
+  return Promise.any(clients.map((c) => c.getBlockNumber({ cacheTime: 0 })));
+}
+
+/**
+ * The daemon's readiness probes and sampled gauges. Every probe talks to its dependency (a NATS
+ * round trip, a Redis PING, a ClickHouse `SELECT 1`, an `eth_blockNumber`): a connection object
+ * that merely exists is not readiness. Consumer lag comes from JetStream consumer info, so it
+ * counts what every worker sharing the durable consumer still has to do.
+ */
+export function daemonProbes(o: DaemonProbesOptions): DaemonProbes {
+  const { config, metrics } = o;
+  const chains = chainClients(config);
+  const streams = [config.nats.ledgerStream, config.nats.chainStream];
+
+  const checks: Record<string, ReadinessCheck> = {
+    nats: async () => {
+      if (o.nats.isClosed()) throw new Error('connection closed');
+      await o.nats.rtt();
+    },
+    redis: async () => {
+      const pong = await o.redis.ping();
+      if (pong !== 'PONG') throw new Error(`unexpected PING reply ${pong}`);
+    },
+    clickhouse: async () => {
+      const rs = await o.clickhouse.query({ query: 'SELECT 1 AS ok', format: 'JSONEachRow' });
+      await rs.json();
+    },
+    consumers: async () => {
+      if (!o.consuming()) throw new Error('durable consumers not bound (starting or stopping)');
+      await Promise.all(streams.map((s) => o.jsm.consumers.info(s, config.nats.consumerName)));
+    },
+  };
+  for (const c of chains) {
+    checks[`chain:${c.chainId}`] = async () => {
+      const head = await chainHead(c.clients);
+      metrics.chainHeadBlock.set({ chain_id: String(c.chainId) }, Number(head));
+    };
+  }
+
+  async function sample(): Promise<void> {
+    const lag = streams.map(async (stream) => {
+      const ci = await o.jsm.consumers.info(stream, config.nats.consumerName);
+      metrics.consumerPending.set({ stream: streamLabel(config, stream) }, ci.num_pending);
+      metrics.consumerAckPending.set({ stream: streamLabel(config, stream) }, ci.num_ack_pending);
+      metrics.consumerRedelivered.set({ stream: streamLabel(config, stream) }, ci.num_redelivered);
+    });
+    const parked = o.store.parkedCount().then((p) => {
+      metrics.parkedLegs.set({ side: 'bank' }, p.bank);
+      metrics.parkedLegs.set({ side: 'chain' }, p.chain);
+    });
+    const wm = o.store.watermarks().then((w) => {
+      const now = Date.now();
+      if (w.ledger >= 0) metrics.watermarkLagSeconds.set({ source: 'ledger' }, (now - w.ledger) / 1_000);
+      if (w.chain >= 0) metrics.watermarkLagSeconds.set({ source: 'chain' }, (now - w.chain) / 1_000);
+    });
+    const heads = chains.map(async (c) => {
+      const head = await chainHead(c.clients);
+      const chainId = String(c.chainId);
+      metrics.chainHeadBlock.set({ chain_id: chainId }, Number(head));
+      const durable = await o.store.chainBlock(c.chainId);
+      if (durable !== null) metrics.chainHeadLagBlocks.set({ chain_id: chainId }, Number(head - durable));
+    });
+    await Promise.allSettled([...lag, parked, wm, ...heads]);
+  }
+
+  return { checks, sample };
+}
+
+/** Stream label: the role (ledger, chain), not the deployment's stream name, so dashboards and alerts do not depend on naming. */
+function streamLabel(config: Config, stream: string): string {
+  return stream === config.nats.ledgerStream ? 'ledger' : 'chain';
+}

@@ -1,0 +1,48 @@
+/**
+ * Runs the chain ingesters alone, one per configured chain, in this process: for a deployment
+ * that separates polling from matching, and for tests that SIGKILL an active poller.
+ *
+ *   node --import tsx src/streams/chain/runIngester.ts <config.json> [leaseTtlMs]
+ *
+ * The file holds the engine's configuration (the same shape as `recon run`). SIGTERM/SIGINT stop
+ * cleanly (the lease is released); SIGKILL leaves the lease to expire, and a standby takes over.
+ */
+import { readFileSync } from 'node:fs';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { parseConfig } from '../../config/load.js';
+import { chainIngester, ensureChainStream } from './chainIngester.js';
+
+async function main(): Promise<void> {
+  const [file, ttl] = process.argv.slice(2);
+  if (!file) throw new Error('usage: runIngester <config.json> [leaseTtlMs]');
+  const config = parseConfig(JSON.parse(readFileSync(file, 'utf8')));
+  const logger = pino({ level: process.env['LOG_LEVEL'] ?? config.log.level });
+  const nc = await connect({ servers: config.nats.servers });
+  const js = jetstream(nc);
+  await ensureChainStream(await jetstreamManager(nc), config);
+  const redis = new Redis(config.redis.url);
+  const ingesters = config.chains.map((chain) =>
+    chainIngester({
+      chain, tokens: config.tokens, namespace: config.namespace, subjectPrefix: config.nats.chainSubjectPrefix,
+      js, redis, logger, workerId: config.workerId, leaseTtlMs: ttl ? Number(ttl) : undefined,
+    }),
+  );
+  for (const i of ingesters) await i.start();
+  logger.info({ chains: ingesters.length, workerId: config.workerId }, 'chain ingesters running');
+  const shutdown = async () => {
+    for (const i of ingesters) await i.stop();
+    redis.disconnect();
+    await nc.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown());
+  process.once('SIGINT', () => void shutdown());
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

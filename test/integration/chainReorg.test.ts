@@ -1,0 +1,214 @@
+import { randomBytes } from 'node:crypto';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { encodeFunctionData, toHex, type Address } from 'viem';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { chainSchema, type TokenConfig } from '../../src/config/schema.js';
+import type { ChainEvent, ChainRetraction } from '../../src/domain/types.js';
+import { decodeChainEvent, decodeChainRetraction } from '../../src/streams/chain/chainEventCodec.js';
+import { chainIngester, ensureChainStream, type ChainIngester } from '../../src/streams/chain/chainIngester.js';
+import { checkpointKey } from '../../src/streams/chain/checkpoint.js';
+import { depositTokenAbi } from '../../src/streams/chain/depositTokenArtifact.js';
+import { deployDepositToken, mine, mint, startAnvil, type AnvilNode } from '../support/anvil.js';
+
+const logger = pino({ level: 'silent' });
+let node: AnvilNode;
+let nc: NatsConnection;
+let js: JetStreamClient;
+let jsm: JetStreamManager;
+let redis: Redis;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeAll(async () => {
+  node = await startAnvil();
+  nc = await connect({ servers: '127.0.0.1:4222' });
+  js = jetstream(nc);
+  jsm = await jetstreamManager(nc);
+  redis = new Redis('redis://127.0.0.1:6379');
+});
+
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await nc?.close();
+  await node?.stop();
+});
+
+async function scope() {
+  const id = randomBytes(4).toString('hex');
+  const namespace = `t_reorg_${id}`;
+  const nats = { chainStream: `CHAIN_R_${id}`, chainSubjectPrefix: `treorg_${id}` };
+  await ensureChainStream(jsm, { nats });
+  cleanups.push(async () => {
+    await jsm.streams.delete(nats.chainStream);
+    const keys = await redis.keys(`${namespace}:*`);
+    if (keys.length) await redis.del(...keys);
+  });
+  return { namespace, ...nats };
+}
+type Scope = Awaited<ReturnType<typeof scope>>;
+
+function ingester(s: Scope, confirmations: number, tokens: TokenConfig[]): ChainIngester {
+  const ing = chainIngester({
+    chain: chainSchema.parse({ chainId: node.chainId, rpcUrls: [node.rpcUrl], confirmations, pollIntervalMs: 50 }),
+    tokens, namespace: s.namespace, subjectPrefix: s.chainSubjectPrefix, js, redis, logger,
+    retry: { initialMs: 20, maxMs: 200 },
+  });
+  cleanups.push(() => ing.stop());
+  return ing;
+}
+
+async function token(): Promise<TokenConfig> {
+  const address = await deployDepositToken(node, { name: 'Deposit', symbol: 'DEP', decimals: 6 });
+  return { chainId: node.chainId, address, currency: 'USD', startBlock: await head() };
+}
+
+async function readStream(s: Scope): Promise<{ events: ChainEvent[]; retractions: ChainRetraction[] }> {
+  const info = await jsm.streams.info(s.chainStream);
+  const events: ChainEvent[] = [];
+  const retractions: ChainRetraction[] = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+    const m = await jsm.streams.getMessage(s.chainStream, { seq });
+    if (!m) continue;
+    if (m.subject.endsWith('.events')) events.push(decodeChainEvent(m.data));
+    else if (m.subject.endsWith('.retract')) retractions.push(decodeChainRetraction(m.data));
+  }
+  return { events, retractions };
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const head = () => node.publicClient.getBlockNumber({ cacheTime: 0 });
+const progressAt = (ing: ChainIngester, block: bigint) =>
+  waitFor(`progress at ${block}`, async () => (ing.lastProgress()?.blockNumber ?? -1n) >= block);
+const checkpointAt = (s: Scope, t: TokenConfig, block: bigint) =>
+  waitFor(`checkpoint at ${block}`, async () => BigInt((await redis.get(checkpointKey(s.namespace, node.chainId, t.address))) ?? -1) >= block);
+
+/** A mint by the token owner, as anvil_reorg's transaction JSON (several need explicit nonces). */
+const mintTx = (t: TokenConfig, to: Address, amount: bigint, nonce?: number) => ({
+  from: node.accounts[0],
+  to: t.address,
+  data: encodeFunctionData({ abi: depositTokenAbi, functionName: 'mint', args: [to, amount] }),
+  // Explicit gas: anvil estimates against the pre-reorg state, where storage slots may differ.
+  gas: toHex(200_000),
+  ...(nonce === undefined ? {} : { nonce: toHex(nonce) }),
+});
+
+/** anvil_reorg: replaces the last `depth` blocks; each [tx, i] goes into the i-th new block. */
+async function reorg(depth: number, txs: [ReturnType<typeof mintTx>, number][]): Promise<void> {
+  await node.testClient.request({ method: 'anvil_reorg', params: [depth, txs] } as never);
+}
+
+/** Events the node has now for `t`, as (value, eventId). */
+async function canonical(t: TokenConfig): Promise<string[]> {
+  const logs = await node.publicClient.getLogs({ address: t.address as Address, fromBlock: t.startBlock, toBlock: await head() });
+  return logs.map((l) => `${node.chainId}:${l.blockHash}:${l.logIndex}`);
+}
+
+describe('chain reorgs', () => {
+  it('absorbs a reorg within the confirmation depth: the orphaned event is never published, nothing is retracted', async () => {
+    const s = await scope();
+    const t = await token();
+    const alice = node.accounts[1] as Address;
+    const ing = ingester(s, 3, [t]);
+    await ing.start();
+    await mint(node, t.address as Address, alice, 1n);
+    await mine(node, 3);
+    await progressAt(ing, (await head()) - 3n);
+    await mint(node, t.address as Address, alice, 2n); // at the head: not final
+    const h = await head();
+    await new Promise((r) => setTimeout(r, 200)); // several polls see it unconfirmed
+    await reorg(2, [[mintTx(t, alice, 22n), 1]]);
+    expect(await head()).toBe(h);
+    await mine(node, 3);
+    await progressAt(ing, h);
+
+    const { events, retractions } = await readStream(s);
+    expect(events.map((e) => e.value)).toEqual([1n, 22n]);
+    expect(retractions).toEqual([]);
+    expect(events.map((e) => e.eventId)).toEqual(await canonical(t));
+  });
+
+  it('retracts the events of blocks orphaned by a reorg deeper than the depth, rewinds, and re-publishes the re-mined events with new ids', async () => {
+    const s = await scope();
+    const t = await token();
+    const alice = node.accounts[1] as Address;
+    const bob = node.accounts[2] as Address;
+    const ing = ingester(s, 1, [t]);
+    await ing.start();
+    await mint(node, t.address as Address, alice, 1n);
+    await mint(node, t.address as Address, alice, 2n);
+    await mint(node, t.address as Address, bob, 3n);
+    await mine(node, 1);
+    const final = (await head()) - 1n;
+    await checkpointAt(s, t, final);
+    const before = await readStream(s);
+    expect(before.events.map((e) => e.value)).toEqual([1n, 2n, 3n]);
+    const orphaned = before.events.filter((e) => e.value !== 1n);
+
+    // Replace the last 3 blocks (the mints of 2 and 3, and the empty block after them): 2 final
+    // blocks with events are orphaned. The new chain mines 20 and 30 instead.
+    const nonce = await node.publicClient.getTransactionCount({ address: node.accounts[0]!, blockNumber: (await head()) - 3n });
+    await reorg(3, [[mintTx(t, alice, 20n, nonce), 0], [mintTx(t, bob, 30n, nonce + 1), 2]]);
+    await mine(node, 1);
+    await checkpointAt(s, t, (await head()) - 1n);
+    await waitFor("the re-mined events", async () => (await readStream(s)).events.length === 5);
+
+    const { events, retractions } = await readStream(s);
+    // Exactly the orphaned blocks' events are retracted, one message per block, in block order.
+    expect(retractions.map((r) => [r.blockNumber, r.blockHash, r.eventIds])).toEqual(
+      orphaned.map((e) => [e.blockNumber, e.blockHash, [e.eventId]]),
+    );
+    expect(events.map((e) => e.value)).toEqual([1n, 2n, 3n, 20n, 30n]);
+    // What is published and not retracted is exactly the canonical chain.
+    const retracted = new Set(retractions.flatMap((r) => r.eventIds));
+    expect(events.filter((e) => !retracted.has(e.eventId)).map((e) => e.eventId)).toEqual(await canonical(t));
+    // Retraction ids are deterministic: publishing one again is a duplicate.
+    const r0 = retractions[0]!;
+    const ack = await js.publish(`${s.chainSubjectPrefix}.${node.chainId}.retract`, new Uint8Array([1]), { msgID: `retract:${node.chainId}:${r0.blockHash}` });
+    expect(ack.duplicate).toBe(true);
+  });
+
+  it('waits while the head is behind what it processed (rollback, or a lagging node) and retracts once the new chain passes it', async () => {
+    const s = await scope();
+    const t = await token();
+    const alice = node.accounts[1] as Address;
+    const ing = ingester(s, 0, [t]);
+    await ing.start();
+    await mint(node, t.address as Address, alice, 1n);
+    await mint(node, t.address as Address, alice, 2n);
+    await mint(node, t.address as Address, alice, 3n);
+    const top = await head();
+    await checkpointAt(s, t, top);
+
+    await node.testClient.request({ method: 'anvil_rollback', params: [2] } as never);
+    expect(await head()).toBe(top - 2n);
+    await new Promise((r) => setTimeout(r, 300)); // several polls with the head behind us
+    expect((await readStream(s)).retractions).toEqual([]);
+    expect(BigInt((await redis.get(checkpointKey(s.namespace, node.chainId, t.address)))!)).toBe(top);
+
+    await mint(node, t.address as Address, alice, 40n);
+    await mine(node, 2); // now past the old top
+    await checkpointAt(s, t, top + 1n);
+    await waitFor('the re-mined event', async () => (await readStream(s)).events.some((e) => e.value === 40n));
+    const { events, retractions } = await readStream(s);
+    expect(retractions.flatMap((r) => r.eventIds)).toEqual(events.filter((e) => e.value === 2n || e.value === 3n).map((e) => e.eventId));
+    const retracted = new Set(retractions.flatMap((r) => r.eventIds));
+    expect(events.filter((e) => !retracted.has(e.eventId)).map((e) => e.value)).toEqual([1n, 40n]);
+    expect(events.filter((e) => !retracted.has(e.eventId)).map((e) => e.eventId)).toEqual(await canonical(t));
+  });
+});

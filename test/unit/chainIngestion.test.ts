@@ -1,0 +1,135 @@
+import { encodeAbiParameters, encodeEventTopics, keccak256 as keccak, parseAbiItem, stringToHex, type Hex } from 'viem';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DecodeError, SchemaViolation } from '../../src/lib/errors.js';
+import { AdaptiveRange } from '../../src/streams/chain/blockRanges.js';
+import { decodeChainRetraction, decodeChainStall, encodeChainRetraction, encodeChainStall } from '../../src/streams/chain/chainEventCodec.js';
+import { compileEventMappings, decodeTokenLogs, type RawLog } from '../../src/streams/chain/eventMappings.js';
+import { bloomMayContain, isEmptyBloom } from '../../src/streams/chain/logsBloom.js';
+import { backoffMs, isRetryableRpcError, withRetry } from '../../src/streams/chain/rpc.js';
+
+const H = (n: number) => `0x${n.toString(16).padStart(64, '0')}`;
+const TOKEN = '0x00000000000000000000000000000000000000aa';
+const ALICE = '0x00000000000000000000000000000000000000a1';
+const ZERO = '0x0000000000000000000000000000000000000000';
+
+describe('chain retraction codec', () => {
+  it('round-trips a retraction and rejects event ids of another block', () => {
+    const r = { chainId: 1, blockNumber: 12n, blockHash: H(5), eventIds: [`1:${H(5)}:0`, `1:${H(5)}:3`] };
+    expect(decodeChainRetraction(encodeChainRetraction(r))).toEqual(r);
+    expect(JSON.parse(new TextDecoder().decode(encodeChainRetraction(r)))).toEqual({ v: 1, chainId: 1, blockNumber: '12', blockHash: H(5), eventIds: r.eventIds });
+    expect(() => decodeChainRetraction(encodeChainRetraction({ ...r, eventIds: [`1:${H(6)}:0`] }))).toThrow(SchemaViolation);
+    expect(() => decodeChainRetraction(new TextEncoder().encode('{"v":2}'))).toThrow(DecodeError);
+  });
+
+  it('round-trips a stall notice', () => {
+    const s = { chainId: 7, stalled: true, headNumber: 99n, sinceMs: 1_000, observedAtMs: 61_000 };
+    expect(decodeChainStall(encodeChainStall(s))).toEqual(s);
+  });
+});
+
+describe('AdaptiveRange', () => {
+  it('halves on "too large" and grows back to the maximum after successes', () => {
+    const r = new AdaptiveRange(1_000, 2);
+    expect(r.size).toBe(1_000);
+    r.tooLarge(1_000);
+    expect(r.size).toBe(500);
+    r.tooLarge(300); // a smaller range was refused: below it
+    expect(r.size).toBe(150);
+    r.succeeded();
+    expect(r.size).toBe(150);
+    r.succeeded();
+    expect(r.size).toBe(300);
+    for (let i = 0; i < 10; i++) r.succeeded();
+    expect(r.size).toBe(1_000);
+    for (let i = 0; i < 20; i++) r.tooLarge(r.size);
+    expect(r.size).toBe(1);
+  });
+});
+
+describe('logsBloom', () => {
+  it('finds what a real block bloom contains and proves absence of what it does not', () => {
+    // Against real anvil blocks the integration tests check every log's address and topic in the bloom.
+    const item = '0x5fbdb2315678afecb367f032d93f642f64180aa3' as Hex;
+    const bloom = buildBloom([item]);
+    expect(bloomMayContain(bloom, item)).toBe(true);
+    expect(bloomMayContain(bloom, '0x00000000000000000000000000000000000000bb')).toBe(false);
+    expect(isEmptyBloom(`0x${'0'.repeat(512)}`)).toBe(true);
+    expect(isEmptyBloom(bloom)).toBe(false);
+  });
+});
+
+/** Reference bloom construction (independent of the module's bit reading). */
+function buildBloom(items: Hex[]): Hex {
+  const bits = new Uint8Array(256);
+  for (const it of items) {
+    const h = Buffer.from(keccak(it).slice(2), 'hex');
+    for (let i = 0; i < 6; i += 2) {
+      const bit = ((h[i]! << 8) | h[i + 1]!) & 2047;
+      bits[256 - 1 - Math.floor(bit / 8)]! |= 1 << bit % 8;
+    }
+  }
+  return `0x${Buffer.from(bits).toString('hex')}`;
+}
+
+describe('event mappings', () => {
+  const transfer = parseAbiItem('event Transfer(address indexed from, address indexed to, uint256 value)');
+  const minted = parseAbiItem('event Minted(address indexed to, uint256 amount, bytes32 indexed ref)');
+  const log = (event: typeof transfer | typeof minted, args: Record<string, unknown>, data: Hex, logIndex: number, tx = H(9)): RawLog => ({
+    address: TOKEN, blockHash: H(1), blockNumber: 10n, logIndex, transactionHash: tx, data,
+    topics: encodeEventTopics({ abi: [event], args } as never) as Hex[],
+  });
+  const amount = (v: bigint) => encodeAbiParameters([{ type: 'uint256' }], [v]);
+  const ref = stringToHex('DEP-7', { size: 32 });
+
+  it('attaches a Minted reference to the Transfer of the same transaction by default', () => {
+    const tokens = new Map([[TOKEN, { decimals: 6, mappings: compileEventMappings(undefined) }]]);
+    const logs = [log(transfer, { from: ZERO, to: ALICE }, amount(5n), 0), log(minted, { to: ALICE, ref }, amount(5n), 1)];
+    const [e, ...rest] = decodeTokenLogs(1, logs, tokens, () => 1_000);
+    expect(rest).toEqual([]);
+    expect(e).toMatchObject({ kind: 'mint', to: ALICE, value: 5n, reference: 'DEP-7', eventId: `1:${H(1)}:0`, blockTime: 1_000 });
+  });
+
+  it('does not attach a reference that disagrees on amount or transaction', () => {
+    const tokens = new Map([[TOKEN, { decimals: 6, mappings: compileEventMappings(undefined) }]]);
+    const logs = [log(transfer, { from: ZERO, to: ALICE }, amount(5n), 0), log(minted, { to: ALICE, ref }, amount(6n), 1), log(minted, { to: ALICE, ref }, amount(5n), 2, H(8))];
+    expect(decodeTokenLogs(1, logs, tokens, () => 0)[0]!.reference).toBeNull();
+  });
+
+  it('maps a custom event onto a kind with its field mapping', () => {
+    const mappings = compileEventMappings([{ abi: 'event Minted(address indexed to, uint256 amount, bytes32 indexed ref)', kind: 'mint', fields: { reference: 'ref' } }]);
+    const tokens = new Map([[TOKEN, { decimals: 18, mappings }]]);
+    const logs = [log(transfer, { from: ZERO, to: ALICE }, amount(5n), 0), log(minted, { to: ALICE, ref }, amount(5n), 1)];
+    expect(decodeTokenLogs(1, logs, tokens, () => 0).map((e) => [e.kind, e.from, e.to, e.value, e.reference, e.logIndex])).toEqual([
+      ['mint', ZERO, ALICE, 5n, 'DEP-7', 1],
+    ]);
+  });
+
+  it('rejects configurations that cannot work, naming the token and the field', () => {
+    expect(() => compileEventMappings([{ abi: 'event Foo(uint256 x)', kind: 'mint', fields: {} }], '0xabc')).toThrow(/0xabc.*needs a "to"/);
+    expect(() => compileEventMappings([{ abi: 'event Foo(address to, uint256 x)', kind: 'mint', fields: { amount: 'y' } }])).toThrow(/no argument "y"/);
+    expect(() => compileEventMappings([{ abi: 'event (', kind: 'mint', fields: {} }])).toThrow(ConfigError);
+  });
+});
+
+describe('RPC retries', () => {
+  it('retries timeouts, 429 and dropped connections with jittered backoff, but not "range too large" or bad requests', async () => {
+    expect(isRetryableRpcError({ name: 'HttpRequestError', status: 429, message: 'HTTP request failed.' })).toBe(true);
+    expect(isRetryableRpcError({ name: 'TimeoutError', message: 'The request took too long' })).toBe(true);
+    expect(isRetryableRpcError(new Error('fetch failed', { cause: { code: 'ECONNRESET' } }))).toBe(true);
+    expect(isRetryableRpcError({ code: -32005, message: 'query returned more than 10000 results' })).toBe(false);
+    expect(isRetryableRpcError({ code: -32602, message: 'invalid params' })).toBe(false);
+    expect(backoffMs(3, 100, 10_000, () => 1)).toBe(800);
+    expect(backoffMs(30, 100, 10_000, () => 1)).toBe(10_000);
+    expect(backoffMs(3, 100, 10_000, () => 0)).toBe(0);
+
+    let calls = 0;
+    const waits: number[] = [];
+    const v = await withRetry(async () => {
+      if (++calls < 3) throw { status: 429 };
+      return 'ok';
+    }, { retries: 5, initialMs: 1, maxMs: 4, random: () => 0.5, onRetry: (_e, _a, w) => waits.push(w) });
+    expect(v).toBe('ok');
+    expect(waits).toEqual([1, 1]);
+    await expect(withRetry(async () => { throw { status: 503 }; }, { retries: 2, initialMs: 1, maxMs: 1 })).rejects.toEqual({ status: 503 });
+  });
+});
