@@ -14,7 +14,8 @@
  *
  * Options: --pairs N (backlog pairs, 2 events each; default 50000) --rate EV/S (fixed offered load,
  * default 5000) --latency-seconds S (default 15) --saturation-pairs N (default 30000)
- * --parked N (pending legs for the memory figure, default 200000) --accounts N (default 1000).
+ * --parked N (pending legs for the memory figure, default 200000) --accounts N (default 1000)
+ * --batch-delay-ms MS (the sink's maxBatchDelayMs, default 50).
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,6 +44,7 @@ const { values: argv } = parseArgs({
     'saturation-pairs': { type: 'string', default: '30000' },
     parked: { type: 'string', default: '200000' },
     accounts: { type: 'string', default: '1000' },
+    'batch-delay-ms': { type: 'string', default: '50' },
   },
 });
 const PAIRS = Number(argv.pairs);
@@ -51,6 +53,7 @@ const LATENCY_S = Number(argv['latency-seconds']);
 const SAT_PAIRS = Number(argv['saturation-pairs']);
 const PARKED = Number(argv.parked);
 const ACCOUNTS = Number(argv.accounts);
+const BATCH_DELAY_MS = Number(argv['batch-delay-ms']);
 const TARGETS = { throughputRatio: 0.6, p99MsAtRate: 250, redisBytesPerLeg: 300 };
 
 const nowMs = () => performance.timeOrigin + performance.now();
@@ -83,7 +86,7 @@ function configOf(n: Names, database: string, dataDir: string): Config {
     // Event-time windows long enough that clean pairs always meet; injected faults expire at the end.
     matching: { windowMs: 60_000, allowedLatenessMs: 5_000, ledgerIdleMs: 3_600_000, sweepIntervalMs: 1_000, lateRetentionMs: 3_600_000 },
     balances: { intervalMs: 3_600_000, onChangeDebounceMs: 3_600_000, driftGraceMs: 3_600_000 },
-    sink: { maxBatchRows: 5_000, maxBatchDelayMs: 50 },
+    sink: { maxBatchRows: 5_000, maxBatchDelayMs: BATCH_DELAY_MS },
     ...trafficConfig(ACCOUNTS),
     http: { port: -1 },
     log: { level: 'warn' },
@@ -308,16 +311,15 @@ async function main() {
     const usedAfter = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
     if (global.gc) global.gc();
     const rssAfter = process.memoryUsage().rss;
-    // A sample of what one parked leg costs, key by key (MEMORY USAGE counts the key's own overhead).
+    // A sample of what one parked leg's record holds (its packed bytes, without Redis' own overhead).
     const sampleLeg = `bank:${n2.namespace}-E-1`;
-    const legHashBytes = Number(await redis.call('MEMORY', 'USAGE', `${daemon.store.prefix}leg:${sampleLeg}`, 'SAMPLES', '0'));
-    const legHashFields = await redis.hlen(`${daemon.store.prefix}leg:${sampleLeg}`);
+    const legRecordBytes = await daemon.store.recordBytes(sampleLeg);
     const perLeg = (usedAfter - usedBefore) / parked.bank;
     const memMet = perLeg < TARGETS.redisBytesPerLeg;
-    say(`    ${fmt(parked.bank)} legs parked in ${fmt((tPark1 - tPark0) / 1_000, 1)} s: Redis +${fmt((usedAfter - usedBefore) / 2 ** 20, 1)} MiB = ${fmt(perLeg)} bytes per pending leg (leg hash alone ${legHashBytes} bytes, ${legHashFields} fields) [target < ${TARGETS.redisBytesPerLeg}: ${memMet ? 'MET' : 'MISSED'}]`);
+    say(`    ${fmt(parked.bank)} legs parked in ${fmt((tPark1 - tPark0) / 1_000, 1)} s: Redis +${fmt((usedAfter - usedBefore) / 2 ** 20, 1)} MiB = ${fmt(perLeg)} bytes per pending leg (packed leg record alone ${legRecordBytes} bytes) [target < ${TARGETS.redisBytesPerLeg}: ${memMet ? 'MET' : 'MISSED'}]`);
     say(`    daemon RSS ${fmt(rssBefore / 2 ** 20)} MiB before, ${fmt(rssAfter / 2 ** 20)} MiB with the legs parked (the process also hosts embedded chdb); at 1,000,000 legs Redis would hold ≈ ${fmt((perLeg * 1_000_000) / 2 ** 20)} MiB`);
     result.memory = {
-      parkedLegs: parked.bank, redisBytesPerPendingLeg: Math.round(perLeg), redisDeltaBytes: usedAfter - usedBefore, legHashBytes, legHashFields,
+      parkedLegs: parked.bank, redisBytesPerPendingLeg: Math.round(perLeg), redisDeltaBytes: usedAfter - usedBefore, legRecordBytes,
       extrapolatedRedisMiBPerMillion: Math.round((perLeg * 1_000_000) / 2 ** 20), met: memMet,
       daemonRssMiBBefore: Math.round(rssBefore / 2 ** 20), daemonRssMiBParked: Math.round(rssAfter / 2 ** 20),
       parkSeconds: (tPark1 - tPark0) / 1_000, parkMsgsPerSec: Math.round(parkPub.messages / ((tPark1 - tPark0) / 1_000)),

@@ -11,7 +11,7 @@ import { correlationId } from '../lib/logger.js';
 import type { Metrics } from '../sinks/metrics.js';
 import type { MatchStore } from '../state/matchStore.js';
 import type { AmlEngine } from '../aml/engine.js';
-import { decodeChainEvent, decodeChainProgress, decodeChainRetraction, decodeChainStall } from '../streams/chain/chainEventCodec.js';
+import { decodeChainEvents, decodeChainProgress, decodeChainRetraction, decodeChainStall } from '../streams/chain/chainEventCodec.js';
 
 /** What one JetStream message became: facts to make durable before it is acked. */
 export interface Processed {
@@ -177,33 +177,60 @@ async function processChain(ctx: ProcessMessageContext, msg: JsMsg, now: number)
     return { msg, source: 'chain', facts: [], suspects: [], outcome: 'stall' };
   }
   if (!msg.subject.endsWith('.events')) throw new DecodeError(`unexpected subject ${msg.subject} on the chain stream`);
-  const ev = decodeChainEvent(msg.data);
-  const facts: Fact[] = [{ table: 'chain_events', row: chainRow(ev, now) }];
-  const decision = chainEventToLeg(ev, ctx.identities);
-  let replayed = false;
-  let outcome: string = decision.kind;
-  if (decision.kind === 'orphan') {
-    orphanOrReject(ctx, decision, `chain event ${ev.eventId}`);
-    facts.push(discrepancyEvent({
-      id: `ORPHAN_CHAIN_EVENT:chain:${ev.eventId}`, kind: 'ORPHAN_CHAIN_EVENT', status: 'open', reason: decision.reason,
-      fallback: {
-        wallet: ev.kind === 'burn' ? ev.from : ev.to, token_key: `${ev.chainId}:${ev.token}`,
-        chain_leg_id: `chain:${ev.eventId}`, flow: ev.kind === 'burn' ? 'withdrawal' : 'deposit', ...orphanAmount(ctx.identities, ev),
-      },
-      eventTime: ev.blockTime, now,
-    }));
-  } else if (decision.kind === 'leg') {
-    const r = await timedMatchOrPark(ctx, decision.leg, 'booked');
-    replayed = r.replayed;
-    outcome = r.outcome.t;
-    if (r.outcome.t === 'conflict') facts.length = 0;
-    facts.push(...factsOfOutcome(decision.leg, r.outcome, now));
+  // One message carries a block's events (or one event, in the older format), in chain order:
+  // each goes through matching and AML in turn, exactly as if it had come alone.
+  const events = decodeChainEvents(msg.data);
+  const facts: Fact[] = [];
+  const suspects: string[] = [];
+  const outcomes = new Set<string>();
+  const rejected: string[] = [];
+  let rejectCode = '';
+  for (const ev of events) {
+    const evFacts: Fact[] = [{ table: 'chain_events', row: chainRow(ev, now) }];
+    const decision = chainEventToLeg(ev, ctx.identities);
+    let replayed = false;
+    let outcome: string = decision.kind;
+    if (decision.kind === 'orphan') {
+      try {
+        orphanOrReject(ctx, decision, `chain event ${ev.eventId}`);
+      } catch (e) {
+        // A rejected event alone is bad input: the block's other events still count. A message of
+        // one event is dead-lettered as before; in a batch the message is dead-lettered with the
+        // reasons of its rejected events, after the facts of the others are durable.
+        if (events.length === 1 || !isPermanent(e)) throw e;
+        rejectCode = e.code;
+        rejected.push(e.shortMessage);
+        continue;
+      }
+      evFacts.push(discrepancyEvent({
+        id: `ORPHAN_CHAIN_EVENT:chain:${ev.eventId}`, kind: 'ORPHAN_CHAIN_EVENT', status: 'open', reason: decision.reason,
+        fallback: {
+          wallet: ev.kind === 'burn' ? ev.from : ev.to, token_key: `${ev.chainId}:${ev.token}`,
+          chain_leg_id: `chain:${ev.eventId}`, flow: ev.kind === 'burn' ? 'withdrawal' : 'deposit', ...orphanAmount(ctx.identities, ev),
+        },
+        eventTime: ev.blockTime, now,
+      }));
+    } else if (decision.kind === 'leg') {
+      const r = await timedMatchOrPark(ctx, decision.leg, 'booked');
+      replayed = r.replayed;
+      outcome = r.outcome.t;
+      if (r.outcome.t === 'conflict') evFacts.length = 0;
+      evFacts.push(...factsOfOutcome(decision.leg, r.outcome, now));
+    }
+    if (ctx.aml) {
+      const a = await ctx.aml.onChainEvent(ev);
+      replayed ||= a.replayed;
+      evFacts.push(...ctx.aml.facts(a));
+    }
+    facts.push(...evFacts);
+    if (replayed || msg.redelivered) suspects.push(...evFacts.map(factKey));
+    outcomes.add(outcome);
   }
-  if (ctx.aml) {
-    const a = await ctx.aml.onChainEvent(ev);
-    replayed ||= a.replayed;
-    facts.push(...ctx.aml.facts(a));
-  }
-  return { msg, source: 'chain', facts, outcome, suspects: replayed || msg.redelivered ? facts.map(factKey) : [] };
+  // One outcome label per message: the events' common outcome, or `mixed`.
+  const outcome = outcomes.size === 1 ? [...outcomes][0]! : outcomes.size === 0 ? 'rejected' : 'mixed';
+  return {
+    msg, source: 'chain', facts, outcome, suspects,
+    ...(rejected.length > 0 && { deadLetter: { code: rejectCode, reason: `${rejected.length} of ${events.length} events rejected: ${rejected.join('; ')}` } }),
+  };
 }
 

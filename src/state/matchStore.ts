@@ -1,8 +1,17 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Leg, PostingStatus, Side } from '../domain/types.js';
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+/** A script with the shared layout (records, pools, indexes) in front of it. */
+const withLib = (name: string) => `${lua('lib')}\n${lua(name)}`;
+
+/** The short handle under which Redis keys a leg (see lua/lib.lua): 16 hex of sha1(legId). */
+export const legHandle = (legId: string) => createHash('sha1').update(legId).digest('hex').slice(0, 16);
+
+/** How many deadline-bucket entries one expiry script call may look at (matched legs are skipped lazily). */
+const SWEEP_BUDGET = 20_000;
 
 /** A leg as Redis remembers it (the counterpart returned with an outcome, or an expired leg). */
 export interface StoredLeg {
@@ -77,6 +86,8 @@ export interface MatchStoreOptions {
   retentionMs: number;
   /** How long a claimed expiry may stay unconfirmed before another worker claims it again. */
   claimVisibilityMs?: number;
+  /** Deadline-bucket entries one expiry script call may look at before yielding (default 20,000). */
+  sweepBudget?: number;
   /**
    * Refuse to match while `${prefix}epoch` is missing (Redis restarted empty); a worker sets it
    * once the state is rebuilt from the facts (src/state/stateGuard.ts).
@@ -97,6 +108,16 @@ interface MatchCommands {
   reconGc(...args: (string | number)[]): Promise<number>;
   reconAdvanceWatermark(...args: (string | number)[]): Promise<number>;
   reconRetract(...args: (string | number)[]): Promise<string>;
+  reconRestore(...args: (string | number)[]): Promise<number>;
+}
+
+/** A leg rebuilt from the facts, with the state they imply (src/state/stateGuard.ts). */
+export interface RestoredLeg {
+  leg: Leg;
+  status: PostingStatus;
+  state: string;
+  /** x (counterpart leg id), mid, by, rs, d, as the facts say. */
+  extra: Record<string, string>;
 }
 
 /** The Redis-held matching windows: atomic Lua scripts over legs, indexes, deadlines and watermarks. */
@@ -108,11 +129,12 @@ export class MatchStore {
     this.prefix = `${options.namespace}:{m}:`;
     const r = redis as Redis & Partial<MatchCommands>;
     if (!r.reconMatchOrPark) {
-      redis.defineCommand('reconMatchOrPark', { numberOfKeys: 0, lua: lua('matchOrPark') });
-      redis.defineCommand('reconExpire', { numberOfKeys: 0, lua: lua('expire') });
-      redis.defineCommand('reconGc', { numberOfKeys: 0, lua: lua('gc') });
+      redis.defineCommand('reconMatchOrPark', { numberOfKeys: 0, lua: withLib('matchOrPark') });
+      redis.defineCommand('reconExpire', { numberOfKeys: 0, lua: withLib('expire') });
+      redis.defineCommand('reconGc', { numberOfKeys: 0, lua: withLib('gc') });
       redis.defineCommand('reconAdvanceWatermark', { numberOfKeys: 0, lua: lua('advanceWatermark') });
-      redis.defineCommand('reconRetract', { numberOfKeys: 0, lua: lua('retract') });
+      redis.defineCommand('reconRetract', { numberOfKeys: 0, lua: withLib('retract') });
+      redis.defineCommand('reconRestore', { numberOfKeys: 0, lua: withLib('restore') });
     }
     this.redis = redis as Redis & MatchCommands;
   }
@@ -138,16 +160,24 @@ export class MatchStore {
 
   /** Claims up to `limit` legs of `side` whose deadline has passed `watermark`; they are now expired. */
   async claimExpired(side: Side, watermark: number, limit: number, now = Date.now()): Promise<StoredLeg[]> {
-    const raw = await this.redis.reconExpire(
-      this.prefix, side, watermark, limit, now, this.options.claimVisibilityMs ?? 30_000,
-    );
-    // cjson encodes an empty Lua table as {}; the script returns '[]' for none.
-    return raw === '[]' || raw === '{}' ? [] : (JSON.parse(raw) as StoredLeg[]);
+    const claimed: StoredLeg[] = [];
+    // One call looks at a bounded number of deadline entries (most belong to legs matched since);
+    // go on while it says due buckets remain and the limit is not reached.
+    for (;;) {
+      const raw = await this.redis.reconExpire(
+        this.prefix, side, watermark, limit - claimed.length, now, this.options.claimVisibilityMs ?? 30_000,
+        this.options.windowMs, this.options.sweepBudget ?? SWEEP_BUDGET,
+      );
+      // cjson encodes an empty Lua table as {}.
+      const r = JSON.parse(raw) as { l: StoredLeg[] | Record<string, never>; more: number };
+      if (Array.isArray(r.l)) claimed.push(...r.l);
+      if (r.more !== 1 || claimed.length >= limit) return claimed;
+    }
   }
 
   /** Confirms that the discrepancies of these claimed legs are durable. */
   async ackClaimed(legIds: readonly string[]): Promise<void> {
-    if (legIds.length > 0) await this.redis.zrem(`${this.prefix}claimed`, ...legIds);
+    if (legIds.length > 0) await this.redis.zrem(`${this.prefix}claimed`, ...legIds.map(legHandle));
   }
 
   /** Raises a source's watermark (never lowers it). */
@@ -174,16 +204,38 @@ export class MatchStore {
 
   /** Forgets legs whose retention has passed the watermark; returns how many. */
   async gc(watermark: number, limit = 1_000): Promise<number> {
-    return this.redis.reconGc(this.prefix, watermark, limit);
+    return this.redis.reconGc(this.prefix, watermark, limit, this.options.retentionMs);
   }
 
-  /** Number of legs currently waiting for a counterpart, per side. */
+  /** Number of legs currently waiting for a counterpart, per side (an exact counter the scripts keep). */
   async parkedCount(): Promise<{ bank: number; chain: number }> {
-    const [bank, chain] = await Promise.all([
-      this.redis.zcard(`${this.prefix}dl:bank`),
-      this.redis.zcard(`${this.prefix}dl:chain`),
-    ]);
-    return { bank, chain };
+    const [bank, chain] = await this.redis.hmget(`${this.prefix}n`, 'bank', 'chain');
+    return { bank: Number(bank ?? 0), chain: Number(chain ?? 0) };
+  }
+
+  /** Whether Redis still remembers this leg (false once it has been forgotten after its retention). */
+  async knows(legId: string): Promise<boolean> {
+    const h = legHandle(legId);
+    return (await this.redis.hexists(`${this.prefix}L:${h.slice(0, 2)}`, h)) === 1;
+  }
+
+  /** Bytes of the stored record of one leg (the bench's per-leg sample), or 0 when unknown. */
+  async recordBytes(legId: string): Promise<number> {
+    const h = legHandle(legId);
+    return this.redis.hstrlen(`${this.prefix}L:${h.slice(0, 2)}`, h);
+  }
+
+  /** Writes legs rebuilt from the facts (flagged as rebuilt), with their indexes; returns how many. */
+  async restore(legs: readonly RestoredLeg[]): Promise<number> {
+    const o = this.options;
+    const args: (string | number)[] = [this.prefix, o.windowMs, o.retentionMs];
+    for (const { leg: l, status, state, extra: x } of legs) {
+      args.push(
+        l.legId, l.side, l.flow, l.accountId, l.wallet, l.currency, l.tokenKey, l.amountKey, l.amountNative, l.eventTime,
+        l.reference ?? '', l.fingerprint, status, state, x.x ?? '', x.mid ?? '', x.by ?? '', x.rs ?? '', x.d ?? '',
+      );
+    }
+    return legs.length === 0 ? 0 : this.redis.reconRestore(...args);
   }
 
   /** Deletes every key of this namespace (tests and `recon reset`). */

@@ -16,9 +16,9 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { chainEventToLeg, ledgerEntryToLeg, type IdentityView } from '../domain/legs.js';
-import type { Leg, PostingStatus } from '../domain/types.js';
+import type { PostingStatus } from '../domain/types.js';
 import { queryRows } from '../sinks/clickhouse/queries.js';
-import type { MatchStore } from './matchStore.js';
+import type { MatchStore, RestoredLeg } from './matchStore.js';
 
 export interface StateGuardOptions {
   redis: Redis;
@@ -98,12 +98,7 @@ export function startStateGuard(o: StateGuardOptions): StateGuard {
   };
 }
 
-interface RebuiltLeg {
-  leg: Leg;
-  status: PostingStatus;
-  state: string;
-  extra: Record<string, string>;
-}
+type RebuiltLeg = RestoredLeg;
 
 /** Writes the state the facts in ClickHouse imply into Redis; returns the number of legs. */
 export async function rebuildFromFacts(o: Pick<StateGuardOptions, 'redis' | 'store' | 'clickhouse' | 'database' | 'identities' | 'windowMs' | 'retentionMs'>): Promise<number> {
@@ -176,26 +171,13 @@ export async function rebuildFromFacts(o: Pick<StateGuardOptions, 'redis' | 'sto
     }
   }
 
-  const P = o.store.prefix;
-  let pipe = o.redis.pipeline();
-  let queued = 0;
-  for (const { leg: l, status, state, extra } of legs.values()) {
-    const r = l.reference ?? '';
-    const fields: Record<string, string> = {
-      s: l.side, f: l.flow, a: l.accountId, w: l.wallet, c: l.currency, k: l.tokenKey, m: l.amountKey, n: l.amountNative,
-      t: String(l.eventTime), r, p: l.fingerprint, st: status, state, rb: '1', ...extra,
-    };
-    pipe.hset(`${P}leg:${l.legId}`, fields);
-    pipe.zadd(`${P}gc`, l.eventTime + o.retentionMs, l.legId);
-    if (state === 'parked' || state === 'expired') pipe.zadd(`${P}pool:${l.flow}:${l.side}:${l.accountId}:${l.currency}:${l.amountKey}`, l.eventTime, l.legId);
-    if (state === 'parked') pipe.zadd(`${P}dl:${l.side}`, l.eventTime + o.windowMs, l.legId);
-    if (r !== '' && ['parked', 'expired', 'matched', 'mismatched'].includes(state)) pipe.set(`${P}ref:${l.flow}:${l.side}:${r}`, l.legId);
-    if (++queued >= 2_000) {
-      await pipe.exec();
-      pipe = o.redis.pipeline();
-      queued = 0;
-    }
+  // The layout is the scripts' (lua/lib.lua): written through a script, in batches.
+  const all = [...legs.values()];
+  for (let i = 0; i < all.length; i += 200 * 8) {
+    await Promise.all(Array.from({ length: 8 }, (_, j) => all.slice(i + j * 200, i + (j + 1) * 200)).map((batch) => o.store.restore(batch)));
   }
+  const P = o.store.prefix;
+  const pipe = o.redis.pipeline();
   // The bank feed's watermark as far as the facts show; the chain's comes back with its next progress message.
   if (ledgerWatermark >= 0) pipe.hset(`${P}wm`, 'ledger', String(ledgerWatermark), 'ledger:seen', String(Date.now()));
   await pipe.exec();

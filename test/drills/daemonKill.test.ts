@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { createClickHouse } from '../../src/sinks/clickhouse/createClickHouse.js';
+import { MatchStore } from '../../src/state/matchStore.js';
 import { spawnDaemon, writeConfig, type DaemonProcess } from '../support/daemonProcess.js';
 import { settle, startDrill, steadyTraffic, verifyDrill, waitFor, type Drill } from '../support/drill.js';
 
@@ -47,8 +48,8 @@ describe('drill: daemon SIGKILLed and restarted several times', () => {
     }
     const pairs = await traffic.stop();
     const redis = new Redis(d.config.redis.url);
-    const prefix = `${d.config.namespace}:{m}:`;
-    await settle(d, { parked: async () => (await redis.zcard(`${prefix}dl:bank`)) + (await redis.zcard(`${prefix}dl:chain`)), timeoutMs: 90_000 });
+    const store = new MatchStore(redis, { namespace: d.config.namespace, windowMs: d.config.matching.windowMs, toleranceMs: d.config.matching.windowMs, retentionMs: d.config.matching.lateRetentionMs });
+    await settle(d, { parked: async () => { const p = await store.parkedCount(); return p.bank + p.chain; }, timeoutMs: 90_000 });
     await redis.quit();
     expect(await daemon.kill('SIGTERM'), daemon.output().slice(-2000)).toBe(0);
     daemon = undefined;

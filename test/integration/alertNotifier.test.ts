@@ -164,11 +164,11 @@ describe('alert notifier against local PagerDuty and Slack receivers', () => {
     expect(incidents.filter((i) => i.dedupKey.startsWith('group:')).map((i) => [i.dedupKey, i.customDetails.open_in_group]).sort())
       .toEqual([['group:AMOUNT_MISMATCH|USD', 15], ['group:MISSING_MINT|USD', 495]]);
     const pdTimes = r.rx.pagerduty.requests.map((q) => q.at);
-    expect(pdTimes[1]! - pdTimes[0]!).toBeGreaterThanOrEqual(950); // Retry-After: 1 honoured
+    expect(pdTimes[1]! - pdTimes[0]!).toBeGreaterThanOrEqual(900); // Retry-After: 1 honoured (less arrival jitter on a loaded machine)
     // Slack: one digest per group, at most one message a second.
     const slack = r.rx.slack.requests('ops');
     expect(slack.map((q) => (q.body as { text: string }).text).sort()).toEqual(['20 × AMOUNT_MISMATCH on USD (200.00 USD)', '500 × MISSING_MINT on USD (61725.00 USD)']);
-    expect(slack[1]!.at - slack[0]!.at).toBeGreaterThanOrEqual(950);
+    expect(slack[1]!.at - slack[0]!.at).toBeGreaterThanOrEqual(900); // paced ~1 s apart (less arrival jitter)
 
     // The storm clears: one resolve per own incident, one for the folded incident, one Slack follow-up.
     await r.resolve(storm);

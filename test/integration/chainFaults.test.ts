@@ -8,11 +8,11 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import type { Address } from 'viem';
+import type { Address, PublicClient } from 'viem';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { chainSchema, type TokenConfig } from '../../src/config/schema.js';
 import type { ChainEvent } from '../../src/domain/types.js';
-import { decodeChainEvent } from '../../src/streams/chain/chainEventCodec.js';
+import { decodeChainEvents } from '../../src/streams/chain/chainEventCodec.js';
 import { chainIngester, ensureChainStream, type ChainIngester } from '../../src/streams/chain/chainIngester.js';
 import { checkpointKey } from '../../src/streams/chain/checkpoint.js';
 import { depositTokenAbi } from '../../src/streams/chain/depositTokenArtifact.js';
@@ -21,6 +21,18 @@ import { deployDepositToken, freePort, startAnvil, type AnvilNode } from '../sup
 import { startRpcProxy } from '../support/rpcProxy.js';
 
 const root = new URL('../../', import.meta.url).pathname;
+
+/** Spies on `client.request` and records the fromBlock of each eth_getLogs range call (sent as raw JSON-RPC). */
+function spyGetLogRanges(client: PublicClient) {
+  const real = client.request.bind(client) as (args: unknown) => Promise<unknown>;
+  const calls: { fromBlock: bigint }[] = [];
+  const spy = vi.spyOn(client, 'request').mockImplementation((async (args: { method: string; params?: unknown[] }) => {
+    const p = args.method === 'eth_getLogs' ? (args.params?.[0] as { fromBlock?: string }) : undefined;
+    if (p?.fromBlock) calls.push({ fromBlock: BigInt(p.fromBlock) });
+    return real(args);
+  }) as never);
+  return { calls, restore: () => spy.mockRestore() };
+}
 const logger = pino({ level: 'silent' });
 let node: AnvilNode;
 let nc: NatsConnection;
@@ -89,7 +101,7 @@ async function readEvents(s: Scope): Promise<ChainEvent[]> {
   const events: ChainEvent[] = [];
   for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
     const m = await jsm.streams.getMessage(s.chainStream, { seq }).catch(() => null);
-    if (m?.subject.endsWith('.events')) events.push(decodeChainEvent(m.data));
+    if (m?.subject.endsWith('.events')) events.push(...decodeChainEvents(m.data));
   }
   return events;
 }
@@ -150,8 +162,8 @@ describe('chain ingestion under faults', () => {
       throw new Error(`${(e as Error).message}\n${out}`);
     });
     const standby = ingester(s, { maxBlockRange: 4, tipBlocks: 0 }, [t], { workerId: 'worker-b', client: node.publicClient, leaseTtlMs: ttl });
-    const getLogs = vi.spyOn(node.publicClient, 'getLogs');
-    cleanups.push(async () => getLogs.mockRestore());
+    const getLogs = spyGetLogRanges(node.publicClient);
+    cleanups.push(async () => getLogs.restore());
     await standby.start();
     await new Promise((r) => setTimeout(r, 100));
     expect(standby.isLeader()).toBe(false);
@@ -169,7 +181,7 @@ describe('chain ingestion under faults', () => {
     await waitFor('the standby to reach the head', async () => (standby.lastProgress()?.blockNumber ?? -1n) >= target);
 
     // It resumed from the checkpoint the dead leader left, not from the start.
-    const ranges = getLogs.mock.calls.map((c) => c[0] as { fromBlock: bigint });
+    const ranges = getLogs.calls;
     expect(ranges[0]!.fromBlock).toBe(checkpointAtKill + 1n);
     await expectExactlyOnce(s, t);
     expect(await readEvents(s)).toHaveLength(200);

@@ -4,11 +4,11 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import type { Address } from 'viem';
+import type { Address, PublicClient } from 'viem';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { chainSchema, type ChainConfig, type TokenConfig } from '../../src/config/schema.js';
 import type { ChainEvent, ChainProgress } from '../../src/domain/types.js';
-import { decodeChainEvent, decodeChainProgress, encodeChainEvent } from '../../src/streams/chain/chainEventCodec.js';
+import { chainEventMessages, decodeChainEvents, decodeChainProgress } from '../../src/streams/chain/chainEventCodec.js';
 import { chainIngester, ensureChainStream, type ChainIngester } from '../../src/streams/chain/chainIngester.js';
 import { checkpointKey } from '../../src/streams/chain/checkpoint.js';
 import { leaderLease } from '../../src/streams/chain/leaderLease.js';
@@ -16,6 +16,26 @@ import { burn, deployDepositToken, mine, mint, mintWithReference, startAnvil, tr
 import { depositTokenAbi } from '../../src/streams/chain/depositTokenArtifact.js';
 import { decodeChainStall } from '../../src/streams/chain/chainEventCodec.js';
 import { stringToHex } from 'viem';
+
+/**
+ * Spies on `client.request` and records the eth_getLogs range calls (the ingester sends them
+ * straight as JSON-RPC), with their block numbers; `fake` may answer a call instead of the node.
+ */
+function spyGetLogs(client: PublicClient, fake?: (c: GetLogsCall, real: () => Promise<unknown>) => Promise<unknown>) {
+  const real = client.request.bind(client) as (args: unknown) => Promise<unknown>;
+  const calls: GetLogsCall[] = [];
+  const spy = vi.spyOn(client, 'request').mockImplementation((async (args: { method: string; params?: unknown[] }) => {
+    const p = args.method === 'eth_getLogs' ? (args.params?.[0] as { address: string[]; fromBlock?: string; toBlock?: string }) : undefined;
+    if (p?.fromBlock && p.toBlock) {
+      const c = { address: p.address, fromBlock: BigInt(p.fromBlock), toBlock: BigInt(p.toBlock) };
+      calls.push(c);
+      if (fake) return fake(c, () => real(args));
+    }
+    return real(args);
+  }) as never);
+  return { calls, restore: () => spy.mockRestore() };
+}
+type GetLogsCall = { address: string[]; fromBlock: bigint; toBlock: bigint };
 
 const logger = pino({ level: 'silent' });
 const E18 = 10n ** 18n;
@@ -63,7 +83,7 @@ async function scope() {
 
 type Scope = Awaited<ReturnType<typeof scope>>;
 
-function ingester(s: Scope, chain: Partial<ChainConfig> & Record<string, unknown>, tokens: TokenConfig[], extra: { workerId?: string; client?: AnvilNode['publicClient'] } = {}, on: AnvilNode = node): ChainIngester {
+function ingester(s: Scope, chain: Partial<ChainConfig> & Record<string, unknown>, tokens: TokenConfig[], extra: { workerId?: string; client?: AnvilNode['publicClient']; maxEventsPerMessage?: number } = {}, on: AnvilNode = node): ChainIngester {
   const ing = chainIngester({
     chain: chainSchema.parse({ chainId: on.chainId, rpcUrls: [on.rpcUrl], confirmations: 0, pollIntervalMs: 50, maxBlockRange: 1_000, ...chain }),
     tokens,
@@ -93,7 +113,7 @@ async function readStream(s: Scope): Promise<{ events: ChainEvent[]; progress: C
   for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
     const m = await jsm.streams.getMessage(s.chainStream, { seq });
     if (!m) continue;
-    if (m.subject.endsWith('.events')) events.push(decodeChainEvent(m.data));
+    if (m.subject.endsWith('.events')) events.push(...decodeChainEvents(m.data));
     else if (m.subject.endsWith('.progress')) progress.push(decodeChainProgress(m.data));
     else if (m.subject.endsWith('.stall')) stalls.push(decodeChainStall(m.data));
   }
@@ -193,21 +213,24 @@ describe('chainIngester', () => {
     expect((await readStream(s)).events).toHaveLength(2);
 
     await mint(node, t.address as Address, alice, 3n);
-    const getLogs = vi.spyOn(node.publicClient, 'getLogs');
+    const getLogs = spyGetLogs(node.publicClient);
     const second = ingester(s, { tipBlocks: 0 }, [t], { client: node.publicClient });
     await second.start();
     await progressAt(second, await head());
     await second.stop();
     // It read only what came after the checkpoint.
-    for (const call of getLogs.mock.calls) expect((call[0] as { fromBlock: bigint }).fromBlock).toBeGreaterThan(BigInt(checkpoint!));
-    getLogs.mockRestore();
+    expect(getLogs.calls.length).toBeGreaterThan(0);
+    for (const call of getLogs.calls) expect(call.fromBlock).toBeGreaterThan(BigInt(checkpoint!));
+    getLogs.restore();
 
     let { events } = await readStream(s);
     expect(events.map((e) => e.value)).toEqual([1n, 2n, 3n]);
     expect(new Set(events.map((e) => e.eventId)).size).toBe(3);
 
-    // Same id published again: JetStream acknowledges it as a duplicate and stores nothing.
-    const ack = await js.publish(`${s.chainSubjectPrefix}.${node.chainId}.events`, encodeChainEvent(events[0]!), { msgID: events[0]!.eventId });
+    // Same block's message published again: JetStream acknowledges it as a duplicate and stores nothing.
+    const [again] = chainEventMessages([events[0]!]);
+    expect(again!.msgID).toBe(`${node.chainId}:${events[0]!.blockHash}`);
+    const ack = await js.publish(`${s.chainSubjectPrefix}.${node.chainId}.events`, again!.data, { msgID: again!.msgID });
     expect(ack.duplicate).toBe(true);
 
     // Even a lost checkpoint (full re-read inside the duplicate window) adds nothing.
@@ -220,6 +243,38 @@ describe('chainIngester', () => {
     expect(events).toHaveLength(3);
   });
 
+  it('publishes a block as one message of its events, and a block above maxEventsPerMessage in chunks, in log order', async () => {
+    const s = await scope();
+    const t = await token(6);
+    const to = Array.from({ length: 5 }, (_, i) => `0x${(0xb0b0n + BigInt(i)).toString(16).padStart(40, '0')}` as Address);
+    for (const n of [2, 5]) {
+      const tx = await node.walletClient.writeContract({
+        address: t.address as Address, abi: depositTokenAbi, functionName: 'mintBatch',
+        args: [to.slice(0, n), to.slice(0, n).map((_, i) => BigInt(n * 10 + i))],
+      });
+      await node.publicClient.waitForTransactionReceipt({ hash: tx, pollingInterval: 50 });
+    }
+    const ing = ingester(s, { tipBlocks: 0 }, [t], { maxEventsPerMessage: 2 });
+    await ing.start();
+    await progressAt(ing, await head());
+    await ing.stop();
+
+    const info = await jsm.streams.info(s.chainStream);
+    const messages: { id: string; values: bigint[] }[] = [];
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+      const m = await jsm.streams.getMessage(s.chainStream, { seq });
+      if (m?.subject.endsWith('.events')) messages.push({ id: m.header!.get('Nats-Msg-Id'), values: decodeChainEvents(m.data).map((e) => e.value) });
+    }
+    const { events } = await readStream(s);
+    const [small, big] = [events[0]!.blockHash, events[2]!.blockHash];
+    expect(messages).toEqual([
+      { id: `${node.chainId}:${small}`, values: [20n, 21n] },
+      { id: `${node.chainId}:${big}:c0`, values: [50n, 51n] },
+      { id: `${node.chainId}:${big}:c1`, values: [52n, 53n] },
+      { id: `${node.chainId}:${big}:c2`, values: [54n] },
+    ]);
+  });
+
   it('backfills from startBlock in ranges of at most maxBlockRange blocks and gets every log', async () => {
     const s = await scope();
     const t = await token(6);
@@ -230,14 +285,14 @@ describe('chainIngester', () => {
     }
     const target = await head();
 
-    const getLogs = vi.spyOn(node.publicClient, 'getLogs');
+    const getLogs = spyGetLogs(node.publicClient);
     const ing = ingester(s, { maxBlockRange: 3, tipBlocks: 0 }, [t], { client: node.publicClient });
     await ing.start();
     await progressAt(ing, target);
     await ing.stop();
 
-    const ranges = getLogs.mock.calls.map((c) => c[0] as { fromBlock: bigint; toBlock: bigint });
-    getLogs.mockRestore();
+    const ranges = getLogs.calls;
+    getLogs.restore();
     expect(ranges.length).toBeGreaterThanOrEqual(Math.ceil(Number(target - t.startBlock) / 3));
     for (const r of ranges) expect(r.toBlock - r.fromBlock + 1n).toBeLessThanOrEqual(3n);
     // Contiguous from startBlock (inclusive): no range skipped.
@@ -257,21 +312,20 @@ describe('chainIngester', () => {
     for (let i = 1n; i <= 4n; i++) await mint(node, t.address as Address, alice, i);
     const target = await head();
 
-    const real = node.publicClient.getLogs.bind(node.publicClient);
     let failures = 0;
-    const getLogs = vi.spyOn(node.publicClient, 'getLogs').mockImplementation((async (args: { fromBlock: bigint; toBlock: bigint }) => {
+    const getLogs = spyGetLogs(node.publicClient, async (c, real) => {
       if (failures < 2) {
         failures++;
         throw new Error('fetch failed: ECONNRESET');
       }
-      if (args.toBlock - args.fromBlock >= 2n) throw new Error('query returned more than 10000 results');
-      return real(args as never);
-    }) as never);
+      if (c.toBlock - c.fromBlock >= 2n) throw new Error('query returned more than 10000 results');
+      return real();
+    });
     const ing = ingester(s, { maxBlockRange: 100, tipBlocks: 0 }, [t], { client: node.publicClient });
     await ing.start();
     await progressAt(ing, target);
     await ing.stop();
-    getLogs.mockRestore();
+    getLogs.restore();
 
     expect(failures).toBe(2);
     expect((await readStream(s)).events.map((e) => e.value)).toEqual([1n, 2n, 3n, 4n]);
@@ -346,13 +400,13 @@ describe('chainIngester: many tokens and chains, custom events, finality', () =>
     await mint(node, a.address as Address, alice, 2n);
     await mint(node, b.address as Address, alice, 20n);
 
-    const getLogs = vi.spyOn(node.publicClient, 'getLogs');
+    const getLogs = spyGetLogs(node.publicClient);
     const second = ingester(s, { tipBlocks: 0 }, [a, b], { client: node.publicClient });
     await second.start();
     await progressAt(second, await head());
     await second.stop();
-    const calls = getLogs.mock.calls.map((c) => c[0] as { address: string[]; fromBlock: bigint; toBlock: bigint });
-    getLogs.mockRestore();
+    const calls = getLogs.calls;
+    getLogs.restore();
     // Token a is never read again below its checkpoint; b is read from its startBlock.
     for (const c of calls) if (c.address.includes(a.address)) expect(c.fromBlock).toBeGreaterThan(checkpointA);
     expect(calls.find((c) => c.address.includes(b.address))!.fromBlock).toBe(b.startBlock);

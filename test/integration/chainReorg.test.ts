@@ -8,7 +8,7 @@ import { encodeFunctionData, toHex, type Address } from 'viem';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chainSchema, type TokenConfig } from '../../src/config/schema.js';
 import type { ChainEvent, ChainRetraction } from '../../src/domain/types.js';
-import { decodeChainEvent, decodeChainRetraction } from '../../src/streams/chain/chainEventCodec.js';
+import { decodeChainEvents, decodeChainRetraction } from '../../src/streams/chain/chainEventCodec.js';
 import { chainIngester, ensureChainStream, type ChainIngester } from '../../src/streams/chain/chainIngester.js';
 import { checkpointKey } from '../../src/streams/chain/checkpoint.js';
 import { depositTokenAbi } from '../../src/streams/chain/depositTokenArtifact.js';
@@ -76,7 +76,7 @@ async function readStream(s: Scope): Promise<{ events: ChainEvent[]; retractions
   for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
     const m = await jsm.streams.getMessage(s.chainStream, { seq });
     if (!m) continue;
-    if (m.subject.endsWith('.events')) events.push(decodeChainEvent(m.data));
+    if (m.subject.endsWith('.events')) events.push(...decodeChainEvents(m.data));
     else if (m.subject.endsWith('.retract')) retractions.push(decodeChainRetraction(m.data));
   }
   return { events, retractions };

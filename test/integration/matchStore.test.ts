@@ -60,6 +60,17 @@ describe('MatchStore.matchOrPark', () => {
     expect(await store.parkedCount()).toEqual({ bank: 0, chain: 0 });
   });
 
+  it('returns a chain leg id and its base-unit amount exactly as they were parked', async () => {
+    const { store } = open();
+    const id = `31337:0x${'ab12'.repeat(16)}:7`;
+    await store.matchOrPark(mint(id), 'booked');
+    await store.matchOrPark(mint('odd', { amountKey: '5', amountNative: '5000000000000000001' }), 'booked');
+    const m = expectT((await store.matchOrPark(credit('e1'), 'booked')).outcome, 'match');
+    expect(m.other).toMatchObject({ id: `chain:${id}`, n: '123450000000000000000', k: TOKEN_KEY, w: WALLET });
+    const o = expectT((await store.matchOrPark(credit('e2', { amountKey: '5' }), 'booked')).outcome, 'match');
+    expect(o.other).toMatchObject({ id: 'chain:odd', n: '5000000000000000001' });
+  });
+
   it('matches the candidate nearest in event time among two', async () => {
     const { store } = open();
     await store.matchOrPark(credit('far', { eventTime: T0 - 100_000 }), 'booked');
@@ -250,12 +261,36 @@ describe('MatchStore expiry', () => {
     expect(await store.claimExpired('bank', T0 + WINDOW, 100, 1_000_000)).toEqual([]);
   });
 
+  it('skips legs matched since they parked and expires every parked one, across several bounded sweeps', async () => {
+    const { store } = open({ sweepBudget: 3 });
+    for (let i = 0; i < 12; i++) await store.matchOrPark(credit(`e${i}`, { eventTime: T0 + i * 10 * TOLERANCE, amountKey: String(100 + i) }), 'booked');
+    for (let i = 0; i < 12; i += 3) {
+      expect((await store.matchOrPark(mint(`m${i}`, { eventTime: T0 + i * 10 * TOLERANCE, amountKey: String(100 + i) }), 'booked')).outcome.t).toBe('match');
+    }
+    expect(await store.parkedCount()).toEqual({ bank: 8, chain: 0 });
+    const claimed = await store.claimExpired('bank', T0 + 200 * TOLERANCE, 100, T0);
+    expect(claimed.map((l) => l.id).sort()).toEqual([1, 2, 4, 5, 7, 8, 10, 11].map((i) => `bank:e${i}`).sort());
+    expect(await store.parkedCount()).toEqual({ bank: 0, chain: 0 });
+    expect(await store.claimExpired('bank', T0 + 200 * TOLERANCE, 100, T0)).toEqual([]);
+  });
+
+  it('expires exactly to the millisecond within one second of deadlines', async () => {
+    const { store } = open();
+    await store.matchOrPark(credit('a', { eventTime: T0 + 100 }), 'booked');
+    await store.matchOrPark(credit('b', { eventTime: T0 + 200, amountKey: '2' }), 'booked');
+    expect((await store.claimExpired('bank', T0 + WINDOW + 150, 100, T0)).map((l) => l.id)).toEqual(['bank:a']);
+    expect(await store.parkedCount()).toEqual({ bank: 1, chain: 0 });
+    expect(await store.claimExpired('bank', T0 + WINDOW + 199, 100, T0)).toEqual([]);
+    expect((await store.claimExpired('bank', T0 + WINDOW + 200, 100, T0)).map((l) => l.id)).toEqual(['bank:b']);
+  });
+
   it('forgets a leg once the watermark passes its event time plus retention', async () => {
-    const { store, redis } = open();
+    const { store } = open();
     await store.matchOrPark(credit('e1', { reference: 'R1' }), 'booked');
     expect(await store.gc(T0 + RETENTION - 1)).toBe(0);
+    expect(await store.knows('bank:e1')).toBe(true);
     expect(await store.gc(T0 + RETENTION)).toBe(1);
-    expect(await redis.exists(`${store.prefix}leg:bank:e1`)).toBe(0);
+    expect(await store.knows('bank:e1')).toBe(false);
     expect(await store.parkedCount()).toEqual({ bank: 0, chain: 0 });
     expect((await store.matchOrPark(mint('m1', { reference: 'R1' }), 'booked')).outcome.t).toBe('parked');
     // A redelivery after retention is a new leg, not a replay.

@@ -186,9 +186,13 @@ describe('reconciliation daemon end to end', () => {
       expect(await countFacts(h.ch.client, h.ch.database, table, { final: false }), table)
         .toBe(await countFacts(h.ch.client, h.ch.database, table, { final: true }));
     }
+    // Acks are sent without waiting for the server: give the last ones a moment to land.
     const jsm = await jetstreamManager(h.nc);
     for (const stream of [h.config.nats.ledgerStream, h.config.nats.chainStream]) {
-      const ci = await jsm.consumers.info(stream, h.config.nats.consumerName);
+      const ci = await h.waitFor(`${stream} drained`, async () => {
+        const c = await jsm.consumers.info(stream, h.config.nats.consumerName);
+        return c.num_ack_pending === 0 && c.num_pending === 0 ? c : undefined;
+      }, 10_000).catch(() => jsm.consumers.info(stream, h.config.nats.consumerName));
       expect(ci.num_ack_pending, stream).toBe(0);
       expect(ci.num_pending, stream).toBe(0);
     }

@@ -1,8 +1,8 @@
 /**
  * Deterministic bank + chain traffic for fault drills and the benchmark, published straight into
  * JetStream: bank postings Avro-encoded on the LEDGER subject (as core banking does), chain events
- * in the ingester's wire format (chainEventCodec) on `<prefix>.<chainId>.events`, with the
- * ingester's message id (chainId:blockHash:logIndex). No anvil: the chain side is synthetic, so a
+ * in the ingester's wire format (chainEventCodec: one message per block, here one event per block)
+ * on `<prefix>.<chainId>.events`, with the ingester's message id (chainId:blockHash). No anvil: the chain side is synthetic, so a
  * drill or a benchmark can push tens of thousands of events a second.
  *
  * Pair i is a deposit of a unique amount (so attribute matching is unambiguous) on account
@@ -15,7 +15,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { ConfigInput } from '../../src/config/schema.js';
 import type { ChainEvent } from '../../src/domain/types.js';
 import { countFacts, queryRows } from '../../src/sinks/clickhouse/queries.js';
-import { encodeChainEvent, encodeChainProgress } from '../../src/streams/chain/chainEventCodec.js';
+import { chainEventMessages, encodeChainProgress } from '../../src/streams/chain/chainEventCodec.js';
 import { createLedgerCodec, SCHEMA_HEADER, type LedgerPosting } from '../../src/streams/ledgerCodec.js';
 
 export const DRILL_CHAIN_ID = 31337;
@@ -82,8 +82,9 @@ export function makePair(i: number, o: TrafficOptions, eventTime: number): Pair 
   const faultShare = o.faultShare ?? 0;
   const poisonShare = o.poisonShare ?? 0;
   let fault: PairFault = 'none';
-  if (r < poisonShare) fault = 'poison';
-  else if (r < poisonShare + faultShare) fault = (['missing_mint', 'missing_credit', 'amount_mismatch'] as const)[i % 3]!;
+  // Poison at an exact share (every 1/poisonShare-th pair), so a short run still carries some.
+  if (poisonShare > 0 && i % Math.round(1 / poisonShare) === 7) fault = 'poison';
+  else if (r >= poisonShare && r < poisonShare + faultShare) fault = (['missing_mint', 'missing_credit', 'amount_mismatch'] as const)[i % 3]!;
   if (o.only) fault = o.only;
   const amount = 1_000n + BigInt(i);
   const entryId = `${tag}-E-${i}`;
@@ -130,7 +131,10 @@ export function messagesOfPair(p: Pair, t: TrafficTarget): { subject: string; da
     const { bytes, headers } = codec.encode(p.posting);
     out.push({ subject: t.ledgerSubject, data: bytes, headers, msgID: `${p.posting.entryId}:booked`, leg: 'bank' });
   }
-  if (p.chain) out.push({ subject: `${t.chainSubjectPrefix}.${DRILL_CHAIN_ID}.events`, data: encodeChainEvent(p.chain), msgID: p.chain.eventId, leg: 'chain' });
+  if (p.chain) {
+    const [m] = chainEventMessages([p.chain]);
+    out.push({ subject: `${t.chainSubjectPrefix}.${DRILL_CHAIN_ID}.events`, data: m!.data, msgID: m!.msgID, leg: 'chain' });
+  }
   if (p.chainFirst) out.reverse();
   return out;
 }

@@ -2,10 +2,14 @@ import { describe, expect, it } from 'vitest';
 import type { ChainEvent, ChainProgress } from '../../src/domain/types.js';
 import { DecodeError, SchemaViolation } from '../../src/lib/errors.js';
 import {
+  chainEventMessages,
   decodeChainEvent,
+  decodeChainEvents,
   decodeChainProgress,
   encodeChainEvent,
+  encodeChainEventBatch,
   encodeChainProgress,
+  MAX_EVENTS_PER_MESSAGE,
 } from '../../src/streams/chain/chainEventCodec.js';
 
 const hash = `0x${'ab'.repeat(32)}`;
@@ -64,5 +68,49 @@ describe('chainEventCodec', () => {
       expect(run).toThrow(field);
     }
     expect(() => decodeChainProgress(enc({ v: 1, chainId: 1, blockNumber: '1', blockHash: 'zz', blockTime: 0 }))).toThrow(SchemaViolation);
+  });
+
+  const other = `0x${'ef'.repeat(32)}`;
+  const ofBlock = (blockHash: string, blockNumber: bigint, logIndexes: number[]): ChainEvent[] =>
+    logIndexes.map((logIndex) => ({ ...event, blockHash, blockNumber, logIndex, eventId: `31337:${blockHash}:${logIndex}`, value: BigInt(logIndex) * 10n ** 30n }));
+
+  it('carries one message per block, in chain order, with the block id as message id', () => {
+    const events = [...ofBlock(hash, 123n, [0, 3, 7]), ...ofBlock(other, 124n, [1])];
+    const msgs = chainEventMessages(events);
+    expect(msgs.map((m) => [m.msgID, m.events])).toEqual([[`31337:${hash}`, 3], [`31337:${other}`, 1]]);
+    expect(msgs.flatMap((m) => decodeChainEvents(m.data))).toEqual(events);
+    // Deterministic: the same events give the same bytes, so a re-publish is a JetStream duplicate.
+    expect(chainEventMessages(events).map((m) => Buffer.from(m.data).toString())).toEqual(msgs.map((m) => Buffer.from(m.data).toString()));
+  });
+
+  it('splits a huge block into chunks whose ids never equal an event id', () => {
+    const events = ofBlock(hash, 123n, [0, 1, 2, 3, 4]);
+    const msgs = chainEventMessages(events, { maxPerMessage: 2 });
+    expect(msgs.map((m) => [m.msgID, m.events])).toEqual([[`31337:${hash}:c0`, 2], [`31337:${hash}:c1`, 2], [`31337:${hash}:c2`, 1]]);
+    expect(msgs.flatMap((m) => decodeChainEvents(m.data))).toEqual(events);
+    expect(chainEventMessages(events, { scope: 'tabc' })[0]!.msgID).toBe(`31337:${hash}:tabc`);
+    expect(() => chainEventMessages(events, { maxPerMessage: MAX_EVENTS_PER_MESSAGE + 1 })).toThrow(RangeError);
+  });
+
+  it('still decodes a format-1 single-event message into one event', () => {
+    expect(decodeChainEvents(encodeChainEvent(event))).toEqual([event]);
+  });
+
+  it('refuses a batch that mixes blocks, is out of order, or breaks the contract', () => {
+    expect(() => encodeChainEventBatch([...ofBlock(hash, 123n, [0]), ...ofBlock(other, 124n, [1])])).toThrow(RangeError);
+    expect(() => encodeChainEventBatch([])).toThrow(RangeError);
+    const batch = JSON.parse(new TextDecoder().decode(encodeChainEventBatch(ofBlock(hash, 123n, [0, 1])))) as { events: Record<string, unknown>[] } & Record<string, unknown>;
+    const bad: Array<[unknown, string]> = [
+      [{ ...batch, events: [...batch.events].reverse() }, 'events.1.logIndex'],
+      [{ ...batch, events: [] }, 'events'],
+      [{ ...batch, blockHash: 'zz' }, 'blockHash'],
+      [{ ...batch, events: [{ ...batch.events[0], value: '-1' }] }, 'events.0.value'],
+    ];
+    for (const [o, field] of bad) {
+      const run = () => decodeChainEvents(enc(o));
+      expect(run).toThrow(SchemaViolation);
+      expect(run).toThrow(field);
+    }
+    expect(() => decodeChainEvents(enc({ ...batch, v: 3 }))).toThrow(DecodeError);
   });
 });

@@ -1,4 +1,4 @@
-import { encodeAbiParameters, encodeEventTopics, keccak256 as keccak, parseAbiItem, stringToHex, type Hex } from 'viem';
+import { decodeEventLog, encodeAbiParameters, encodeEventTopics, keccak256 as keccak, parseAbiItem, stringToHex, type Hex } from 'viem';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DecodeError, SchemaViolation } from '../../src/lib/errors.js';
 import { AdaptiveRange } from '../../src/streams/chain/blockRanges.js';
@@ -102,6 +102,44 @@ describe('event mappings', () => {
     expect(decodeTokenLogs(1, logs, tokens, () => 0).map((e) => [e.kind, e.from, e.to, e.value, e.reference, e.logIndex])).toEqual([
       ['mint', ZERO, ALICE, 5n, 'DEP-7', 1],
     ]);
+  });
+
+  it('decodes static-word events exactly as viem does, and refuses what viem refuses', () => {
+    const abis = [
+      'event Transfer(address indexed from, address indexed to, uint256 value)',
+      'event Minted(address indexed to, uint256 amount, bytes32 indexed ref)',
+      'event Odd(int256 indexed delta, uint8 small, int32 signedSmall, bytes4 tag, address to, uint64 amount)',
+    ];
+    const words = [0n, 1n, 255n, 2n ** 48n - 1n, 2n ** 160n - 1n, 2n ** 255n, 2n ** 256n - 1n, 123_456_789_012_345_678_901_234_567_890n];
+    const word = (i: number) => `0x${words[i % words.length]!.toString(16).padStart(64, '0')}` as Hex;
+    const lower = (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v);
+    for (const abi of abis) {
+      const [m] = compileEventMappings([{ abi, kind: 'collateral', fields: { amount: abi.includes('Odd') ? 'amount' : abi.includes('Minted') ? 'amount' : 'value' } }]);
+      expect(m!.decodeStatic).toBeDefined();
+      const indexed = m!.event.inputs.filter((x) => x.indexed).length;
+      const data = m!.event.inputs.length - indexed;
+      for (let k = 0; k < 40; k++) {
+        const topics = [m!.selector, ...Array.from({ length: indexed }, (_, i) => word(k + i))];
+        const body = `0x${Array.from({ length: data }, (_, i) => word(k * 3 + i).slice(2)).join('')}` as Hex;
+        const ours = m!.decodeStatic!(topics, body);
+        let viem: Record<string, unknown>;
+        try {
+          viem = decodeEventLog({ abi: [m!.event], topics: topics as [Hex, ...Hex[]], data: body, strict: true }).args as Record<string, unknown>;
+        } catch {
+          expect(ours).toBeNull(); // e.g. a uint8 word beyond a safe integer
+          continue;
+        }
+        expect(ours).not.toBeNull();
+        expect(Object.entries(ours!).length).toBe(m!.event.inputs.length);
+        expect(Object.fromEntries(Object.entries(ours!).map(([n, v]) => [n, lower(v)]))).toEqual(Object.fromEntries(Object.entries(viem).map(([n, v]) => [n, lower(v)])));
+      }
+      // A missing topic or short data: viem throws in strict mode, we skip.
+      const short = [m!.selector, ...Array.from({ length: indexed - 1 }, (_, i) => word(i))];
+      expect(m!.decodeStatic!(short, `0x${'00'.repeat(32 * data)}`)).toBeNull();
+      if (data > 0) expect(m!.decodeStatic!([m!.selector, ...Array.from({ length: indexed }, (_, i) => word(i))], '0x')).toBeNull();
+    }
+    // Dynamic arguments and unnamed ones go through viem.
+    expect(compileEventMappings([{ abi: 'event Memo(address indexed to, uint256 amount, string memo)', kind: 'mint', fields: { reference: 'memo' } }])[0]!.decodeStatic).toBeUndefined();
   });
 
   it('rejects configurations that cannot work, naming the token and the field', () => {

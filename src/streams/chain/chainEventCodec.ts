@@ -2,12 +2,24 @@
  * JSON wire format of the CHAIN stream. Big integers travel as decimal strings so no JSON parser
  * rounds them; every message carries a format version `v`. Decoding never trusts the bytes:
  * unreadable input is a `DecodeError`, readable input that breaks the contract a `SchemaViolation`.
+ *
+ * `.events` messages: format 2 (`ChainEventBatch`) carries the events of one block (or one chunk
+ * of at most `MAX_EVENTS_PER_MESSAGE` of them) in chain order, the block's fields once; message id
+ * `chainEventBatchMsgId`. Format 1 (one event per message, id = eventId) is still decoded, for
+ * messages already in a stream. Progress, retraction and stall messages are format 1.
  */
 import { z } from 'zod';
 import type { ChainEvent, ChainProgress, ChainRetraction } from '../../domain/types.js';
 import { DecodeError, SchemaViolation } from '../../lib/errors.js';
 
 export const CHAIN_CODEC_VERSION = 1;
+/** Format of an `.events` message carrying a block's events (`ChainEventBatch`). */
+export const CHAIN_BATCH_CODEC_VERSION = 2;
+/**
+ * Most events one `.events` message carries (~350 bytes each: well under NATS' default 1 MiB
+ * max_payload); a block with more is split into chunks of this many, in log order.
+ */
+export const MAX_EVENTS_PER_MESSAGE = 1_000;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -38,6 +50,38 @@ const chainEventWire = z
   .superRefine((e, ctx) => {
     if (e.eventId !== `${e.chainId}:${e.blockHash}:${e.logIndex}`) {
       ctx.addIssue({ code: 'custom', path: ['eventId'], message: 'must be chainId:blockHash:logIndex' });
+    }
+  });
+
+/** An event inside a batch: the block's fields (number, hash, time, chain) are the batch's. */
+const batchedEventWire = z.object({
+  token: lowerAddress,
+  txHash: hash32,
+  logIndex: z.number().int().nonnegative(),
+  kind: z.enum(['mint', 'burn', 'transfer', 'collateral']),
+  from: lowerAddress,
+  to: lowerAddress,
+  value: uint,
+  decimals: z.number().int().min(0).max(255),
+  reference: z.string().nullable(),
+});
+
+const chainEventBatchWire = z
+  .object({
+    v: z.literal(CHAIN_BATCH_CODEC_VERSION),
+    chainId: z.number().int().positive(),
+    blockNumber: uint,
+    blockHash: hash32,
+    blockTime: epochMs,
+    /** Index of this chunk of the block's events (0 when the block fits in one message). */
+    chunk: z.number().int().nonnegative(),
+    events: z.array(batchedEventWire).min(1).max(MAX_EVENTS_PER_MESSAGE),
+  })
+  .superRefine((b, ctx) => {
+    for (let i = 1; i < b.events.length; i++) {
+      if (b.events[i]!.logIndex <= b.events[i - 1]!.logIndex) {
+        ctx.addIssue({ code: 'custom', path: ['events', i, 'logIndex'], message: 'must be strictly increasing (chain order)' });
+      }
     }
   });
 
@@ -140,6 +184,100 @@ export function encodeChainEvent(e: ChainEvent): Uint8Array {
   );
 }
 
+/**
+ * The `.events` messages of a step's events (in chain order): one per block, or per chunk of at
+ * most `maxPerMessage` events of a block, each with its deterministic message id. `scope`, when
+ * given, is appended to the ids (the ingester's token subset; see `chainEventBatchMsgId`).
+ */
+export function chainEventMessages(
+  events: readonly ChainEvent[],
+  options: { maxPerMessage?: number; scope?: string } = {},
+): { data: Uint8Array; msgID: string; events: number }[] {
+  const max = options.maxPerMessage ?? MAX_EVENTS_PER_MESSAGE;
+  if (!(max >= 1 && max <= MAX_EVENTS_PER_MESSAGE)) throw new RangeError(`maxPerMessage must be 1..${MAX_EVENTS_PER_MESSAGE}`);
+  const out: { data: Uint8Array; msgID: string; events: number }[] = [];
+  let i = 0;
+  while (i < events.length) {
+    const first = events[i]!;
+    let end = i + 1;
+    while (end < events.length && events[end]!.blockHash === first.blockHash) end++;
+    const block = events.slice(i, end);
+    const chunked = block.length > max;
+    for (let c = 0; c * max < block.length; c++) {
+      const part = block.slice(c * max, (c + 1) * max);
+      out.push({
+        data: encodeChainEventBatch(part, c),
+        msgID: chainEventBatchMsgId(first.chainId, first.blockHash, { ...(chunked && { chunk: c }), ...(options.scope && { scope: options.scope }) }),
+        events: part.length,
+      });
+    }
+    i = end;
+  }
+  return out;
+}
+
+/**
+ * Message id of a batch: `${chainId}:${blockHash}`, then `:${scope}` when only some of the
+ * chain's tokens were read for it, then `:c${chunk}` when the block is split. Re-publishing the
+ * same batch is dropped by JetStream; never equal to an event id (`chainId:blockHash:logIndex`),
+ * so batches and format-1 messages of the same block cannot shadow each other.
+ */
+export function chainEventBatchMsgId(chainId: number, blockHash: string, o: { chunk?: number; scope?: string } = {}): string {
+  return `${chainId}:${blockHash}${o.scope ? `:${o.scope}` : ''}${o.chunk !== undefined ? `:c${o.chunk}` : ''}`;
+}
+
+/**
+ * Serialises events of ONE block, in chain order (at most `MAX_EVENTS_PER_MESSAGE`), as a format-2
+ * `.events` message; `chunk` is the chunk's index when the block is split.
+ */
+export function encodeChainEventBatch(events: readonly ChainEvent[], chunk = 0): Uint8Array {
+  const first = events[0];
+  if (!first) throw new RangeError('a chain event batch needs at least one event');
+  if (events.length > MAX_EVENTS_PER_MESSAGE) throw new RangeError(`a chain event batch holds at most ${MAX_EVENTS_PER_MESSAGE} events`);
+  const items = events.map((e) => {
+    if (e.blockHash !== first.blockHash || e.chainId !== first.chainId) throw new RangeError(`event ${e.eventId} is not of block ${first.blockHash}`);
+    return { token: e.token, txHash: e.txHash, logIndex: e.logIndex, kind: e.kind, from: e.from, to: e.to, value: e.value.toString(), decimals: e.decimals, reference: e.reference };
+  });
+  return encoder.encode(
+    JSON.stringify({
+      v: CHAIN_BATCH_CODEC_VERSION,
+      chainId: first.chainId,
+      blockNumber: first.blockNumber.toString(),
+      blockHash: first.blockHash,
+      blockTime: first.blockTime,
+      chunk,
+      events: items,
+    }),
+  );
+}
+
+/**
+ * Parses an `.events` message of either format into its events, in chain order: a batch (format
+ * 2) or a single event (format 1). Throws `DecodeError` or `SchemaViolation`.
+ */
+export function decodeChainEvents(bytes: Uint8Array): ChainEvent[] {
+  const o = parseJson(bytes, 'chain events', [CHAIN_CODEC_VERSION, CHAIN_BATCH_CODEC_VERSION]);
+  if (o['v'] === CHAIN_CODEC_VERSION) return [fromEventWire(validate(chainEventWire, o, 'chain event'))];
+  const b = validate(chainEventBatchWire, o, 'chain event batch');
+  const blockNumber = BigInt(b.blockNumber);
+  return b.events.map((e) => ({
+    eventId: `${b.chainId}:${b.blockHash}:${e.logIndex}`,
+    chainId: b.chainId,
+    token: e.token,
+    blockNumber,
+    blockHash: b.blockHash,
+    blockTime: b.blockTime,
+    txHash: e.txHash,
+    logIndex: e.logIndex,
+    kind: e.kind,
+    from: e.from,
+    to: e.to,
+    value: BigInt(e.value),
+    decimals: e.decimals,
+    reference: e.reference,
+  }));
+}
+
 /** Serialises a progress (watermark) message for the `<prefix>.<chainId>.progress` subject. */
 export function encodeChainProgress(p: ChainProgress): Uint8Array {
   return encoder.encode(
@@ -153,9 +291,12 @@ export function encodeChainProgress(p: ChainProgress): Uint8Array {
   );
 }
 
-/** Parses a chain event; throws `DecodeError` (not JSON, unknown version) or `SchemaViolation`. */
+/** Parses a format-1 chain event; throws `DecodeError` (not JSON, unknown version) or `SchemaViolation`. */
 export function decodeChainEvent(bytes: Uint8Array): ChainEvent {
-  const w = validate(chainEventWire, parseJson(bytes, 'chain event'), 'chain event');
+  return fromEventWire(validate(chainEventWire, parseJson(bytes, 'chain event'), 'chain event'));
+}
+
+function fromEventWire(w: z.infer<typeof chainEventWire>): ChainEvent {
   return {
     eventId: w.eventId,
     chainId: w.chainId,
@@ -180,7 +321,7 @@ export function decodeChainProgress(bytes: Uint8Array): ChainProgress {
   return { chainId: w.chainId, blockNumber: BigInt(w.blockNumber), blockHash: w.blockHash, blockTime: w.blockTime };
 }
 
-function parseJson(bytes: Uint8Array, what: string): Record<string, unknown> {
+function parseJson(bytes: Uint8Array, what: string, versions: readonly number[] = [CHAIN_CODEC_VERSION]): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(decoder.decode(bytes));
@@ -191,7 +332,7 @@ function parseJson(bytes: Uint8Array, what: string): Record<string, unknown> {
     throw new DecodeError(`${what} is not a JSON object`, { details: preview(bytes) });
   }
   const v = (value as Record<string, unknown>)['v'];
-  if (v !== CHAIN_CODEC_VERSION) {
+  if (typeof v !== 'number' || !versions.includes(v)) {
     throw new DecodeError(`${what} has unknown format version ${JSON.stringify(v)}`, { details: preview(bytes) });
   }
   return value as Record<string, unknown>;

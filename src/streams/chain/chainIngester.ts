@@ -22,10 +22,18 @@
  *
  * Ordering contract, per step: block records stored → events published and acked → progress
  * published and acked → checkpoint advanced. A crash anywhere re-publishes the step on restart;
- * JetStream drops the duplicates by message id (`chainId:blockHash:logIndex`) and consumers are
- * idempotent anyway. A retraction is published before the checkpoint is rewound, so a crash in
- * between finds the same orphaned records again and re-publishes the same retraction ids.
+ * JetStream drops the duplicates by message id and consumers are idempotent anyway.
+ *
+ * Events travel as one `.events` message per block (or per chunk of at most
+ * `maxEventsPerMessage` events of a big block), message id `chainId:blockHash` (see
+ * `chainEventBatchMsgId`): per-event messages would bound a backfill by JetStream's message rate.
+ * A step's messages are published with many in flight; progress and the checkpoint move only
+ * once all of them are acked, and the next step's range is read meanwhile.
+ *
+ * A retraction is published before the checkpoint is rewound, so a crash in between finds the
+ * same orphaned records again and re-publishes the same retraction ids.
  */
+import { createHash } from 'node:crypto';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import type { Redis } from 'ioredis';
@@ -36,7 +44,7 @@ import type { ChainEvent, ChainProgress } from '../../domain/types.js';
 import { AdaptiveRange } from './blockRanges.js';
 import { blockHistory, type BlockRecord } from './blockHistory.js';
 import { checkpoint as checkpointStore } from './checkpoint.js';
-import { encodeChainEvent, encodeChainProgress, encodeChainRetraction, encodeChainStall } from './chainEventCodec.js';
+import { chainEventMessages, encodeChainProgress, encodeChainRetraction, encodeChainStall, MAX_EVENTS_PER_MESSAGE } from './chainEventCodec.js';
 import { compileEventMappings, type TokenEvents } from './eventMappings.js';
 import { leaderLease, leaseKey } from './leaderLease.js';
 import { nextRange } from './nextRange.js';
@@ -48,6 +56,7 @@ import {
   readBlock,
   readRange,
   type ReadContext,
+  type ReadResult,
 } from './readConfirmedLogs.js';
 import { backoffMs, createChainClient, withRetry } from './rpc.js';
 
@@ -57,6 +66,15 @@ const erc20DecimalsAbi = [
 
 /** Publishes in flight at once: JetStream keeps one connection's publishes in order. */
 const PUBLISH_WINDOW = 256;
+
+/**
+ * Message-id scope of a step that read only some of the chain's tokens (one behind the others):
+ * its batch of a block holds only their events, so it must not share an id with the batch of all
+ * tokens (JetStream would drop one of the two as a duplicate).
+ */
+function tokenScope(stepTokens: readonly string[]): string {
+  return `t${createHash('sha256').update([...stepTokens].sort().join(',')).digest('hex').slice(0, 16)}`;
+}
 
 export interface HeadStatus {
   chainId: number;
@@ -87,6 +105,8 @@ export interface ChainIngesterOptions {
   retry?: { initialMs?: number; maxMs?: number };
   /** Called after every poll of the leader (e.g. to set a Prometheus gauge of the head's age). */
   onHeadStatus?: (s: HeadStatus) => void;
+  /** Most events per `.events` message; a block with more is split into chunks. Default (and at most) `MAX_EVENTS_PER_MESSAGE`. */
+  maxEventsPerMessage?: number;
 }
 
 export interface ChainIngester {
@@ -169,6 +189,7 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
   const progressSubject = chainProgressSubject(subjectPrefix, chainId);
   const initialBackoff = options.retry?.initialMs ?? 250;
   const maxBackoff = options.retry?.maxMs ?? 30_000;
+  const maxEventsPerMessage = options.maxEventsPerMessage ?? MAX_EVENTS_PER_MESSAGE;
 
   let running = false;
   let leader = false;
@@ -234,16 +255,30 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
     return b.number ?? -1n;
   }
 
-  async function publishAll(events: readonly ChainEvent[]): Promise<void> {
-    let inflight: Promise<unknown>[] = [];
-    for (const e of events) {
-      inflight.push(js.publish(eventsSubject, encodeChainEvent(e), { msgID: e.eventId }));
-      if (inflight.length >= PUBLISH_WINDOW) {
-        await Promise.all(inflight);
-        inflight = [];
-      }
+  /**
+   * Publishes a step's events as one message per block (or chunk of a block) and waits for every
+   * ack: up to PUBLISH_WINDOW publishes in flight, a new one sent as each ack arrives. The first
+   * failure rejects once every publish has settled (no ack left racing the retry).
+   */
+  async function publishAll(events: readonly ChainEvent[], stepTokens: readonly string[]): Promise<void> {
+    const scope = stepTokens.length === tokens.length ? undefined : tokenScope(stepTokens);
+    const messages = chainEventMessages(events, { maxPerMessage: maxEventsPerMessage, ...(scope && { scope }) });
+    const inflight = new Set<Promise<unknown>>();
+    let failure: { error: unknown } | null = null;
+    for (const m of messages) {
+      if (failure) break;
+      const p: Promise<unknown> = js.publish(eventsSubject, m.data, { msgID: m.msgID }).then(
+        () => inflight.delete(p),
+        (error: unknown) => {
+          inflight.delete(p);
+          failure ??= { error };
+        },
+      );
+      inflight.add(p);
+      if (inflight.size >= PUBLISH_WINDOW) await Promise.race(inflight);
     }
     await Promise.all(inflight);
+    if (failure) throw (failure as { error: unknown }).error;
   }
 
   /**
@@ -277,35 +312,70 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
       if (h.hash !== top.hash) return handleReorg(`block ${top.number} is now ${h.hash}, we processed ${top.hash}`);
     }
 
-    while (running) {
-      const step = nextRange(reached, final, chain.maxBlockRange);
-      if (!step) break;
-      const wanted = tokenEvents(step.tokens);
-      const blockMode = final - step.range.from < BigInt(chain.tipBlocks);
-      const range = blockMode ? { from: step.range.from, to: step.range.from } : step.range;
-
-      // Link the first block to the stored one before it.
-      const prev = await history.get(range.from - 1n);
-      const read = blockMode ? await readBlock(ctx, range.from, wanted) : await readRange(ctx, range, wanted);
-      if (prev) {
-        const first = blockMode ? read.last : await fetchHeader(ctx, range.from);
-        if (first.parentHash !== prev.hash) {
-          return handleReorg(`block ${range.from}'s parent is ${first.parentHash}, we processed ${prev.hash} at ${prev.number}`);
-        }
-      }
-      await ensureLeader();
-      const conflicts = await history.put(read.records);
-      if (conflicts.length > 0) return handleReorg(`blocks ${conflicts.join(', ')} changed hash since we processed them`);
-
-      await publishAll(read.events);
-      for (const a of step.tokens) reached.set(a, range.to);
-      await publishProgress(reached, final);
-      for (const a of step.tokens) await checkpoints.advance(a, range.to);
-      log.debug({ from: range.from, to: range.to, tokens: step.tokens.length, events: read.events.length, blockMode }, 'published');
-    }
+    const reorg = await publishSteps(reached, final);
+    if (reorg) return handleReorg(reorg);
     // Tokens whose startBlock lies ahead still let the chain's progress move with the others.
     await publishProgress(reached, final);
     return false;
+  }
+
+  /**
+   * The step loop of `syncToFinalHead`: reads, stores, publishes and checkpoints one range after
+   * another up to `final`, moving `reached`. While a step's records are stored and its events
+   * published, the next step's range is already being read (reads have no effect beyond the
+   * header cache, so a prefetch that turns out wrong is dropped). Returns why, when a reorg was
+   * found; the prefetch has settled by then, so the reorg handling does not race it.
+   */
+  async function publishSteps(reached: Map<string, bigint>, final: bigint): Promise<string | null> {
+    type Planned = { tokens: string[]; range: { from: bigint; to: bigint }; blockMode: boolean; key: string };
+    const plan = (at: ReadonlyMap<string, bigint>): Planned | null => {
+      const step = nextRange(at, final, chain.maxBlockRange);
+      if (!step) return null;
+      const blockMode = final - step.range.from < BigInt(chain.tipBlocks);
+      const range = blockMode ? { from: step.range.from, to: step.range.from } : step.range;
+      return { tokens: step.tokens, range, blockMode, key: `${range.from}:${range.to}:${blockMode}:${step.tokens.join(',')}` };
+    };
+    const read = (p: Planned) => {
+      const wanted = tokenEvents(p.tokens);
+      const r = p.blockMode ? readBlock(ctx, p.range.from, wanted) : readRange(ctx, p.range, wanted);
+      r.catch(() => undefined); // a dropped prefetch's failure is nobody's; a used one's is awaited below
+      return r;
+    };
+    let prefetch: { key: string; read: Promise<ReadResult> } | null = null;
+    try {
+      while (running) {
+        const step = plan(reached);
+        if (!step) break;
+        const { range, blockMode } = step;
+        // Link the first block to the stored one before it.
+        const prev = await history.get(range.from - 1n);
+        const pending = prefetch?.key === step.key ? prefetch.read : read(step);
+        if (prefetch && prefetch.key !== step.key) await prefetch.read.catch(() => undefined);
+        prefetch = null;
+        const result = await pending;
+        const after = new Map(reached);
+        for (const a of step.tokens) after.set(a, range.to);
+        const next = plan(after);
+        if (next) prefetch = { key: next.key, read: read(next) };
+
+        if (prev) {
+          const first = blockMode ? result.last : await fetchHeader(ctx, range.from);
+          if (first.parentHash !== prev.hash) return `block ${range.from}'s parent is ${first.parentHash}, we processed ${prev.hash} at ${prev.number}`;
+        }
+        await ensureLeader();
+        const conflicts = await history.put(result.records);
+        if (conflicts.length > 0) return `blocks ${conflicts.join(', ')} changed hash since we processed them`;
+
+        await publishAll(result.events, step.tokens);
+        for (const a of step.tokens) reached.set(a, range.to);
+        await publishProgress(reached, final);
+        for (const a of step.tokens) await checkpoints.advance(a, range.to);
+        log.debug({ from: range.from, to: range.to, tokens: step.tokens.length, events: result.events.length, blockMode }, 'published');
+      }
+      return null;
+    } finally {
+      if (prefetch) await prefetch.read.catch(() => undefined);
+    }
   }
 
   /**

@@ -20,6 +20,12 @@ export interface EventMapping {
   kind: EventMappingKind;
   /** Argument name for each field the kind uses. */
   fields: Partial<Record<Field, string>>;
+  /**
+   * Decodes a log's arguments by name as viem's strict `decodeEventLog` would (null where it
+   * would throw), without its generic machinery, for events of named static words only
+   * (address, uintN, intN, bytesN); undefined for any other event, which goes through viem.
+   */
+  decodeStatic?: (topics: readonly Hex[], data: Hex) => Record<string, unknown> | null;
 }
 
 export type TokenEventsConfig = NonNullable<TokenConfig['events']>;
@@ -72,11 +78,64 @@ export function compileEventMappings(config: TokenEventsConfig | undefined, toke
     for (const f of REQUIRED[c.kind]) {
       if (!fields[f]) throw new ConfigError(`token ${token}: ${c.kind} event ${event.name} needs a "${f}" argument (fields.${f})`);
     }
-    out.push({ event, selector: toEventSelector(event), kind: c.kind, fields });
+    const decodeStatic = staticDecoder(event, fields);
+    out.push({ event, selector: toEventSelector(event), kind: c.kind, fields, ...(decodeStatic && { decodeStatic }) });
   }
   const selectors = out.map((m) => m.selector);
   if (new Set(selectors).size !== selectors.length) throw new ConfigError(`token ${token}: the same event is configured twice`);
   return out;
+}
+
+type WordDecoder = (word: string) => unknown;
+
+/** How viem decodes one 32-byte word of a static type (lower-case addresses: every use lower-cases them). */
+function wordDecoder(type: string): WordDecoder | undefined {
+  if (type === 'address') return (w) => `0x${w.slice(24).toLowerCase()}`;
+  const int = /^(u?)int(\d*)$/.exec(type);
+  if (int) {
+    const bits = int[2] ? Number(int[2]) : 256;
+    const signed = int[1] === '';
+    return (w) => {
+      let v = BigInt(`0x${w}`);
+      if (signed && v >= 1n << 255n) v -= 1n << 256n;
+      if (bits > 48) return v;
+      // viem refuses a small type whose word does not fit a safe integer.
+      if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw new RangeError('not a safe integer');
+      return Number(v);
+    };
+  }
+  const bytes = /^bytes(\d+)$/.exec(type);
+  if (bytes) {
+    const n = Number(bytes[1]);
+    if (n >= 1 && n <= 32) return (w) => `0x${w.slice(0, 2 * n).toLowerCase()}`;
+  }
+  return undefined;
+}
+
+function staticDecoder(event: AbiEvent, fields: Partial<Record<Field, string>>): EventMapping['decodeStatic'] {
+  if (event.anonymous) return undefined;
+  const topicInputs: { name: string; decode: WordDecoder }[] = [];
+  const dataInputs: { name: string; decode: WordDecoder }[] = [];
+  for (const input of event.inputs) {
+    const decode = wordDecoder(input.type);
+    // viem checksums addresses; a reference taken from an address would differ in case.
+    if (!input.name || !decode || (input.type === 'address' && fields.reference === input.name)) return undefined;
+    (input.indexed ? topicInputs : dataInputs).push({ name: input.name, decode });
+  }
+  if (topicInputs.length + dataInputs.length === 0) return undefined;
+  return (topics, data) => {
+    // Strict: a missing topic, or data shorter than the arguments it must hold, does not decode.
+    if (topics.length < topicInputs.length + 1) return null;
+    if (dataInputs.length > 0 && (data.length - 2) < 64 * dataInputs.length) return null;
+    const args: Record<string, unknown> = {};
+    try {
+      topicInputs.forEach((p, i) => (args[p.name] = p.decode(topics[i + 1]!.slice(2))));
+      dataInputs.forEach((p, i) => (args[p.name] = p.decode(data.slice(2 + 64 * i, 2 + 64 * (i + 1)))));
+    } catch {
+      return null;
+    }
+    return args;
+  };
 }
 
 /** A log as eth_getLogs returns it (viem-formatted), before decoding. */
@@ -126,10 +185,16 @@ export function decodeTokenLogs(
     if (!t || !m) continue;
     if (log.blockHash === null || log.blockNumber === null || log.logIndex === null || log.transactionHash === null) continue;
     let args: Record<string, unknown>;
-    try {
-      args = decodeEventLog({ abi: [m.event], data: log.data, topics: log.topics as [Hex, ...Hex[]], strict: true }).args as Record<string, unknown>;
-    } catch {
-      continue;
+    if (m.decodeStatic) {
+      const a = m.decodeStatic(log.topics, log.data);
+      if (!a) continue;
+      args = a;
+    } else {
+      try {
+        args = decodeEventLog({ abi: [m.event], data: log.data, topics: log.topics as [Hex, ...Hex[]], strict: true }).args as Record<string, unknown>;
+      } catch {
+        continue;
+      }
     }
     const get = (f: Field) => (m.fields[f] ? args[m.fields[f]!] : undefined);
     const addr = (f: Field) => {
@@ -199,6 +264,13 @@ function referenceOf(v: unknown): string | null {
   }
   if (typeof v === 'bigint') return v === 0n ? null : v.toString();
   return null;
+}
+
+/** Every event selector (topic 0) of a set of tokens, once each: the eth_getLogs topic filter. */
+export function selectorsOf(tokens: Iterable<TokenEvents>): Hex[] {
+  const out = new Set<Hex>();
+  for (const t of tokens) for (const m of t.mappings) out.add(m.selector);
+  return [...out];
 }
 
 /** Every event ABI item of a set of tokens, one per selector (for eth_getLogs topic filters). */

@@ -11,12 +11,12 @@
  * Both return the events in chain order and the block records (hash, parent, event ids) that
  * reorg detection stores.
  */
-import { BlockNotFoundError, type AbiEvent, type Address, type Hex, type PublicClient } from 'viem';
+import { BlockNotFoundError, formatLog, numberToHex, type Address, type Hex, type PublicClient, type RpcLog } from 'viem';
 import type { ChainEvent } from '../../domain/types.js';
 import { ReconError } from '../../lib/errors.js';
 import { isRangeTooLargeError, type AdaptiveRange, type BlockRange } from './blockRanges.js';
 import type { BlockRecord } from './blockHistory.js';
-import { decodeTokenLogs, eventsOf, type RawLog, type TokenEvents } from './eventMappings.js';
+import { decodeTokenLogs, selectorsOf, type RawLog, type TokenEvents } from './eventMappings.js';
 import { bloomMayContain, isEmptyBloom } from './logsBloom.js';
 
 /** A chain read failed or saw an inconsistent chain: transient, retry the same range. */
@@ -121,9 +121,7 @@ export async function readBlock(ctx: ReadContext, n: bigint, tokens: ReadonlyMap
   let logs: RawLog[] = [];
   if (maybe) {
     try {
-      logs = (await ctx.rpc(() =>
-        ctx.client.getLogs({ address: addresses, events: eventsOf(tokens.values()) as AbiEvent[], blockHash: header.hash as Hex, strict: false }),
-      )) as unknown as RawLog[];
+      logs = await ctx.rpc(() => ethGetLogs(ctx.client, { address: addresses, topics: [selectorsOf(tokens.values())], blockHash: header.hash as Hex }));
     } catch (e) {
       throw new ChainReadError(`eth_getLogs of block ${n} (${header.hash}) failed`, { cause: e });
     }
@@ -153,7 +151,7 @@ export async function readBlock(ctx: ReadContext, n: bigint, tokens: ReadonlyMap
 /** Reads `range` by eth_getLogs; see the module comment. */
 export async function readRange(ctx: ReadContext, range: BlockRange, tokens: ReadonlyMap<string, TokenEvents>): Promise<ReadResult> {
   const before = await fetchHeader(ctx, range.to);
-  const logs = await getLogsAdaptive(ctx, [...tokens.keys()] as Address[], eventsOf(tokens.values()), range);
+  const logs = await getLogsAdaptive(ctx, [...tokens.keys()] as Address[], selectorsOf(tokens.values()), range);
   const after = await fetchHeader(ctx, range.to);
   if (after.hash !== before.hash) {
     throw new ChainReadError(`block ${range.to} changed hash while range ${range.from}-${range.to} was read`);
@@ -169,9 +167,14 @@ export async function readRange(ctx: ReadContext, range: BlockRange, tokens: Rea
     list.push(log);
     byBlock.set(log.blockNumber, list);
   }
+  // Headers of the blocks with logs, fetched HEADER_CONCURRENCY at a time (one RPC round trip per
+  // block otherwise bounds a backfill of busy blocks).
+  const numbers = [...byBlock.keys()];
+  const fetched = await mapBounded(numbers, HEADER_CONCURRENCY, (n) => cachedHeader(ctx, n));
   const headers = new Map<bigint, BlockHeader>();
-  for (const [n, list] of byBlock) {
-    const h = await cachedHeader(ctx, n);
+  for (const [i, n] of numbers.entries()) {
+    const list = byBlock.get(n)!;
+    const h = fetched[i]!;
     let lastIndex = -1;
     for (const log of list.sort((a, b) => a.logIndex! - b.logIndex!)) {
       if (log.blockHash!.toLowerCase() !== h.hash) {
@@ -202,15 +205,15 @@ export async function readRange(ctx: ReadContext, range: BlockRange, tokens: Rea
 }
 
 /** eth_getLogs over `range` in chunks of `ctx.adaptive.size` blocks, shrinking on "too large". */
-async function getLogsAdaptive(ctx: ReadContext, address: Address[], events: AbiEvent[], range: BlockRange): Promise<RawLog[]> {
+async function getLogsAdaptive(ctx: ReadContext, address: Address[], selectors: Hex[], range: BlockRange): Promise<RawLog[]> {
   const out: RawLog[] = [];
   let from = range.from;
   while (from <= range.to) {
     const size = BigInt(ctx.adaptive.size);
     const to = from + size - 1n < range.to ? from + size - 1n : range.to;
     try {
-      const logs = await ctx.rpc(() => ctx.client.getLogs({ address, events, fromBlock: from, toBlock: to, strict: false }));
-      out.push(...(logs as unknown as RawLog[]));
+      const logs = await ctx.rpc(() => ethGetLogs(ctx.client, { address, topics: [selectors], fromBlock: from, toBlock: to }));
+      for (const l of logs) out.push(l);
       ctx.adaptive.succeeded();
       from = to + 1n;
     } catch (e) {
@@ -221,5 +224,45 @@ async function getLogsAdaptive(ctx: ReadContext, address: Address[], events: Abi
       throw new ChainReadError(`eth_getLogs ${from}-${to} failed`, { cause: e });
     }
   }
+  return out;
+}
+
+/** Blocks whose headers `readRange` fetches at once. */
+const HEADER_CONCURRENCY = 16;
+
+/**
+ * eth_getLogs with a topic-0 filter, formatted (numbers as bigint/number) but not decoded: viem's
+ * `getLogs({ events })` would decode every log's arguments, and `decodeTokenLogs` decodes them
+ * anyway, so decoding twice would cost more than the RPC itself on a busy range.
+ */
+async function ethGetLogs(
+  client: PublicClient,
+  filter: { address: Address[]; topics: [Hex[]] } & ({ blockHash: Hex } | { fromBlock: bigint; toBlock: bigint }),
+): Promise<RawLog[]> {
+  const params =
+    'blockHash' in filter
+      ? { address: filter.address, topics: filter.topics, blockHash: filter.blockHash }
+      : { address: filter.address, topics: filter.topics, fromBlock: numberToHex(filter.fromBlock), toBlock: numberToHex(filter.toBlock) };
+  const logs = (await client.request({ method: 'eth_getLogs', params: [params] })) as RpcLog[];
+  return logs.map((l) => formatLog(l) as unknown as RawLog);
+}
+
+/** `fn` over `items` with at most `limit` calls in flight; results in input order; stops starting calls after a failure. */
+async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i]!);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
 }

@@ -1,0 +1,251 @@
+-- Shared layout of the match state; prepended to every script (MatchStore), after which the script
+-- sets P (the prefix, ARGV[1]) before calling any of these. Every key shares the hash tag in P.
+--
+-- Layout (sized for millions of parked legs; issue 7 target < 300 bytes per parked leg):
+--   L:<hh>           hash, field = handle, value = cmsgpack record of the leg (256 shards by handle)
+--                    handle = first 16 hex of sha1(legId); the full legId lives once, in the record
+--   i                hash: interned identity tuples (side|flow|account|wallet|currency|tokenKey),
+--                    content-addressed by 12 hex of their sha1; a bounded set (mapped identities)
+--   p:<f>:<s>:<a>:<c>[:<x>]  zsets, score 0, members `amountKey|<13-digit event time>|handle`: one
+--                    per flow, side, account and currency for its first 100 legs, then overflow by
+--                    amount shard x (one hex of sha1(amountKey)): small listpacks, searched with
+--                    ZRANGEBYLEX within an amount and a time range
+--   r:<f>:<s>:<xxx>  hash, field = reference, value = handle (4096 shards by sha1(reference))
+--   dl:<side>        zset of deadline buckets (seconds) that hold handles; dl:<side>:<bucket> a list
+--                    of handles whose deadline (event time + window) falls in that second. Matched
+--                    legs are left in their bucket and skipped when it is swept (state not parked).
+--   gc, gc:<bucket>  the same for forgetting: every leg's handle at its event time + retention
+--   claimed          zset handle -> claim time (expired legs whose discrepancy is not yet durable)
+--   n                hash side -> exact number of parked legs
+--   wm, epoch        watermarks, state epoch (unchanged)
+--
+-- Record (cmsgpack array): 1 legId (packId), 2 identity tuple id, 3 amountKey, 4 amountNative
+-- (packNative), 5 event time, 6 reference, 7 fingerprint, 8 code = status char .. state char ..
+-- ('1' when rebuilt from the facts), 9 (optional) map of: x counterpart legId, mid, by, rs, d
+-- discrepancy id, o stored outcome JSON (absent: the leg's own outcome was {t:'parked'}), ro
+-- stored retraction outcome JSON.
+
+local P
+local ST_CODE = { pending = 'n', booked = 'b', reversed = 'r' }
+local ST_NAME = { n = 'pending', b = 'booked', r = 'reversed' }
+local STATE_CODE = { parked = 'P', expired = 'E', matched = 'M', mismatched = 'X', duplicate = 'D',
+                     reversed = 'R', pending = 'N', retracted = 'T' }
+local STATE_NAME = {}
+for k, v in pairs(STATE_CODE) do STATE_NAME[v] = k end
+local EXT = { 'x', 'mid', 'by', 'rs', 'd', 'o', 'ro' }
+
+local function handleOf(legId) return redis.sha1hex(legId):sub(1, 16) end
+local function recKey(h) return P .. 'L:' .. h:sub(1, 2) end
+local function pad13(t) return string.format('%013d', t) end
+
+local function split(s)
+  local out, i = {}, 1
+  while true do
+    local j = string.find(s, '\31', i, true)
+    if not j then out[#out + 1] = s:sub(i) return out end
+    out[#out + 1] = s:sub(i, j - 1)
+    i = j + 1
+  end
+end
+
+-- Identity tuples are few and long (wallet, token address): stored once, referenced by 12 hex.
+-- On the (astronomically unlikely) collision of two tuples the record carries the tuple inline.
+local function internTuple(l)
+  local tup = table.concat({ l.s, l.f, l.a, l.w, l.c, l.k }, '\31')
+  local tid = redis.sha1hex(tup):sub(1, 12)
+  redis.call('HSETNX', P .. 'i', tid, tup)
+  if redis.call('HGET', P .. 'i', tid) ~= tup then return '=' .. tup end
+  return tid
+end
+
+-- Chain leg ids (`chain:<chainId>:0x<64 hex>:<logIndex>`) are stored with the hash in binary;
+-- amountNative as its power of ten over amountKey when it is amountKey followed by zeros.
+local function packId(id)
+  local cid, hex, li = string.match(id, '^chain:(%d+):0x(%x+):(%d+)$')
+  if not cid or #hex ~= 64 or hex ~= string.lower(hex) then return id end
+  return '\1' .. cid .. ':' .. li .. ':' .. hex:gsub('..', function(cc) return string.char(tonumber(cc, 16)) end)
+end
+local function unpackId(v)
+  if v:byte(1) ~= 1 then return v end
+  local cid, li, bin = string.match(v, '^\1(%d+):(%d+):(.*)$')
+  return 'chain:' .. cid .. ':0x' .. bin:gsub('.', function(c) return string.format('%02x', c:byte()) end) .. ':' .. li
+end
+local function packNative(m, n)
+  if n == m then return '' end
+  local k = #n - #m
+  if k > 0 and k <= 60 and n:sub(1, #m) == m and n:sub(#m + 1) == string.rep('0', k) then return k end
+  return n
+end
+local function unpackNative(m, v)
+  if v == '' then return m end
+  if type(v) == 'number' then return m .. string.rep('0', v) end
+  return v
+end
+
+local function decode(h, raw)
+  local v = cmsgpack.unpack(raw)
+  local tup = v[2]
+  if tup:sub(1, 1) == '=' then tup = tup:sub(2) else tup = redis.call('HGET', P .. 'i', tup) end
+  local f = split(tup)
+  local code = v[8]
+  local l = { id = unpackId(v[1]), h = h, tid = v[2], s = f[1], f = f[2], a = f[3], w = f[4], c = f[5], k = f[6],
+              m = v[3], n = unpackNative(v[3], v[4]), t = tonumber(v[5]), r = v[6], p = v[7],
+              st = ST_NAME[code:sub(1, 1)], state = STATE_NAME[code:sub(2, 2)], rb = code:sub(3, 3) == '1' }
+  local ext = v[9]
+  if type(ext) == 'table' then for _, k in ipairs(EXT) do if ext[k] ~= nil then l[k] = ext[k] end end end
+  l.was = l.state
+  return l
+end
+
+-- The leg stored under a handle (sweeps, pool and reference lookups), or nil.
+local function loadH(h)
+  local raw = redis.call('HGET', recKey(h), h)
+  if not raw then return nil end
+  return decode(h, raw)
+end
+
+-- The leg with this id, or nil.
+local function load(legId)
+  local l = loadH(handleOf(legId))
+  if l and l.id ~= legId then error('HANDLE_COLLISION ' .. legId .. ' and ' .. l.id .. ' share a handle') end
+  return l
+end
+
+local function adjustParked(side, was, now)
+  if was == 'parked' and now ~= 'parked' then redis.call('HINCRBY', P .. 'n', side, -1)
+  elseif was ~= 'parked' and now == 'parked' then redis.call('HINCRBY', P .. 'n', side, 1) end
+end
+
+local function save(l)
+  if not l.h then l.h = handleOf(l.id) end
+  if not l.tid then l.tid = internTuple(l) end
+  local v = { packId(l.id), l.tid, l.m, packNative(l.m, l.n), l.t, l.r, l.p, ST_CODE[l.st] .. STATE_CODE[l.state] .. (l.rb and '1' or '') }
+  local ext, any = {}, false
+  for _, k in ipairs(EXT) do
+    if l[k] ~= nil and l[k] ~= '' then ext[k] = l[k] any = true end
+  end
+  if any then v[9] = ext end
+  redis.call('HSET', recKey(l.h), l.h, cmsgpack.pack(v))
+  adjustParked(l.s, l.was, l.state)
+  l.was = l.state
+end
+
+local function forget(l)
+  redis.call('HDEL', recKey(l.h), l.h)
+  adjustParked(l.s, l.was, nil)
+end
+
+-- What the caller needs to know about a leg (no stored outcome).
+local function public(l)
+  return { id = l.id, s = l.s, f = l.f, a = l.a, w = l.w, c = l.c, k = l.k, m = l.m, n = l.n,
+           t = l.t, r = l.r, state = l.state, d = l.d or '', mid = l.mid or '' }
+end
+
+-- A pool holds its first POOL_BASE legs in one zset per flow, side, account and currency (a small
+-- listpack); beyond that, new legs go to one of 16 overflow zsets by amount, so that no pool grows
+-- past the listpack size (a skiplist costs ~100 more bytes per entry). Searches look at both.
+local POOL_BASE = 100
+local function poolKeys(f, s, a, c, m)
+  local base = P .. 'p:' .. f .. ':' .. s .. ':' .. a .. ':' .. c
+  return base, base .. ':' .. redis.sha1hex(m):sub(1, 1)
+end
+local function poolMember(l) return l.m .. '|' .. pad13(l.t) .. '|' .. l.h end
+local function poolAdd(l)
+  local base, shard = poolKeys(l.f, l.s, l.a, l.c, l.m)
+  local member = poolMember(l)
+  -- Re-adding (a rebuild over a live state) must not place a leg in both zsets.
+  if redis.call('ZSCORE', base, member) or redis.call('ZSCORE', shard, member) then return end
+  if redis.call('ZCARD', base) < POOL_BASE then redis.call('ZADD', base, 0, member)
+  else redis.call('ZADD', shard, 0, member) end
+end
+local function poolRem(l)
+  local base, shard = poolKeys(l.f, l.s, l.a, l.c, l.m)
+  local member = poolMember(l)
+  if redis.call('ZREM', base, member) == 0 then redis.call('ZREM', shard, member) end
+end
+-- Handles of the legs of one pool with this amount and an event time in [lo, hi] (oldest first
+-- within each of the two zsets).
+local function poolRange(f, s, a, c, m, lo, hi, limit)
+  if lo < 0 then lo = 0 end
+  if hi < lo then return {} end
+  local out = {}
+  local min, max = '[' .. m .. '|' .. pad13(lo), '[' .. m .. '|' .. pad13(hi) .. '|~'
+  for _, k in ipairs({ poolKeys(f, s, a, c, m) }) do
+    for _, member in ipairs(redis.call('ZRANGEBYLEX', k, min, max, 'LIMIT', 0, limit)) do
+      out[#out + 1] = member:sub(-16)
+    end
+  end
+  return out
+end
+
+local function refKey(f, s, ref) return P .. 'r:' .. f .. ':' .. s .. ':' .. redis.sha1hex(ref):sub(1, 3) end
+local function refGet(f, s, ref) return redis.call('HGET', refKey(f, s, ref), ref) end
+local function refSet(l) redis.call('HSET', refKey(l.f, l.s, l.r), l.r, l.h) end
+local function refDelIfOwn(l)
+  local rk = refKey(l.f, l.s, l.r)
+  if redis.call('HGET', rk, l.r) == l.h then redis.call('HDEL', rk, l.r) end
+end
+
+-- Time-bucketed index of handles: a zset of one-second buckets, one list per bucket.
+local function bucketOf(ms) return math.floor(ms / 1000) end
+local function indexAdd(idx, ms, h)
+  local b = bucketOf(ms)
+  redis.call('RPUSH', idx .. ':' .. b, h)
+  redis.call('ZADD', idx, b, b)
+end
+local function dlAdd(l, window) indexAdd(P .. 'dl:' .. l.s, l.t + window, l.h) end
+local function gcAdd(l, retention) indexAdd(P .. 'gc', l.t + retention, l.h) end
+
+local function pushAll(key, items)
+  for i = 1, #items, 1000 do
+    redis.call('RPUSH', key, unpack(items, i, math.min(i + 999, #items)))
+  end
+end
+
+-- Visits the handles of every bucket that starts at or before wm, oldest first. visit(h, bucket)
+-- returns 'done' (acted on, counts towards limit), 'keep' (not due yet: stays in this bucket) or
+-- anything else (drop the handle). Stops after `limit` done or `budget` handles looked at; returns
+-- the number done and whether work may remain.
+local function sweep(idx, wm, limit, budget, visit)
+  local wb = bucketOf(wm)
+  local done, seen = 0, 0
+  while done < limit and seen < budget do
+    local first = redis.call('ZRANGEBYSCORE', idx, '-inf', wb, 'LIMIT', 0, 1)[1]
+    if not first then return done, false end
+    local b = tonumber(first)
+    local lk = idx .. ':' .. first
+    if (b + 1) * 1000 - 1 <= wm then
+      -- Every deadline in this bucket has passed: pop and act.
+      local hs = redis.call('LPOP', lk, math.min(limit - done, budget - seen, 1000))
+      if not hs then
+        redis.call('ZREM', idx, first)
+      else
+        for _, h in ipairs(hs) do
+          seen = seen + 1
+          if visit(h, b) == 'done' then done = done + 1 end
+        end
+      end
+    else
+      -- The bucket wm falls in: only part of it is due. It is the last one; rewrite it once.
+      local hs = redis.call('LRANGE', lk, 0, -1)
+      if #hs == 0 then redis.call('ZREM', idx, first) return done, false end
+      local keep, changed = {}, false
+      for _, h in ipairs(hs) do
+        if done >= limit or seen >= budget then
+          keep[#keep + 1] = h
+        else
+          seen = seen + 1
+          local r = visit(h, b)
+          if r == 'keep' then keep[#keep + 1] = h else changed = true end
+          if r == 'done' then done = done + 1 end
+        end
+      end
+      if changed then
+        redis.call('DEL', lk)
+        if #keep == 0 then redis.call('ZREM', idx, first) else pushAll(lk, keep) end
+      end
+      return done, done >= limit or seen >= budget
+    end
+  end
+  return done, true
+end
