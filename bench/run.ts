@@ -45,6 +45,8 @@ const { values: argv } = parseArgs({
     parked: { type: 'string', default: '200000' },
     accounts: { type: 'string', default: '1000' },
     'batch-delay-ms': { type: 'string', default: '50' },
+    'max-batch-rows': { type: 'string', default: '5000' },
+    'max-ack-pending': { type: 'string', default: '4000' },
   },
 });
 const PAIRS = Number(argv.pairs);
@@ -80,13 +82,13 @@ function configOf(n: Names, database: string, dataDir: string): Config {
   return parseConfig({
     namespace: n.namespace,
     workerId: `${n.namespace}-w0`,
-    nats: { ...n.nats, servers: [process.env.NATS_URL ?? '127.0.0.1:4222'] },
+    nats: { ...n.nats, servers: [process.env.NATS_URL ?? '127.0.0.1:4222'], maxAckPending: Number(argv['max-ack-pending']) },
     redis: { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
     clickhouse: { database, dataDir, ...(process.env.CLICKHOUSE_URL && { url: process.env.CLICKHOUSE_URL }) },
     // Event-time windows long enough that clean pairs always meet; injected faults expire at the end.
     matching: { windowMs: 60_000, allowedLatenessMs: 5_000, ledgerIdleMs: 3_600_000, sweepIntervalMs: 1_000, lateRetentionMs: 3_600_000 },
     balances: { intervalMs: 3_600_000, onChangeDebounceMs: 3_600_000, driftGraceMs: 3_600_000 },
-    sink: { maxBatchRows: 5_000, maxBatchDelayMs: BATCH_DELAY_MS },
+    sink: { maxBatchRows: Number(argv['max-batch-rows']), maxBatchDelayMs: BATCH_DELAY_MS },
     ...trafficConfig(ACCOUNTS),
     http: { port: -1 },
     log: { level: 'warn' },
