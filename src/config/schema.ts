@@ -40,6 +40,8 @@ export const finalitySchema = z.discriminatedUnion('mode', [
 export const chainSchema = z.object({
   chainId: z.number().int().positive(),
   rpcUrls: z.array(z.string().url()).min(1),
+  /** ws:// endpoints whose `newHeads` subscription wakes the poller at once (the pushed data is never used; polling goes on regardless). */
+  wsUrls: z.array(z.string().url()).default([]),
   /** Blocks below head - confirmations are used; 0 means every mined block. */
   confirmations: z.number().int().min(0).default(12),
   pollIntervalMs: z.number().int().positive().default(2_000),

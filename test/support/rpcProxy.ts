@@ -3,8 +3,13 @@
  * standing in for a flaky provider. For a share of requests it drops the connection, delays the
  * answer, answers HTTP 429, or refuses an eth_getLogs range as too large, always within a bounded
  * number of faults, with a seeded generator so a run is reproducible. Everything else is forwarded.
+ * With `lagBlocks` it plays a node that is behind its peers (still syncing): its head is the real
+ * one minus `lagBlocks`, and it knows no block above that.
+ *
+ * `startTcpProxy` is a plain TCP relay (for websockets) that a test can kill and revive.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect as tcpConnect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 
 export interface RpcFaults {
   /** Share of requests whose connection is destroyed without an answer. */
@@ -18,6 +23,12 @@ export interface RpcFaults {
   maxLogsRange?: number;
   /** Stop injecting random faults after this many (the range limit always applies). Default 50. */
   maxFaults?: number;
+  /**
+   * A stale view: eth_blockNumber answers the real head minus this; eth_getBlockByNumber/ByHash of
+   * a block above that (and 'latest' as that block) answer null; eth_getLogs by the hash of such a
+   * block answers "unknown block". Never faulted at random by itself.
+   */
+  lagBlocks?: number;
   /** Only these methods get random faults (default all). */
   methods?: string[];
   seed?: number;
@@ -26,7 +37,7 @@ export interface RpcFaults {
 export interface RpcProxy {
   url: string;
   /** Counts by kind: forwarded, dropped, rateLimited, delayed, tooLarge. */
-  stats: Record<'forwarded' | 'dropped' | 'rateLimited' | 'delayed' | 'tooLarge', number>;
+  stats: Record<'forwarded' | 'dropped' | 'rateLimited' | 'delayed' | 'tooLarge' | 'stale', number>;
   /** Methods seen, in order (for assertions on what the client asked). */
   calls: { method: string; params: unknown }[];
   setFaults(f: RpcFaults): void;
@@ -46,7 +57,7 @@ export async function startRpcProxy(target: string, faults: RpcFaults = {}): Pro
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-  const stats = { forwarded: 0, dropped: 0, rateLimited: 0, delayed: 0, tooLarge: 0 };
+  const stats = { forwarded: 0, dropped: 0, rateLimited: 0, delayed: 0, tooLarge: 0, stale: 0 };
   const calls: RpcProxy['calls'] = [];
 
   const body = (req: IncomingMessage) =>
@@ -63,16 +74,76 @@ export async function startRpcProxy(target: string, faults: RpcFaults = {}): Pro
     res.end(payload);
   };
 
+  type Req = { id?: unknown; method?: string; params?: unknown[] };
+  const upstreamCall = async (method: string, params: unknown[]): Promise<unknown> => {
+    const r = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
+    return ((await r.json()) as { result?: unknown }).result;
+  };
+  /** The stale node's answer to `msg`, or undefined to forward it. */
+  const staleAnswer = async (msg: Req): Promise<object | undefined> => {
+    const lag = f.lagBlocks;
+    if (lag === undefined || !msg.method) return undefined;
+    const ok = (result: unknown) => {
+      stats.stale++;
+      return { jsonrpc: '2.0', id: msg.id, result };
+    };
+    const staleHead = async () => {
+      const real = BigInt((await upstreamCall('eth_blockNumber', [])) as string);
+      return real - BigInt(lag) < 0n ? 0n : real - BigInt(lag);
+    };
+    const p = msg.params ?? [];
+    switch (msg.method) {
+      case 'eth_blockNumber':
+        return ok(`0x${(await staleHead()).toString(16)}`);
+      case 'eth_getBlockByNumber': {
+        const tag = p[0] as string;
+        const stale = await staleHead();
+        if (tag === 'latest' || tag === 'pending') return ok(await upstreamCall('eth_getBlockByNumber', [`0x${stale.toString(16)}`, p[1] ?? false]));
+        if (tag.startsWith('0x') && BigInt(tag) > stale) return ok(null);
+        return undefined;
+      }
+      case 'eth_getBlockByHash':
+      case 'eth_getLogs': {
+        const hash = msg.method === 'eth_getBlockByHash' ? (p[0] as string) : (p[0] as { blockHash?: string }).blockHash;
+        if (!hash) return undefined;
+        const b = (await upstreamCall('eth_getBlockByHash', [hash, false])) as { number?: string } | null;
+        if (b?.number === undefined || BigInt(b.number) <= (await staleHead())) return undefined;
+        if (msg.method === 'eth_getBlockByHash') return ok(null);
+        stats.stale++;
+        return { jsonrpc: '2.0', id: msg.id, error: { code: -32000, message: 'unknown block' } };
+      }
+      default:
+        return undefined;
+    }
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const text = await body(req);
-    type Req = { id?: unknown; method?: string; params?: unknown[] };
     let msg: Req | null = null;
+    let batch: Req[] | null = null;
     try {
       const parsed = JSON.parse(text) as unknown;
-      if (!Array.isArray(parsed)) msg = parsed as Req;
+      if (Array.isArray(parsed)) batch = parsed as Req[];
+      else msg = parsed as Req;
     } catch {
       // forward as is
     }
+    if (batch && f.lagBlocks !== undefined) {
+      // A stale node answers a batch element by element (each from the same stale view).
+      const out: unknown[] = [];
+      for (const m of batch) {
+        calls.push({ method: m.method ?? '', params: m.params });
+        const stale = await staleAnswer(m);
+        if (stale) out.push(stale);
+        else {
+          const r = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(m) });
+          out.push(await r.json());
+        }
+      }
+      stats.forwarded++;
+      return reply(res, 200, JSON.stringify(out));
+    }
+    if (batch) for (const m of batch) calls.push({ method: m.method ?? '', params: m.params });
     if (msg?.method) {
       calls.push({ method: msg.method, params: msg.params });
       if (msg.method === 'eth_getLogs' && f.maxLogsRange !== undefined) {
@@ -105,6 +176,8 @@ export async function startRpcProxy(target: string, faults: RpcFaults = {}): Pro
           await new Promise((resolve) => setTimeout(resolve, f.delayMs ?? 200));
         }
       }
+      const stale = await staleAnswer(msg);
+      if (stale) return reply(res, 200, JSON.stringify(stale));
     }
     try {
       const upstream = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
@@ -134,5 +207,68 @@ export async function startRpcProxy(target: string, faults: RpcFaults = {}): Pro
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+export interface TcpProxy {
+  port: number;
+  /** Connections accepted so far. */
+  readonly accepted: number;
+  /** Destroys every relayed connection and stops listening (new connections are refused). */
+  kill(): Promise<void>;
+  /** Listens again on the same port. */
+  revive(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Relays TCP connections on a free 127.0.0.1 port to `targetPort` (e.g. anvil's websocket). */
+export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  let server: TcpServer | null = null;
+  const listen = (port: number) =>
+    new Promise<number>((resolve, reject) => {
+      const srv = createTcpServer((client) => {
+        accepted++;
+        const upstream = tcpConnect(targetPort, '127.0.0.1');
+        sockets.add(client);
+        sockets.add(upstream);
+        const end = () => {
+          client.destroy();
+          upstream.destroy();
+          sockets.delete(client);
+          sockets.delete(upstream);
+        };
+        for (const sock of [client, upstream]) {
+          sock.on('error', end);
+          sock.on('close', end);
+        }
+        client.pipe(upstream);
+        upstream.pipe(client);
+      });
+      srv.once('error', reject);
+      srv.listen(port, '127.0.0.1', () => {
+        server = srv;
+        resolve((srv.address() as AddressInfo).port);
+      });
+    });
+  const port = await listen(0);
+  const kill = async () => {
+    const srv = server;
+    server = null;
+    for (const sock of sockets) sock.destroy();
+    sockets.clear();
+    if (srv) await new Promise<void>((resolve) => srv.close(() => resolve()));
+  };
+  return {
+    port,
+    get accepted() {
+      return accepted;
+    },
+    kill,
+    async revive() {
+      if (!server) await listen(port);
+    },
+    close: kill,
   };
 }

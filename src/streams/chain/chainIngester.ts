@@ -16,6 +16,8 @@
  * - A node behind us (final head below the last processed block, or a block it does not have)
  *   is lagging, not reorganised: wait.
  * - One worker per chain polls (Redis lease); the others stand by and take over when it goes.
+ * - With `wsUrls`, the leader also holds a `newHeads` subscription (newHeads.ts) whose
+ *   notifications only cut the poll interval short: what they carry is never used.
  * - A head that does not move for `stallTimeoutMs` is a stall: logged, `stalledSinceMs()`, the
  *   `onHeadStatus` hook, and a `ChainStall` message on `<prefix>.<chainId>.stall` (and one when it
  *   moves again).
@@ -47,6 +49,7 @@ import { checkpoint as checkpointStore } from './checkpoint.js';
 import { chainEventMessages, encodeChainProgress, encodeChainRetraction, encodeChainStall, MAX_EVENTS_PER_MESSAGE } from './chainEventCodec.js';
 import { compileEventMappings, type TokenEvents } from './eventMappings.js';
 import { leaderLease, leaseKey } from './leaderLease.js';
+import { newHeads } from './newHeads.js';
 import { nextRange } from './nextRange.js';
 import {
   BlockHeaderCache,
@@ -196,6 +199,22 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
   let progress: ChainProgress | null = null;
   let loop: Promise<void> | null = null;
   let wake: (() => void) | null = null;
+  // A head was announced since the last poll began: the next idle sleep is skipped.
+  let headAnnounced = false;
+  let wakeOnHead = false;
+  const heads =
+    chain.wsUrls.length > 0
+      ? newHeads({
+          urls: chain.wsUrls,
+          logger: log,
+          retry: { initialMs: initialBackoff, maxMs: maxBackoff },
+          timeoutMs: chain.rpcTimeoutMs,
+          onHead: () => {
+            headAnnounced = true;
+            if (wakeOnHead) wake?.();
+          },
+        })
+      : null;
   // Head tracking for stall detection (wall clock).
   let lastHead: bigint | null = null;
   let lastHeadMoveAt = 0;
@@ -217,12 +236,16 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
       }),
   };
 
-  const sleep = (ms: number) =>
+  /** Sleeps `ms`, cut short by `stop()` and, when `untilHead`, by an announced head. */
+  const sleep = (ms: number, untilHead = false) =>
     new Promise<void>((resolve) => {
+      if (untilHead && headAnnounced) return resolve();
+      wakeOnHead = untilHead;
       const t = setTimeout(done, ms);
       function done() {
         clearTimeout(t);
         wake = null;
+        wakeOnHead = false;
         resolve();
       }
       wake = done;
@@ -485,10 +508,14 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
         const wasLeader = leader;
         leader = await lease.acquire();
         if (leader !== wasLeader) log.info({ workerId, leader }, leader ? 'took the chain lease' : 'lost the chain lease');
+        if (leader) heads?.start();
+        else heads?.stop();
+        headAnnounced = false;
         if (leader) again = await syncToFinalHead();
         attempt = 0;
       } catch (e) {
         if (e instanceof LeaseLost) {
+          heads?.stop();
           log.warn({ workerId }, 'lost the chain lease mid-sync; standing by');
           continue;
         }
@@ -503,7 +530,7 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
         }
       }
       if (leader) checkStall();
-      if (!again) await sleep(leader ? chain.pollIntervalMs : Math.min(chain.pollIntervalMs, 1_000));
+      if (!again) await sleep(leader ? chain.pollIntervalMs : Math.min(chain.pollIntervalMs, 1_000), leader);
     }
   }
 
@@ -520,6 +547,7 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
       wake?.();
       await loop;
       loop = null;
+      heads?.stop();
       if (leader) await lease.release().catch((err: unknown) => log.warn({ err }, 'lease release failed'));
       leader = false;
     },
