@@ -2,7 +2,8 @@ import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, 
 import { nanos } from '@nats-io/nats-core';
 import type { Config } from '../config/schema.js';
 
-async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string; subjects: string[] }): Promise<void> {
+/** Creates a file-backed stream, or updates it to `cfg` if it exists (idempotent; every worker calls it). */
+export async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string; subjects: string[] }): Promise<void> {
   const full: Partial<StreamConfig> & { name: string } = {
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
@@ -38,22 +39,29 @@ export async function ensureStreams(jsm: JetStreamManager, config: Config): Prom
 export async function ensureConsumers(jsm: JetStreamManager, config: Config): Promise<void> {
   const n = config.nats;
   for (const stream of [n.ledgerStream, n.chainStream]) {
-    const cfg = {
-      durable_name: n.consumerName,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      max_ack_pending: n.maxAckPending,
-      ack_wait: nanos(n.ackWaitMs),
-      max_deliver: -1,
-    };
-    try {
-      await jsm.consumers.info(stream, n.consumerName);
-      await jsm.consumers.update(stream, n.consumerName, {
-        max_ack_pending: cfg.max_ack_pending, ack_wait: cfg.ack_wait, max_deliver: cfg.max_deliver,
-      });
-    } catch (e) {
-      if (!/not found/i.test(String((e as Error).message))) throw e;
-      await jsm.consumers.add(stream, cfg);
-    }
+    await ensureDurableConsumer(jsm, stream, { name: n.consumerName, maxAckPending: n.maxAckPending, ackWaitMs: n.ackWaitMs });
+  }
+}
+
+/** A durable pull consumer with explicit acks, created or brought to these limits (idempotent). */
+export async function ensureDurableConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  o: { name: string; maxAckPending: number; ackWaitMs: number },
+): Promise<void> {
+  const cfg = {
+    durable_name: o.name,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    max_ack_pending: o.maxAckPending,
+    ack_wait: nanos(o.ackWaitMs),
+    max_deliver: -1,
+  };
+  try {
+    await jsm.consumers.info(stream, o.name);
+    await jsm.consumers.update(stream, o.name, { max_ack_pending: cfg.max_ack_pending, ack_wait: cfg.ack_wait, max_deliver: cfg.max_deliver });
+  } catch (e) {
+    if (!/not found/i.test(String((e as Error).message))) throw e;
+    await jsm.consumers.add(stream, cfg);
   }
 }
