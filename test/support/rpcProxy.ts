@@ -29,6 +29,8 @@ export interface RpcFaults {
    * block answers "unknown block". Never faulted at random by itself.
    */
   lagBlocks?: number;
+  /** Strips `blockTimestamp` from eth_getLogs results (a node of the older spec). */
+  stripLogTimestamps?: boolean;
   /** Only these methods get random faults (default all). */
   methods?: string[];
   seed?: number;
@@ -182,7 +184,13 @@ export async function startRpcProxy(target: string, faults: RpcFaults = {}): Pro
     try {
       const upstream = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
       stats.forwarded++;
-      reply(res, upstream.status, await upstream.text());
+      let answer = await upstream.text();
+      if (f.stripLogTimestamps && msg?.method === 'eth_getLogs') {
+        const parsed = JSON.parse(answer) as { result?: Record<string, unknown>[] };
+        for (const l of parsed.result ?? []) delete l['blockTimestamp'];
+        answer = JSON.stringify(parsed);
+      }
+      reply(res, upstream.status, answer);
     } catch {
       req.socket.destroy();
     }

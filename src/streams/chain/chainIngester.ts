@@ -360,7 +360,9 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
     };
     const read = (p: Planned) => {
       const wanted = tokenEvents(p.tokens);
-      const r = p.blockMode ? readBlock(ctx, p.range.from, wanted) : readRange(ctx, p.range, wanted);
+      // Outside the tip zone, a block's time may come from its logs (readConfirmedLogs.ts).
+      const trustLogTimesBelow = final - BigInt(chain.tipBlocks) + 1n;
+      const r = p.blockMode ? readBlock(ctx, p.range.from, wanted) : readRange(ctx, p.range, wanted, { trustLogTimesBelow });
       r.catch(() => undefined); // a dropped prefetch's failure is nobody's; a used one's is awaited below
       return r;
     };

@@ -148,6 +148,8 @@ export interface RawLog {
   data: Hex;
   topics: readonly Hex[];
   removed?: boolean;
+  /** Seconds; set by nodes that follow the newer eth_getLogs spec (anvil, reth, geth ≥ 1.16), absent elsewhere. */
+  blockTimestamp?: bigint | null;
 }
 
 export interface TokenEvents {

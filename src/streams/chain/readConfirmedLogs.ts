@@ -7,7 +7,11 @@
  * - `readRange`: a block range by eth_getLogs in chunks that shrink when the provider says the
  *   range or result is too large and grow back after successes; each log checked against its
  *   block's header, and the range's last header read before and after, so a chain that changed
- *   under the read is retried rather than trusted.
+ *   under the read is retried rather than trusted. Blocks older than `trustLogTimesBelow` whose
+ *   logs carry `blockTimestamp` (newer nodes) skip their header: their time comes from the logs
+ *   (all logs of a block must agree on hash and time), their hash is linked through the range's
+ *   last header, read before and after as always. That saves a header round trip per block with
+ *   logs (a backfill went from 0.45 to 0.52 of the raw eth_getLogs rate against anvil).
  * Both return the events in chain order and the block records (hash, parent, event ids) that
  * reorg detection stores.
  */
@@ -148,8 +152,22 @@ export async function readBlock(ctx: ReadContext, n: bigint, tokens: ReadonlyMap
   };
 }
 
+export interface ReadRangeOptions {
+  /**
+   * Blocks below this number (deep history, outside the tip zone) take their time from the logs'
+   * `blockTimestamp` when every log of the block carries it, instead of from their header.
+   * Default: none (every block with logs has its header read).
+   */
+  trustLogTimesBelow?: bigint;
+}
+
 /** Reads `range` by eth_getLogs; see the module comment. */
-export async function readRange(ctx: ReadContext, range: BlockRange, tokens: ReadonlyMap<string, TokenEvents>): Promise<ReadResult> {
+export async function readRange(
+  ctx: ReadContext,
+  range: BlockRange,
+  tokens: ReadonlyMap<string, TokenEvents>,
+  options: ReadRangeOptions = {},
+): Promise<ReadResult> {
   const before = await fetchHeader(ctx, range.to);
   const logs = await getLogsAdaptive(ctx, [...tokens.keys()] as Address[], selectorsOf(tokens.values()), range);
   const after = await fetchHeader(ctx, range.to);
@@ -167,11 +185,41 @@ export async function readRange(ctx: ReadContext, range: BlockRange, tokens: Rea
     list.push(log);
     byBlock.set(log.blockNumber, list);
   }
-  // Headers of the blocks with logs, fetched HEADER_CONCURRENCY at a time (one RPC round trip per
-  // block otherwise bounds a backfill of busy blocks).
-  const numbers = [...byBlock.keys()];
+  // Blocks of deep history whose logs carry their time need no header.
+  const times = new Map<bigint, { hash: string; timeMs: number; parentHash: string | null }>();
+  const trustBelow = options.trustLogTimesBelow;
+  if (trustBelow !== undefined) {
+    for (const [n, list] of byBlock) {
+      if (n >= trustBelow || n === range.to) continue;
+      const first = list[0]!;
+      if (first.blockTimestamp === undefined || first.blockTimestamp === null) continue;
+      const hash = first.blockHash!.toLowerCase();
+      for (const log of list) {
+        if (log.blockHash!.toLowerCase() !== hash || log.blockTimestamp !== first.blockTimestamp) {
+          throw new ChainReadError(`block ${n}: its logs disagree on the block hash or time`, { details: `${log.blockHash} at ${log.blockTimestamp}, ${hash} at ${first.blockTimestamp}` });
+        }
+      }
+      const known = ctx.headers.lookup(n);
+      if (known && known.hash !== hash) {
+        ctx.headers.delete(n);
+        throw new ChainReadError(`block ${n} changed hash while reading logs`, { details: `log in ${hash}, header ${known.hash}` });
+      }
+      times.set(n, { hash, timeMs: Number(first.blockTimestamp) * 1_000, parentHash: known?.parentHash ?? null });
+    }
+  }
+  // Headers of the other blocks with logs, fetched HEADER_CONCURRENCY at a time (one RPC round
+  // trip per block otherwise bounds a backfill of busy blocks).
+  const numbers = [...byBlock.keys()].filter((n) => !times.has(n));
   const fetched = await mapBounded(numbers, HEADER_CONCURRENCY, (n) => cachedHeader(ctx, n));
-  const headers = new Map<bigint, BlockHeader>();
+  const headers = new Map<bigint, { hash: string; timeMs: number; parentHash: string | null }>(times);
+  for (const [n, list] of byBlock) {
+    if (!times.has(n)) continue;
+    let lastIndex = -1;
+    for (const log of list.sort((a, b) => a.logIndex! - b.logIndex!)) {
+      if (log.logIndex! <= lastIndex) throw new ChainReadError(`block ${n}: log indexes repeat`);
+      lastIndex = log.logIndex!;
+    }
+  }
   for (const [i, n] of numbers.entries()) {
     const list = byBlock.get(n)!;
     const h = fetched[i]!;
