@@ -56,11 +56,19 @@ export function startBalanceReconciler(o: BalanceReconcilerOptions): BalanceReco
 
   async function reportedSupply() {
     const out: { tokenKey: string; decimals: number; base: bigint }[] = [];
+    // The newest block with a durable event: its events arrived in one message and every earlier
+    // block's before it, so the contract read there describes the same chain as the event facts
+    // even before that block's progress message is processed.
+    const newest = new Map((await queryRows<{ chain_id: string; b: string }>(clickhouse,
+      `SELECT toString(chain_id) AS chain_id, toString(max(block_number)) AS b FROM ${db}.chain_events_canonical GROUP BY chain_id`))
+      .map((r) => [Number(r.chain_id), BigInt(r.b)]));
     for (const t of config.tokens) {
       const c = clients.get(t.chainId);
       if (!c) continue;
       try {
-        const durable = o.durableBlock ? await o.durableBlock(t.chainId) : undefined;
+        let durable = o.durableBlock ? await o.durableBlock(t.chainId) : undefined;
+        const seen = newest.get(t.chainId);
+        if (seen !== undefined && (durable === null || (durable !== undefined && seen > durable))) durable = seen;
         if (durable === null) continue; // nothing of this chain is durable yet
         const blockNumber = durable ?? (await c.client.getBlockNumber()) - BigInt(c.confirmations);
         if (blockNumber < 0n) continue;
