@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { Address, PublicClient } from 'viem';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { chainSchema, type ChainConfig, type TokenConfig } from '../../src/config/schema.js';
 import type { ChainEvent, ChainProgress } from '../../src/domain/types.js';
 import { chainEventMessages, decodeChainEvents, decodeChainProgress } from '../../src/streams/chain/chainEventCodec.js';
 import { chainIngester, ensureChainStream, type ChainIngester } from '../../src/streams/chain/chainIngester.js';
 import { checkpointKey } from '../../src/streams/chain/checkpoint.js';
 import { leaderLease } from '../../src/streams/chain/leaderLease.js';
+import { useChainTestbed, type ChainScope } from '../support/chainTestbed.js';
 import { burn, deployDepositToken, mine, mint, mintWithReference, startAnvil, transfer, type AnvilNode } from '../support/anvil.js';
 import { depositTokenAbi } from '../../src/streams/chain/depositTokenArtifact.js';
 import { decodeChainStall } from '../../src/streams/chain/chainEventCodec.js';
@@ -46,42 +46,8 @@ let nc: NatsConnection;
 let js: JetStreamClient;
 let jsm: JetStreamManager;
 let redis: Redis;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  node = await startAnvil();
-  nc = await connect({ servers: '127.0.0.1:4222' });
-  js = jetstream(nc);
-  jsm = await jetstreamManager(nc);
-  redis = new Redis('redis://127.0.0.1:6379');
-});
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await nc?.close();
-  await node?.stop();
-});
-
-/** A private stream, subject prefix and Redis namespace for one test. */
-async function scope() {
-  const id = randomBytes(4).toString('hex');
-  const namespace = `t_chain_${id}`;
-  const nats = { chainStream: `CHAIN_T_${id}`, chainSubjectPrefix: `tchain_${id}` };
-  await ensureChainStream(jsm, { nats });
-  await ensureChainStream(jsm, { nats }); // idempotent
-  cleanups.push(async () => {
-    await jsm.streams.delete(nats.chainStream);
-    const keys = await redis.keys(`${namespace}:*`);
-    if (keys.length) await redis.del(...keys);
-  });
-  return { namespace, ...nats };
-}
-
-type Scope = Awaited<ReturnType<typeof scope>>;
+const { cleanups, scope } = useChainTestbed('chain', (h) => ({ node, nc, js, jsm, redis } = h));
+type Scope = ChainScope;
 
 function ingester(s: Scope, chain: Partial<ChainConfig> & Record<string, unknown>, tokens: TokenConfig[], extra: { workerId?: string; client?: AnvilNode['publicClient']; maxEventsPerMessage?: number } = {}, on: AnvilNode = node): ChainIngester {
   const ing = chainIngester({
@@ -135,6 +101,15 @@ const progressAt = (ing: ChainIngester, block: bigint) =>
   waitFor(`progress at ${block}`, async () => (ing.lastProgress()?.blockNumber ?? -1n) >= block);
 
 describe('chainIngester', () => {
+  it('creates the chain stream idempotently: a second ensureChainStream changes nothing', async () => {
+    const s = await scope();
+    const before = await jsm.streams.info(s.chainStream);
+    await ensureChainStream(jsm, { nats: s });
+    const after = await jsm.streams.info(s.chainStream);
+    expect(after.config).toEqual(before.config);
+    expect(after.created).toEqual(before.created);
+  });
+
   it('classifies mints, burns and transfers of an 18- and a 6-decimal token with exact values and decimals', async () => {
     const s = await scope();
     const t18 = await token(18);

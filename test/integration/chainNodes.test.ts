@@ -1,19 +1,18 @@
-import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import type { Address } from 'viem';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { chainSchema, type TokenConfig } from '../../src/config/schema.js';
 import type { ChainEvent } from '../../src/domain/types.js';
 import { decodeChainEvents } from '../../src/streams/chain/chainEventCodec.js';
-import { chainIngester, ensureChainStream, type ChainIngester } from '../../src/streams/chain/chainIngester.js';
+import { chainIngester, type ChainIngester } from '../../src/streams/chain/chainIngester.js';
 import { checkpointKey } from '../../src/streams/chain/checkpoint.js';
 import { depositTokenAbi } from '../../src/streams/chain/depositTokenArtifact.js';
-import { deployDepositToken, startAnvil, type AnvilNode } from '../support/anvil.js';
+import { useChainTestbed, type ChainScope } from '../support/chainTestbed.js';
+import { deployDepositToken, type AnvilNode } from '../support/anvil.js';
 import { startRpcProxy, startTcpProxy } from '../support/rpcProxy.js';
 
 const silent = pino({ level: 'silent' });
@@ -22,39 +21,8 @@ let nc: NatsConnection;
 let js: JetStreamClient;
 let jsm: JetStreamManager;
 let redis: Redis;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  node = await startAnvil();
-  nc = await connect({ servers: '127.0.0.1:4222' });
-  js = jetstream(nc);
-  jsm = await jetstreamManager(nc);
-  redis = new Redis('redis://127.0.0.1:6379');
-});
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await nc?.close();
-  await node?.stop();
-});
-
-async function scope() {
-  const id = randomBytes(4).toString('hex');
-  const namespace = `t_nodes_${id}`;
-  const nats = { chainStream: `CHAIN_N_${id}`, chainSubjectPrefix: `tnodes_${id}` };
-  await ensureChainStream(jsm, { nats });
-  cleanups.push(async () => {
-    await jsm.streams.delete(nats.chainStream);
-    const keys = await redis.keys(`${namespace}:*`);
-    if (keys.length) await redis.del(...keys);
-  });
-  return { namespace, ...nats };
-}
-type Scope = Awaited<ReturnType<typeof scope>>;
+const { cleanups, scope } = useChainTestbed('nodes', (h) => ({ node, nc, js, jsm, redis } = h));
+type Scope = ChainScope;
 
 function ingester(s: Scope, chain: Record<string, unknown>, tokens: TokenConfig[], logger: Logger = silent): ChainIngester {
   const ing = chainIngester({

@@ -1,18 +1,17 @@
-import { randomBytes } from 'node:crypto';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { encodeFunctionData, toHex, type Address } from 'viem';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { chainSchema, type TokenConfig } from '../../src/config/schema.js';
 import type { ChainEvent, ChainRetraction } from '../../src/domain/types.js';
 import { decodeChainEvents, decodeChainRetraction } from '../../src/streams/chain/chainEventCodec.js';
-import { chainIngester, ensureChainStream, type ChainIngester } from '../../src/streams/chain/chainIngester.js';
+import { chainIngester, type ChainIngester } from '../../src/streams/chain/chainIngester.js';
 import { checkpointKey } from '../../src/streams/chain/checkpoint.js';
 import { depositTokenAbi } from '../../src/streams/chain/depositTokenArtifact.js';
-import { deployDepositToken, mine, mint, startAnvil, type AnvilNode } from '../support/anvil.js';
+import { useChainTestbed, type ChainScope } from '../support/chainTestbed.js';
+import { deployDepositToken, mine, mint, type AnvilNode } from '../support/anvil.js';
 
 const logger = pino({ level: 'silent' });
 let node: AnvilNode;
@@ -20,39 +19,8 @@ let nc: NatsConnection;
 let js: JetStreamClient;
 let jsm: JetStreamManager;
 let redis: Redis;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  node = await startAnvil();
-  nc = await connect({ servers: '127.0.0.1:4222' });
-  js = jetstream(nc);
-  jsm = await jetstreamManager(nc);
-  redis = new Redis('redis://127.0.0.1:6379');
-});
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await nc?.close();
-  await node?.stop();
-});
-
-async function scope() {
-  const id = randomBytes(4).toString('hex');
-  const namespace = `t_reorg_${id}`;
-  const nats = { chainStream: `CHAIN_R_${id}`, chainSubjectPrefix: `treorg_${id}` };
-  await ensureChainStream(jsm, { nats });
-  cleanups.push(async () => {
-    await jsm.streams.delete(nats.chainStream);
-    const keys = await redis.keys(`${namespace}:*`);
-    if (keys.length) await redis.del(...keys);
-  });
-  return { namespace, ...nats };
-}
-type Scope = Awaited<ReturnType<typeof scope>>;
+const { cleanups, scope } = useChainTestbed('reorg', (h) => ({ node, nc, js, jsm, redis } = h));
+type Scope = ChainScope;
 
 function ingester(s: Scope, confirmations: number, tokens: TokenConfig[]): ChainIngester {
   const ing = chainIngester({
