@@ -19,19 +19,13 @@ import type { Config, ConfigInput } from '../../src/config/schema.js';
 import type { DiscrepancyEventRow } from '../../src/domain/facts.js';
 import { startAlertReceivers, whileTrue, firstN, processed, type AlertReceivers } from '../support/alertReceivers.js';
 import { isolatedNames } from '../support/harness.js';
+import { waitFor as waitUntil } from '../support/waitFor.js';
 
 const PD_KEY = 'Rtest0123456789abcdef0123456789a';
 const root = new URL('../../', import.meta.url).pathname;
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitFor = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000, everyMs = 50) =>
+  waitUntil<T>(what, probe, timeoutMs, everyMs);
 
 function row(i: number | string, over: Partial<DiscrepancyEventRow> = {}): DiscrepancyEventRow {
   const kind = over.kind ?? 'MISSING_MINT';

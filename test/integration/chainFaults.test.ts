@@ -18,6 +18,7 @@ import { leaseKey } from '../../src/streams/chain/leaderLease.js';
 import { useChainTestbed, type ChainScope } from '../support/chainTestbed.js';
 import { deployDepositToken, freePort, type AnvilNode } from '../support/anvil.js';
 import { startRpcProxy } from '../support/rpcProxy.js';
+import { waitFor as waitUntil } from '../support/waitFor.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 
@@ -74,15 +75,8 @@ async function readEvents(s: Scope): Promise<ChainEvent[]> {
   return events;
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitFor = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 50) =>
+  waitUntil<T>(what, probe, timeoutMs, everyMs);
 
 const head = () => node.publicClient.getBlockNumber({ cacheTime: 0 });
 

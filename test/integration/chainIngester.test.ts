@@ -16,6 +16,7 @@ import { burn, deployDepositToken, mine, mint, mintWithReference, startAnvil, tr
 import { depositTokenAbi } from '../../src/streams/chain/depositTokenArtifact.js';
 import { decodeChainStall } from '../../src/streams/chain/chainEventCodec.js';
 import { stringToHex } from 'viem';
+import { waitFor as waitUntil } from '../support/waitFor.js';
 
 /**
  * Spies on `client.request` and records the eth_getLogs range calls (the ingester sends them
@@ -86,15 +87,8 @@ async function readStream(s: Scope): Promise<{ events: ChainEvent[]; progress: C
   return { events, progress, stalls };
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitFor = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 50) =>
+  waitUntil<T>(what, probe, timeoutMs, everyMs);
 
 const head = () => node.publicClient.getBlockNumber({ cacheTime: 0 });
 const progressAt = (ing: ChainIngester, block: bigint) =>

@@ -14,6 +14,7 @@ import { depositTokenAbi } from '../../src/streams/chain/depositTokenArtifact.js
 import { useChainTestbed, type ChainScope } from '../support/chainTestbed.js';
 import { deployDepositToken, type AnvilNode } from '../support/anvil.js';
 import { startRpcProxy, startTcpProxy } from '../support/rpcProxy.js';
+import { waitFor as waitUntil } from '../support/waitFor.js';
 
 const silent = pino({ level: 'silent' });
 let node: AnvilNode;
@@ -62,15 +63,8 @@ async function readEvents(s: Scope): Promise<ChainEvent[]> {
   return (await streamMessages(s)).filter((m) => m.subject.endsWith('.events')).flatMap((m) => decodeChainEvents(m.data));
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+const waitFor = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 50) =>
+  waitUntil<T>(what, probe, timeoutMs, everyMs);
 
 async function canonical(t: TokenConfig): Promise<string[]> {
   const logs = await node.publicClient.getLogs({ address: t.address as Address, fromBlock: t.startBlock, toBlock: await head() });

@@ -12,6 +12,7 @@ import { checkpointKey } from '../../src/streams/chain/checkpoint.js';
 import { depositTokenAbi } from '../../src/streams/chain/depositTokenArtifact.js';
 import { useChainTestbed, type ChainScope } from '../support/chainTestbed.js';
 import { deployDepositToken, mine, mint, type AnvilNode } from '../support/anvil.js';
+import { waitFor as waitUntil } from '../support/waitFor.js';
 
 const logger = pino({ level: 'silent' });
 let node: AnvilNode;
@@ -50,15 +51,8 @@ async function readStream(s: Scope): Promise<{ events: ChainEvent[]; retractions
   return { events, retractions };
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitFor = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 50) =>
+  waitUntil<T>(what, probe, timeoutMs, everyMs);
 
 const head = () => node.publicClient.getBlockNumber({ cacheTime: 0 });
 const progressAt = (ing: ChainIngester, block: bigint) =>

@@ -19,6 +19,7 @@ import { startDaemon, type Daemon, type StartDaemonOptions } from '../../src/dae
 import { ensureConsumers, ensureStreams } from '../../src/streams/jetstreamSetup.js';
 import { tempClickHouse, type TempClickHouse } from './clickhouse.js';
 import { isolatedNames } from './harness.js';
+import { waitFor as waitUntil } from './waitFor.js';
 import {
   backlog, closeWindows, expectedOf, makePair, messagesOfPair, publishMessage, trafficConfig, verify,
   type Pair, type TrafficOptions, type TrafficTarget, type Verdict,
@@ -183,17 +184,7 @@ export function verifyDrill(d: Drill, pairs: readonly Pair[], ch = d.ch!.client,
 }
 
 export async function waitFor(what: string, probe: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await probe()) return;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+  await waitUntil(what, probe, timeoutMs, everyMs);
 }
 
 /** A free TCP port on 127.0.0.1 (closed again: nothing listens on it until someone binds it). */
