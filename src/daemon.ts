@@ -250,7 +250,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     });
 
   const sweeper = startSweeper({
-    store, writer, log, allowedLatenessMs: m.allowedLatenessMs, ledgerIdleMs: m.ledgerIdleMs,
+    store, writer, log, allowedLatenessMs: m.allowedLatenessMs, ledgerIdleMs: m.ledgerIdleMs, feedStallMs: m.feedStallMs,
     retentionMs: m.lateRetentionMs, intervalMs: m.sweepIntervalMs, onFacts: countFacts,
   });
   balances = startBalanceReconciler({ config, clickhouse, writer, redis, log, identities, onFacts: countFacts, durableBlock: (chainId) => store.chainBlock(chainId) });

@@ -107,6 +107,8 @@ export const configSchema = z.object({
     lateRetentionMs: z.number().int().positive().default(7 * 24 * 3_600_000),
     /** When the bank feed is silent this long (wall clock), its watermark follows the wall clock. */
     ledgerIdleMs: z.number().int().positive().default(60_000),
+    /** A source (bank feed, chain progress) silent this long on the wall clock opens FEED_STALLED. */
+    feedStallMs: z.number().int().positive().default(5 * 60_000),
     sweepIntervalMs: z.number().int().positive().default(1_000),
     /** What to do with an entry or event whose identity is not mapped. */
     unmappedPolicy: z.enum(['discrepancy', 'reject']).default('discrepancy'),

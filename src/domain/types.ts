@@ -125,6 +125,7 @@ export type DiscrepancyKind =
   | 'ORPHAN_CHAIN_EVENT'
   | 'ORPHAN_LEDGER_ENTRY'
   | 'REVERSAL_AFTER_MATCH'
-  | 'BALANCE_DRIFT';
+  | 'BALANCE_DRIFT'
+  | 'FEED_STALLED';
 
 export type DiscrepancyStatus = 'open' | 'resolved';

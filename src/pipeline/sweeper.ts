@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { Fact } from '../domain/facts.js';
 import { factKey } from '../domain/facts.js';
-import { factOfExpiredLeg } from '../domain/outcomeFacts.js';
+import { feedStallDecision } from '../domain/feedStalls.js';
+import { discrepancyEvent, factOfExpiredLeg } from '../domain/outcomeFacts.js';
 import type { FactWriter } from '../sinks/clickhouse/factWriter.js';
 import type { MatchStore, Watermarks } from '../state/matchStore.js';
 
@@ -11,6 +12,8 @@ export interface SweeperOptions {
   log: Logger;
   allowedLatenessMs: number;
   ledgerIdleMs: number;
+  /** A feed silent this long (wall clock) opens FEED_STALLED; its next sign of life resolves it. */
+  feedStallMs?: number;
   retentionMs: number;
   intervalMs: number;
   batch?: number;
@@ -44,7 +47,8 @@ export function startSweeper(o: SweeperOptions): { stop(): Promise<void>; sweepO
 
   async function sweepOnce(): Promise<number> {
     const t = now();
-    const wm = effectiveWatermarks(await o.store.watermarks(), o, t);
+    const marks = await o.store.watermarks();
+    const wm = effectiveWatermarks(marks, o, t);
     let total = 0;
     for (const [side, watermark] of [['bank', wm.forBankLegs], ['chain', wm.forChainLegs]] as const) {
       if (!Number.isFinite(watermark) || watermark < 0) continue;
@@ -60,9 +64,35 @@ export function startSweeper(o: SweeperOptions): { stop(): Promise<void>; sweepO
         if (legs.length < (o.batch ?? 500)) break;
       }
     }
+    if (o.feedStallMs) await sweepStalls(marks, t, o.feedStallMs);
     const gcMark = Math.min(wm.forBankLegs, wm.forChainLegs);
     if (Number.isFinite(gcMark) && gcMark > 0) await o.store.gc(gcMark);
     return total;
+  }
+
+  /** Opens and resolves FEED_STALLED episodes; facts first, then the Redis record (idempotent ids). */
+  async function sweepStalls(marks: Watermarks, t: number, stallMs: number): Promise<void> {
+    const open = await o.store.openStalls();
+    const facts: Fact[] = [];
+    const changes: [string, boolean][] = [];
+    for (const [source, seen] of [['ledger', marks.ledgerSeenAt], ['chain', marks.chainSeenAt]] as const) {
+      const d = feedStallDecision(source, seen, open, stallMs, t);
+      const what = source === 'ledger' ? 'bank ledger postings' : 'confirmed chain progress';
+      if (d.open && !open.includes(d.open)) {
+        facts.push(discrepancyEvent({ id: d.open, kind: 'FEED_STALLED', status: 'open', eventTime: seen, now: t,
+          reason: `no ${what} since ${new Date(seen).toISOString()}: silent for more than ${stallMs} ms` }));
+        changes.push([d.open, true]);
+      }
+      for (const id of d.resolve) {
+        facts.push(discrepancyEvent({ id, kind: 'FEED_STALLED', status: 'resolved', eventTime: t, now: t,
+          reason: `${what} arriving again (last at ${new Date(seen).toISOString()})` }));
+        changes.push([id, false]);
+      }
+    }
+    if (facts.length === 0) return;
+    await o.writer.write(facts, { suspects: new Set(facts.map(factKey)) });
+    for (const [id, isOpen] of changes) await o.store.markStall(id, isOpen);
+    o.onFacts?.(facts);
   }
 
   const tick = () => {

@@ -247,4 +247,16 @@ export class MatchStore {
       if (keys.length > 0) await this.redis.del(...keys);
     } while (cursor !== '0');
   }
+
+  /** Feed-stall episodes currently open (see src/domain/feedStalls.ts). */
+  async openStalls(): Promise<string[]> {
+    return this.redis.smembers(`${this.prefix}stalls`);
+  }
+
+  /** Records that a stall episode's open fact is durable (or, with `open: false`, its resolution). */
+  async markStall(id: string, open: boolean): Promise<void> {
+    if (open) await this.redis.sadd(`${this.prefix}stalls`, id);
+    else await this.redis.srem(`${this.prefix}stalls`, id);
+  }
+
 }
