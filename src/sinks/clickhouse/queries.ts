@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { FactTable } from '../../domain/facts.js';
+import type { DiscrepancyEventRow, FactTable } from '../../domain/facts.js';
 import { FACT_TABLES } from './migrations.js';
 
 /**
@@ -40,22 +40,12 @@ export async function countFacts(
   return Number(rows[0]?.n ?? 0);
 }
 
-export interface OpenDiscrepancy {
-  discrepancy_id: string;
-  kind: string;
-  flow: string;
-  account_id: string;
-  wallet: string;
-  currency: string;
-  token_key: string;
-  bank_leg_id: string;
-  chain_leg_id: string;
+/** An open discrepancy as `discrepancies_current` returns it. */
+export interface OpenDiscrepancy extends Omit<DiscrepancyEventRow, 'event_id' | 'status' | 'expected_amount' | 'actual_amount' | 'recorded_at'> {
   /** Decimal string, or null when the discrepancy has no expected amount. */
   expected_amount: string | null;
   actual_amount: string | null;
-  reason: string;
   /** Epoch ms. */
-  event_time: number;
   opened_at: number;
 }
 

@@ -29,30 +29,6 @@ const hash32 = z.string().regex(/^0x[0-9a-f]{64}$/, 'must be a lower-case 0x-pre
 const lowerAddress = z.string().regex(/^0x[0-9a-f]{40}$/, 'must be a lower-case 0x-prefixed address');
 const epochMs = z.number().int().nonnegative();
 
-const chainEventWire = z
-  .object({
-    v: z.literal(CHAIN_CODEC_VERSION),
-    eventId: z.string(),
-    chainId: z.number().int().positive(),
-    token: lowerAddress,
-    blockNumber: uint,
-    blockHash: hash32,
-    blockTime: epochMs,
-    txHash: hash32,
-    logIndex: z.number().int().nonnegative(),
-    kind: z.enum(['mint', 'burn', 'transfer', 'collateral']),
-    from: lowerAddress,
-    to: lowerAddress,
-    value: uint,
-    decimals: z.number().int().min(0).max(255),
-    reference: z.string().nullable(),
-  })
-  .superRefine((e, ctx) => {
-    if (e.eventId !== `${e.chainId}:${e.blockHash}:${e.logIndex}`) {
-      ctx.addIssue({ code: 'custom', path: ['eventId'], message: 'must be chainId:blockHash:logIndex' });
-    }
-  });
-
 /** An event inside a batch: the block's fields (number, hash, time, chain) are the batch's. */
 const batchedEventWire = z.object({
   token: lowerAddress,
@@ -65,6 +41,22 @@ const batchedEventWire = z.object({
   decimals: z.number().int().min(0).max(255),
   reference: z.string().nullable(),
 });
+
+/** A single event with its block's fields (the v1 format, still read). */
+const chainEventWire = batchedEventWire
+  .extend({
+    v: z.literal(CHAIN_CODEC_VERSION),
+    eventId: z.string(),
+    chainId: z.number().int().positive(),
+    blockNumber: uint,
+    blockHash: hash32,
+    blockTime: epochMs,
+  })
+  .superRefine((e, ctx) => {
+    if (e.eventId !== `${e.chainId}:${e.blockHash}:${e.logIndex}`) {
+      ctx.addIssue({ code: 'custom', path: ['eventId'], message: 'must be chainId:blockHash:logIndex' });
+    }
+  });
 
 const chainEventBatchWire = z
   .object({
