@@ -8,6 +8,7 @@ import {
   type ClickHouseSettings,
 } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
+import { chdbRawInsertConnection } from './chdbRawInsertConnection.js';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 
@@ -63,7 +64,7 @@ export function createClickHouse(cfg: CreateClickHouseOptions, log?: Logger): Cl
   return createClient({
     // chdb types against @clickhouse/client-common 1.23.0 while @clickhouse/client 1.23.1 bundles
     // its own copy of those types; structurally the same contract, nominally two declarations.
-    connection: createChdbConnection({ path: dir }) as unknown as ChdbAsClientConnection,
+    connection: chdbRawInsertConnection(createChdbConnection({ path: dir })) as unknown as ChdbAsClientConnection,
     clickhouse_settings: CLICKHOUSE_SETTINGS,
     log: CLIENT_LOG,
   });
