@@ -86,19 +86,21 @@ export function processMessage(ctx: ProcessMessageContext, concurrency = 256): O
   const now = ctx.now ?? Date.now;
   return pipe(mergeMap(async ({ msg, source }): Promise<Processed | null> => {
     const corr = correlationId(msg, source);
-    // One child logger per message: every line about it, here and in the sink, carries `corr`.
-    const log = ctx.log.child({ corr });
-    const mctx = { ...ctx, log };
+    // Every line about the message, here and in the sink, carries `corr`: a child logger, made on
+    // first use (most messages log nothing at the default level, and a child costs microseconds).
+    let child: Logger | undefined;
+    const mctx: ProcessMessageContext = { ...ctx, get log() { return (child ??= ctx.log.child({ corr })); } };
+    const log = () => mctx.log;
     try {
       const p = source === 'ledger' ? await processLedger(mctx, msg, now()) : await processChain(mctx, msg, now());
-      log.debug({ subject: msg.subject, outcome: p.outcome, facts: p.facts.length, redelivered: msg.redelivered }, 'message processed');
+      if (ctx.log.isLevelEnabled('debug')) log().debug({ subject: msg.subject, outcome: p.outcome, facts: p.facts.length, redelivered: msg.redelivered }, 'message processed');
       return { ...p, corr };
     } catch (e) {
       if (isPermanent(e)) {
-        log.warn({ subject: msg.subject, seq: msg.seq, code: e.code, err: e.shortMessage }, 'dead-lettering bad input');
+        log().warn({ subject: msg.subject, seq: msg.seq, code: e.code, err: e.shortMessage }, 'dead-lettering bad input');
         return { msg, source, corr, facts: [], suspects: [], deadLetter: { code: e.code, reason: e.shortMessage + (e.details ? `: ${e.details}` : '') } } satisfies Processed;
       }
-      log.error({ subject: msg.subject, seq: msg.seq, err: e }, 'transient failure processing a message; it will be redelivered');
+      log().error({ subject: msg.subject, seq: msg.seq, err: e }, 'transient failure processing a message; it will be redelivered');
       ctx.metrics?.transientFailures.inc({ source });
       msg.nak(1_000);
       return null;
@@ -114,6 +116,16 @@ async function timedMatchOrPark(ctx: ProcessMessageContext, ...args: Parameters<
   } finally {
     end?.();
   }
+}
+
+/** A promise's outcome as a value, so that promises awaited one after the other never reject unhandled. */
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+function settle<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
+}
+function unwrap<T>(s: Settled<T>): T {
+  if (!s.ok) throw s.error;
+  return s.value;
 }
 
 function orphanOrReject(ctx: ProcessMessageContext, decision: Extract<LegDecision, { kind: 'orphan' }>, what: string): void {
@@ -185,9 +197,13 @@ async function processChain(ctx: ProcessMessageContext, msg: JsMsg, now: number)
   const outcomes = new Set<string>();
   const rejected: string[] = [];
   let rejectCode = '';
-  for (const ev of events) {
+  // Every event's leg goes to the match store at once, in chain order (the store applies them in
+  // call order, in one Redis round trip); their facts are then derived one event after the other.
+  const decisions = events.map((ev) => chainEventToLeg(ev, ctx.identities));
+  const matched = decisions.map((d) => d.kind === 'leg' ? settle(timedMatchOrPark(ctx, d.leg, 'booked')) : undefined);
+  for (const [i, ev] of events.entries()) {
     const evFacts: Fact[] = [{ table: 'chain_events', row: chainRow(ev, now) }];
-    const decision = chainEventToLeg(ev, ctx.identities);
+    const decision = decisions[i]!;
     let replayed = false;
     let outcome: string = decision.kind;
     if (decision.kind === 'orphan') {
@@ -211,7 +227,7 @@ async function processChain(ctx: ProcessMessageContext, msg: JsMsg, now: number)
         eventTime: ev.blockTime, now,
       }));
     } else if (decision.kind === 'leg') {
-      const r = await timedMatchOrPark(ctx, decision.leg, 'booked');
+      const r = unwrap(await matched[i]!);
       replayed = r.replayed;
       outcome = r.outcome.t;
       if (r.outcome.t === 'conflict') evFacts.length = 0;

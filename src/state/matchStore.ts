@@ -10,6 +10,9 @@ const withLib = (name: string) => `${lua('lib')}\n${lua(name)}`;
 /** The short handle under which Redis keys a leg (see lua/lib.lua): 16 hex of sha1(legId). */
 export const legHandle = (legId: string) => createHash('sha1').update(legId).digest('hex').slice(0, 16);
 
+/** Legs per match-or-park script call at most (a call holds Redis for ~10-30 µs per leg). */
+const MATCH_BATCH = 256;
+
 /** How many deadline-bucket entries one expiry script call may look at (matched legs are skipped lazily). */
 const SWEEP_BUDGET = 20_000;
 
@@ -124,6 +127,8 @@ export interface RestoredLeg {
 export class MatchStore {
   readonly prefix: string;
   private readonly redis: Redis & MatchCommands;
+  private queued: { args: (string | number)[]; resolve: (r: CorrelationResult) => void; reject: (e: unknown) => void }[] = [];
+  private flushScheduled = false;
 
   constructor(redis: Redis, private readonly options: MatchStoreOptions) {
     this.prefix = `${options.namespace}:{m}:`;
@@ -139,16 +144,49 @@ export class MatchStore {
     this.redis = redis as Redis & MatchCommands;
   }
 
-  /** Matches the leg with a counterpart of the other side, or parks it until its window closes. */
-  async matchOrPark(leg: Leg, status: PostingStatus): Promise<CorrelationResult> {
+  /**
+   * Matches the leg with a counterpart of the other side, or parks it until its window closes.
+   * Calls made in the same turn of the event loop go to Redis together, as one script call that
+   * applies them one after the other in call order (see `flushMatches`).
+   */
+  matchOrPark(leg: Leg, status: PostingStatus): Promise<CorrelationResult> {
+    return new Promise((resolve, reject) => {
+      this.queued.push({
+        args: [leg.legId, leg.side, leg.flow, leg.accountId, leg.wallet, leg.currency, leg.tokenKey, leg.amountKey, leg.amountNative, leg.eventTime, leg.reference ?? '', leg.fingerprint, status, legHandle(leg.legId)],
+        resolve, reject,
+      });
+      if (this.queued.length >= MATCH_BATCH) this.flushMatches();
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flushMatches());
+      }
+    });
+  }
+
+  /**
+   * Sends the queued legs as one script call (in order: Redis applies them one after the other, as
+   * if called one by one). A failed call (Redis down, state lost) rejects every leg in it; a leg
+   * the script could not apply rejects alone.
+   */
+  private flushMatches(): void {
+    this.flushScheduled = false;
+    const batch = this.queued.splice(0, this.queued.length);
+    if (batch.length === 0) return;
     const o = this.options;
-    const raw = await this.redis.reconMatchOrPark(
-      this.prefix, leg.legId, leg.side, leg.flow, leg.accountId, leg.wallet, leg.currency, leg.tokenKey,
-      leg.amountKey, leg.amountNative, leg.eventTime, leg.reference ?? '', leg.fingerprint, status,
-      o.toleranceMs, o.retentionMs, leg.eventTime + o.windowMs, o.requireEpoch ? '1' : '',
+    const args: (string | number)[] = [this.prefix, o.toleranceMs, o.retentionMs, o.windowMs, o.requireEpoch ? '1' : ''];
+    for (const q of batch) for (const a of q.args) args.push(a);
+    this.redis.reconMatchOrPark(...args).then(
+      (raw) => {
+        const results = JSON.parse(raw) as ({ replayed: number; outcome: Outcome } | { error: string })[];
+        batch.forEach((q, i) => {
+          const r = results[i];
+          if (!r) q.reject(new Error(`matchOrPark returned ${results.length} results for ${batch.length} legs`));
+          else if ('error' in r) q.reject(new Error(`matchOrPark failed for ${String(q.args[0])}: ${r.error}`));
+          else q.resolve({ replayed: r.replayed === 1, outcome: r.outcome });
+        });
+      },
+      (e: unknown) => { for (const q of batch) q.reject(e); },
     );
-    const parsed = JSON.parse(raw) as { replayed: number; outcome: Outcome };
-    return { replayed: parsed.replayed === 1, outcome: parsed.outcome };
   }
 
   /** Retracts a chain leg orphaned by a deep reorg and re-opens its counterpart (idempotent). */

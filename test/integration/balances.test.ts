@@ -18,7 +18,7 @@ describe('balance reconciliation', () => {
       accounts: [{ accountId: 'ACC-BAL', wallets: [w] }],
       config: {
         matching: { windowMs: 6_000, allowedLatenessMs: 1_000, ledgerIdleMs: 2_000, sweepIntervalMs: 250 },
-        balances: { intervalMs: 3_600_000, onChangeDebounceMs: 3_600_000, driftGraceMs: 1_000, toleranceBase: 0n } },
+        balances: { intervalMs: 3_600_000, onChangeDebounceMs: 3_600_000, driftGraceMs: 3_000, toleranceBase: 0n } },
     });
   }, 60_000);
   afterAll(async () => { await h?.stop(); });
@@ -58,7 +58,7 @@ describe('balance reconciliation', () => {
     await h.daemon.balances.checkNow();
     expect(await latest('account', 'ACC-BAL')).toMatchObject({ in_flight: '0', unexplained: (-h.usd(5_000n)).toString() });
     expect(await drift()).toEqual([]);
-    await new Promise((r) => setTimeout(r, 1_100));
+    await new Promise((r) => setTimeout(r, 3_100));
     await h.daemon.balances.checkNow();
     expect(await drift()).toEqual(['open', 'open']); // the account and the currency
 

@@ -60,6 +60,32 @@ describe('MatchStore.matchOrPark', () => {
     expect(await store.parkedCount()).toEqual({ bank: 0, chain: 0 });
   });
 
+  it('sends the legs of one turn as one script call, applies them in call order, and fails a bad leg alone', async () => {
+    const { store } = open();
+    const commands = store as unknown as { redis: { reconMatchOrPark: (...a: unknown[]) => Promise<string> } };
+    const original = commands.redis.reconMatchOrPark.bind(commands.redis);
+    let calls = 0;
+    commands.redis.reconMatchOrPark = (...a: unknown[]) => { calls++; return original(...a); };
+    try {
+      const [parked, matched, bad, other] = await Promise.allSettled([
+        store.matchOrPark(credit('e1'), 'booked'),
+        store.matchOrPark(mint('m1'), 'booked'),
+        store.matchOrPark(credit('bad', { eventTime: 'not a time' as unknown as number }), 'booked'),
+        store.matchOrPark(credit('e2', { amountKey: '7', amountNative: '7' }), 'booked'),
+      ]);
+      expect(calls).toBe(1);
+      expect(parked).toEqual({ status: 'fulfilled', value: { replayed: false, outcome: { t: 'parked', legId: 'bank:e1' } } });
+      // The mint was queued after the credit, so the script had parked the credit when it came.
+      expect(matched.status === 'fulfilled' && matched.value.outcome).toMatchObject({ t: 'match', mid: 'match:bank:e1|chain:m1' });
+      expect(bad.status).toBe('rejected');
+      expect(String((bad as PromiseRejectedResult).reason)).toContain('bank:bad');
+      expect(other).toEqual({ status: 'fulfilled', value: { replayed: false, outcome: { t: 'parked', legId: 'bank:e2' } } });
+      expect(await store.parkedCount()).toEqual({ bank: 1, chain: 0 });
+    } finally {
+      commands.redis.reconMatchOrPark = original;
+    }
+  });
+
   it('returns a chain leg id and its base-unit amount exactly as they were parked', async () => {
     const { store } = open();
     const id = `31337:0x${'ab12'.repeat(16)}:7`;

@@ -50,12 +50,25 @@ end
 
 -- Identity tuples are few and long (wallet, token address): stored once, referenced by 12 hex.
 -- On the (astronomically unlikely) collision of two tuples the record carries the tuple inline.
+-- TUPLES caches, for one script call, tuple -> id and id -> tuple (a batch of legs shares a few).
+local TUPLES = {}
 local function internTuple(l)
   local tup = table.concat({ l.s, l.f, l.a, l.w, l.c, l.k }, '\31')
+  local known = TUPLES[tup]
+  if known then return known end
   local tid = redis.sha1hex(tup):sub(1, 12)
-  redis.call('HSETNX', P .. 'i', tid, tup)
-  if redis.call('HGET', P .. 'i', tid) ~= tup then return '=' .. tup end
+  -- HSETNX 1: the id is now ours; 0: it was there, and is ours unless two tuples share an id.
+  if redis.call('HSETNX', P .. 'i', tid, tup) == 0 and redis.call('HGET', P .. 'i', tid) ~= tup then tid = '=' .. tup end
+  TUPLES[tup], TUPLES['#' .. tid] = tid, tup
   return tid
+end
+local function tupleOf(tid)
+  local tup = TUPLES['#' .. tid]
+  if not tup then
+    tup = redis.call('HGET', P .. 'i', tid)
+    TUPLES['#' .. tid] = tup
+  end
+  return tup
 end
 
 -- Chain leg ids (`chain:<chainId>:0x<64 hex>:<logIndex>`) are stored with the hash in binary;
@@ -65,9 +78,12 @@ local function packId(id)
   if not cid or #hex ~= 64 or hex ~= string.lower(hex) then return id end
   return '\1' .. cid .. ':' .. li .. ':' .. hex:gsub('..', function(cc) return string.char(tonumber(cc, 16)) end)
 end
+local HEX32 = string.rep('%02x', 32)
 local function unpackId(v)
   if v:byte(1) ~= 1 then return v end
   local cid, li, bin = string.match(v, '^\1(%d+):(%d+):(.*)$')
+  -- One format call for the 32 bytes of a hash (a callback per byte costs ~2.5x as much).
+  if #bin == 32 then return 'chain:' .. cid .. ':0x' .. string.format(HEX32, bin:byte(1, 32)) .. ':' .. li end
   return 'chain:' .. cid .. ':0x' .. bin:gsub('.', function(c) return string.format('%02x', c:byte()) end) .. ':' .. li
 end
 local function packNative(m, n)
@@ -84,9 +100,14 @@ end
 
 local function decode(h, raw)
   local v = cmsgpack.unpack(raw)
-  local tup = v[2]
-  if tup:sub(1, 1) == '=' then tup = tup:sub(2) else tup = redis.call('HGET', P .. 'i', tup) end
-  local f = split(tup)
+  local tid = v[2]
+  local f = TUPLES['/' .. tid]
+  if not f then
+    local tup
+    if tid:sub(1, 1) == '=' then tup = tid:sub(2) else tup = tupleOf(tid) end
+    f = split(tup)
+    TUPLES['/' .. tid] = f
+  end
   local code = v[8]
   local l = { id = unpackId(v[1]), h = h, tid = v[2], s = f[1], f = f[2], a = f[3], w = f[4], c = f[5], k = f[6],
               m = v[3], n = unpackNative(v[3], v[4]), t = tonumber(v[5]), r = v[6], p = v[7],
@@ -105,15 +126,29 @@ local function loadH(h)
 end
 
 -- The leg with this id, or nil.
-local function load(legId)
-  local l = loadH(handleOf(legId))
+-- h: the leg's handle when the caller has it (handleOf(legId), computed by the client).
+local function load(legId, h)
+  local l = loadH(h or handleOf(legId))
   if l and l.id ~= legId then error('HANDLE_COLLISION ' .. legId .. ' and ' .. l.id .. ' share a handle') end
   return l
 end
 
+-- PARKED_DELTA, when a script sets it to a table, collects the changes of the parked counters
+-- for one HINCRBY per side at its end (flushParked) instead of one per leg.
+local PARKED_DELTA = nil
 local function adjustParked(side, was, now)
-  if was == 'parked' and now ~= 'parked' then redis.call('HINCRBY', P .. 'n', side, -1)
-  elseif was ~= 'parked' and now == 'parked' then redis.call('HINCRBY', P .. 'n', side, 1) end
+  local d = 0
+  if was == 'parked' and now ~= 'parked' then d = -1
+  elseif was ~= 'parked' and now == 'parked' then d = 1 end
+  if d == 0 then return end
+  if PARKED_DELTA then PARKED_DELTA[side] = (PARKED_DELTA[side] or 0) + d
+  else redis.call('HINCRBY', P .. 'n', side, d) end
+end
+local function flushParked()
+  for side, d in pairs(PARKED_DELTA or {}) do
+    if d ~= 0 then redis.call('HINCRBY', P .. 'n', side, d) end
+  end
+  PARKED_DELTA = {}
 end
 
 local function save(l)
@@ -145,16 +180,24 @@ end
 -- listpack); beyond that, new legs go to one of 16 overflow zsets by amount, so that no pool grows
 -- past the listpack size (a skiplist costs ~100 more bytes per entry). Searches look at both.
 local POOL_BASE = 100
+-- SHARD caches, for one script call, each amount's overflow shard (one hex of sha1(amountKey)).
+local SHARD = {}
 local function poolKeys(f, s, a, c, m)
   local base = P .. 'p:' .. f .. ':' .. s .. ':' .. a .. ':' .. c
-  return base, base .. ':' .. redis.sha1hex(m):sub(1, 1)
+  local x = SHARD[m]
+  if not x then
+    x = redis.sha1hex(m):sub(1, 1)
+    SHARD[m] = x
+  end
+  return base, base .. ':' .. x
 end
 local function poolMember(l) return l.m .. '|' .. pad13(l.t) .. '|' .. l.h end
-local function poolAdd(l)
+-- fresh: the leg was never pooled (a new leg), so the guard against a double entry can be skipped.
+local function poolAdd(l, fresh)
   local base, shard = poolKeys(l.f, l.s, l.a, l.c, l.m)
   local member = poolMember(l)
   -- Re-adding (a rebuild over a live state) must not place a leg in both zsets.
-  if redis.call('ZSCORE', base, member) or redis.call('ZSCORE', shard, member) then return end
+  if not fresh and (redis.call('ZSCORE', base, member) or redis.call('ZSCORE', shard, member)) then return end
   if redis.call('ZCARD', base) < POOL_BASE then redis.call('ZADD', base, 0, member)
   else redis.call('ZADD', shard, 0, member) end
 end

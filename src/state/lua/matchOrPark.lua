@@ -1,25 +1,29 @@
--- Atomic match-or-park of one leg (bank posting or chain event) against the legs of the other side.
+-- Atomic match-or-park of a batch of legs (bank postings or chain events) against the legs of the
+-- other side, one after the other in the order given: the same as one call per leg, without the
+-- per-call cost (script entry, argument parsing, a round trip each).
 -- All keys share the hash tag in the prefix, so the script stays in one Redis Cluster slot.
 -- Idempotent: a leg already applied with the same fingerprint and status returns its stored outcome
 -- (replayed = 1), so a redelivered message re-derives exactly the facts it produced the first time.
 -- (lib.lua is prepended: layout, records, pools, indexes.)
 --
--- ARGV: 1 prefix, 2 legId, 3 side, 4 flow, 5 account, 6 wallet, 7 currency, 8 tokenKey,
---       9 amountKey, 10 amountNative, 11 eventTime, 12 reference ('' for none), 13 fingerprint,
---       14 status (pending|booked|reversed), 15 tolerance ms (window + lateness),
---       16 retention ms (how long terminal legs are remembered), 17 deadline (event time ms),
---       18 '1' when the state must carry its epoch key (a worker's store), else '' (unit tests)
+-- ARGV: 1 prefix, 2 tolerance ms (window + lateness), 3 retention ms (how long terminal legs are
+--       remembered), 4 window ms (a parked leg's deadline is its event time + window), 5 '1' when
+--       the state must carry its epoch key (a worker's store), else '' (unit tests);
+--       then 14 per leg: legId, side, flow, account, wallet, currency, tokenKey, amountKey,
+--       amountNative, eventTime, reference ('' for none), fingerprint, status (pending|booked|reversed),
+--       handle (handleOf(legId), computed by the client)
+-- Returns a JSON array, one element per leg: {"replayed":0|1,"outcome":{...}}, or {"error":"..."}
+-- when that leg failed (the others are applied).
 
 P = ARGV[1]
-local id = ARGV[2]
 -- Redis lost its memory (restart without persistence): matching against an empty state would park
 -- legs whose counterparts were forgotten (false MISSING_*) and forget parked ones (lost MISSING_*).
 -- Refuse until the worker has rebuilt the state from the facts (stateGuard.ts) and set the epoch.
-if ARGV[18] == '1' and redis.call('EXISTS', P .. 'epoch') == 0 then
+if ARGV[5] == '1' and redis.call('EXISTS', P .. 'epoch') == 0 then
   return redis.error_reply('STATE_LOST ' .. P .. 'epoch is missing: match state is being rebuilt')
 end
 local RANK = { pending = 1, booked = 2, reversed = 3 }
-local retention, deadline = tonumber(ARGV[16]), tonumber(ARGV[17])
+local tolerance, retention, window = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 
 local function other(side) if side == 'bank' then return 'chain' end return 'bank' end
 
@@ -32,11 +36,28 @@ local function unindex(l, keepRef)
   redis.call('ZREM', P .. 'claimed', l.h)
 end
 
-local existing = load(id)
-local leg = existing or { id = id, h = handleOf(id) }
+-- indexAdd, registering each bucket once per call: this script only adds to the indexes (a sweep,
+-- which may drop a bucket, never runs inside it), so a bucket seen here is still registered.
+local BUCKETS = {}
+local function indexAddOnce(idx, ms, h)
+  local b = math.floor(ms / 1000)
+  local lk = idx .. ':' .. b
+  redis.call('RPUSH', lk, h)
+  if not BUCKETS[lk] then
+    redis.call('ZADD', idx, b, b)
+    BUCKETS[lk] = true
+  end
+end
+
+local function one(A, o)
+local id = A[o + 1]
+local status = A[o + 13]
+local deadline = tonumber(A[o + 10]) + window
+local existing = load(id, A[o + 14])
+local leg = existing or { id = id, h = A[o + 14] }
 if not existing then
-  leg.s, leg.f, leg.a, leg.w, leg.c, leg.k = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-  leg.m, leg.n, leg.t, leg.r, leg.p = ARGV[9], ARGV[10], tonumber(ARGV[11]), ARGV[12], ARGV[13]
+  leg.s, leg.f, leg.a, leg.w, leg.c, leg.k = A[o + 2], A[o + 3], A[o + 4], A[o + 5], A[o + 6], A[o + 7]
+  leg.m, leg.n, leg.t, leg.r, leg.p = A[o + 8], A[o + 9], tonumber(A[o + 10]), A[o + 11], A[o + 12]
 end
 
 -- Stores the leg in its new state with the outcome a redelivery must replay ({t:'parked'} is the
@@ -44,19 +65,19 @@ end
 local function finish(state, outcome)
   outcome.legId = id
   local enc = cjson.encode(outcome)
-  leg.state, leg.st, leg.rb = state, ARGV[14], false
+  leg.state, leg.st, leg.rb = state, status, false
   if outcome.t == 'parked' then leg.o = nil else leg.o = enc end
   save(leg)
-  if not existing then gcAdd(leg, retention) end
+  if not existing then indexAddOnce(P .. 'gc', leg.t + retention, leg.h) end
   return '{"replayed":0,"outcome":' .. enc .. '}'
 end
 
 if existing then
-  if existing.p ~= ARGV[13] then
+  if existing.p ~= A[o + 12] then
     -- Same entry id, different content: a conflicting redelivery. The stored leg stays as it was.
     return '{"replayed":0,"outcome":' .. cjson.encode({ t = 'conflict', legId = id, other = public(existing) }) .. '}'
   end
-  local was, now = RANK[existing.st] or 2, RANK[ARGV[14]] or 2
+  local was, now = RANK[existing.st] or 2, RANK[status] or 2
   if now <= was then
     -- A leg rebuilt from the facts while still parked may belong to a message that never finished
     -- (its facts only partly durable): match it again as if new. Anything else is a replay.
@@ -69,7 +90,7 @@ if existing then
     end
     unindex(existing)
   end
-  if ARGV[14] == 'reversed' then
+  if status == 'reversed' then
     if existing.state == 'matched' then
       local cp = existing.x and load(existing.x)
       return finish('reversed', { t = 'reversal', mid = existing.mid, by = existing.by or 'attributes',
@@ -81,9 +102,9 @@ if existing then
     return finish('reversed', { t = 'withdrawn', resolves = resolves })
   end
   -- pending -> booked: the leg becomes matchable now.
-elseif ARGV[14] == 'pending' then
+elseif status == 'pending' then
   return finish('pending', { t = 'pending' })
-elseif ARGV[14] == 'reversed' then
+elseif status == 'reversed' then
   return finish('reversed', { t = 'withdrawn', resolves = '' })
 end
 
@@ -119,17 +140,16 @@ if not candidate then
     end
     return best
   end
-  local tolerance = tonumber(ARGV[15])
-  local best = nearest(t - tolerance, t + tolerance, false)
+    local best = nearest(t - tolerance, t + tolerance, false)
   if not best then best = nearest(t - retention, t + retention, true) end
   if best then candidate, by = best, 'attributes' end
 end
 
 if not candidate then
   local out = finish('parked', { t = 'parked' })
-  poolAdd(leg)
+  poolAdd(leg, not existing)
   if leg.r ~= '' then refSet(leg) end
-  indexAdd(P .. 'dl:' .. leg.s, deadline, leg.h)
+  indexAddOnce(P .. 'dl:' .. leg.s, deadline, leg.h)
   return out
 end
 
@@ -159,3 +179,15 @@ candidate.state, candidate.x, candidate.mid, candidate.by, candidate.rs = 'match
 save(candidate)
 leg.x, leg.mid, leg.by, leg.rs = candidate.id, mid, by, resolves
 return finish('matched', { t = 'match', mid = mid, by = by, other = pub, resolves = resolves })
+end
+
+local out = {}
+PARKED_DELTA = {}
+for o = 5, #ARGV - 1, 14 do
+  local ok, res = pcall(one, ARGV, o)
+  if ok then out[#out + 1] = res
+  else out[#out + 1] = cjson.encode({ error = tostring(res) }) end
+end
+-- Also the changes of a leg that failed half-way: the counters follow what was written.
+flushParked()
+return '[' .. table.concat(out, ',') .. ']'
