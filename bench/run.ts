@@ -14,14 +14,16 @@
  *
  * Options: --pairs N (backlog pairs, 2 events each; default 50000) --rate EV/S (fixed offered load,
  * default 5000) --latency-seconds S (default 15) --saturation-pairs N (default 30000)
- * --parked N (pending legs for the memory figure, default 200000) --accounts N (default 1000)
- * --batch-delay-ms MS (the sink's maxBatchDelayMs, default 50).
+ * --parked N (pending legs for the memory figure, default 1000000) --accounts N (default 1000)
+ * --batch-delay-ms MS (the sink's maxBatchDelayMs, default 50) --cpu-profile FILE (a V8 CPU profile of
+ * the drain (b) alone, for Chrome DevTools or any .cpuprofile reader).
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Session } from 'node:inspector/promises';
 import { randomUUID } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -35,6 +37,7 @@ import { createClickHouse } from '../src/sinks/clickhouse/createClickHouse.js';
 import { ensureConsumers, ensureStreams } from '../src/streams/jetstreamSetup.js';
 import { backlog, closeWindows, expectedOf, makePair, trafficConfig, verify, type TrafficOptions } from '../test/support/drillTraffic.js';
 import type { PublishCommand, PublishResult } from './publisher.js';
+import { cpuAccounting, perMessage, type CpuAccounting } from './cpuAccounting.js';
 
 const { values: argv } = parseArgs({
   options: {
@@ -42,11 +45,12 @@ const { values: argv } = parseArgs({
     rate: { type: 'string', default: '5000' },
     'latency-seconds': { type: 'string', default: '15' },
     'saturation-pairs': { type: 'string', default: '30000' },
-    parked: { type: 'string', default: '200000' },
+    parked: { type: 'string', default: '1000000' },
     accounts: { type: 'string', default: '1000' },
     'batch-delay-ms': { type: 'string', default: '50' },
     'max-batch-rows': { type: 'string', default: '5000' },
     'max-ack-pending': { type: 'string', default: '4000' },
+    'cpu-profile': { type: 'string' },
   },
 });
 const PAIRS = Number(argv.pairs);
@@ -119,7 +123,7 @@ function startPublisher() {
 }
 
 /** (a) Consume-and-ack every message of both streams with a bare durable pull consumer. */
-async function ceiling(jsm: JetStreamManager, nc: NatsConnection, cfg: Config, total: number): Promise<{ msgsPerSec: number; seconds: number }> {
+async function ceiling(jsm: JetStreamManager, nc: NatsConnection, cfg: Config, total: number, cpu: CpuAccounting): Promise<{ msgsPerSec: number; seconds: number; cpuUsPerMsg: ReturnType<typeof perMessage> }> {
   const js = jetstream(nc);
   const name = 'ceiling';
   for (const s of [cfg.nats.ledgerStream, cfg.nats.chainStream]) {
@@ -127,6 +131,7 @@ async function ceiling(jsm: JetStreamManager, nc: NatsConnection, cfg: Config, t
   }
   let count = 0;
   const t0 = nowMs();
+  const c0 = cpu.sample();
   let finish!: () => void;
   const done = new Promise<void>((r) => (finish = r));
   const handles = await Promise.all([cfg.nats.ledgerStream, cfg.nats.chainStream].map(async (s) => {
@@ -142,9 +147,15 @@ async function ceiling(jsm: JetStreamManager, nc: NatsConnection, cfg: Config, t
   }));
   await done;
   const seconds = (nowMs() - t0) / 1_000;
+  const cpuUsPerMsg = perMessage(cpu.since(c0), total);
   for (const h of handles) h.stop();
   for (const s of [cfg.nats.ledgerStream, cfg.nats.chainStream]) await jsm.consumers.delete(s, name).catch(() => undefined);
-  return { msgsPerSec: total / seconds, seconds };
+  return { msgsPerSec: total / seconds, seconds, cpuUsPerMsg };
+}
+
+/** `daemon 40 + redis 60 + nats 20 = 120 µs` and the cores that rate needs. */
+function cpuLine(c: ReturnType<typeof perMessage>, msgsPerSec: number): string {
+  return `CPU per message: this process ${c.daemon} µs + Redis ${c.redis} µs + NATS ${c.nats} µs = ${c.total} µs (${fmt((c.total * msgsPerSec) / 1e6, 2)} cores at that rate)`;
 }
 
 function percentiles(xs: number[]) {
@@ -193,6 +204,7 @@ async function main() {
   const jsm = await jetstreamManager(nc);
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   const publisher = startPublisher();
+  const cpu = await cpuAccounting(redis);
   const n1 = names();
   const n2 = names();
   const suffix = `${process.pid}_${Date.now().toString(36)}`;
@@ -218,9 +230,11 @@ async function main() {
     say(`  published ${fmt(backlogMsgs)} messages in ${fmt(pub.seconds, 1)} s (${fmt(backlogMsgs / pub.seconds)} msgs/s)`);
 
     // (a) ceiling
-    const ceil = await ceiling(jsm, nc, cfg, backlogMsgs);
+    const ceil = await ceiling(jsm, nc, cfg, backlogMsgs, cpu);
     say(`(a) ceiling: bare consume-and-ack ${fmt(ceil.msgsPerSec)} msgs/s (${fmt(backlogMsgs)} messages in ${fmt(ceil.seconds, 2)} s)`);
-    result.ceiling = { msgsPerSec: Math.round(ceil.msgsPerSec), messages: backlogMsgs, seconds: ceil.seconds };
+    say(`    ${cpuLine(ceil.cpuUsPerMsg, ceil.msgsPerSec)}`);
+    result.ceiling = { msgsPerSec: Math.round(ceil.msgsPerSec), messages: backlogMsgs, seconds: ceil.seconds, cpuUsPerMsg: ceil.cpuUsPerMsg };
+    result.cpuSources = cpu.sources;
 
     // (b) sustained throughput: the daemon drains the backlog.
     Object.assign(chTime, { insertMs: 0, inserts: 0, queryMs: 0, queries: 0 });
@@ -237,17 +251,32 @@ async function main() {
     daemon = await startDaemon(cfg, { clickhouse, log, onBatch, ingest: false });
     await daemon.ready;
     const tReady = nowMs();
+    const drainCpu0 = cpu.sample();
+    const profiler = argv['cpu-profile'] ? new Session() : null;
+    if (profiler) {
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.start');
+    }
     const rssSamples: number[] = [];
     const rssTimer = setInterval(() => rssSamples.push(process.memoryUsage().rss), 250);
     await waitUntil('backlog drained', () => processed >= backlogMsgs, 600_000, 20);
     const tDrained = nowMs();
+    const drainCpu = perMessage(cpu.since(drainCpu0), backlogMsgs);
+    if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      writeFileSync(argv['cpu-profile']!, JSON.stringify(profile));
+      profiler.disconnect();
+      say(`    CPU profile of the drain written to ${argv['cpu-profile']}`);
+    }
     clearInterval(rssTimer);
     const drainBatches = batches;
     const drainCh = { ...chTime };
     const tput = backlogMsgs / ((tDrained - tReady) / 1_000);
     const ratio = tput / ceil.msgsPerSec;
     say(`(b) sustained throughput: ${fmt(tput)} msgs/s (${fmt(backlogMsgs)} messages in ${fmt((tDrained - tReady) / 1_000, 2)} s; daemon start ${fmt((tReady - t0) / 1_000, 2)} s; ${fmt(drainBatches)} sink batches of ${fmt(backlogMsgs / drainBatches)} messages on average; ClickHouse busy ${fmt(drainCh.insertMs / 1_000, 2)} s in ${drainCh.inserts} inserts, ${fmt(drainCh.queryMs / 1_000, 2)} s in ${drainCh.queries} lookups) = ${fmt(ratio * 100, 1)}% of the ceiling [target ≥ ${TARGETS.throughputRatio * 100}%: ${ratio >= TARGETS.throughputRatio ? 'MET' : 'MISSED'}]`);
-    result.throughput = { msgsPerSec: Math.round(tput), seconds: (tDrained - tReady) / 1_000, ratioToCeiling: ratio, sinkBatches: drainBatches, clickhouse: drainCh, met: ratio >= TARGETS.throughputRatio, peakRssMiB: Math.round(Math.max(...rssSamples, 0) / 2 ** 20) };
+    say(`    ${cpuLine(drainCpu, tput)}; at ${TARGETS.throughputRatio * 100}% of the ceiling (${fmt(ceil.msgsPerSec * TARGETS.throughputRatio)} msgs/s) this would need ${fmt((drainCpu.total * ceil.msgsPerSec * TARGETS.throughputRatio) / 1e6, 2)} cores; the machine has ${cpus().length}`);
+    result.throughput = { msgsPerSec: Math.round(tput), seconds: (tDrained - tReady) / 1_000, ratioToCeiling: ratio, sinkBatches: drainBatches, clickhouse: drainCh, met: ratio >= TARGETS.throughputRatio, peakRssMiB: Math.round(Math.max(...rssSamples, 0) / 2 ** 20), cpuUsPerMsg: drainCpu, coresNeededAtTarget: (drainCpu.total * ceil.msgsPerSec * TARGETS.throughputRatio) / 1e6 };
 
     // (c) latency at a fixed offered load, then at saturation.
     const ratePairs = RATE / 2;

@@ -28,16 +28,26 @@ export interface AckAfterDurableContext {
 function observeDurable(m: Metrics, batch: Processed[], rows: number, durableAt: number): void {
   m.batchMessages.observe(batch.length);
   m.batchRows.observe(rows);
+  // Outcomes counted per batch and label pair (a label lookup per message shows at this rate).
+  const outcomes = new Map<string, { source: string; outcome: string; n: number }>();
+  const sincePublish = m.endToEndSeconds.labels({ since: 'publish' });
+  const sinceEventTime = m.endToEndSeconds.labels({ since: 'event_time' });
   for (const p of batch) {
-    if (p.outcome) m.outcomes.inc({ source: p.source, outcome: p.outcome });
+    if (p.outcome) {
+      const k = `${p.source}\u0000${p.outcome}`;
+      const o = outcomes.get(k);
+      if (o) o.n++;
+      else outcomes.set(k, { source: p.source, outcome: p.outcome, n: 1 });
+    }
     for (const f of p.facts) {
       if (f.table !== 'matches' || f.row.status !== 'matched') continue;
       // The message that produced a match fact carries its second leg.
       const publishedMs = publishTimeMs(p);
-      if (publishedMs !== undefined) m.endToEndSeconds.observe({ since: 'publish' }, Math.max(0, durableAt - publishedMs) / 1_000);
-      m.endToEndSeconds.observe({ since: 'event_time' }, Math.max(0, durableAt - Math.max(f.row.bank_time, f.row.chain_time)) / 1_000);
+      if (publishedMs !== undefined) sincePublish.observe(Math.max(0, durableAt - publishedMs) / 1_000);
+      sinceEventTime.observe(Math.max(0, durableAt - Math.max(f.row.bank_time, f.row.chain_time)) / 1_000);
     }
   }
+  for (const o of outcomes.values()) m.outcomes.inc({ source: o.source, outcome: o.outcome }, o.n);
 }
 
 function publishTimeMs(p: Processed): number | undefined {

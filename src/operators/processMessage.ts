@@ -1,4 +1,4 @@
-import { filter, mergeMap, pipe, type OperatorFunction } from 'rxjs';
+import { filter, pipe, type OperatorFunction } from 'rxjs';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { ChainEventRow, Fact, LedgerEntryRow } from '../domain/facts.js';
@@ -8,6 +8,7 @@ import { discrepancyEvent, factsOfOutcome, factsOfRetraction } from '../domain/o
 import type { ChainEvent, LedgerEntry, PostingStatus } from '../domain/types.js';
 import { DecodeError, UnmappedIdentity, isPermanent } from '../lib/errors.js';
 import { correlationId } from '../lib/logger.js';
+import { mapAsync } from './mapAsync.js';
 import type { Metrics } from '../sinks/metrics.js';
 import type { MatchStore } from '../state/matchStore.js';
 import type { AmlEngine } from '../aml/engine.js';
@@ -82,9 +83,9 @@ function orphanAmount(ids: IdentityView, ev: ChainEvent): { actual_amount: strin
  *
  *   --m1--m2--m3-->   becomes   --p1--p3-->   (m2 failed transiently: nak'd, redelivered later)
  */
-export function processMessage(ctx: ProcessMessageContext, concurrency = 256): OperatorFunction<{ msg: JsMsg; source: 'ledger' | 'chain' }, Processed> {
+export function processMessage(ctx: ProcessMessageContext, concurrency = 1_024): OperatorFunction<{ msg: JsMsg; source: 'ledger' | 'chain' }, Processed> {
   const now = ctx.now ?? Date.now;
-  return pipe(mergeMap(async ({ msg, source }): Promise<Processed | null> => {
+  return pipe(mapAsync(async ({ msg, source }: { msg: JsMsg; source: 'ledger' | 'chain' }): Promise<Processed | null> => {
     const corr = correlationId(msg, source);
     // Every line about the message, here and in the sink, carries `corr`: a child logger, made on
     // first use (most messages log nothing at the default level, and a child costs microseconds).
@@ -108,9 +109,17 @@ export function processMessage(ctx: ProcessMessageContext, concurrency = 256): O
   }, concurrency), filter((p): p is Processed => p !== null));
 }
 
+/** The labelled histogram child, looked up once per metrics registry (a label lookup per leg shows). */
+const matchOrParkTimers = new WeakMap<Metrics, ReturnType<Metrics['redisSeconds']['labels']>>();
+function matchOrParkTimer(m: Metrics): ReturnType<Metrics['redisSeconds']['labels']> {
+  let t = matchOrParkTimers.get(m);
+  if (!t) matchOrParkTimers.set(m, (t = m.redisSeconds.labels({ operation: 'matchOrPark' })));
+  return t;
+}
+
 /** `store.matchOrPark`, its Redis round trip observed as `recon_redis_duration_seconds{operation="matchOrPark"}`. */
 async function timedMatchOrPark(ctx: ProcessMessageContext, ...args: Parameters<MatchStore['matchOrPark']>): ReturnType<MatchStore['matchOrPark']> {
-  const end = ctx.metrics?.redisSeconds.startTimer({ operation: 'matchOrPark' });
+  const end = ctx.metrics && matchOrParkTimer(ctx.metrics).startTimer();
   try {
     return await ctx.store.matchOrPark(...args);
   } finally {

@@ -113,4 +113,34 @@ describe('chainEventCodec', () => {
     }
     expect(() => decodeChainEvents(enc({ ...batch, v: 3 }))).toThrow(DecodeError);
   });
+
+  it('refuses every broken field of a batch, whichever path (fast check or schema) reads it', () => {
+    const batch = JSON.parse(new TextDecoder().decode(encodeChainEventBatch(ofBlock(hash, 123n, [0, 1])))) as { events: Record<string, unknown>[] } & Record<string, unknown>;
+    expect(decodeChainEvents(enc(batch))).toHaveLength(2);
+    const wrong: Record<string, unknown[]> = {
+      chainId: [0, -1, 1.5, '31337', null], blockNumber: ['01', '-1', 123, '1e3', ''], blockHash: [hash.toUpperCase(), hash.slice(0, 60), 5],
+      blockTime: [-1, 1.5, '1', null], chunk: [-1, 0.5, '0'], events: [[], 'x', null, Array(MAX_EVENTS_PER_MESSAGE + 1).fill(batch.events[0])],
+    };
+    const wrongEvent: Record<string, unknown[]> = {
+      token: [`0x${'AB'.repeat(20)}`, '0x12', null], txHash: ['0x', 7], logIndex: [-1, 0.5, '0'], kind: ['MINT', 'swap', 1],
+      from: ['', `0x${'1'.repeat(39)}`], to: [undefined, 0], value: ['-1', '007', 7, '1.5'], decimals: [-1, 256, 6.5, '6'], reference: [5, {}],
+    };
+    let cases = 0;
+    for (const [field, values] of Object.entries(wrong)) {
+      for (const v of values) {
+        expect(() => decodeChainEvents(enc({ ...batch, [field]: v })), `${field} = ${JSON.stringify(v)}`).toThrow(SchemaViolation);
+        cases++;
+      }
+    }
+    for (const [field, values] of Object.entries(wrongEvent)) {
+      for (const v of values) {
+        const events = [batch.events[0], { ...batch.events[1], [field]: v }];
+        expect(() => decodeChainEvents(enc({ ...batch, events })), `events.1.${field} = ${JSON.stringify(v)}`).toThrow(SchemaViolation);
+        cases++;
+      }
+    }
+    expect(() => decodeChainEvents(enc({ ...batch, events: [batch.events[0], batch.events[0]] }))).toThrow('strictly increasing');
+    expect(() => decodeChainEvents(enc({ ...batch, events: [batch.events[0], 'not an event'] }))).toThrow(SchemaViolation);
+    expect(cases).toBeGreaterThan(40);
+  });
 });
