@@ -30,4 +30,4 @@ USER node
 # The embedded chdb fallback writes under .data; the compose stack uses the ClickHouse server.
 ENV CHDB_PATH=/tmp/chdb
 
-CMD ["node", "--import", "tsx", "src/cli/recon.ts", "run"]
+CMD ["node", "--max-semi-space-size=64", "--import", "tsx", "src/cli/recon.ts", "run"]

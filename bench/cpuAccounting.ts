@@ -8,11 +8,11 @@ import type { Redis } from 'ioredis';
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
-/** utime + stime of a process in seconds, or 0 when it is gone or not readable. */
-function processCpuSeconds(pid: number): number {
+/** utime + stime of a process (or of one of its threads) in seconds, or 0 when it is gone or not readable. */
+function processCpuSeconds(pid: number, tid?: number): number {
   try {
     // Fields after the command name (which is in parentheses and may contain spaces).
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND;
   } catch {
@@ -31,7 +31,9 @@ function pidsNamed(name: string): number[] {
   return out;
 }
 
-export type CpuSample = { daemon: number; redis: number; nats: number };
+/** Seconds of CPU: `daemon` is this whole process, `main` its JavaScript thread alone (the rest is
+ *  the embedded ClickHouse engine, libuv's pool and V8's helper threads). */
+export type CpuSample = { daemon: number; main: number; redis: number; nats: number };
 
 export interface CpuAccounting {
   sample(): CpuSample;
@@ -50,6 +52,7 @@ export async function cpuAccounting(redis: Redis): Promise<CpuAccounting> {
     const u = process.cpuUsage();
     return {
       daemon: (u.user + u.system) / 1e6,
+      main: processCpuSeconds(process.pid, process.pid),
       redis: redisPid ? processCpuSeconds(redisPid) : 0,
       nats: natsPids.reduce((s, p) => s + processCpuSeconds(p), 0),
     };
@@ -58,7 +61,7 @@ export async function cpuAccounting(redis: Redis): Promise<CpuAccounting> {
     sample,
     since: (start) => {
       const now = sample();
-      return { daemon: now.daemon - start.daemon, redis: now.redis - start.redis, nats: now.nats - start.nats };
+      return { daemon: now.daemon - start.daemon, main: now.main - start.main, redis: now.redis - start.redis, nats: now.nats - start.nats };
     },
     sources: { redisPid, natsPids },
   };
@@ -67,5 +70,5 @@ export async function cpuAccounting(redis: Redis): Promise<CpuAccounting> {
 /** `µs per message` of each component and in all, for `messages` handled in `cpu`. */
 export function perMessage(cpu: CpuSample, messages: number): CpuSample & { total: number } {
   const us = (s: number) => Math.round((s * 1e6) / messages);
-  return { daemon: us(cpu.daemon), redis: us(cpu.redis), nats: us(cpu.nats), total: us(cpu.daemon + cpu.redis + cpu.nats) };
+  return { daemon: us(cpu.daemon), main: us(cpu.main), redis: us(cpu.redis), nats: us(cpu.nats), total: us(cpu.daemon + cpu.redis + cpu.nats) };
 }

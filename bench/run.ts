@@ -155,7 +155,7 @@ async function ceiling(jsm: JetStreamManager, nc: NatsConnection, cfg: Config, t
 
 /** `daemon 40 + redis 60 + nats 20 = 120 µs` and the cores that rate needs. */
 function cpuLine(c: ReturnType<typeof perMessage>, msgsPerSec: number): string {
-  return `CPU per message: this process ${c.daemon} µs + Redis ${c.redis} µs + NATS ${c.nats} µs = ${c.total} µs (${fmt((c.total * msgsPerSec) / 1e6, 2)} cores at that rate)`;
+  return `CPU per message: this process ${c.daemon} µs (JavaScript thread ${c.main}, other threads ${c.daemon - c.main}: chdb, libuv, GC) + Redis ${c.redis} µs + NATS ${c.nats} µs = ${c.total} µs (${fmt((c.total * msgsPerSec) / 1e6, 2)} cores at that rate)`;
 }
 
 function percentiles(xs: number[]) {
