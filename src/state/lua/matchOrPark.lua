@@ -33,7 +33,9 @@ local function other(side) if side == 'bank' then return 'chain' end return 'ban
 local function unindex(l, keepRef)
   poolRem(l)
   if not keepRef and l.r ~= '' then refDelIfOwn(l) end
-  redis.call('ZREM', P .. 'claimed', l.h)
+  -- Only an expired leg is ever claimed (expire.lua); a stray entry would be dropped by the next
+  -- sweep's stale scan, which removes claims of legs no longer expired.
+  if l.state == 'expired' then redis.call('ZREM', P .. 'claimed', l.h) end
 end
 
 -- indexAdd, registering each bucket once per call: this script only adds to the indexes (a sweep,
