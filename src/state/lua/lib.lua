@@ -73,18 +73,32 @@ end
 
 -- Chain leg ids (`chain:<chainId>:0x<64 hex>:<logIndex>`) are stored with the hash in binary;
 -- amountNative as its power of ten over amountKey when it is amountKey followed by zeros.
+-- Hex pair <-> byte tables, built on first use in a script call (~90 µs each): with them a gsub
+-- converts in C, about 2.5x faster than a Lua callback per byte (a batch packs hundreds of ids).
+local HEXBYTE, BYTEHEX
+local function hexByte()
+  if not HEXBYTE then
+    HEXBYTE = {}
+    for i = 0, 255 do HEXBYTE[string.format('%02x', i)] = string.char(i) end
+  end
+  return HEXBYTE
+end
+local function byteHex()
+  if not BYTEHEX then
+    BYTEHEX = {}
+    for i = 0, 255 do BYTEHEX[string.char(i)] = string.format('%02x', i) end
+  end
+  return BYTEHEX
+end
 local function packId(id)
   local cid, hex, li = string.match(id, '^chain:(%d+):0x(%x+):(%d+)$')
   if not cid or #hex ~= 64 or hex ~= string.lower(hex) then return id end
-  return '\1' .. cid .. ':' .. li .. ':' .. hex:gsub('..', function(cc) return string.char(tonumber(cc, 16)) end)
+  return '\1' .. cid .. ':' .. li .. ':' .. (hex:gsub('..', hexByte()))
 end
-local HEX32 = string.rep('%02x', 32)
 local function unpackId(v)
   if v:byte(1) ~= 1 then return v end
   local cid, li, bin = string.match(v, '^\1(%d+):(%d+):(.*)$')
-  -- One format call for the 32 bytes of a hash (a callback per byte costs ~2.5x as much).
-  if #bin == 32 then return 'chain:' .. cid .. ':0x' .. string.format(HEX32, bin:byte(1, 32)) .. ':' .. li end
-  return 'chain:' .. cid .. ':0x' .. bin:gsub('.', function(c) return string.format('%02x', c:byte()) end) .. ':' .. li
+  return 'chain:' .. cid .. ':0x' .. (bin:gsub('.', byteHex())) .. ':' .. li
 end
 local function packNative(m, n)
   if n == m then return '' end
