@@ -10,6 +10,12 @@
  *  (e) correctness: every injected discrepancy found, no false one, every fact stored once.
  * Chain events are published straight into the CHAIN stream in the ingester's wire format (no
  * anvil): the ingester's own speed is bounded by the RPC node, not by this pipeline.
+ * Each phase also reports CPU per message by component (this process, split into its JavaScript
+ * thread and the rest, chiefly the embedded ClickHouse; Redis; NATS), read from /proc, and the
+ * cores that rate needs: on a machine whose cores all these share, that is what bounds the ratio.
+ * The load generator runs in its own process and encodes a phase's messages before its clock
+ * starts; at the fixed rate it publishes with core NATS onto the streams' subjects (no ack round
+ * trip per message; the run fails unless the streams stored every message).
  * Prints a report and writes bench/results/<timestamp>.json.
  *
  * Options: --pairs N (backlog pairs, 2 events each; default 50000) --rate EV/S (fixed offered load,
@@ -106,11 +112,11 @@ function startPublisher() {
   const waiting = new Map<number, (r: PublishResult) => void>();
   child.on('message', (r: PublishResult) => waiting.get(r.id)?.(r));
   return {
-    publish(n: Names, traffic: TrafficOptions, from: number, to: number, pairsPerSecond: number | null, inflight = 1_024): Promise<PublishResult> {
+    publish(n: Names, traffic: TrafficOptions, from: number, to: number, pairsPerSecond: number | null, inflight = 1_024, acked = true): Promise<PublishResult> {
       const id = next++;
       const c: PublishCommand = {
         cmd: 'publish', id, servers: [process.env.NATS_URL ?? '127.0.0.1:4222'], ledgerSubject: n.ledgerSubject,
-        chainSubjectPrefix: n.nats.chainSubjectPrefix, traffic, from, to, pairsPerSecond, inflight,
+        chainSubjectPrefix: n.nats.chainSubjectPrefix, traffic, from, to, pairsPerSecond, inflight, acked,
       };
       return new Promise((resolve, reject) => {
         waiting.set(id, resolve);
@@ -283,12 +289,26 @@ async function main() {
     const fixedFrom = PAIRS;
     const fixedTo = fixedFrom + Math.round(ratePairs * LATENCY_S);
     say(`(c) latency at ${fmt(RATE)} events/s for ${LATENCY_S} s…`);
-    const fixed = await publisher.publish(n1, traffic, fixedFrom, fixedTo, ratePairs, 256);
+    const stored = async () => {
+      let n = 0;
+      for (const st of [cfg.nats.ledgerStream, cfg.nats.chainStream]) n += (await jsm.streams.info(st)).state.messages;
+      return n;
+    };
+    const storedBefore = await stored();
+    const fixedCpu0 = cpu.sample();
+    // Unacknowledged core publishes: the generator shares the two cores, so it should cost little.
+    const fixed = await publisher.publish(n1, traffic, fixedFrom, fixedTo, ratePairs, 256, false);
     await waitUntil('fixed-rate matches durable', () => fixed.samples.every(([m]) => durableAt.has(m)), 120_000);
+    // The phase's CPU, the generator's included (it shares the cores: part of the load on this machine).
+    const fixedCpu = perMessage(cpu.since(fixedCpu0), fixed.messages);
+    const generatorUs = Math.round((fixed.cpuSeconds * 1e6) / fixed.messages);
+    const storedFixed = (await stored()) - storedBefore;
+    if (storedFixed !== fixed.messages) throw new Error(`the streams stored ${storedFixed} of the ${fixed.messages} messages published at the fixed rate`);
     const latFixed = percentiles(fixed.samples.map(([m, t]) => durableAt.get(m)! - t));
     const offered = fixed.messages / fixed.seconds;
     const fixedMet = latFixed.p99 < TARGETS.p99MsAtRate;
     say(`    offered ${fmt(offered)} events/s: p50 ${fmt(latFixed.p50, 1)} ms, p95 ${fmt(latFixed.p95, 1)} ms, p99 ${fmt(latFixed.p99, 1)} ms, max ${fmt(latFixed.max, 1)} ms (${fmt(latFixed.n)} matches) [target p99 < ${TARGETS.p99MsAtRate} ms: ${fixedMet ? 'MET' : 'MISSED'}]`);
+    say(`    ${cpuLine(fixedCpu, offered)}; the load generator's publishing ${generatorUs} µs more (${fmt((generatorUs * offered) / 1e6, 2)} cores; core NATS publishes, all ${fmt(storedFixed)} stored)`);
 
     const satFrom = fixedTo;
     const satTo = satFrom + SAT_PAIRS;
@@ -302,7 +322,7 @@ async function main() {
     const satTput = (processed - processedBefore) / ((tSat1 - tSat0) / 1_000);
     say(`    saturation: offered ${fmt(sat.messages / sat.seconds)} events/s, processed ${fmt(satTput)} msgs/s: p50 ${fmt(latSat.p50, 1)} ms, p95 ${fmt(latSat.p95, 1)} ms, p99 ${fmt(latSat.p99, 1)} ms, max ${fmt(latSat.max, 1)} ms`);
     result.latency = {
-      fixed: { offeredEventsPerSec: Math.round(offered), ...latFixed, met: fixedMet },
+      fixed: { offeredEventsPerSec: Math.round(offered), ...latFixed, met: fixedMet, cpuUsPerMsg: fixedCpu, generatorCpuUsPerMsg: generatorUs },
       saturation: { offeredEventsPerSec: Math.round(sat.messages / sat.seconds), processedMsgsPerSec: Math.round(satTput), ...latSat },
     };
 

@@ -63,9 +63,10 @@ export function chdbRawInsertConnection(inner: ChdbConnection): Connection<Reada
     }
   };
   return new Proxy(conn, {
-    get(target, prop, receiver) {
+    get(target, prop) {
       if (prop === 'insert') return insert;
-      const v = Reflect.get(target, prop, receiver) as unknown;
+      // The target as receiver: chdb's getters read private fields (#chdb), which a proxy lacks.
+      const v = Reflect.get(target, prop) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
