@@ -15,7 +15,7 @@
  * Both return the events in chain order and the block records (hash, parent, event ids) that
  * reorg detection stores.
  */
-import { BlockNotFoundError, formatLog, numberToHex, type Address, type Hex, type PublicClient, type RpcLog } from 'viem';
+import { BlockNotFoundError, numberToHex, type Address, type Hex, type PublicClient, type RpcLog } from 'viem';
 import type { ChainEvent } from '../../domain/types.js';
 import { ReconError } from '../../lib/errors.js';
 import { isRangeTooLargeError, type AdaptiveRange, type BlockRange } from './blockRanges.js';
@@ -292,7 +292,44 @@ async function ethGetLogs(
       ? { address: filter.address, topics: filter.topics, blockHash: filter.blockHash }
       : { address: filter.address, topics: filter.topics, fromBlock: numberToHex(filter.fromBlock), toBlock: numberToHex(filter.toBlock) };
   const logs = (await client.request({ method: 'eth_getLogs', params: [params] })) as RpcLog[];
-  return logs.map((l) => formatLog(l) as unknown as RawLog);
+  return toRawLogs(logs);
+}
+
+/**
+ * The fields of RPC logs the ingester uses, converted as viem's `formatLog` converts them (hex
+ * quantities to bigint/number, absent to null), without copying the rest: a backfill converts
+ * every log, and consecutive logs of one block share their block number and time.
+ */
+export function toRawLogs(logs: readonly RpcLog[]): RawLog[] {
+  const out = new Array<RawLog>(logs.length);
+  let hexNumber: string | null = null;
+  let blockNumber: bigint | null = null;
+  let hexTime: string | null | undefined;
+  let blockTimestamp: bigint | null | undefined;
+  for (let i = 0; i < logs.length; i++) {
+    const l = logs[i]!;
+    if (l.blockNumber !== hexNumber || i === 0) {
+      hexNumber = l.blockNumber;
+      blockNumber = l.blockNumber ? BigInt(l.blockNumber) : null;
+    }
+    const t = (l as { blockTimestamp?: Hex | null }).blockTimestamp;
+    if (t !== hexTime || i === 0) {
+      hexTime = t;
+      blockTimestamp = t ? BigInt(t) : t === null ? null : undefined;
+    }
+    out[i] = {
+      address: l.address,
+      blockHash: l.blockHash ? l.blockHash : null,
+      blockNumber,
+      logIndex: l.logIndex ? Number(l.logIndex) : null,
+      transactionHash: l.transactionHash ? l.transactionHash : null,
+      data: l.data,
+      topics: l.topics,
+      removed: l.removed,
+      blockTimestamp,
+    };
+  }
+  return out;
 }
 
 /** `fn` over `items` with at most `limit` calls in flight; results in input order; stops starting calls after a failure. */
