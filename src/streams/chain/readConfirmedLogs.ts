@@ -112,6 +112,8 @@ export interface ReadResult {
   events: ChainEvent[];
   /** One per block with events, plus the last block read (for hash continuity). */
   records: BlockRecord[];
+  /** Header of the first block read (read while the range was, so on the chain its logs come from). */
+  first: BlockHeader;
   /** Header of the last block read. */
   last: BlockHeader;
 }
@@ -148,6 +150,7 @@ export async function readBlock(ctx: ReadContext, n: bigint, tokens: ReadonlyMap
   return {
     events,
     records: [{ number: n, hash: header.hash, parentHash: header.parentHash, eventIds: events.map((e) => e.eventId) }],
+    first: header,
     last: header,
   };
 }
@@ -169,7 +172,12 @@ export async function readRange(
   options: ReadRangeOptions = {},
 ): Promise<ReadResult> {
   const before = await fetchHeader(ctx, range.to);
-  const logs = await getLogsAdaptive(ctx, [...tokens.keys()] as Address[], selectorsOf(tokens.values()), range);
+  // The first block's header is read between the two reads of the last one, so it belongs to the
+  // same chain as the logs; the caller links it to the block stored before the range.
+  const [logs, first] = await Promise.all([
+    getLogsAdaptive(ctx, [...tokens.keys()] as Address[], selectorsOf(tokens.values()), range),
+    range.from === range.to ? before : fetchHeader(ctx, range.from),
+  ]);
   const after = await fetchHeader(ctx, range.to);
   if (after.hash !== before.hash) {
     throw new ChainReadError(`block ${range.to} changed hash while range ${range.from}-${range.to} was read`);
@@ -249,7 +257,7 @@ export async function readRange(
   }
   if (!ids.has(range.to)) records.push({ number: range.to, hash: after.hash, parentHash: after.parentHash, eventIds: [] });
   records.sort((a, b) => (a.number < b.number ? -1 : 1));
-  return { events, records, last: after };
+  return { events, records, first: range.from === range.to ? after : first, last: after };
 }
 
 /** eth_getLogs over `range` in chunks of `ctx.adaptive.size` blocks, shrinking on "too large". */
