@@ -1,6 +1,6 @@
 /**
- * The blocks an ingester has processed, per chain, in Redis: number → hash, parent hash and the ids
- * of the events published from it. Reorg detection links each new block to its stored predecessor
+ * The blocks an ingester has processed, per chain, in Redis: number → hash, parent hash and the log
+ * indexes of the events published from it. Reorg detection links each new block to its stored predecessor
  * by `parentHash` and walks these records back to the fork point; retractions name the stored
  * event ids. Bounded: only the `keep` highest block numbers are kept.
  *
@@ -18,18 +18,13 @@ export interface BlockRecord {
   hash: string;
   /** Lower-case parent hash, or null when unknown. */
   parentHash: string | null;
-  /** Ids of the events published from this block (all tokens): `chainId:hash:logIndex`, stored as the log indexes. */
-  eventIds: string[];
+  /** Log indexes of the events published from this block (all tokens), ascending; their ids are `recordEventIds`. */
+  logIndexes: number[];
 }
 
-/** The log indexes of a record's event ids; throws on an id that is not an event of the record's block. */
-export function logIndexes(chainId: number, r: BlockRecord): number[] {
-  const prefix = `${chainId}:${r.hash}:`;
-  return r.eventIds.map((id) => {
-    const i = id.startsWith(prefix) ? Number(id.slice(prefix.length)) : NaN;
-    if (!Number.isSafeInteger(i) || i < 0) throw new RangeError(`event id ${id} is not an event of block ${r.number} (${r.hash})`);
-    return i;
-  });
+/** The ids (`chainId:blockHash:logIndex`) of the events published from a stored block. */
+export function recordEventIds(chainId: number, r: BlockRecord): string[] {
+  return r.logIndexes.map((i) => chainEventId(chainId, r.hash, i));
 }
 
 export function blockHistoryKeys(namespace: string, chainId: number): { blocks: string; numbers: string } {
@@ -114,7 +109,7 @@ export function blockHistory(redis: Redis, namespace: string, chainId: number, k
     const o = JSON.parse(v) as { h: string; p: string; e: (number | string)[] };
     // Lua's cjson writes an empty list as {}; records of earlier versions hold event ids.
     const e = Array.isArray(o.e) ? o.e : [];
-    return { number: BigInt(n), hash: o.h, parentHash: o.p || null, eventIds: e.map((x) => (typeof x === 'number' ? chainEventId(chainId, o.h, x) : x)) };
+    return { number: BigInt(n), hash: o.h, parentHash: o.p || null, logIndexes: e.map((x) => (typeof x === 'number' ? x : Number(x.slice(x.lastIndexOf(':') + 1)))) };
   };
   const many = async (numbers: string[]) => {
     if (numbers.length === 0) return [];
@@ -135,7 +130,7 @@ export function blockHistory(redis: Redis, namespace: string, chainId: number, k
     async put(records) {
       if (records.length === 0) return [];
       const args: string[] = [String(keep)];
-      for (const r of records) args.push(r.number.toString(), r.hash, r.parentHash ?? '', JSON.stringify(logIndexes(chainId, r)));
+      for (const r of records) args.push(r.number.toString(), r.hash, r.parentHash ?? '', JSON.stringify(r.logIndexes));
       const conflicts = (await redis.eval(PUT, 2, k.blocks, k.numbers, ...args)) as string[];
       return conflicts.map((n) => BigInt(n));
     },

@@ -44,7 +44,7 @@ import type { Address, PublicClient } from 'viem';
 import type { ChainConfig, Config, TokenConfig } from '../../config/schema.js';
 import type { ChainEvent, ChainProgress } from '../../domain/types.js';
 import { AdaptiveRange } from './blockRanges.js';
-import { blockHistory, type BlockRecord } from './blockHistory.js';
+import { blockHistory, recordEventIds, type BlockRecord } from './blockHistory.js';
 import { checkpoint as checkpointStore } from './checkpoint.js';
 import { chainEventMessages, encodeChainProgress, encodeChainRetraction, encodeChainStall, MAX_EVENTS_PER_MESSAGE } from './chainEventCodec.js';
 import { compileEventMappings, type TokenEvents } from './eventMappings.js';
@@ -463,14 +463,15 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
     }
     const retracted: string[] = [];
     for (const r of [...orphans].reverse()) {
-      if (r.eventIds.length === 0) continue;
+      if (r.logIndexes.length === 0) continue;
+      const eventIds = recordEventIds(chainId, r);
       await ensureLeader();
       await js.publish(
         chainRetractSubject(subjectPrefix, chainId),
-        encodeChainRetraction({ chainId, blockNumber: r.number, blockHash: r.hash, eventIds: r.eventIds }),
+        encodeChainRetraction({ chainId, blockNumber: r.number, blockHash: r.hash, eventIds }),
         { msgID: `retract:${chainId}:${r.hash}` },
       );
-      retracted.push(...r.eventIds);
+      retracted.push(...eventIds);
     }
     const rewound: string[] = [];
     for (const t of tokens) if (await checkpoints.rewind(t.address, fork)) rewound.push(t.address);

@@ -34,7 +34,7 @@ export interface EventMapping {
   decodeFields: (topics: readonly Hex[], data: Hex) => MappedFields | null;
 }
 
-/** A log's arguments under the field names the engine uses (as decoded: addresses as strings, ints as bigint). */
+/** A log's arguments under the field names the engine uses (as decoded: ints as bigint; `from`/`to` strings lower-case). */
 export interface MappedFields {
   from?: unknown;
   to?: unknown;
@@ -203,6 +203,8 @@ function viemFieldDecoder(event: AbiEvent, fields: Partial<Record<Field, string>
     }
     const out: MappedFields = {};
     for (const f of FIELDS) if (fields[f]) out[f] = args[fields[f]!];
+    if (typeof out.from === 'string') out.from = out.from.toLowerCase();
+    if (typeof out.to === 'string') out.to = out.to.toLowerCase();
     return out;
   };
 }
@@ -283,13 +285,13 @@ export function decodeTokenLogs(
     }
     if (m.kind === 'reference') {
       if (reference) {
-        annotations.push({ token, tx, from: lowerOrUndefined(f.from), to: lowerOrUndefined(f.to), amount: typeof amount === 'bigint' ? amount : undefined, reference, used: false });
+        annotations.push({ token, tx, from: stringOrUndefined(f.from), to: stringOrUndefined(f.to), amount: typeof amount === 'bigint' ? amount : undefined, reference, used: false });
       }
       continue;
     }
     if (typeof amount !== 'bigint') continue;
-    let from = lowerOrUndefined(f.from) ?? ZERO_ADDRESS;
-    let to = lowerOrUndefined(f.to) ?? ZERO_ADDRESS;
+    let from = stringOrUndefined(f.from) ?? ZERO_ADDRESS;
+    let to = stringOrUndefined(f.to) ?? ZERO_ADDRESS;
     let kind: ChainEventKind = m.kind;
     if (m.kind === 'transfer') kind = classifyTransfer(from, to);
     if (m.kind === 'mint') from = ZERO_ADDRESS;
@@ -355,8 +357,8 @@ function compareEvents(a: ChainEvent, b: ChainEvent): number {
   return a.blockNumber === b.blockNumber ? a.logIndex - b.logIndex : a.blockNumber < b.blockNumber ? -1 : 1;
 }
 
-function lowerOrUndefined(v: unknown): string | undefined {
-  return typeof v === 'string' ? v.toLowerCase() : undefined;
+function stringOrUndefined(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
 }
 
 const selectorIndexes = new WeakMap<readonly EventMapping[], ReadonlyMap<string, EventMapping>>();

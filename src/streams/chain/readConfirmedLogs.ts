@@ -149,7 +149,7 @@ export async function readBlock(ctx: ReadContext, n: bigint, tokens: ReadonlyMap
   const events = decodeTokenLogs(ctx.chainId, logs, tokens, () => header.timeMs);
   return {
     events,
-    records: [{ number: n, hash: header.hash, parentHash: header.parentHash, eventIds: events.map((e) => e.eventId) }],
+    records: [{ number: n, hash: header.hash, parentHash: header.parentHash, logIndexes: events.map((e) => e.logIndex) }],
     first: header,
     last: header,
   };
@@ -244,18 +244,18 @@ export async function readRange(
     headers.set(n, h);
   }
   const events = decodeTokenLogs(ctx.chainId, logs, tokens, (n) => headers.get(n)!.timeMs);
-  const ids = new Map<bigint, string[]>();
+  const ids = new Map<bigint, number[]>();
   for (const e of events) {
-    const list = ids.get(e.blockNumber) ?? [];
-    list.push(e.eventId);
-    ids.set(e.blockNumber, list);
+    const list = ids.get(e.blockNumber);
+    if (list) list.push(e.logIndex);
+    else ids.set(e.blockNumber, [e.logIndex]);
   }
   const records: BlockRecord[] = [];
   for (const [n, list] of ids) {
     const h = headers.get(n)!;
-    records.push({ number: n, hash: h.hash, parentHash: h.parentHash, eventIds: list });
+    records.push({ number: n, hash: h.hash, parentHash: h.parentHash, logIndexes: list });
   }
-  if (!ids.has(range.to)) records.push({ number: range.to, hash: after.hash, parentHash: after.parentHash, eventIds: [] });
+  if (!ids.has(range.to)) records.push({ number: range.to, hash: after.hash, parentHash: after.parentHash, logIndexes: [] });
   records.sort((a, b) => (a.number < b.number ? -1 : 1));
   return { events, records, first: range.from === range.to ? after : first, last: after };
 }
