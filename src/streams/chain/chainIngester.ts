@@ -355,7 +355,7 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
   /**
    * The step loop of `syncToFinalHead`: reads, stores, publishes and checkpoints one range after
    * another up to `final`, moving `reached`. Reads run ahead of the step being stored and published:
-   * up to `readAhead` ranges after it are being read (or wait, read, to be used), so the RPC is
+   * one to `readAhead` ranges after it are being read (or wait, read, to be used), so the RPC is
    * busy while the engine works and a slow (remote) RPC has several ranges in flight. Reads have no
    * effect beyond the header cache, so read-ahead that turns out wrong (a step that does not go as
    * planned) is dropped. Returns why, when a reorg was found; every read has settled by then, so the
@@ -384,13 +384,22 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
       return r;
     };
     // Reads in step order: ahead[0] is the next step's, each planned as if the ones before it succeed.
-    const ahead: { key: string; read: Promise<ReadResult> }[] = [];
+    const ahead: { key: string; read: Promise<ReadResult>; done: boolean }[] = [];
     let aheadOf = reached as ReadonlyMap<string, bigint>;
+    // How many reads to keep ahead: one more (up to readAhead) each time a step had to wait for its
+    // read, one fewer (down to 1) each time the read after it was already there too. A slow RPC
+    // gets several ranges in flight; a fast one, whose reads would only pile up in memory, one.
+    let depth = Math.min(1, readAhead);
     const fill = (limit: number) => {
       while (running && ahead.length < limit) {
         const p = plan(aheadOf);
         if (!p) return;
-        ahead.push({ key: p.key, read: read(p) });
+        const entry = { key: p.key, read: read(p), done: false };
+        entry.read.then(
+          () => (entry.done = true),
+          () => (entry.done = true),
+        );
+        ahead.push(entry);
         aheadOf = advanced(aheadOf, p);
       }
     };
@@ -405,11 +414,14 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
         if (!step) break;
         const { range, blockMode } = step;
         if (ahead[0]?.key !== step.key) await drop();
-        fill(readAhead + 1);
+        fill(1);
         // Link the first block to the stored one before it.
         const prev = await history.get(range.from - 1n);
-        const result = await ahead.shift()!.read;
-        fill(readAhead); // while this step is stored and published
+        const next = ahead.shift()!;
+        if (!next.done) depth = Math.min(readAhead, depth + 1);
+        else if (ahead[0]?.done) depth = Math.max(Math.min(1, readAhead), depth - 1);
+        const result = await next.read;
+        fill(depth); // while this step is stored and published
 
         if (prev && result.first.parentHash !== prev.hash) {
           return `block ${range.from}'s parent is ${result.first.parentHash}, we processed ${prev.hash} at ${prev.number}`;
