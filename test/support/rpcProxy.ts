@@ -81,7 +81,7 @@ export async function startRpcProxy(target: string, faults: RpcFaults = {}): Pro
       req.on('error', reject);
     });
 
-  const reply = (res: ServerResponse, status: number, payload: string) => {
+  const reply = (res: ServerResponse, status: number, payload: string | Buffer) => {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(payload);
   };
@@ -195,13 +195,13 @@ export async function startRpcProxy(target: string, faults: RpcFaults = {}): Pro
     try {
       const upstream = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
       stats.forwarded++;
-      let answer = await upstream.text();
       if (f.stripLogTimestamps && msg?.method === 'eth_getLogs') {
-        const parsed = JSON.parse(answer) as { result?: Record<string, unknown>[] };
+        const parsed = JSON.parse(await upstream.text()) as { result?: Record<string, unknown>[] };
         for (const l of parsed.result ?? []) delete l['blockTimestamp'];
-        answer = JSON.stringify(parsed);
+        return reply(res, upstream.status, JSON.stringify(parsed));
       }
-      reply(res, upstream.status, answer);
+      // The bytes as they came (no decoding and re-encoding of a large eth_getLogs answer).
+      reply(res, upstream.status, Buffer.from(await upstream.arrayBuffer()));
     } catch {
       req.socket.destroy();
     }
