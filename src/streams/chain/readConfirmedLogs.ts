@@ -12,7 +12,7 @@
  *   (all logs of a block must agree on hash and time), their hash is linked through the range's
  *   last header, read before and after as always. That saves a header round trip per block with
  *   logs (a backfill went from 0.45 to 0.52 of the raw eth_getLogs rate against anvil).
- * Both return the events in chain order and the block records (hash, parent, event ids) that
+ * Both return the events in chain order and the block records (hash, parent, log indexes) that
  * reorg detection stores.
  */
 import { BlockNotFoundError, numberToHex, type Address, type Hex, type PublicClient, type RpcLog } from 'viem';
