@@ -1,7 +1,9 @@
 /**
  * `npm run bench:chain`: chain backfill speed against a real anvil, in one run:
- *  (a) the node's raw eth_getLogs rate: the whole range fetched in bounded chunks with plain viem
- *      (logs per second, nothing decoded beyond what viem does, nothing published);
+ *  (a) the node's raw eth_getLogs rate: the whole range fetched in the same chunks with plain viem
+ *      (logs per second, nothing decoded beyond what viem does, nothing published), once one
+ *      request at a time and once with as many requests in flight as the ingester may have ranges
+ *      in flight (`--read-ahead`); the better of the two is the ceiling (the RPC's rate);
  *  (b) the ingester's backfill rate end to end: from a fresh checkpoint to every event published
  *      and acked in JetStream (headers checked, events decoded, block records in Redis, progress,
  *      checkpoints), in events per second;
@@ -9,12 +11,19 @@
  * event (the ceiling of a per-event publisher on this machine; the ingester publishes one message
  * per block, so it is not bounded by it). Both (a) and (b) use the same chunk size (`--chunk`). The logs come from DepositToken's
  * mintBatch (one Transfer per recipient), sent back to back, one block per transaction.
- * Prints the figures and writes bench/results/chain-backfill.json.
+ * For (a) and (b) it also records the CPU time that anvil, nats-server, redis-server and this
+ * process spent (from /proc), so a ratio below 1 can be told apart: waiting on the RPC, or
+ * sharing the machine's cores with it.
+ * With `--latency-ms N`, (a) and (b) go through a fixed-latency JSON-RPC proxy in its own process
+ * (test/support/rpcProxy.ts): a remote provider N ms away.
+ * Prints the figures and writes bench/results/chain-backfill.json (chain-backfill-latency<N>.json).
  *
  * Options: --logs N (default 24000) --per-tx N (logs per transaction, default 200)
  *          --chunk N (blocks per eth_getLogs, default 50) --runs N (default 3)
+ *          --read-ahead N (the ingester's readAhead, default DEFAULT_READ_AHEAD) --latency-ms N (default 0)
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,7 +35,7 @@ import { pino } from 'pino';
 import { createPublicClient, http, type Address } from 'viem';
 import { privateKeyToAddress, generatePrivateKey } from 'viem/accounts';
 import { chainSchema } from '../src/config/schema.js';
-import { chainIngester, ensureChainStream } from '../src/streams/chain/chainIngester.js';
+import { chainIngester, DEFAULT_READ_AHEAD, ensureChainStream } from '../src/streams/chain/chainIngester.js';
 import { deployDepositToken, startAnvil } from '../src/streams/chain/anvilNode.js';
 import { depositTokenAbi } from '../src/streams/chain/depositTokenArtifact.js';
 import { decodeChainEvents, encodeChainEvent } from '../src/streams/chain/chainEventCodec.js';
@@ -37,12 +46,16 @@ const { values: opts } = parseArgs({
     'per-tx': { type: 'string', default: '200' },
     chunk: { type: 'string', default: '50' },
     runs: { type: 'string', default: '3' },
+    'read-ahead': { type: 'string', default: String(DEFAULT_READ_AHEAD) },
+    'latency-ms': { type: 'string', default: '0' },
   },
 });
 const LOGS = Number(opts.logs);
 const PER_TX = Number(opts['per-tx']);
 const CHUNK = Number(opts.chunk);
 const RUNS = Number(opts.runs);
+const READ_AHEAD = Number(opts['read-ahead']);
+const LATENCY_MS = Number(opts['latency-ms']);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -77,24 +90,51 @@ async function main(): Promise<void> {
     const genSeconds = (performance.now() - genStarted) / 1_000;
     console.log(`generated ${LOGS} Transfer logs in ${txs} blocks (${startBlock + 1n}..${lastLogBlock}) in ${genSeconds.toFixed(1)} s`);
 
+    // The RPC as the ingester and the raw reads see it: anvil itself, or behind a fixed latency.
+    const proxy = LATENCY_MS > 0 ? await startLatencyProxy(node.rpcUrl, LATENCY_MS) : null;
+    if (proxy) cleanups.push(async () => proxy.child.kill('SIGTERM'));
+    const rpcUrl = proxy?.url ?? node.rpcUrl;
+    const pids = {
+      anvil: findPid((cmd) => cmd.includes('anvil') && cmd.includes(`--port\0${new URL(node.rpcUrl).port}\0`)),
+      'nats-server': findPid((cmd) => cmd.startsWith('/usr/sbin/nats-server') || cmd.split('\0')[0]!.endsWith('nats-server')),
+      'redis-server': findPid((cmd) => cmd.startsWith('redis-server') && cmd.includes(':6379')),
+      ...(proxy?.child.pid && { proxy: proxy.child.pid }),
+    };
+    const cpu = cpuMeter(pids);
+
     // --- (a) raw eth_getLogs --------------------------------------------------------------------
-    const plain = createPublicClient({ transport: http(node.rpcUrl) });
-    const raw: number[] = [];
-    for (let r = 0; r < RUNS; r++) {
+    const plain = createPublicClient({ transport: http(rpcUrl) });
+    const chunks: { from: bigint; to: bigint }[] = [];
+    for (let from = startBlock; from <= head; from += BigInt(CHUNK)) chunks.push({ from, to: from + BigInt(CHUNK) - 1n < head ? from + BigInt(CHUNK) - 1n : head });
+    /** Every chunk by eth_getLogs with `inFlight` requests at once; logs per second. */
+    const rawRun = async (inFlight: number, label: string) => {
       const t0 = performance.now();
       let count = 0;
-      for (let from = startBlock; from <= head; from += BigInt(CHUNK)) {
-        const to = from + BigInt(CHUNK) - 1n < head ? from + BigInt(CHUNK) - 1n : head;
-        count += (await plain.getLogs({ address: token, fromBlock: from, toBlock: to })).length;
-      }
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: inFlight }, async () => {
+          while (next < chunks.length) {
+            const c = chunks[next++]!;
+            const logs = await plain.getLogs({ address: token, fromBlock: c.from, toBlock: c.to });
+            count += logs.length;
+          }
+        }),
+      );
       const secs = (performance.now() - t0) / 1_000;
       if (count !== LOGS) throw new Error(`raw getLogs saw ${count} logs, expected ${LOGS}`);
-      raw.push(count / secs);
-      console.log(`raw eth_getLogs run ${r + 1}: ${count} logs in ${secs.toFixed(2)} s = ${Math.round(count / secs)} logs/s`);
-    }
+      console.log(`raw eth_getLogs ${label}: ${count} logs in ${secs.toFixed(2)} s = ${Math.round(count / secs)} logs/s`);
+      return count / secs;
+    };
+    const raw: number[] = [];
+    const rawAhead: number[] = [];
+    const rawCpu = cpu.start();
+    for (let r = 0; r < RUNS; r++) raw.push(await rawRun(1, `run ${r + 1}, 1 in flight`));
+    const rawCpuSeconds = rawCpu.stop();
+    for (let r = 0; r < RUNS; r++) rawAhead.push(await rawRun(Math.max(1, READ_AHEAD), `run ${r + 1}, ${Math.max(1, READ_AHEAD)} in flight`));
 
     // --- (b) the ingester, end to end ------------------------------------------------------------
     const ingest: number[] = [];
+    const ingestCpu = cpu.start();
     for (let r = 0; r < RUNS; r++) {
       const id = randomUUID().slice(0, 8);
       const nats = { chainStream: `BENCH_CHAIN_${id}`, chainSubjectPrefix: `benchchain_${id}` };
@@ -106,14 +146,15 @@ async function main(): Promise<void> {
         if (keys.length) await redis.del(...keys);
       });
       const ing = chainIngester({
-        chain: chainSchema.parse({ chainId: node.chainId, rpcUrls: [node.rpcUrl], confirmations: 0, pollIntervalMs: 20, maxBlockRange: CHUNK }),
+        chain: chainSchema.parse({ chainId: node.chainId, rpcUrls: [rpcUrl], confirmations: 0, pollIntervalMs: 20, maxBlockRange: CHUNK }),
         tokens: [{ chainId: node.chainId, address: token, currency: 'USD', startBlock }],
-        namespace, subjectPrefix: nats.chainSubjectPrefix, js, redis, logger: pino({ level: 'warn' }),
+        namespace, subjectPrefix: nats.chainSubjectPrefix, js, redis, logger: pino({ level: 'warn' }), readAhead: READ_AHEAD,
       });
       const t0 = performance.now();
       await ing.start();
       while ((ing.lastProgress()?.blockNumber ?? -1n) < lastLogBlock) await new Promise((res) => setTimeout(res, 5));
       const secs = (performance.now() - t0) / 1_000;
+      ingestCpu.pause();
       await ing.stop();
       // Count what was published (after the clock stopped): every `.events` message decoded.
       const { events, messages } = await countPublishedEvents(js, nats.chainStream, `${nats.chainSubjectPrefix}.${node.chainId}.events`);
@@ -121,7 +162,9 @@ async function main(): Promise<void> {
       console.log(`  (${messages} messages of up to ${LOGS / messages} events)`);
       ingest.push(events / secs);
       console.log(`ingester backfill run ${r + 1}: ${events} events published and acked in ${secs.toFixed(2)} s = ${Math.round(events / secs)} events/s`);
+      ingestCpu.resume();
     }
+    const ingestCpuSeconds = ingestCpu.stop();
 
     // --- (c) context: the bare JetStream publish-and-ack rate of the same messages -------------------
     const bare: number[] = [];
@@ -152,32 +195,112 @@ async function main(): Promise<void> {
       }
     }
 
-    const rawRate = median(raw);
+    const rawRate = Math.max(median(raw), median(rawAhead));
     const ingestRate = median(ingest);
+    // CPU milliseconds per 1,000 logs, per process, while each was measured (all runs).
+    const per1k = (c: Record<string, number>) => Object.fromEntries(Object.entries(c).map(([k, v]) => [k, Number(((v * 1e6) / (LOGS * RUNS)).toFixed(2))]));
     const result = {
       benchmark: 'chain-backfill',
       at: new Date().toISOString(),
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
-      setup: { logs: LOGS, logsPerBlock: PER_TX, blocks: txs, chunkBlocks: CHUNK, runs: RUNS, node: 'anvil (@foundry-rs/anvil)', generationSeconds: Number(genSeconds.toFixed(2)) },
+      setup: {
+        logs: LOGS, logsPerBlock: PER_TX, blocks: txs, chunkBlocks: CHUNK, runs: RUNS, readAhead: READ_AHEAD, rpcLatencyMs: LATENCY_MS,
+        node: 'anvil (@foundry-rs/anvil)', generationSeconds: Number(genSeconds.toFixed(2)),
+      },
       rawGetLogsPerSecond: Math.round(rawRate),
+      rawGetLogsPerSecondOneInFlight: Math.round(median(raw)),
+      rawGetLogsPerSecondReadAheadInFlight: Math.round(median(rawAhead)),
       ingesterEventsPerSecond: Math.round(ingestRate),
       ratio: Number((ingestRate / rawRate).toFixed(3)),
       bareJetStreamPublishPerSecond: Math.round(median(bare)),
       ingesterToJetStreamCeiling: Number((ingestRate / median(bare)).toFixed(3)),
-      runs: { raw: raw.map(Math.round), ingester: ingest.map(Math.round), bareJetStream: bare.map(Math.round) },
+      cpuMsPer1kLogs: { raw: per1k(rawCpuSeconds), ingester: per1k(ingestCpuSeconds) },
+      runs: { raw: raw.map(Math.round), rawReadAhead: rawAhead.map(Math.round), ingester: ingest.map(Math.round), bareJetStream: bare.map(Math.round) },
     };
-    console.log(`\nraw eth_getLogs: ${result.rawGetLogsPerSecond} logs/s   ingester: ${result.ingesterEventsPerSecond} events/s   ratio ${result.ratio}`);
+    console.log(`\nraw eth_getLogs: ${result.rawGetLogsPerSecond} logs/s (1 in flight ${result.rawGetLogsPerSecondOneInFlight}, ${Math.max(1, READ_AHEAD)} in flight ${result.rawGetLogsPerSecondReadAheadInFlight})   ingester: ${result.ingesterEventsPerSecond} events/s   ratio ${result.ratio}`);
+    console.log(`CPU ms per 1,000 logs, raw (1 in flight): ${JSON.stringify(per1k(rawCpuSeconds))}`);
+    console.log(`CPU ms per 1,000 logs, ingester:          ${JSON.stringify(per1k(ingestCpuSeconds))}`);
     console.log(`bare JetStream publish+ack: ${result.bareJetStreamPublishPerSecond} msgs/s   ingester / that ceiling: ${result.ingesterToJetStreamCeiling}`);
     const dir = join(new URL('.', import.meta.url).pathname, 'results');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'chain-backfill.json'), `${JSON.stringify(result, null, 2)}\n`);
-    console.log(`wrote ${join(dir, 'chain-backfill.json')}`);
+    const file = join(dir, LATENCY_MS > 0 ? `chain-backfill-latency${LATENCY_MS}.json` : 'chain-backfill.json');
+    writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+    console.log(`wrote ${file}`);
   } finally {
     for (const c of cleanups) await c().catch(() => undefined);
     redis.disconnect();
     await nc.close();
     await node.stop();
   }
+}
+
+/** The pid of the first process whose NUL-separated command line `match`es, if any. */
+function findPid(match: (cmdline: string) => boolean): number | undefined {
+  for (const d of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(d)) continue;
+    try {
+      if (match(readFileSync(`/proc/${d}/cmdline`, 'latin1'))) return Number(d);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
+/** CPU seconds (user + system) of a process so far, from /proc/<pid>/stat; 0 when unreadable. */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return 0;
+  }
+}
+
+/** Measures the CPU seconds that `pids` and this process spend between start and stop, minus pauses. */
+function cpuMeter(pids: Record<string, number | undefined>) {
+  const read = () => {
+    const out: Record<string, number> = { bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6 };
+    for (const [name, pid] of Object.entries(pids)) if (pid) out[name] = cpuSecondsOf(pid);
+    return out;
+  };
+  return {
+    start() {
+      const total: Record<string, number> = {};
+      let since = read();
+      const add = () => {
+        const now = read();
+        for (const k of Object.keys(now)) total[k] = (total[k] ?? 0) + now[k]! - (since[k] ?? 0);
+      };
+      return {
+        pause: add,
+        resume: () => {
+          since = read();
+        },
+        stop: () => {
+          add();
+          return total;
+        },
+      };
+    },
+  };
+}
+
+/** Starts test/support/rpcProxy.ts in a process of its own with a fixed latency; resolves with its URL. */
+async function startLatencyProxy(target: string, latencyMs: number): Promise<{ url: string; child: ChildProcess }> {
+  const script = new URL('../test/support/rpcProxy.ts', import.meta.url).pathname;
+  const child = spawn(process.execPath, ['--import', 'tsx', script, target, String(latencyMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n')[0]!;
+      if (out.includes('\n')) resolve(line.trim());
+    });
+    child.once('exit', (code) => reject(new Error(`rpc proxy exited with ${code}`)));
+  });
+  return { url, child };
 }
 
 /** Events and messages on `subject` of `stream`, read back with an ordered consumer. */

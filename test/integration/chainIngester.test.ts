@@ -50,7 +50,7 @@ let redis: Redis;
 const { cleanups, scope } = useChainTestbed('chain', (h) => ({ node, nc, js, jsm, redis } = h));
 type Scope = ChainScope;
 
-function ingester(s: Scope, chain: Partial<ChainConfig> & Record<string, unknown>, tokens: TokenConfig[], extra: { workerId?: string; client?: AnvilNode['publicClient']; maxEventsPerMessage?: number } = {}, on: AnvilNode = node): ChainIngester {
+function ingester(s: Scope, chain: Partial<ChainConfig> & Record<string, unknown>, tokens: TokenConfig[], extra: { workerId?: string; client?: AnvilNode['publicClient']; maxEventsPerMessage?: number; readAhead?: number } = {}, on: AnvilNode = node): ChainIngester {
   const ing = chainIngester({
     chain: chainSchema.parse({ chainId: on.chainId, rpcUrls: [on.rpcUrl], confirmations: 0, pollIntervalMs: 50, maxBlockRange: 1_000, ...chain }),
     tokens,
@@ -260,11 +260,12 @@ describe('chainIngester', () => {
     await progressAt(ing, target);
     await ing.stop();
 
-    const ranges = getLogs.calls;
+    // Ranges are read ahead of the one being published, several at once: their calls may interleave.
+    const ranges = [...getLogs.calls].sort((a, b) => (a.fromBlock < b.fromBlock ? -1 : 1));
     getLogs.restore();
     expect(ranges.length).toBeGreaterThanOrEqual(Math.ceil(Number(target - t.startBlock) / 3));
     for (const r of ranges) expect(r.toBlock - r.fromBlock + 1n).toBeLessThanOrEqual(3n);
-    // Contiguous from startBlock (inclusive): no range skipped.
+    // Contiguous from startBlock (inclusive): no range skipped, none read twice.
     expect(ranges[0]!.fromBlock).toBe(t.startBlock);
     for (let i = 1; i < ranges.length; i++) expect(ranges[i]!.fromBlock).toBe(ranges[i - 1]!.toBlock + 1n);
 
@@ -272,6 +273,44 @@ describe('chainIngester', () => {
     expect(events.map((e) => e.value)).toEqual([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n]);
     // Progress advances with every range, empty ones included.
     expect(progress.map((p) => p.blockNumber)).toEqual(ranges.map((r) => r.toBlock));
+  });
+
+  it('reads ranges ahead while it publishes (several eth_getLogs in flight behind a slow RPC), and still publishes them in chain order', async () => {
+    const t = await token(6);
+    const alice = node.accounts[1] as Address;
+    for (let i = 1n; i <= 6n; i++) {
+      await mint(node, t.address as Address, alice, i);
+      await mine(node, 2);
+    }
+    const target = await head();
+    // Every eth_getLogs takes 40 ms, like a remote provider's; count how many are in flight at once.
+    const inFlightPeak = async (readAhead: number) => {
+      const s = await scope();
+      let inFlight = 0;
+      let peak = 0;
+      const getLogs = spyGetLogs(node.publicClient, async (_c, real) => {
+        peak = Math.max(peak, ++inFlight);
+        await new Promise((r) => setTimeout(r, 40));
+        try {
+          return await real();
+        } finally {
+          inFlight--;
+        }
+      });
+      const ing = ingester(s, { maxBlockRange: 2, tipBlocks: 0 }, [t], { client: node.publicClient, readAhead });
+      await ing.start();
+      await progressAt(ing, target);
+      await ing.stop();
+      getLogs.restore();
+      const { events, progress } = await readStream(s);
+      expect(events.map((e) => e.value)).toEqual([1n, 2n, 3n, 4n, 5n, 6n]);
+      const published = progress.map((p) => p.blockNumber);
+      expect(published).toEqual([...published].sort((a, b) => (a < b ? -1 : 1)));
+      expect(published.at(-1)).toBe(target);
+      return peak;
+    };
+    expect(await inFlightPeak(0)).toBe(1);
+    expect(await inFlightPeak(3)).toBeGreaterThanOrEqual(3);
   });
 
   it('halves a range the provider refuses as too large, and retries after RPC errors without skipping', async () => {

@@ -23,9 +23,9 @@ let redis: Redis;
 const { cleanups, scope } = useChainTestbed('reorg', (h) => ({ node, nc, js, jsm, redis } = h));
 type Scope = ChainScope;
 
-function ingester(s: Scope, confirmations: number, tokens: TokenConfig[]): ChainIngester {
+function ingester(s: Scope, confirmations: number, tokens: TokenConfig[], chain: Record<string, unknown> = {}): ChainIngester {
   const ing = chainIngester({
-    chain: chainSchema.parse({ chainId: node.chainId, rpcUrls: [node.rpcUrl], confirmations, pollIntervalMs: 50 }),
+    chain: chainSchema.parse({ chainId: node.chainId, rpcUrls: [node.rpcUrl], confirmations, pollIntervalMs: 50, ...chain }),
     tokens, namespace: s.namespace, subjectPrefix: s.chainSubjectPrefix, js, redis, logger,
     retry: { initialMs: 20, maxMs: 200 },
   });
@@ -143,6 +143,35 @@ describe('chain reorgs', () => {
     const r0 = retractions[0]!;
     const ack = await js.publish(`${s.chainSubjectPrefix}.${node.chainId}.retract`, new Uint8Array([1]), { msgID: `retract:${node.chainId}:${r0.blockHash}` });
     expect(ack.duplicate).toBe(true);
+  });
+
+  it('finds a reorg deeper than the depth while backfilling by ranges read ahead: the next range no longer links to the stored block', async () => {
+    const s = await scope();
+    const t = await token();
+    const alice = node.accounts[1] as Address;
+    // Ranges only (no block-by-block tip zone), 2 blocks each, several read ahead.
+    const ing = ingester(s, 0, [t], { tipBlocks: 0, maxBlockRange: 2 });
+    await ing.start();
+    for (let i = 1n; i <= 4n; i++) await mint(node, t.address as Address, alice, i);
+    await checkpointAt(s, t, await head());
+    await ing.stop(); // the reorg happens while it is down; it comes back to a chain that forked below its checkpoint
+    const before = await readStream(s);
+    expect(before.events.map((e) => e.value)).toEqual([1n, 2n, 3n, 4n]);
+    const orphaned = before.events.filter((e) => e.value >= 3n);
+
+    const nonce = await node.publicClient.getTransactionCount({ address: node.accounts[0]!, blockNumber: (await head()) - 2n });
+    await reorg(2, [[mintTx(t, alice, 30n, nonce), 1]]);
+    await mine(node, 5);
+    const again = ingester(s, 0, [t], { tipBlocks: 0, maxBlockRange: 2 });
+    await again.start();
+    await checkpointAt(s, t, await head());
+    await waitFor('the re-mined event', async () => (await readStream(s)).events.length === 5);
+
+    const { events, retractions } = await readStream(s);
+    expect(retractions.map((r) => [r.blockNumber, r.blockHash, r.eventIds])).toEqual(orphaned.map((e) => [e.blockNumber, e.blockHash, [e.eventId]]));
+    expect(events.map((e) => e.value)).toEqual([1n, 2n, 3n, 4n, 30n]);
+    const retracted = new Set(retractions.flatMap((r) => r.eventIds));
+    expect(events.filter((e) => !retracted.has(e.eventId)).map((e) => e.eventId)).toEqual(await canonical(t));
   });
 
   it('waits while the head is behind what it processed (rollback, or a lagging node) and retracts once the new chain passes it', async () => {

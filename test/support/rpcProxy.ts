@@ -7,8 +7,13 @@
  * one minus `lagBlocks`, and it knows no block above that.
  *
  * `startTcpProxy` is a plain TCP relay (for websockets) that a test can kill and revive.
+ *
+ * Run as a program (`tsx test/support/rpcProxy.ts <target> <latencyMs>`), it is a fixed-latency
+ * proxy in a process of its own (so its work does not share a benchmark's event loop) and prints
+ * its URL as the first line of stdout.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { pathToFileURL } from 'node:url';
 import { connect as tcpConnect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 
 export interface RpcFaults {
@@ -31,6 +36,11 @@ export interface RpcFaults {
   lagBlocks?: number;
   /** Strips `blockTimestamp` from eth_getLogs results (a node of the older spec). */
   stripLogTimestamps?: boolean;
+  /**
+   * Added to every request before it is forwarded, as a fixed round trip to a remote provider
+   * (not a fault: not counted, not limited by `maxFaults`).
+   */
+  latencyMs?: number;
   /** Only these methods get random faults (default all). */
   methods?: string[];
   seed?: number;
@@ -71,7 +81,7 @@ export async function startRpcProxy(target: string, faults: RpcFaults = {}): Pro
       req.on('error', reject);
     });
 
-  const reply = (res: ServerResponse, status: number, payload: string) => {
+  const reply = (res: ServerResponse, status: number, payload: string | Buffer) => {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(payload);
   };
@@ -121,6 +131,7 @@ export async function startRpcProxy(target: string, faults: RpcFaults = {}): Pro
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const text = await body(req);
+    if (f.latencyMs) await new Promise((resolve) => setTimeout(resolve, f.latencyMs));
     let msg: Req | null = null;
     let batch: Req[] | null = null;
     try {
@@ -184,13 +195,13 @@ export async function startRpcProxy(target: string, faults: RpcFaults = {}): Pro
     try {
       const upstream = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
       stats.forwarded++;
-      let answer = await upstream.text();
       if (f.stripLogTimestamps && msg?.method === 'eth_getLogs') {
-        const parsed = JSON.parse(answer) as { result?: Record<string, unknown>[] };
+        const parsed = JSON.parse(await upstream.text()) as { result?: Record<string, unknown>[] };
         for (const l of parsed.result ?? []) delete l['blockTimestamp'];
-        answer = JSON.stringify(parsed);
+        return reply(res, upstream.status, JSON.stringify(parsed));
       }
-      reply(res, upstream.status, answer);
+      // The bytes as they came (no decoding and re-encoding of a large eth_getLogs answer).
+      reply(res, upstream.status, Buffer.from(await upstream.arrayBuffer()));
     } catch {
       req.socket.destroy();
     }
@@ -279,4 +290,12 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     },
     close: kill,
   };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const [target, latency] = process.argv.slice(2);
+  if (!target) throw new Error('usage: rpcProxy.ts <target url> [latencyMs]');
+  const proxy = await startRpcProxy(target, { latencyMs: Number(latency ?? 0) });
+  console.log(proxy.url);
+  process.on('SIGTERM', () => void proxy.close().then(() => process.exit(0)));
 }

@@ -1,10 +1,11 @@
-import { decodeEventLog, encodeAbiParameters, encodeEventTopics, keccak256 as keccak, parseAbiItem, stringToHex, type Hex } from 'viem';
+import { decodeEventLog, encodeAbiParameters, formatLog, type RpcLog, encodeEventTopics, keccak256 as keccak, parseAbiItem, stringToHex, type Hex } from 'viem';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DecodeError, SchemaViolation } from '../../src/lib/errors.js';
 import { AdaptiveRange } from '../../src/streams/chain/blockRanges.js';
 import { decodeChainRetraction, decodeChainStall, encodeChainRetraction, encodeChainStall } from '../../src/streams/chain/chainEventCodec.js';
 import { compileEventMappings, decodeTokenLogs, type RawLog } from '../../src/streams/chain/eventMappings.js';
 import { bloomMayContain, isEmptyBloom } from '../../src/streams/chain/logsBloom.js';
+import { toRawLogs } from '../../src/streams/chain/readConfirmedLogs.js';
 import { backoffMs, isRetryableRpcError, withRetry } from '../../src/streams/chain/rpc.js';
 
 const H = (n: number) => `0x${n.toString(16).padStart(64, '0')}`;
@@ -95,6 +96,25 @@ describe('event mappings', () => {
     expect(decodeTokenLogs(1, logs, tokens, () => 0)[0]!.reference).toBeNull();
   });
 
+  it('returns events in chain order and pairs each reference with its own mint among many of one transaction', () => {
+    const tokens = new Map([[TOKEN, { decimals: 6, mappings: compileEventMappings(undefined) }]]);
+    const BOB = '0x00000000000000000000000000000000000000b2';
+    const refB = stringToHex('DEP-8', { size: 32 });
+    const logs = [
+      { ...log(transfer, { from: ZERO, to: BOB }, amount(7n), 0, H(7)), blockNumber: 11n, blockHash: H(2) },
+      log(transfer, { from: ZERO, to: ALICE }, amount(5n), 2),
+      log(transfer, { from: ZERO, to: BOB }, amount(7n), 0),
+      log(minted, { to: BOB, ref: refB }, amount(7n), 1),
+      log(minted, { to: ALICE, ref }, amount(5n), 3),
+    ];
+    const times = new Map([[10n, 1_000], [11n, 2_000]]);
+    expect(decodeTokenLogs(1, logs, tokens, (n) => times.get(n)!).map((e) => [e.blockNumber, e.logIndex, e.to, e.reference, e.blockTime])).toEqual([
+      [10n, 0, BOB, 'DEP-8', 1_000],
+      [10n, 2, ALICE, 'DEP-7', 1_000],
+      [11n, 0, BOB, null, 2_000],
+    ]);
+  });
+
   it('maps a custom event onto a kind with its field mapping', () => {
     const mappings = compileEventMappings([{ abi: 'event Minted(address indexed to, uint256 amount, bytes32 indexed ref)', kind: 'mint', fields: { reference: 'ref' } }]);
     const tokens = new Map([[TOKEN, { decimals: 18, mappings }]]);
@@ -122,21 +142,29 @@ describe('event mappings', () => {
         const topics = [m!.selector, ...Array.from({ length: indexed }, (_, i) => word(k + i))];
         const body = `0x${Array.from({ length: data }, (_, i) => word(k * 3 + i).slice(2)).join('')}` as Hex;
         const ours = m!.decodeStatic!(topics, body);
+        const fields = m!.decodeFields(topics, body);
         let viem: Record<string, unknown>;
         try {
           viem = decodeEventLog({ abi: [m!.event], topics: topics as [Hex, ...Hex[]], data: body, strict: true }).args as Record<string, unknown>;
         } catch {
           expect(ours).toBeNull(); // e.g. a uint8 word beyond a safe integer
+          expect(fields).toBeNull(); // even when that word is not a mapped field
           continue;
         }
         expect(ours).not.toBeNull();
+        // The mapped fields alone (the ingester's hot path) are viem's arguments under the field names.
+        expect(Object.fromEntries(Object.entries(fields!).map(([n, v]) => [n, lower(v)]))).toEqual(
+          Object.fromEntries(Object.entries(m!.fields).map(([f, arg]) => [f, lower(viem[arg])])),
+        );
         expect(Object.entries(ours!).length).toBe(m!.event.inputs.length);
         expect(Object.fromEntries(Object.entries(ours!).map(([n, v]) => [n, lower(v)]))).toEqual(Object.fromEntries(Object.entries(viem).map(([n, v]) => [n, lower(v)])));
       }
       // A missing topic or short data: viem throws in strict mode, we skip.
       const short = [m!.selector, ...Array.from({ length: indexed - 1 }, (_, i) => word(i))];
       expect(m!.decodeStatic!(short, `0x${'00'.repeat(32 * data)}`)).toBeNull();
+      expect(m!.decodeFields(short, `0x${'00'.repeat(32 * data)}`)).toBeNull();
       if (data > 0) expect(m!.decodeStatic!([m!.selector, ...Array.from({ length: indexed }, (_, i) => word(i))], '0x')).toBeNull();
+      if (data > 0) expect(m!.decodeFields([m!.selector, ...Array.from({ length: indexed }, (_, i) => word(i))], '0x')).toBeNull();
     }
     // Dynamic arguments and unnamed ones go through viem.
     expect(compileEventMappings([{ abi: 'event Memo(address indexed to, uint256 amount, string memo)', kind: 'mint', fields: { reference: 'memo' } }])[0]!.decodeStatic).toBeUndefined();
@@ -169,5 +197,17 @@ describe('RPC retries', () => {
     expect(v).toBe('ok');
     expect(waits).toEqual([1, 1]);
     await expect(withRetry(async () => { throw { status: 503 }; }, { retries: 2, initialMs: 1, maxMs: 1 })).rejects.toEqual({ status: 503 });
+  });
+});
+
+describe('toRawLogs', () => {
+  it('converts what the ingester uses exactly as viem formatLog does, per log even when blocks alternate', () => {
+    const rpc = (block: number, index: number, time: string | null | undefined, extra: Partial<RpcLog> = {}): RpcLog => ({
+      address: TOKEN, blockHash: H(block), blockNumber: `0x${block.toString(16)}`, logIndex: `0x${index.toString(16)}`, transactionHash: H(100 + index),
+      transactionIndex: '0x0', data: '0x', topics: [H(7)], removed: false, ...(time !== undefined && { blockTimestamp: time }), ...extra,
+    }) as RpcLog;
+    const logs = [rpc(10, 0, '0x10'), rpc(10, 1, '0x10'), rpc(11, 0, '0x20'), rpc(10, 2, '0x10'), rpc(12, 0, undefined), rpc(13, 0, null), rpc(14, 0, '0x30', { blockNumber: null, logIndex: null, blockHash: null, transactionHash: null } as never)];
+    const pick = (l: Record<string, unknown>) => ({ address: l['address'], blockHash: l['blockHash'], blockNumber: l['blockNumber'], logIndex: l['logIndex'], transactionHash: l['transactionHash'], data: l['data'], topics: l['topics'], removed: l['removed'], blockTimestamp: l['blockTimestamp'] });
+    expect(toRawLogs(logs).map((l) => pick(l as never))).toEqual(logs.map((l) => pick(formatLog(l) as never)));
   });
 });

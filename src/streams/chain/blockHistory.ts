@@ -1,14 +1,16 @@
 /**
- * The blocks an ingester has processed, per chain, in Redis: number → hash, parent hash and the ids
- * of the events published from it. Reorg detection links each new block to its stored predecessor
+ * The blocks an ingester has processed, per chain, in Redis: number → hash, parent hash and the log
+ * indexes of the events published from it. Reorg detection links each new block to its stored predecessor
  * by `parentHash` and walks these records back to the fork point; retractions name the stored
  * event ids. Bounded: only the `keep` highest block numbers are kept.
  *
- * Keys: `${namespace}:{chain}:blocks:${chainId}` (hash, field = block number, value = JSON) and
+ * Keys: `${namespace}:{chain}:blocks:${chainId}` (hash, field = block number, value = JSON with the
+ * hash, the parent hash and the log indexes of the events) and
  * `${namespace}:{chain}:blocknums:${chainId}` (sorted set of the stored numbers, for range queries
  * and trimming). Only the lease holder writes.
  */
 import type { Redis } from 'ioredis';
+import { chainEventId } from './tokenTransferEvent.js';
 
 export interface BlockRecord {
   number: bigint;
@@ -16,18 +18,26 @@ export interface BlockRecord {
   hash: string;
   /** Lower-case parent hash, or null when unknown. */
   parentHash: string | null;
-  /** Ids of the events published from this block (all tokens). */
-  eventIds: string[];
+  /** Log indexes of the events published from this block (all tokens), ascending; their ids are `recordEventIds`. */
+  logIndexes: number[];
+}
+
+/** The ids (`chainId:blockHash:logIndex`) of the events published from a stored block. */
+export function recordEventIds(chainId: number, r: BlockRecord): string[] {
+  return r.logIndexes.map((i) => chainEventId(chainId, r.hash, i));
 }
 
 export function blockHistoryKeys(namespace: string, chainId: number): { blocks: string; numbers: string } {
   return { blocks: `${namespace}:{chain}:blocks:${chainId}`, numbers: `${namespace}:{chain}:blocknums:${chainId}` };
 }
 
-// ARGV[1] = how many block numbers to keep; then for each record: number, hash, parent, ids (JSON).
-// A record for a number already stored with the same hash merges its event ids. A record whose
-// number is stored with another hash is a conflict (the chain changed under us): nothing is
-// written and the conflicting numbers are returned.
+// ARGV[1] = how many block numbers to keep; then for each record: number, hash, parent, log
+// indexes (a JSON array of numbers). A record for a number already stored with the same hash merges
+// its log indexes. A record whose number is stored with another hash is a conflict (the chain
+// changed under us): nothing is written and the conflicting numbers are returned.
+// Stored value: {"h": hash, "p": parent, "e": [log index, ...]}; records written before log indexes
+// were stored hold event ids ("chainId:blockHash:logIndex") in "e", read as their log index. A new
+// record is written without decoding its indexes (a backfill stores thousands per range).
 const PUT = `
 local keep = tonumber(ARGV[1])
 local conflicts = {}
@@ -36,21 +46,29 @@ for i = 2, #ARGV, 4 do
   if cur and cjson.decode(cur).h ~= ARGV[i + 1] then table.insert(conflicts, ARGV[i]) end
 end
 if #conflicts > 0 then return conflicts end
+local function index(x)
+  if type(x) == 'string' then return tonumber(string.match(x, ':(%d+)$')) end
+  return x
+end
 for i = 2, #ARGV, 4 do
-  local n, h, p, ids = ARGV[i], ARGV[i + 1], ARGV[i + 2], cjson.decode(ARGV[i + 3])
+  local n, h, p, ids = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local cur = redis.call('HGET', KEYS[1], n)
   if cur then
     local old = cjson.decode(cur)
-    if old.h == h then
-      local seen = {}
-      if type(old.e) ~= 'table' then old.e = {} end
-      for _, id in ipairs(old.e) do seen[id] = true end
-      for _, id in ipairs(ids) do if not seen[id] then table.insert(old.e, id); seen[id] = true end end
-      if p == '' then p = old.p end
-      ids = old.e
+    local merged, seen = {}, {}
+    if type(old.e) ~= 'table' then old.e = {} end
+    for _, x in ipairs(old.e) do
+      local k = index(x)
+      if k and not seen[k] then table.insert(merged, k); seen[k] = true end
     end
+    for _, k in ipairs(cjson.decode(ids)) do
+      if not seen[k] then table.insert(merged, k); seen[k] = true end
+    end
+    table.sort(merged)
+    if p == '' then p = old.p end
+    ids = #merged > 0 and cjson.encode(merged) or '[]'
   end
-  redis.call('HSET', KEYS[1], n, cjson.encode({ h = h, p = p, e = ids }))
+  redis.call('HSET', KEYS[1], n, '{"h":' .. cjson.encode(h) .. ',"p":' .. cjson.encode(p) .. ',"e":' .. ids .. '}')
   redis.call('ZADD', KEYS[2], n, n)
 end
 local top = redis.call('ZREVRANGE', KEYS[2], 0, 0, 'WITHSCORES')
@@ -88,9 +106,10 @@ export function blockHistory(redis: Redis, namespace: string, chainId: number, k
   const k = blockHistoryKeys(namespace, chainId);
   const parse = (n: string, v: string | null): BlockRecord | null => {
     if (v === null) return null;
-    const o = JSON.parse(v) as { h: string; p: string; e: string[] };
-    // Lua's cjson writes an empty list as {}.
-    return { number: BigInt(n), hash: o.h, parentHash: o.p || null, eventIds: Array.isArray(o.e) ? o.e : [] };
+    const o = JSON.parse(v) as { h: string; p: string; e: (number | string)[] };
+    // Lua's cjson writes an empty list as {}; records of earlier versions hold event ids.
+    const e = Array.isArray(o.e) ? o.e : [];
+    return { number: BigInt(n), hash: o.h, parentHash: o.p || null, logIndexes: e.map((x) => (typeof x === 'number' ? x : Number(x.slice(x.lastIndexOf(':') + 1)))) };
   };
   const many = async (numbers: string[]) => {
     if (numbers.length === 0) return [];
@@ -111,7 +130,7 @@ export function blockHistory(redis: Redis, namespace: string, chainId: number, k
     async put(records) {
       if (records.length === 0) return [];
       const args: string[] = [String(keep)];
-      for (const r of records) args.push(r.number.toString(), r.hash, r.parentHash ?? '', JSON.stringify(r.eventIds));
+      for (const r of records) args.push(r.number.toString(), r.hash, r.parentHash ?? '', JSON.stringify(r.logIndexes));
       const conflicts = (await redis.eval(PUT, 2, k.blocks, k.numbers, ...args)) as string[];
       return conflicts.map((n) => BigInt(n));
     },

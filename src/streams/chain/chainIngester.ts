@@ -44,7 +44,7 @@ import type { Address, PublicClient } from 'viem';
 import type { ChainConfig, Config, TokenConfig } from '../../config/schema.js';
 import type { ChainEvent, ChainProgress } from '../../domain/types.js';
 import { AdaptiveRange } from './blockRanges.js';
-import { blockHistory, type BlockRecord } from './blockHistory.js';
+import { blockHistory, recordEventIds, type BlockRecord } from './blockHistory.js';
 import { checkpoint as checkpointStore } from './checkpoint.js';
 import { chainEventMessages, encodeChainProgress, encodeChainRetraction, encodeChainStall, MAX_EVENTS_PER_MESSAGE } from './chainEventCodec.js';
 import { compileEventMappings, type TokenEvents } from './eventMappings.js';
@@ -110,7 +110,16 @@ export interface ChainIngesterOptions {
   onHeadStatus?: (s: HeadStatus) => void;
   /** Most events per `.events` message; a block with more is split into chunks. Default (and at most) `MAX_EVENTS_PER_MESSAGE`. */
   maxEventsPerMessage?: number;
+  /**
+   * Ranges read ahead of the one being stored and published (each read is a few sequential RPC
+   * calls; several in flight hide a remote RPC's latency). Default `DEFAULT_READ_AHEAD`; 0 reads
+   * one range at a time.
+   */
+  readAhead?: number;
 }
+
+/** Default `readAhead`: enough to keep a remote RPC busy, few enough to bound memory (ranges of `maxBlockRange` blocks). */
+export const DEFAULT_READ_AHEAD = 3;
 
 export interface ChainIngester {
   /** Starts polling in the background (as leader or standby); resolves once running. */
@@ -193,6 +202,7 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
   const initialBackoff = options.retry?.initialMs ?? 250;
   const maxBackoff = options.retry?.maxMs ?? 30_000;
   const maxEventsPerMessage = options.maxEventsPerMessage ?? MAX_EVENTS_PER_MESSAGE;
+  const readAhead = options.readAhead ?? DEFAULT_READ_AHEAD;
 
   let running = false;
   let leader = false;
@@ -344,10 +354,12 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
 
   /**
    * The step loop of `syncToFinalHead`: reads, stores, publishes and checkpoints one range after
-   * another up to `final`, moving `reached`. While a step's records are stored and its events
-   * published, the next step's range is already being read (reads have no effect beyond the
-   * header cache, so a prefetch that turns out wrong is dropped). Returns why, when a reorg was
-   * found; the prefetch has settled by then, so the reorg handling does not race it.
+   * another up to `final`, moving `reached`. Reads run ahead of the step being stored and published:
+   * one to `readAhead` ranges after it are being read (or wait, read, to be used), so the RPC is
+   * busy while the engine works and a slow (remote) RPC has several ranges in flight. Reads have no
+   * effect beyond the header cache, so read-ahead that turns out wrong (a step that does not go as
+   * planned) is dropped. Returns why, when a reorg was found; every read has settled by then, so the
+   * reorg handling does not race them.
    */
   async function publishSteps(reached: Map<string, bigint>, final: bigint): Promise<string | null> {
     type Planned = { tokens: string[]; range: { from: bigint; to: bigint }; blockMode: boolean; key: string };
@@ -358,34 +370,61 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
       const range = blockMode ? { from: step.range.from, to: step.range.from } : step.range;
       return { tokens: step.tokens, range, blockMode, key: `${range.from}:${range.to}:${blockMode}:${step.tokens.join(',')}` };
     };
+    const advanced = (at: ReadonlyMap<string, bigint>, p: Planned) => {
+      const after = new Map(at);
+      for (const a of p.tokens) after.set(a, p.range.to);
+      return after;
+    };
     const read = (p: Planned) => {
       const wanted = tokenEvents(p.tokens);
       // Outside the tip zone, a block's time may come from its logs (readConfirmedLogs.ts).
       const trustLogTimesBelow = final - BigInt(chain.tipBlocks) + 1n;
       const r = p.blockMode ? readBlock(ctx, p.range.from, wanted) : readRange(ctx, p.range, wanted, { trustLogTimesBelow });
-      r.catch(() => undefined); // a dropped prefetch's failure is nobody's; a used one's is awaited below
+      r.catch(() => undefined); // a dropped read's failure is nobody's; a used one's is awaited below
       return r;
     };
-    let prefetch: { key: string; read: Promise<ReadResult> } | null = null;
+    // Reads in step order: ahead[0] is the next step's, each planned as if the ones before it succeed.
+    const ahead: { key: string; read: Promise<ReadResult>; done: boolean }[] = [];
+    let aheadOf = reached as ReadonlyMap<string, bigint>;
+    // How many reads to keep ahead: one more (up to readAhead) each time a step had to wait for its
+    // read, one fewer (down to 1) each time the read after it was already there too. A slow RPC
+    // gets several ranges in flight; a fast one, whose reads would only pile up in memory, one.
+    let depth = Math.min(1, readAhead);
+    const fill = (limit: number) => {
+      while (running && ahead.length < limit) {
+        const p = plan(aheadOf);
+        if (!p) return;
+        const entry = { key: p.key, read: read(p), done: false };
+        entry.read.then(
+          () => (entry.done = true),
+          () => (entry.done = true),
+        );
+        ahead.push(entry);
+        aheadOf = advanced(aheadOf, p);
+      }
+    };
+    const drop = async () => {
+      const dropped = ahead.splice(0);
+      aheadOf = reached;
+      for (const d of dropped) await d.read.catch(() => undefined);
+    };
     try {
       while (running) {
         const step = plan(reached);
         if (!step) break;
         const { range, blockMode } = step;
+        if (ahead[0]?.key !== step.key) await drop();
+        fill(1);
         // Link the first block to the stored one before it.
         const prev = await history.get(range.from - 1n);
-        const pending = prefetch?.key === step.key ? prefetch.read : read(step);
-        if (prefetch && prefetch.key !== step.key) await prefetch.read.catch(() => undefined);
-        prefetch = null;
-        const result = await pending;
-        const after = new Map(reached);
-        for (const a of step.tokens) after.set(a, range.to);
-        const next = plan(after);
-        if (next) prefetch = { key: next.key, read: read(next) };
+        const next = ahead.shift()!;
+        if (!next.done) depth = Math.min(readAhead, depth + 1);
+        else if (ahead[0]?.done) depth = Math.max(Math.min(1, readAhead), depth - 1);
+        const result = await next.read;
+        fill(depth); // while this step is stored and published
 
-        if (prev) {
-          const first = blockMode ? result.last : await fetchHeader(ctx, range.from);
-          if (first.parentHash !== prev.hash) return `block ${range.from}'s parent is ${first.parentHash}, we processed ${prev.hash} at ${prev.number}`;
+        if (prev && result.first.parentHash !== prev.hash) {
+          return `block ${range.from}'s parent is ${result.first.parentHash}, we processed ${prev.hash} at ${prev.number}`;
         }
         await ensureLeader();
         const conflicts = await history.put(result.records);
@@ -399,7 +438,7 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
       }
       return null;
     } finally {
-      if (prefetch) await prefetch.read.catch(() => undefined);
+      await drop();
     }
   }
 
@@ -436,14 +475,15 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
     }
     const retracted: string[] = [];
     for (const r of [...orphans].reverse()) {
-      if (r.eventIds.length === 0) continue;
+      if (r.logIndexes.length === 0) continue;
+      const eventIds = recordEventIds(chainId, r);
       await ensureLeader();
       await js.publish(
         chainRetractSubject(subjectPrefix, chainId),
-        encodeChainRetraction({ chainId, blockNumber: r.number, blockHash: r.hash, eventIds: r.eventIds }),
+        encodeChainRetraction({ chainId, blockNumber: r.number, blockHash: r.hash, eventIds }),
         { msgID: `retract:${chainId}:${r.hash}` },
       );
-      retracted.push(...r.eventIds);
+      retracted.push(...eventIds);
     }
     const rewound: string[] = [];
     for (const t of tokens) if (await checkpoints.rewind(t.address, fork)) rewound.push(t.address);

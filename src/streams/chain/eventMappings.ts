@@ -9,7 +9,7 @@ import { decodeEventLog, parseAbiItem, toEventSelector, type AbiEvent, type Hex 
 import type { TokenConfig } from '../../config/schema.js';
 import type { ChainEvent, ChainEventKind } from '../../domain/types.js';
 import { ConfigError } from '../../lib/errors.js';
-import { chainEventId, classifyTransfer, decodeReference, ZERO_ADDRESS } from './tokenTransferEvent.js';
+import { classifyTransfer, decodeReference, ZERO_ADDRESS } from './tokenTransferEvent.js';
 
 export type EventMappingKind = ChainEventKind | 'reference';
 type Field = 'from' | 'to' | 'amount' | 'reference';
@@ -26,6 +26,20 @@ export interface EventMapping {
    * (address, uintN, intN, bytesN); undefined for any other event, which goes through viem.
    */
   decodeStatic?: (topics: readonly Hex[], data: Hex) => Record<string, unknown> | null;
+  /**
+   * The mapped fields of a log (`from`, `to`, `amount`, `reference`), or null when the log does
+   * not decode (strictly, as viem would refuse it). Static-word events read only the words they
+   * need (checking the others that could fail); other events go through viem's `decodeEventLog`.
+   */
+  decodeFields: (topics: readonly Hex[], data: Hex) => MappedFields | null;
+}
+
+/** A log's arguments under the field names the engine uses (as decoded: ints as bigint; `from`/`to` strings lower-case). */
+export interface MappedFields {
+  from?: unknown;
+  to?: unknown;
+  amount?: unknown;
+  reference?: unknown;
 }
 
 export type TokenEventsConfig = NonNullable<TokenConfig['events']>;
@@ -79,7 +93,8 @@ export function compileEventMappings(config: TokenEventsConfig | undefined, toke
       if (!fields[f]) throw new ConfigError(`token ${token}: ${c.kind} event ${event.name} needs a "${f}" argument (fields.${f})`);
     }
     const decodeStatic = staticDecoder(event, fields);
-    out.push({ event, selector: toEventSelector(event), kind: c.kind, fields, ...(decodeStatic && { decodeStatic }) });
+    const decodeFields = staticFieldDecoder(event, fields) ?? viemFieldDecoder(event, fields);
+    out.push({ event, selector: toEventSelector(event), kind: c.kind, fields, decodeFields, ...(decodeStatic && { decodeStatic }) });
   }
   const selectors = out.map((m) => m.selector);
   if (new Set(selectors).size !== selectors.length) throw new ConfigError(`token ${token}: the same event is configured twice`);
@@ -138,6 +153,62 @@ function staticDecoder(event: AbiEvent, fields: Partial<Record<Field, string>>):
   };
 }
 
+const FIELDS: readonly Field[] = ['from', 'to', 'amount', 'reference'];
+
+/**
+ * `decodeFields` for a static-word event: each mapped field read straight from its topic or data
+ * word; words of small ints that viem would refuse (beyond a safe integer) are checked even when
+ * unmapped, so a log decodes exactly when viem's strict decoding would.
+ */
+function staticFieldDecoder(event: AbiEvent, fields: Partial<Record<Field, string>>): EventMapping['decodeFields'] | undefined {
+  if (!staticDecoder(event, fields)) return undefined;
+  type Slot = { field: Field | null; topic: boolean; index: number; decode: WordDecoder; mayFail: boolean };
+  const slots: Slot[] = [];
+  let topic = 0;
+  let word = 0;
+  for (const input of event.inputs) {
+    const field = FIELDS.find((f) => fields[f] === input.name) ?? null;
+    const int = /^(u?)int(\d*)$/.exec(input.type);
+    const mayFail = !!int && (int[2] ? Number(int[2]) : 256) <= 48;
+    const slot = { field, topic: !!input.indexed, index: input.indexed ? ++topic : word++, decode: wordDecoder(input.type)!, mayFail };
+    if (field || mayFail) slots.push(slot);
+  }
+  const topicCount = topic + 1;
+  const dataChars = 64 * word;
+  return (topics, data) => {
+    if (topics.length < topicCount) return null;
+    if (dataChars > 0 && data.length - 2 < dataChars) return null;
+    const out: MappedFields = {};
+    try {
+      for (const s of slots) {
+        const w = s.topic ? topics[s.index]!.slice(2) : data.slice(2 + 64 * s.index, 66 + 64 * s.index);
+        const v = s.decode(w);
+        if (s.field) out[s.field] = v;
+      }
+    } catch {
+      return null;
+    }
+    return out;
+  };
+}
+
+/** `decodeFields` through viem's strict `decodeEventLog` (dynamic types, anonymous events). */
+function viemFieldDecoder(event: AbiEvent, fields: Partial<Record<Field, string>>): EventMapping['decodeFields'] {
+  return (topics, data) => {
+    let args: Record<string, unknown>;
+    try {
+      args = decodeEventLog({ abi: [event], data, topics: topics as [Hex, ...Hex[]], strict: true }).args as Record<string, unknown>;
+    } catch {
+      return null;
+    }
+    const out: MappedFields = {};
+    for (const f of FIELDS) if (fields[f]) out[f] = args[fields[f]!];
+    if (typeof out.from === 'string') out.from = out.from.toLowerCase();
+    if (typeof out.to === 'string') out.to = out.to.toLowerCase();
+    return out;
+  };
+}
+
 /** A log as eth_getLogs returns it (viem-formatted), before decoding. */
 export interface RawLog {
   address: string;
@@ -178,55 +249,68 @@ export function decodeTokenLogs(
   tokens: ReadonlyMap<string, TokenEvents>,
   blockTime: (blockNumber: bigint) => number,
 ): ChainEvent[] {
+  // Hot path of a backfill (one pass per log): no closures per log, and what repeats across the
+  // logs of one block, transaction or token (lower-casing, lookups, block time) is done once.
   const events: ChainEvent[] = [];
   const annotations: Annotation[] = [];
+  let rawAddress = '';
+  let token = '';
+  let t: TokenEvents | undefined;
+  let selectors: ReadonlyMap<string, EventMapping> | undefined;
+  let rawBlockHash = '';
+  let blockHash = '';
+  let timeOf = -1n;
+  let time = 0;
+  let rawTx = '';
+  let tx = '';
+  let sorted = true;
+  let prev: ChainEvent | undefined;
   for (const log of logs) {
-    const token = log.address.toLowerCase();
-    const t = tokens.get(token);
-    const m = t?.mappings.find((x) => x.selector === log.topics[0]);
+    if (log.address !== rawAddress) {
+      rawAddress = log.address;
+      token = rawAddress.toLowerCase();
+      t = tokens.get(token);
+      selectors = t && selectorIndex(t.mappings);
+    }
+    const m = selectors?.get(log.topics[0]!);
     if (!t || !m) continue;
     if (log.blockHash === null || log.blockNumber === null || log.logIndex === null || log.transactionHash === null) continue;
-    let args: Record<string, unknown>;
-    if (m.decodeStatic) {
-      const a = m.decodeStatic(log.topics, log.data);
-      if (!a) continue;
-      args = a;
-    } else {
-      try {
-        args = decodeEventLog({ abi: [m.event], data: log.data, topics: log.topics as [Hex, ...Hex[]], strict: true }).args as Record<string, unknown>;
-      } catch {
-        continue;
-      }
+    const f = m.decodeFields(log.topics, log.data);
+    if (!f) continue;
+    const amount = f.amount;
+    const reference = referenceOf(f.reference);
+    if (log.transactionHash !== rawTx) {
+      rawTx = log.transactionHash;
+      tx = rawTx.toLowerCase();
     }
-    const get = (f: Field) => (m.fields[f] ? args[m.fields[f]!] : undefined);
-    const addr = (f: Field) => {
-      const v = get(f);
-      return typeof v === 'string' ? v.toLowerCase() : undefined;
-    };
-    const amount = get('amount');
-    const reference = referenceOf(get('reference'));
-    const tx = log.transactionHash.toLowerCase();
     if (m.kind === 'reference') {
       if (reference) {
-        annotations.push({ token, tx, from: addr('from'), to: addr('to'), amount: typeof amount === 'bigint' ? amount : undefined, reference, used: false });
+        annotations.push({ token, tx, from: stringOrUndefined(f.from), to: stringOrUndefined(f.to), amount: typeof amount === 'bigint' ? amount : undefined, reference, used: false });
       }
       continue;
     }
     if (typeof amount !== 'bigint') continue;
-    let from = addr('from') ?? ZERO_ADDRESS;
-    let to = addr('to') ?? ZERO_ADDRESS;
+    let from = stringOrUndefined(f.from) ?? ZERO_ADDRESS;
+    let to = stringOrUndefined(f.to) ?? ZERO_ADDRESS;
     let kind: ChainEventKind = m.kind;
     if (m.kind === 'transfer') kind = classifyTransfer(from, to);
     if (m.kind === 'mint') from = ZERO_ADDRESS;
     if (m.kind === 'burn') to = ZERO_ADDRESS;
-    const blockHash = log.blockHash.toLowerCase();
-    events.push({
-      eventId: chainEventId(chainId, blockHash, log.logIndex),
+    if (log.blockHash !== rawBlockHash) {
+      rawBlockHash = log.blockHash;
+      blockHash = rawBlockHash.toLowerCase();
+    }
+    if (log.blockNumber !== timeOf) {
+      timeOf = log.blockNumber;
+      time = blockTime(timeOf);
+    }
+    const e: ChainEvent = {
+      eventId: `${chainId}:${blockHash}:${log.logIndex}`,
       chainId,
       token,
       blockNumber: log.blockNumber,
       blockHash,
-      blockTime: blockTime(log.blockNumber),
+      blockTime: time,
       txHash: tx,
       logIndex: log.logIndex,
       kind,
@@ -235,27 +319,58 @@ export function decodeTokenLogs(
       value: amount,
       decimals: t.decimals,
       reference,
-    });
+    };
+    if (prev && compareEvents(prev, e) >= 0) sorted = false;
+    prev = e;
+    events.push(e);
   }
-  // An annotation gives its reference to the first event of the same token and transaction that
-  // has none and agrees on every field the annotation carries.
-  for (const a of annotations) {
-    const e = events.find(
-      (x) =>
-        !x.reference &&
-        x.token === a.token &&
-        x.txHash === a.tx &&
-        (a.to === undefined || x.to === a.to) &&
-        (a.from === undefined || x.from === a.from) &&
-        (a.amount === undefined || x.value === a.amount),
-    );
-    if (e) {
-      e.reference = a.reference;
-      a.used = true;
+  if (annotations.length > 0) {
+    // An annotation gives its reference to the first event of the same token and transaction that
+    // has none and agrees on every field the annotation carries (indexed by token and transaction:
+    // a range of many mints with references would be quadratic otherwise).
+    const byTx = new Map<string, ChainEvent[]>();
+    for (const e of events) {
+      const k = `${e.token}:${e.txHash}`;
+      const list = byTx.get(k);
+      if (list) list.push(e);
+      else byTx.set(k, [e]);
+    }
+    for (const a of annotations) {
+      const e = byTx.get(`${a.token}:${a.tx}`)?.find(
+        (x) =>
+          !x.reference &&
+          (a.to === undefined || x.to === a.to) &&
+          (a.from === undefined || x.from === a.from) &&
+          (a.amount === undefined || x.value === a.amount),
+      );
+      if (e) {
+        e.reference = a.reference;
+        a.used = true;
+      }
     }
   }
-  events.sort((a, b) => (a.blockNumber === b.blockNumber ? a.logIndex - b.logIndex : a.blockNumber < b.blockNumber ? -1 : 1));
+  if (!sorted) events.sort(compareEvents);
   return events;
+}
+
+function compareEvents(a: ChainEvent, b: ChainEvent): number {
+  return a.blockNumber === b.blockNumber ? a.logIndex - b.logIndex : a.blockNumber < b.blockNumber ? -1 : 1;
+}
+
+function stringOrUndefined(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+const selectorIndexes = new WeakMap<readonly EventMapping[], ReadonlyMap<string, EventMapping>>();
+
+/** A token's mappings by selector (topic 0), built once per mapping list. */
+function selectorIndex(mappings: readonly EventMapping[]): ReadonlyMap<string, EventMapping> {
+  let index = selectorIndexes.get(mappings);
+  if (!index) {
+    index = new Map(mappings.map((m) => [m.selector, m]));
+    selectorIndexes.set(mappings, index);
+  }
+  return index;
 }
 
 function referenceOf(v: unknown): string | null {
