@@ -100,7 +100,9 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   let redisDown = false;
   redis.on('error', (err) => { if (!redisDown) log.warn({ err: err.message }, 'redis: connection lost; reconnecting'); redisDown = true; });
   redis.on('ready', () => { if (redisDown) log.info('redis: reconnected'); redisDown = false; });
-  const nats = await connect({ servers: config.nats.servers, name: config.workerId, maxReconnectAttempts: -1 });
+  // No async stack traces: each publish and request would capture one (measured ~0.4 ms per 1,000
+  // chain events published); errors still carry the server's reason.
+  const nats = await connect({ servers: config.nats.servers, name: config.workerId, maxReconnectAttempts: -1, noAsyncTraces: true });
   const js = jetstream(nats);
   const jsm = await jetstreamManager(nats);
   await ensureStreams(jsm, config);

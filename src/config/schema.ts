@@ -47,6 +47,8 @@ export const chainSchema = z.object({
   pollIntervalMs: z.number().int().positive().default(2_000),
   /** Upper bound of one eth_getLogs block range. */
   maxBlockRange: z.number().int().positive().default(2_000),
+  /** Backfill ranges read ahead of the one being published (hides a remote RPC's latency; each holds up to maxBlockRange blocks of logs). */
+  readAhead: z.number().int().min(0).max(32).default(3),
   /** Overrides `confirmations` when set. */
   finality: finalitySchema.optional(),
   /** Within this many blocks of the final head, follow block by block (hash-linked); further back, backfill by ranges (0: ranges only). */

@@ -202,7 +202,7 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
   const initialBackoff = options.retry?.initialMs ?? 250;
   const maxBackoff = options.retry?.maxMs ?? 30_000;
   const maxEventsPerMessage = options.maxEventsPerMessage ?? MAX_EVENTS_PER_MESSAGE;
-  const readAhead = options.readAhead ?? DEFAULT_READ_AHEAD;
+  const readAhead = options.readAhead ?? options.chain.readAhead ?? DEFAULT_READ_AHEAD;
 
   let running = false;
   let leader = false;
