@@ -175,7 +175,8 @@ export class MatchStore {
     const o = this.options;
     const args: (string | number)[] = [this.prefix, o.toleranceMs, o.retentionMs, o.windowMs, o.requireEpoch ? '1' : ''];
     for (const q of batch) for (const a of q.args) args.push(a);
-    this.redis.reconMatchOrPark(...args).then(
+    // Through a promise, so that even a synchronous throw rejects the legs instead of stranding them.
+    Promise.resolve().then(() => this.redis.reconMatchOrPark(...args)).then(
       (raw) => {
         const results = JSON.parse(raw) as ({ replayed: number; outcome: Outcome } | { error: string })[];
         batch.forEach((q, i) => {

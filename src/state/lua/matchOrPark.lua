@@ -142,7 +142,7 @@ if not candidate then
     end
     return best
   end
-    local best = nearest(t - tolerance, t + tolerance, false)
+  local best = nearest(t - tolerance, t + tolerance, false)
   if not best then best = nearest(t - retention, t + retention, true) end
   if best then candidate, by = best, 'attributes' end
 end
