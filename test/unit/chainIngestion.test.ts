@@ -135,39 +135,36 @@ describe('event mappings', () => {
     const lower = (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v);
     for (const abi of abis) {
       const [m] = compileEventMappings([{ abi, kind: 'collateral', fields: { amount: abi.includes('Odd') ? 'amount' : abi.includes('Minted') ? 'amount' : 'value' } }]);
-      expect(m!.decodeStatic).toBeDefined();
       const indexed = m!.event.inputs.filter((x) => x.indexed).length;
       const data = m!.event.inputs.length - indexed;
       for (let k = 0; k < 40; k++) {
         const topics = [m!.selector, ...Array.from({ length: indexed }, (_, i) => word(k + i))];
         const body = `0x${Array.from({ length: data }, (_, i) => word(k * 3 + i).slice(2)).join('')}` as Hex;
-        const ours = m!.decodeStatic!(topics, body);
         const fields = m!.decodeFields(topics, body);
         let viem: Record<string, unknown>;
         try {
           viem = decodeEventLog({ abi: [m!.event], topics: topics as [Hex, ...Hex[]], data: body, strict: true }).args as Record<string, unknown>;
         } catch {
-          expect(ours).toBeNull(); // e.g. a uint8 word beyond a safe integer
-          expect(fields).toBeNull(); // even when that word is not a mapped field
+          expect(fields).toBeNull(); // e.g. a uint8 word beyond a safe integer, even when that word is not a mapped field
           continue;
         }
-        expect(ours).not.toBeNull();
+        expect(fields).not.toBeNull();
         // The mapped fields alone (the ingester's hot path) are viem's arguments under the field names.
         expect(Object.fromEntries(Object.entries(fields!).map(([n, v]) => [n, lower(v)]))).toEqual(
           Object.fromEntries(Object.entries(m!.fields).map(([f, arg]) => [f, lower(viem[arg])])),
         );
-        expect(Object.entries(ours!).length).toBe(m!.event.inputs.length);
-        expect(Object.fromEntries(Object.entries(ours!).map(([n, v]) => [n, lower(v)]))).toEqual(Object.fromEntries(Object.entries(viem).map(([n, v]) => [n, lower(v)])));
       }
       // A missing topic or short data: viem throws in strict mode, we skip.
       const short = [m!.selector, ...Array.from({ length: indexed - 1 }, (_, i) => word(i))];
-      expect(m!.decodeStatic!(short, `0x${'00'.repeat(32 * data)}`)).toBeNull();
       expect(m!.decodeFields(short, `0x${'00'.repeat(32 * data)}`)).toBeNull();
-      if (data > 0) expect(m!.decodeStatic!([m!.selector, ...Array.from({ length: indexed }, (_, i) => word(i))], '0x')).toBeNull();
       if (data > 0) expect(m!.decodeFields([m!.selector, ...Array.from({ length: indexed }, (_, i) => word(i))], '0x')).toBeNull();
     }
-    // Dynamic arguments and unnamed ones go through viem.
-    expect(compileEventMappings([{ abi: 'event Memo(address indexed to, uint256 amount, string memo)', kind: 'mint', fields: { reference: 'memo' } }])[0]!.decodeStatic).toBeUndefined();
+    // Dynamic arguments go through viem: the mapped fields are still viem's arguments.
+    const [memo] = compileEventMappings([{ abi: 'event Memo(address indexed to, uint256 amount, string memo)', kind: 'mint', fields: { reference: 'memo' } }]);
+    const memoArgs = { to: '0x00000000000000000000000000000000000000ab' as Hex, amount: 42n, memo: 'REF-7' };
+    const memoLog = { topics: encodeEventTopics({ abi: [memo!.event], args: { to: memoArgs.to } }), data: encodeAbiParameters(memo!.event.inputs.filter((x) => !x.indexed), [memoArgs.amount, memoArgs.memo]) };
+    expect(memo!.decodeFields(memoLog.topics as Hex[], memoLog.data)).toEqual({ to: memoArgs.to.toLowerCase(), amount: 42n, reference: 'REF-7' });
+    expect(memo!.decodeFields(memoLog.topics.slice(0, 1) as Hex[], memoLog.data)).toBeNull();
   });
 
   it('rejects configurations that cannot work, naming the token and the field', () => {

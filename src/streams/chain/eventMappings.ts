@@ -9,7 +9,7 @@ import { decodeEventLog, parseAbiItem, toEventSelector, type AbiEvent, type Hex 
 import type { TokenConfig } from '../../config/schema.js';
 import type { ChainEvent, ChainEventKind } from '../../domain/types.js';
 import { ConfigError } from '../../lib/errors.js';
-import { classifyTransfer, decodeReference, ZERO_ADDRESS } from './tokenTransferEvent.js';
+import { chainEventId, classifyTransfer, decodeReference, ZERO_ADDRESS } from './tokenTransferEvent.js';
 
 export type EventMappingKind = ChainEventKind | 'reference';
 type Field = 'from' | 'to' | 'amount' | 'reference';
@@ -20,12 +20,6 @@ export interface EventMapping {
   kind: EventMappingKind;
   /** Argument name for each field the kind uses. */
   fields: Partial<Record<Field, string>>;
-  /**
-   * Decodes a log's arguments by name as viem's strict `decodeEventLog` would (null where it
-   * would throw), without its generic machinery, for events of named static words only
-   * (address, uintN, intN, bytesN); undefined for any other event, which goes through viem.
-   */
-  decodeStatic?: (topics: readonly Hex[], data: Hex) => Record<string, unknown> | null;
   /**
    * The mapped fields of a log (`from`, `to`, `amount`, `reference`), or null when the log does
    * not decode (strictly, as viem would refuse it). Static-word events read only the words they
@@ -92,9 +86,8 @@ export function compileEventMappings(config: TokenEventsConfig | undefined, toke
     for (const f of REQUIRED[c.kind]) {
       if (!fields[f]) throw new ConfigError(`token ${token}: ${c.kind} event ${event.name} needs a "${f}" argument (fields.${f})`);
     }
-    const decodeStatic = staticDecoder(event, fields);
     const decodeFields = staticFieldDecoder(event, fields) ?? viemFieldDecoder(event, fields);
-    out.push({ event, selector: toEventSelector(event), kind: c.kind, fields, decodeFields, ...(decodeStatic && { decodeStatic }) });
+    out.push({ event, selector: toEventSelector(event), kind: c.kind, fields, decodeFields });
   }
   const selectors = out.map((m) => m.selector);
   if (new Set(selectors).size !== selectors.length) throw new ConfigError(`token ${token}: the same event is configured twice`);
@@ -127,32 +120,6 @@ function wordDecoder(type: string): WordDecoder | undefined {
   return undefined;
 }
 
-function staticDecoder(event: AbiEvent, fields: Partial<Record<Field, string>>): EventMapping['decodeStatic'] {
-  if (event.anonymous) return undefined;
-  const topicInputs: { name: string; decode: WordDecoder }[] = [];
-  const dataInputs: { name: string; decode: WordDecoder }[] = [];
-  for (const input of event.inputs) {
-    const decode = wordDecoder(input.type);
-    // viem checksums addresses; a reference taken from an address would differ in case.
-    if (!input.name || !decode || (input.type === 'address' && fields.reference === input.name)) return undefined;
-    (input.indexed ? topicInputs : dataInputs).push({ name: input.name, decode });
-  }
-  if (topicInputs.length + dataInputs.length === 0) return undefined;
-  return (topics, data) => {
-    // Strict: a missing topic, or data shorter than the arguments it must hold, does not decode.
-    if (topics.length < topicInputs.length + 1) return null;
-    if (dataInputs.length > 0 && (data.length - 2) < 64 * dataInputs.length) return null;
-    const args: Record<string, unknown> = {};
-    try {
-      topicInputs.forEach((p, i) => (args[p.name] = p.decode(topics[i + 1]!.slice(2))));
-      dataInputs.forEach((p, i) => (args[p.name] = p.decode(data.slice(2 + 64 * i, 2 + 64 * (i + 1)))));
-    } catch {
-      return null;
-    }
-    return args;
-  };
-}
-
 const FIELDS: readonly Field[] = ['from', 'to', 'amount', 'reference'];
 
 /**
@@ -161,7 +128,12 @@ const FIELDS: readonly Field[] = ['from', 'to', 'amount', 'reference'];
  * unmapped, so a log decodes exactly when viem's strict decoding would.
  */
 function staticFieldDecoder(event: AbiEvent, fields: Partial<Record<Field, string>>): EventMapping['decodeFields'] | undefined {
-  if (!staticDecoder(event, fields)) return undefined;
+  // Only named, static-word arguments; an address used as the reference goes through viem, which
+  // checksums it (a reference taken from it would differ in case).
+  if (event.anonymous || event.inputs.length === 0) return undefined;
+  for (const input of event.inputs) {
+    if (!input.name || !wordDecoder(input.type) || (input.type === 'address' && fields.reference === input.name)) return undefined;
+  }
   type Slot = { field: Field | null; topic: boolean; index: number; decode: WordDecoder; mayFail: boolean };
   const slots: Slot[] = [];
   let topic = 0;
@@ -305,7 +277,7 @@ export function decodeTokenLogs(
       time = blockTime(timeOf);
     }
     const e: ChainEvent = {
-      eventId: `${chainId}:${blockHash}:${log.logIndex}`,
+      eventId: chainEventId(chainId, blockHash, log.logIndex),
       chainId,
       token,
       blockNumber: log.blockNumber,
