@@ -127,16 +127,6 @@ async function timedMatchOrPark(ctx: ProcessMessageContext, ...args: Parameters<
   }
 }
 
-/** A promise's outcome as a value, so that promises awaited one after the other never reject unhandled. */
-type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
-function settle<T>(p: Promise<T>): Promise<Settled<T>> {
-  return p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
-}
-function unwrap<T>(s: Settled<T>): T {
-  if (!s.ok) throw s.error;
-  return s.value;
-}
-
 function orphanOrReject(ctx: ProcessMessageContext, decision: Extract<LegDecision, { kind: 'orphan' }>, what: string): void {
   if (ctx.unmappedPolicy === 'reject') throw new UnmappedIdentity(`${what}: ${decision.reason}`);
 }
@@ -209,7 +199,9 @@ async function processChain(ctx: ProcessMessageContext, msg: JsMsg, now: number)
   // Every event's leg goes to the match store at once, in chain order (the store applies them in
   // call order, in one Redis round trip); their facts are then derived one event after the other.
   const decisions = events.map((ev) => chainEventToLeg(ev, ctx.identities));
-  const matched = decisions.map((d) => d.kind === 'leg' ? settle(timedMatchOrPark(ctx, d.leg, 'booked')) : undefined);
+  const matched = decisions.map((d) => d.kind === 'leg' ? timedMatchOrPark(ctx, d.leg, 'booked') : undefined);
+  // Awaited one after the other below: a failure after an earlier throw must not go unhandled.
+  for (const m of matched) m?.catch(() => undefined);
   for (const [i, ev] of events.entries()) {
     const evFacts: Fact[] = [{ table: 'chain_events', row: chainRow(ev, now) }];
     const decision = decisions[i]!;
@@ -236,7 +228,7 @@ async function processChain(ctx: ProcessMessageContext, msg: JsMsg, now: number)
         eventTime: ev.blockTime, now,
       }));
     } else if (decision.kind === 'leg') {
-      const r = unwrap(await matched[i]!);
+      const r = await matched[i]!;
       replayed = r.replayed;
       outcome = r.outcome.t;
       if (r.outcome.t === 'conflict') evFacts.length = 0;
