@@ -21,6 +21,7 @@
  * Options: --logs N (default 24000) --per-tx N (logs per transaction, default 200)
  *          --chunk N (blocks per eth_getLogs, default 50) --runs N (default 3)
  *          --read-ahead N (the ingester's readAhead, default DEFAULT_READ_AHEAD) --latency-ms N (default 0)
+ *          --cpu-profile FILE (a V8 CPU profile of this process during the ingester runs only)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,6 +29,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
+import { Session } from 'node:inspector/promises';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
@@ -48,6 +50,7 @@ const { values: opts } = parseArgs({
     runs: { type: 'string', default: '3' },
     'read-ahead': { type: 'string', default: String(DEFAULT_READ_AHEAD) },
     'latency-ms': { type: 'string', default: '0' },
+    'cpu-profile': { type: 'string' },
   },
 });
 const LOGS = Number(opts.logs);
@@ -134,6 +137,12 @@ async function main(): Promise<void> {
 
     // --- (b) the ingester, end to end ------------------------------------------------------------
     const ingest: number[] = [];
+    const profiler = opts['cpu-profile'] ? new Session() : null;
+    if (profiler) {
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.start');
+    }
     const ingestCpu = cpu.start();
     for (let r = 0; r < RUNS; r++) {
       const id = randomUUID().slice(0, 8);
@@ -165,6 +174,12 @@ async function main(): Promise<void> {
       ingestCpu.resume();
     }
     const ingestCpuSeconds = ingestCpu.stop();
+    if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      writeFileSync(opts['cpu-profile']!, JSON.stringify(profile));
+      profiler.disconnect();
+      console.log(`CPU profile of the ingester runs written to ${opts['cpu-profile']}`);
+    }
 
     // --- (c) context: the bare JetStream publish-and-ack rate of the same messages -------------------
     const bare: number[] = [];

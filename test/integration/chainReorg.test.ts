@@ -2,7 +2,7 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { encodeFunctionData, toHex, type Address } from 'viem';
+import { createPublicClient, custom, encodeFunctionData, toHex, type Address } from 'viem';
 import { describe, expect, it } from 'vitest';
 import { chainSchema, type TokenConfig } from '../../src/config/schema.js';
 import type { ChainEvent, ChainRetraction } from '../../src/domain/types.js';
@@ -172,6 +172,47 @@ describe('chain reorgs', () => {
     expect(events.map((e) => e.value)).toEqual([1n, 2n, 3n, 4n, 30n]);
     const retracted = new Set(retractions.flatMap((r) => r.eventIds));
     expect(events.filter((e) => !retracted.has(e.eventId)).map((e) => e.eventId)).toEqual(await canonical(t));
+  });
+
+  it('trusts no range read while the chain reorganised under it: the anchor block changed, so the range is read again from the new chain, nothing is retracted', async () => {
+    const s = await scope();
+    const t = await token();
+    const alice = node.accounts[1] as Address;
+    for (let i = 1n; i <= 4n; i++) await mint(node, t.address as Address, alice, i);
+    await mine(node, 4);
+    const nonce = await node.publicClient.getTransactionCount({ address: node.accounts[0]!, blockNumber: t.startBlock });
+    // The node answers the first range's eth_getLogs (8 blocks: the four mints take their times from
+    // the logs, no header is read after them) from the old chain, then replaces all eight blocks
+    // before the answer arrives: the logs are of a chain that is gone by the time the range would
+    // be published, and nothing in the range itself shows it.
+    let reorganised = false;
+    const client = createPublicClient({
+      transport: custom({
+        request: async ({ method, params }: { method: string; params: unknown }) => {
+          const out = await node.publicClient.request({ method, params } as never);
+          if (method === 'eth_getLogs' && !reorganised && 'fromBlock' in (params as [Record<string, unknown>])[0]) {
+            reorganised = true;
+            await reorg(8, [[mintTx(t, alice, 10n, nonce), 0], [mintTx(t, alice, 20n, nonce + 1), 2]]);
+          }
+          return out;
+        },
+      }),
+    });
+    const ing = chainIngester({
+      chain: chainSchema.parse({ chainId: node.chainId, rpcUrls: [node.rpcUrl], confirmations: 0, pollIntervalMs: 50, tipBlocks: 0, maxBlockRange: 8 }),
+      tokens: [t], namespace: s.namespace, subjectPrefix: s.chainSubjectPrefix, js, redis, logger, client,
+      retry: { initialMs: 20, maxMs: 200 },
+    });
+    cleanups.push(() => ing.stop());
+    await ing.start();
+    await waitFor('the reorganisation', () => reorganised);
+    await checkpointAt(s, t, await head());
+    await ing.stop();
+
+    const { events, retractions } = await readStream(s);
+    expect(retractions).toEqual([]);
+    expect(events.map((e) => e.value)).toEqual([10n, 20n]);
+    expect(events.map((e) => e.eventId)).toEqual(await canonical(t));
   });
 
   it('waits while the head is behind what it processed (rollback, or a lagging node) and retracts once the new chain passes it', async () => {

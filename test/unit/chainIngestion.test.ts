@@ -5,7 +5,8 @@ import { AdaptiveRange } from '../../src/streams/chain/blockRanges.js';
 import { decodeChainRetraction, decodeChainStall, encodeChainRetraction, encodeChainStall } from '../../src/streams/chain/chainEventCodec.js';
 import { compileEventMappings, decodeTokenLogs, type RawLog } from '../../src/streams/chain/eventMappings.js';
 import { bloomMayContain, isEmptyBloom } from '../../src/streams/chain/logsBloom.js';
-import { toRawLogs } from '../../src/streams/chain/readConfirmedLogs.js';
+import { ChainAnchor } from '../../src/streams/chain/chainAnchor.js';
+import { BlockHeaderCache, toRawLogs, type ReadContext } from '../../src/streams/chain/readConfirmedLogs.js';
 import { backoffMs, isRetryableRpcError, withRetry } from '../../src/streams/chain/rpc.js';
 
 const H = (n: number) => `0x${n.toString(16).padStart(64, '0')}`;
@@ -206,5 +207,59 @@ describe('toRawLogs', () => {
     const logs = [rpc(10, 0, '0x10'), rpc(10, 1, '0x10'), rpc(11, 0, '0x20'), rpc(10, 2, '0x10'), rpc(12, 0, undefined), rpc(13, 0, null), rpc(14, 0, '0x30', { blockNumber: null, logIndex: null, blockHash: null, transactionHash: null } as never)];
     const pick = (l: Record<string, unknown>) => ({ address: l['address'], blockHash: l['blockHash'], blockNumber: l['blockNumber'], logIndex: l['logIndex'], transactionHash: l['transactionHash'], data: l['data'], topics: l['topics'], removed: l['removed'], blockTimestamp: l['blockTimestamp'] });
     expect(toRawLogs(logs).map((l) => pick(l as never))).toEqual(logs.map((l) => pick(formatLog(l) as never)));
+  });
+});
+
+describe('ChainAnchor', () => {
+  /** A read context whose node answers eth_getBlockByNumber when told, with the hash of the moment. */
+  function node() {
+    const pending: { resolve: () => void; answeredWith: () => string }[] = [];
+    let hash = H(1);
+    const client = {
+      getBlock: () =>
+        new Promise((resolve) => {
+          pending.push({
+            resolve: () => resolve({ number: 9n, hash, parentHash: H(0), timestamp: 1n, logsBloom: '0x' }),
+            answeredWith: () => hash,
+          });
+        }),
+    };
+    const ctx = { client, chainId: 1, headers: new BlockHeaderCache(), rpc: <T>(fn: () => Promise<T>) => fn(), adaptive: new AdaptiveRange(10) } as unknown as ReadContext;
+    const answer = async () => {
+      await new Promise((r) => setImmediate(r));
+      pending.shift()!.resolve();
+      await new Promise((r) => setImmediate(r));
+    };
+    return { ctx, answer, sent: () => pending.length, setHash: (h: string) => (hash = h) };
+  }
+
+  it('answers each confirm with a read started after it, shares one read among the calls that wait for it, and rejects when the hash changed', async () => {
+    const n = node();
+    const anchor = new ChainAnchor(n.ctx, 9n);
+    const ready = anchor.ready();
+    await n.answer();
+    expect((await ready).hash).toBe(H(1));
+
+    const settled: string[] = [];
+    const a = anchor.confirm().then(() => settled.push('a'));
+    await new Promise((r) => setImmediate(r));
+    expect(n.sent()).toBe(1); // a's check is in flight
+    // b and c arrive while a's check is in flight: it started before them, so they wait for the next.
+    const b = anchor.confirm().then(() => settled.push('b'));
+    const c = anchor.confirm().then(() => settled.push('c'));
+    await new Promise((r) => setImmediate(r));
+    expect(n.sent()).toBe(1);
+    await n.answer();
+    await a;
+    expect(settled).toEqual(['a']);
+    expect(n.sent()).toBe(1); // one read for both b and c, sent after a's settled
+    await n.answer();
+    await Promise.all([b, c]);
+    expect(settled).toEqual(['a', 'b', 'c']);
+
+    n.setHash(H(2));
+    const d = expect(anchor.confirm()).rejects.toThrow(/block 9 changed hash while ranges below it were read/);
+    await n.answer();
+    await d;
   });
 });

@@ -44,6 +44,7 @@ import type { Address, PublicClient } from 'viem';
 import type { ChainConfig, Config, TokenConfig } from '../../config/schema.js';
 import type { ChainEvent, ChainProgress } from '../../domain/types.js';
 import { AdaptiveRange } from './blockRanges.js';
+import { ChainAnchor } from './chainAnchor.js';
 import { blockHistory, recordEventIds, type BlockRecord } from './blockHistory.js';
 import { checkpoint as checkpointStore } from './checkpoint.js';
 import { chainEventMessages, encodeChainProgress, encodeChainRetraction, encodeChainStall, MAX_EVENTS_PER_MESSAGE } from './chainEventCodec.js';
@@ -111,9 +112,9 @@ export interface ChainIngesterOptions {
   /** Most events per `.events` message; a block with more is split into chunks. Default (and at most) `MAX_EVENTS_PER_MESSAGE`. */
   maxEventsPerMessage?: number;
   /**
-   * Ranges read ahead of the one being stored and published (each read is a few sequential RPC
-   * calls; several in flight hide a remote RPC's latency). Default `DEFAULT_READ_AHEAD`; 0 reads
-   * one range at a time.
+   * Most ranges being fetched ahead of the one being stored and published (each read is one round
+   * trip of parallel RPC calls, then a shared anchor check; several in flight hide a remote RPC's
+   * latency). Default `DEFAULT_READ_AHEAD`; 0 reads one range at a time.
    */
   readAhead?: number;
 }
@@ -355,8 +356,9 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
   /**
    * The step loop of `syncToFinalHead`: reads, stores, publishes and checkpoints one range after
    * another up to `final`, moving `reached`. Reads run ahead of the step being stored and published:
-   * one to `readAhead` ranges after it are being read (or wait, read, to be used), so the RPC is
-   * busy while the engine works and a slow (remote) RPC has several ranges in flight. Reads have no
+   * one to `readAhead` ranges after it are being fetched (and up to three times as many wait, read,
+   * to be used), so the RPC is busy while the engine works and a slow (remote) RPC has several
+   * ranges in flight. Range reads are anchored at `final` (chainAnchor.ts). Reads have no
    * effect beyond the header cache, so read-ahead that turns out wrong (a step that does not go as
    * planned) is dropped. Returns why, when a reorg was found; every read has settled by then, so the
    * reorg handling does not race them.
@@ -375,51 +377,82 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
       for (const a of p.tokens) after.set(a, p.range.to);
       return after;
     };
-    const read = (p: Planned) => {
+    // Ranges are read against one anchor, the final head (chainAnchor.ts); a block is read by its
+    // hash and needs none.
+    const anchor = new ChainAnchor(ctx, final);
+    const read = (p: Planned, onFetched: () => void) => {
       const wanted = tokenEvents(p.tokens);
       // Outside the tip zone, a block's time may come from its logs (readConfirmedLogs.ts).
       const trustLogTimesBelow = final - BigInt(chain.tipBlocks) + 1n;
-      const r = p.blockMode ? readBlock(ctx, p.range.from, wanted) : readRange(ctx, p.range, wanted, { trustLogTimesBelow });
+      const r = p.blockMode ? readBlock(ctx, p.range.from, wanted) : readRange(ctx, p.range, wanted, { anchor, trustLogTimesBelow, onFetched });
       r.catch(() => undefined); // a dropped read's failure is nobody's; a used one's is awaited below
       return r;
     };
     // Reads in step order: ahead[0] is the next step's, each planned as if the ones before it succeed.
-    const ahead: { key: string; read: Promise<ReadResult>; done: boolean }[] = [];
+    // An entry is `fetched` once its RPC calls are done (a range may still wait for its anchor),
+    // `settled` once its read resolved or failed.
+    const ahead: { key: string; read: Promise<ReadResult>; fetched: boolean; settled: boolean }[] = [];
     let aheadOf = reached as ReadonlyMap<string, bigint>;
-    // How many reads to keep ahead: one more (up to readAhead) each time a step had to wait for its
-    // read, one fewer (down to 1) each time the read after it was already there too. A slow RPC
+    // How many reads to keep fetching: one more (up to readAhead) each time a step had to wait for
+    // its read, one fewer (down to 1) each time more than that many read ranges wait. A slow RPC
     // gets several ranges in flight; a fast one, whose reads would only pile up in memory, one.
     let depth = Math.min(1, readAhead);
+    // Reads may start (not while dropping, nor once the loop is over).
+    let open = true;
+    const fetching = () => {
+      let n = 0;
+      for (const e of ahead) if (!e.fetched) n++;
+      return n;
+    };
+    const settledAhead = () => {
+      let n = 0;
+      for (const e of ahead) if (e.settled) n++;
+      return n;
+    };
+    /**
+     * Starts reads while fewer than `limit` are fetching and fewer than 3 × `limit` wait to be
+     * used (reads that wait only for their anchor do not hold up the next ones). Runs again as
+     * each read is fetched, so the RPC stays busy while a step is stored and published.
+     */
     const fill = (limit: number) => {
-      while (running && ahead.length < limit) {
+      while (open && running && ahead.length < 3 * limit && fetching() < limit) {
         const p = plan(aheadOf);
         if (!p) return;
-        const entry = { key: p.key, read: read(p), done: false };
-        entry.read.then(
-          () => (entry.done = true),
-          () => (entry.done = true),
-        );
+        const entry = { key: p.key, read: null as unknown as Promise<ReadResult>, fetched: false, settled: false };
+        const fetched = () => {
+          if (entry.fetched) return;
+          entry.fetched = true;
+          fill(depth);
+        };
+        const settled = () => {
+          entry.settled = true;
+          fetched();
+        };
+        entry.read = read(p, fetched);
+        entry.read.then(settled, settled);
         ahead.push(entry);
         aheadOf = advanced(aheadOf, p);
       }
     };
-    const drop = async () => {
+    const drop = async (reopen: boolean) => {
+      open = false;
       const dropped = ahead.splice(0);
       aheadOf = reached;
       for (const d of dropped) await d.read.catch(() => undefined);
+      open = reopen;
     };
     try {
       while (running) {
         const step = plan(reached);
         if (!step) break;
         const { range, blockMode } = step;
-        if (ahead[0]?.key !== step.key) await drop();
-        fill(1);
+        if (ahead[0]?.key !== step.key) await drop(true);
+        fill(Math.max(1, depth));
         // Link the first block to the stored one before it.
         const prev = await history.get(range.from - 1n);
         const next = ahead.shift()!;
-        if (!next.done) depth = Math.min(readAhead, depth + 1);
-        else if (ahead[0]?.done) depth = Math.max(Math.min(1, readAhead), depth - 1);
+        if (!next.settled) depth = Math.min(readAhead, depth + 1);
+        else if (settledAhead() > depth) depth = Math.max(Math.min(1, readAhead), depth - 1);
         const result = await next.read;
         fill(depth); // while this step is stored and published
 
@@ -438,7 +471,7 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
       }
       return null;
     } finally {
-      await drop();
+      await drop(false);
     }
   }
 
