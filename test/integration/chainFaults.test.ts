@@ -100,15 +100,15 @@ describe('chain ingestion under faults', () => {
     const s = await scope();
     const t = await tokenWithMints(200);
     const target = await head();
-    // The leader reads through a slow proxy, so it is killed mid-backfill.
-    const slow = await startRpcProxy(node.rpcUrl, { delayRate: 1, delayMs: 15, maxFaults: 1_000_000 });
+    // The leader reads through a slow proxy, one range at a time, so it is killed mid-backfill.
+    const slow = await startRpcProxy(node.rpcUrl, { delayRate: 1, delayMs: 30, maxFaults: 1_000_000 });
     cleanups.push(() => slow.close());
     const dir = mkdtempSync(join(tmpdir(), 'chain-leader-'));
     const cfg = join(dir, 'config.json');
     writeFileSync(cfg, JSON.stringify({
       namespace: s.namespace, workerId: 'worker-a',
       nats: { chainStream: s.chainStream, chainSubjectPrefix: s.chainSubjectPrefix },
-      chains: [{ chainId: node.chainId, rpcUrls: [slow.url], confirmations: 0, pollIntervalMs: 50, maxBlockRange: 4, tipBlocks: 0 }],
+      chains: [{ chainId: node.chainId, rpcUrls: [slow.url], confirmations: 0, pollIntervalMs: 50, maxBlockRange: 4, readAhead: 0, tipBlocks: 0 }],
       tokens: [{ ...t, startBlock: t.startBlock.toString() }],
       log: { level: 'warn' },
     }));
