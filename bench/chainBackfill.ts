@@ -64,7 +64,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function main(): Promise<void> {
   const node = await startAnvil({ chainId: 31_337 });
-  const nc = await connect({ servers: '127.0.0.1:4222' });
+  // As the daemon connects (src/daemon.ts): no async stack trace captured per publish.
+  const nc = await connect({ servers: '127.0.0.1:4222', noAsyncTraces: true });
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   const redis = new Redis('redis://127.0.0.1:6379');
@@ -84,7 +85,14 @@ async function main(): Promise<void> {
         args: [recipients.slice(0, n), Array.from({ length: n }, (_, k) => BigInt(i * PER_TX + k + 1))], gas: 30_000_000n,
       });
     }
-    const receipt = await node.publicClient.waitForTransactionReceipt({ hash: last!, pollingInterval: 50 });
+    // Polled directly: viem's waitForTransactionReceipt, watching blocks, sometimes missed the
+    // receipt of the last of ~2,000 back-to-back transactions here and timed out after 3 minutes.
+    let receipt = await node.publicClient.getTransactionReceipt({ hash: last! }).catch(() => null);
+    for (const until = Date.now() + 120_000; !receipt && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      receipt = await node.publicClient.getTransactionReceipt({ hash: last! }).catch(() => null);
+    }
+    if (!receipt) throw new Error(`no receipt for the last mintBatch ${last} after 2 minutes`);
     if (receipt.status !== 'success') throw new Error('mintBatch reverted');
     const lastLogBlock = receipt.blockNumber;
     // Empty blocks on top, so every log block is deep history (backfilled by ranges).

@@ -71,6 +71,10 @@ const erc20DecimalsAbi = [
 /** Publishes in flight at once: JetStream keeps one connection's publishes in order. */
 const PUBLISH_WINDOW = 256;
 
+/** Most ranges, and events, that one step stores and publishes (ranges already read, taken together). */
+const MAX_RANGES_PER_STEP = 16;
+const MAX_EVENTS_PER_STEP = 50_000;
+
 /**
  * Message-id scope of a step that read only some of the chain's tokens (one behind the others):
  * its batch of a block holds only their events, so it must not share an id with the batch of all
@@ -391,7 +395,8 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
     // Reads in step order: ahead[0] is the next step's, each planned as if the ones before it succeed.
     // An entry is `fetched` once its RPC calls are done (a range may still wait for its anchor),
     // `settled` once its read resolved or failed.
-    const ahead: { key: string; read: Promise<ReadResult>; fetched: boolean; settled: boolean }[] = [];
+    type Entry = { key: string; plan: Planned; read: Promise<ReadResult>; fetched: boolean; settled: boolean; value?: ReadResult };
+    const ahead: Entry[] = [];
     let aheadOf = reached as ReadonlyMap<string, bigint>;
     // How many reads to keep fetching: one more (up to readAhead) each time a step had to wait for
     // its read, one fewer (down to 1) each time more than that many read ranges wait. A slow RPC
@@ -418,7 +423,7 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
       while (open && running && ahead.length < 3 * limit && fetching() < limit) {
         const p = plan(aheadOf);
         if (!p) return;
-        const entry = { key: p.key, read: null as unknown as Promise<ReadResult>, fetched: false, settled: false };
+        const entry: Entry = { key: p.key, plan: p, read: null as unknown as Promise<ReadResult>, fetched: false, settled: false };
         const fetched = () => {
           if (entry.fetched) return;
           entry.fetched = true;
@@ -429,7 +434,10 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
           fetched();
         };
         entry.read = read(p, fetched);
-        entry.read.then(settled, settled);
+        entry.read.then((value) => {
+          entry.value = value;
+          settled();
+        }, settled);
         ahead.push(entry);
         aheadOf = advanced(aheadOf, p);
       }
@@ -453,21 +461,37 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
         const next = ahead.shift()!;
         if (!next.settled) depth = Math.min(readAhead, depth + 1);
         else if (settledAhead() > depth) depth = Math.max(Math.min(1, readAhead), depth - 1);
-        const result = await next.read;
+        const first = await next.read;
+        if (prev && first.first.parentHash !== prev.hash) {
+          return `block ${range.from}'s parent is ${first.first.parentHash}, we processed ${prev.hash} at ${prev.number}`;
+        }
+        // Ranges read since, confirmed and following on from this one (same tokens, each linked to
+        // the one before by parent hash), are stored and published with it as one step: one round
+        // of Redis and JetStream waits for all of them. A range that does not link waits for the
+        // next step, which finds the reorg as usual.
+        const parts = [first];
+        let to = range.to;
+        let events = first.events.length;
+        const tokensKey = step.tokens.join(',');
+        while (!blockMode && parts.length < MAX_RANGES_PER_STEP && events < MAX_EVENTS_PER_STEP) {
+          const e = ahead[0];
+          if (!e?.value || e.plan.blockMode || e.plan.tokens.join(',') !== tokensKey || e.value.first.parentHash !== parts[parts.length - 1]!.last.hash) break;
+          ahead.shift();
+          parts.push(e.value);
+          to = e.plan.range.to;
+          events += e.value.events.length;
+        }
         fill(depth); // while this step is stored and published
 
-        if (prev && result.first.parentHash !== prev.hash) {
-          return `block ${range.from}'s parent is ${result.first.parentHash}, we processed ${prev.hash} at ${prev.number}`;
-        }
         await ensureLeader();
-        const conflicts = await history.put(result.records);
+        const conflicts = await history.put(parts.length === 1 ? first.records : parts.flatMap((r) => r.records));
         if (conflicts.length > 0) return `blocks ${conflicts.join(', ')} changed hash since we processed them`;
 
-        await publishAll(result.events, step.tokens);
-        for (const a of step.tokens) reached.set(a, range.to);
+        await publishAll(parts.length === 1 ? first.events : parts.flatMap((r) => r.events), step.tokens);
+        for (const a of step.tokens) reached.set(a, to);
         await publishProgress(reached, final);
-        for (const a of step.tokens) await checkpoints.advance(a, range.to);
-        log.debug({ from: range.from, to: range.to, tokens: step.tokens.length, events: result.events.length, blockMode }, 'published');
+        for (const a of step.tokens) await checkpoints.advance(a, to);
+        log.debug({ from: range.from, to, ranges: parts.length, tokens: step.tokens.length, events, blockMode }, 'published');
       }
       return null;
     } finally {

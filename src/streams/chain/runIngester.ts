@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   if (!file) throw new Error('usage: runIngester <config.json> [leaseTtlMs]');
   const config = parseConfig(JSON.parse(readFileSync(file, 'utf8')));
   const logger = pino({ level: process.env['LOG_LEVEL'] ?? config.log.level });
-  const nc = await connect({ servers: config.nats.servers });
+  const nc = await connect({ servers: config.nats.servers, noAsyncTraces: true });
   const js = jetstream(nc);
   await ensureChainStream(await jetstreamManager(nc), config);
   const redis = new Redis(config.redis.url);
