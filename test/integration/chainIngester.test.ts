@@ -282,6 +282,47 @@ describe('chainIngester', () => {
     expect(marks.at(-1)).toBe(target);
   });
 
+  it('stores and publishes the ranges already read with the step that reaches them: fewer progress marks than ranges, every event once, in order', async () => {
+    const s = await scope();
+    const t = await token(6);
+    const alice = node.accounts[1] as Address;
+    for (let i = 1n; i <= 6n; i++) await mint(node, t.address as Address, alice, i);
+    const target = await head();
+    // The first step's progress publish is held for 300 ms (a slow JetStream ack): meanwhile the
+    // ranges after it are read (up to three ahead), so the next step finds them read and takes them
+    // together.
+    let held = false;
+    const slowFirst = new Proxy(js, {
+      get(target, prop, receiver) {
+        if (prop !== 'publish') return Reflect.get(target, prop, receiver);
+        return async (...args: Parameters<JetStreamClient['publish']>) => {
+          if (!held && args[0].endsWith('.progress')) {
+            held = true;
+            await new Promise((r) => setTimeout(r, 300));
+          }
+          return target.publish(...args);
+        };
+      },
+    });
+    const ing = chainIngester({
+      chain: chainSchema.parse({ chainId: node.chainId, rpcUrls: [node.rpcUrl], confirmations: 0, pollIntervalMs: 50, maxBlockRange: 1, tipBlocks: 0 }),
+      tokens: [t], namespace: s.namespace, subjectPrefix: s.chainSubjectPrefix, js: slowFirst, redis, logger, retry: { initialMs: 20, maxMs: 200 },
+    });
+    cleanups.push(() => ing.stop());
+    await ing.start();
+    await progressAt(ing, target);
+    await ing.stop();
+
+    const { events, progress } = await readStream(s);
+    expect(events.map((e) => e.value)).toEqual([1n, 2n, 3n, 4n, 5n, 6n]);
+    expect(new Set(events.map((e) => e.eventId)).size).toBe(6);
+    const ranges = Number(target - t.startBlock) + 1; // one block each
+    const marks = progress.map((p) => p.blockNumber);
+    expect(marks.at(-1)).toBe(target);
+    expect(marks.length).toBeLessThan(ranges);
+    for (let i = 1; i < marks.length; i++) expect(marks[i]!).toBeGreaterThan(marks[i - 1]!);
+  });
+
   it('reads ranges ahead while it publishes (several eth_getLogs in flight behind a slow RPC), and still publishes them in chain order', async () => {
     const t = await token(6);
     const alice = node.accounts[1] as Address;
