@@ -137,6 +137,8 @@ describe('chain ingestion across nodes', () => {
     for (let i = 0; i < 10; i++) await mint(t.address as Address, 100n + BigInt(i));
     const target = await head();
     await waitFor('the head', async () => (ing.lastProgress()?.blockNumber ?? -1n) >= target);
+    // The checkpoint moves just after the progress is acked.
+    await waitFor('the checkpoint at the head', () => checkpoints.at(-1) === target);
     watching = false;
     await watcher;
 
