@@ -14,13 +14,16 @@
  * For (a) and (b) it also records the CPU time that anvil, nats-server, redis-server and this
  * process spent (from /proc), so a ratio below 1 can be told apart: waiting on the RPC, or
  * sharing the machine's cores with it.
- * With `--latency-ms N`, (a) and (b) go through a fixed-latency JSON-RPC proxy in its own process
- * (test/support/rpcProxy.ts): a remote provider N ms away.
+ * With `--latency-ms N`, (a) and (b) go through a fixed-latency proxy in its own process
+ * (test/support/rpcProxy.ts): a remote provider N ms away. `--latency-kind tcp` (default) relays
+ * bytes after a timer and costs almost no CPU, as a provider on another machine costs this one
+ * nothing; `http` is the JSON-RPC proxy of the tests (it parses every request and answer).
  * Prints the figures and writes bench/results/chain-backfill.json (chain-backfill-latency<N>.json).
  *
  * Options: --logs N (default 24000) --per-tx N (logs per transaction, default 200)
  *          --chunk N (blocks per eth_getLogs, default 50) --runs N (default 3)
  *          --read-ahead N (the ingester's readAhead, default DEFAULT_READ_AHEAD) --latency-ms N (default 0)
+ *          --latency-kind tcp|http (default tcp)
  *          --cpu-profile FILE (a V8 CPU profile of this process during the ingester runs only)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -50,6 +53,7 @@ const { values: opts } = parseArgs({
     runs: { type: 'string', default: '3' },
     'read-ahead': { type: 'string', default: String(DEFAULT_READ_AHEAD) },
     'latency-ms': { type: 'string', default: '0' },
+    'latency-kind': { type: 'string', default: 'tcp' },
     'cpu-profile': { type: 'string' },
   },
 });
@@ -59,6 +63,7 @@ const CHUNK = Number(opts.chunk);
 const RUNS = Number(opts.runs);
 const READ_AHEAD = Number(opts['read-ahead']);
 const LATENCY_MS = Number(opts['latency-ms']);
+const LATENCY_KIND = opts['latency-kind'] === 'http' ? 'http' : 'tcp';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -102,7 +107,7 @@ async function main(): Promise<void> {
     console.log(`generated ${LOGS} Transfer logs in ${txs} blocks (${startBlock + 1n}..${lastLogBlock}) in ${genSeconds.toFixed(1)} s`);
 
     // The RPC as the ingester and the raw reads see it: anvil itself, or behind a fixed latency.
-    const proxy = LATENCY_MS > 0 ? await startLatencyProxy(node.rpcUrl, LATENCY_MS) : null;
+    const proxy = LATENCY_MS > 0 ? await startLatencyProxy(node.rpcUrl, LATENCY_MS, LATENCY_KIND) : null;
     if (proxy) cleanups.push(async () => proxy.child.kill('SIGTERM'));
     const rpcUrl = proxy?.url ?? node.rpcUrl;
     const pids = {
@@ -227,7 +232,7 @@ async function main(): Promise<void> {
       at: new Date().toISOString(),
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
       setup: {
-        logs: LOGS, logsPerBlock: PER_TX, blocks: txs, chunkBlocks: CHUNK, runs: RUNS, readAhead: READ_AHEAD, rpcLatencyMs: LATENCY_MS,
+        logs: LOGS, logsPerBlock: PER_TX, blocks: txs, chunkBlocks: CHUNK, runs: RUNS, readAhead: READ_AHEAD, rpcLatencyMs: LATENCY_MS, ...(LATENCY_MS > 0 && { latencyKind: LATENCY_KIND }),
         node: 'anvil (@foundry-rs/anvil)', generationSeconds: Number(genSeconds.toFixed(2)),
       },
       rawGetLogsPerSecond: Math.round(rawRate),
@@ -311,9 +316,9 @@ function cpuMeter(pids: Record<string, number | undefined>) {
 }
 
 /** Starts test/support/rpcProxy.ts in a process of its own with a fixed latency; resolves with its URL. */
-async function startLatencyProxy(target: string, latencyMs: number): Promise<{ url: string; child: ChildProcess }> {
+async function startLatencyProxy(target: string, latencyMs: number, kind: 'http' | 'tcp'): Promise<{ url: string; child: ChildProcess }> {
   const script = new URL('../test/support/rpcProxy.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, ['--import', 'tsx', script, target, String(latencyMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script, target, String(latencyMs), kind], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {

@@ -8,9 +8,11 @@
  *
  * `startTcpProxy` is a plain TCP relay (for websockets) that a test can kill and revive.
  *
- * Run as a program (`tsx test/support/rpcProxy.ts <target> <latencyMs>`), it is a fixed-latency
- * proxy in a process of its own (so its work does not share a benchmark's event loop) and prints
- * its URL as the first line of stdout.
+ * Run as a program (`tsx test/support/rpcProxy.ts <target> <latencyMs> [http|tcp]`), it is a
+ * fixed-latency proxy in a process of its own (so its work does not share a benchmark's event loop)
+ * and prints its URL as the first line of stdout: `http` (default) this JSON-RPC proxy, `tcp` the
+ * TCP relay with the latency split over both directions (costs almost no CPU, like a provider on
+ * another machine).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { pathToFileURL } from 'node:url';
@@ -240,8 +242,13 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-/** Relays TCP connections on a free 127.0.0.1 port to `targetPort` (e.g. anvil's websocket). */
-export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+/**
+ * Relays TCP connections on a free 127.0.0.1 port to `targetPort` (e.g. anvil's websocket). With
+ * `delayMs`, every chunk waits half of it in each direction (in order): a round trip that far away,
+ * at the cost of a timer per chunk, nothing parsed.
+ */
+export async function startTcpProxy(targetPort: number, options: { delayMs?: number } = {}): Promise<TcpProxy> {
+  const half = (options.delayMs ?? 0) / 2;
   const sockets = new Set<Socket>();
   let accepted = 0;
   let server: TcpServer | null = null;
@@ -262,8 +269,14 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
           sock.on('error', end);
           sock.on('close', end);
         }
-        client.pipe(upstream);
-        upstream.pipe(client);
+        if (half > 0) {
+          const relay = (from: Socket, to: Socket) => from.on('data', (chunk) => setTimeout(() => to.writable && to.write(chunk), half));
+          relay(client, upstream);
+          relay(upstream, client);
+        } else {
+          client.pipe(upstream);
+          upstream.pipe(client);
+        }
       });
       srv.once('error', reject);
       srv.listen(port, '127.0.0.1', () => {
@@ -293,9 +306,15 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const [target, latency] = process.argv.slice(2);
-  if (!target) throw new Error('usage: rpcProxy.ts <target url> [latencyMs]');
-  const proxy = await startRpcProxy(target, { latencyMs: Number(latency ?? 0) });
-  console.log(proxy.url);
-  process.on('SIGTERM', () => void proxy.close().then(() => process.exit(0)));
+  const [target, latency, kind] = process.argv.slice(2);
+  if (!target) throw new Error('usage: rpcProxy.ts <target url> [latencyMs] [http|tcp]');
+  if (kind === 'tcp') {
+    const relay = await startTcpProxy(Number(new URL(target).port), { delayMs: Number(latency ?? 0) });
+    console.log(`http://127.0.0.1:${relay.port}`);
+    process.on('SIGTERM', () => void relay.close().then(() => process.exit(0)));
+  } else {
+    const proxy = await startRpcProxy(target, { latencyMs: Number(latency ?? 0) });
+    console.log(proxy.url);
+    process.on('SIGTERM', () => void proxy.close().then(() => process.exit(0)));
+  }
 }
