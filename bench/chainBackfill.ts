@@ -82,23 +82,28 @@ async function main(): Promise<void> {
     const recipients = Array.from({ length: PER_TX }, () => privateKeyToAddress(generatePrivateKey()).toLowerCase() as Address);
     const txs = Math.ceil(LOGS / PER_TX);
     const genStarted = performance.now();
-    let last: `0x${string}` | undefined;
+    // Sent in rounds of GEN_ROUND transactions, each waited for: anvil accepts transactions faster
+    // than it mines them, and with thousands pending its automine has been seen to stop (txpool
+    // pending, no new block for minutes). A round's last receipt is polled; a block is mined by
+    // hand when it is still missing after a second.
+    const GEN_ROUND = 200;
+    let receipt: Awaited<ReturnType<typeof node.publicClient.getTransactionReceipt>> | null = null;
     for (let i = 0; i < txs; i++) {
       const n = Math.min(PER_TX, LOGS - i * PER_TX);
-      last = await node.walletClient.writeContract({
+      const hash = await node.walletClient.writeContract({
         address: token, abi: depositTokenAbi, functionName: 'mintBatch',
         args: [recipients.slice(0, n), Array.from({ length: n }, (_, k) => BigInt(i * PER_TX + k + 1))], gas: 30_000_000n,
       });
+      if ((i + 1) % GEN_ROUND !== 0 && i !== txs - 1) continue;
+      receipt = await node.publicClient.getTransactionReceipt({ hash }).catch(() => null);
+      for (let waited = 0; !receipt && waited < 120_000; waited += 50) {
+        await new Promise((r) => setTimeout(r, 50));
+        if (waited > 0 && waited % 1_000 === 0) await node.testClient.mine({ blocks: 1 });
+        receipt = await node.publicClient.getTransactionReceipt({ hash }).catch(() => null);
+      }
+      if (!receipt) throw new Error(`no receipt for mintBatch ${hash} (transaction ${i + 1} of ${txs}) after 2 minutes`);
     }
-    // Polled directly: viem's waitForTransactionReceipt, watching blocks, sometimes missed the
-    // receipt of the last of ~2,000 back-to-back transactions here and timed out after 3 minutes.
-    let receipt = await node.publicClient.getTransactionReceipt({ hash: last! }).catch(() => null);
-    for (const until = Date.now() + 120_000; !receipt && Date.now() < until; ) {
-      await new Promise((r) => setTimeout(r, 50));
-      receipt = await node.publicClient.getTransactionReceipt({ hash: last! }).catch(() => null);
-    }
-    if (!receipt) throw new Error(`no receipt for the last mintBatch ${last} after 2 minutes`);
-    if (receipt.status !== 'success') throw new Error('mintBatch reverted');
+    if (!receipt || receipt.status !== 'success') throw new Error('mintBatch reverted');
     const lastLogBlock = receipt.blockNumber;
     // Empty blocks on top, so every log block is deep history (backfilled by ranges).
     await node.testClient.mine({ blocks: 100 });

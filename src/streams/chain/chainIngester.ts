@@ -266,16 +266,20 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
       wake = done;
     });
 
+  /** Reads the decimals of the tokens that lack them, all at once (one round trip). */
   async function loadDecimals(): Promise<void> {
-    for (const t of tokens) {
-      if (decimals.has(t.address)) continue;
-      try {
-        const d = await ctx.rpc(() => client.readContract({ address: t.address as Address, abi: erc20DecimalsAbi, functionName: 'decimals' }));
-        decimals.set(t.address, Number(d));
-      } catch (e) {
-        throw new ChainReadError(`decimals() of token ${t.address} on chain ${chainId} failed`, { cause: e });
-      }
-    }
+    await Promise.all(
+      tokens
+        .filter((t) => !decimals.has(t.address))
+        .map(async (t) => {
+          try {
+            const d = await ctx.rpc(() => client.readContract({ address: t.address as Address, abi: erc20DecimalsAbi, functionName: 'decimals' }));
+            decimals.set(t.address, Number(d));
+          } catch (e) {
+            throw new ChainReadError(`decimals() of token ${t.address} on chain ${chainId} failed`, { cause: e });
+          }
+        }),
+    );
   }
 
   function tokenEvents(addresses: readonly string[]): Map<string, TokenEvents> {
@@ -324,8 +328,11 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
    * run again at once (a reorg rewound the checkpoints).
    */
   async function syncToFinalHead(): Promise<boolean> {
+    // Both in one round trip (the decimals are read once per token, the head on every sync).
+    const headRead = ctx.rpc(() => client.getBlockNumber({ cacheTime: 0 }));
+    headRead.catch(() => undefined); // awaited below unless the decimals failed
     await loadDecimals();
-    const head = await ctx.rpc(() => client.getBlockNumber({ cacheTime: 0 }));
+    const head = await headRead;
     observeHead(head);
     const final = await finalHead(head);
     if (final < 0n) return false;
@@ -400,8 +407,10 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
     let aheadOf = reached as ReadonlyMap<string, bigint>;
     // How many reads to keep fetching: one more (up to readAhead) each time a step had to wait for
     // its read, one fewer (down to 1) each time more than that many read ranges wait. A slow RPC
-    // gets several ranges in flight; a fast one, whose reads would only pile up in memory, one.
-    let depth = Math.min(1, readAhead);
+    // keeps several ranges in flight; a fast one, whose reads would only pile up in memory, one.
+    // A sync starts at readAhead: starting at one cost a backfill behind a remote RPC a round trip
+    // per step until the depth had grown.
+    let depth = readAhead;
     // Reads may start (not while dropping, nor once the loop is over).
     let open = true;
     const fetching = () => {
