@@ -11,9 +11,10 @@
  * event (the ceiling of a per-event publisher on this machine; the ingester publishes one message
  * per block, so it is not bounded by it). Both (a) and (b) use the same chunk size (`--chunk`). The logs come from DepositToken's
  * mintBatch (one Transfer per recipient), sent back to back, one block per transaction.
- * For (a) and (b) it also records the CPU time that anvil, nats-server, redis-server and this
- * process spent (from /proc), so a ratio below 1 can be told apart: waiting on the RPC, or
- * sharing the machine's cores with it.
+ * For (a) and (b) it also records the CPU time that anvil, nats-server, redis-server, this process
+ * and this process's main thread (where the raw reader and the ingester run their JavaScript)
+ * spent (from /proc), so a ratio below 1 can be told apart: waiting on the RPC (main thread partly
+ * idle), one thread's work (main thread busy), or sharing the machine's cores with the node.
  * With `--latency-ms N`, (a) and (b) go through a fixed-latency proxy in its own process
  * (test/support/rpcProxy.ts): a remote provider N ms away. `--latency-kind tcp` (default) relays
  * bytes after a timer and costs almost no CPU, as a provider on another machine costs this one
@@ -24,7 +25,8 @@
  *          --chunk N (blocks per eth_getLogs, default 50) --runs N (default 3)
  *          --read-ahead N (the ingester's readAhead, default DEFAULT_READ_AHEAD) --latency-ms N (default 0)
  *          --latency-kind tcp|http (default tcp)
- *          --cpu-profile FILE (a V8 CPU profile of this process during the ingester runs only)
+ *          --cpu-profile FILE (a V8 CPU profile of this process while each ingester run's clock runs:
+ *          FILE for the first run, FILE.2, FILE.3 for the others)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -151,7 +153,9 @@ async function main(): Promise<void> {
     const rawCpu = cpu.start();
     for (let r = 0; r < RUNS; r++) raw.push(await rawRun(1, `run ${r + 1}, 1 in flight`));
     const rawCpuSeconds = rawCpu.stop();
+    const rawAheadCpu = cpu.start();
     for (let r = 0; r < RUNS; r++) rawAhead.push(await rawRun(Math.max(1, READ_AHEAD), `run ${r + 1}, ${Math.max(1, READ_AHEAD)} in flight`));
+    const rawAheadCpuSeconds = rawAheadCpu.stop();
 
     // --- (b) the ingester, end to end ------------------------------------------------------------
     const ingest: number[] = [];
@@ -159,7 +163,6 @@ async function main(): Promise<void> {
     if (profiler) {
       profiler.connect();
       await profiler.post('Profiler.enable');
-      await profiler.post('Profiler.start');
     }
     const ingestCpu = cpu.start();
     for (let r = 0; r < RUNS; r++) {
@@ -177,12 +180,19 @@ async function main(): Promise<void> {
         tokens: [{ chainId: node.chainId, address: token, currency: 'USD', startBlock }],
         namespace, subjectPrefix: nats.chainSubjectPrefix, js, redis, logger: pino({ level: 'warn' }), readAhead: READ_AHEAD,
       });
+      if (profiler) await profiler.post('Profiler.start');
       const t0 = performance.now();
       await ing.start();
       while ((ing.lastProgress()?.blockNumber ?? -1n) < lastLogBlock) await new Promise((res) => setTimeout(res, 5));
       const secs = (performance.now() - t0) / 1_000;
       ingestCpu.pause();
       await ing.stop();
+      if (profiler) {
+        const { profile } = await profiler.post('Profiler.stop');
+        const file = r === 0 ? opts['cpu-profile']! : `${opts['cpu-profile']!}.${r + 1}`;
+        writeFileSync(file, JSON.stringify(profile));
+        console.log(`  CPU profile of this run (clock running) written to ${file}`);
+      }
       // Count what was published (after the clock stopped): every `.events` message decoded.
       const { events, messages } = await countPublishedEvents(js, nats.chainStream, `${nats.chainSubjectPrefix}.${node.chainId}.events`);
       if (events !== LOGS) throw new Error(`the ingester published ${events} events, expected ${LOGS}`);
@@ -192,12 +202,7 @@ async function main(): Promise<void> {
       ingestCpu.resume();
     }
     const ingestCpuSeconds = ingestCpu.stop();
-    if (profiler) {
-      const { profile } = await profiler.post('Profiler.stop');
-      writeFileSync(opts['cpu-profile']!, JSON.stringify(profile));
-      profiler.disconnect();
-      console.log(`CPU profile of the ingester runs written to ${opts['cpu-profile']}`);
-    }
+    profiler?.disconnect();
 
     // --- (c) context: the bare JetStream publish-and-ack rate of the same messages -------------------
     const bare: number[] = [];
@@ -231,7 +236,14 @@ async function main(): Promise<void> {
     const rawRate = Math.max(median(raw), median(rawAhead));
     const ingestRate = median(ingest);
     // CPU milliseconds per 1,000 logs, per process, while each was measured (all runs).
-    const per1k = (c: Record<string, number>) => Object.fromEntries(Object.entries(c).map(([k, v]) => [k, Number(((v * 1e6) / (LOGS * RUNS)).toFixed(2))]));
+    const per1k = (c: Record<string, number>) =>
+      Object.fromEntries(Object.entries(c).filter(([k]) => k !== 'wall').map(([k, v]) => [k, Number(((v * 1e6) / (LOGS * RUNS)).toFixed(2))]));
+    // How busy this process's main thread (where the raw reader and the ingester run) was while measured.
+    const busy = (c: Record<string, number>) => Number(((c[MAIN_THREAD] ?? 0) / (c['wall'] || 1)).toFixed(2));
+    const ingestMainMsPer1k = ((ingestCpuSeconds[MAIN_THREAD] ?? 0) * 1e6) / (LOGS * RUNS);
+    // CPU milliseconds per log of every process measured (this process counted once, with its threads).
+    const cpuMsPerLog = (c: Record<string, number>) =>
+      (Object.entries(c).reduce((sum, [k, v]) => (k === 'wall' || k === MAIN_THREAD ? sum : sum + v), 0) * 1e3) / (LOGS * RUNS);
     const result = {
       benchmark: 'chain-backfill',
       at: new Date().toISOString(),
@@ -247,12 +259,23 @@ async function main(): Promise<void> {
       ratio: Number((ingestRate / rawRate).toFixed(3)),
       bareJetStreamPublishPerSecond: Math.round(median(bare)),
       ingesterToJetStreamCeiling: Number((ingestRate / median(bare)).toFixed(3)),
-      cpuMsPer1kLogs: { raw: per1k(rawCpuSeconds), ingester: per1k(ingestCpuSeconds) },
+      cpuMsPer1kLogs: { raw: per1k(rawCpuSeconds), rawReadAhead: per1k(rawAheadCpuSeconds), ingester: per1k(ingestCpuSeconds) },
+      mainThreadBusy: { rawReadAhead: busy(rawAheadCpuSeconds), ingester: busy(ingestCpuSeconds) },
+      // Events per second one ingester thread could reach if it were never idle (from its CPU per event).
+      ingesterThreadCapacityPerSecond: Math.round(1e6 / (ingestMainMsPer1k || Number.NaN)),
+      // Cores the whole backfill (every process measured) would keep busy at the raw rate.
+      coresNeededAtRawRate: Number(((rawRate * cpuMsPerLog(ingestCpuSeconds)) / 1_000).toFixed(2)),
       runs: { raw: raw.map(Math.round), rawReadAhead: rawAhead.map(Math.round), ingester: ingest.map(Math.round), bareJetStream: bare.map(Math.round) },
     };
     console.log(`\nraw eth_getLogs: ${result.rawGetLogsPerSecond} logs/s (1 in flight ${result.rawGetLogsPerSecondOneInFlight}, ${Math.max(1, READ_AHEAD)} in flight ${result.rawGetLogsPerSecondReadAheadInFlight})   ingester: ${result.ingesterEventsPerSecond} events/s   ratio ${result.ratio}`);
     console.log(`CPU ms per 1,000 logs, raw (1 in flight): ${JSON.stringify(per1k(rawCpuSeconds))}`);
+    console.log(`CPU ms per 1,000 logs, raw (${Math.max(1, READ_AHEAD)} in flight): ${JSON.stringify(per1k(rawAheadCpuSeconds))}`);
     console.log(`CPU ms per 1,000 logs, ingester:          ${JSON.stringify(per1k(ingestCpuSeconds))}`);
+    console.log(
+      `main thread busy: raw reader ${Math.round(100 * result.mainThreadBusy.rawReadAhead)} %, ingester ${Math.round(100 * result.mainThreadBusy.ingester)} %` +
+        `   one ingester thread never idle: ${result.ingesterThreadCapacityPerSecond} events/s (${ingestMainMsPer1k.toFixed(2)} ms per 1,000)`,
+    );
+    console.log(`cores the backfill would keep busy at the raw rate (all processes): ${result.coresNeededAtRawRate} of ${cpus().length}`);
     console.log(`bare JetStream publish+ack: ${result.bareJetStreamPublishPerSecond} msgs/s   ingester / that ceiling: ${result.ingesterToJetStreamCeiling}`);
     const dir = join(new URL('.', import.meta.url).pathname, 'results');
     mkdirSync(dir, { recursive: true });
@@ -280,10 +303,13 @@ function findPid(match: (cmdline: string) => boolean): number | undefined {
   return undefined;
 }
 
-/** CPU seconds (user + system) of a process so far, from /proc/<pid>/stat; 0 when unreadable. */
-function cpuSecondsOf(pid: number): number {
+/** The cpuMeter entry of this process's main thread (JavaScript; not GC helpers, not libuv's pool). */
+const MAIN_THREAD = 'bench main thread';
+
+/** CPU seconds (user + system) of a process (or of its thread `tid`) so far, from /proc; 0 when unreadable. */
+function cpuSecondsOf(pid: number, tid?: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'latin1');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
   } catch {
@@ -294,7 +320,11 @@ function cpuSecondsOf(pid: number): number {
 /** Measures the CPU seconds that `pids` and this process spend between start and stop, minus pauses. */
 function cpuMeter(pids: Record<string, number | undefined>) {
   const read = () => {
-    const out: Record<string, number> = { bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6 };
+    const out: Record<string, number> = {
+      wall: performance.now() / 1_000,
+      bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+      [MAIN_THREAD]: cpuSecondsOf(process.pid, process.pid),
+    };
     for (const [name, pid] of Object.entries(pids)) if (pid) out[name] = cpuSecondsOf(pid);
     return out;
   };

@@ -367,7 +367,7 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
   /**
    * The step loop of `syncToFinalHead`: reads, stores, publishes and checkpoints one range after
    * another up to `final`, moving `reached`. Reads run ahead of the step being stored and published:
-   * one to `readAhead` ranges after it are being fetched (and up to three times as many wait, read,
+   * one to `readAhead` ranges after it are being fetched (and up to six times as many wait, read,
    * to be used), so the RPC is busy while the engine works and a slow (remote) RPC has several
    * ranges in flight. Range reads are anchored at `final` (chainAnchor.ts). Reads have no
    * effect beyond the header cache, so read-ahead that turns out wrong (a step that does not go as
@@ -424,12 +424,15 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
       return n;
     };
     /**
-     * Starts reads while fewer than `limit` are fetching and fewer than 3 × `limit` wait to be
+     * Starts reads while fewer than `limit` are fetching and fewer than 6 × `limit` wait to be
      * used (reads that wait only for their anchor do not hold up the next ones). Runs again as
-     * each read is fetched, so the RPC stays busy while a step is stored and published.
+     * each read is fetched, so the RPC stays busy while a step is stored and published. Behind a
+     * remote RPC a read waits one or two round trips for its anchor after it was fetched, so with
+     * 3 × `limit` the cap, not the RPC, held fetches back (150,000 logs 50 ms away: 0.77–0.85 of
+     * the raw rate, 0.88 with 6 ×).
      */
     const fill = (limit: number) => {
-      while (open && running && ahead.length < 3 * limit && fetching() < limit) {
+      while (open && running && ahead.length < 6 * limit && fetching() < limit) {
         const p = plan(aheadOf);
         if (!p) return;
         const entry: Entry = { key: p.key, plan: p, read: null as unknown as Promise<ReadResult>, fetched: false, settled: false };
