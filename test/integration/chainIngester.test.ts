@@ -323,6 +323,60 @@ describe('chainIngester', () => {
     for (let i = 1; i < marks.length; i++) expect(marks[i]!).toBeGreaterThan(marks[i - 1]!);
   });
 
+  it('stops reading ahead while the ranges already read hold maxEventsReadAhead events, and still publishes every event once, in order', async () => {
+    const t = await token(6);
+    const alice = node.accounts[1] as Address;
+    const values = Array.from({ length: 20 }, (_, i) => BigInt(i + 1));
+    for (const v of values) await mint(node, t.address as Address, alice, v); // one block each
+    const target = await head();
+    const ranges = Number(target - t.startBlock) + 1; // one block each
+    // The first step's progress publish (after its events) is held for 300 ms, ample for reading
+    // every range of a local node; count the ranges read by the time it goes on.
+    const readBeforeFirstProgress = async (maxEventsReadAhead?: number) => {
+      const s = await scope();
+      let held: 'not yet' | 'holding' | 'done' = 'not yet';
+      let readByThen = 0;
+      const getLogs = spyGetLogs(node.publicClient);
+      const slowFirst = new Proxy(js, {
+        get(target, prop, receiver) {
+          if (prop !== 'publish') return Reflect.get(target, prop, receiver);
+          return async (...args: Parameters<JetStreamClient['publish']>) => {
+            if (held === 'not yet' && args[0].endsWith('.progress')) {
+              held = 'holding';
+              await new Promise((r) => setTimeout(r, 300));
+              readByThen = getLogs.calls.length;
+              held = 'done';
+            }
+            return target.publish(...args);
+          };
+        },
+      });
+      const ing = chainIngester({
+        chain: chainSchema.parse({ chainId: node.chainId, rpcUrls: [node.rpcUrl], confirmations: 0, pollIntervalMs: 50, maxBlockRange: 1, tipBlocks: 0 }),
+        tokens: [t], namespace: s.namespace, subjectPrefix: s.chainSubjectPrefix, js: slowFirst, redis, logger, client: node.publicClient,
+        readAhead: 3, ...(maxEventsReadAhead !== undefined && { maxEventsReadAhead }),
+      });
+      cleanups.push(() => ing.stop());
+      await ing.start();
+      await progressAt(ing, target);
+      await ing.stop();
+      getLogs.restore();
+      const { events } = await readStream(s);
+      expect(events.map((e) => e.value)).toEqual(values);
+      expect(new Set(events.map((e) => e.eventId)).size).toBe(values.length);
+      return readByThen;
+    };
+    // Unbounded (the default, 50,000 events): the first step's ranges and as many as may wait
+    // (6 × readAhead) are read while it is held.
+    expect(await readBeforeFirstProgress()).toBeGreaterThanOrEqual(Math.min(ranges, 1 + 6 * 3));
+    // Two events: a read starts only while the ranges fetched and waiting hold fewer than two events,
+    // so at most 2 + readAhead ranges with an event wait at once (and the token's first block, which
+    // has none). The first step takes those, then as many wait again while it is held.
+    const bounded = await readBeforeFirstProgress(2);
+    expect(bounded).toBeLessThanOrEqual(1 + 2 * (2 + 3 + 1));
+    expect(bounded).toBeLessThan(ranges);
+  });
+
   it('reads ranges ahead while it publishes (several eth_getLogs in flight behind a slow RPC), and still publishes them in chain order', async () => {
     const t = await token(6);
     const alice = node.accounts[1] as Address;

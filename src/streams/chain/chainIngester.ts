@@ -121,6 +121,12 @@ export interface ChainIngesterOptions {
    * latency). Default `DEFAULT_READ_AHEAD`; 0 reads one range at a time.
    */
   readAhead?: number;
+  /**
+   * No read ahead starts while the ranges already read and waiting for their step hold this many
+   * events (memory: a busy token's ranges can each carry a provider's full answer). Default
+   * `MAX_EVENTS_PER_STEP` (50,000).
+   */
+  maxEventsReadAhead?: number;
 }
 
 /** Default `readAhead`: enough to keep a remote RPC busy, few enough to bound memory (ranges of `maxBlockRange` blocks). */
@@ -208,6 +214,7 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
   const maxBackoff = options.retry?.maxMs ?? 30_000;
   const maxEventsPerMessage = options.maxEventsPerMessage ?? MAX_EVENTS_PER_MESSAGE;
   const readAhead = options.readAhead ?? options.chain.readAhead ?? DEFAULT_READ_AHEAD;
+  const maxEventsReadAhead = options.maxEventsReadAhead ?? MAX_EVENTS_PER_STEP;
 
   let running = false;
   let leader = false;
@@ -391,7 +398,7 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
     // Ranges are read against one anchor, the final head (chainAnchor.ts); a block is read by its
     // hash and needs none.
     const anchor = new ChainAnchor(ctx, final);
-    const read = (p: Planned, onFetched: () => void) => {
+    const read = (p: Planned, onFetched: (events: number) => void) => {
       const wanted = tokenEvents(p.tokens);
       // Outside the tip zone, a block's time may come from its logs (readConfirmedLogs.ts).
       const trustLogTimesBelow = final - BigInt(chain.tipBlocks) + 1n;
@@ -402,7 +409,8 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
     // Reads in step order: ahead[0] is the next step's, each planned as if the ones before it succeed.
     // An entry is `fetched` once its RPC calls are done (a range may still wait for its anchor),
     // `settled` once its read resolved or failed.
-    type Entry = { key: string; plan: Planned; read: Promise<ReadResult>; fetched: boolean; settled: boolean; value?: ReadResult };
+    // `events`: the read's event count once fetched (what it holds in memory while it waits).
+    type Entry = { key: string; plan: Planned; read: Promise<ReadResult>; fetched: boolean; settled: boolean; events: number; value?: ReadResult };
     const ahead: Entry[] = [];
     let aheadOf = reached as ReadonlyMap<string, bigint>;
     // How many reads to keep fetching: one more (up to readAhead) each time a step had to wait for
@@ -418,38 +426,48 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
       for (const e of ahead) if (!e.fetched) n++;
       return n;
     };
+    const eventsAhead = () => {
+      let n = 0;
+      for (const e of ahead) n += e.events;
+      return n;
+    };
     const settledAhead = () => {
       let n = 0;
       for (const e of ahead) if (e.settled) n++;
       return n;
     };
     /**
-     * Starts reads while fewer than `limit` are fetching and fewer than 6 × `limit` wait to be
-     * used (reads that wait only for their anchor do not hold up the next ones). Runs again as
+     * Starts reads while fewer than `limit` are fetching, fewer than 6 × `limit` wait to be used
+     * (reads that wait only for their anchor do not hold up the next ones) and those read hold
+     * fewer than `maxEventsReadAhead` events. Runs again as
      * each read is fetched, so the RPC stays busy while a step is stored and published. Behind a
      * remote RPC a read waits one or two round trips for its anchor after it was fetched, so with
      * 3 × `limit` the cap, not the RPC, held fetches back (150,000 logs 50 ms away: 0.77–0.85 of
      * the raw rate, 0.88 with 6 ×).
      */
     const fill = (limit: number) => {
-      while (open && running && ahead.length < 6 * limit && fetching() < limit) {
+      while (open && running && ahead.length < 6 * limit && fetching() < limit && eventsAhead() < maxEventsReadAhead) {
         const p = plan(aheadOf);
         if (!p) return;
-        const entry: Entry = { key: p.key, plan: p, read: null as unknown as Promise<ReadResult>, fetched: false, settled: false };
-        const fetched = () => {
+        const entry: Entry = { key: p.key, plan: p, read: null as unknown as Promise<ReadResult>, fetched: false, settled: false, events: 0 };
+        const fetched = (events: number) => {
           if (entry.fetched) return;
           entry.fetched = true;
+          entry.events = events;
           fill(depth);
         };
-        const settled = () => {
-          entry.settled = true;
-          fetched();
-        };
         entry.read = read(p, fetched);
-        entry.read.then((value) => {
-          entry.value = value;
-          settled();
-        }, settled);
+        entry.read.then(
+          (value) => {
+            entry.value = value;
+            entry.settled = true;
+            fetched(value.events.length);
+          },
+          () => {
+            entry.settled = true;
+            fetched(0);
+          },
+        );
         ahead.push(entry);
         aheadOf = advanced(aheadOf, p);
       }

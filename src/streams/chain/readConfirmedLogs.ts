@@ -168,8 +168,8 @@ export interface ReadRangeOptions {
    * Default: none (every block with logs has its header read).
    */
   trustLogTimesBelow?: bigint;
-  /** Called once the range's RPC reads are done, before the anchor confirms them (read-ahead scheduling). */
-  onFetched?: () => void;
+  /** Called with the range's event count once its RPC reads are done, before the anchor confirms them (read-ahead scheduling). */
+  onFetched?: (events: number) => void;
 }
 
 /** Reads `range` by eth_getLogs; see the module comment. */
@@ -264,7 +264,7 @@ export async function readRange(
   }
   if (!ids.has(range.to)) records.push({ number: range.to, hash: after.hash, parentHash: after.parentHash, logIndexes: [] });
   records.sort((a, b) => (a.number < b.number ? -1 : 1));
-  options.onFetched?.();
+  options.onFetched?.(events.length);
   await anchor.confirm();
   return { events, records, first, last: after };
 }
