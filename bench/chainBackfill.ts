@@ -10,7 +10,8 @@
  * and their ratio; and, for context, (c) the bare JetStream publish-and-ack rate of one message per
  * event (the ceiling of a per-event publisher on this machine; the ingester publishes one message
  * per block, so it is not bounded by it). Both (a) and (b) use the same chunk size (`--chunk`). The logs come from DepositToken's
- * mintBatch (one Transfer per recipient), sent back to back, one block per transaction.
+ * mintBatch (one Transfer per recipient), sent back to back, one block per transaction (anvil's
+ * automine; a block mined by hand when a receipt is late may hold several).
  * For (a) and (b) it also records the CPU time that anvil, nats-server, redis-server, this process
  * and this process's main thread (where the raw reader and the ingester run their JavaScript)
  * spent (from /proc), so a ratio below 1 can be told apart: waiting on the RPC (main thread partly
@@ -111,7 +112,7 @@ async function main(): Promise<void> {
     await node.testClient.mine({ blocks: 100 });
     const head = await node.publicClient.getBlockNumber({ cacheTime: 0 });
     const genSeconds = (performance.now() - genStarted) / 1_000;
-    console.log(`generated ${LOGS} Transfer logs in ${txs} blocks (${startBlock + 1n}..${lastLogBlock}) in ${genSeconds.toFixed(1)} s`);
+    console.log(`generated ${LOGS} Transfer logs in ${txs} transactions, blocks (${startBlock + 1n}..${lastLogBlock}) in ${genSeconds.toFixed(1)} s`);
 
     // The RPC as the ingester and the raw reads see it: anvil itself, or behind a fixed latency.
     const proxy = LATENCY_MS > 0 ? await startLatencyProxy(node.rpcUrl, LATENCY_MS, LATENCY_KIND) : null;
@@ -249,7 +250,7 @@ async function main(): Promise<void> {
       at: new Date().toISOString(),
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
       setup: {
-        logs: LOGS, logsPerBlock: PER_TX, blocks: txs, chunkBlocks: CHUNK, runs: RUNS, readAhead: READ_AHEAD, rpcLatencyMs: LATENCY_MS, ...(LATENCY_MS > 0 && { latencyKind: LATENCY_KIND }),
+        logs: LOGS, logsPerBlock: PER_TX, transactions: txs, blocks: Number(lastLogBlock - startBlock), chunkBlocks: CHUNK, runs: RUNS, readAhead: READ_AHEAD, rpcLatencyMs: LATENCY_MS, ...(LATENCY_MS > 0 && { latencyKind: LATENCY_KIND }),
         node: 'anvil (@foundry-rs/anvil)', generationSeconds: Number(genSeconds.toFixed(2)),
       },
       rawGetLogsPerSecond: Math.round(rawRate),
