@@ -38,6 +38,24 @@ function spyGetLogs(client: PublicClient, fake?: (c: GetLogsCall, real: () => Pr
 }
 type GetLogsCall = { address: string[]; fromBlock: bigint; toBlock: bigint };
 
+/** `js` whose first `.progress` publish is held for `ms` (a slow JetStream ack); `onRelease` runs as it goes on. */
+function holdFirstProgress(js: JetStreamClient, ms: number, onRelease: () => void = () => undefined): JetStreamClient {
+  let held = false;
+  return new Proxy(js, {
+    get(target, prop, receiver) {
+      if (prop !== 'publish') return Reflect.get(target, prop, receiver);
+      return async (...args: Parameters<JetStreamClient['publish']>) => {
+        if (!held && args[0].endsWith('.progress')) {
+          held = true;
+          await new Promise((r) => setTimeout(r, ms));
+          onRelease();
+        }
+        return target.publish(...args);
+      };
+    },
+  });
+}
+
 const logger = pino({ level: 'silent' });
 const E18 = 10n ** 18n;
 const E6 = 10n ** 6n;
@@ -289,21 +307,9 @@ describe('chainIngester', () => {
     for (let i = 1n; i <= 6n; i++) await mint(node, t.address as Address, alice, i);
     const target = await head();
     // The first step's progress publish is held for 300 ms (a slow JetStream ack): meanwhile the
-    // ranges after it are read (up to three ahead), so the next step finds them read and takes them
+    // ranges after it are read ahead, so the next step finds them read and takes them
     // together.
-    let held = false;
-    const slowFirst = new Proxy(js, {
-      get(target, prop, receiver) {
-        if (prop !== 'publish') return Reflect.get(target, prop, receiver);
-        return async (...args: Parameters<JetStreamClient['publish']>) => {
-          if (!held && args[0].endsWith('.progress')) {
-            held = true;
-            await new Promise((r) => setTimeout(r, 300));
-          }
-          return target.publish(...args);
-        };
-      },
-    });
+    const slowFirst = holdFirstProgress(js, 300);
     const ing = chainIngester({
       chain: chainSchema.parse({ chainId: node.chainId, rpcUrls: [node.rpcUrl], confirmations: 0, pollIntervalMs: 50, maxBlockRange: 1, tipBlocks: 0 }),
       tokens: [t], namespace: s.namespace, subjectPrefix: s.chainSubjectPrefix, js: slowFirst, redis, logger, retry: { initialMs: 20, maxMs: 200 },
@@ -334,22 +340,10 @@ describe('chainIngester', () => {
     // every range of a local node; count the ranges read by the time it goes on.
     const readBeforeFirstProgress = async (maxEventsReadAhead?: number) => {
       const s = await scope();
-      let held: 'not yet' | 'holding' | 'done' = 'not yet';
       let readByThen = 0;
       const getLogs = spyGetLogs(node.publicClient);
-      const slowFirst = new Proxy(js, {
-        get(target, prop, receiver) {
-          if (prop !== 'publish') return Reflect.get(target, prop, receiver);
-          return async (...args: Parameters<JetStreamClient['publish']>) => {
-            if (held === 'not yet' && args[0].endsWith('.progress')) {
-              held = 'holding';
-              await new Promise((r) => setTimeout(r, 300));
-              readByThen = getLogs.calls.length;
-              held = 'done';
-            }
-            return target.publish(...args);
-          };
-        },
+      const slowFirst = holdFirstProgress(js, 300, () => {
+        readByThen = getLogs.calls.length;
       });
       const ing = chainIngester({
         chain: chainSchema.parse({ chainId: node.chainId, rpcUrls: [node.rpcUrl], confirmations: 0, pollIntervalMs: 50, maxBlockRange: 1, tipBlocks: 0 }),
