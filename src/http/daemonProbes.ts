@@ -18,10 +18,12 @@ export interface DaemonProbesOptions {
   metrics: Metrics;
   /** True once both durable consumers are bound and consuming, false again once stopping. */
   consuming: () => boolean;
+  /** Null while the mapping update follower runs, else why it stopped (readiness fails with it). */
+  mappingFailure?: () => string | null;
 }
 
 export interface DaemonProbes {
-  /** /readyz: NATS, Redis, ClickHouse, each chain RPC, the consumers. */
+  /** /readyz: NATS, Redis, ClickHouse, each chain RPC, the consumers, the mapping follower. */
   checks: Record<string, ReadinessCheck>;
   /** Before a scrape: consumer lag, parked legs, watermark lag, chain head and head lag. */
   sample(): Promise<void>;
@@ -68,6 +70,14 @@ export function daemonProbes(o: DaemonProbesOptions): DaemonProbes {
       await Promise.all(streams.map((s) => o.jsm.consumers.info(s, config.nats.consumerName)));
     },
   };
+  if (o.mappingFailure) {
+    const failure = o.mappingFailure;
+    checks.mappings = async () => {
+      const why = failure();
+      metrics.mappingFollowerUp.set(why === null ? 1 : 0);
+      if (why !== null) throw new Error(why);
+    };
+  }
   for (const c of chains) {
     checks[`chain:${c.chainId}`] = async () => {
       const head = await chainHead(c.clients);
@@ -98,6 +108,7 @@ export function daemonProbes(o: DaemonProbesOptions): DaemonProbes {
       const durable = await o.store.chainBlock(c.chainId);
       if (durable !== null) metrics.chainHeadLagBlocks.set({ chain_id: chainId }, Number(head - durable));
     });
+    if (o.mappingFailure) metrics.mappingFollowerUp.set(o.mappingFailure() === null ? 1 : 0);
     await Promise.allSettled([...lag, parked, wm, ...heads]);
   }
 
