@@ -271,7 +271,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     });
     server = await startHealthServer({
       host: config.http.host, port: config.http.port, registry: metrics.registry,
-      checks: probes.checks, beforeScrape: probes.sample,
+      checks: probes.checks, beforeScrape: probes.sample, cacheMs: config.http.probeCacheMs,
       onProbe: (name, ok, seconds) => {
         const dependency = name.startsWith('chain:') ? 'chain' : name;
         metrics.dependencyUp.set({ dependency }, ok ? 1 : 0);

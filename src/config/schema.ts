@@ -135,6 +135,12 @@ export const configSchema = z.object({
     host: z.string().default('127.0.0.1'),
     /** 0 picks a free port; -1 disables the metrics/health server. */
     port: z.number().int().min(-1).max(65_535).default(9464),
+    /**
+     * Readiness reports, scrape-time samples and the chain head (eth_blockNumber) are reused this
+     * long: a scraper or load balancer probing many times a second costs each dependency, and the
+     * RPC provider's quota, at most one call per interval. 0 probes on every request.
+     */
+    probeCacheMs: z.number().int().min(0).max(60_000).default(2_000),
   }).prefault({}),
   /** AML pattern rules on the live stream (src/aml). */
   aml: z.object({

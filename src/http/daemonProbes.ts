@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import type { Metrics } from '../sinks/metrics.js';
 import type { MatchStore } from '../state/matchStore.js';
 import type { ReadinessCheck } from './healthServer.js';
+import { cachedProbe } from './probeCache.js';
 
 export interface DaemonProbesOptions {
   config: Config;
@@ -29,12 +30,16 @@ export interface DaemonProbes {
   sample(): Promise<void>;
 }
 
-/** A chain answers when any of its RPC URLs returns the head block number. */
-function chainClients(config: Config): { chainId: number; clients: PublicClient[] }[] {
-  return config.chains.map((c) => ({
-    chainId: c.chainId,
-    clients: c.rpcUrls.map((url) => createPublicClient({ transport: http(url, { retryCount: 0, timeout: 2_000 }) })),
-  }));
+/**
+ * A chain answers when any of its RPC URLs returns the head block number. The answer is shared by
+ * the readiness check and the scrape's sampling and reused for `http.probeCacheMs`, so however
+ * often both are asked, the provider sees at most one eth_blockNumber per URL per interval.
+ */
+function chainClients(config: Config): { chainId: number; head: () => Promise<bigint> }[] {
+  return config.chains.map((c) => {
+    const clients = c.rpcUrls.map((url) => createPublicClient({ transport: http(url, { retryCount: 0, timeout: 2_000 }) }));
+    return { chainId: c.chainId, head: cachedProbe(() => chainHead(clients), config.http.probeCacheMs) };
+  });
 }
 
 async function chainHead(clients: PublicClient[]): Promise<bigint> {
@@ -80,7 +85,7 @@ export function daemonProbes(o: DaemonProbesOptions): DaemonProbes {
   }
   for (const c of chains) {
     checks[`chain:${c.chainId}`] = async () => {
-      const head = await chainHead(c.clients);
+      const head = await c.head();
       metrics.chainHeadBlock.set({ chain_id: String(c.chainId) }, Number(head));
     };
   }
@@ -102,7 +107,7 @@ export function daemonProbes(o: DaemonProbesOptions): DaemonProbes {
       if (w.chain >= 0) metrics.watermarkLagSeconds.set({ source: 'chain' }, (now - w.chain) / 1_000);
     });
     const heads = chains.map(async (c) => {
-      const head = await chainHead(c.clients);
+      const head = await c.head();
       const chainId = String(c.chainId);
       metrics.chainHeadBlock.set({ chain_id: chainId }, Number(head));
       const durable = await o.store.chainBlock(c.chainId);
