@@ -187,6 +187,16 @@ export const configSchema = z.object({
       ctx.addIssue({ code: 'custom', path: ['nats', 'limits', s, 'maxAgeMs'], message: `must be 0 or at least matching.lateRetentionMs (${c.matching.lateRetentionMs})` });
     }
   }
+  // An event still in a stream can be delivered again; its AML applied marker (ev:<id>, TTL
+  // stateTtlMs) must outlive it, or the replay would count the movement twice in the windows.
+  if (c.aml.enabled) {
+    for (const s of ['ledger', 'chain'] as const) {
+      const age = c.nats.limits[s].maxAgeMs;
+      if (age === 0 || c.aml.stateTtlMs < age) {
+        ctx.addIssue({ code: 'custom', path: ['aml', 'stateTtlMs'], message: `must be at least nats.limits.${s}.maxAgeMs (${age === 0 ? 'unlimited: set one' : age}): an event still in the stream must find its applied marker` });
+      }
+    }
+  }
   const alerts = c.alerts.streamLimits.maxAgeMs;
   if (alerts !== 0 && alerts < c.alerts.duplicateWindowMs) {
     ctx.addIssue({ code: 'custom', path: ['alerts', 'streamLimits', 'maxAgeMs'], message: `must be 0 or at least alerts.duplicateWindowMs (${c.alerts.duplicateWindowMs})` });

@@ -63,5 +63,8 @@ describe('stream retention limits', () => {
     expect(() => parseConfig({ nats: { limits: { chain: { maxBytes: 10 } } } })).toThrow(/nats\.limits\.chain\.maxBytes.*1 MiB/s);
     expect(() => parseConfig({ alerts: { streamLimits: { maxAgeMs: 3_600_000 }, duplicateWindowMs: 2 * 3_600_000 } }))
       .toThrow(/alerts\.streamLimits\.maxAgeMs/);
+    expect(() => parseConfig({ aml: { enabled: true, stateTtlMs: 30 * DAY } })).toThrow(/aml\.stateTtlMs.*nats\.limits\.ledger\.maxAgeMs/s);
+    expect(() => parseConfig({ aml: { enabled: true }, nats: { limits: { chain: { maxAgeMs: 0 } } } })).toThrow(/aml\.stateTtlMs.*unlimited/s);
+    expect(parseConfig({ aml: { enabled: true } }).aml.stateTtlMs).toBe(400 * DAY);
   });
 });
