@@ -93,22 +93,46 @@ export interface MappingFollower {
 /**
  * Applies the bank's identity mapping updates to the in-memory map: every worker reads the whole
  * MAPPINGS stream with an ordered consumer, so all workers see the same mappings and a restart
- * rebuilds them. Resolves `caughtUp` once the updates present at start are applied. The
- * subscription aborts when the stream or its consumer disappears; from then on `failure()` says
- * why (a worker must not go on matching with mappings that silently stopped moving).
+ * rebuilds them. Resolves `caughtUp` once the updates present at start are applied.
+ *
+ * The ordered consumer re-creates itself when its consumer is lost (a NATS restart): meanwhile
+ * `failure()` says it is stalled. If the stream itself is gone, or the subscription ends other than
+ * by `stop()`, the follower stops and `failure()` keeps saying why until the worker restarts: a
+ * worker must not go on matching with mappings that silently stopped moving.
  */
 export async function followMappingUpdates(o: MappingUpdatesOptions): Promise<MappingFollower> {
   const info = await (await o.js.streams.get(o.stream)).info();
   const lastAtStart = info.state.last_seq;
   const consumer = await o.js.consumers.get(o.stream, { deliver_policy: DeliverPolicy.All });
-  const messages = await consumer.consume({ abort_on_missing_resource: true });
+  // Pulls that expire every 10 s (heartbeats every 5 s): a lost stream or consumer is noticed and
+  // retried within seconds instead of the default 30 s, for one idle pull request per 10 s.
+  const messages = await consumer.consume({ expires: 10_000 });
   let resolveCaughtUp!: () => void;
   const caughtUp = new Promise<void>((r) => (resolveCaughtUp = r));
   if (lastAtStart === 0 || info.state.messages === 0) resolveCaughtUp();
   let stopped = false;
-  let failure: string | null = null;
+  let ended: string | null = null;
+  let stalled: string | null = null;
+  (async () => {
+    for await (const s of messages.status()) {
+      if (s.type === 'stream_not_found') {
+        // A re-created stream is another history (sequences start again): following it from the
+        // old cursor would skip its first updates. Stop; a restart replays the new history.
+        ended = `mapping updates stopped: stream ${o.stream} not found (deleted?); restart the worker to rebuild the identity map`;
+        o.log.error({ stream: o.stream }, ended);
+        messages.stop();
+      } else if (s.type === 'consumer_not_found' || s.type === 'consumer_deleted') {
+        if (stalled === null) o.log.warn({ stream: o.stream, status: s.type }, 'mapping updates stalled: re-creating the ordered consumer');
+        stalled = `mapping updates stalled: ${s.type.replace('_', ' ')}`;
+      } else if (s.type === 'ordered_consumer_recreated' && stalled !== null) {
+        o.log.info({ stream: o.stream }, 'mapping updates resumed');
+        stalled = null;
+      }
+    }
+  })().catch(() => undefined);
   (async () => {
     for await (const m of messages) {
+      stalled = null;
       try {
         const update = parseMappingUpdate(m.data);
         const changes = o.identities.setAccount(update);
@@ -121,14 +145,14 @@ export async function followMappingUpdates(o: MappingUpdatesOptions): Promise<Ma
       if (m.seq >= lastAtStart) resolveCaughtUp();
     }
     const closed = await messages.closed();
-    if (!stopped) throw closed instanceof Error ? closed : new Error('subscription ended');
+    if (!stopped && ended === null) throw closed instanceof Error ? closed : new Error('subscription ended');
   })().catch((e) => {
-    failure = `mapping updates stopped: ${(e as Error).message}`;
-    o.log.error({ err: e, stream: o.stream }, failure);
+    ended = `mapping updates stopped: ${(e as Error).message}`;
+    o.log.error({ err: e, stream: o.stream }, ended);
   });
   return {
     caughtUp,
-    failure: () => failure,
+    failure: () => ended ?? stalled,
     stop: () => { stopped = true; messages.stop(); },
   };
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { ensureStreams } from '../../src/streams/jetstreamSetup.js';
 import { queryRows } from '../../src/sinks/clickhouse/queries.js';
 import { randomWallet, startHarness, type Harness } from '../support/harness.js';
 
@@ -103,7 +104,7 @@ describe('identity mapping updates and the reject policy', () => {
   });
 
   // Last: it deletes the mapping stream.
-  it('reports not ready on /readyz once the mapping subscription fails (its stream is gone)', async () => {
+  it('reports not ready on /readyz once the mapping subscription lost its stream, and stays so', async () => {
     const readyz = async () => {
       const r = await fetch(`${h.daemon.httpAddress()}/readyz`);
       return { status: r.status, body: await r.json() as { checks: Record<string, { ok: boolean; error?: string }> } };
@@ -111,10 +112,19 @@ describe('identity mapping updates and the reject policy', () => {
     await h.waitFor('ready before', async () => (await readyz()).body.checks.mappings?.ok === true, 15_000);
     const jsm = await jetstreamManager(h.nc);
     await jsm.streams.delete(h.config.nats.mappingStream);
-    const r = await h.waitFor('not ready', async () => { const x = await readyz(); return x.status === 503 ? x : undefined; }, 60_000);
+    const r = await h.waitFor('not ready', async () => { const x = await readyz(); return x.status === 503 ? x : undefined; }, 30_000);
     expect(r.body.checks.mappings!.ok).toBe(false);
-    expect(r.body.checks.mappings!.error).toMatch(/mapping updates stopped/);
+    expect(r.body.checks.mappings!.error).toMatch(/^mapping updates (stalled|stopped)/);
+    const stopped = await h.waitFor('stopped for good', async () => {
+      const x = await readyz();
+      return x.body.checks.mappings?.error?.includes('not found (deleted?)') ? x : undefined;
+    }, 60_000);
+    expect(stopped.status).toBe(503);
     const metrics = await (await fetch(`${h.daemon.httpAddress()}/metrics`)).text();
     expect(metrics).toMatch(/recon_mapping_follower_up 0/);
-  }, 90_000);
+    // A re-created stream is another history: the worker stays unready until it restarts.
+    await ensureStreams(jsm, h.config);
+    await new Promise((res) => setTimeout(res, 2 * h.config.http.probeCacheMs + 500));
+    expect((await readyz()).body.checks.mappings!.error).toMatch(/restart the worker/);
+  }, 120_000);
 });
