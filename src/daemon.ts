@@ -16,6 +16,7 @@ import { ackAfterDurable, type BatchReport } from './operators/ackAfterDurable.j
 import { batchForSink } from './operators/batchForSink.js';
 import { processMessage } from './operators/processMessage.js';
 import { startSweeper } from './pipeline/sweeper.js';
+import { startIdentityChangeRecorder } from './pipeline/identityChangeRecorder.js';
 import { createClickHouse } from './sinks/clickhouse/createClickHouse.js';
 import { createFactWriter } from './sinks/clickhouse/factWriter.js';
 import { startAlertOutbox, withAlertOutbox } from './alerts/alertOutbox.js';
@@ -49,6 +50,8 @@ export interface Daemon {
   config: Config;
   log: Logger;
   clickhouse: ClickHouseClient;
+  /** Resolves once every identity change seen so far is durable in ClickHouse. */
+  identityChangesFlushed(): Promise<void>;
   redis: Redis;
   nats: NatsConnection;
   metrics: Metrics;
@@ -124,8 +127,11 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     },
   };
   const deadLetter = createDeadLetterSink({ js, subjectPrefix: config.nats.deadLetterSubjectPrefix });
+  // Wallets moved between accounts are facts (identity_changes), logged and counted when live.
+  const identityChanges = startIdentityChangeRecorder({ writer, log, metrics });
   const mappings = await followMappingUpdates({
     js, stream: config.nats.mappingStream, identities, log,
+    onChanges: (changes, meta) => identityChanges.record(changes, meta),
     // Every worker replays the mapping stream, so a bad update is dead-lettered by each of them
     // with the same id: the dead_letters fact stays single (suspect check), the DLQ message is
     // deduplicated within the stream's duplicate window.
@@ -261,10 +267,11 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   if (config.http.port >= 0) {
     const probes = daemonProbes({
       config, nats, jsm, redis, clickhouse, store, metrics, consuming: () => started === 2 && !stopping,
+      mappingFailure: () => mappings.failure(),
     });
     server = await startHealthServer({
       host: config.http.host, port: config.http.port, registry: metrics.registry,
-      checks: probes.checks, beforeScrape: probes.sample,
+      checks: probes.checks, beforeScrape: probes.sample, cacheMs: config.http.probeCacheMs,
       onProbe: (name, ok, seconds) => {
         const dependency = name.startsWith('chain:') ? 'chain' : name;
         metrics.dependencyUp.set({ dependency }, ok ? 1 : 0);
@@ -287,6 +294,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
       await stateGuard.stop();
       await balances.stop();
       mappings.stop();
+      await identityChanges.stop();
       aml?.stop();
       await server?.close();
       await nats.drain().catch(() => undefined);
@@ -300,6 +308,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   return {
     config, log, clickhouse, redis, nats, metrics, store, identities, stats, ready, done, stop, balances, aml,
     sweep: () => sweeper.sweepOnce(),
+    identityChangesFlushed: () => identityChanges.flushed(),
     httpAddress: () => address,
   };
 }

@@ -11,6 +11,8 @@ export interface OpenAlert {
   /** Minor units (integer part) when summable, else ''. */
   amountMinor: string;
   currency: string;
+  /** Wall clock (ms) when the alert was last recorded open; set by `setOpen`. */
+  openedAt?: number;
 }
 
 const DAY = 86_400_000;
@@ -19,11 +21,19 @@ const DAY = 86_400_000;
  * The notifier's memory in Redis (keys share one hash tag, so Redis Cluster works): per channel,
  * which alert states were already delivered (a resend after a crash is skipped), the members of
  * each folded PagerDuty group incident, the open alerts (for repeat reminders) and when each group
- * was last notified.
+ * was last notified. Every key expires after `retentionMs` (delivery records, folds) or its repeat
+ * interval (notified); the open-alert hash has one field per alert, so its fields are expired by
+ * hand: an alert recorded open longer than `retentionMs` ago without a resolve is forgotten (and
+ * logged by the caller) rather than reminded of forever.
  */
 export class AlertState {
   private readonly p: string;
-  constructor(private readonly redis: Redis, namespace: string, private readonly retentionMs = 30 * DAY) {
+  constructor(
+    private readonly redis: Redis,
+    namespace: string,
+    private readonly retentionMs = 30 * DAY,
+    private readonly now: () => number = Date.now,
+  ) {
     this.p = `${namespace}:{alerts}:`;
   }
 
@@ -70,14 +80,29 @@ export class AlertState {
 
   async setOpen(alerts: readonly { alertId: string; open: OpenAlert }[]): Promise<void> {
     if (alerts.length === 0) return;
-    await this.redis.hset(`${this.p}open`, Object.fromEntries(alerts.map((a) => [a.alertId, JSON.stringify(a.open)])));
+    const at = this.now();
+    await this.redis.hset(`${this.p}open`, Object.fromEntries(alerts.map((a) => [a.alertId, JSON.stringify({ ...a.open, openedAt: at })])));
   }
   async clearOpen(alertIds: readonly string[]): Promise<void> {
     if (alertIds.length) await this.redis.hdel(`${this.p}open`, ...alertIds);
   }
+  /** The open alerts, after deleting those recorded open more than `retentionMs` ago (returned apart). */
   async openAlerts(): Promise<Map<string, OpenAlert>> {
+    return (await this.openAlertsPruned()).open;
+  }
+  async openAlertsPruned(): Promise<{ open: Map<string, OpenAlert>; expired: string[] }> {
     const all = await this.redis.hgetall(`${this.p}open`);
-    return new Map(Object.entries(all).map(([k, v]) => [k, JSON.parse(v) as OpenAlert]));
+    const cutoff = this.now() - this.retentionMs;
+    const open = new Map<string, OpenAlert>();
+    const expired: string[] = [];
+    for (const [id, v] of Object.entries(all)) {
+      const a = JSON.parse(v) as OpenAlert;
+      // Entries written before openedAt existed age from now on (stamped on their next setOpen).
+      if (a.openedAt !== undefined && a.openedAt < cutoff) expired.push(id);
+      else open.set(id, a);
+    }
+    if (expired.length > 0) await this.redis.hdel(`${this.p}open`, ...expired);
+    return { open, expired };
   }
 
   /** Notes that a group was notified: no reminder for it within `repeatMs`. */

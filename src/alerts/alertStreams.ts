@@ -1,11 +1,14 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
-import { ensureDurableConsumer, ensureStream } from '../streams/jetstreamSetup.js';
+import { ensureDurableConsumer, ensureStream, streamLimitsConfig } from '../streams/jetstreamSetup.js';
 import type { AlertsConfig } from './alertsConfig.js';
+import { DEFAULT_STREAM_LIMITS, type StreamLimits } from '../config/streamLimits.js';
 
-/** Creates (or updates) the alert outbox stream, idempotently; the workers call it at start. */
+/** Creates (or updates) the alert outbox stream with its retention limits, idempotently; the workers call it at start. */
 export async function ensureAlertOutbox(jsm: JetStreamManager, a: AlertsConfig): Promise<void> {
-  await ensureStream(jsm, { name: a.stream, subjects: [`${a.subjectPrefix}.>`], duplicate_window: nanos(a.duplicateWindowMs) });
+  await ensureStream(jsm, {
+    name: a.stream, subjects: [`${a.subjectPrefix}.>`], duplicate_window: nanos(a.duplicateWindowMs), ...streamLimitsConfig(a.streamLimits),
+  });
 }
 
 /**
@@ -13,9 +16,17 @@ export async function ensureAlertOutbox(jsm: JetStreamManager, a: AlertsConfig):
  * every silence kept), the dead-letter stream its rejected alerts go to, and the durable pull
  * consumer (explicit acks; max_ack_pending bounds the alerts held while groups wait).
  */
-export async function ensureNotifierStreams(jsm: JetStreamManager, a: AlertsConfig, deadLetter: { stream: string; subjectPrefix: string }): Promise<void> {
+export async function ensureNotifierStreams(
+  jsm: JetStreamManager,
+  a: AlertsConfig,
+  // The workers' limits of the shared dead-letter stream (nats.limits.deadLetter): the notifier
+  // must bring it to the same settings, or each start of either would undo the other's.
+  deadLetter: { stream: string; subjectPrefix: string; limits?: StreamLimits },
+): Promise<void> {
   await ensureAlertOutbox(jsm, a);
   await ensureStream(jsm, { name: a.silenceStream, subjects: [a.silenceSubject] });
-  await ensureStream(jsm, { name: deadLetter.stream, subjects: [`${deadLetter.subjectPrefix}.>`] });
+  await ensureStream(jsm, {
+    name: deadLetter.stream, subjects: [`${deadLetter.subjectPrefix}.>`], ...streamLimitsConfig(deadLetter.limits ?? DEFAULT_STREAM_LIMITS.deadLetter),
+  });
   await ensureDurableConsumer(jsm, a.stream, { name: a.consumerName, maxAckPending: a.maxAckPending, ackWaitMs: a.ackWaitMs });
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_STREAM_LIMITS, streamLimitsSchema } from '../config/streamLimits.js';
 
 /**
  * The `alerts` section of the configuration: the outbox stream the workers publish alert-worthy
@@ -66,6 +67,8 @@ export const alertsConfigSchema = z.object({
   subjectPrefix: z.string().default('alerts'),
   /** JetStream duplicate window of the outbox: a fact re-published within it (redelivery) is stored once. */
   duplicateWindowMs: z.number().int().positive().default(15 * 60_000),
+  /** Retention of the outbox stream (docs/retention.md): 30 days, publishes refused rather than alerts dropped when full. */
+  streamLimits: streamLimitsSchema(DEFAULT_STREAM_LIMITS.alerts),
   /** Port of the notifier's /metrics and /healthz (on `http.host`); -1 disables. */
   httpPort: z.number().int().min(-1).max(65_535).default(9465),
   /** Durable consumer of the notifier(s). */

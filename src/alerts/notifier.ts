@@ -90,6 +90,8 @@ export async function startNotifier(o: NotifierOptions): Promise<Notifier> {
     deadLetters: new Counter({ name: 'recon_alert_dead_letters_total', help: 'Notifications a channel refused for good (dead-lettered)', labelNames: ['channel'], registers: [registry] }),
     circuitOpen: new Gauge({ name: 'recon_alert_channel_circuit_open', help: '1 while a channel\'s circuit breaker is open (or half-open)', labelNames: ['channel'], registers: [registry] }),
     held: new Gauge({ name: 'recon_alerts_held', help: 'Alerts held unacked (waiting in a group or in retries)', registers: [registry] }),
+    groups: new Gauge({ name: 'recon_alert_groups', help: 'Alert groups remembered by the grouping (forgotten one group interval after their last batch)', registers: [registry] }),
+    openExpired: new Counter({ name: 'recon_alert_open_expired_total', help: 'Open alerts forgotten unresolved after the alert state retention (no more reminders)', registers: [registry] }),
   };
   const stats: NotifierStats = { received: 0, silenced: 0, invalid: 0, acked: 0, deadLettered: 0, sent: {}, batches: 0 };
 
@@ -111,7 +113,7 @@ export async function startNotifier(o: NotifierOptions): Promise<Notifier> {
   const nats: NatsConnection = await connect({ servers: config.nats.servers, name: `${config.workerId}-notifier`, maxReconnectAttempts: -1 });
   const js: JetStreamClient = jetstream(nats);
   const jsm = await jetstreamManager(nats);
-  await ensureNotifierStreams(jsm, a, { stream: config.nats.deadLetterStream, subjectPrefix: config.nats.deadLetterSubjectPrefix });
+  await ensureNotifierStreams(jsm, a, { stream: config.nats.deadLetterStream, subjectPrefix: config.nats.deadLetterSubjectPrefix, limits: config.nats.limits.deadLetter });
   const redis = new Redis(config.redis.url, { enableAutoPipelining: true });
   const state = new AlertState(redis, config.namespace);
   const silences = new SilenceRegistry(a.silences);
@@ -317,7 +319,7 @@ export async function startNotifier(o: NotifierOptions): Promise<Notifier> {
   const subscription: Subscription = jetstreamMessages({ consumer, maxMessages: 1_000, onStart: (h) => { handle = h; markReady(); } })
     .pipe(
       mergeMap((msg) => { const h = admit(msg); return h ? [h] : []; }),
-      groupAlerts<Held>({ key: (h) => h.alert.groupKey, groupWaitMs: a.grouping.groupWaitMs, groupIntervalMs: a.grouping.groupIntervalMs }),
+      groupAlerts<Held>({ key: (h) => h.alert.groupKey, groupWaitMs: a.grouping.groupWaitMs, groupIntervalMs: a.grouping.groupIntervalMs, onSize: (n) => metrics.groups.set(n) }),
       mergeMap((batch) => inOrder(batch)),
     )
     .subscribe({
@@ -326,7 +328,11 @@ export async function startNotifier(o: NotifierOptions): Promise<Notifier> {
     });
 
   async function remindNow(): Promise<number> {
-    const open = await state.openAlerts();
+    const { open, expired } = await state.openAlertsPruned();
+    if (expired.length > 0) {
+      metrics.openExpired.inc(expired.length);
+      log.warn({ alerts: expired.length, first: expired.slice(0, 10) }, 'open alerts never resolved within the alert state retention: forgotten, no more reminders');
+    }
     const byGroup = new Map<string, OpenAlert[]>();
     for (const x of open.values()) byGroup.set(x.groupKey, [...(byGroup.get(x.groupKey) ?? []), x]);
     let sent = 0;

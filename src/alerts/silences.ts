@@ -14,7 +14,12 @@ export function silenceMatches(s: Silence, a: Pick<AlertEvent, 'kind' | 'account
   return true;
 }
 
-/** The silences in force: from the configuration and the silence stream (a later silence with the same id replaces it; `endsAt` in the past expires it). */
+/**
+ * The silences in force: from the configuration and the silence stream (a later silence with the
+ * same id replaces it; `endsAt` in the past expires it). An expired silence can never match again,
+ * so it is forgotten the first time a lookup sees it past its end: the registry holds the silences
+ * in force and future ones, not the whole history of the stream.
+ */
 export class SilenceRegistry {
   private readonly byId = new Map<string, Silence>();
   constructor(initial: readonly Silence[] = []) {
@@ -25,11 +30,20 @@ export class SilenceRegistry {
   }
   /** The silence that suppresses this alert now, if any. */
   match(a: Pick<AlertEvent, 'kind' | 'account' | 'wallet'>, now: number): Silence | undefined {
+    this.forgetEnded(now);
     for (const s of this.byId.values()) if (silenceMatches(s, a, now)) return s;
     return undefined;
   }
   active(now: number): Silence[] {
+    this.forgetEnded(now);
     return [...this.byId.values()].filter((s) => (!s.startsAt || s.startsAt.getTime() <= now) && now < s.endsAt.getTime());
+  }
+  /** Silences remembered (in force or not yet started). */
+  get size(): number {
+    return this.byId.size;
+  }
+  private forgetEnded(now: number): void {
+    for (const [id, s] of this.byId) if (now >= s.endsAt.getTime()) this.byId.delete(id);
   }
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { alertsConfigSchema } from '../alerts/alertsConfig.js';
+import { DEFAULT_STREAM_LIMITS, streamLimitsSchema } from './streamLimits.js';
 
 const address = z
   .string()
@@ -88,6 +89,13 @@ export const configSchema = z.object({
     ackWaitMs: z.number().int().positive().default(60_000),
     /** Messages pulled per batch request. */
     pullBatch: z.number().int().positive().default(500),
+    /** Retention of each stream (max age, bytes, messages; docs/retention.md). */
+    limits: z.object({
+      ledger: streamLimitsSchema(DEFAULT_STREAM_LIMITS.ledger),
+      chain: streamLimitsSchema(DEFAULT_STREAM_LIMITS.chain),
+      mappings: streamLimitsSchema(DEFAULT_STREAM_LIMITS.mappings),
+      deadLetter: streamLimitsSchema(DEFAULT_STREAM_LIMITS.deadLetter),
+    }).prefault({}),
   }).prefault({}),
   redis: z.object({
     url: z.string().default('redis://127.0.0.1:6379'),
@@ -135,6 +143,12 @@ export const configSchema = z.object({
     host: z.string().default('127.0.0.1'),
     /** 0 picks a free port; -1 disables the metrics/health server. */
     port: z.number().int().min(-1).max(65_535).default(9464),
+    /**
+     * Readiness reports, scrape-time samples and the chain head (eth_blockNumber) are reused this
+     * long: a scraper or load balancer probing many times a second costs each dependency, and the
+     * RPC provider's quota, at most one call per interval. 0 probes on every request.
+     */
+    probeCacheMs: z.number().int().min(0).max(60_000).default(2_000),
   }).prefault({}),
   /** AML pattern rules on the live stream (src/aml). */
   aml: z.object({
@@ -164,6 +178,29 @@ export const configSchema = z.object({
     /** Extra pino redaction paths (e.g. `req.headers.cookie`); secrets are always redacted. */
     redactPaths: z.array(z.string()).default([]),
   }).prefault({}),
+}).superRefine((c, ctx) => {
+  // A leg stays matchable for lateRetentionMs: its message must still be in the stream that long,
+  // so a worker that was down, or a rebuild, can read it again.
+  for (const s of ['ledger', 'chain'] as const) {
+    const age = c.nats.limits[s].maxAgeMs;
+    if (age !== 0 && age < c.matching.lateRetentionMs) {
+      ctx.addIssue({ code: 'custom', path: ['nats', 'limits', s, 'maxAgeMs'], message: `must be 0 or at least matching.lateRetentionMs (${c.matching.lateRetentionMs})` });
+    }
+  }
+  // An event still in a stream can be delivered again; its AML applied marker (ev:<id>, TTL
+  // stateTtlMs) must outlive it, or the replay would count the movement twice in the windows.
+  if (c.aml.enabled) {
+    for (const s of ['ledger', 'chain'] as const) {
+      const age = c.nats.limits[s].maxAgeMs;
+      if (age === 0 || c.aml.stateTtlMs < age) {
+        ctx.addIssue({ code: 'custom', path: ['aml', 'stateTtlMs'], message: `must be at least nats.limits.${s}.maxAgeMs (${age === 0 ? 'unlimited: set one' : age}): an event still in the stream must find its applied marker` });
+      }
+    }
+  }
+  const alerts = c.alerts.streamLimits.maxAgeMs;
+  if (alerts !== 0 && alerts < c.alerts.duplicateWindowMs) {
+    ctx.addIssue({ code: 'custom', path: ['alerts', 'streamLimits', 'maxAgeMs'], message: `must be 0 or at least alerts.duplicateWindowMs (${c.alerts.duplicateWindowMs})` });
+  }
 });
 
 export type Config = z.infer<typeof configSchema>;

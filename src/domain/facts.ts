@@ -151,6 +151,26 @@ export interface AmlAlertRow {
   recorded_at: number;
 }
 
+/**
+ * A wallet linked to, moved between or unlinked from bank accounts by a mapping update. `change_id`
+ * is `<MAPPINGS stream seq>:<wallet>`: every worker replays the same stream and derives the same
+ * change, so the fact is written once however many workers (and restarts) replay it.
+ */
+export interface IdentityChangeRow {
+  change_id: string;
+  mapping_seq: number;
+  wallet: string;
+  /** linked, moved or unlinked. */
+  kind: string;
+  /** '' when the wallet had no account. */
+  from_account: string;
+  /** '' when the wallet no longer has an account. */
+  to_account: string;
+  /** When the update was published on the MAPPINGS stream (epoch ms). */
+  effective_at: number;
+  recorded_at: number;
+}
+
 export interface FactRows {
   ledger_entries: LedgerEntryRow;
   chain_events: ChainEventRow;
@@ -160,6 +180,7 @@ export interface FactRows {
   dead_letters: DeadLetterRow;
   aml_alerts: AmlAlertRow;
   chain_event_retractions: ChainEventRetractionRow;
+  identity_changes: IdentityChangeRow;
 }
 
 export type FactTable = keyof FactRows;
@@ -174,6 +195,7 @@ export const FACT_ID_COLUMN: { [T in FactTable]: keyof FactRows[T] & string } = 
   dead_letters: 'dead_letter_id',
   aml_alerts: 'alert_id',
   chain_event_retractions: 'event_id',
+  identity_changes: 'change_id',
 };
 
 export type Fact = { [T in FactTable]: { table: T; row: FactRows[T] } }[FactTable];

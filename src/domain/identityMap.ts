@@ -7,6 +7,18 @@ export interface AccountMapping {
 }
 
 /**
+ * One wallet whose account changed through a mapping update: `linked` (it had none), `moved` (from
+ * another account) or `unlinked` (its account no longer lists it). `from`/`to` are null when absent.
+ */
+export interface IdentityChange {
+  kind: 'linked' | 'moved' | 'unlinked';
+  /** Lower case. */
+  wallet: string;
+  from: string | null;
+  to: string | null;
+}
+
+/**
  * Bank account ↔ wallet(s) and token ↔ currency, seeded from configuration and updated by the
  * bank's mapping messages. A wallet belongs to one account; re-linking it moves it.
  */
@@ -23,10 +35,25 @@ export class IdentityMap implements IdentityView {
     for (const t of seed.tokens ?? []) this.tokenCurrency.set(tokenKeyOf(t.chainId, t.address), t.currency);
   }
 
-  /** Replaces the wallets of an account (an empty list unmaps it). */
-  setAccount(m: AccountMapping): void {
-    for (const w of this.accountToWallets.get(m.accountId) ?? []) this.walletToAccount.delete(w);
+  /**
+   * Replaces the wallets of an account (an empty list unmaps it) and returns what changed, wallet by
+   * wallet: the listed wallets in the order given, then the dropped ones. Deterministic: the same
+   * sequence of updates from the same seed yields the same changes on every worker.
+   */
+  setAccount(m: AccountMapping): IdentityChange[] {
     const wallets = new Set(m.wallets.map((w) => w.toLowerCase()));
+    const changes: IdentityChange[] = [];
+    for (const w of wallets) {
+      const previous = this.walletToAccount.get(w);
+      if (previous === m.accountId) continue;
+      changes.push(previous === undefined
+        ? { kind: 'linked', wallet: w, from: null, to: m.accountId }
+        : { kind: 'moved', wallet: w, from: previous, to: m.accountId });
+    }
+    for (const w of this.accountToWallets.get(m.accountId) ?? []) {
+      if (!wallets.has(w)) changes.push({ kind: 'unlinked', wallet: w, from: m.accountId, to: null });
+      this.walletToAccount.delete(w);
+    }
     for (const w of wallets) {
       const previous = this.walletToAccount.get(w);
       if (previous && previous !== m.accountId) {
@@ -38,6 +65,7 @@ export class IdentityMap implements IdentityView {
     }
     if (wallets.size === 0) this.accountToWallets.delete(m.accountId);
     else this.accountToWallets.set(m.accountId, wallets);
+    return changes;
   }
 
   accountOfWallet(wallet: string): string | undefined {

@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import type { Metrics } from '../sinks/metrics.js';
 import type { MatchStore } from '../state/matchStore.js';
 import type { ReadinessCheck } from './healthServer.js';
+import { cachedProbe } from './probeCache.js';
 
 export interface DaemonProbesOptions {
   config: Config;
@@ -18,21 +19,27 @@ export interface DaemonProbesOptions {
   metrics: Metrics;
   /** True once both durable consumers are bound and consuming, false again once stopping. */
   consuming: () => boolean;
+  /** Null while the mapping update follower runs, else why it stopped (readiness fails with it). */
+  mappingFailure?: () => string | null;
 }
 
 export interface DaemonProbes {
-  /** /readyz: NATS, Redis, ClickHouse, each chain RPC, the consumers. */
+  /** /readyz: NATS, Redis, ClickHouse, each chain RPC, the consumers, the mapping follower. */
   checks: Record<string, ReadinessCheck>;
   /** Before a scrape: consumer lag, parked legs, watermark lag, chain head and head lag. */
   sample(): Promise<void>;
 }
 
-/** A chain answers when any of its RPC URLs returns the head block number. */
-function chainClients(config: Config): { chainId: number; clients: PublicClient[] }[] {
-  return config.chains.map((c) => ({
-    chainId: c.chainId,
-    clients: c.rpcUrls.map((url) => createPublicClient({ transport: http(url, { retryCount: 0, timeout: 2_000 }) })),
-  }));
+/**
+ * A chain answers when any of its RPC URLs returns the head block number. The answer is shared by
+ * the readiness check and the scrape's sampling and reused for `http.probeCacheMs`, so however
+ * often both are asked, the provider sees at most one eth_blockNumber per URL per interval.
+ */
+function chainClients(config: Config): { chainId: number; head: () => Promise<bigint> }[] {
+  return config.chains.map((c) => {
+    const clients = c.rpcUrls.map((url) => createPublicClient({ transport: http(url, { retryCount: 0, timeout: 2_000 }) }));
+    return { chainId: c.chainId, head: cachedProbe(() => chainHead(clients), config.http.probeCacheMs) };
+  });
 }
 
 async function chainHead(clients: PublicClient[]): Promise<bigint> {
@@ -68,9 +75,17 @@ export function daemonProbes(o: DaemonProbesOptions): DaemonProbes {
       await Promise.all(streams.map((s) => o.jsm.consumers.info(s, config.nats.consumerName)));
     },
   };
+  if (o.mappingFailure) {
+    const failure = o.mappingFailure;
+    checks.mappings = async () => {
+      const why = failure();
+      metrics.mappingFollowerUp.set(why === null ? 1 : 0);
+      if (why !== null) throw new Error(why);
+    };
+  }
   for (const c of chains) {
     checks[`chain:${c.chainId}`] = async () => {
-      const head = await chainHead(c.clients);
+      const head = await c.head();
       metrics.chainHeadBlock.set({ chain_id: String(c.chainId) }, Number(head));
     };
   }
@@ -92,12 +107,13 @@ export function daemonProbes(o: DaemonProbesOptions): DaemonProbes {
       if (w.chain >= 0) metrics.watermarkLagSeconds.set({ source: 'chain' }, (now - w.chain) / 1_000);
     });
     const heads = chains.map(async (c) => {
-      const head = await chainHead(c.clients);
+      const head = await c.head();
       const chainId = String(c.chainId);
       metrics.chainHeadBlock.set({ chain_id: chainId }, Number(head));
       const durable = await o.store.chainBlock(c.chainId);
       if (durable !== null) metrics.chainHeadLagBlocks.set({ chain_id: chainId }, Number(head - durable));
     });
+    if (o.mappingFailure) metrics.mappingFollowerUp.set(o.mappingFailure() === null ? 1 : 0);
     await Promise.allSettled([...lag, parked, wm, ...heads]);
   }
 

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import { cachedProbe } from './probeCache.js';
 
 /** One readiness probe: resolves when the dependency answers, rejects (or times out) when it does not. */
 export type ReadinessCheck = () => Promise<unknown>;
@@ -17,6 +18,12 @@ export interface HealthServerOptions {
   probeTimeoutMs?: number;
   /** Called after each probe with its result and duration (metrics). */
   onProbe?: (name: string, ok: boolean, seconds: number) => void;
+  /**
+   * A readiness report and a sampling run are reused for this long (ms): a burst of /readyz and
+   * /metrics requests costs each dependency at most one probe per interval. Default 0 (every
+   * request probes, concurrent requests still share one run).
+   */
+  cacheMs?: number;
 }
 
 export interface HealthServer {
@@ -68,23 +75,27 @@ export async function probeReadiness(
 /**
  * The daemon's HTTP endpoints: `/metrics` (Prometheus text, gauges sampled just before),
  * `/healthz` (200 while the process serves requests: liveness), `/readyz` (200 only when every
- * dependency answered its probe just now, else 503 with a JSON body naming what failed).
+ * dependency answered its probe within the last `cacheMs`, else 503 with a JSON body naming what
+ * failed).
  */
 export async function startHealthServer(o: HealthServerOptions): Promise<HealthServer> {
   const timeoutMs = o.probeTimeoutMs ?? 2_000;
+  const cacheMs = o.cacheMs ?? 0;
+  const readiness = cachedProbe(() => probeReadiness(o.checks, timeoutMs, o.onProbe), cacheMs);
+  const beforeScrape = o.beforeScrape && cachedProbe(o.beforeScrape, cacheMs);
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     void (async () => {
       try {
         if (path === '/metrics') {
-          if (o.beforeScrape) await withTimeout(o.beforeScrape(), timeoutMs, 'sampling').catch(() => undefined);
+          if (beforeScrape) await withTimeout(beforeScrape(), timeoutMs, 'sampling').catch(() => undefined);
           res.setHeader('content-type', o.registry.contentType);
           res.end(await o.registry.metrics());
         } else if (path === '/healthz') {
           res.setHeader('content-type', 'text/plain');
           res.end('ok');
         } else if (path === '/readyz') {
-          const report = await probeReadiness(o.checks, timeoutMs, o.onProbe);
+          const report = await readiness();
           res.statusCode = report.ready ? 200 : 503;
           res.setHeader('content-type', 'application/json');
           res.end(JSON.stringify(report));

@@ -48,6 +48,8 @@ export function createMetrics() {
     chainHeadLagBlocks: new Gauge({ name: 'recon_chain_head_lag_blocks', help: 'Chain head minus the last block published as progress by this ingester (includes the confirmation depth)', labelNames: ['chain_id'], registers: r }),
     dependencyUp: new Gauge({ name: 'recon_dependency_up', help: '1 when the last readiness probe of a dependency succeeded (nats, redis, clickhouse, chain, consumers)', labelNames: ['dependency'], registers: r }),
     dependencyProbeSeconds: new Histogram({ name: 'recon_dependency_probe_duration_seconds', help: 'Readiness probe round trips, by dependency', labelNames: ['dependency'], buckets: CALL_BUCKETS, registers: r }),
+    identityChanges: new Counter({ name: 'recon_identity_changes_total', help: 'Wallets linked, moved or unlinked by mapping updates received while running (not the replay at start), by kind', labelNames: ['kind'], registers: r }),
+    mappingFollowerUp: new Gauge({ name: 'recon_mapping_follower_up', help: '1 while the mapping update subscription runs; 0 once it ended or failed (readiness fails too)', registers: r }),
     /** Set by the alert notifier: 1 while a channel's circuit breaker is open (deliveries suspended). */
     alertChannelCircuitOpen: new Gauge({ name: 'recon_alert_channel_circuit_open', help: '1 while an alert channel circuit breaker is open, by channel (pagerduty, slack)', labelNames: ['channel'], registers: r }),
     /** Set by the alert notifier, per delivery attempt. */
@@ -62,6 +64,7 @@ export function createMetrics() {
   m.clickhouseSeconds.zero({ operation: 'insert' });
   m.clickhouseErrors.inc({ operation: 'insert' }, 0);
   m.sinkRetries.inc(0);
+  for (const kind of ['linked', 'moved', 'unlinked']) m.identityChanges.inc({ kind }, 0);
   return m;
 }
 

@@ -1,6 +1,17 @@
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import type { Config } from '../config/schema.js';
+import type { StreamLimits } from '../config/streamLimits.js';
+
+/** JetStream settings of configured stream limits (0 / -1 in the config: no limit). */
+export function streamLimitsConfig(l: StreamLimits): Pick<StreamConfig, 'max_age' | 'max_bytes' | 'max_msgs' | 'discard'> {
+  return {
+    max_age: nanos(l.maxAgeMs),
+    max_bytes: l.maxBytes,
+    max_msgs: l.maxMsgs,
+    discard: l.discard === 'new' ? DiscardPolicy.New : DiscardPolicy.Old,
+  };
+}
 
 /** Creates a file-backed stream, or updates it to `cfg` if it exists (idempotent; every worker calls it). */
 export async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string; subjects: string[] }): Promise<void> {
@@ -22,14 +33,16 @@ export async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamCon
 
 /**
  * Creates (or updates) the streams the engine reads and writes, idempotently: the bank's ledger,
- * the chain events the ingester publishes, identity mapping updates, and dead letters.
+ * the chain events the ingester publishes, identity mapping updates, and dead letters, each with
+ * the retention limits of `nats.limits` (docs/retention.md). The mapping stream keeps every
+ * message of its one subject: replaying the whole history is how a worker rebuilds its map.
  */
 export async function ensureStreams(jsm: JetStreamManager, config: Config): Promise<void> {
   const n = config.nats;
-  await ensureStream(jsm, { name: n.ledgerStream, subjects: n.ledgerSubjects });
-  await ensureStream(jsm, { name: n.chainStream, subjects: [`${n.chainSubjectPrefix}.>`] });
-  await ensureStream(jsm, { name: n.mappingStream, subjects: [n.mappingSubject], max_msgs_per_subject: -1 });
-  await ensureStream(jsm, { name: n.deadLetterStream, subjects: [`${n.deadLetterSubjectPrefix}.>`] });
+  await ensureStream(jsm, { name: n.ledgerStream, subjects: n.ledgerSubjects, ...streamLimitsConfig(n.limits.ledger) });
+  await ensureStream(jsm, { name: n.chainStream, subjects: [`${n.chainSubjectPrefix}.>`], ...streamLimitsConfig(n.limits.chain) });
+  await ensureStream(jsm, { name: n.mappingStream, subjects: [n.mappingSubject], max_msgs_per_subject: -1, ...streamLimitsConfig(n.limits.mappings) });
+  await ensureStream(jsm, { name: n.deadLetterStream, subjects: [`${n.deadLetterSubjectPrefix}.>`], ...streamLimitsConfig(n.limits.deadLetter) });
 }
 
 /**

@@ -17,7 +17,12 @@ describe('drill: NATS restarted', () => {
   it('reconnects, loses nothing and stores every fact once', async () => {
     nats = await privateNats();
     d = await startDrill({ natsUrl: nats.url, traffic: { faultShare: 0.02 } });
-    const daemon = await d.startDaemon();
+    const daemon = await d.startDaemon({}, { http: { host: '127.0.0.1', port: 0, probeCacheMs: 0 } });
+    const mappingsCheck = async () => {
+      const r = await fetch(`${daemon.httpAddress()}/readyz`);
+      return ((await r.json()) as { checks: Record<string, { ok: boolean; error?: string }> }).checks.mappings;
+    };
+    expect((await mappingsCheck())?.ok).toBe(true);
     const traffic = steadyTraffic(d, 300);
     await waitFor('traffic flowing', () => daemon.stats.matches > 200, 20_000);
     await nats.kill('SIGKILL');
@@ -25,6 +30,8 @@ describe('drill: NATS restarted', () => {
     await nats.start();
     const matchesAtRestart = daemon.stats.matches;
     await waitFor('matching resumed after the restart', () => daemon.stats.matches > matchesAtRestart + 200, 60_000);
+    // The mapping follower's ordered consumer (in memory on the server) is re-created: ready again.
+    await waitFor('mapping follower following again', async () => (await mappingsCheck())?.ok === true, 60_000);
     const pairs = await traffic.stop();
     await settle(d, { sweep: () => daemon.sweep(), parked: async () => { const p = await daemon.store.parkedCount(); return p.bank + p.chain; }, timeoutMs: 90_000 });
     const verdict = await verifyDrill(d, pairs);

@@ -69,6 +69,20 @@ describe('silences', () => {
     r.set({ ...s, endsAt: new Date(2_000) });
     expect(r.match(alert, 2_000)).toBeUndefined();
   });
+
+  it('forgets silences once they ended (injected clock): the registry does not grow with the stream history', () => {
+    const r = new SilenceRegistry();
+    for (let i = 0; i < 1_000; i++) r.set({ ...s, id: `old-${i}`, endsAt: new Date(10_000 + i) });
+    r.set({ ...s, id: 'future', startsAt: new Date(50_000), endsAt: new Date(60_000) });
+    expect(r.size).toBe(1_001);
+    expect(r.match(alert, 10_500)).toMatchObject({ id: 'old-501' });
+    expect(r.size).toBe(500);
+    expect(r.active(20_000)).toEqual([]);
+    expect(r.size).toBe(1);
+    expect(r.match(alert, 55_000)?.id).toBe('future');
+    expect(r.active(60_000)).toEqual([]);
+    expect(r.size).toBe(0);
+  });
 });
 
 describe('alert secrets', () => {

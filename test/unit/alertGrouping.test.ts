@@ -64,4 +64,45 @@ describe('groupAlerts (virtual time)', () => {
         .toBe('--(xy|)', { x: 'FK:1', y: 'FJ:1' });
     });
   });
+
+  it('forgets a group one interval after its last batch, so remembered groups shrink with the traffic', () => {
+    const sizes: [number, number][] = [];
+    const ts = scheduler();
+    ts.run(({ cold, expectObservable, flush }) => {
+      // A at 0 and B at 1 → batches at 2 and 3; each forgotten one interval (10) later: 12 and 13.
+      const src = cold('a b 40ms |', { a: 'A:1', b: 'B:1' });
+      expectObservable(src.pipe(groupAlerts({ key, groupWaitMs: 2, groupIntervalMs: 10, scheduler: ts, onSize: (n) => sizes.push([ts.now(), n]) }), map(show)))
+        .toBe('--x y 38ms |', { x: 'FA:1', y: 'FB:1' });
+      flush();
+    });
+    expect(sizes).toEqual([[0, 1], [1, 2], [12, 1], [13, 0]]);
+  });
+
+  it('keeps a group that gets an alert within its interval, then forgets it after its next batch', () => {
+    const sizes: [number, number][] = [];
+    const ts = scheduler();
+    ts.run(({ cold, expectObservable, flush }) => {
+      // a at 0 → 2; b at 5 → 12 (2 + 10); forgotten at 22.
+      const src = cold('a 4ms b 30ms |', { a: 'K:a', b: 'K:b' });
+      expectObservable(src.pipe(groupAlerts({ key, groupWaitMs: 2, groupIntervalMs: 10, scheduler: ts, onSize: (n) => sizes.push([ts.now(), n]) }), map(show)))
+        .toBe('2ms x 9ms y 23ms |', { x: 'FK:a', y: 'NK:b' });
+      flush();
+    });
+    expect(sizes).toEqual([[0, 1], [22, 0]]);
+  });
+
+  it('never remembers more than maxGroups idle groups: a flood of distinct keys stays bounded', () => {
+    let peak = 0;
+    const ts = scheduler();
+    ts.run(({ cold, expectObservable }) => {
+      const values: Record<string, string> = {};
+      let marbles = '';
+      // 300 distinct groups, one every 2 ms; each flushed 1 ms after it arrives, interval 10 s.
+      for (let i = 0; i < 300; i++) { const c = String.fromCharCode(0x100 + i); values[c] = `G${i}:1`; marbles += `${c} `; }
+      const src = cold(marbles, values);
+      const count = src.pipe(groupAlerts({ key, groupWaitMs: 1, groupIntervalMs: 10_000, maxGroups: 50, scheduler: ts, onSize: (n) => { peak = Math.max(peak, n); } }), map(() => 1));
+      expectObservable(count.pipe(map(() => 'x'))).toBe(Array.from({ length: 300 }, (_, i) => (i === 0 ? '-x' : 'x')).join(' '), { x: 'x' });
+    });
+    expect(peak).toBeLessThanOrEqual(50);
+  });
 });

@@ -120,7 +120,18 @@ export const FACT_COLUMNS: { [T in FactTable]: { [C in keyof FactRows[T]]-?: str
     block_hash: 'String',
     reason: 'String',
     recorded_at: "DateTime64(3, 'UTC')",
-  },  aml_alerts: {
+  },
+  identity_changes: {
+    change_id: 'String',
+    mapping_seq: 'UInt64',
+    wallet: 'String',
+    kind: 'LowCardinality(String)',
+    from_account: 'String',
+    to_account: 'String',
+    effective_at: "DateTime64(3, 'UTC')",
+    recorded_at: "DateTime64(3, 'UTC')",
+  },
+  aml_alerts: {
     alert_id: 'String',
     rule_id: 'LowCardinality(String)',
     rule_type: 'LowCardinality(String)',
@@ -159,6 +170,7 @@ const TABLE_LAYOUT: { [T in FactTable]: { engine: string; orderBy: string; parti
   dead_letters: { engine: 'ReplacingMergeTree', orderBy: 'dead_letter_id' },
   chain_event_retractions: { engine: 'ReplacingMergeTree', orderBy: 'event_id' },
   aml_alerts: { engine: 'ReplacingMergeTree', orderBy: 'alert_id', partitionBy: 'toYYYYMM(event_time)' },
+  identity_changes: { engine: 'ReplacingMergeTree', orderBy: 'change_id', partitionBy: 'toYYYYMM(effective_at)' },
 };
 
 export const FACT_TABLES = Object.keys(FACT_COLUMNS) as FactTable[];
@@ -289,6 +301,13 @@ WHERE event_id NOT IN (SELECT event_id FROM ${db}.chain_event_retractions)`,
     version: 7,
     name: 'dashboard rollups: activity, matches, discrepancies and balances per minute',
     statements: (db) => dashboardRollups(db),
+  },
+  {
+    version: 8,
+    name: 'identity_changes',
+    // Wallets linked, moved or unlinked by mapping updates: facts, so "whose wallet was it then?"
+    // has an answer after the in-memory map moved on.
+    statements: (db) => [createFactTable(db, 'identity_changes')],
   },
 ];
 
