@@ -16,6 +16,7 @@ import { ackAfterDurable, type BatchReport } from './operators/ackAfterDurable.j
 import { batchForSink } from './operators/batchForSink.js';
 import { processMessage } from './operators/processMessage.js';
 import { startSweeper } from './pipeline/sweeper.js';
+import { PoisonEvidence } from './pipeline/poisonEvidence.js';
 import { startIdentityChangeRecorder } from './pipeline/identityChangeRecorder.js';
 import { createClickHouse } from './sinks/clickhouse/createClickHouse.js';
 import { createFactWriter } from './sinks/clickhouse/factWriter.js';
@@ -230,7 +231,14 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   const done = new Promise<void>((res, rej) => { resolveDone = res; rejectDone = rej; });
   const subscription: Subscription = merge(pull(ledgerConsumer, 'ledger'), pull(chainConsumer, 'chain'))
     .pipe(
-      processMessage({ ledgerCodec: codec, identities, store, unmappedPolicy: m.unmappedPolicy, log, metrics, ...(aml && { aml: aml.engine }) }),
+      processMessage({
+        ledgerCodec: codec, identities, store, unmappedPolicy: m.unmappedPolicy, log, metrics, ...(aml && { aml: aml.engine }),
+        poison: new PoisonEvidence({
+          maxDeliveries: config.nats.maxDeliveries, minDelayMs: config.nats.redeliveryDelayMs.min, maxDelayMs: config.nats.redeliveryDelayMs.max,
+          // A minute of evidence, and never less than two redelivery delays.
+          windowMs: Math.max(60_000, 2 * config.nats.redeliveryDelayMs.max),
+        }),
+      }),
       batchForSink(config.sink.maxBatchRows, config.sink.maxBatchDelayMs),
       ackAfterDurable({
         writer, deadLetter, log, metrics, stopping: () => stopping, maxBatchMessages: config.sink.maxBatchRows,

@@ -89,6 +89,16 @@ export const configSchema = z.object({
     ackWaitMs: z.number().int().positive().default(60_000),
     /** Messages pulled per batch request. */
     pullBatch: z.number().int().positive().default(500),
+    /**
+     * Deliveries after which a message that keeps failing while others go through is dead-lettered
+     * with its last error (docs/failures.md). An outage (nothing goes through) never dead-letters.
+     */
+    maxDeliveries: z.number().int().min(2).max(100).default(5),
+    /** Redelivery delay after a failure: `min` doubling per delivery up to `max` (ms). */
+    redeliveryDelayMs: z.object({
+      min: z.number().int().min(10).default(1_000),
+      max: z.number().int().min(10).default(30_000),
+    }).prefault({}).refine((d) => d.max >= d.min, { message: 'max must be at least min', path: ['max'] }),
     /** Retention of each stream (max age, bytes, messages; docs/retention.md). */
     limits: z.object({
       ledger: streamLimitsSchema(DEFAULT_STREAM_LIMITS.ledger),

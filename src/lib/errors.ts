@@ -59,3 +59,39 @@ export class ConfigError extends ReconError {
 export function isPermanent(e: unknown): e is ReconError {
   return e instanceof ReconError && e.permanent;
 }
+
+/**
+ * A Redis script could not apply its change for one input (a Lua runtime error on that input's
+ * arguments). Not a dependency outage: Redis answered. Whether the input is poison is decided by
+ * evidence (see src/pipeline/poisonEvidence.ts), so it is not permanent by itself.
+ */
+export class ScriptError extends ReconError {
+  readonly code = 'SCRIPT_ERROR';
+  readonly permanent = false;
+}
+
+/**
+ * ClickHouse refused a write for good (the server parsed the request and said no: bad data for a
+ * column, a value out of range). Retrying the same rows cannot succeed; the batch is bisected to
+ * the message whose facts the server refuses.
+ */
+export class SinkRejected extends ReconError {
+  readonly code = 'SINK_REJECTED';
+  readonly permanent = true;
+  /** The server's numeric error code (e.g. '27' CANNOT_PARSE_INPUT_ASSERTION_FAILED). */
+  readonly serverCode: string;
+
+  constructor(shortMessage: string, options: { serverCode: string; details?: string; cause?: unknown }) {
+    super(shortMessage, options);
+    this.serverCode = options.serverCode;
+  }
+}
+
+/**
+ * A message kept failing while others went through: it reached the delivery limit and is
+ * dead-lettered with its last error as the cause.
+ */
+export class PoisonMessage extends ReconError {
+  readonly code = 'POISON_MESSAGE';
+  readonly permanent = true;
+}

@@ -6,6 +6,8 @@ import type { FactWriter } from '../sinks/clickhouse/factWriter.js';
 import type { DeadLetter } from '../sinks/deadLetters.js';
 import type { Metrics } from '../sinks/metrics.js';
 import type { Processed } from './processMessage.js';
+import { SinkRejected } from '../lib/errors.js';
+import { describeFailure } from '../lib/failureKind.js';
 import { coalesceWhileBusy } from './coalesceWhileBusy.js';
 
 export interface AckAfterDurableContext {
@@ -22,6 +24,11 @@ export interface AckAfterDurableContext {
   metrics?: Metrics;
   /** Batches waiting while the sink is busy are merged into one of at most this many messages (default 5000). */
   maxBatchMessages?: number;
+  /**
+   * A refusal of a single message's facts dead-letters it only if the sink wrote something within
+   * this long (default 60 s); otherwise the sink itself is suspect and the batch is retried.
+   */
+  sinkEvidenceMs?: number;
 }
 
 /** Observes what a durable batch did: outcomes, sizes, and for each match fact the latency from its second leg to now. */
@@ -77,21 +84,26 @@ export interface BatchReport {
  * acked. Batches are handled one at a time, so a slow sink holds the pull back (max_ack_pending);
  * batches that wait meanwhile are merged, so a slow sink gets fewer, bigger inserts.
  *
+ * A batch ClickHouse refuses for good (`SinkRejected`) is bisected by message: the halves are
+ * written on their own, down to the message(s) whose facts the server refuses, which are
+ * dead-lettered with the server's reason while the rest are written and acked. If no part of the
+ * batch can be written and the sink has not written anything lately either, the refusal is the
+ * sink's, not a message's (a schema out of date): the batch is retried like an outage.
+ *
  *   --[p1,p2]----[p3]-->   becomes   ----r1--------r2-->   (rN once batch N is durable and acked)
  */
 export function ackAfterDurable(ctx: AckAfterDurableContext): OperatorFunction<Processed[], BatchReport> {
   const now = ctx.now ?? Date.now;
+  const evidenceMs = ctx.sinkEvidenceMs ?? 60_000;
+  let lastDurableAt = -Infinity;
   return coalesceWhileBusy(ctx.maxBatchMessages ?? 5_000, async (batch) => {
     const endBatch = ctx.metrics?.batchSeconds.startTimer();
-    const facts: Fact[] = [];
     const suspects = new Set<string>();
-    let deadLetters = 0;
     let ledger: number | undefined;
     let chain: number | undefined;
     const chainBlocks = new Map<number, bigint>();
     const outcomes: Record<string, number> = {};
     for (const p of batch) {
-      for (const f of p.facts) facts.push(f);
       for (const s of p.suspects) suspects.add(s);
       if (p.outcome) outcomes[p.outcome] = (outcomes[p.outcome] ?? 0) + 1;
       if (p.ledgerTime !== undefined) ledger = Math.max(ledger ?? -Infinity, p.ledgerTime);
@@ -99,23 +111,67 @@ export function ackAfterDurable(ctx: AckAfterDurableContext): OperatorFunction<P
       if (p.chainBlock && (chainBlocks.get(p.chainBlock.chainId) ?? -1n) < p.chainBlock.blockNumber) chainBlocks.set(p.chainBlock.chainId, p.chainBlock.blockNumber);
     }
     let attempt = 0;
+
+    /** Publishes the part's dead letters and writes all its facts; resolves once durable. */
+    const writePart = async (part: readonly Processed[]): Promise<{ written: Fact[]; inserted: number; skippedDuplicates: number }> => {
+      const all: Fact[] = [];
+      for (const p of part) for (const f of p.facts) all.push(f);
+      for (const p of part) {
+        if (!p.deadLetter) continue;
+        const fact = await ctx.deadLetter({ msg: p.msg, source: p.source, ...p.deadLetter }, now());
+        all.push(fact);
+        if (p.msg.redelivered || attempt > 0) suspects.add(factKey(fact));
+      }
+      const r = await ctx.writer.write(all, { suspects });
+      return { written: all, inserted: r.inserted, skippedDuplicates: r.skippedDuplicates };
+    };
+
+    /** Writes `part`, bisecting on a refusal; returns what was written and the messages refused alone. */
+    const bisect = async (part: readonly Processed[]): Promise<{ written: Fact[]; inserted: number; skippedDuplicates: number; refused: { p: Processed; e: SinkRejected }[] }> => {
+      try {
+        return { ...(await writePart(part)), refused: [] };
+      } catch (e) {
+        if (!(e instanceof SinkRejected)) throw e;
+        // Some tables of this part may be in already: from now on every fact is checked first.
+        for (const p of batch) for (const f of p.facts) suspects.add(factKey(f));
+        if (part.length === 1) return { written: [], inserted: 0, skippedDuplicates: 0, refused: [{ p: part[0]!, e }] };
+        ctx.metrics?.sinkBisects.inc(2);
+        const mid = part.length >> 1;
+        const a = await bisect(part.slice(0, mid));
+        const b = await bisect(part.slice(mid));
+        return {
+          written: [...a.written, ...b.written], inserted: a.inserted + b.inserted,
+          skippedDuplicates: a.skippedDuplicates + b.skippedDuplicates, refused: [...a.refused, ...b.refused],
+        };
+      }
+    };
+
     for (;;) {
       try {
-        const all = [...facts];
-        for (const p of batch) {
-          if (!p.deadLetter) continue;
-          const fact = await ctx.deadLetter({ msg: p.msg, source: p.source, ...p.deadLetter }, now());
-          all.push(fact);
-          if (p.msg.redelivered || attempt > 0) suspects.add(factKey(fact));
+        const r = await bisect(batch);
+        if (r.refused.length > 0) {
+          const sinkWorks = r.written.length > 0 || now() - lastDurableAt <= evidenceMs;
+          if (!sinkWorks) throw r.refused[0]!.e;
+          for (const { p, e } of r.refused) {
+            ctx.log.error({ corr: p.corr, subject: p.msg.subject, seq: p.msg.seq, serverCode: e.serverCode, err: e.details }, 'ClickHouse refuses the facts of this message for good; dead-lettering it');
+            p.facts = [];
+            p.suspects = [];
+            p.deadLetter = { code: e.code, reason: describeFailure(new SinkRejected(`ClickHouse refused the facts of this message (server code ${e.serverCode})`, { serverCode: e.serverCode, ...(e.details !== undefined && { details: e.details }) }), 4_000) };
+          }
+          ctx.metrics?.sinkRejections.inc(r.refused.length);
+          const dl = await writePart(r.refused.map((x) => x.p));
+          r.written.push(...dl.written);
+          r.inserted += dl.inserted;
+          r.skippedDuplicates += dl.skippedDuplicates;
         }
-        const r = await ctx.writer.write(all, { suspects });
         await ctx.advanceWatermarks({ ...(ledger !== undefined && { ledger }), ...(chain !== undefined && { chain }), chainBlocks });
         for (const p of batch) p.msg.ack();
+        lastDurableAt = now();
         endBatch?.();
-        if (ctx.metrics) observeDurable(ctx.metrics, batch, all.length, now());
-        if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ corr: batch.map((p) => p.corr), facts: all.length, inserted: r.inserted }, 'batch durable and acked');
-        deadLetters = batch.filter((p) => p.deadLetter).length;
-        return { messages: batch.length, facts: all.length, inserted: r.inserted, skippedDuplicates: r.skippedDuplicates, deadLetters, outcomes, written: all };
+        if (ctx.metrics) observeDurable(ctx.metrics, batch, r.written.length, now());
+        if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ corr: batch.map((p) => p.corr), facts: r.written.length, inserted: r.inserted }, 'batch durable and acked');
+        const deadLetters = batch.filter((p) => p.deadLetter).length;
+        return { messages: batch.length, facts: r.written.length, inserted: r.inserted, skippedDuplicates: r.skippedDuplicates, deadLetters, outcomes, written: r.written };
       } catch (e) {
         attempt++;
         if (ctx.stopping()) {
@@ -128,7 +184,7 @@ export function ackAfterDurable(ctx: AckAfterDurableContext): OperatorFunction<P
         // Keep the messages ours while we wait, so JetStream does not hand them to another worker.
         for (const p of batch) p.msg.working();
         // The retried insert is not byte-identical (dead letters re-published): check before insert.
-        for (const f of facts) suspects.add(factKey(f));
+        for (const p of batch) for (const f of p.facts) suspects.add(factKey(f));
         await sleep(delay);
       }
     }

@@ -6,7 +6,9 @@ import { factKey } from '../domain/facts.js';
 import { chainEventToLeg, ledgerEntryToLeg, minorUnitsKey, tokenKeyOf, type IdentityView, type LegDecision } from '../domain/legs.js';
 import { discrepancyEvent, factsOfOutcome, factsOfRetraction } from '../domain/outcomeFacts.js';
 import type { ChainEvent, LedgerEntry, PostingStatus } from '../domain/types.js';
-import { DecodeError, UnmappedIdentity, isPermanent } from '../lib/errors.js';
+import { DecodeError, PoisonMessage, UnmappedIdentity, isPermanent, type ReconError } from '../lib/errors.js';
+import { describeFailure, failureKind } from '../lib/failureKind.js';
+import { PoisonEvidence, type PoisonEvidenceOptions } from '../pipeline/poisonEvidence.js';
 import { correlationId } from '../lib/logger.js';
 import { mapAsync } from './mapAsync.js';
 import type { Metrics } from '../sinks/metrics.js';
@@ -45,7 +47,12 @@ export interface ProcessMessageContext {
   metrics?: Metrics;
   /** AML rules: every entry and chain event also goes through them; alerts are facts of the same message. */
   aml?: AmlEngine;
+  /** Decides retry against dead letter for a message that keeps failing (default: DEFAULT_POISON_POLICY). */
+  poison?: PoisonEvidence;
 }
+
+/** Five deliveries, redelivered after 1 s doubling to 30 s; a minute of evidence. */
+export const DEFAULT_POISON_POLICY: PoisonEvidenceOptions = { maxDeliveries: 5, minDelayMs: 1_000, maxDelayMs: 30_000, windowMs: 60_000 };
 
 const STATUS_VERSION: Record<PostingStatus, number> = { pending: 1, booked: 2, reversed: 3 };
 
@@ -85,6 +92,7 @@ function orphanAmount(ids: IdentityView, ev: ChainEvent): { actual_amount: strin
  */
 export function processMessage(ctx: ProcessMessageContext, concurrency = 1_024): OperatorFunction<{ msg: JsMsg; source: 'ledger' | 'chain' }, Processed> {
   const now = ctx.now ?? Date.now;
+  const evidence = ctx.poison ?? new PoisonEvidence(DEFAULT_POISON_POLICY);
   return pipe(mapAsync(async ({ msg, source }: { msg: JsMsg; source: 'ledger' | 'chain' }): Promise<Processed | null> => {
     const corr = correlationId(msg, source);
     // Every line about the message, here and in the sink, carries `corr`: a child logger, made on
@@ -95,18 +103,39 @@ export function processMessage(ctx: ProcessMessageContext, concurrency = 1_024):
     try {
       const p = source === 'ledger' ? await processLedger(mctx, msg, now()) : await processChain(mctx, msg, now());
       if (ctx.log.isLevelEnabled('debug')) log().debug({ subject: msg.subject, outcome: p.outcome, facts: p.facts.length, redelivered: msg.redelivered }, 'message processed');
+      evidence.succeeded(corr, now());
       return { ...p, corr };
     } catch (e) {
-      if (isPermanent(e)) {
-        log().warn({ subject: msg.subject, seq: msg.seq, code: e.code, err: e.shortMessage }, 'dead-lettering bad input');
-        return { msg, source, corr, facts: [], suspects: [], deadLetter: { code: e.code, reason: e.shortMessage + (e.details ? `: ${e.details}` : '') } } satisfies Processed;
+      const kind = failureKind(e);
+      if (kind === 'bad-input') {
+        const bad = e as ReconError;
+        log().warn({ subject: msg.subject, seq: msg.seq, code: bad.code, err: bad.shortMessage }, 'dead-lettering bad input');
+        return { msg, source, corr, facts: [], suspects: [], deadLetter: { code: bad.code, reason: describeFailure(bad, 4_000) } } satisfies Processed;
       }
-      log().error({ subject: msg.subject, seq: msg.seq, err: e }, 'transient failure processing a message; it will be redelivered');
+      const deliveries = deliveryCount(msg);
+      const verdict = evidence.failed(corr, kind, deliveries, now());
+      if (verdict.action === 'dead-letter') {
+        const poison = new PoisonMessage(`Message ${corr} ${verdict.reason}; last error (${kind}): ${describeFailure(e)}`, { cause: e });
+        log().error({ subject: msg.subject, seq: msg.seq, deliveries, kind, err: e }, 'dead-lettering a poison message');
+        ctx.metrics?.poisonMessages.inc({ source, kind });
+        return { msg, source, corr, facts: [], suspects: [], deadLetter: { code: poison.code, reason: poison.shortMessage } } satisfies Processed;
+      }
+      log().error({ subject: msg.subject, seq: msg.seq, deliveries, kind, retryInMs: verdict.delayMs, err: e },
+        kind === 'dependency' ? 'a dependency failed while processing a message; it will be redelivered' : 'unanticipated failure processing a message; it will be redelivered up to the delivery limit');
       ctx.metrics?.transientFailures.inc({ source });
-      msg.nak(1_000);
+      msg.nak(verdict.delayMs);
       return null;
     }
   }, concurrency), filter((p): p is Processed => p !== null));
+}
+
+/** How many times JetStream has delivered this message, this time included (1 when unknown). */
+function deliveryCount(msg: JsMsg): number {
+  try {
+    return msg.info.deliveryCount;
+  } catch {
+    return 1;
+  }
 }
 
 /** The labelled histogram child, looked up once per metrics registry (a label lookup per leg shows). */

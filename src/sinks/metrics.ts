@@ -30,6 +30,9 @@ export function createMetrics() {
     batchSeconds: new Histogram({ name: 'recon_sink_batch_duration_seconds', help: 'Time from a batch being cut to its messages being acked (writes, retries, watermarks)', buckets: CALL_BUCKETS, registers: r }),
     sinkRetries: new Counter({ name: 'recon_sink_retries_total', help: 'Batches retried because a sink (ClickHouse, Redis, the dead-letter stream) failed', registers: r }),
     redeliveries: new Counter({ name: 'recon_redeliveries_total', help: 'Messages JetStream delivered again (not acked in time, or nak after a transient failure), by source', labelNames: ['source'], registers: r }),
+    poisonMessages: new Counter({ name: 'recon_poison_messages_total', help: 'Messages dead-lettered after failing every delivery up to nats.maxDeliveries while others went through, by source and failure kind (unanticipated, dependency)', labelNames: ['source', 'kind'], registers: r }),
+    sinkRejections: new Counter({ name: 'recon_sink_rejected_messages_total', help: 'Messages dead-lettered because ClickHouse refused their facts for good (found by bisecting the batch)', registers: r }),
+    sinkBisects: new Counter({ name: 'recon_sink_bisect_writes_total', help: 'Partial writes made while bisecting a batch ClickHouse refused', registers: r }),
     transientFailures: new Counter({ name: 'recon_transient_failures_total', help: 'Messages nak-ed for redelivery after a transient failure (Redis down), by source', labelNames: ['source'], registers: r }),
     endToEndSeconds: new Histogram({
       name: 'recon_end_to_end_latency_seconds',

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Leg, PostingStatus, Side } from '../domain/types.js';
+import { ScriptError } from '../lib/errors.js';
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 /** A script with the shared layout (records, pools, indexes) in front of it. */
@@ -182,7 +183,7 @@ export class MatchStore {
         batch.forEach((q, i) => {
           const r = results[i];
           if (!r) q.reject(new Error(`matchOrPark returned ${results.length} results for ${batch.length} legs`));
-          else if ('error' in r) q.reject(new Error(`matchOrPark failed for ${String(q.args[0])}: ${r.error}`));
+          else if ('error' in r) q.reject(new ScriptError(`The match script could not apply leg ${String(q.args[0])}.`, { details: r.error }));
           else q.resolve({ replayed: r.replayed === 1, outcome: r.outcome });
         });
       },

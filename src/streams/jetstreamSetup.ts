@@ -68,6 +68,10 @@ export async function ensureDurableConsumer(
     deliver_policy: DeliverPolicy.All,
     max_ack_pending: o.maxAckPending,
     ack_wait: nanos(o.ackWaitMs),
+    // Unlimited on purpose: past max_deliver JetStream silently stops delivering a message, which
+    // would strand it unacked and unrecorded. The worker enforces nats.maxDeliveries itself and
+    // dead-letters a poison message with its last error (src/pipeline/poisonEvidence.ts), while an
+    // outage, where nothing goes through, keeps every message for redelivery.
     max_deliver: -1,
   };
   try {

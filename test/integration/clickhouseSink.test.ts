@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fact, FactRows, FactTable } from '../../src/domain/facts.js';
 import { factKey } from '../../src/domain/facts.js';
-import { SinkUnavailable } from '../../src/lib/errors.js';
+import { SinkRejected, SinkUnavailable } from '../../src/lib/errors.js';
 import { createClickHouse } from '../../src/sinks/clickhouse/createClickHouse.js';
 import { createFactWriter } from '../../src/sinks/clickhouse/factWriter.js';
 import { DASHBOARD_ROLLUP_OBJECTS, FACT_COLUMNS, FACT_TABLES, MIGRATIONS, migrate } from '../../src/sinks/clickhouse/migrations.js';
@@ -232,7 +232,8 @@ describe('ClickHouse sink (chdb)', () => {
   it('rejects with the server error, without retrying, when ClickHouse refuses the statement', async () => {
     const writer = createFactWriter(ch.client, 'no_such_db', { retry: { attempts: 50, baseDelayMs: 1_000, maxDelayMs: 1_000 } });
     const err = await writer.write([deadLetter('bad-1')]).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(Error);
+    expect(err).toBeInstanceOf(SinkRejected);
+    expect((err as SinkRejected).serverCode).toMatch(/^\d+$/);
     expect(err).not.toBeInstanceOf(SinkUnavailable);
   });
 });

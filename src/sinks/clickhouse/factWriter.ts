@@ -3,9 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import { FACT_ID_COLUMN, factKey, type Fact, type FactTable } from '../../domain/facts.js';
-import { SinkUnavailable } from '../../lib/errors.js';
+import { SinkRejected, SinkUnavailable } from '../../lib/errors.js';
 import { FACT_COLUMNS, FACT_TABLES } from './migrations.js';
-import { backoffDelay, DEFAULT_RETRY, isTransientClickHouseError, type RetryOptions } from './retry.js';
+import { backoffDelay, DEFAULT_RETRY, isTransientClickHouseError, serverErrorCode, type RetryOptions } from './retry.js';
 
 export interface FactWriterOptions {
   log?: Logger;
@@ -39,7 +39,7 @@ const LOOKUP_CHUNK = 1_000;
  * schema column order: about half the cost of JSONEachRow objects in chdb and in the writer) whose
  * insert_deduplication_token is a hash of those rows, so a retry of the same insert is dropped by
  * the server. Transient failures are retried with backoff and then rejected as `SinkUnavailable`;
- * a statement ClickHouse refuses for good (schema mismatch) rejects with the server's error. A
+ * rows ClickHouse refuses for good (bad data for a column) reject at once as `SinkRejected`. A
  * write resolves only once every row is durable, so the caller may ack after it.
  */
 export function createFactWriter(client: ClickHouseClient, database: string, options: FactWriterOptions = {}): FactWriter {
@@ -51,7 +51,14 @@ export function createFactWriter(client: ClickHouseClient, database: string, opt
       try {
         return await op();
       } catch (e) {
-        if (!isTransientClickHouseError(e)) throw e;
+        if (!isTransientClickHouseError(e)) {
+          // The server understood the request and refused it: the same rows can never succeed.
+          throw new SinkRejected(`ClickHouse refused ${what}`, {
+            serverCode: serverErrorCode(e) ?? 'unknown',
+            details: e instanceof Error ? e.message : String(e),
+            cause: e,
+          });
+        }
         if (attempt >= retry.attempts) {
           throw new SinkUnavailable(`ClickHouse unavailable: ${what} failed after ${attempt} attempts`, {
             details: e instanceof Error ? e.message : String(e),
