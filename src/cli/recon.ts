@@ -10,7 +10,6 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { pino } from 'pino';
 import { stringify as toYaml } from 'yaml';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -19,6 +18,9 @@ import { ConfigError } from '../lib/errors.js';
 import { createClickHouse } from '../sinks/clickhouse/createClickHouse.js';
 import { migrate } from '../sinks/clickhouse/migrations.js';
 import { redactAlertsConfig } from '../alerts/alertSecrets.js';
+import { redactConnectionSections } from '../config/connectionSecurity.js';
+import { createLogger } from '../lib/logger.js';
+import { REDACTED, redactText, redactUrl } from '../lib/redact.js';
 import { notifyMain } from './notifier.js';
 
 const USAGE = `usage: recon <command>
@@ -30,56 +32,37 @@ commands:
   notify         run the alert notifier (ALERTS outbox → PagerDuty, Slack); "notify silence …" records a silence
 
 environment: RECON_CONFIG, CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CHDB_PATH,
-             NATS_URL, REDIS_URL, LOG_LEVEL`;
+             NATS_URL, NATS_USER, NATS_PASSWORD[_FILE], NATS_TOKEN[_FILE], NATS_CREDS,
+             REDIS_URL, REDIS_USERNAME, REDIS_PASSWORD[_FILE], LOG_LEVEL`;
 
-const REDACTED = '***';
-
-/** `scheme://user:password@host` → `scheme://user:***@host`; other strings unchanged. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^:@/]*):([^@/]*)@/i, (_m, scheme: string, user: string) => `${scheme}${user}:${REDACTED}@`);
-}
-
-/** The configuration with passwords and credentials embedded in URLs replaced by `***`. */
+/**
+ * The configuration as `check-config` prints it: every URL (NATS, Redis, ClickHouse, RPC and
+ * websocket endpoints) through {@link redactUrl}, inline passwords and tokens `***`;
+ * references to environment variables and files are kept (they are not secrets).
+ */
 export function redactConfig(config: Config): Config {
   return {
     ...config,
-    nats: { ...config.nats, servers: config.nats.servers.map(redactUrl) },
-    redis: { ...config.redis, url: redactUrl(config.redis.url) },
+    ...redactConnectionSections(config.nats, config.redis),
     clickhouse: {
       ...config.clickhouse,
       ...(config.clickhouse.url ? { url: redactUrl(config.clickhouse.url) } : {}),
       password: config.clickhouse.password ? REDACTED : '',
     },
-    // RPC URLs of hosted providers carry their API key in the path or query.
-    chains: config.chains.map((c) => ({ ...c, rpcUrls: c.rpcUrls.map(redactRpcUrl) })),
+    chains: config.chains.map((c) => ({ ...c, rpcUrls: c.rpcUrls.map(redactUrl), wsUrls: c.wsUrls.map(redactUrl) })),
     alerts: redactAlertsConfig(config.alerts),
   };
-}
-
-function redactRpcUrl(url: string): string {
-  const u = redactUrl(url);
-  try {
-    const parsed = new URL(u);
-    // A query string or a long opaque path segment is an API key (Infura, Alchemy, QuickNode).
-    const segments = parsed.pathname.split('/');
-    const secretPath = segments.some((s) => s.length >= 20 && /^[A-Za-z0-9_-]+$/.test(s));
-    if (!parsed.search && !secretPath) return u;
-    if (parsed.search) parsed.search = `?${REDACTED}`;
-    parsed.pathname = segments.map((s) => (s.length >= 20 && /^[A-Za-z0-9_-]+$/.test(s) ? REDACTED : s)).join('/');
-    return parsed.toString().replace(/%2A%2A%2A/g, REDACTED);
-  } catch {
-    return u;
-  }
 }
 
 /** YAML of the effective configuration (bigints as numbers or strings, as in a config file). */
 export function formatConfig(config: Config): string {
   const plain = JSON.parse(JSON.stringify(redactConfig(config), (_k, v) => (typeof v === 'bigint' ? (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()) : v))) as unknown;
-  return toYaml(plain);
+  // Last pass over the text: a secret resolved at start or a URL in any other field never prints.
+  return redactText(toYaml(plain));
 }
 
 async function run(config: Config): Promise<void> {
-  const log = pino({ level: config.log.level, redact: ['*.password', 'clickhouse.password'] });
+  const log = createLogger(config.log, { base: { namespace: config.namespace, worker: config.workerId } });
   const daemon = await startDaemon(config, { log });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -124,7 +107,7 @@ async function run(config: Config): Promise<void> {
 }
 
 async function runMigrations(config: Config): Promise<void> {
-  const log = pino({ level: config.log.level });
+  const log = createLogger(config.log);
   const client = createClickHouse(config.clickhouse, log);
   try {
     const applied = await migrate(client, config.clickhouse.database, log);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { alertsConfigSchema } from '../alerts/alertsConfig.js';
 import { DEFAULT_STREAM_LIMITS, streamLimitsSchema } from './streamLimits.js';
+import { natsAuthSchema, natsTlsSchema, redisSecuritySchema } from './connectionSecurity.js';
 
 const address = z
   .string()
@@ -74,6 +75,10 @@ export const configSchema = z.object({
   workerId: z.string().default(() => `worker-${process.pid}`),
   nats: z.object({
     servers: z.array(z.string()).min(1).default(['127.0.0.1:4222']),
+    /** Credentials of this process's NATS user (docs/security.md); none: anonymous (local development only). */
+    auth: natsAuthSchema.optional(),
+    /** TLS to the NATS servers (a `tls://` server URL requires it too). */
+    tls: natsTlsSchema.optional(),
     /** Stream names and their subjects (each set on its own: ledger.>, chain.>, mapping.accounts, deadletter.>). */
     ledgerStream: z.string().default('LEDGER'),
     ledgerSubjects: z.array(z.string()).default(['ledger.>']),
@@ -109,6 +114,8 @@ export const configSchema = z.object({
   }).prefault({}),
   redis: z.object({
     url: z.string().default('redis://127.0.0.1:6379'),
+    /** ACL user, password (`{ env }`/`{ file }` preferred) and TLS (also on for `rediss://` URLs): docs/security.md. */
+    ...redisSecuritySchema,
   }).prefault({}),
   clickhouse: z.object({
     /** When set, talk HTTP to this ClickHouse server; otherwise embedded chdb at `dataDir`. */
