@@ -50,7 +50,7 @@ export const redisSecuritySchema = {
 
 export type NatsAuth = z.infer<typeof natsAuthSchema>;
 export type NatsTls = z.infer<typeof natsTlsSchema>;
-interface NatsSection { servers: string[]; auth?: NatsAuth | undefined; tls?: NatsTls | undefined }
+interface NatsSection { servers: string[]; auth?: NatsAuth | undefined; tls?: NatsTls | undefined; inboxPrefix?: string | undefined }
 interface RedisSection { url: string; username?: string | undefined; password?: z.infer<typeof secretRefSchema> | undefined; tls?: { caFile?: string | undefined; certFile?: string | undefined; keyFile?: string | undefined; servername?: string | undefined } | undefined }
 
 const readFile = (s: SecretSources, path: string, field: string): string => {
@@ -63,11 +63,11 @@ const readFile = (s: SecretSources, path: string, field: string): string => {
 
 /**
  * The security part of `connect()` options for @nats-io/transport-node: credentials resolved
- * (and registered for redaction), TLS files checked readable. Spread it into every `connect({...})`
+ * (and registered for redaction), TLS files checked readable, the user's own reply inbox prefix. Spread it into every `connect({...})`
  * of the daemon, the notifier and the CLIs. Credentials embedded in a server URL keep working.
  */
 export function natsSecurityOptions(nats: NatsSection, s: SecretSources = { env: process.env }): Partial<ConnectionOptions> {
-  const out: Partial<ConnectionOptions> = {};
+  const out: Partial<ConnectionOptions> = nats.inboxPrefix ? { inboxPrefix: nats.inboxPrefix } : {};
   const a = nats.auth;
   if (a?.user !== undefined && a.password !== undefined) {
     out.user = a.user;

@@ -21,6 +21,7 @@ export interface ConfigEnv {
   NATS_TOKEN?: string;
   NATS_TOKEN_FILE?: string;
   NATS_CREDS?: string;
+  NATS_INBOX_PREFIX?: string;
   REDIS_USERNAME?: string;
   REDIS_PASSWORD?: string;
   REDIS_PASSWORD_FILE?: string;
@@ -65,6 +66,7 @@ export function loadConfig(env: ConfigEnv = process.env as ConfigEnv): Config {
   if (env.NATS_USER) nats.auth = { user: env.NATS_USER, password: secret('NATS_PASSWORD') };
   else if (secret('NATS_TOKEN')) nats.auth = { token: secret('NATS_TOKEN') };
   else if (env.NATS_CREDS) nats.auth = { credsFile: env.NATS_CREDS };
+  if (env.NATS_INBOX_PREFIX) nats.inboxPrefix = env.NATS_INBOX_PREFIX;
   const redis = section('redis');
   if (env.REDIS_URL) redis.url = env.REDIS_URL;
   if (env.REDIS_USERNAME) redis.username = env.REDIS_USERNAME;

@@ -79,6 +79,8 @@ export const configSchema = z.object({
     auth: natsAuthSchema.optional(),
     /** TLS to the NATS servers (a `tls://` server URL requires it too). */
     tls: natsTlsSchema.optional(),
+    /** Prefix of this process's reply inboxes (default `_INBOX`); deploy/nats/nats.conf gives each user its own. */
+    inboxPrefix: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').optional(),
     /** Stream names and their subjects (each set on its own: ledger.>, chain.>, mapping.accounts, deadletter.>). */
     ledgerStream: z.string().default('LEDGER'),
     ledgerSubjects: z.array(z.string()).default(['ledger.>']),
