@@ -37,7 +37,7 @@ const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]{1,15}:\/\/[^\s"'`<>\\|{}^]+/gi;
 /** `Bearer <token>` / `Basic <b64>` in header dumps. */
 const AUTH_HEADER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g;
 /** `"routing_key":"…"`, `password=…` and the like in JSON or key=value text. */
-const SECRET_FIELD = /(["']?)\b(routing_key|routingKey|password|passwd|apikey|api_key|access_token|auth_token|client_secret)\1(\s*[:=]\s*)(["']?)([^"'\s,;&}]+)\4/gi;
+const SECRET_FIELD = /(["']?)\b(routing_key|routingKey|password|passwd|apikey|api_key|access_token|auth_token|client_secret)\1([ \t]*[:=][ \t]*)(["']?)([^"'\s,;&{}[\]]+)\4/gi;
 
 const registered = new Set<string>();
 

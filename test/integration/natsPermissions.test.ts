@@ -104,6 +104,15 @@ describe('NATS closed by default (deploy/nats/nats.conf)', () => {
     expect((await jsm.streams.info('ALERTS')).config.name).toBe('ALERTS');
   });
 
+  it('gives the demo all rights in an account of its own, which cannot see the engine\'s streams', async () => {
+    const jsm = await jetstreamManager(await as('demo'));
+    await jsm.streams.add({ name: 'DEMO_LEDGER', subjects: ['demo.ledger.>'] });
+    await expect(jsm.streams.info('LEDGER')).rejects.toThrow(/stream not found/);
+    await jsm.streams.delete('DEMO_LEDGER');
+    const ops = await jetstreamManager(await as('ops'));
+    expect((await ops.streams.info('LEDGER')).config.name).toBe('LEDGER');
+  });
+
   it('keeps the ops user read-only: no publish, no purge, no delete', async () => {
     const nc = await as('ops');
     const jsm = await jetstreamManager(nc);

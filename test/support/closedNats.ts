@@ -16,6 +16,7 @@ export const USERS = {
   producer: { user: 'core-banking', password: 'test-producer-pw', inboxPrefix: '_INBOX_core_banking' },
   notifier: { user: 'recon-notifier', password: 'test-notifier-pw', inboxPrefix: '_INBOX_recon_notifier' },
   ops: { user: 'recon-ops', password: 'test-ops-pw', inboxPrefix: '_INBOX_recon_ops' },
+  demo: { user: 'recon-demo', password: 'test-demo-pw', inboxPrefix: '_INBOX' },
 } as const;
 export type Role = keyof typeof USERS;
 
@@ -41,7 +42,7 @@ export async function startClosedNats(o: { extra?: string; caFile?: string; dir?
   writeFileSync(conf, `${readFileSync(DEPLOY_NATS_CONF, 'utf8')}\n${o.extra ?? ''}\n`);
   const env: Record<string, string> = {
     NATS_DAEMON_PASSWORD: USERS.daemon.password, NATS_PRODUCER_PASSWORD: USERS.producer.password,
-    NATS_NOTIFIER_PASSWORD: USERS.notifier.password, NATS_OPS_PASSWORD: USERS.ops.password,
+    NATS_NOTIFIER_PASSWORD: USERS.notifier.password, NATS_OPS_PASSWORD: USERS.ops.password, NATS_DEMO_PASSWORD: USERS.demo.password,
   };
   const proc: ChildProcess = spawn(NATS_SERVER, ['-c', conf, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'js')], {
     env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'pipe'],

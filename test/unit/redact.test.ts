@@ -63,6 +63,12 @@ describe('redactText', () => {
     expect(out).toBe('Authorization: Bearer *** password=*** {"routing_key":"***"} api_key: ***');
   });
 
+  it('keeps secret references (env, file) of YAML and JSON readable', () => {
+    const yaml = 'auth:\n  password:\n    env: NATS_PASSWORD\nredis:\n  password: { env: REDIS_PASSWORD }\n';
+    expect(redactText(yaml)).toBe(yaml);
+    expect(redactText('{"password":{"file":"/run/secrets/x"}}')).toBe('{"password":{"file":"/run/secrets/x"}}');
+  });
+
   it('redacts a registered secret wherever it appears, and ignores values too short to be one', () => {
     registerSecret('R0utingKeyR0utingKeyR0utingKey12');
     registerSecret('abc');
