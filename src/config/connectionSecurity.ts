@@ -76,7 +76,8 @@ export function natsSecurityOptions(nats: NatsSection, s: SecretSources = { env:
     out.token = resolveSecret(a.token, 'nats.auth.token', s);
   } else if (a?.credsFile !== undefined) {
     const creds = readFile(s, a.credsFile, 'nats.auth.credsFile');
-    for (const m of creds.matchAll(/-----BEGIN [^-]+-----\s*([^\s-][^-]*?)\s*-+END/g)) registerSecret(m[1]);
+    // The JWT and the seed between the BEGIN/END lines (base64url: may contain '-').
+    for (const m of creds.matchAll(/-{5,}BEGIN [^\n]*-{5,}\s*\n\s*(\S+)\s*\n\s*-{5,}END/g)) registerSecret(m[1]);
     out.authenticator = credsAuthenticator(new TextEncoder().encode(creds)) as Authenticator;
   } else if (a?.nkeySeedFile !== undefined) {
     const seed = readFile(s, a.nkeySeedFile, 'nats.auth.nkeySeedFile').trim();

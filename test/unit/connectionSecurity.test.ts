@@ -30,6 +30,10 @@ describe('NATS and Redis credentials and TLS in the configuration', () => {
     const seed = 'SUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4';
     expect(natsSecurityOptions(parseConfig({ nats: { auth: { nkeySeedFile: file('seed.nk', seed) } } }).nats, { env: {} }).authenticator).toBeTypeOf('function');
     expect(redactText(`seed ${seed}`)).toBe('seed ***');
+    const jwt = 'eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.eyJqdGkiOiJ-abc_def-ghi';
+    const creds = `-----BEGIN NATS USER JWT-----\n${jwt}\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n${seed}\n------END USER NKEY SEED------\n`;
+    expect(natsSecurityOptions(parseConfig({ nats: { auth: { credsFile: file('u.creds', creds) } } }).nats, { env: {} }).authenticator).toBeTypeOf('function');
+    expect(redactText(`jwt ${jwt} seen`)).toBe('jwt *** seen');
   });
 
   it('refuses mixed credential kinds, a user without a password, a cert without its key, and unreadable files', () => {
