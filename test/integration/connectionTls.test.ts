@@ -7,6 +7,9 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisSecurityOptions } from '../../src/config/connectionSecurity.js';
 import { parseConfig } from '../../src/config/load.js';
+import { startDaemon } from '../../src/daemon.js';
+import { tempClickHouse } from '../support/clickhouse.js';
+import { randomUUID } from 'node:crypto';
 import { clearRegisteredSecrets } from '../../src/lib/redact.js';
 import { freePort } from '../../src/streams/chain/anvilNode.js';
 import { startClosedNats, type ClosedNats } from '../support/closedNats.js';
@@ -26,10 +29,15 @@ describe('TLS and passwords to NATS and Redis', () => {
   let pem: { cert: string; key: string };
   let nats: ClosedNats;
   let redisProc: ChildProcess | undefined;
+  let redisPort = 0;
 
   beforeAll(async () => {
     pem = selfSigned(dir);
     nats = await startClosedNats({ extra: `tls { cert_file: "${pem.cert}", key_file: "${pem.key}" }`, caFile: pem.cert });
+    // A Redis of its own: TLS only, a password required.
+    redisPort = await freePort();
+    redisProc = spawn('redis-server', ['--port', '0', '--tls-port', String(redisPort), '--bind', '127.0.0.1', '--tls-cert-file', pem.cert, '--tls-key-file', pem.key,
+      '--tls-ca-cert-file', pem.cert, '--tls-auth-clients', 'no', '--requirepass', 'redis-test-pw', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
   }, 30_000);
   afterAll(async () => {
     await nats?.stop();
@@ -48,9 +56,7 @@ describe('TLS and passwords to NATS and Redis', () => {
   });
 
   it('connects to a Redis with a password over TLS (redis.password from the environment, redis.tls.caFile); without the password it is refused', async () => {
-    const port = await freePort();
-    redisProc = spawn('redis-server', ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--tls-cert-file', pem.cert, '--tls-key-file', pem.key,
-      '--tls-ca-cert-file', pem.cert, '--tls-auth-clients', 'no', '--requirepass', 'redis-test-pw', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+    const port = redisPort;
     const config = parseConfig({ redis: { url: `rediss://127.0.0.1:${port}`, password: { env: 'REDIS_PW' }, tls: { caFile: pem.cert } } });
     const opts = redisSecurityOptions(config.redis, { env: { REDIS_PW: 'redis-test-pw' } });
     const pong = await waitFor('Redis over TLS', async () => {
@@ -65,4 +71,22 @@ describe('TLS and passwords to NATS and Redis', () => {
     expect(String(await refused)).toMatch(/NOAUTH/);
     anon.disconnect();
   });
+
+  it('runs the daemon with passwords over TLS to both NATS and Redis', async () => {
+    const ch = await tempClickHouse();
+    const config = parseConfig({
+      namespace: `t${randomUUID().slice(0, 8)}`, workerId: 'tls-daemon', http: { port: -1 }, log: { level: 'warn' },
+      nats: nats.natsConfig('daemon'),
+      redis: { url: `rediss://127.0.0.1:${redisPort}`, password: { env: 'REDIS_PW' }, tls: { caFile: pem.cert } },
+      clickhouse: { database: ch.database },
+    });
+    const daemon = await startDaemon(config, { clickhouse: ch.client, ingest: false, secrets: { env: { ...nats.env, REDIS_PW: 'redis-test-pw' } } });
+    try {
+      await daemon.ready;
+      expect(await daemon.sweep()).toBeGreaterThanOrEqual(0); // a Redis round trip over TLS
+    } finally {
+      await daemon.stop();
+      await ch.close();
+    }
+  }, 60_000);
 });
