@@ -22,6 +22,7 @@ import { startAlertOutbox, withAlertOutbox } from './alerts/alertOutbox.js';
 import { migrate } from './sinks/clickhouse/migrations.js';
 import { createDeadLetterSink } from './sinks/deadLetters.js';
 import { createMetrics, timed, type Metrics } from './sinks/metrics.js';
+import { EntryFingerprints } from './state/entryFingerprints.js';
 import { MatchStore } from './state/matchStore.js';
 import { startStateGuard } from './state/stateGuard.js';
 import { chainIngester, type ChainIngester } from './streams/chain/chainIngester.js';
@@ -145,6 +146,10 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     retentionMs: m.lateRetentionMs,
     requireEpoch: true,
   });
+  // The content first seen under each entry id. A record must outlive every state that may still act
+  // on its id: legs are remembered lateRetentionMs past their event time (which precedes arrival),
+  // so lateRetentionMs plus the window and lateness from first sight covers them.
+  const fingerprints = new EntryFingerprints(redis, { namespace: config.namespace, ttlMs: m.lateRetentionMs + m.windowMs + m.allowedLatenessMs });
   // Matching waits for the state's epoch: rebuilt from the facts when Redis lost its memory.
   const stateGuard = startStateGuard({
     redis, store, clickhouse, database: db, identities, windowMs: m.windowMs, retentionMs: m.lateRetentionMs,
@@ -224,7 +229,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   const done = new Promise<void>((res, rej) => { resolveDone = res; rejectDone = rej; });
   const subscription: Subscription = merge(pull(ledgerConsumer, 'ledger'), pull(chainConsumer, 'chain'))
     .pipe(
-      processMessage({ ledgerCodec: codec, identities, store, unmappedPolicy: m.unmappedPolicy, log, metrics, ...(aml && { aml: aml.engine }) }),
+      processMessage({ ledgerCodec: codec, identities, store, fingerprints, unmappedPolicy: m.unmappedPolicy, log, metrics, ...(aml && { aml: aml.engine }) }),
       batchForSink(config.sink.maxBatchRows, config.sink.maxBatchDelayMs),
       ackAfterDurable({
         writer, deadLetter, log, metrics, stopping: () => stopping, maxBatchMessages: config.sink.maxBatchRows,
