@@ -24,6 +24,7 @@ import { startAlertOutbox, withAlertOutbox } from './alerts/alertOutbox.js';
 import { migrate } from './sinks/clickhouse/migrations.js';
 import { createDeadLetterSink } from './sinks/deadLetters.js';
 import { createMetrics, timed, type Metrics } from './sinks/metrics.js';
+import { EntryFingerprints } from './state/entryFingerprints.js';
 import { MatchStore } from './state/matchStore.js';
 import { startStateGuard } from './state/stateGuard.js';
 import { chainIngester, type ChainIngester } from './streams/chain/chainIngester.js';
@@ -152,6 +153,10 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     retentionMs: m.lateRetentionMs,
     requireEpoch: true,
   });
+  // The content first seen under each entry id. A record must outlive every state that may still act
+  // on its id: legs are remembered lateRetentionMs past their event time (which precedes arrival),
+  // so lateRetentionMs plus the window and lateness from first sight covers them.
+  const fingerprints = new EntryFingerprints(redis, { namespace: config.namespace, ttlMs: m.lateRetentionMs + m.windowMs + m.allowedLatenessMs });
   // Matching waits for the state's epoch: rebuilt from the facts when Redis lost its memory.
   const stateGuard = startStateGuard({
     redis, store, clickhouse, database: db, identities, windowMs: m.windowMs, retentionMs: m.lateRetentionMs,
@@ -232,7 +237,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   const subscription: Subscription = merge(pull(ledgerConsumer, 'ledger'), pull(chainConsumer, 'chain'))
     .pipe(
       processMessage({
-        ledgerCodec: codec, identities, store, unmappedPolicy: m.unmappedPolicy, log, metrics, ...(aml && { aml: aml.engine }),
+        ledgerCodec: codec, identities, store, fingerprints, unmappedPolicy: m.unmappedPolicy, log, metrics, ...(aml && { aml: aml.engine }),
         poison: new PoisonEvidence({
           maxDeliveries: config.nats.maxDeliveries, minDelayMs: config.nats.redeliveryDelayMs.min, maxDelayMs: config.nats.redeliveryDelayMs.max,
           // A minute of evidence, and never less than two redelivery delays.
