@@ -19,6 +19,7 @@ import { groupAlerts, type AlertBatch } from './groupAlerts.js';
 import { groupDedupKey, pagerdutyGroupTrigger, pagerdutyResolve, pagerdutyTrigger } from './pagerdutyEvents.js';
 import { followSilences, SilenceRegistry } from './silences.js';
 import { slackFiring, slackReminder, slackResolved } from './slackMessages.js';
+import { redactText } from '../lib/redact.js';
 
 export interface NotifierOptions {
   config: Config;
@@ -78,7 +79,7 @@ function openOf(a: AlertEvent): OpenAlert {
 export async function startNotifier(o: NotifierOptions): Promise<Notifier> {
   const { config } = o;
   const a = config.alerts;
-  const log = (o.log ?? pino({ level: config.log.level, redact: ALERT_REDACT_PATHS })).child({ component: 'notifier' });
+  const log = (o.log ?? pino({ level: config.log.level, redact: ALERT_REDACT_PATHS, hooks: { streamWrite: redactText } })).child({ component: 'notifier' });
   // Validated at start: a missing or malformed secret fails here, naming the field only.
   const resolved: AlertTargets = resolveAlertSecrets(a, o.secrets);
 

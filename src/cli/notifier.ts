@@ -18,6 +18,7 @@ import { ensureNotifierStreams } from '../alerts/alertStreams.js';
 import { startNotifier } from '../alerts/notifier.js';
 import { publishSilence } from '../alerts/silences.js';
 import { ConfigError } from '../lib/errors.js';
+import { redactText } from '../lib/redact.js';
 
 export const NOTIFY_USAGE = `usage: recon notify [silence --kind K | --account A | --wallet W (--for 2h | --until ISO) --by WHO --why TEXT [--id ID] | silence --id ID --lift --by WHO --why TEXT]`;
 
@@ -64,7 +65,7 @@ async function silence(config: Config, args: readonly string[]): Promise<number>
 }
 
 async function run(config: Config, env: NodeJS.ProcessEnv): Promise<number> {
-  const log = pino({ level: config.log.level, redact: ALERT_REDACT_PATHS });
+  const log = pino({ level: config.log.level, redact: ALERT_REDACT_PATHS, hooks: { streamWrite: redactText } });
   const notifier = await startNotifier({ config, secrets: { env }, log });
   await notifier.ready;
   let server: ReturnType<typeof createServer> | undefined;

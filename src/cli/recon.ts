@@ -20,6 +20,7 @@ import { createClickHouse } from '../sinks/clickhouse/createClickHouse.js';
 import { migrate } from '../sinks/clickhouse/migrations.js';
 import { redactAlertsConfig } from '../alerts/alertSecrets.js';
 import { notifyMain } from './notifier.js';
+import { REDACTED, redactText, redactUrl } from '../lib/redact.js';
 
 const USAGE = `usage: recon <command>
 
@@ -32,14 +33,7 @@ commands:
 environment: RECON_CONFIG, CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CHDB_PATH,
              NATS_URL, REDIS_URL, LOG_LEVEL`;
 
-const REDACTED = '***';
-
-/** `scheme://user:password@host` → `scheme://user:***@host`; other strings unchanged. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^:@/]*):([^@/]*)@/i, (_m, scheme: string, user: string) => `${scheme}${user}:${REDACTED}@`);
-}
-
-/** The configuration with passwords and credentials embedded in URLs replaced by `***`. */
+/** The configuration with passwords, tokens and API keys (in URLs and fields) replaced by `***`. */
 export function redactConfig(config: Config): Config {
   return {
     ...config,
@@ -50,26 +44,10 @@ export function redactConfig(config: Config): Config {
       ...(config.clickhouse.url ? { url: redactUrl(config.clickhouse.url) } : {}),
       password: config.clickhouse.password ? REDACTED : '',
     },
-    // RPC URLs of hosted providers carry their API key in the path or query.
-    chains: config.chains.map((c) => ({ ...c, rpcUrls: c.rpcUrls.map(redactRpcUrl) })),
+    // RPC URLs of hosted providers carry their API key in the path or query, websocket ones too.
+    chains: config.chains.map((c) => ({ ...c, rpcUrls: c.rpcUrls.map(redactUrl), wsUrls: c.wsUrls.map(redactUrl) })),
     alerts: redactAlertsConfig(config.alerts),
   };
-}
-
-function redactRpcUrl(url: string): string {
-  const u = redactUrl(url);
-  try {
-    const parsed = new URL(u);
-    // A query string or a long opaque path segment is an API key (Infura, Alchemy, QuickNode).
-    const segments = parsed.pathname.split('/');
-    const secretPath = segments.some((s) => s.length >= 20 && /^[A-Za-z0-9_-]+$/.test(s));
-    if (!parsed.search && !secretPath) return u;
-    if (parsed.search) parsed.search = `?${REDACTED}`;
-    parsed.pathname = segments.map((s) => (s.length >= 20 && /^[A-Za-z0-9_-]+$/.test(s) ? REDACTED : s)).join('/');
-    return parsed.toString().replace(/%2A%2A%2A/g, REDACTED);
-  } catch {
-    return u;
-  }
 }
 
 /** YAML of the effective configuration (bigints as numbers or strings, as in a config file). */
@@ -79,7 +57,7 @@ export function formatConfig(config: Config): string {
 }
 
 async function run(config: Config): Promise<void> {
-  const log = pino({ level: config.log.level, redact: ['*.password', 'clickhouse.password'] });
+  const log = pino({ level: config.log.level, redact: ['*.password', 'clickhouse.password'], hooks: { streamWrite: redactText } });
   const daemon = await startDaemon(config, { log });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -124,7 +102,7 @@ async function run(config: Config): Promise<void> {
 }
 
 async function runMigrations(config: Config): Promise<void> {
-  const log = pino({ level: config.log.level });
+  const log = pino({ level: config.log.level, hooks: { streamWrite: redactText } });
   const client = createClickHouse(config.clickhouse, log);
   try {
     const applied = await migrate(client, config.clickhouse.database, log);

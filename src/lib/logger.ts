@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { redactText } from './redact.js';
 
 /** Paths of secrets, always redacted (one level of nesting: `{ clickhouse: { password } }`). */
 const SECRET_KEYS = ['password', 'authorization', 'routingKey', 'routing_key', 'webhookUrl', 'apiKey', 'secret', 'privateKey'];
@@ -46,6 +47,8 @@ export function createLogger(cfg: Config['log'], options: CreateLoggerOptions = 
       base: options.base ?? null,
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      // Credentials inside URLs anywhere in a line (an RPC error quoting its URL) never reach the log.
+      hooks: { streamWrite: redactText },
       redact: {
         paths: [...secretPaths, ...accountPaths],
         censor: (value, path) => (accountSet.has(path.length > 1 ? `*.${path[path.length - 1]}` : path[0]!) ? pseudonymise(value, key) : '[redacted]'),

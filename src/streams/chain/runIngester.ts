@@ -14,12 +14,13 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { parseConfig } from '../../config/load.js';
 import { chainIngester, ensureChainStream } from './chainIngester.js';
+import { redactText } from '../../lib/redact.js';
 
 async function main(): Promise<void> {
   const [file, ttl] = process.argv.slice(2);
   if (!file) throw new Error('usage: runIngester <config.json> [leaseTtlMs]');
   const config = parseConfig(JSON.parse(readFileSync(file, 'utf8')));
-  const logger = pino({ level: process.env['LOG_LEVEL'] ?? config.log.level });
+  const logger = pino({ level: process.env['LOG_LEVEL'] ?? config.log.level, hooks: { streamWrite: redactText } });
   const nc = await connect({ servers: config.nats.servers, noAsyncTraces: true });
   const js = jetstream(nc);
   await ensureChainStream(await jetstreamManager(nc), config);
