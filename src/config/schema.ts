@@ -1,12 +1,58 @@
 import { z } from 'zod';
 import { alertsConfigSchema } from '../alerts/alertsConfig.js';
+import { CURRENCY_EXPONENTS } from '../domain/currencies.js';
+import {
+  amountBoundProblem,
+  DEFAULT_MAX_AMOUNT_MINOR,
+  identifierProblem,
+  MAX_IDENTIFIER_LENGTH,
+  MAX_TEXT_LENGTH,
+  textProblem,
+} from '../domain/inputBounds.js';
+
+/**
+ * An identifier in configuration or a control message (account id, rule id, watch-list entry):
+ * bounded, well-formed, printable (src/domain/inputBounds.ts); the zod issue names the field.
+ */
+export const identifierString = (maxLength = MAX_IDENTIFIER_LENGTH) =>
+  z.string().superRefine((v, ctx) => {
+    const p = identifierProblem(v, maxLength);
+    if (p) ctx.addIssue({ code: 'custom', message: `identifier ${p}` });
+  });
+
+/** Free text in configuration (descriptions): bounded, well-formed, no control characters. */
+export const freeTextString = (maxLength = MAX_TEXT_LENGTH) =>
+  z.string().superRefine((v, ctx) => {
+    const p = textProblem(v, maxLength);
+    if (p) ctx.addIssue({ code: 'custom', message: `text ${p}` });
+  });
+
+/**
+ * Plausibility bound of one amount, in minor units, per ISO 4217 code or `default` (which
+ * applies to every other currency): decimal integer strings (or safe integers), at most 10^18.
+ */
+export const maxAmountMinorSchema = z
+  .record(z.string(), z.union([z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a positive whole number of minor units, e.g. "1000000000000000"'), z.number().int().positive()]))
+  .transform((t) => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, BigInt(v)])) as Record<string, bigint>)
+  .superRefine((t, ctx) => {
+    for (const [code, bound] of Object.entries(t)) {
+      if (code !== 'default' && CURRENCY_EXPONENTS[code] === undefined) {
+        ctx.addIssue({ code: 'custom', path: [code], message: "must be 'default' or an ISO 4217 code this engine knows" });
+      }
+      const p = amountBoundProblem(bound);
+      if (p) ctx.addIssue({ code: 'custom', path: [code], message: p });
+    }
+  });
 
 const address = z
   .string()
   .regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address')
   .transform((a) => a.toLowerCase());
 
-const currencyCode = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD');
+const currencyCode = z
+  .string()
+  .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD')
+  .refine((c) => CURRENCY_EXPONENTS[c] !== undefined, 'is not an ISO 4217 code this engine knows (src/domain/currencies.ts)');
 
 export const tokenSchema = z.object({
   chainId: z.number().int().positive(),
@@ -63,7 +109,7 @@ export const chainSchema = z.object({
 });
 
 export const accountMappingSchema = z.object({
-  accountId: z.string().min(1),
+  accountId: identifierString(),
   wallets: z.array(address).default([]),
 });
 
@@ -127,6 +173,15 @@ export const configSchema = z.object({
   sink: z.object({
     maxBatchRows: z.number().int().positive().default(5_000),
     maxBatchDelayMs: z.number().int().positive().default(200),
+  }).prefault({}),
+  /** Validation at the door (src/domain/inputBounds.ts). */
+  limits: z.object({
+    /**
+     * Largest plausible single amount per currency, minor units: `{ default: '1000000000000000',
+     * JPY: '…' }`. A posting above it is a dead letter naming amountMinor. Never above 10^18, so
+     * one amount always fits the int64 Redis sums in.
+     */
+    maxAmountMinor: maxAmountMinorSchema.default({ default: DEFAULT_MAX_AMOUNT_MINOR }),
   }).prefault({}),
   chains: z.array(chainSchema).default([]),
   tokens: z.array(tokenSchema).default([]),
