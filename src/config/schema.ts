@@ -7,6 +7,7 @@ import {
   identifierProblem,
   MAX_IDENTIFIER_LENGTH,
   MAX_TEXT_LENGTH,
+  preview,
   textProblem,
 } from '../domain/inputBounds.js';
 
@@ -37,7 +38,8 @@ export const maxAmountMinorSchema = z
   .superRefine((t, ctx) => {
     for (const [code, bound] of Object.entries(t)) {
       if (code !== 'default' && CURRENCY_EXPONENTS[code] === undefined) {
-        ctx.addIssue({ code: 'custom', path: [code], message: "must be 'default' or an ISO 4217 code this engine knows" });
+        ctx.addIssue({ code: 'custom', message: `key ${preview(code)} must be 'default' or an ISO 4217 code this engine knows` });
+        continue;
       }
       const p = amountBoundProblem(bound);
       if (p) ctx.addIssue({ code: 'custom', path: [code], message: p });
