@@ -19,6 +19,14 @@
  * - Amount (integer minor units): positive and at most the configured plausibility bound of
  *   its currency (default `DEFAULT_MAX_AMOUNT_MINOR`), which may never exceed
  *   `HARD_MAX_AMOUNT_MINOR`, what every downstream store holds for a single amount.
+ *
+ * "No finer decimals than the currency allows": a bank amount is an Avro long of minor units at
+ * the currency's ISO 4217 exponent, so it cannot be finer by construction (and config or rule
+ * amounts go through `parseDecimalToMinor`, which refuses extra digits). A token value is base
+ * units at the token's decimals; the door does NOT refuse one below a cent: nothing truncates it
+ * silently (`minorUnitsKey` keeps the exact fraction for matching, `baseToMinor` reports
+ * `exact: false`, AML floors on purpose and says so), and whether 2-decimal cash matches
+ * 18-decimal dust is a matching tolerance, not bad input. The door only bounds it to uint256.
  */
 import { SchemaViolation } from '../lib/errors.js';
 
