@@ -31,6 +31,7 @@ import { chainIngester, type ChainIngester } from './streams/chain/chainIngester
 import { jetstreamMessages } from './streams/jetstreamMessages.js';
 import { ensureConsumers, ensureStreams } from './streams/jetstreamSetup.js';
 import { createLedgerCodec } from './streams/ledgerCodec.js';
+import { amountLimitsOf } from './domain/inputBounds.js';
 import { followMappingUpdates } from './streams/mappingUpdates.js';
 import { startBalanceReconciler, type BalanceReconciler } from './pipeline/balanceReconciler.js';
 import { startAml, type AmlRuntime } from './aml/runtime.js';
@@ -163,7 +164,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     log, workerId: config.workerId,
   });
   await stateGuard.ready;
-  const codec = createLedgerCodec();
+  const codec = createLedgerCodec({ amountLimits: amountLimitsOf(config.limits.maxAmountMinor) });
   // Throws ConfigError on an invalid rule file: a worker does not start with rules it cannot read.
   const aml = config.aml.enabled ? startAml({ config, redis, nats, identities, log }) : null;
 

@@ -1,13 +1,61 @@
 import { z } from 'zod';
 import { alertsConfigSchema } from '../alerts/alertsConfig.js';
 import { DEFAULT_STREAM_LIMITS, streamLimitsSchema } from './streamLimits.js';
+import { CURRENCY_EXPONENTS } from '../domain/currencies.js';
+import {
+  amountBoundProblem,
+  DEFAULT_MAX_AMOUNT_MINOR,
+  identifierProblem,
+  MAX_IDENTIFIER_LENGTH,
+  MAX_TEXT_LENGTH,
+  preview,
+  textProblem,
+} from '../domain/inputBounds.js';
+
+/**
+ * An identifier in configuration or a control message (account id, rule id, watch-list entry):
+ * bounded, well-formed, printable (src/domain/inputBounds.ts); the zod issue names the field.
+ */
+export const identifierString = (maxLength = MAX_IDENTIFIER_LENGTH) =>
+  z.string().superRefine((v, ctx) => {
+    const p = identifierProblem(v, maxLength);
+    if (p) ctx.addIssue({ code: 'custom', message: `identifier ${p}` });
+  });
+
+/** Free text in configuration (descriptions): bounded, well-formed, no control characters. */
+export const freeTextString = (maxLength = MAX_TEXT_LENGTH) =>
+  z.string().superRefine((v, ctx) => {
+    const p = textProblem(v, maxLength);
+    if (p) ctx.addIssue({ code: 'custom', message: `text ${p}` });
+  });
+
+/**
+ * Plausibility bound of one amount, in minor units, per ISO 4217 code or `default` (which
+ * applies to every other currency): decimal integer strings (or safe integers), at most 10^18.
+ */
+export const maxAmountMinorSchema = z
+  .record(z.string(), z.union([z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a positive whole number of minor units, e.g. "1000000000000000"'), z.number().int().positive()]))
+  .transform((t) => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, BigInt(v)])) as Record<string, bigint>)
+  .superRefine((t, ctx) => {
+    for (const [code, bound] of Object.entries(t)) {
+      if (code !== 'default' && CURRENCY_EXPONENTS[code] === undefined) {
+        ctx.addIssue({ code: 'custom', message: `key ${preview(code)} must be 'default' or an ISO 4217 code this engine knows` });
+        continue;
+      }
+      const p = amountBoundProblem(bound);
+      if (p) ctx.addIssue({ code: 'custom', path: [code], message: p });
+    }
+  });
 
 const address = z
   .string()
   .regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address')
   .transform((a) => a.toLowerCase());
 
-const currencyCode = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD');
+const currencyCode = z
+  .string()
+  .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD')
+  .refine((c) => CURRENCY_EXPONENTS[c] !== undefined, 'is not an ISO 4217 code this engine knows (src/domain/currencies.ts)');
 
 export const tokenSchema = z.object({
   chainId: z.number().int().positive().describe('Chain id of the token contract (one of `chains[].chainId`).'),
@@ -64,7 +112,7 @@ export const chainSchema = z.object({
 });
 
 export const accountMappingSchema = z.object({
-  accountId: z.string().min(1).describe('Bank account id.'),
+  accountId: identifierString().describe('Bank account id.'),
   wallets: z.array(address).default([]).describe('Its wallets; a wallet belongs to one account.'),
 });
 
@@ -146,6 +194,15 @@ export const configSchema = z.object({
     maxBatchRows: z.number().int().positive().default(5_000).describe('At most this many rows per batch ...'),
     maxBatchDelayMs: z.number().int().positive().default(200).describe('... or this long, whichever comes first.'),
   }).prefault({}).describe('ClickHouse batches: by size or time, whichever comes first.'),
+  /** Validation at the door (src/domain/inputBounds.ts). */
+  limits: z.object({
+    /**
+     * Largest plausible single amount per currency, minor units: `{ default: '1000000000000000',
+     * JPY: '…' }`. A posting above it is a dead letter naming amountMinor. Never above 10^18, so
+     * one amount always fits the int64 Redis sums in.
+     */
+    maxAmountMinor: maxAmountMinorSchema.default({ default: DEFAULT_MAX_AMOUNT_MINOR }).describe('Plausibility bound of one posting, minor units, per ISO code or `default` (strings; at most 10^18); above it a posting is a dead letter naming `amountMinor`.'),
+  }).prefault({}).describe('Validation at the door: plausibility bounds of input (docs/failures.md).'),
   chains: z.array(chainSchema).default([]).describe('EVM chains to follow (one active poller per chain, leader lease in Redis).'),
   tokens: z.array(tokenSchema).default([]).describe('Deposit token contracts, one currency each.'),
   accounts: z.array(accountMappingSchema).default([]).describe('Initial account-wallet mappings (updates also arrive on the mapping stream).'),

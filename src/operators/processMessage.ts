@@ -212,7 +212,7 @@ async function processLedger(ctx: ProcessMessageContext, msg: JsMsg, now: number
 
 async function processChain(ctx: ProcessMessageContext, msg: JsMsg, now: number): Promise<Processed> {
   if (msg.subject.endsWith('.progress')) {
-    const p = decodeChainProgress(msg.data);
+    const p = decodeChainProgress(msg.data, now);
     return { msg, source: 'chain', facts: [], suspects: [], chainTime: p.blockTime, chainBlock: { chainId: p.chainId, blockNumber: p.blockNumber }, outcome: 'progress' };
   }
   if (msg.subject.endsWith('.retract')) {
@@ -236,7 +236,7 @@ async function processChain(ctx: ProcessMessageContext, msg: JsMsg, now: number)
   if (!msg.subject.endsWith('.events')) throw new DecodeError(`unexpected subject ${msg.subject} on the chain stream`);
   // One message carries a block's events (or one event, in the older format), in chain order:
   // each goes through matching and AML in turn, exactly as if it had come alone.
-  const events = decodeChainEvents(msg.data);
+  const events = decodeChainEvents(msg.data, now);
   const facts: Fact[] = [];
   const suspects: string[] = [];
   const outcomes = new Set<string>();
