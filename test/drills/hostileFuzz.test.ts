@@ -2,9 +2,9 @@ import fc from 'fast-check';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../../src/sinks/clickhouse/queries.js';
-import { backlog } from '../support/drillTraffic.js';
-import { settle, startDrill, steadyTraffic, verifyDrill, waitFor, type Drill } from '../support/drill.js';
-import { hostileArbitrary, type HostileMessage } from '../support/hostileTraffic.js';
+import { backlog, expectedOf, verify } from '../support/drillTraffic.js';
+import { settle, startDrill, steadyTraffic, waitFor, type Drill } from '../support/drill.js';
+import { duplicateArbitrary, hostileArbitrary, type HostileMessage } from '../support/hostileTraffic.js';
 
 const MAX_DELIVERIES = 3;
 
@@ -13,7 +13,8 @@ const MAX_DELIVERIES = 3;
  * times, amounts beyond any store, invalid UTF-8 and lone surrogates, overlong and control-character
  * identifiers, on the ledger, chain and mapping inputs) are fuzzed into steady good traffic in
  * bursts. Every good message is stored and matched as if they were not there; every hostile one is
- * dead-lettered once with a reason naming what was wrong; none is delivered past the limit; the
+ * dead-lettered once with a reason naming what was wrong; fees re-sent under their id with other
+ * content yield one DUPLICATE each; none is delivered past the limit; the
  * good traffic's backlog drains within seconds of each burst. `FUZZ_SEED` replays a run.
  */
 describe('drill: hostile input fuzzed into steady traffic', () => {
@@ -34,6 +35,10 @@ describe('drill: hostile input fuzzed into steady traffic', () => {
     const classes = new Set(hostile.map((h) => h.cls));
     expect(classes.size, 'the sample covers most classes').toBeGreaterThanOrEqual(12);
 
+    // Fees re-sent under their entry id with other content: one DUPLICATE each, the first content kept.
+    const duplicates = fc.sample(duplicateArbitrary({ ...drill.target, mappingSubject: drill.config.nats.mappingSubject }, tag, Date.now()), { numRuns: 12, seed })
+      .map((make, n) => make(n));
+
     const streamOf = { ledger: drill.config.nats.ledgerStream, chain: drill.config.nats.chainStream, mapping: drill.config.nats.mappingStream };
     const published: { h: HostileMessage; id: string }[] = [];
     const publish = async (h: HostileMessage) => {
@@ -44,13 +49,19 @@ describe('drill: hostile input fuzzed into steady traffic', () => {
       published.push({ h, id: `${ack.stream}:${ack.seq}` });
     };
 
+    const send = async (h: HostileMessage) => {
+      const hdrs = natsHeaders();
+      for (const [k, v] of Object.entries(h.headers!)) hdrs.set(k, v);
+      await drill.js.publish(h.subject, h.data, { msgID: h.msgID, headers: hdrs });
+    };
+    for (const x of duplicates) await send(x.original);
     const traffic = steadyTraffic(drill, 250);
     const drainTimes: number[] = [];
     // Three bursts a second and a half apart; after each, the good backlog must drain within seconds.
     for (let burst = 0; burst < 3; burst++) {
       await new Promise((r) => setTimeout(r, 1_500));
       const part = hostile.filter((_, n) => n % 3 === burst);
-      await Promise.all(part.map(publish));
+      await Promise.all([...part.map(publish), ...duplicates.filter((_, n) => n % 3 === burst).map((x) => send(x.copy))]);
       const t0 = Date.now();
       await waitFor(`good traffic flows again after burst ${burst}`, async () =>
         (await backlog(drill.jsm, [streamOf.ledger, streamOf.chain], drill.config.nats.consumerName)) < 250, 10_000, 50);
@@ -70,7 +81,10 @@ describe('drill: hostile input fuzzed into steady traffic', () => {
     expect(dl.length, 'only hostile messages are dead letters').toBe(published.length);
 
     // Every good message stored and matched; every injected discrepancy found, no false one.
-    const verdict = await verifyDrill(drill, pairs, drill.ch!.client, drill.ch!.database, { deadLetters: published.length });
+    const e = expectedOf(pairs, 1 + duplicates.length);
+    e.poison = published.length;
+    for (const x of duplicates) e.discrepancies.add(x.discrepancyId);
+    const verdict = await verify(drill.ch!.client, drill.ch!.database, e);
     expect(verdict.problems).toEqual([]);
 
     // Bad input is refused at the door: delivered once, far inside the limit.
@@ -78,6 +92,6 @@ describe('drill: hostile input fuzzed into steady traffic', () => {
     const redeliveries = redelivered.values.reduce((s, v) => s + v.value, 0);
     expect(redeliveries).toBe(0);
     console.info(`hostile fuzz drill: ${pairs.length} pairs, ${published.length} hostile messages over ${classes.size} classes dead-lettered, `
-      + `${verdict.discrepanciesFound} injected discrepancies found, good backlog drained ${drainTimes.join('/')} ms after each burst`);
+      + `${duplicates.length} duplicates with other content caught, ${verdict.discrepanciesFound} discrepancies found (injected and duplicates), good backlog drained ${drainTimes.join('/')} ms after each burst`);
   });
 });

@@ -10,10 +10,11 @@ import { encodeChainEventBatch } from '../../src/streams/chain/chainEventCodec.j
 import { createLedgerCodec, SCHEMA_HEADER, type LedgerPosting } from '../../src/streams/ledgerCodec.js';
 import { accountId, DRILL_CHAIN_ID, DRILL_TOKEN, wallet, type TrafficTarget } from './drillTraffic.js';
 import type { ChainEvent } from '../../src/domain/types.js';
+import { ledgerEntryFingerprint } from '../../src/domain/entryFingerprint.js';
 
 export type HostileClass =
   | 'ledger:not-avro' | 'ledger:unknown-schema' | 'ledger:absurd-time' | 'ledger:huge-amount'
-  | 'ledger:invalid-utf8' | 'ledger:long-id' | 'ledger:control-chars' | 'ledger:bad-currency'
+  | 'ledger:invalid-utf8' | 'ledger:long-id' | 'ledger:control-chars' | 'ledger:bad-currency' | 'ledger:duplicate-content'
   | 'chain:not-json' | 'chain:bad-address' | 'chain:value-overflow' | 'chain:lone-surrogate'
   | 'chain:absurd-time' | 'chain:long-reference'
   | 'mapping:bad-wallet' | 'mapping:long-account' | 'mapping:control-chars';
@@ -143,4 +144,26 @@ export function hostileArbitrary(t: HostileTarget, tag: string, now: number): fc
     fc.integer({ min: 300, max: 10_000 }).map((len) => mapping('mapping:long-account', /accountId/, () => ({ accountId: 'A'.repeat(len), wallets: [] }))),
     CONTROL.map((c) => mapping('mapping:control-chars', /accountId/, (n) => ({ accountId: `${tag}-MAP-${n}${c}`, wallets: [] }))),
   );
+}
+
+/**
+ * A fee posting and a copy under the same entry id with other content (amount, account or type):
+ * the engine keeps the first and opens exactly one DUPLICATE naming the copy's fingerprint.
+ */
+export function duplicateArbitrary(t: HostileTarget, tag: string, now: number): fc.Arbitrary<(n: number) => { original: HostileMessage; copy: HostileMessage; discrepancyId: string }> {
+  return fc.tuple(fc.bigInt({ min: 1n, max: 10n ** 12n }), fc.constantFrom('amount', 'account', 'txType')).map(([delta, what]) => (n: number) => {
+    const original: LedgerPosting = {
+      entryId: `${tag}-DUP-${n}`, accountId: accountId(n % 7), direction: 'debit', amountMinor: 250n, currency: 'USD',
+      bookingTime: now, valueTime: now, status: 'booked', txType: 'fee', endToEndId: null, remittance: null, tokenizationRef: null,
+    };
+    const changed: LedgerPosting = what === 'amount' ? { ...original, amountMinor: 250n + delta }
+      : what === 'account' ? { ...original, accountId: accountId((n % 7) + 1) } : { ...original, txType: 'transfer' };
+    const enc = (p: LedgerPosting, k: string): HostileMessage => {
+      const { bytes, headers } = codec.encode(p);
+      return { cls: 'ledger:duplicate-content', source: 'ledger', subject: t.ledgerSubject, data: bytes, headers, msgID: `${tag}-dup-${n}-${k}`, reasonMentions: /DUPLICATE/ };
+    };
+    const copy = enc(changed, 'copy');
+    const fingerprint = ledgerEntryFingerprint(codec.decode(copy.data, copy.headers!));
+    return { original: enc(original, 'first'), copy, discrepancyId: `DUPLICATE:bank:${original.entryId}:${fingerprint}` };
+  });
 }
