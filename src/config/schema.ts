@@ -34,7 +34,7 @@ export const freeTextString = (maxLength = MAX_TEXT_LENGTH) =>
  * applies to every other currency): decimal integer strings (or safe integers), at most 10^18.
  */
 export const maxAmountMinorSchema = z
-  .record(z.string(), z.union([z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a positive whole number of minor units, e.g. "1000000000000000"'), z.number().int().positive()]))
+  .record(z.string(), z.union([z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a positive whole number of minor units, e.g. "1000000000000000"'), z.number().int().positive(), z.bigint().positive()]))
   .transform((t) => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, BigInt(v)])) as Record<string, bigint>)
   .superRefine((t, ctx) => {
     for (const [code, bound] of Object.entries(t)) {
