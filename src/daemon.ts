@@ -26,12 +26,14 @@ import { startAlertOutbox, withAlertOutbox } from './alerts/alertOutbox.js';
 import { migrate } from './sinks/clickhouse/migrations.js';
 import { createDeadLetterSink } from './sinks/deadLetters.js';
 import { createMetrics, timed, type Metrics } from './sinks/metrics.js';
+import { EntryFingerprints } from './state/entryFingerprints.js';
 import { MatchStore } from './state/matchStore.js';
 import { startStateGuard } from './state/stateGuard.js';
 import { chainIngester, type ChainIngester } from './streams/chain/chainIngester.js';
 import { jetstreamMessages } from './streams/jetstreamMessages.js';
 import { ensureConsumers, ensureStreams } from './streams/jetstreamSetup.js';
 import { createLedgerCodec } from './streams/ledgerCodec.js';
+import { amountLimitsOf } from './domain/inputBounds.js';
 import { followMappingUpdates } from './streams/mappingUpdates.js';
 import { startBalanceReconciler, type BalanceReconciler } from './pipeline/balanceReconciler.js';
 import { startAml, type AmlRuntime } from './aml/runtime.js';
@@ -157,13 +159,17 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     retentionMs: m.lateRetentionMs,
     requireEpoch: true,
   });
+  // The content first seen under each entry id. A record must outlive every state that may still act
+  // on its id: legs are remembered lateRetentionMs past their event time (which precedes arrival),
+  // so lateRetentionMs plus the window and lateness from first sight covers them.
+  const fingerprints = new EntryFingerprints(redis, { namespace: config.namespace, ttlMs: m.lateRetentionMs + m.windowMs + m.allowedLatenessMs });
   // Matching waits for the state's epoch: rebuilt from the facts when Redis lost its memory.
   const stateGuard = startStateGuard({
     redis, store, clickhouse, database: db, identities, windowMs: m.windowMs, retentionMs: m.lateRetentionMs,
     log, workerId: config.workerId,
   });
   await stateGuard.ready;
-  const codec = createLedgerCodec();
+  const codec = createLedgerCodec({ amountLimits: amountLimitsOf(config.limits.maxAmountMinor) });
   // Throws ConfigError on an invalid rule file: a worker does not start with rules it cannot read.
   const aml = config.aml.enabled ? startAml({ config, redis, nats, identities, log }) : null;
 
@@ -237,7 +243,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   const subscription: Subscription = merge(pull(ledgerConsumer, 'ledger'), pull(chainConsumer, 'chain'))
     .pipe(
       processMessage({
-        ledgerCodec: codec, identities, store, unmappedPolicy: m.unmappedPolicy, log, metrics, ...(aml && { aml: aml.engine }),
+        ledgerCodec: codec, identities, store, fingerprints, unmappedPolicy: m.unmappedPolicy, log, metrics, ...(aml && { aml: aml.engine }),
         poison: new PoisonEvidence({
           maxDeliveries: config.nats.maxDeliveries, minDelayMs: config.nats.redeliveryDelayMs.min, maxDelayMs: config.nats.redeliveryDelayMs.max,
           // A minute of evidence, and never less than two redelivery delays.

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { AmlAlertRow } from '../domain/facts.js';
+import { SchemaViolation } from '../lib/errors.js';
 import { decodeEntry, encodeEntry, type AmlStateStore, type ApplyRequest, type ApplyResult, type CommitCandidate } from './stateStore.js';
 import type { SubjectState, WindowEntry } from './types.js';
 
@@ -14,7 +15,9 @@ interface AmlCommands {
 /**
  * AML window state in Redis, shared by every worker: keys `${namespace}:{aml}:…` (one hash tag,
  * one Cluster slot), updated by atomic Lua scripts that record the event ids they applied, so a
- * redelivered event changes nothing and several workers raise the alerts one would.
+ * redelivered event changes nothing and several workers raise the alerts one would. Baseline
+ * value sums are decimal strings summed exactly in Lua, so no count of amounts of any size
+ * overflows them (an int64 HINCRBY did, and the event was redelivered forever).
  */
 export class RedisStateStore implements AmlStateStore {
   readonly prefix: string;
@@ -37,6 +40,10 @@ export class RedisStateStore implements AmlStateStore {
     ];
     for (const b of req.buckets) args.push(b.bucketMs, b.from, b.to);
     args.push(req.movements.length);
+    for (const m of req.movements) {
+      // The script sums amounts as decimal strings of digits (exact, unbounded): a sign has no place there.
+      if (m.entry.amount < 0n) throw new SchemaViolation(`AML movement of ${m.entry.eventId}: field amount is negative (${m.entry.amount})`);
+    }
     for (const m of req.movements) args.push(m.subjectKey, encodeEntry(m.entry), m.entry.dir, m.entry.amount.toString(), m.entry.time);
     const raw = JSON.parse(await this.redis.amlApply(...args)) as
       | { s: 'done'; r: AmlAlertRow[] }

@@ -8,7 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z, ZodError } from 'zod';
+import { freeTextString, identifierString } from '../config/schema.js';
 import { currencyExponent } from '../domain/currencies.js';
+import { MAX_IDENTIFIER_LENGTH, preview } from '../domain/inputBounds.js';
 import { parseDecimalToMinor } from '../domain/money.js';
 import { ConfigError } from '../lib/errors.js';
 import type { AmlScope, AmlSource, Severity } from './types.js';
@@ -39,6 +41,11 @@ const decimalText = z.union([z.string().regex(/^\d+(\.\d+)?$/, 'must be a non-ne
 /** Amounts per currency code (exact decimals at its exponent) or '*' (whole major units). */
 export const amountTable = z.record(z.string(), decimalText).superRefine((t, ctx) => {
   for (const [code, text] of Object.entries(t)) {
+    if (code !== '*' && !/^[A-Z]{3}$/.test(code)) {
+      // Named by a preview, not by the path: a key is free text until checked.
+      ctx.addIssue({ code: 'custom', message: `key ${preview(code)} must be '*' or an ISO 4217 code such as USD` });
+      continue;
+    }
     if (code === '*') {
       if (!/^\d+$/.test(text)) ctx.addIssue({ code: 'custom', path: [code], message: "'*' must be a whole number of major units" });
       continue;
@@ -57,9 +64,10 @@ const source = z.enum(['bank', 'chain']);
 const direction = z.enum(['in', 'out', 'any']);
 
 const base = {
-  id: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lower-case letters, digits, . _ -'),
+  id: z.string().max(MAX_IDENTIFIER_LENGTH, `at most ${MAX_IDENTIFIER_LENGTH} characters`).regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lower-case letters, digits, . _ -'),
   enabled: z.boolean().default(true),
-  description: z.string().default(''),
+  /** One line of text (a YAML folded `>` block's trailing newline is trimmed). */
+  description: z.string().transform((d) => d.trim()).pipe(freeTextString()).default(''),
   severity: z.enum(['low', 'medium', 'high', 'critical']).default('medium'),
   scope: scope.default('customer'),
   sources: z.array(source).min(1).optional(),
@@ -104,7 +112,7 @@ export const ruleSchema = z.discriminatedUnion('type', [
 
 export const ruleFileSchema = z.object({
   /** Recorded on every alert raised under this file. */
-  version: z.union([z.string().min(1), z.number()]).transform(String),
+  version: z.union([identifierString(), z.number()]).transform(String),
   /** Bank transaction types that are movements (fees and reversals are not, by default). */
   bankTxTypes: z.array(z.enum(['deposit', 'withdrawal', 'transfer', 'fee', 'reversal'])).default(['deposit', 'withdrawal', 'transfer']),
   /** How late (event time) a movement may arrive and still find the window state it belongs to. */

@@ -10,22 +10,69 @@ import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { identifierString } from '../config/schema.js';
+import { identifierProblem, preview } from '../domain/inputBounds.js';
+import { SchemaViolation } from '../lib/errors.js';
 
+/** Most entries one update or file may carry: a watch list is thousands of entries, not millions. */
+export const MAX_WATCHLIST_ENTRIES = 100_000;
+
+/** An entry (address or account id): an identifier at the door (src/domain/inputBounds.ts). */
+const entries = z.array(identifierString()).max(MAX_WATCHLIST_ENTRIES);
 const updateSchema = z.union([
-  z.object({ add: z.array(z.string().min(1)) }).strict(),
-  z.object({ remove: z.array(z.string().min(1)) }).strict(),
-  z.object({ replace: z.array(z.string().min(1)) }).strict(),
+  z.object({ add: entries }).strict(),
+  z.object({ remove: entries }).strict(),
+  z.object({ replace: entries }).strict(),
 ]);
 export type WatchlistUpdate = z.infer<typeof updateSchema>;
 
-/** Parses a watch-list file's text: a YAML/JSON list, or one entry per line with # comments. */
+/**
+ * Parses a watch-list update message (JSON); `SchemaViolation` naming each bad field (`add.3:
+ * identifier contains U+0007 …`) when it is not JSON or breaks the contract.
+ */
+export function parseWatchlistUpdate(text: string): WatchlistUpdate {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (cause) {
+    throw new SchemaViolation(`watch-list update is not JSON: ${(cause as Error).message}`, { cause });
+  }
+  const keys = typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? Object.keys(doc) : [];
+  const key = keys.length === 1 ? (['add', 'remove', 'replace'] as const).find((k) => k === keys[0]) : undefined;
+  if (!key) {
+    throw new SchemaViolation(`watch-list update must be one of {"add"|"remove"|"replace": [...]}, got ${keys.length > 0 ? `keys ${preview(keys.join(', '))}` : preview(JSON.stringify(doc) ?? String(doc))}`);
+  }
+  const r = entries.safeParse((doc as Record<string, unknown>)[key]);
+  if (r.success) return { [key]: r.data } as WatchlistUpdate;
+  const reasons = r.error.issues.slice(0, 10).map((i) => `${[key, ...i.path].join('.')}: ${i.message}`).join('; ');
+  throw new SchemaViolation(`watch-list update refused: ${reasons}`, { cause: r.error });
+}
+
+/**
+ * Parses a watch-list file's text: a YAML/JSON list, or one entry per line with # comments.
+ * Every entry must be an identifier; `SchemaViolation` names the first bad one (line or index).
+ */
 export function parseWatchlistText(text: string): string[] {
   const trimmed = text.trim();
+  let list: string[];
+  let where: (i: number) => string;
   if (trimmed.startsWith('[') || trimmed.startsWith('-')) {
     const doc = parseYaml(trimmed) as unknown;
-    return z.array(z.union([z.string(), z.number()]).transform(String)).parse(doc).map((s) => s.trim().toLowerCase()).filter(Boolean);
+    list = z.array(z.union([z.string(), z.number()]).transform(String)).parse(doc).map((s) => s.trim());
+    where = (i) => `entry ${i}`;
+  } else {
+    list = trimmed.split(/\r?\n/).map((l) => l.replace(/#.*/, '').trim());
+    where = (i) => `line ${i + 1}`;
   }
-  return trimmed.split(/\r?\n/).map((l) => l.replace(/#.*/, '').trim().toLowerCase()).filter(Boolean);
+  const out: string[] = [];
+  list.forEach((entry, i) => {
+    if (entry === '') return;
+    const p = identifierProblem(entry);
+    if (p) throw new SchemaViolation(`watch list ${where(i)}: identifier ${p} (${preview(entry)})`);
+    out.push(entry.toLowerCase());
+  });
+  if (out.length > MAX_WATCHLIST_ENTRIES) throw new SchemaViolation(`watch list has ${out.length} entries; at most ${MAX_WATCHLIST_ENTRIES} are allowed`);
+  return out;
 }
 
 export interface Watchlist {
@@ -75,10 +122,11 @@ export function startWatchlist(o: WatchlistOptions): Watchlist {
       callback: (err, msg) => {
         if (err) return;
         try {
-          apply(updateSchema.parse(JSON.parse(msg.string())));
+          apply(parseWatchlistUpdate(msg.string()));
           o.log.info({ entries: effective.size }, 'aml: watch list updated from NATS');
         } catch (e) {
-          o.log.warn({ err: e, subject: msg.subject }, 'aml: invalid watch list update ignored');
+          // Core NATS, no stream to dead-letter from: the reason (naming the field) is logged, the list kept.
+          o.log.warn({ reason: e instanceof SchemaViolation ? e.shortMessage : String(e), subject: msg.subject }, 'aml: invalid watch list update ignored');
         }
       },
     });

@@ -49,6 +49,7 @@ export function redactConfig(config: Config): Config {
       ...(config.clickhouse.url ? { url: redactUrl(config.clickhouse.url) } : {}),
       password: config.clickhouse.password ? REDACTED : '',
     },
+    // RPC URLs of hosted providers carry their API key in the path or query, websocket ones too.
     chains: config.chains.map((c) => ({ ...c, rpcUrls: c.rpcUrls.map(redactUrl), wsUrls: c.wsUrls.map(redactUrl) })),
     alerts: redactAlertsConfig(config.alerts),
   };

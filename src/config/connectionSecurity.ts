@@ -13,13 +13,13 @@ import { redactSecretRef, resolveSecret, type SecretSources } from './secrets.js
  * file. Secrets are references (`{ env }`, `{ file }`) or inline values.
  */
 export const natsAuthSchema = z.object({
-  user: z.string().min(1).optional(),
-  password: secretRefSchema.optional(),
-  token: secretRefSchema.optional(),
+  user: z.string().min(1).optional().describe('NATS user name (with `password`; `NATS_USER` overrides).'),
+  password: secretRefSchema.optional().describe('Its password: inline, `{ env: NAME }` or `{ file: PATH }` (`NATS_PASSWORD[_FILE]`).'),
+  token: secretRefSchema.optional().describe('A token instead of user/password: inline, `{ env }` or `{ file }` (`NATS_TOKEN[_FILE]`).'),
   /** A NATS credentials file (`nsc generate creds`). */
-  credsFile: z.string().min(1).optional(),
+  credsFile: z.string().min(1).optional().describe('A NATS `.creds` file (JWT + nkey seed, `nsc generate creds`; `NATS_CREDS`).'),
   /** A file holding an nkey seed (`SU…`). */
-  nkeySeedFile: z.string().min(1).optional(),
+  nkeySeedFile: z.string().min(1).optional().describe('A file holding an nkey seed (`SU…`).'),
 }).strict().superRefine((a, ctx) => {
   const kinds = [a.user !== undefined || a.password !== undefined, a.token !== undefined, a.credsFile !== undefined, a.nkeySeedFile !== undefined].filter(Boolean).length;
   if (kinds > 1) ctx.addIssue({ code: 'custom', message: 'use one of user/password, token, credsFile or nkeySeedFile' });
@@ -28,24 +28,25 @@ export const natsAuthSchema = z.object({
 
 /** TLS to NATS: a CA to verify the server, a client certificate and key for mutual TLS. */
 export const natsTlsSchema = z.object({
-  caFile: z.string().min(1).optional(),
-  certFile: z.string().min(1).optional(),
-  keyFile: z.string().min(1).optional(),
+  caFile: z.string().min(1).optional().describe('PEM file of the CA that signed the servers\' certificates.'),
+  certFile: z.string().min(1).optional().describe('Client certificate (PEM) for mutual TLS, with `keyFile`.'),
+  keyFile: z.string().min(1).optional().describe('Its private key (PEM).'),
   /** TLS before the NATS INFO line (server `tls { handshake_first: true }`). */
-  handshakeFirst: z.boolean().default(false),
+  handshakeFirst: z.boolean().default(false).describe('TLS before the NATS INFO line (server `tls { handshake_first: true }`).'),
 }).strict().refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { message: 'certFile and keyFile go together' });
 
 /** Redis credentials (ACL user or `requirepass`) and TLS; a `rediss://` URL turns TLS on too. */
 export const redisSecuritySchema = {
-  username: z.string().min(1).optional(),
-  password: secretRefSchema.optional(),
+  username: z.string().min(1).optional().describe('Redis ACL user (`REDIS_USERNAME` overrides).'),
+  password: secretRefSchema.optional().describe('Redis password: inline, `{ env: NAME }` or `{ file: PATH }` (`REDIS_PASSWORD[_FILE]`).'),
   tls: z.object({
-    caFile: z.string().min(1).optional(),
-    certFile: z.string().min(1).optional(),
-    keyFile: z.string().min(1).optional(),
+    caFile: z.string().min(1).optional().describe('PEM file of the CA that signed the Redis certificate.'),
+    certFile: z.string().min(1).optional().describe('Client certificate (PEM) for mutual TLS, with `keyFile`.'),
+    keyFile: z.string().min(1).optional().describe('Its private key (PEM).'),
     /** Server name to verify (default: the URL's host). */
-    servername: z.string().min(1).optional(),
-  }).strict().refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { message: 'certFile and keyFile go together' }).optional(),
+    servername: z.string().min(1).optional().describe('Server name to verify (default: the URL\'s host).'),
+  }).strict().refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { message: 'certFile and keyFile go together' }).optional()
+    .describe('TLS to Redis (also on for a `rediss://` URL).'),
 };
 
 export type NatsAuth = z.infer<typeof natsAuthSchema>;

@@ -1,6 +1,51 @@
 import { z } from 'zod';
 import { alertsConfigSchema } from '../alerts/alertsConfig.js';
 import { DEFAULT_STREAM_LIMITS, streamLimitsSchema } from './streamLimits.js';
+import { CURRENCY_EXPONENTS } from '../domain/currencies.js';
+import {
+  amountBoundProblem,
+  DEFAULT_MAX_AMOUNT_MINOR,
+  identifierProblem,
+  MAX_IDENTIFIER_LENGTH,
+  MAX_TEXT_LENGTH,
+  preview,
+  textProblem,
+} from '../domain/inputBounds.js';
+
+/**
+ * An identifier in configuration or a control message (account id, rule id, watch-list entry):
+ * bounded, well-formed, printable (src/domain/inputBounds.ts); the zod issue names the field.
+ */
+export const identifierString = (maxLength = MAX_IDENTIFIER_LENGTH) =>
+  z.string().superRefine((v, ctx) => {
+    const p = identifierProblem(v, maxLength);
+    if (p) ctx.addIssue({ code: 'custom', message: `identifier ${p}` });
+  });
+
+/** Free text in configuration (descriptions): bounded, well-formed, no control characters. */
+export const freeTextString = (maxLength = MAX_TEXT_LENGTH) =>
+  z.string().superRefine((v, ctx) => {
+    const p = textProblem(v, maxLength);
+    if (p) ctx.addIssue({ code: 'custom', message: `text ${p}` });
+  });
+
+/**
+ * Plausibility bound of one amount, in minor units, per ISO 4217 code or `default` (which
+ * applies to every other currency): decimal integer strings (or safe integers), at most 10^18.
+ */
+export const maxAmountMinorSchema = z
+  .record(z.string(), z.union([z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a positive whole number of minor units, e.g. "1000000000000000"'), z.number().int().positive(), z.bigint().positive()]))
+  .transform((t) => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, BigInt(v)])) as Record<string, bigint>)
+  .superRefine((t, ctx) => {
+    for (const [code, bound] of Object.entries(t)) {
+      if (code !== 'default' && CURRENCY_EXPONENTS[code] === undefined) {
+        ctx.addIssue({ code: 'custom', message: `key ${preview(code)} must be 'default' or an ISO 4217 code this engine knows` });
+        continue;
+      }
+      const p = amountBoundProblem(bound);
+      if (p) ctx.addIssue({ code: 'custom', path: [code], message: p });
+    }
+  });
 import { natsAuthSchema, natsTlsSchema, redisSecuritySchema } from './connectionSecurity.js';
 
 const address = z
@@ -8,14 +53,17 @@ const address = z
   .regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address')
   .transform((a) => a.toLowerCase());
 
-const currencyCode = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD');
+const currencyCode = z
+  .string()
+  .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD')
+  .refine((c) => CURRENCY_EXPONENTS[c] !== undefined, 'is not an ISO 4217 code this engine knows (src/domain/currencies.ts)');
 
 export const tokenSchema = z.object({
-  chainId: z.number().int().positive(),
-  address,
-  currency: currencyCode,
+  chainId: z.number().int().positive().describe('Chain id of the token contract (one of `chains[].chainId`).'),
+  address: address.describe('0x-prefixed 20-byte contract address (stored lower-cased).'),
+  currency: currencyCode.describe('ISO 4217 code of the currency this token represents, e.g. `USD`.'),
   /** First block to backfill from (the contract's deployment block). */
-  startBlock: z.coerce.bigint().default(0n),
+  startBlock: z.coerce.bigint().default(0n).describe('First block to backfill from (the contract\'s deployment block).'),
   /**
    * Events read from this token and what they mean (src/streams/chain/eventMappings.ts). Default:
    * ERC-20 Transfer (mint/burn/transfer by the zero address) plus DepositToken's
@@ -23,14 +71,14 @@ export const tokenSchema = z.object({
    */
   events: z.array(z.object({
     /** Human-readable ABI, e.g. `event Minted(address indexed to, uint256 amount, bytes32 indexed ref)`. */
-    abi: z.string().regex(/^\s*event\s+\w+\s*\(/, 'must be a human-readable event ABI: event Name(...)'),
+    abi: z.string().regex(/^\s*event\s+\w+\s*\(/, 'must be a human-readable event ABI: event Name(...)').describe('Human-readable event ABI, e.g. `event Minted(address indexed to, uint256 amount, bytes32 indexed ref)`.'),
     /** transfer: classified by the zero address; reference: annotates the Transfer of the same tx. */
-    kind: z.enum(['transfer', 'mint', 'burn', 'collateral', 'reference']),
+    kind: z.enum(['transfer', 'mint', 'burn', 'collateral', 'reference']).describe('`transfer` (classified by the zero address), `mint`, `burn`, `collateral` (recorded, never matched) or `reference` (gives its reference to the event of the same transaction that agrees on the fields it carries).'),
     /** Which event argument is `from`, `to`, `amount` and `reference` (defaults: from, to, amount|value, reference|ref). */
     fields: z.object({
       from: z.string().optional(), to: z.string().optional(), amount: z.string().optional(), reference: z.string().optional(),
-    }).default({}),
-  })).min(1).optional(),
+    }).default({}).describe('Which event argument is `from`, `to`, `amount` and `reference` (defaults: from, to, amount or value, reference or ref).'),
+  })).min(1).optional().describe('Events read from this token and what they mean (see docs/chain-ingestion.md). Unset: ERC-20 `Transfer` (mint/burn/transfer by the zero address) plus DepositToken\'s `Minted(to, amount, ref)` as the reference of the Transfer of the same transaction.'),
 });
 
 /** Which blocks count as final: `head - confirmations`, or the node's `finalized`/`safe` block. */
@@ -40,163 +88,172 @@ export const finalitySchema = z.discriminatedUnion('mode', [
 ]);
 
 export const chainSchema = z.object({
-  chainId: z.number().int().positive(),
-  rpcUrls: z.array(z.string().url()).min(1),
+  chainId: z.number().int().positive().describe('EVM chain id.'),
+  rpcUrls: z.array(z.string().url()).min(1).describe('JSON-RPC endpoints; several URLs fail over per request.'),
   /** ws:// endpoints whose `newHeads` subscription wakes the poller at once (the pushed data is never used; polling goes on regardless). */
-  wsUrls: z.array(z.string().url()).default([]),
+  wsUrls: z.array(z.string().url()).default([]).describe('Websocket endpoints whose `newHeads` subscription only wakes the poller early (the pushed data is never used; polling goes on regardless).'),
   /** Blocks below head - confirmations are used; 0 means every mined block. */
-  confirmations: z.number().int().min(0).default(12),
-  pollIntervalMs: z.number().int().positive().default(2_000),
+  confirmations: z.number().int().min(0).default(12).describe('Only blocks at or below head - confirmations feed matching; 0 means every mined block.'),
+  pollIntervalMs: z.number().int().positive().default(2_000).describe('Polling interval of the ingester.'),
   /** Upper bound of one eth_getLogs block range. */
-  maxBlockRange: z.number().int().positive().default(2_000),
+  maxBlockRange: z.number().int().positive().default(2_000).describe('Upper bound of one `eth_getLogs` block range (halved when the provider refuses, grown back after successes).'),
   /** Backfill ranges read ahead of the one being published (hides a remote RPC's latency; each holds up to maxBlockRange blocks of logs). */
-  readAhead: z.number().int().min(0).max(32).default(3),
+  readAhead: z.number().int().min(0).max(32).default(3).describe('Backfill ranges read ahead of the one being published (hides a remote RPC\'s latency; about 8 for an RPC tens of ms away).'),
   /** Overrides `confirmations` when set. */
-  finality: finalitySchema.optional(),
+  finality: finalitySchema.optional().describe('Overrides `confirmations` when set: `{ mode: depth, confirmations }` or `{ mode: tag, tag: finalized | safe }`.'),
   /** Within this many blocks of the final head, follow block by block (hash-linked); further back, backfill by ranges (0: ranges only). */
-  tipBlocks: z.number().int().min(0).default(64),
+  tipBlocks: z.number().int().min(0).default(64).describe('Within this many blocks of the final head, follow block by block (hash-linked); further back, backfill by ranges (0: ranges only).'),
   /** Processed blocks whose hash (and event ids) are kept in Redis for reorg detection. */
-  reorgHistory: z.number().int().positive().default(1_024),
+  reorgHistory: z.number().int().positive().default(1_024).describe('Processed blocks whose hash, parent hash and event ids are kept in Redis for reorg detection.'),
   /** No new head for this long raises a stall (log, `.stall` message, gauge). */
-  stallTimeoutMs: z.number().int().positive().default(60_000),
+  stallTimeoutMs: z.number().int().positive().default(60_000).describe('No new head for this long raises a stall (log, `.stall` message, `recon_chain_stalled` gauge).'),
   /** Per RPC call; then up to `rpcRetries` retries with jittered exponential backoff. */
-  rpcTimeoutMs: z.number().int().positive().default(10_000),
-  rpcRetries: z.number().int().min(0).default(4),
+  rpcTimeoutMs: z.number().int().positive().default(10_000).describe('Timeout of one RPC call; then up to `rpcRetries` retries with jittered exponential backoff.'),
+  rpcRetries: z.number().int().min(0).default(4).describe('Retries of a failed RPC call (timeouts, 429, 5xx, dropped connections).'),
 });
 
 export const accountMappingSchema = z.object({
-  accountId: z.string().min(1),
-  wallets: z.array(address).default([]),
+  accountId: identifierString().describe('Bank account id.'),
+  wallets: z.array(address).default([]).describe('Its wallets; a wallet belongs to one account.'),
 });
 
 export const configSchema = z.object({
   /** Name of this deployment; prefixes its Redis keys (stream names are set under `nats`), so tests and tenants can share servers. */
-  namespace: z.string().regex(/^[a-zA-Z0-9_-]+$/).default('recon'),
-  workerId: z.string().default(() => `worker-${process.pid}`),
+  namespace: z.string().regex(/^[a-zA-Z0-9_-]+$/).default('recon').describe('Name of the deployment; prefixes Redis keys (stream names are set under `nats`), so tests and tenants can share servers.'),
+  workerId: z.string().default(() => `worker-${process.pid}`).describe('Unique per process: NATS connection name, chain leader-lease holder.'),
   nats: z.object({
-    servers: z.array(z.string()).min(1).default(['127.0.0.1:4222']),
+    servers: z.array(z.string()).min(1).default(['127.0.0.1:4222']).describe('NATS servers (`NATS_URL`, comma-separated, overrides).'),
     /** Credentials of this process's NATS user (docs/security.md); none: anonymous (local development only). */
-    auth: natsAuthSchema.optional(),
+    auth: natsAuthSchema.optional().describe('Credentials of this process\'s NATS user: one of user/password, token, credsFile, nkeySeedFile (docs/security.md); unset: anonymous.'),
     /** TLS to the NATS servers (a `tls://` server URL requires it too). */
-    tls: natsTlsSchema.optional(),
+    tls: natsTlsSchema.optional().describe('TLS to the NATS servers: CA, client certificate and key, handshake first.'),
     /** Prefix of this process's reply inboxes (default `_INBOX`); deploy/nats/nats.conf gives each user its own. */
-    inboxPrefix: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').optional(),
+    inboxPrefix: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').optional().describe('Prefix of this process\'s reply inboxes (default `_INBOX`); each user of deploy/nats/nats.conf has its own (`NATS_INBOX_PREFIX` overrides).'),
     /** Stream names and their subjects (each set on its own: ledger.>, chain.>, mapping.accounts, deadletter.>). */
-    ledgerStream: z.string().default('LEDGER'),
-    ledgerSubjects: z.array(z.string()).default(['ledger.>']),
-    chainStream: z.string().default('CHAIN'),
-    chainSubjectPrefix: z.string().default('chain'),
-    mappingStream: z.string().default('MAPPINGS'),
-    mappingSubject: z.string().default('mapping.accounts'),
-    deadLetterStream: z.string().default('DEADLETTER'),
-    deadLetterSubjectPrefix: z.string().default('deadletter'),
-    consumerName: z.string().default('recon-matcher'),
+    ledgerStream: z.string().default('LEDGER').describe('Stream of bank postings (Avro, header `Recon-Schema: ledger-posting/<N>`).'),
+    ledgerSubjects: z.array(z.string()).default(['ledger.>']).describe('Subjects of the ledger stream.'),
+    chainStream: z.string().default('CHAIN').describe('Stream of confirmed chain events written by the ingester.'),
+    chainSubjectPrefix: z.string().default('chain').describe('Chain subjects: `<prefix>.<chainId>.events`, `.progress`, `.retract`, `.stall`.'),
+    mappingStream: z.string().default('MAPPINGS').describe('Stream of account-wallet mapping updates (every worker replays it at start).'),
+    mappingSubject: z.string().default('mapping.accounts').describe('Subject of the mapping updates; each message replaces the wallets of one account.'),
+    deadLetterStream: z.string().default('DEADLETTER').describe('Stream of dead letters (bad input, with its reason).'),
+    deadLetterSubjectPrefix: z.string().default('deadletter').describe('Dead letters go to `<prefix>.<source>`.'),
+    consumerName: z.string().default('recon-matcher').describe('Durable pull consumer shared by every worker (scale out = more workers, same name).'),
     /** In-flight (unacked) messages per consumer: the backpressure valve. */
-    maxAckPending: z.number().int().positive().default(4_000),
-    ackWaitMs: z.number().int().positive().default(60_000),
+    maxAckPending: z.number().int().positive().default(4_000).describe('Unacked messages per consumer: the backpressure valve.'),
+    ackWaitMs: z.number().int().positive().default(60_000).describe('Redelivery after this long without an ack.'),
     /** Messages pulled per batch request. */
-    pullBatch: z.number().int().positive().default(500),
+    pullBatch: z.number().int().positive().default(500).describe('Messages per pull request.'),
     /**
      * Deliveries after which a message that keeps failing while others go through is dead-lettered
      * with its last error (docs/failures.md). An outage (nothing goes through) never dead-letters.
      */
-    maxDeliveries: z.number().int().min(2).max(100).default(5),
+    maxDeliveries: z.number().int().min(2).max(100).default(5).describe('Deliveries after which a message that keeps failing while others go through is dead-lettered with its last error (`POISON_MESSAGE`); an outage never dead-letters (docs/failures.md).'),
     /** Redelivery delay after a failure: `min` doubling per delivery up to `max` (ms). */
     redeliveryDelayMs: z.object({
-      min: z.number().int().min(10).default(1_000),
-      max: z.number().int().min(10).default(30_000),
-    }).prefault({}).refine((d) => d.max >= d.min, { message: 'max must be at least min', path: ['max'] }),
+      min: z.number().int().min(10).default(1_000).describe('First redelivery delay after a failure.'),
+      max: z.number().int().min(10).default(30_000).describe('Longest redelivery delay (the delay doubles per delivery up to it).'),
+    }).prefault({}).refine((d) => d.max >= d.min, { message: 'max must be at least min', path: ['max'] }).describe('Redelivery delay after a failure: `min` doubling per delivery up to `max`.'),
     /** Retention of each stream (max age, bytes, messages; docs/retention.md). */
     limits: z.object({
-      ledger: streamLimitsSchema(DEFAULT_STREAM_LIMITS.ledger),
-      chain: streamLimitsSchema(DEFAULT_STREAM_LIMITS.chain),
-      mappings: streamLimitsSchema(DEFAULT_STREAM_LIMITS.mappings),
-      deadLetter: streamLimitsSchema(DEFAULT_STREAM_LIMITS.deadLetter),
-    }).prefault({}),
-  }).prefault({}),
+      ledger: streamLimitsSchema(DEFAULT_STREAM_LIMITS.ledger).describe('Retention of the ledger stream.'),
+      chain: streamLimitsSchema(DEFAULT_STREAM_LIMITS.chain).describe('Retention of the chain stream.'),
+      mappings: streamLimitsSchema(DEFAULT_STREAM_LIMITS.mappings).describe('Retention of the mapping stream (every message is kept: replaying the history rebuilds the map).'),
+      deadLetter: streamLimitsSchema(DEFAULT_STREAM_LIMITS.deadLetter).describe('Retention of the dead-letter stream.'),
+    }).prefault({}).describe('Retention of each stream: max age, bytes, messages, discard policy (docs/retention.md).'),
+  }).prefault({}).describe('NATS JetStream: servers, streams, the durable consumer.'),
   redis: z.object({
-    url: z.string().default('redis://127.0.0.1:6379'),
+    url: z.string().default('redis://127.0.0.1:6379').describe('`redis://host:port[/db]`, `rediss://` for TLS (`REDIS_URL` overrides).'),
     /** ACL user, password (`{ env }`/`{ file }` preferred) and TLS (also on for `rediss://` URLs): docs/security.md. */
     ...redisSecuritySchema,
-  }).prefault({}),
+  }).prefault({}).describe('Redis holding windows, watermarks, leases and checkpoints.'),
   clickhouse: z.object({
     /** When set, talk HTTP to this ClickHouse server; otherwise embedded chdb at `dataDir`. */
-    url: z.string().url().optional(),
-    username: z.string().default('default'),
-    password: z.string().default(''),
-    database: z.string().regex(/^[a-zA-Z0-9_]+$/).default('recon'),
-    dataDir: z.string().default('.data/chdb'),
-  }).prefault({}),
+    url: z.string().url().optional().describe('ClickHouse HTTP URL; unset means embedded chdb at `dataDir` (`CLICKHOUSE_URL` overrides).'),
+    username: z.string().default('default').describe('ClickHouse user (`CLICKHOUSE_USER` overrides).'),
+    password: z.string().default('').describe('ClickHouse password; set `CLICKHOUSE_PASSWORD` instead of writing it here.'),
+    database: z.string().regex(/^[a-zA-Z0-9_]+$/).default('recon').describe('Database of the fact tables (created and migrated at start).'),
+    dataDir: z.string().default('.data/chdb').describe('Embedded chdb data directory, one per process (`CHDB_PATH` overrides).'),
+  }).prefault({}).describe('Where facts are written: embedded chdb, or a ClickHouse server over HTTP.'),
   matching: z.object({
     /** A leg waits this long (event time) for its counterpart before a discrepancy is raised. */
-    windowMs: z.number().int().positive().default(30 * 60_000),
+    windowMs: z.number().int().positive().default(30 * 60_000).describe('A leg waits this long, in event time, for its counterpart before a discrepancy opens (30 min).'),
     /** Out-of-orderness tolerated on the bank feed before its watermark passes an event time. */
-    allowedLatenessMs: z.number().int().min(0).default(5 * 60_000),
+    allowedLatenessMs: z.number().int().min(0).default(5 * 60_000).describe('Out-of-orderness tolerated on the bank feed before its watermark passes an event time (5 min).'),
     /** How long an expired leg stays matchable, so a late counterpart resolves its discrepancy. */
-    lateRetentionMs: z.number().int().positive().default(7 * 24 * 3_600_000),
+    lateRetentionMs: z.number().int().positive().default(7 * 24 * 3_600_000).describe('How long an expired leg stays matchable, so a late counterpart resolves its discrepancy (7 days).'),
     /** When the bank feed is silent this long (wall clock), its watermark follows the wall clock. */
-    ledgerIdleMs: z.number().int().positive().default(60_000),
+    ledgerIdleMs: z.number().int().positive().default(60_000).describe('When the bank feed has been silent this long (wall clock), its watermark follows the wall clock.'),
     /** A source (bank feed, chain progress) silent this long on the wall clock opens FEED_STALLED. */
-    feedStallMs: z.number().int().positive().default(5 * 60_000),
-    sweepIntervalMs: z.number().int().positive().default(1_000),
+    feedStallMs: z.number().int().positive().default(5 * 60_000).describe('A source (bank feed, chain progress) silent this long on the wall clock opens FEED_STALLED (5 min).'),
+    sweepIntervalMs: z.number().int().positive().default(1_000).describe('How often expired windows are swept.'),
     /** What to do with an entry or event whose identity is not mapped. */
-    unmappedPolicy: z.enum(['discrepancy', 'reject']).default('discrepancy'),
-  }).prefault({}),
+    unmappedPolicy: z.enum(['discrepancy', 'reject']).default('discrepancy').describe('Unmapped account or wallet: `discrepancy` (ORPHAN_*) or `reject` (dead letter `UNMAPPED_IDENTITY`).'),
+  }).prefault({}).describe('Event-time windows of the matcher.'),
   balances: z.object({
-    intervalMs: z.number().int().positive().default(60_000),
+    intervalMs: z.number().int().positive().default(60_000).describe('Scheduled balance check.'),
     /** Debounce after a change before a balance check runs. */
-    onChangeDebounceMs: z.number().int().positive().default(2_000),
+    onChangeDebounceMs: z.number().int().positive().default(2_000).describe('A check also runs this long after new ledger or chain facts.'),
     /** Unexplained drift tolerated, in token base units. */
-    toleranceBase: z.coerce.bigint().default(0n),
+    toleranceBase: z.coerce.bigint().default(0n).describe('Unexplained drift tolerated, in token base units (a string for values beyond 2^53).'),
     /** Drift must persist this long before it is a discrepancy. */
-    driftGraceMs: z.number().int().min(0).default(5 * 60_000),
-  }).prefault({}),
+    driftGraceMs: z.number().int().min(0).default(5 * 60_000).describe('Drift must persist this long before BALANCE_DRIFT opens (5 min).'),
+  }).prefault({}).describe('Balance checks: bank balance against on-chain balance and totalSupply.'),
   sink: z.object({
-    maxBatchRows: z.number().int().positive().default(5_000),
-    maxBatchDelayMs: z.number().int().positive().default(200),
-  }).prefault({}),
-  chains: z.array(chainSchema).default([]),
-  tokens: z.array(tokenSchema).default([]),
-  accounts: z.array(accountMappingSchema).default([]),
+    maxBatchRows: z.number().int().positive().default(5_000).describe('At most this many rows per batch ...'),
+    maxBatchDelayMs: z.number().int().positive().default(200).describe('... or this long, whichever comes first.'),
+  }).prefault({}).describe('ClickHouse batches: by size or time, whichever comes first.'),
+  /** Validation at the door (src/domain/inputBounds.ts). */
+  limits: z.object({
+    /**
+     * Largest plausible single amount per currency, minor units: `{ default: '1000000000000000',
+     * JPY: '…' }`. A posting above it is a dead letter naming amountMinor. Never above 10^18, so
+     * one amount always fits the int64 Redis sums in.
+     */
+    maxAmountMinor: maxAmountMinorSchema.default({ default: DEFAULT_MAX_AMOUNT_MINOR }).describe('Plausibility bound of one posting, minor units, per ISO code or `default` (strings; at most 10^18); above it a posting is a dead letter naming `amountMinor`.'),
+  }).prefault({}).describe('Validation at the door: plausibility bounds of input (docs/failures.md).'),
+  chains: z.array(chainSchema).default([]).describe('EVM chains to follow (one active poller per chain, leader lease in Redis).'),
+  tokens: z.array(tokenSchema).default([]).describe('Deposit token contracts, one currency each.'),
+  accounts: z.array(accountMappingSchema).default([]).describe('Initial account-wallet mappings (updates also arrive on the mapping stream).'),
   http: z.object({
-    host: z.string().default('127.0.0.1'),
+    host: z.string().default('127.0.0.1').describe('Bind address (`0.0.0.0` in a container).'),
     /** 0 picks a free port; -1 disables the metrics/health server. */
-    port: z.number().int().min(-1).max(65_535).default(9464),
+    port: z.number().int().min(-1).max(65_535).default(9464).describe('Port; 0 picks a free one (logged at start), -1 disables the server.'),
     /**
      * Readiness reports, scrape-time samples and the chain head (eth_blockNumber) are reused this
      * long: a scraper or load balancer probing many times a second costs each dependency, and the
      * RPC provider's quota, at most one call per interval. 0 probes on every request.
      */
-    probeCacheMs: z.number().int().min(0).max(60_000).default(2_000),
-  }).prefault({}),
+    probeCacheMs: z.number().int().min(0).max(60_000).default(2_000).describe('Readiness reports, scrape samples and the chain head are reused this long, so a busy scraper costs each dependency (and the RPC quota) at most one call per interval; 0 probes every request.'),
+  }).prefault({}).describe('The worker\'s HTTP server: `/metrics`, `/healthz`, `/readyz`.'),
   /** AML pattern rules on the live stream (src/aml). */
   aml: z.object({
     /** Off by default: a worker then records and matches only. */
-    enabled: z.boolean().default(false),
+    enabled: z.boolean().default(false).describe('Run the AML rules on every booked posting and confirmed chain event; off, a worker records and matches only.'),
     /** Versioned rule file (YAML or JSON), validated at start and on every reload. */
-    rulesFile: z.string().default('config/aml-rules.yaml'),
+    rulesFile: z.string().default('config/aml-rules.yaml').describe('Versioned rule file (YAML or JSON), validated at start and on every reload.'),
     /** Watch-listed addresses/accounts, one a line (or a YAML list); re-read when it changes. */
-    watchlistFile: z.string().optional(),
+    watchlistFile: z.string().optional().describe('Watch-listed addresses/accounts, one a line (or a YAML list); re-read when it changes.'),
     /** A message here makes every worker re-read the rule file now. */
-    reloadSubject: z.string().default('aml.rules.reload'),
+    reloadSubject: z.string().default('aml.rules.reload').describe('A message here makes every worker re-read the rule file now.'),
     /** Watch-list updates: JSON {"add"|"remove"|"replace": [...]}. */
-    watchlistSubject: z.string().default('aml.watchlist'),
+    watchlistSubject: z.string().default('aml.watchlist').describe('Watch-list updates: JSON `{"add"|"remove"|"replace": [...]}`.'),
     /** How often the rule and watch-list files are checked for changes. */
-    pollIntervalMs: z.number().int().positive().default(2_000),
+    pollIntervalMs: z.number().int().positive().default(2_000).describe('How often the rule and watch-list files are checked for changes.'),
     /** aml_alerts facts at or above this severity are meant for the alert outbox too. */
-    outboxSeverity: z.enum(['low', 'medium', 'high', 'critical']).default('high'),
+    outboxSeverity: z.enum(['low', 'medium', 'high', 'critical']).default('high').describe('AML severity meant for the alert outbox (the outbox itself reads `alerts.amlMinSeverity`).'),
     /** Wall-clock lifetime of AML state in Redis (windows, day activity, applied event ids). */
-    stateTtlMs: z.number().int().positive().default(400 * 86_400_000),
-  }).prefault({}),
+    stateTtlMs: z.number().int().positive().default(400 * 86_400_000).describe('Wall-clock lifetime of AML state in Redis (windows, day activity, applied event ids): 400 days.'),
+  }).prefault({}).describe('AML pattern rules on the live stream (see docs/aml-rules.md).'),
   /** Alert outbox and notifier (PagerDuty, Slack): see src/alerts/alertsConfig.ts. */
-  alerts: alertsConfigSchema.prefault({}),
+  alerts: alertsConfigSchema.prefault({}).describe('Alert outbox and notifier (PagerDuty, Slack): see docs/alerts.md.'),
   log: z.object({
-    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (`LOG_LEVEL` overrides).'),
     /** Pseudonymise account identifiers (account ids, wallets) in log lines with a keyed hash. */
-    redactAccounts: z.boolean().default(false),
+    redactAccounts: z.boolean().default(false).describe('Replace account ids and wallets in log lines by a keyed hash (`anon:...`).'),
     /** Extra pino redaction paths (e.g. `req.headers.cookie`); secrets are always redacted. */
-    redactPaths: z.array(z.string()).default([]),
-  }).prefault({}),
+    redactPaths: z.array(z.string()).default([]).describe('Extra pino redaction paths (e.g. `req.headers.cookie`); secrets (passwords, tokens, webhook URLs) are always redacted.'),
+  }).prefault({}).describe('Logging (pino JSON lines).'),
 }).superRefine((c, ctx) => {
   // A leg stays matchable for lateRetentionMs: its message must still be in the stream that long,
   // so a worker that was down, or a rebuild, can read it again.

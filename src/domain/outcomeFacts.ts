@@ -88,6 +88,31 @@ function matchRow(bank: LegView, chain: LegView, o: { mid: string; by: string; r
   };
 }
 
+/**
+ * The DUPLICATE opened when an entry id (ledger entry or chain event, leg or not) arrives again
+ * with content other than the first: keyed by the id and the new fingerprint, like a conflicting
+ * leg's, so a redelivery of the same copy re-derives the same fact.
+ */
+export function factOfContentConflict(args: {
+  /** `bank:<entryId>` or `chain:<eventId>`. */
+  id: string;
+  first: string;
+  again: string;
+  /** What the copy says, for the reason (`amount 500 USD minor units`, …). */
+  says: string;
+  fields: Partial<DiscrepancyEventRow>;
+  eventTime: number;
+  now: number;
+}): Fact {
+  const side = args.id.startsWith('chain:') ? 'chain' : 'bank';
+  return discrepancyEvent({
+    id: `DUPLICATE:${args.id}:${args.again}`, kind: 'DUPLICATE', status: 'open',
+    fallback: { ...args.fields, ...(side === 'bank' ? { bank_leg_id: args.id } : { chain_leg_id: args.id }) },
+    eventTime: args.eventTime, now: args.now,
+    reason: `${args.id} was delivered again with different content (fingerprint ${args.again}, first seen: ${args.first}): ${args.says}; the first content stands`,
+  });
+}
+
 /** Facts that follow from one correlation outcome for `leg` (the leg just processed). */
 export function factsOfOutcome(leg: Leg, outcome: Outcome, now: number): Fact[] {
   const self = viewOfLeg(leg);

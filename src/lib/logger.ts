@@ -49,6 +49,7 @@ export function createLogger(cfg: Config['log'], options: CreateLoggerOptions = 
       base: options.base ?? null,
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      // Credentials inside URLs anywhere in a line (an RPC error quoting its URL) never reach the log.
       hooks: { streamWrite: redactText },
       redact: {
         paths: [...secretPaths, ...accountPaths],

@@ -9,8 +9,8 @@
  * - API keys in RPC paths: the segment after Infura's `/v3/`, Alchemy's `/v2/`, and any long opaque
  *   segment (QuickNode's `/<hex>/`, Ankr's, …): 16+ characters of letters, digits, `_` or `-` with
  *   at least one digit, or 32+ of them;
- * - query parameters named like a secret (`apikey`, `key`, `token`, `access_token`, `auth`,
- *   `secret`, `password`, `sig`, …) and any query value that looks like a key;
+ * - every query value (`?apikey=`, `?key=`, `?token=`, signatures of signed URLs: providers name
+ *   them all differently, so no value is trusted), parameter names kept;
  * - Slack webhook paths (`hooks.slack.com/services/T…/B…/…`) and workflow triggers;
  * - secrets resolved at start (passwords, routing keys, webhook URLs) registered with
  *   {@link registerSecret}: every verbatim occurrence, wherever it appears.
@@ -20,14 +20,7 @@
 
 export const REDACTED = '***';
 
-/** Query parameter names whose value is a secret (compared lower case, `-` read as `_`). */
-const SECRET_PARAMS = new Set([
-  'apikey', 'api_key', 'key', 'token', 'access_token', 'accesstoken', 'auth', 'auth_token', 'authorization',
-  'secret', 'client_secret', 'password', 'pass', 'pwd', 'sig', 'signature', 'jwt', 'private_key', 'privatekey',
-  'x_api_key', 'routing_key', 'routingkey', 'integration_key', 'session', 'credential', 'credentials',
-]);
-
-/** A path segment or query value that reads like an API key rather than a word or a number. */
+/** A path segment that reads like an API key rather than a route name or a number. */
 const OPAQUE = (s: string) => /^[A-Za-z0-9_-]+$/.test(s) && !/^0x[0-9a-fA-F]+$/.test(s) && ((s.length >= 16 && /\d/.test(s) && /[A-Za-z]/.test(s)) || s.length >= 32);
 /** Path segments after which the next one is a provider's key (Infura /v3/KEY, Alchemy /v2/KEY). */
 const KEY_AFTER = new Set(['v2', 'v3']);
@@ -71,13 +64,7 @@ function redactQuery(search: string): string {
   if (!search || search === '?') return search;
   return `?${search.slice(1).split('&').map((pair) => {
     const eq = pair.indexOf('=');
-    if (eq < 0) return OPAQUE(pair) ? REDACTED : pair;
-    const name = pair.slice(0, eq);
-    const value = pair.slice(eq + 1);
-    let decoded = name;
-    try { decoded = decodeURIComponent(name); } catch { /* keep as is */ }
-    const secret = SECRET_PARAMS.has(decoded.toLowerCase().replace(/-/g, '_')) || OPAQUE(value);
-    return secret && value ? `${name}=${REDACTED}` : pair;
+    return eq < 0 ? REDACTED : `${pair.slice(0, eq)}=${REDACTED}`;
   }).join('&')}`;
 }
 
@@ -93,9 +80,9 @@ export function redactUrl(url: string): string {
   let user = '';
   if (userinfo !== undefined) {
     const colon = userinfo.indexOf(':');
-    // user:password keeps the user (who it is, not a secret); a lone user part is a token.
-    user = colon >= 0 ? `${userinfo.slice(0, colon)}:${REDACTED}@` : `${REDACTED}@`;
-    if (colon === 0) user = `:${REDACTED}@`;
+    // user:password keeps the user (who it is, not a secret); a lone user part (a token) or
+    // `:password` is all secret.
+    user = colon > 0 ? `${userinfo.slice(0, colon)}:${REDACTED}@` : `${REDACTED}@`;
   }
   return redactRegistered(`${scheme}${user}${host}${redactPath(host, path)}${redactQuery(query)}${hash ? (OPAQUE(hash.slice(1)) ? `#${REDACTED}` : hash) : ''}`);
 }

@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import type { ChainEventRow, Fact, LedgerEntryRow } from '../domain/facts.js';
 import { factKey } from '../domain/facts.js';
 import { chainEventToLeg, ledgerEntryToLeg, minorUnitsKey, tokenKeyOf, type IdentityView, type LegDecision } from '../domain/legs.js';
-import { discrepancyEvent, factsOfOutcome, factsOfRetraction } from '../domain/outcomeFacts.js';
+import { chainEventFingerprint, chainEventKey, ledgerEntryFingerprint, ledgerEntryKey } from '../domain/entryFingerprint.js';
+import { discrepancyEvent, factOfContentConflict, factsOfOutcome, factsOfRetraction } from '../domain/outcomeFacts.js';
 import type { ChainEvent, LedgerEntry, PostingStatus } from '../domain/types.js';
 import { DecodeError, PoisonMessage, UnmappedIdentity, isPermanent, type ReconError } from '../lib/errors.js';
 import { describeFailure, failureKind } from '../lib/failureKind.js';
@@ -13,6 +14,7 @@ import { correlationId } from '../lib/logger.js';
 import { mapAsync } from './mapAsync.js';
 import type { Metrics } from '../sinks/metrics.js';
 import type { MatchStore } from '../state/matchStore.js';
+import type { EntryFingerprints } from '../state/entryFingerprints.js';
 import type { AmlEngine } from '../aml/engine.js';
 import { decodeChainEvents, decodeChainProgress, decodeChainRetraction, decodeChainStall } from '../streams/chain/chainEventCodec.js';
 
@@ -40,6 +42,8 @@ export interface ProcessMessageContext {
   ledgerCodec: { decode(bytes: Uint8Array, headers: { get(name: string): string | undefined }): LedgerEntry };
   identities: IdentityView;
   store: MatchStore;
+  /** The content first seen under each entry id and chain event id: a re-used id with other content is a DUPLICATE. */
+  fingerprints: EntryFingerprints;
   unmappedPolicy: 'discrepancy' | 'reject';
   log: Logger;
   now?: () => number;
@@ -162,6 +166,19 @@ function orphanOrReject(ctx: ProcessMessageContext, decision: Extract<LegDecisio
 
 async function processLedger(ctx: ProcessMessageContext, msg: JsMsg, now: number): Promise<Processed> {
   const entry = ctx.ledgerCodec.decode(msg.data, msg.headers ?? emptyHeaders);
+  // Every entry, leg or not (fees, transfers, orphans), first proves its id carries the content
+  // first seen under it; another content is a DUPLICATE and nothing else (no entry fact, no
+  // matching, no AML): the first content stands.
+  const fingerprint = ledgerEntryFingerprint(entry);
+  const seen = await ctx.fingerprints.check(ledgerEntryKey(entry), fingerprint);
+  if (seen.t === 'conflict') {
+    const facts = [factOfContentConflict({
+      id: ledgerEntryKey(entry), first: seen.first, again: fingerprint, eventTime: entry.bookingTime, now,
+      says: `${entry.txType} ${entry.direction} of ${entry.amountMinor} minor units of ${entry.currency} on account ${entry.accountId}`,
+      fields: { account_id: entry.accountId, currency: entry.currency, expected_amount: entry.amountMinor.toString() },
+    })];
+    return { msg, source: 'ledger', facts, outcome: 'conflict', suspects: seen.seenBefore || msg.redelivered ? facts.map(factKey) : [] };
+  }
   const facts: Fact[] = [{ table: 'ledger_entries', row: ledgerRow(entry, msg.seq, now) }];
   const decision = ledgerEntryToLeg(entry, ctx.identities);
   let replayed = false;
@@ -195,7 +212,7 @@ async function processLedger(ctx: ProcessMessageContext, msg: JsMsg, now: number
 
 async function processChain(ctx: ProcessMessageContext, msg: JsMsg, now: number): Promise<Processed> {
   if (msg.subject.endsWith('.progress')) {
-    const p = decodeChainProgress(msg.data);
+    const p = decodeChainProgress(msg.data, now);
     return { msg, source: 'chain', facts: [], suspects: [], chainTime: p.blockTime, chainBlock: { chainId: p.chainId, blockNumber: p.blockNumber }, outcome: 'progress' };
   }
   if (msg.subject.endsWith('.retract')) {
@@ -219,19 +236,35 @@ async function processChain(ctx: ProcessMessageContext, msg: JsMsg, now: number)
   if (!msg.subject.endsWith('.events')) throw new DecodeError(`unexpected subject ${msg.subject} on the chain stream`);
   // One message carries a block's events (or one event, in the older format), in chain order:
   // each goes through matching and AML in turn, exactly as if it had come alone.
-  const events = decodeChainEvents(msg.data);
+  const events = decodeChainEvents(msg.data, now);
   const facts: Fact[] = [];
   const suspects: string[] = [];
   const outcomes = new Set<string>();
   const rejected: string[] = [];
   let rejectCode = '';
+  // Every event first proves its id carries the content first seen under it (all in one
+  // pipelined round trip); an event re-using an id with other content is a DUPLICATE only.
+  const fingerprints = events.map(chainEventFingerprint);
+  const seen = await Promise.all(events.map((ev, i) => ctx.fingerprints.check(chainEventKey(ev), fingerprints[i]!)));
   // Every event's leg goes to the match store at once, in chain order (the store applies them in
   // call order, in one Redis round trip); their facts are then derived one event after the other.
   const decisions = events.map((ev) => chainEventToLeg(ev, ctx.identities));
-  const matched = decisions.map((d) => d.kind === 'leg' ? timedMatchOrPark(ctx, d.leg, 'booked') : undefined);
+  const matched = decisions.map((d, i) => d.kind === 'leg' && seen[i]!.t !== 'conflict' ? timedMatchOrPark(ctx, d.leg, 'booked') : undefined);
   // Awaited one after the other below: a failure after an earlier throw must not go unhandled.
   for (const m of matched) m?.catch(() => undefined);
   for (const [i, ev] of events.entries()) {
+    const check = seen[i]!;
+    if (check.t === 'conflict') {
+      const fact = factOfContentConflict({
+        id: chainEventKey(ev), first: check.first, again: fingerprints[i]!, eventTime: ev.blockTime, now,
+        says: `${ev.kind} of ${ev.value} base units of ${ev.token} from ${ev.from} to ${ev.to}`,
+        fields: { token_key: tokenKeyOf(ev.chainId, ev.token), wallet: ev.kind === 'burn' ? ev.from : ev.to, ...orphanAmount(ctx.identities, ev) },
+      });
+      facts.push(fact);
+      if (check.seenBefore || msg.redelivered) suspects.push(factKey(fact));
+      outcomes.add('conflict');
+      continue;
+    }
     const evFacts: Fact[] = [{ table: 'chain_events', row: chainRow(ev, now) }];
     const decision = decisions[i]!;
     let replayed = false;

@@ -10,6 +10,7 @@ import { tokenKeyOf } from '../domain/legs.js';
 import type { FactWriter } from '../sinks/clickhouse/factWriter.js';
 import { queryRows } from '../sinks/clickhouse/queries.js';
 import type { IdentityView } from '../domain/legs.js';
+import { queryBookBalances } from './balanceQueries.js';
 
 export interface BalanceReconcilerOptions {
   config: Config;
@@ -85,46 +86,17 @@ export function startBalanceReconciler(o: BalanceReconcilerOptions): BalanceReco
   }
 
   async function gather() {
-    const [bank, wallets, bankInFlight, chainInFlight, supply] = await Promise.all([
-      queryRows<{ account_id: string; currency: string; exponent: number; minor: string }>(clickhouse, `
-        SELECT account_id, currency, any(exponent) AS exponent,
-               sum(if(direction = 'credit', toInt256(amount_minor), -toInt256(amount_minor))) AS minor
-        FROM ${db}.ledger_entries_current WHERE status = 'booked' GROUP BY account_id, currency`),
-      queryRows<{ wallet: string; token_key: string; decimals: number; base: string }>(clickhouse, `
-        SELECT wallet, token_key, any(d) AS decimals, sum(delta) AS base FROM (
-          SELECT to_address AS wallet, concat(toString(chain_id), ':', token) AS token_key, decimals AS d, toInt256(value) AS delta
-          FROM ${db}.chain_events_canonical WHERE kind IN ('mint', 'transfer')
-          UNION ALL
-          SELECT from_address, concat(toString(chain_id), ':', token), decimals, -toInt256(value)
-          FROM ${db}.chain_events_canonical WHERE kind IN ('burn', 'transfer'))
-        GROUP BY wallet, token_key`),
-      queryRows<{ account_id: string; currency: string; minor: string }>(clickhouse, `
-        SELECT account_id, currency, sum(if(direction = 'credit', toInt256(amount_minor), -toInt256(amount_minor))) AS minor
-        FROM ${db}.ledger_entries_current
-        WHERE status = 'booked' AND ((tx_type = 'deposit' AND direction = 'credit') OR (tx_type = 'withdrawal' AND direction = 'debit'))
-          AND concat('bank:', entry_id) NOT IN (SELECT bank_leg_id FROM ${db}.matches_current WHERE status = 'matched')
-          AND concat('bank:', entry_id) NOT IN (SELECT bank_leg_id FROM ${db}.discrepancies_current WHERE status = 'open')
-        GROUP BY account_id, currency`),
-      queryRows<{ wallet: string; token_key: string; decimals: number; base: string }>(clickhouse, `
-        SELECT if(kind = 'mint', to_address, from_address) AS wallet, concat(toString(chain_id), ':', token) AS token_key,
-               any(decimals) AS decimals, sum(if(kind = 'mint', toInt256(value), -toInt256(value))) AS base
-        FROM ${db}.chain_events_canonical
-        WHERE kind IN ('mint', 'burn')
-          AND concat('chain:', event_id) NOT IN (SELECT chain_leg_id FROM ${db}.matches_current WHERE status = 'matched')
-          AND concat('chain:', event_id) NOT IN (SELECT chain_leg_id FROM ${db}.discrepancies_current WHERE status = 'open')
-        GROUP BY wallet, token_key`),
-      reportedSupply(),
-    ]);
+    const [books, supply] = await Promise.all([queryBookBalances(clickhouse, db), reportedSupply()]);
     const accountOfWallet = o.identities
       ? (w: string) => o.identities!.accountOfWallet(w)
       : (w: string) => config.accounts.find((a) => a.wallets.includes(w))?.accountId;
     // Only accounts in the token programme (mapped to a wallet) have a chain side to compare.
     const mapped = (accountId: string) => !o.identities || o.identities.walletsOfAccount(accountId).length > 0;
     return compareBalances({
-      bank: bank.filter((r) => mapped(r.account_id)).map((r) => ({ accountId: r.account_id, currency: r.currency, exponent: Number(r.exponent), minor: BigInt(r.minor) })),
-      wallets: wallets.map((r) => ({ wallet: r.wallet, tokenKey: r.token_key, decimals: Number(r.decimals), base: BigInt(r.base) })),
-      bankInFlight: bankInFlight.filter((r) => mapped(r.account_id)).map((r) => ({ accountId: r.account_id, currency: r.currency, minor: BigInt(r.minor) })),
-      chainInFlight: chainInFlight.map((r) => ({ wallet: r.wallet, tokenKey: r.token_key, decimals: Number(r.decimals), base: BigInt(r.base) })),
+      bank: books.bank.filter((r) => mapped(r.accountId)),
+      wallets: books.wallets,
+      bankInFlight: books.bankInFlight.filter((r) => mapped(r.accountId)),
+      chainInFlight: books.chainInFlight,
       reportedSupply: supply,
       tokens: config.tokens.map((t) => ({ tokenKey: tokenKeyOf(t.chainId, t.address), currency: t.currency })),
       accountOfWallet,

@@ -8,11 +8,22 @@
  * a posting of the version the header names, `SchemaViolation` when they are but the posting
  * breaks a business rule.
  */
+import { isUtf8 } from 'node:buffer';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import avro from 'avsc';
 import type { Schema, Type } from 'avsc';
 import { currencyExponent } from '../domain/currencies.js';
+import {
+  amountProblem,
+  DEFAULT_AMOUNT_LIMITS,
+  EARLIEST_POSTING_MS,
+  identifierProblem,
+  preview,
+  textProblem,
+  timestampProblem,
+  type AmountLimits,
+} from '../domain/inputBounds.js';
 import type { Direction, LedgerEntry, PostingStatus, TxType } from '../domain/types.js';
 import { ConfigError, DecodeError, SchemaViolation } from '../lib/errors.js';
 
@@ -24,9 +35,6 @@ export const SCHEMA_SUBJECT = 'ledger-posting';
 /** Resolved relative to this file, so the codec loads the same schemas from any cwd. */
 const DEFAULT_SCHEMA_DIR = fileURLToPath(new URL('../../config/schemas/', import.meta.url));
 
-/** 2000-01-01T00:00:00Z: no posting this engine reconciles is older. */
-const EARLIEST_PLAUSIBLE_MS = Date.UTC(2000, 0, 1);
-const MAX_FUTURE_SKEW_MS = 24 * 60 * 60 * 1000;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
@@ -59,6 +67,8 @@ export interface LedgerCodecOptions {
   schemaDir?: string;
   /** Clock for the "not in the future" check, epoch ms; defaults to Date.now. */
   now?: () => number;
+  /** Plausibility bound of one amount per currency (config `limits.maxAmountMinor`); default 10^15 minor units. */
+  amountLimits?: AmountLimits;
 }
 
 export interface LedgerCodec {
@@ -79,9 +89,10 @@ export interface LedgerCodec {
 }
 
 /**
- * Avro `long` as bigint, so amounts round-trip the full int64 range. avsc applies a registry entry
- * to the bare type name only: the `{ "type": "long", "logicalType": "timestamp-millis" }` fields
- * keep avsc's own long, which reads as a number and refuses values beyond 2^53.
+ * Avro `long` as bigint, so amounts and timestamps read the full int64 range exactly. avsc's own
+ * long zig-zags through a double: above 2^52 it reads a different number (-8640000000000001 came
+ * back as +8640000000000000), so every long, `timestamp-millis` ones included, is this type
+ * (registry entry for the bare name, type hook for `{ "type": "long", … }`).
  */
 const bigintLong = avro.types.LongType.__with({
   fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
@@ -95,6 +106,39 @@ const bigintLong = avro.types.LongType.__with({
   isValid: (n: unknown) => typeof n === 'bigint' && n >= INT64_MIN && n <= INT64_MAX,
   compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
 });
+
+/**
+ * A string field whose bytes are not UTF-8. avsc decodes strings leniently (each bad sequence
+ * becomes U+FFFD, a different string); the strict string type below keeps the bytes instead, so
+ * validation dead-letters the posting naming the field.
+ */
+class InvalidUtf8 {
+  constructor(readonly bytes: Buffer) {}
+}
+
+interface AvscTap {
+  buf: Buffer;
+  pos: number;
+  readString(): string | undefined;
+}
+
+/**
+ * Avro `string` that never changes the text: valid UTF-8 reads as avsc reads it, anything else as
+ * `InvalidUtf8`. The bytes are only checked when the lenient text holds U+FFFD, so the common
+ * case costs one `indexOf`.
+ */
+class StrictStringType extends avro.types.StringType {
+  _read(tap: AvscTap): string | InvalidUtf8 | undefined {
+    const start = tap.pos;
+    const text = tap.readString();
+    if (text === undefined || text.indexOf('\uFFFD') < 0) return text;
+    let first = start; // skip the zig-zag varint length
+    while ((tap.buf[first]! & 0x80) !== 0) first++;
+    const bytes = tap.buf.subarray(first + 1, tap.pos);
+    return isUtf8(bytes) ? text : new InvalidUtf8(Buffer.from(bytes));
+  }
+}
+const strictString = new StrictStringType();
 
 /** The shape avsc reads with the latest schema (v2 today); later fields are ignored here. */
 interface AvroPosting {
@@ -141,7 +185,10 @@ function loadSchemas(dir: string): Map<number, Type> {
     try {
       const schema = JSON.parse(readFileSync(`${dir}/${file}`, 'utf8')) as Schema;
       // A fresh registry per file: each version declares the same named types (bank.ledger.Posting).
-      types.set(version, avro.Type.forSchema(schema, { registry: { long: bigintLong } }));
+      types.set(version, avro.Type.forSchema(schema, {
+        registry: { long: bigintLong, string: strictString },
+        typeHook: (s) => (typeof s === 'object' && s !== null && !Array.isArray(s) && (s as { type?: unknown }).type === 'long' ? bigintLong : undefined),
+      }));
     } catch (cause) {
       throw new ConfigError(`Avro schema ${dir}/${file} is not a valid schema.`, { cause });
     }
@@ -168,6 +215,20 @@ function toEpochMs(value: number | bigint): number {
   return typeof value === 'bigint' ? Number(value) : value;
 }
 
+/** An epoch-ms number as the bigint Avro long; a non-integer stays as it is, for avsc to refuse. */
+function epochMsLong(t: number): bigint | number {
+  return Number.isInteger(t) ? BigInt(t) : t;
+}
+
+/** The string fields of a posting and the rule each keeps (src/domain/inputBounds.ts). */
+const STRING_FIELDS = [
+  ['entryId', 'identifier'],
+  ['accountId', 'identifier'],
+  ['endToEndId', 'identifier'],
+  ['tokenizationRef', 'identifier'],
+  ['remittance', 'text'],
+] as const;
+
 /**
  * Builds the codec from the schema folder, failing fast (`ConfigError`) when a schema is invalid
  * or cannot be resolved to the latest version.
@@ -175,6 +236,7 @@ function toEpochMs(value: number | bigint): number {
 export function createLedgerCodec(options: LedgerCodecOptions = {}): LedgerCodec {
   const schemaDir = options.schemaDir ?? DEFAULT_SCHEMA_DIR;
   const now = options.now ?? Date.now;
+  const amountLimits = options.amountLimits ?? DEFAULT_AMOUNT_LIMITS;
   const types = loadSchemas(schemaDir);
   const known = [...types.keys()].sort((a, b) => a - b);
   const latestVersion = known[known.length - 1]!;
@@ -240,41 +302,51 @@ export function createLedgerCodec(options: LedgerCodecOptions = {}): LedgerCodec
     return result.value as AvroPosting;
   }
 
+  /**
+   * Business validation at the door: every string field bounded and well-formed, amount positive
+   * and plausible for its currency, times plausible. Every message is built from previews of the
+   * input, so neither a 10,000-character id nor an absurd time can make formatting it throw.
+   */
   function validate(p: AvroPosting, version: number): LedgerEntry {
-    const id = p.entryId.trim() === '' ? '(empty entryId)' : `Posting ${p.entryId}`;
+    for (const field of ['entryId', 'accountId', 'currency', 'endToEndId', 'remittance', 'tokenizationRef'] as const) {
+      const value: unknown = p[field];
+      if (value instanceof InvalidUtf8) {
+        throw new DecodeError(
+          `Ledger posting (schema ${SCHEMA_SUBJECT}/${version}): ${field} is not valid UTF-8 (${value.bytes.length} bytes, ${value.bytes.subarray(0, 24).toString('hex')}${value.bytes.length > 24 ? '…' : ''}).`,
+          { details: 'A string that cannot be decoded exactly is refused, never replaced by another text.' },
+        );
+      }
+    }
+    const idOk = identifierProblem(p.entryId) === undefined;
+    const id = idOk ? `Posting ${p.entryId}` : `Posting ${preview(p.entryId)}`;
     const violation = (message: string, cause?: unknown) =>
       new SchemaViolation(`${id}: ${message}`, {
-        details: `account '${p.accountId}', ${p.txType} ${p.direction} ${p.amountMinor} ${p.currency}, schema ${SCHEMA_SUBJECT}/${version}`,
+        details: `account ${preview(p.accountId)}, ${p.txType} ${p.direction} ${p.amountMinor} ${preview(p.currency)}, schema ${SCHEMA_SUBJECT}/${version}`,
         cause,
       });
 
-    if (p.entryId.trim() === '') throw violation('entryId is empty.');
-    if (p.accountId.trim() === '') throw violation('accountId is empty.');
-    if (p.amountMinor <= 0n) {
-      throw violation(`amount is ${p.amountMinor} minor units; amounts must be positive (the direction carries the sign).`);
+    for (const [field, rule] of STRING_FIELDS) {
+      const value = p[field] ?? null;
+      if (value === null && field !== 'entryId' && field !== 'accountId') continue;
+      if ((field === 'entryId' || field === 'accountId') && value !== null && value.trim() === '') throw violation(`${field} is empty.`);
+      const problem = rule === 'identifier' ? identifierProblem(value) : textProblem(value);
+      if (problem) throw violation(`${field} ${problem} (${preview(value ?? '')}).`);
     }
     let exponent: number;
     try {
       exponent = currencyExponent(p.currency);
     } catch (cause) {
-      throw violation(`currency '${p.currency}' is not an ISO 4217 code this engine knows.`, cause);
+      throw violation(`currency ${p.currency.length <= 8 ? `'${p.currency}'` : preview(p.currency)} is not an ISO 4217 code this engine knows.`, cause);
     }
+    const amount = amountProblem(p.amountMinor, p.currency, amountLimits);
+    if (amount) throw violation(`amount ${amount}.`);
     const current = now();
+    for (const name of ['bookingTime', 'valueTime'] as const) {
+      const problem = timestampProblem(p[name], { earliestMs: EARLIEST_POSTING_MS, nowMs: current });
+      if (problem) throw violation(`${name} ${problem}.`);
+    }
     const bookingTime = toEpochMs(p.bookingTime);
     const valueTime = toEpochMs(p.valueTime);
-    for (const [name, t] of [
-      ['bookingTime', bookingTime],
-      ['valueTime', valueTime],
-    ] as const) {
-      if (t < EARLIEST_PLAUSIBLE_MS) {
-        throw violation(`${name} ${t} (${new Date(t).toISOString()}) is before 2000-01-01; the producer likely sent seconds or a zero date.`);
-      }
-      if (t > current + MAX_FUTURE_SKEW_MS) {
-        throw violation(
-          `${name} ${t} (${new Date(t).toISOString()}) is more than a day after now (${new Date(current).toISOString()}); the producer likely sent microseconds or a wrong date.`,
-        );
-      }
-    }
     const direction = DIRECTIONS[p.direction];
     const status = STATUSES[p.status];
     const txType = TX_TYPES[p.txType];
@@ -317,8 +389,8 @@ export function createLedgerCodec(options: LedgerCodecOptions = {}): LedgerCodec
         direction: posting.direction.toUpperCase(),
         amountMinor: posting.amountMinor,
         currency: posting.currency,
-        bookingTime: posting.bookingTime,
-        valueTime: posting.valueTime,
+        bookingTime: epochMsLong(posting.bookingTime),
+        valueTime: epochMsLong(posting.valueTime),
         status: posting.status.toUpperCase(),
         txType: posting.txType.toUpperCase(),
         endToEndId: posting.endToEndId,

@@ -5,27 +5,14 @@ import type { Logger } from 'pino';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import type { IdentityChange, IdentityMap } from '../domain/identityMap.js';
 import { SchemaViolation } from '../lib/errors.js';
+import { identifierProblem } from '../domain/inputBounds.js';
 
 /** Longest account identifier accepted (an IBAN is at most 34 characters; internal ids are shorter). */
-export const MAX_ACCOUNT_ID_LENGTH = 128;
+export { MAX_IDENTIFIER_LENGTH as MAX_ACCOUNT_ID_LENGTH } from '../domain/inputBounds.js';
 /** Most wallets one account may list in one update. */
 export const MAX_WALLETS_PER_ACCOUNT = 1_000;
 
-/**
- * Why `value` is not an acceptable identifier, or null when it is: 1 to `maxLength` characters of
- * well-formed Unicode (no lone surrogate), letters, digits and `. _ : / -` only, so no control,
- * format (bidi override, zero-width) or whitespace character can reach a log line, a Redis key or a
- * ClickHouse row. Local to the mapping door for now (a shared validator is being written apart).
- */
-export function identifierProblem(value: string, maxLength = MAX_ACCOUNT_ID_LENGTH): string | null {
-  if (value.length === 0) return 'is empty';
-  if (value.length > maxLength) return `is ${value.length} characters long (at most ${maxLength})`;
-  if (/[\uD800-\uDFFF]/u.test(value)) return 'is not well-formed Unicode (lone surrogate)';
-  if (/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(value)) return 'contains a control or format character';
-  if (!/^[\p{L}\p{N}._:/-]+$/u.test(value)) return 'may only hold letters, digits and . _ : / -';
-  return null;
-}
-
+/** The same identifier rule as every other input (src/domain/inputBounds.ts), so any account a posting names can be mapped. */
 const identifier = z.string().superRefine((v, ctx) => {
   const problem = identifierProblem(v);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });

@@ -37,8 +37,9 @@ describe('reconciliation daemon end to end', () => {
     await h.mint(wallet.withdrawal, $(10_000n));
     await h.burn(wallet.withdrawal, $(4_000n));
     await h.posting({ entryId: 'wd-1', accountId: acct('withdrawal'), amountMinor: 4_000n, direction: 'debit', txType: 'withdrawal' });
-    await h.posting({ entryId: 'ref-1', accountId: acct('refMatch'), amountMinor: 999n, tokenizationRef: 'TOK-REF-1' });
-    await h.mint(wallet.refMatch, $(999n), 'TOK-REF-1');
+    // A reference ending in '0' (0x30): its bytes32 used to decode as hex, so it never matched by reference.
+    await h.posting({ entryId: 'ref-1', accountId: acct('refMatch'), amountMinor: 999n, tokenizationRef: 'INV-2020' });
+    await h.mint(wallet.refMatch, $(999n), 'INV-2020');
 
     // Missing legs.
     await h.posting({ entryId: 'mm-1', accountId: acct('missingMint'), amountMinor: 2_000n });
@@ -93,6 +94,11 @@ describe('reconciliation daemon end to end', () => {
     await h.publishRaw(new TextEncoder().encode('this is not avro'), { [SCHEMA_HEADER]: 'ledger-posting/2' });
     await h.posting({ entryId: 'bad-ccy', accountId: acct('clean'), amountMinor: 100n, currency: 'XXX' });
     await h.publishRaw(new Uint8Array([1, 2, 3]));
+    // Bad input at the door: an absurd booking time (toISOString used to throw, a transient
+    // failure retried for ever), a 10,000-character id, an amount beyond the plausibility bound.
+    await h.posting({ entryId: 'bad-time', accountId: acct('clean'), amountMinor: 100n, bookingTime: 8.64e15 + 1 });
+    await h.posting({ entryId: 'E'.repeat(10_000), accountId: acct('clean'), amountMinor: 100n });
+    await h.posting({ entryId: 'bad-amount', accountId: acct('clean'), amountMinor: 10n ** 15n + 1n });
 
     // Wait until every window has closed and the last expected facts are in.
     await h.waitFor('late match', async () => (await h.matches()).some((m) => m.account_id === acct('late')), 20_000);
@@ -170,11 +176,15 @@ describe('reconciliation daemon end to end', () => {
   it('dead-letters bad input with its reason, to ClickHouse and the dead-letter stream, and keeps going', async () => {
     const dl = await queryRows<{ reason_code: string; reason: string }>(h.ch.client,
       `SELECT reason_code, reason FROM ${h.ch.database}.dead_letters FINAL ORDER BY stream_seq`);
-    expect(dl.map((d) => d.reason_code).sort()).toEqual(['DECODE_ERROR', 'DECODE_ERROR', 'SCHEMA_VIOLATION']);
-    expect(dl.find((d) => d.reason_code === 'SCHEMA_VIOLATION')?.reason).toMatch(/XXX/);
+    expect(dl.map((d) => d.reason_code).sort()).toEqual(['DECODE_ERROR', 'DECODE_ERROR', 'SCHEMA_VIOLATION', 'SCHEMA_VIOLATION', 'SCHEMA_VIOLATION', 'SCHEMA_VIOLATION']);
+    const reasons = dl.filter((d) => d.reason_code === 'SCHEMA_VIOLATION').map((d) => d.reason);
+    expect(reasons.some((r) => /XXX/.test(r))).toBe(true);
+    expect(reasons.some((r) => /^Posting bad-time: bookingTime 8640000000000001 \(not a representable date\)/.test(r))).toBe(true);
+    expect(reasons.some((r) => /^Posting "E{40}"…: entryId is 10000 characters long; at most 128 are allowed/.test(r))).toBe(true);
+    expect(reasons.some((r) => /^Posting bad-amount: amount is 1000000000000001 minor units, above the plausibility bound/.test(r))).toBe(true);
     const jsm = await jetstreamManager(h.nc);
     const info = await jsm.streams.info(h.config.nats.deadLetterStream);
-    expect(info.state.messages).toBe(3);
+    expect(info.state.messages).toBe(6);
   });
 
   it('raises nothing beyond the scenarios, stores each fact once and leaves nothing unacked', async () => {

@@ -178,9 +178,11 @@ export async function settle(d: Drill, o: { sweep?: () => Promise<unknown>; park
   }, o.timeoutMs ?? 60_000);
 }
 
-/** Checks ClickHouse against the pairs (plus settle's fee posting). */
-export function verifyDrill(d: Drill, pairs: readonly Pair[], ch = d.ch!.client, database = d.config.clickhouse.database): Promise<Verdict> {
-  return verify(ch, database, expectedOf(pairs, 1));
+/** Checks ClickHouse against the pairs (plus settle's fee posting, and `deadLetters` more dead letters than the pairs' poison). */
+export function verifyDrill(d: Drill, pairs: readonly Pair[], ch = d.ch!.client, database = d.config.clickhouse.database, o: { deadLetters?: number } = {}): Promise<Verdict> {
+  const e = expectedOf(pairs, 1);
+  e.poison += o.deadLetters ?? 0;
+  return verify(ch, database, e);
 }
 
 export async function waitFor(what: string, probe: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 100): Promise<void> {

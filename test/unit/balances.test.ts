@@ -33,6 +33,21 @@ describe('compareBalances', () => {
     expect(pick(rows, 'currency')).toMatchObject({ subject: 'USD', bank: 100n * E18, chain: 100n * E18, reported: 100n * E18, unexplained: 0n });
   });
 
+  it('stays exact at extreme values: Int128-max bank balances scaled to 18 decimals against UInt256-max wallets', () => {
+    const bankMinor = 2n ** 127n - 1n;
+    const walletBase = 2n ** 256n - 1n;
+    const rows = compareBalances(inputs({
+      bank: [{ accountId: 'acc-1', currency: 'USD', exponent: 2, minor: bankMinor }],
+      wallets: [{ wallet: W, tokenKey: T18, decimals: 18, base: walletBase }, { wallet: W6, tokenKey: T6, decimals: 6, base: walletBase }],
+      chainInFlight: [{ wallet: W, tokenKey: T18, decimals: 18, base: -walletBase }],
+    }));
+    const acc = pick(rows, 'account');
+    expect(acc.bank).toBe(bankMinor * 10n ** 16n);
+    expect(acc.chain).toBe(walletBase + walletBase * 10n ** 12n);
+    expect(acc.inFlight).toBe(walletBase);
+    expect(acc.unexplained).toBe(bankMinor * 10n ** 16n - (walletBase + walletBase * 10n ** 12n) - walletBase);
+  });
+
   it('reports a gap with nothing in flight as unexplained, in token base units', () => {
     const rows = compareBalances(inputs({ wallets: [{ wallet: W, tokenKey: T18, decimals: 18, base: 99n * E18 }] }));
     expect(pick(rows, 'account').unexplained).toBe(1n * E18);

@@ -144,3 +144,74 @@ describe('chainEventCodec', () => {
     expect(cases).toBeGreaterThan(40);
   });
 });
+
+describe('chainEventCodec: validation at the door', () => {
+  const NOW = Date.UTC(2025, 5, 1);
+  const DAY = 86_400_000;
+  const base = { ...event, blockTime: NOW - 60_000 };
+  const batchWire = (over: Record<string, unknown> = {}, evOver: Record<string, unknown> = {}) => {
+    const b = JSON.parse(new TextDecoder().decode(encodeChainEventBatch([base]))) as { events: Record<string, unknown>[] } & Record<string, unknown>;
+    return enc({ ...b, ...over, events: [{ ...b.events[0], ...evOver }] });
+  };
+  const singleWire = (over: Record<string, unknown>) => enc({ ...(JSON.parse(new TextDecoder().decode(encodeChainEvent(base))) as object), ...over });
+  /** Both formats must agree: the batch (fast path, then schema) and the single event. */
+  const both = (over: Record<string, unknown>, evOver: Record<string, unknown> = {}) => [
+    () => decodeChainEvents(batchWire(over, evOver), NOW),
+    () => decodeChainEvents(singleWire({ ...over, ...evOver }), NOW),
+  ];
+  const accepts = (over: Record<string, unknown>, evOver: Record<string, unknown> = {}) => {
+    for (const run of both(over, evOver)) expect(run()).toHaveLength(1);
+  };
+  const refuses = (over: Record<string, unknown>, evOver: Record<string, unknown>, reason: RegExp) => {
+    for (const run of both(over, evOver)) {
+      expect(run).toThrow(SchemaViolation);
+      expect(run).toThrow(reason);
+    }
+  };
+
+  it('value: accepts 0 and 2^256 - 1, refuses 2^256 and a 1,000-digit number', () => {
+    accepts({}, { value: '0' });
+    accepts({}, { value: (2n ** 256n - 1n).toString() });
+    refuses({}, { value: (2n ** 256n).toString() }, /value: must fit uint256/);
+    refuses({}, { value: '9'.repeat(1_000) }, /value: must fit uint256/);
+  });
+
+  it('decimals: accepts 0 and 77, refuses 78', () => {
+    accepts({}, { decimals: 0 });
+    accepts({}, { decimals: 77 });
+    refuses({}, { decimals: 78 }, /decimals/);
+  });
+
+  it('logIndex: accepts 2^32 - 1, refuses 2^32 (ClickHouse UInt32)', () => {
+    expect(decodeChainEvents(batchWire({}, { logIndex: 2 ** 32 - 1 }), NOW)[0]!.logIndex).toBe(2 ** 32 - 1);
+    expect(() => decodeChainEvents(batchWire({}, { logIndex: 2 ** 32 }), NOW)).toThrow(/events\.0\.logIndex/);
+  });
+
+  it('blockNumber: accepts 2^64 - 1, refuses 2^64 (ClickHouse UInt64)', () => {
+    expect(decodeChainEvents(batchWire({ blockNumber: (2n ** 64n - 1n).toString() }), NOW)[0]!.blockNumber).toBe(2n ** 64n - 1n);
+    expect(() => decodeChainEvents(batchWire({ blockNumber: (2n ** 64n).toString() }), NOW)).toThrow(/blockNumber: must fit uint64/);
+    expect(() => decodeChainProgress(enc({ v: 1, chainId: 1, blockNumber: (2n ** 64n).toString(), blockHash: hash, blockTime: NOW }), NOW)).toThrow(/blockNumber/);
+  });
+
+  it('reference: accepts text of 128 code units and the canonical hex of a bytes32; refuses 129, control characters and a lone surrogate, naming the field', () => {
+    accepts({}, { reference: 'INV-2020' });
+    accepts({}, { reference: 'r'.repeat(128) });
+    accepts({}, { reference: `0x${'ab'.repeat(32)}` });
+    refuses({}, { reference: 'r'.repeat(129) }, /reference: is 129 characters long/);
+    refuses({}, { reference: 'INV\u0007' }, /reference: contains U\+0007 at index 3/);
+    // JSON's \ud800 escape parses to a lone surrogate: ClickHouse and every JSON consumer refuse it for good.
+    refuses({}, { reference: 'INV-\ud800' }, /reference: is not well-formed Unicode: lone surrogate U\+D800 at index 4/);
+    refuses({}, { reference: '' }, /reference: is empty/);
+  });
+
+  it('blockTime: accepts 2015-07-30 and now + a day, refuses one millisecond outside, naming blockTime', () => {
+    accepts({ blockTime: Date.UTC(2015, 6, 30) });
+    accepts({ blockTime: NOW + DAY });
+    refuses({ blockTime: Date.UTC(2015, 6, 30) - 1 }, {}, /blockTime 1438214399999 \(2015-07-29T23:59:59.999Z\) is before 2015-07-30/);
+    refuses({ blockTime: NOW + DAY + 1 }, {}, /blockTime \d+ \(2025-06-02T00:00:00.001Z\) is more than a day after now/);
+    refuses({ blockTime: 9e15 }, {}, /blockTime 9000000000000000 \(not a representable date\)/);
+    const progress = (blockTime: number) => enc({ v: 1, chainId: 1, blockNumber: '5', blockHash: hash, blockTime });
+    expect(decodeChainProgress(progress(NOW), NOW).blockTime).toBe(NOW);
+    expect(() => decodeChainProgress(progress(0), NOW)).toThrow(/chain progress breaks the contract: blockTime 0 \(1970-01-01T00:00:00.000Z\) is before/);
+  });
+});

@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import avro from 'avsc';
 import { describe, expect, it } from 'vitest';
 import { DecodeError, SchemaViolation } from '../../src/lib/errors.js';
+import { amountLimitsOf, HARD_MAX_AMOUNT_MINOR } from '../../src/domain/inputBounds.js';
 import { createLedgerCodec, SCHEMA_HEADER, type LedgerPosting } from '../../src/streams/ledgerCodec.js';
 
 const NOW = Date.UTC(2025, 5, 1, 12);
@@ -94,11 +97,19 @@ describe('ledgerCodec: schemas and versions', () => {
     expect(entry.amountMinor).toBe(123_456n);
   });
 
-  it('round-trips an amount of 2^63-1 minor units exactly', () => {
+  it('round-trips amounts beyond 2^53 exactly, and reads 2^63-1 exactly into the violation of the amount bound', () => {
+    // The door now bounds amounts (default 10^15, at most 10^18 minor units: see inputBounds.ts);
+    // the Avro long still reads the whole int64 range exactly, as the violation's text shows.
+    const wide = createLedgerCodec({ now: () => NOW, amountLimits: amountLimitsOf({ default: HARD_MAX_AMOUNT_MINOR }) });
+    const wideTrip = (p: LedgerPosting, version?: number) => {
+      const { bytes, headers } = wide.encode(p, version);
+      return wide.decode(bytes, headers);
+    };
+    expect(wideTrip(posting({ amountMinor: HARD_MAX_AMOUNT_MINOR })).amountMinor).toBe(10n ** 18n);
+    expect(wideTrip(posting({ amountMinor: HARD_MAX_AMOUNT_MINOR, tokenizationRef: null }), 1).amountMinor).toBe(10n ** 18n);
+    expect(wideTrip(posting({ amountMinor: 2n ** 53n + 1n })).amountMinor).toBe(2n ** 53n + 1n);
     const max = 2n ** 63n - 1n;
-    expect(roundTrip(posting({ amountMinor: max })).amountMinor).toBe(max);
-    expect(roundTrip(posting({ amountMinor: max, tokenizationRef: null }), 1).amountMinor).toBe(max);
-    expect(roundTrip(posting({ amountMinor: 2n ** 53n + 1n })).amountMinor).toBe(2n ** 53n + 1n);
+    expect(violation(() => wideTrip(posting({ amountMinor: max }))).shortMessage).toMatch(/amount is 9223372036854775807 minor units, above/);
   });
 
   it('decodes timestamps as epoch-millisecond numbers', () => {
@@ -253,5 +264,118 @@ describe('ledgerCodec: SchemaViolation', () => {
     const e = violation(() => roundTrip(posting({ amountMinor: -1n })));
     expect(e.permanent).toBe(true);
     expect(decodeError(() => codec.decode(new Uint8Array([1]), {})).permanent).toBe(true);
+  });
+});
+
+describe('ledgerCodec: validation at the door', () => {
+  /** Replaces the first occurrence of `marker`'s UTF-8 bytes in an encoded posting by `bytes` (same length). */
+  function patched(p: LedgerPosting, marker: string, bytes: number[]) {
+    const { bytes: enc, headers } = codec.encode(p);
+    const buf = Buffer.from(enc);
+    const at = buf.indexOf(Buffer.from(marker, 'utf8'));
+    expect(at).toBeGreaterThan(0);
+    Buffer.from(bytes).copy(buf, at);
+    return () => codec.decode(buf, headers);
+  }
+
+  /**
+   * Encodes with every long (timestamps too) as an exact bigint: avsc's own long, used by the
+   * codec's encode for timestamps, zig-zags through a double and is only exact below 2^52.
+   */
+  function exactBytes(p: LedgerPosting, times: { bookingTime?: bigint; valueTime?: bigint }) {
+    const schema = JSON.parse(readFileSync(new URL('../../config/schemas/ledger-posting.v2.avsc', import.meta.url), 'utf8')) as { fields: { name: string; type: unknown }[] };
+    for (const f of schema.fields) if (f.name === 'bookingTime' || f.name === 'valueTime') f.type = 'long';
+    const long = avro.types.LongType.__with({
+      fromBuffer: (b: Buffer) => b.readBigInt64LE(),
+      toBuffer: (n: bigint) => { const b = Buffer.alloc(8); b.writeBigInt64LE(n); return b; },
+      fromJSON: BigInt, toJSON: String, isValid: (n: unknown) => typeof n === 'bigint', compare: () => 0,
+    });
+    const type = avro.Type.forSchema(schema as avro.Schema, { registry: { long } });
+    const bytes = type.toBuffer({
+      ...p, direction: p.direction.toUpperCase(), status: p.status.toUpperCase(), txType: p.txType.toUpperCase(), channel: 'core',
+      bookingTime: times.bookingTime ?? BigInt(p.bookingTime), valueTime: times.valueTime ?? BigInt(p.valueTime),
+    });
+    return () => codec.decode(bytes, { [SCHEMA_HEADER]: 'ledger-posting/2' });
+  }
+
+  it('dead-letters a bookingTime of ±8.64e15 and beyond naming bookingTime, never throwing a RangeError', () => {
+    // Timestamps are read as exact int64 (avsc's own long read -8640000000000001 as +8640000000000000).
+    for (const t of [8_640_000_000_000_000n, 8_640_000_000_000_001n, 9_007_199_254_740_990n, -8_640_000_000_000_000n, -8_640_000_000_000_001n, -9_007_199_254_740_990n]) {
+      const e = violation(exactBytes(posting(), { bookingTime: t }));
+      expect(e.shortMessage).toMatch(/^Posting E-1001: bookingTime -?\d+ \(/);
+      expect(e.permanent).toBe(true);
+    }
+    expect(violation(exactBytes(posting(), { bookingTime: 8_640_000_000_000_000n })).shortMessage).toMatch(
+      /bookingTime 8640000000000000 \(\+275760-09-13T00:00:00.000Z\) is more than a day after now/,
+    );
+    expect(violation(exactBytes(posting(), { bookingTime: 8_640_000_000_000_001n })).shortMessage).toMatch(/\(not a representable date\) is more than a day after now/);
+    expect(violation(exactBytes(posting(), { valueTime: -8_640_000_000_000_001n })).shortMessage).toMatch(/valueTime -8640000000000001 \(not a representable date\) is before 2000-01-01/);
+    expect(violation(exactBytes(posting(), { bookingTime: -8_640_000_000_000_000n })).shortMessage).toMatch(/bookingTime -8640000000000000 \(-271821-04-20T00:00:00.000Z\) is before 2000-01-01/);
+    expect(violation(exactBytes(posting(), { bookingTime: 2n ** 62n })).shortMessage).toMatch(/bookingTime 4611686018427387904 \(not a representable date\)/);
+    expect(violation(exactBytes(posting(), { valueTime: -(2n ** 63n) })).shortMessage).toMatch(/valueTime -9223372036854775808 \(not a representable date\)/);
+    // The codec's own encode writes the same exact longs.
+    expect(violation(() => roundTrip(posting({ valueTime: -8.64e15 - 1 }))).shortMessage).toMatch(/valueTime -8640000000000001 \(not a representable date\) is before 2000-01-01/);
+  });
+
+  it('accepts a bookingTime exactly at 2000-01-01 and refuses one millisecond earlier', () => {
+    expect(roundTrip(posting({ bookingTime: Date.UTC(2000, 0, 1) })).bookingTime).toBe(Date.UTC(2000, 0, 1));
+    expect(violation(() => roundTrip(posting({ bookingTime: Date.UTC(2000, 0, 1) - 1 }))).shortMessage).toMatch(/bookingTime/);
+  });
+
+  it('dead-letters a 10,000-character entryId with a short reason naming entryId', () => {
+    const e = violation(() => roundTrip(posting({ entryId: 'E'.repeat(10_000) })));
+    expect(e.shortMessage).toMatch(/entryId is 10000 characters long; at most 128 are allowed/);
+    expect(e.message.length).toBeLessThan(500);
+  });
+
+  it('accepts identifiers of exactly 128 characters and refuses 129, field by field', () => {
+    for (const field of ['entryId', 'accountId', 'endToEndId', 'tokenizationRef'] as const) {
+      expect(roundTrip(posting({ [field]: 'x'.repeat(128) }))[field]).toBe('x'.repeat(128));
+      expect(violation(() => roundTrip(posting({ [field]: 'x'.repeat(129) }))).shortMessage).toMatch(new RegExp(`: ${field} is 129 characters long`));
+    }
+  });
+
+  it('dead-letters control characters in identifiers and in the remittance, naming the field', () => {
+    expect(violation(() => roundTrip(posting({ accountId: 'ACC\u0007' }))).shortMessage).toMatch(/accountId contains U\+0007 at index 3/);
+    expect(violation(() => roundTrip(posting({ endToEndId: 'E2E\tX' }))).shortMessage).toMatch(/endToEndId contains U\+0009/);
+    expect(violation(() => roundTrip(posting({ tokenizationRef: 'TOK\u200b' }))).shortMessage).toMatch(/tokenizationRef contains U\+200B/);
+    expect(violation(() => roundTrip(posting({ entryId: ' E-1' }))).shortMessage).toMatch(/entryId starts or ends with a space/);
+    expect(violation(() => roundTrip(posting({ remittance: 'line 1\nline 2' }))).shortMessage).toMatch(/remittance contains control character U\+000A at index 6/);
+    expect(roundTrip(posting({ remittance: 'Rechnung 17 — Müller, 東京 ✓' })).remittance).toBe('Rechnung 17 — Müller, 東京 ✓');
+  });
+
+  it('accepts a remittance of 1,024 characters and refuses 1,025', () => {
+    expect(roundTrip(posting({ remittance: 'r'.repeat(1_024) })).remittance).toHaveLength(1_024);
+    expect(violation(() => roundTrip(posting({ remittance: 'r'.repeat(1_025) }))).shortMessage).toMatch(/remittance is 1025 characters long/);
+  });
+
+  it('dead-letters a string whose bytes are not UTF-8 (a lone surrogate as WTF-8) naming the field, instead of reading U+FFFD', () => {
+    const e = decodeError(patched(posting({ remittance: 'ab@@@cd' }), '@@@', [0xed, 0xa0, 0x80]));
+    expect(e.shortMessage).toMatch(/remittance is not valid UTF-8 \(7 bytes, 6162eda08063 ?64\)/);
+    expect(decodeError(patched(posting({ entryId: 'E-@@' }), 'E-@@', [0x45, 0x2d, 0xff, 0x41])).shortMessage).toMatch(/entryId is not valid UTF-8/);
+    // A real U+FFFD (valid UTF-8 EF BF BD) is text like any other.
+    expect(roundTrip(posting({ remittance: 'a\uFFFDb' })).remittance).toBe('a\uFFFDb');
+  });
+
+  it('bounds amounts: 10^15 minor units by default, per currency when configured', () => {
+    expect(roundTrip(posting({ amountMinor: 10n ** 15n })).amountMinor).toBe(10n ** 15n);
+    expect(violation(() => roundTrip(posting({ amountMinor: 10n ** 15n + 1n }))).shortMessage).toMatch(
+      /amount is 1000000000000001 minor units, above the plausibility bound of 1000000000000000 for USD/,
+    );
+    const tight = createLedgerCodec({ now: () => NOW, amountLimits: amountLimitsOf({ default: 10n ** 12n, JPY: 500n }) });
+    const trip = (p: LedgerPosting) => {
+      const { bytes, headers } = tight.encode(p);
+      return tight.decode(bytes, headers);
+    };
+    expect(trip(posting({ currency: 'JPY', amountMinor: 500n })).amountMinor).toBe(500n);
+    expect(violation(() => trip(posting({ currency: 'JPY', amountMinor: 501n }))).shortMessage).toMatch(/above the plausibility bound of 500 for JPY/);
+    expect(trip(posting({ amountMinor: 10n ** 12n })).amountMinor).toBe(10n ** 12n);
+    expect(violation(() => trip(posting({ amountMinor: 10n ** 12n + 1n }))).shortMessage).toMatch(/for USD/);
+  });
+
+  it('shows a long unknown currency as a preview, not in full', () => {
+    const e = violation(() => roundTrip(posting({ currency: 'Q'.repeat(5_000) })));
+    expect(e.shortMessage).toMatch(/currency "Q{40}"… is not an ISO 4217 code/);
+    expect(e.message.length).toBeLessThan(500);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SchemaViolation } from '../../src/lib/errors.js';
-import { identifierProblem, MAX_ACCOUNT_ID_LENGTH, parseMappingUpdate } from '../../src/streams/mappingUpdates.js';
+import { MAX_ACCOUNT_ID_LENGTH, parseMappingUpdate } from '../../src/streams/mappingUpdates.js';
 import { identityChangeFacts } from '../../src/domain/identityChangeFacts.js';
 import { factKey } from '../../src/domain/facts.js';
 
@@ -23,18 +23,18 @@ describe('mapping update validation at the door', () => {
     expect(parseMappingUpdate(bytes({ accountId: 'Zürich-Konto-7', wallets: [] })).accountId).toBe('Zürich-Konto-7');
   });
 
+  // The same identifier rule as postings (src/domain/inputBounds.ts): an account a posting can name can be mapped.
   it.each([
-    ['', 'accountId: is empty'],
-    ['A'.repeat(MAX_ACCOUNT_ID_LENGTH + 1), `accountId: is ${MAX_ACCOUNT_ID_LENGTH + 1} characters long`],
-    ['ACC\u0000-1', 'accountId: contains a control or format character'],
-    ['ACC\n1', 'accountId: contains a control or format character'],
-    ['ACC-\u202E1', 'accountId: contains a control or format character'],
-    ['ACC\u200B1', 'accountId: contains a control or format character'],
-    ['ACC-\uD800', 'accountId: is not well-formed Unicode'],
-    ['ACC 1', 'accountId: may only hold letters, digits'],
-    ['ACC;DROP', 'accountId: may only hold letters, digits'],
+    ['', /^accountId: is empty/],
+    ['A'.repeat(MAX_ACCOUNT_ID_LENGTH + 1), new RegExp(`^accountId: is ${MAX_ACCOUNT_ID_LENGTH + 1} characters long`)],
+    ['ACC\u0000-1', /^accountId: contains U\+0000 at index 3/],
+    ['ACC\n1', /^accountId: contains U\+000A at index 3/],
+    ['ACC-\u202E1', /^accountId: contains U\+202E at index 4/],
+    ['ACC\u200B1', /^accountId: contains U\+200B at index 3/],
+    ['ACC-\uD800', /^accountId: is not well-formed Unicode: lone surrogate U\+D800/],
+    [' ACC-1', /^accountId: starts or ends with a space/],
   ])('dead-letters account id %j with a reason naming the field', (accountId, reason) => {
-    expect(reasonOf(bytes({ accountId, wallets: [] }))).toContain(reason);
+    expect(reasonOf(bytes({ accountId, wallets: [] }))).toMatch(reason);
   });
 
   it('names the wallet at fault by its index: not an address, bad checksum, not a string', () => {
@@ -52,8 +52,8 @@ describe('mapping update validation at the door', () => {
     expect(reasonOf(bytes('[]'))).toMatch(/^payload: /);
   });
 
-  it('identifierProblem is null for a plain identifier', () => {
-    expect(identifierProblem('ACC-1')).toBeNull();
+  it('accepts inner spaces and punctuation, as postings do', () => {
+    expect(parseMappingUpdate(bytes({ accountId: 'ACC 1;x', wallets: [] })).accountId).toBe('ACC 1;x');
   });
 });
 

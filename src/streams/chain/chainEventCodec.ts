@@ -7,8 +7,22 @@
  * of at most `MAX_EVENTS_PER_MESSAGE` of them) in chain order, the block's fields once; message id
  * `chainEventBatchMsgId`. Format 1 (one event per message, id = eventId) is still decoded, for
  * messages already in a stream. Progress, retraction and stall messages are format 1.
+ *
+ * Validation at the door (src/domain/inputBounds.ts), on both the fast path and the schema: a
+ * value fits uint256 (ClickHouse `value UInt256`), a block number uint64, a log index uint32,
+ * decimals 0..77 (10^78 > 2^256), a reference is null or an identifier (text, or the canonical
+ * hex of an opaque bytes32; no control character, no lone surrogate, at most 128 code units), and
+ * a block time lies between 2015-07-30 and a day after the decoder's clock.
  */
 import { z } from 'zod';
+import {
+  EARLIEST_BLOCK_MS,
+  identifierProblem,
+  MAX_TOKEN_DECIMALS,
+  MAX_UINT256,
+  preview as previewText,
+  timestampProblem,
+} from '../../domain/inputBounds.js';
 import type { ChainEvent, ChainProgress, ChainRetraction } from '../../domain/types.js';
 import { DecodeError, SchemaViolation } from '../../lib/errors.js';
 
@@ -25,6 +39,18 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 const uint = z.string().regex(/^(0|[1-9][0-9]*)$/, 'must be a non-negative decimal integer string');
+const MAX_UINT64 = 2n ** 64n - 1n;
+const MAX_UINT32 = 2 ** 32 - 1;
+const uintUpTo = (max: bigint, name: string) => uint.refine((v) => !/^[0-9]+$/.test(v) || (v.length <= 78 && BigInt(v) <= max), `must fit ${name}`);
+const uint256 = uintUpTo(MAX_UINT256, 'uint256');
+const uint64 = uintUpTo(MAX_UINT64, 'uint64 (ClickHouse block_number)');
+const reference = z
+  .string()
+  .superRefine((v, ctx) => {
+    const p = identifierProblem(v);
+    if (p) ctx.addIssue({ code: 'custom', message: `${p} (${previewText(v)})` });
+  })
+  .nullable();
 const hash32 = z.string().regex(/^0x[0-9a-f]{64}$/, 'must be a lower-case 0x-prefixed 32-byte hex');
 const lowerAddress = z.string().regex(/^0x[0-9a-f]{40}$/, 'must be a lower-case 0x-prefixed address');
 const epochMs = z.number().int().nonnegative();
@@ -33,13 +59,13 @@ const epochMs = z.number().int().nonnegative();
 const batchedEventWire = z.object({
   token: lowerAddress,
   txHash: hash32,
-  logIndex: z.number().int().nonnegative(),
+  logIndex: z.number().int().nonnegative().max(MAX_UINT32),
   kind: z.enum(['mint', 'burn', 'transfer', 'collateral']),
   from: lowerAddress,
   to: lowerAddress,
-  value: uint,
-  decimals: z.number().int().min(0).max(255),
-  reference: z.string().nullable(),
+  value: uint256,
+  decimals: z.number().int().min(0).max(MAX_TOKEN_DECIMALS),
+  reference,
 });
 
 /** A single event with its block's fields (the v1 format, still read). */
@@ -48,7 +74,7 @@ const chainEventWire = batchedEventWire
     v: z.literal(CHAIN_CODEC_VERSION),
     eventId: z.string(),
     chainId: z.number().int().positive(),
-    blockNumber: uint,
+    blockNumber: uint64,
     blockHash: hash32,
     blockTime: epochMs,
   })
@@ -62,7 +88,7 @@ const chainEventBatchWire = z
   .object({
     v: z.literal(CHAIN_BATCH_CODEC_VERSION),
     chainId: z.number().int().positive(),
-    blockNumber: uint,
+    blockNumber: uint64,
     blockHash: hash32,
     blockTime: epochMs,
     /** Index of this chunk of the block's events (0 when the block fits in one message). */
@@ -80,7 +106,7 @@ const chainEventBatchWire = z
 const chainProgressWire = z.object({
   v: z.literal(CHAIN_CODEC_VERSION),
   chainId: z.number().int().positive(),
-  blockNumber: uint,
+  blockNumber: uint64,
   blockHash: hash32,
   blockTime: epochMs,
 });
@@ -247,12 +273,12 @@ export function encodeChainEventBatch(events: readonly ChainEvent[], chunk = 0):
  * Parses an `.events` message of either format into its events, in chain order: a batch (format
  * 2) or a single event (format 1). Throws `DecodeError` or `SchemaViolation`.
  */
-export function decodeChainEvents(bytes: Uint8Array): ChainEvent[] {
+export function decodeChainEvents(bytes: Uint8Array, nowMs: number = Date.now()): ChainEvent[] {
   const o = parseJson(bytes, 'chain events', [CHAIN_CODEC_VERSION, CHAIN_BATCH_CODEC_VERSION]);
-  if (o['v'] === CHAIN_CODEC_VERSION) return [fromEventWire(validate(chainEventWire, o, 'chain event'))];
+  if (o['v'] === CHAIN_CODEC_VERSION) return [fromEventWire(checkBlockTime(validate(chainEventWire, o, 'chain event'), 'chain event', nowMs))];
   // The hot path of the matcher: a batch that passes the hand-written check (as strict as the
   // schema) is read as it is; anything else goes through the schema, for its verdict and reasons.
-  const b = isValidBatch(o) ? o : validate(chainEventBatchWire, o, 'chain event batch');
+  const b = checkBlockTime(isValidBatch(o) ? o : validate(chainEventBatchWire, o, 'chain event batch'), 'chain event batch', nowMs);
   const blockNumber = BigInt(b.blockNumber);
   return b.events.map((e) => ({
     eventId: `${b.chainId}:${b.blockHash}:${e.logIndex}`,
@@ -272,10 +298,22 @@ export function decodeChainEvents(bytes: Uint8Array): ChainEvent[] {
   }));
 }
 
+/**
+ * `w` when its block time is plausible (2015-07-30 .. now + a day), else `SchemaViolation` naming
+ * blockTime. Kept out of the schemas, which have no clock.
+ */
+function checkBlockTime<T extends { blockTime: number; blockNumber: string }>(w: T, what: string, nowMs: number): T {
+  const p = timestampProblem(w.blockTime, { earliestMs: EARLIEST_BLOCK_MS, nowMs });
+  if (p) throw new SchemaViolation(`${what} breaks the contract: blockTime ${p} (block ${w.blockNumber})`);
+  return w;
+}
+
 const UINT = /^(0|[1-9][0-9]*)$/;
 const HASH32 = /^0x[0-9a-f]{64}$/;
 const LOWER_ADDRESS = /^0x[0-9a-f]{40}$/;
 const KINDS = new Set(['mint', 'burn', 'transfer', 'collateral']);
+/** A canonical decimal string (`UINT`) is at most `max`: shorter than `digits` digits, or compared exactly. */
+const fits = (v: string, digits: number, max: bigint): boolean => v.length < digits || (v.length === digits && BigInt(v) <= max);
 const isUint = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 
 /**
@@ -286,7 +324,7 @@ const isUint = (x: unknown): x is number => typeof x === 'number' && Number.isSa
 function isValidBatch(o: Record<string, unknown>): o is Record<string, unknown> & z.infer<typeof chainEventBatchWire> {
   if (o['v'] !== CHAIN_BATCH_CODEC_VERSION || !isUint(o['chainId']) || o['chainId'] === 0 || !isUint(o['blockTime']) || !isUint(o['chunk'])) return false;
   const { blockNumber, blockHash, events } = o;
-  if (typeof blockNumber !== 'string' || !UINT.test(blockNumber) || typeof blockHash !== 'string' || !HASH32.test(blockHash)) return false;
+  if (typeof blockNumber !== 'string' || !UINT.test(blockNumber) || !fits(blockNumber, 20, MAX_UINT64) || typeof blockHash !== 'string' || !HASH32.test(blockHash)) return false;
   if (!Array.isArray(events) || events.length < 1 || events.length > MAX_EVENTS_PER_MESSAGE) return false;
   let last = -1;
   for (const e of events as unknown[]) {
@@ -294,10 +332,10 @@ function isValidBatch(o: Record<string, unknown>): o is Record<string, unknown> 
     const w = e as Record<string, unknown>;
     const { token, txHash, logIndex, kind, from, to, value, decimals, reference } = w;
     if (typeof token !== 'string' || !LOWER_ADDRESS.test(token) || typeof txHash !== 'string' || !HASH32.test(txHash)) return false;
-    if (!isUint(logIndex) || logIndex <= last || typeof kind !== 'string' || !KINDS.has(kind)) return false;
+    if (!isUint(logIndex) || logIndex <= last || logIndex > MAX_UINT32 || typeof kind !== 'string' || !KINDS.has(kind)) return false;
     if (typeof from !== 'string' || !LOWER_ADDRESS.test(from) || typeof to !== 'string' || !LOWER_ADDRESS.test(to)) return false;
-    if (typeof value !== 'string' || !UINT.test(value) || !isUint(decimals) || decimals > 255) return false;
-    if (reference !== null && typeof reference !== 'string') return false;
+    if (typeof value !== 'string' || !UINT.test(value) || !fits(value, 78, MAX_UINT256) || !isUint(decimals) || decimals > MAX_TOKEN_DECIMALS) return false;
+    if (reference !== null && (typeof reference !== 'string' || identifierProblem(reference) !== undefined)) return false;
     last = logIndex;
   }
   return true;
@@ -317,8 +355,8 @@ export function encodeChainProgress(p: ChainProgress): Uint8Array {
 }
 
 /** Parses a format-1 chain event; throws `DecodeError` (not JSON, unknown version) or `SchemaViolation`. */
-export function decodeChainEvent(bytes: Uint8Array): ChainEvent {
-  return fromEventWire(validate(chainEventWire, parseJson(bytes, 'chain event'), 'chain event'));
+export function decodeChainEvent(bytes: Uint8Array, nowMs: number = Date.now()): ChainEvent {
+  return fromEventWire(checkBlockTime(validate(chainEventWire, parseJson(bytes, 'chain event'), 'chain event'), 'chain event', nowMs));
 }
 
 function fromEventWire(w: z.infer<typeof chainEventWire>): ChainEvent {
@@ -341,8 +379,8 @@ function fromEventWire(w: z.infer<typeof chainEventWire>): ChainEvent {
 }
 
 /** Parses a chain progress message; throws `DecodeError` or `SchemaViolation`. */
-export function decodeChainProgress(bytes: Uint8Array): ChainProgress {
-  const w = validate(chainProgressWire, parseJson(bytes, 'chain progress'), 'chain progress');
+export function decodeChainProgress(bytes: Uint8Array, nowMs: number = Date.now()): ChainProgress {
+  const w = checkBlockTime(validate(chainProgressWire, parseJson(bytes, 'chain progress'), 'chain progress'), 'chain progress', nowMs);
   return { chainId: w.chainId, blockNumber: BigInt(w.blockNumber), blockHash: w.blockHash, blockTime: w.blockTime };
 }
 

@@ -20,6 +20,8 @@ export interface EventMapping {
   kind: EventMappingKind;
   /** Argument name for each field the kind uses. */
   fields: Partial<Record<Field, string>>;
+  /** ABI type of the `reference` argument (`bytes32`, `string`, `uint256`…): how its value reads as text. */
+  referenceType?: string;
   /**
    * The mapped fields of a log (`from`, `to`, `amount`, `reference`), or null when the log does
    * not decode (strictly, as viem would refuse it). Static-word events read only the words they
@@ -87,7 +89,8 @@ export function compileEventMappings(config: TokenEventsConfig | undefined, toke
       if (!fields[f]) throw new ConfigError(`token ${token}: ${c.kind} event ${event.name} needs a "${f}" argument (fields.${f})`);
     }
     const decodeFields = staticFieldDecoder(event, fields) ?? viemFieldDecoder(event, fields);
-    out.push({ event, selector: toEventSelector(event), kind: c.kind, fields, decodeFields });
+    const referenceType = fields.reference ? event.inputs.find((i) => i.name === fields.reference)!.type : undefined;
+    out.push({ event, selector: toEventSelector(event), kind: c.kind, fields, ...(referenceType && { referenceType }), decodeFields });
   }
   const selectors = out.map((m) => m.selector);
   if (new Set(selectors).size !== selectors.length) throw new ConfigError(`token ${token}: the same event is configured twice`);
@@ -250,7 +253,7 @@ export function decodeTokenLogs(
     const f = m.decodeFields(log.topics, log.data);
     if (!f) continue;
     const amount = f.amount;
-    const reference = referenceOf(f.reference);
+    const reference = referenceOf(f.reference, m.referenceType);
     if (log.transactionHash !== rawTx) {
       rawTx = log.transactionHash;
       tx = rawTx.toLowerCase();
@@ -345,13 +348,20 @@ function selectorIndex(mappings: readonly EventMapping[]): ReadonlyMap<string, E
   return index;
 }
 
-function referenceOf(v: unknown): string | null {
+/**
+ * A decoded reference argument as the engine's reference text, exactly: bytes types (bytes32,
+ * bytesN, bytes) by `decodeReference` (text when they hold text, else canonical hex), integers
+ * in decimal (0 is none), strings as decoded. Never guessed from the value's shape: a `string`
+ * that looks like hex stays that string.
+ */
+export function referenceOf(v: unknown, type: string | undefined): string | null {
   if (v === undefined || v === null) return null;
   if (typeof v === 'string') {
-    if (/^0x[0-9a-fA-F]{64}$/.test(v)) return decodeReference(v as Hex);
+    if (type !== undefined && /^bytes\d*$/.test(type)) return decodeReference(v as Hex);
     return v.length > 0 ? v : null;
   }
   if (typeof v === 'bigint') return v === 0n ? null : v.toString();
+  if (typeof v === 'number') return v === 0 ? null : String(v);
   return null;
 }
 

@@ -3,7 +3,9 @@
  * Custom event ABIs (e.g. `Minted(to, amount, ref)`) are later added as further decoders with
  * the same output type.
  */
-import { hexToString, parseAbiItem, trim, type Hex } from 'viem';
+import { bytesToHex, hexToBytes, parseAbiItem, type Hex } from 'viem';
+import { identifierProblem } from '../../domain/inputBounds.js';
+import { SchemaViolation } from '../../lib/errors.js';
 import type { ChainEvent, ChainEventKind } from '../../domain/types.js';
 
 export const transferEvent = parseAbiItem('event Transfer(address indexed from, address indexed to, uint256 value)');
@@ -14,12 +16,51 @@ export const transferEvent = parseAbiItem('event Transfer(address indexed from, 
  */
 export const mintedEvent = parseAbiItem('event Minted(address indexed to, uint256 amount, bytes32 indexed ref)');
 
-/** A bytes32 reference as the bank writes it: UTF-8 text padded with zeros (else the hex itself). */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const HEX_BYTES = /^0x(?:[0-9a-fA-F]{2})*$/;
+
+/**
+ * A reference carried as bytes (bytes32, bytesN, bytes), decoded exactly. The contract:
+ * - all bytes zero (or none) → null: no reference;
+ * - else the trailing zero BYTES are stripped (bytes, never hex nibbles: `INV-2020` ends in 0x30,
+ *   which viem's `trim` cut to 0x3); when what remains is valid UTF-8 without a zero byte and is
+ *   an identifier (src/domain/inputBounds.ts: printable, no control character, no edge space),
+ *   the reference is that text, whatever its length and last character;
+ * - anything else is an opaque value (a hash, a binary id) and reads as its canonical hex: `0x`
+ *   and two lower-case digits per byte, every byte kept (a bytes32 gives 66 characters).
+ * The two never collide for bytes32 or bytesN: text is at most N bytes, the hex form 2 + 2N.
+ * `encodeReference` is the inverse for text.
+ */
 export function decodeReference(ref: Hex): string | null {
-  if (/^0x0*$/.test(ref)) return null;
-  const trimmed = trim(ref, { dir: 'right' });
-  const text = hexToString(trimmed.length % 2 === 0 ? trimmed : (`${trimmed}0` as Hex));
-  return /^[\x20-\x7e]+$/.test(text) ? text : ref.toLowerCase();
+  if (!HEX_BYTES.test(ref)) throw new RangeError(`a reference must be 0x-prefixed whole bytes, got ${ref.slice(0, 80)}`);
+  const bytes = hexToBytes(ref);
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  if (end === 0) return null;
+  const body = bytes.subarray(0, end);
+  if (!body.includes(0)) {
+    let text: string | undefined;
+    try {
+      text = utf8.decode(body);
+    } catch {
+      text = undefined;
+    }
+    if (text !== undefined && identifierProblem(text) === undefined) return text;
+  }
+  return ref.toLowerCase();
+}
+
+/**
+ * The bytes32 a text reference is written as on chain (UTF-8, right-padded with zero bytes):
+ * `decodeReference(encodeReference(t)) === t`. Throws `SchemaViolation` for text that is no
+ * identifier or longer than 32 bytes in UTF-8.
+ */
+export function encodeReference(text: string): Hex {
+  const problem = identifierProblem(text);
+  if (problem) throw new SchemaViolation(`reference ${problem}.`);
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.length > 32) throw new SchemaViolation(`reference is ${bytes.length} bytes in UTF-8; a bytes32 holds at most 32.`);
+  return bytesToHex(bytes, { size: 32 });
 }
 
 export const ZERO_ADDRESS = '0x0000000000000000000000000000000000000000';
