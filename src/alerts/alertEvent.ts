@@ -8,8 +8,12 @@ import { SEVERITIES, severitySchema, type AlertsConfig, type Severity } from './
  */
 export const alertEventSchema = z.object({
   v: z.literal(1),
-  /** Stable id of the alert across its life (the discrepancy id): the PagerDuty dedup key. */
-  alertId: z.string().min(1).max(255),
+  /**
+   * Stable id of the alert across its life (the discrepancy id): the PagerDuty dedup key. Any
+   * length: an id over the API's 255 characters is hashed (pagerdutyDedupKey), never refused, so a
+   * long input-derived id cannot make its alert disappear.
+   */
+  alertId: z.string().min(1),
   /** `${alertId}:${state}`: the outbox msgID, so a re-published fact is stored once. */
   eventId: z.string().min(1),
   state: z.enum(['firing', 'resolved']),

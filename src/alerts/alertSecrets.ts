@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { ConfigError } from '../lib/errors.js';
+import { redactSecretRef, resolveSecret, type SecretSources } from '../config/secrets.js';
 import type { AlertMatch, AlertsConfig, SecretRef } from './alertsConfig.js';
 
 /** A delivery target with its secret resolved. Never log this object: name it by `name`. */
@@ -7,24 +7,7 @@ export interface PagerDutyTarget { name: string; routingKey: string; match: Aler
 export interface SlackTarget { name: string; url: string; match: AlertMatch }
 export interface AlertTargets { pagerduty: PagerDutyTarget[]; slack: SlackTarget[] }
 
-export interface SecretSources {
-  env: Record<string, string | undefined>;
-  readFile?: (path: string) => string;
-}
-
-function resolveSecret(ref: SecretRef, path: string, s: SecretSources): string {
-  if (typeof ref === 'string') return ref.trim();
-  if ('env' in ref) {
-    const v = s.env[ref.env];
-    if (!v) throw new ConfigError(`invalid configuration: ${path}: environment variable ${ref.env} is not set`);
-    return v.trim();
-  }
-  try {
-    return (s.readFile ?? ((p) => readFileSync(p, 'utf8')))(ref.file).trim();
-  } catch (e) {
-    throw new ConfigError(`invalid configuration: ${path}: cannot read secret file ${ref.file}`, { cause: e });
-  }
-}
+export type { SecretSources } from '../config/secrets.js';
 
 const ROUTING_KEY = /^[A-Za-z0-9]{32}$/;
 
@@ -60,7 +43,7 @@ export function resolveAlertSecrets(a: AlertsConfig, s: SecretSources): AlertTar
 
 /** Alerts config with inline secrets replaced by '***' (references to env/file are kept: they are not secrets). */
 export function redactAlertsConfig(a: AlertsConfig): AlertsConfig {
-  const r = (ref: SecretRef): SecretRef => (typeof ref === 'string' ? '***' : ref);
+  const r = redactSecretRef;
   return {
     ...a,
     pagerduty: { ...a.pagerduty, ...(a.pagerduty.routingKey && { routingKey: r(a.pagerduty.routingKey) }), routes: a.pagerduty.routes.map((x) => ({ ...x, routingKey: r(x.routingKey) })) },

@@ -1,9 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { natsSecurityOptions, redisSecurityOptions } from '../config/connectionSecurity.js';
+import { createLogger } from '../lib/logger.js';
+import { redactText } from '../lib/redact.js';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import { Redis } from 'ioredis';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { mergeMap, type Subscription } from 'rxjs';
 import type { Config } from '../config/schema.js';
@@ -19,7 +22,6 @@ import { groupAlerts, type AlertBatch } from './groupAlerts.js';
 import { groupDedupKey, pagerdutyGroupTrigger, pagerdutyResolve, pagerdutyTrigger } from './pagerdutyEvents.js';
 import { followSilences, SilenceRegistry } from './silences.js';
 import { slackFiring, slackReminder, slackResolved } from './slackMessages.js';
-import { redactText } from '../lib/redact.js';
 
 export interface NotifierOptions {
   config: Config;
@@ -79,7 +81,7 @@ function openOf(a: AlertEvent): OpenAlert {
 export async function startNotifier(o: NotifierOptions): Promise<Notifier> {
   const { config } = o;
   const a = config.alerts;
-  const log = (o.log ?? pino({ level: config.log.level, redact: ALERT_REDACT_PATHS, hooks: { streamWrite: redactText } })).child({ component: 'notifier' });
+  const log = (o.log ?? createLogger({ ...config.log, redactPaths: [...config.log.redactPaths, ...ALERT_REDACT_PATHS] }, { base: { namespace: config.namespace } })).child({ component: 'notifier' });
   // Validated at start: a missing or malformed secret fails here, naming the field only.
   const resolved: AlertTargets = resolveAlertSecrets(a, o.secrets);
 
@@ -111,11 +113,11 @@ export async function startNotifier(o: NotifierOptions): Promise<Notifier> {
   const pdTargetOf = (al: AlertEvent) => (atLeast(al.severity, a.pagerduty.minSeverity) ? pdTargets.find((t) => matches(t.match, al)) : undefined);
   const slackTakes = (t: Target, al: AlertEvent) => atLeast(al.severity, a.slack.minSeverity) && matches(t.match, al);
 
-  const nats: NatsConnection = await connect({ servers: config.nats.servers, name: `${config.workerId}-notifier`, maxReconnectAttempts: -1 });
+  const nats: NatsConnection = await connect({ ...natsSecurityOptions(config.nats, o.secrets), servers: config.nats.servers, name: `${config.workerId}-notifier`, maxReconnectAttempts: -1 });
   const js: JetStreamClient = jetstream(nats);
   const jsm = await jetstreamManager(nats);
   await ensureNotifierStreams(jsm, a, { stream: config.nats.deadLetterStream, subjectPrefix: config.nats.deadLetterSubjectPrefix, limits: config.nats.limits.deadLetter });
-  const redis = new Redis(config.redis.url, { enableAutoPipelining: true });
+  const redis = new Redis(config.redis.url, { ...redisSecurityOptions(config.redis, o.secrets), enableAutoPipelining: true });
   const state = new AlertState(redis, config.namespace);
   const silences = new SilenceRegistry(a.silences);
   const silenceFeed = await followSilences({ js, stream: a.silenceStream, registry: silences, log });
@@ -145,9 +147,9 @@ export async function startNotifier(o: NotifierOptions): Promise<Notifier> {
     metrics.deadLetters.inc({ channel: target.name });
     const h = natsHeaders();
     h.set('Recon-Dead-Letter-Code', 'ALERT_REJECTED');
-    h.set('Recon-Dead-Letter-Reason', `HTTP ${r.status} from ${target.name}: ${r.body}`.replace(/[\r\n]+/g, ' ').slice(0, 2_000));
+    h.set('Recon-Dead-Letter-Reason', redactText(`HTTP ${r.status} from ${target.name}: ${r.body}`).replace(/[\r\n]+/g, ' ').slice(0, 2_000));
     h.set('Recon-Alert-Channel', target.name);
-    const clean = JSON.stringify(body, (k, v) => (k === 'routing_key' ? '***' : v));
+    const clean = redactText(JSON.stringify(body, (k, v) => (k === 'routing_key' ? '***' : v)));
     await js.publish(`${config.nats.deadLetterSubjectPrefix}.alerts`, enc.encode(clean), { headers: h, msgID: `dl:alert:${target.name}:${what}` });
     log.error({ channel: target.name, status: r.status, response: r.body.slice(0, 500), what }, 'alert notification refused by the channel; dead-lettered');
   }

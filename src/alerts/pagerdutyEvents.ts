@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AlertEvent } from './alertEvent.js';
 import { displayAmount, formatDuration, headlineAmount, shortHex, totalAmount, whatToCheck } from './alertText.js';
 
@@ -32,8 +33,23 @@ const SUMMARY_MAX = 1024;
 const clip = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n - 1)}…`);
 const tokenOf = (a: AlertEvent) => a.currency || a.tokenKey || '-';
 
+/** Events API v2: `dedup_key` is at most 255 characters. */
+export const DEDUP_KEY_MAX = 255;
+const KEPT_PREFIX = 180;
+
+/**
+ * The dedup key sent for an incident key: itself when it fits the API's 255 characters, else its
+ * first 180 characters, `#sha256:` and the SHA-256 of the whole key (252 characters). Truncating
+ * instead would fold two long keys with a common prefix into one incident. Deterministic and
+ * idempotent, so the trigger and the resolve of one incident always carry the same key.
+ */
+export function pagerdutyDedupKey(key: string): string {
+  if (key.length <= DEDUP_KEY_MAX) return key;
+  return `${key.slice(0, KEPT_PREFIX)}#sha256:${createHash('sha256').update(key).digest('hex')}`;
+}
+
 /** The dedup key of the incident that folds the alerts of a group beyond the individual ones. */
-export const groupDedupKey = (groupKey: string): string => `group:${groupKey}`.slice(0, 255);
+export const groupDedupKey = (groupKey: string): string => pagerdutyDedupKey(`group:${groupKey}`);
 
 function links(ctx: PagerDutyContext, a?: AlertEvent) {
   const href = ctx.grafana?.(a);
@@ -51,7 +67,7 @@ export function pagerdutyTrigger(a: AlertEvent, ctx: PagerDutyContext): PagerDut
   return {
     routing_key: ctx.routingKey,
     event_action: 'trigger',
-    dedup_key: a.alertId,
+    dedup_key: pagerdutyDedupKey(a.alertId),
     payload: {
       summary: clip(`[${a.kind}]${amount ? ` ${amount}` : ''}${who ? ` — ${who}` : ''}: ${a.reason || a.summary}`, SUMMARY_MAX),
       source: ctx.source,
@@ -86,9 +102,9 @@ export function pagerdutyTrigger(a: AlertEvent, ctx: PagerDutyContext): PagerDut
   };
 }
 
-/** The resolve of an incident: the same dedup key, no payload needed. */
+/** The resolve of an incident: the same dedup key as its trigger (hashed the same way when too long), no payload needed. */
 export function pagerdutyResolve(dedupKey: string, ctx: Pick<PagerDutyContext, 'routingKey'>): PagerDutyEvent {
-  return { routing_key: ctx.routingKey, event_action: 'resolve', dedup_key: dedupKey };
+  return { routing_key: ctx.routingKey, event_action: 'resolve', dedup_key: pagerdutyDedupKey(dedupKey) };
 }
 
 /**

@@ -9,6 +9,7 @@
  * chain side skips anvil: the events carry the data set's block times (120 days of history),
  * which an anvil chain cannot mint in seconds; the ingester is covered by its own tests.
  */
+import { natsSecurityOptions, redisSecurityOptions } from '../config/connectionSecurity.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -66,7 +67,7 @@ async function main(): Promise<number> {
   });
   const log = pino({ level: 'warn' });
   const daemon = await startDaemon(config, { log, ingest: false });
-  const nc = await connect({ servers: config.nats.servers });
+  const nc = await connect({ ...natsSecurityOptions(config.nats), servers: config.nats.servers });
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   try {
@@ -109,7 +110,7 @@ async function main(): Promise<number> {
     await daemon.stop();
     for (const s of [config.nats.ledgerStream, config.nats.chainStream, config.nats.mappingStream, config.nats.deadLetterStream]) await jsm.streams.delete(s).catch(() => undefined);
     await nc.close();
-    const r = new Redis(config.redis.url);
+    const r = new Redis(config.redis.url, redisSecurityOptions(config.redis));
     let cursor = '0';
     do {
       const [next, keys] = await r.scan(cursor, 'MATCH', `${config.namespace}:*`, 'COUNT', 1000);

@@ -14,6 +14,7 @@ import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jets
 import { pino } from 'pino';
 import type { Address, Hash } from 'viem';
 import { parseConfig } from '../config/load.js';
+import { natsSecurityOptions, redisSecurityOptions } from '../config/connectionSecurity.js';
 import type { Config } from '../config/schema.js';
 import { startDaemon, type Daemon } from '../daemon.js';
 import { countFacts, discrepancyCountsByKind, queryRows } from '../sinks/clickhouse/queries.js';
@@ -96,8 +97,11 @@ function buildConfig(o: {
       mappingStream: `${T}_MAPPINGS`, mappingSubject: `${o.tag}.mapping.accounts`,
       deadLetterStream: `${T}_DEADLETTER`, deadLetterSubjectPrefix: `${o.tag}.deadletter`,
       consumerName: 'recon-demo',
+      // A closed NATS (deploy/nats/nats.conf): the demo logs in as its own user, in an account of its own.
+      ...(env.NATS_USER ? { auth: { user: env.NATS_USER, password: { env: 'NATS_PASSWORD' } } } : {}),
+      ...(env.NATS_INBOX_PREFIX ? { inboxPrefix: env.NATS_INBOX_PREFIX } : {}),
     },
-    redis: { url: env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    redis: { url: env.REDIS_URL ?? 'redis://127.0.0.1:6379', ...(env.REDIS_PASSWORD ? { password: { env: 'REDIS_PASSWORD' } } : {}) },
     clickhouse: env.CLICKHOUSE_URL
       ? { url: env.CLICKHOUSE_URL, username: env.CLICKHOUSE_USER ?? 'default', password: env.CLICKHOUSE_PASSWORD ?? '', database: o.tag }
       : { dataDir: '.data/demo/chdb', database: o.tag },
@@ -360,7 +364,7 @@ async function main(): Promise<void> {
     console.log(`  facts: ${config.clickhouse.url ? `${config.clickhouse.url} database ${tag}` : `chdb ${resolve(config.clickhouse.dataDir)} database ${tag}`}`);
     console.log(`playing ${plan.steps.length} steps (${plan.scenarios.length} scenarios, ${plan.scenarios.filter((s) => s.label.fault).length} faulted)...`);
 
-    nc = await connect({ servers: config.nats.servers, name: `${runId}-generator` });
+    nc = await connect({ ...natsSecurityOptions(config.nats), servers: config.nats.servers, name: `${runId}-generator` });
     const js = jetstream(nc);
     const d = daemon;
     const ticker = (phase: () => string) => setInterval(() => console.log(summaryLine(d, Math.round((Date.now() - t0) / 1000), phase())), 2_000);
@@ -404,7 +408,7 @@ async function cleanUp(config: Config, nc: NatsConnection | undefined): Promise<
     for (const s of [n.ledgerStream, n.chainStream, n.mappingStream, n.deadLetterStream]) await jsm.streams.delete(s).catch(() => undefined);
   }
   const { Redis } = await import('ioredis');
-  const redis = new Redis(config.redis.url);
+  const redis = new Redis(config.redis.url, redisSecurityOptions(config.redis));
   try {
     let cursor = '0';
     do {

@@ -8,17 +8,16 @@
  *   recon notify silence --id <id> --lift --by … --why …   (ends a silence now)
  */
 import { createServer } from 'node:http';
+import { natsSecurityOptions } from '../config/connectionSecurity.js';
+import { createLogger } from '../lib/logger.js';
 import { randomUUID } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { pino } from 'pino';
 import type { Config } from '../config/schema.js';
-import { ALERT_REDACT_PATHS } from '../alerts/alertSecrets.js';
 import { ensureNotifierStreams } from '../alerts/alertStreams.js';
 import { startNotifier } from '../alerts/notifier.js';
 import { publishSilence } from '../alerts/silences.js';
 import { ConfigError } from '../lib/errors.js';
-import { redactText } from '../lib/redact.js';
 
 export const NOTIFY_USAGE = `usage: recon notify [silence --kind K | --account A | --wallet W (--for 2h | --until ISO) --by WHO --why TEXT [--id ID] | silence --id ID --lift --by WHO --why TEXT]`;
 
@@ -40,7 +39,7 @@ function flags(args: readonly string[]): Record<string, string> {
   return out;
 }
 
-async function silence(config: Config, args: readonly string[]): Promise<number> {
+async function silence(config: Config, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const f = flags(args);
   const now = Date.now();
   let endsAt: Date;
@@ -48,7 +47,7 @@ async function silence(config: Config, args: readonly string[]): Promise<number>
   else if (f.until) endsAt = new Date(f.until);
   else if (f.for && DURATION.test(f.for)) { const [, n, u] = DURATION.exec(f.for)!; endsAt = new Date(now + Number(n) * UNIT[u!]!); }
   else throw new ConfigError(`a silence needs --for <n>(s|m|h|d) or --until <ISO time>\n${NOTIFY_USAGE}`);
-  const nc = await connect({ servers: config.nats.servers });
+  const nc = await connect({ ...natsSecurityOptions(config.nats, { env }), servers: config.nats.servers });
   try {
     const jsm = await jetstreamManager(nc);
     await ensureNotifierStreams(jsm, config.alerts, { stream: config.nats.deadLetterStream, subjectPrefix: config.nats.deadLetterSubjectPrefix, limits: config.nats.limits.deadLetter });
@@ -65,7 +64,7 @@ async function silence(config: Config, args: readonly string[]): Promise<number>
 }
 
 async function run(config: Config, env: NodeJS.ProcessEnv): Promise<number> {
-  const log = pino({ level: config.log.level, redact: ALERT_REDACT_PATHS, hooks: { streamWrite: redactText } });
+  const log = createLogger(config.log, { base: { namespace: config.namespace, worker: `${config.workerId}-notifier` } });
   const notifier = await startNotifier({ config, secrets: { env }, log });
   await notifier.ready;
   let server: ReturnType<typeof createServer> | undefined;
@@ -95,7 +94,7 @@ async function run(config: Config, env: NodeJS.ProcessEnv): Promise<number> {
 
 /** Entry of `recon notify …`; resolves with the exit code (run exits the process itself on a signal). */
 export async function notifyMain(args: readonly string[], config: Config, env: NodeJS.ProcessEnv): Promise<number> {
-  if (args[0] === 'silence') return silence(config, args.slice(1));
+  if (args[0] === 'silence') return silence(config, args.slice(1), env);
   if (args.length > 0) throw new ConfigError(`unknown notify argument '${args[0]}'\n${NOTIFY_USAGE}`);
   return run(config, env);
 }

@@ -10,7 +10,6 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { pino } from 'pino';
 import { stringify as toYaml } from 'yaml';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -19,8 +18,10 @@ import { ConfigError } from '../lib/errors.js';
 import { createClickHouse } from '../sinks/clickhouse/createClickHouse.js';
 import { migrate } from '../sinks/clickhouse/migrations.js';
 import { redactAlertsConfig } from '../alerts/alertSecrets.js';
-import { notifyMain } from './notifier.js';
+import { redactConnectionSections } from '../config/connectionSecurity.js';
+import { createLogger } from '../lib/logger.js';
 import { REDACTED, redactText, redactUrl } from '../lib/redact.js';
+import { notifyMain } from './notifier.js';
 
 const USAGE = `usage: recon <command>
 
@@ -31,14 +32,18 @@ commands:
   notify         run the alert notifier (ALERTS outbox → PagerDuty, Slack); "notify silence …" records a silence
 
 environment: RECON_CONFIG, CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CHDB_PATH,
-             NATS_URL, REDIS_URL, LOG_LEVEL`;
+             NATS_URL, NATS_USER, NATS_PASSWORD[_FILE], NATS_TOKEN[_FILE], NATS_CREDS,
+             REDIS_URL, REDIS_USERNAME, REDIS_PASSWORD[_FILE], LOG_LEVEL`;
 
-/** The configuration with passwords, tokens and API keys (in URLs and fields) replaced by `***`. */
+/**
+ * The configuration as `check-config` prints it: every URL (NATS, Redis, ClickHouse, RPC and
+ * websocket endpoints) through {@link redactUrl}, inline passwords and tokens `***`;
+ * references to environment variables and files are kept (they are not secrets).
+ */
 export function redactConfig(config: Config): Config {
   return {
     ...config,
-    nats: { ...config.nats, servers: config.nats.servers.map(redactUrl) },
-    redis: { ...config.redis, url: redactUrl(config.redis.url) },
+    ...redactConnectionSections(config.nats, config.redis),
     clickhouse: {
       ...config.clickhouse,
       ...(config.clickhouse.url ? { url: redactUrl(config.clickhouse.url) } : {}),
@@ -53,11 +58,12 @@ export function redactConfig(config: Config): Config {
 /** YAML of the effective configuration (bigints as numbers or strings, as in a config file). */
 export function formatConfig(config: Config): string {
   const plain = JSON.parse(JSON.stringify(redactConfig(config), (_k, v) => (typeof v === 'bigint' ? (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()) : v))) as unknown;
-  return toYaml(plain);
+  // Last pass over the text: a secret resolved at start or a URL in any other field never prints.
+  return redactText(toYaml(plain));
 }
 
 async function run(config: Config): Promise<void> {
-  const log = pino({ level: config.log.level, redact: ['*.password', 'clickhouse.password'], hooks: { streamWrite: redactText } });
+  const log = createLogger(config.log, { base: { namespace: config.namespace, worker: config.workerId } });
   const daemon = await startDaemon(config, { log });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -102,7 +108,7 @@ async function run(config: Config): Promise<void> {
 }
 
 async function runMigrations(config: Config): Promise<void> {
-  const log = pino({ level: config.log.level, hooks: { streamWrite: redactText } });
+  const log = createLogger(config.log);
   const client = createClickHouse(config.clickhouse, log);
   try {
     const applied = await migrate(client, config.clickhouse.database, log);

@@ -14,6 +14,17 @@ export interface ConfigEnv {
   NATS_URL?: string;
   REDIS_URL?: string;
   LOG_LEVEL?: string;
+  /** NATS credentials of this process (docs/security.md); a `*_FILE` variant names a file holding the value. */
+  NATS_USER?: string;
+  NATS_PASSWORD?: string;
+  NATS_PASSWORD_FILE?: string;
+  NATS_TOKEN?: string;
+  NATS_TOKEN_FILE?: string;
+  NATS_CREDS?: string;
+  NATS_INBOX_PREFIX?: string;
+  REDIS_USERNAME?: string;
+  REDIS_PASSWORD?: string;
+  REDIS_PASSWORD_FILE?: string;
   [key: string]: string | undefined;
 }
 
@@ -50,8 +61,16 @@ export function loadConfig(env: ConfigEnv = process.env as ConfigEnv): Config {
   if (env.CHDB_PATH) clickhouse.dataDir = env.CHDB_PATH;
   const nats = section('nats');
   if (env.NATS_URL) nats.servers = env.NATS_URL.split(',');
+  // Secrets named by environment variable are kept as references, so check-config never prints them.
+  const secret = (name: string) => (env[`${name}_FILE`] ? { file: env[`${name}_FILE`]! } : env[name] ? { env: name } : undefined);
+  if (env.NATS_USER) nats.auth = { user: env.NATS_USER, password: secret('NATS_PASSWORD') };
+  else if (secret('NATS_TOKEN')) nats.auth = { token: secret('NATS_TOKEN') };
+  else if (env.NATS_CREDS) nats.auth = { credsFile: env.NATS_CREDS };
+  if (env.NATS_INBOX_PREFIX) nats.inboxPrefix = env.NATS_INBOX_PREFIX;
   const redis = section('redis');
   if (env.REDIS_URL) redis.url = env.REDIS_URL;
+  if (env.REDIS_USERNAME) redis.username = env.REDIS_USERNAME;
+  if (secret('REDIS_PASSWORD')) redis.password = secret('REDIS_PASSWORD');
   const log = section('log');
   if (env.LOG_LEVEL) log.level = env.LOG_LEVEL;
   return parseConfig({ ...raw, clickhouse, nats, redis, log });

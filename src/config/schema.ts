@@ -46,6 +46,7 @@ export const maxAmountMinorSchema = z
       if (p) ctx.addIssue({ code: 'custom', path: [code], message: p });
     }
   });
+import { natsAuthSchema, natsTlsSchema, redisSecuritySchema } from './connectionSecurity.js';
 
 const address = z
   .string()
@@ -122,6 +123,12 @@ export const configSchema = z.object({
   workerId: z.string().default(() => `worker-${process.pid}`).describe('Unique per process: NATS connection name, chain leader-lease holder.'),
   nats: z.object({
     servers: z.array(z.string()).min(1).default(['127.0.0.1:4222']).describe('NATS servers (`NATS_URL`, comma-separated, overrides).'),
+    /** Credentials of this process's NATS user (docs/security.md); none: anonymous (local development only). */
+    auth: natsAuthSchema.optional().describe('Credentials of this process\'s NATS user: one of user/password, token, credsFile, nkeySeedFile (docs/security.md); unset: anonymous.'),
+    /** TLS to the NATS servers (a `tls://` server URL requires it too). */
+    tls: natsTlsSchema.optional().describe('TLS to the NATS servers: CA, client certificate and key, handshake first.'),
+    /** Prefix of this process's reply inboxes (default `_INBOX`); deploy/nats/nats.conf gives each user its own. */
+    inboxPrefix: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').optional().describe('Prefix of this process\'s reply inboxes (default `_INBOX`); each user of deploy/nats/nats.conf has its own (`NATS_INBOX_PREFIX` overrides).'),
     /** Stream names and their subjects (each set on its own: ledger.>, chain.>, mapping.accounts, deadletter.>). */
     ledgerStream: z.string().default('LEDGER').describe('Stream of bank postings (Avro, header `Recon-Schema: ledger-posting/<N>`).'),
     ledgerSubjects: z.array(z.string()).default(['ledger.>']).describe('Subjects of the ledger stream.'),
@@ -156,7 +163,9 @@ export const configSchema = z.object({
     }).prefault({}).describe('Retention of each stream: max age, bytes, messages, discard policy (docs/retention.md).'),
   }).prefault({}).describe('NATS JetStream: servers, streams, the durable consumer.'),
   redis: z.object({
-    url: z.string().default('redis://127.0.0.1:6379').describe('`redis://[user:password@]host:port[/db]` (`REDIS_URL` overrides; prefer it for credentials).'),
+    url: z.string().default('redis://127.0.0.1:6379').describe('`redis://host:port[/db]`, `rediss://` for TLS (`REDIS_URL` overrides).'),
+    /** ACL user, password (`{ env }`/`{ file }` preferred) and TLS (also on for `rediss://` URLs): docs/security.md. */
+    ...redisSecuritySchema,
   }).prefault({}).describe('Redis holding windows, watermarks, leases and checkpoints.'),
   clickhouse: z.object({
     /** When set, talk HTTP to this ClickHouse server; otherwise embedded chdb at `dataDir`. */

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { redactText } from '../lib/redact.js';
 import type { Registry } from 'prom-client';
 import { cachedProbe } from './probeCache.js';
 
@@ -64,7 +65,7 @@ export async function probeReadiness(
       } catch (e) {
         const ms = performance.now() - t0;
         onProbe?.(name, false, ms / 1_000);
-        return [name, { ok: false, ms: Math.round(ms), error: e instanceof Error ? e.message : String(e) }] as const;
+        return [name, { ok: false, ms: Math.round(ms), error: redactText(e instanceof Error ? e.message : String(e)) }] as const;
       }
     }),
   );
@@ -105,7 +106,7 @@ export async function startHealthServer(o: HealthServerOptions): Promise<HealthS
         }
       } catch (e) {
         res.statusCode = 500;
-        res.end(e instanceof Error ? e.message : String(e));
+        res.end(redactText(e instanceof Error ? e.message : String(e)));
       }
     })();
   });

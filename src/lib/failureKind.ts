@@ -1,4 +1,5 @@
 import { isPermanent, ReconError, SinkUnavailable } from './errors.js';
+import { redactText } from './redact.js';
 
 /**
  * What a failure while handling one message says about its cause:
@@ -35,10 +36,10 @@ export function failureKind(e: unknown): FailureKind {
   return 'unanticipated';
 }
 
-/** One line for an operator: the error's class and message, never a stack, bounded. */
+/** One line for an operator: the error's class and message, never a stack, secrets redacted, bounded. */
 export function describeFailure(e: unknown, max = 1_000): string {
   const text = e instanceof ReconError ? e.shortMessage + (e.details ? `: ${e.details}` : '')
     : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-  const line = text.replace(/[\r\n]+/g, ' ').toWellFormed();
+  const line = redactText(text.replace(/[\r\n]+/g, ' ').toWellFormed());
   return line.length > max ? `${line.slice(0, max)}…` : line;
 }

@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import { redactText } from './redact.js';
 
 /** Paths of secrets, always redacted (one level of nesting: `{ clickhouse: { password } }`). */
-const SECRET_KEYS = ['password', 'authorization', 'routingKey', 'routing_key', 'webhookUrl', 'apiKey', 'secret', 'privateKey'];
+const SECRET_KEYS = ['password', 'pass', 'authorization', 'routingKey', 'routing_key', 'webhookUrl', 'apiKey', 'secret', 'privateKey'];
 /** Paths of account identifiers, redacted when `log.redactAccounts` is on. */
 const ACCOUNT_KEYS = ['accountId', 'account_id', 'account', 'wallet', 'wallets', 'from', 'to', 'subject_id'];
 
@@ -32,7 +32,9 @@ export interface CreateLoggerOptions {
 /**
  * The daemon's pino logger: JSON lines, the configured level, secrets always redacted and account
  * identifiers (account ids, wallets) pseudonymised when `log.redactAccounts` is on, plus any extra
- * `log.redactPaths`. Levels: error = needs a human (a failure we cannot retry past), warn = input
+ * `log.redactPaths`. Every line is also passed through {@link redactText} as it is written, so a
+ * secret inside a message or an error (viem prints the RPC URL, with its API key, in its errors;
+ * a NATS or Redis error may carry its URL) never reaches the output. Levels: error = needs a human (a failure we cannot retry past), warn = input
  * or state an operator should look at (dead letters, retries), info = lifecycle, debug = one line
  * per message and batch with its correlation id, trace = everything else.
  */

@@ -1,46 +1,115 @@
 /**
- * Secrets never leave: one place that knows every form a credential takes inside a URL, used by
- * `check-config`, the loggers (every line they write) and the reasons stored with dead letters.
+ * The one place where secrets are taken out of text before it leaves the process: `check-config`
+ * output, every log line (src/lib/logger.ts), error details stored in dead letters and facts, probe
+ * answers. Forms covered (test/unit/redact.test.ts proves each):
  *
- * Redacted: `user:password@` and `token@` user info (http, ws, nats, redis, …); query parameters
- * (any value: RPC providers put keys in `?apikey=`, `?key=`, `?token=`, signed URLs in others);
- * path segments that look like keys (Infura `/v3/<32 hex>`, Alchemy `/v2/<key>`, QuickNode
- * `/<hex>/`: 16 or more characters of letters, digits, `_` and `-` holding a digit, or 32+ hex);
- * Slack webhook paths (`/services/T…/B…/…`) and PagerDuty routing keys in text.
+ * - credentials in a URL's user part, any scheme: `https://user:pw@`, `wss://user:pw@`,
+ *   `redis://:pw@`, `nats://user:pw@` → `user:***@`; a lone user part is a token
+ *   (`nats://TOKEN@`, `https://KEY@`) → `***@`;
+ * - API keys in RPC paths: the segment after Infura's `/v3/`, Alchemy's `/v2/`, and any long opaque
+ *   segment (QuickNode's `/<hex>/`, Ankr's, …): 16+ characters of letters, digits, `_` or `-` with
+ *   at least one digit, or 32+ of them;
+ * - every query value (`?apikey=`, `?key=`, `?token=`, signatures of signed URLs: providers name
+ *   them all differently, so no value is trusted), parameter names kept;
+ * - Slack webhook paths (`hooks.slack.com/services/T…/B…/…`) and workflow triggers;
+ * - secrets resolved at start (passwords, routing keys, webhook URLs) registered with
+ *   {@link registerSecret}: every verbatim occurrence, wherever it appears.
+ *
+ * A redacted part reads `***`, so a reader still sees which host and which form was configured.
  */
+
 export const REDACTED = '***';
 
-/** A path segment that is an API key rather than a route name. */
-function isSecretSegment(s: string): boolean {
-  if (s.length >= 16 && /^[A-Za-z0-9_-]+$/.test(s) && /[0-9]/.test(s)) return true;
-  return s.length >= 32 && /^[A-Fa-f0-9]+$/.test(s);
+/** A path segment that reads like an API key rather than a route name or a number. */
+const OPAQUE = (s: string) => /^[A-Za-z0-9_-]+$/.test(s) && !/^0x[0-9a-fA-F]+$/.test(s) && ((s.length >= 16 && /\d/.test(s) && /[A-Za-z]/.test(s)) || s.length >= 32);
+/** Path segments after which the next one is a provider's key (Infura /v3/KEY, Alchemy /v2/KEY). */
+const KEY_AFTER = new Set(['v2', 'v3']);
+
+/** A URL of any scheme inside free text: stops at whitespace, quotes, brackets and JSON escapes. */
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]{1,15}:\/\/[^\s"'`<>\\|{}^]+/gi;
+/** `Bearer <token>` / `Basic <b64>` in header dumps. */
+const AUTH_HEADER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g;
+/** `"routing_key":"…"`, `password=…` and the like in JSON or key=value text. */
+const SECRET_FIELD = /(["']?)\b(routing_key|routingKey|password|passwd|apikey|api_key|access_token|auth_token|client_secret)\1([ \t]*[:=][ \t]*)(["']?)([^"'\s,;&{}[\]]+)\4/gi;
+
+const registered = new Set<string>();
+
+/**
+ * Records a secret resolved at start (a password, a routing key, a webhook URL, a token read from a
+ * file) so that every later verbatim occurrence in redacted text becomes `***`. Values shorter than
+ * 6 characters are ignored: they would blank out ordinary words.
+ */
+export function registerSecret(value: string | undefined): void {
+  const v = value?.trim();
+  if (v && v.length >= 6) registered.add(v);
 }
 
-/** The URL with its credentials replaced by `***`; a string that is not a URL is returned as is. */
-export function redactUrl(url: string): string {
-  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*@)?([^/?#]*)([^?#]*)(\?[^#]*)?(#.*)?$/i.exec(url);
-  if (!m) return url;
-  const [, scheme, userinfo, host, path = '', query, fragment = ''] = m;
-  let out = scheme!;
-  if (userinfo) {
-    const info = userinfo.slice(0, -1);
-    const colon = info.indexOf(':');
-    // user:password@ keeps the user; a lone token@ (nats://token@host, redis://:pass@) is all secret.
-    out += colon > 0 ? `${info.slice(0, colon)}:${REDACTED}@` : `${REDACTED}@`;
+/** Forgets every registered secret (tests). */
+export function clearRegisteredSecrets(): void {
+  registered.clear();
+}
+
+function redactPath(host: string, pathname: string): string {
+  if (/(^|\.)hooks\.slack\.com$/i.test(host)) {
+    // /services/T…/B…/secret and /triggers/…, /workflows/…: everything after the kind is the secret.
+    return pathname.replace(/^(\/[^/]+)\/.+$/, `$1/${REDACTED}`);
   }
-  out += host;
-  if (/^\/services\//.test(path) && /slack\.com$/i.test(host!)) out += `/services/${REDACTED}`;
-  else out += path.split('/').map((s) => (isSecretSegment(s) ? REDACTED : s)).join('/');
-  if (query) out += `?${query.slice(1).split('&').map((kv) => (kv.includes('=') ? `${kv.slice(0, kv.indexOf('='))}=${REDACTED}` : REDACTED)).join('&')}`;
-  return out + fragment;
+  const segments = pathname.split('/');
+  return segments
+    .map((s, i) => (s && (OPAQUE(s) || (i > 0 && KEY_AFTER.has(segments[i - 1]!.toLowerCase()) && s.length >= 8)) ? REDACTED : s))
+    .join('/');
 }
 
-const URL_IN_TEXT = /[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`\\,)\]}]+/gi;
-/** A PagerDuty Events API v2 routing key (32 letters and digits) quoted or standing alone. */
-const ROUTING_KEY_IN_TEXT = /\b(routing_key|routingKey)("?\s*[:=]\s*"?)[A-Za-z0-9]{32}\b/g;
+function redactQuery(search: string): string {
+  if (!search || search === '?') return search;
+  return `?${search.slice(1).split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    return eq < 0 ? REDACTED : `${pair.slice(0, eq)}=${REDACTED}`;
+  }).join('&')}`;
+}
 
-/** Every URL in free text (an error message, a stack, a log line) with its credentials redacted. */
+/**
+ * A URL with its secrets replaced by `***` (see the module comment for the forms). Works on
+ * `host:port` forms without a scheme and on strings that are not URLs (returned with registered
+ * secrets removed). Idempotent.
+ */
+export function redactUrl(url: string): string {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)?(?:([^@/?#\s]*)@)?([^/?#\s]*)([^?#\s]*)(\?[^#\s]*)?(#\S*)?$/i.exec(url);
+  if (!m) return redactRegistered(url);
+  const [, scheme = '', userinfo, host = '', path = '', query = '', hash = ''] = m;
+  let user = '';
+  if (userinfo !== undefined) {
+    const colon = userinfo.indexOf(':');
+    // user:password keeps the user (who it is, not a secret); a lone user part (a token) or
+    // `:password` is all secret.
+    user = colon > 0 ? `${userinfo.slice(0, colon)}:${REDACTED}@` : `${REDACTED}@`;
+  }
+  return redactRegistered(`${scheme}${user}${host}${redactPath(host, path)}${redactQuery(query)}${hash ? (OPAQUE(hash.slice(1)) ? `#${REDACTED}` : hash) : ''}`);
+}
+
+function redactRegistered(text: string): string {
+  let out = text;
+  for (const s of registered) if (out.includes(s)) out = out.split(s).join(REDACTED);
+  return out;
+}
+
+/**
+ * Free text (an error message, a stack, a JSON log line, a response body) with every URL in it
+ * passed through {@link redactUrl}, `Bearer`/`Basic` credentials, `password=`/`"routing_key":`
+ * style fields and registered secrets replaced by `***`. Cheap when there is nothing to redact.
+ */
 export function redactText(text: string): string {
-  if (!text.includes('://') && !text.includes('outing')) return text;
-  return text.replace(URL_IN_TEXT, redactUrl).replace(ROUTING_KEY_IN_TEXT, (_m, k: string, sep: string) => `${k}${sep}${REDACTED}`);
+  let out = redactRegistered(text);
+  if (out.includes('://')) out = out.replace(URL_IN_TEXT, (u) => redactUrl(u));
+  if (/bearer|basic/i.test(out)) out = out.replace(AUTH_HEADER, (_m, kind: string) => `${kind} ${REDACTED}`);
+  if (/routing_?key|passw|api_?key|access_token|auth_token|client_secret/i.test(out)) {
+    out = out.replace(SECRET_FIELD, (m, q1: string, name: string, sep: string, q2: string, value: string) =>
+      (value === REDACTED || value === '[redacted]' ? m : `${q1}${name}${q1}${sep}${q2}${REDACTED}${q2}`));
+  }
+  return out;
+}
+
+/** An error as one redacted line for an operator: `Name: message` (the stack is not included). */
+export function redactedErrorText(e: unknown): string {
+  return redactText(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
 }

@@ -1,6 +1,7 @@
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { DeadLetterRow, Fact } from '../domain/facts.js';
+import { redactText } from '../lib/redact.js';
 
 export interface DeadLetterSinkOptions {
   js: JetStreamClient;
@@ -33,6 +34,8 @@ const deadLetterId = (m: JsMsg) => `${m.info.stream}:${m.seq}`;
  */
 export function createDeadLetterSink(options: DeadLetterSinkOptions) {
   return async function deadLetter(d: DeadLetter, now: number): Promise<Fact> {
+    // A reason may quote an error that quotes a URL (an RPC endpoint with its key): never stored.
+    const reason = redactText(d.reason);
     const h = natsHeaders();
     const original: Record<string, string[]> = {};
     if (d.msg.headers) {
@@ -43,7 +46,7 @@ export function createDeadLetterSink(options: DeadLetterSinkOptions) {
     }
     h.set(DEAD_LETTER_HEADERS.code, d.code);
     // Header values are single-line.
-    h.set(DEAD_LETTER_HEADERS.reason, d.reason.replace(/[\r\n]+/g, ' ').slice(0, 2_000));
+    h.set(DEAD_LETTER_HEADERS.reason, reason.replace(/[\r\n]+/g, ' ').slice(0, 2_000));
     h.set(DEAD_LETTER_HEADERS.subject, d.msg.subject);
     h.set(DEAD_LETTER_HEADERS.stream, d.msg.info.stream);
     h.set(DEAD_LETTER_HEADERS.seq, String(d.msg.seq));
@@ -57,7 +60,7 @@ export function createDeadLetterSink(options: DeadLetterSinkOptions) {
       subject: d.msg.subject,
       stream_seq: d.msg.seq,
       reason_code: d.code,
-      reason: d.reason,
+      reason,
       payload_base64: Buffer.from(d.msg.data).toString('base64'),
       headers: JSON.stringify(original),
       recorded_at: now,

@@ -11,20 +11,20 @@ import { readFileSync } from 'node:fs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
+import { natsSecurityOptions, redisSecurityOptions } from '../../config/connectionSecurity.js';
+import { createLogger } from '../../lib/logger.js';
 import { parseConfig } from '../../config/load.js';
 import { chainIngester, ensureChainStream } from './chainIngester.js';
-import { redactText } from '../../lib/redact.js';
 
 async function main(): Promise<void> {
   const [file, ttl] = process.argv.slice(2);
   if (!file) throw new Error('usage: runIngester <config.json> [leaseTtlMs]');
   const config = parseConfig(JSON.parse(readFileSync(file, 'utf8')));
-  const logger = pino({ level: process.env['LOG_LEVEL'] ?? config.log.level, hooks: { streamWrite: redactText } });
-  const nc = await connect({ servers: config.nats.servers, noAsyncTraces: true });
+  const logger = createLogger({ ...config.log, level: (process.env['LOG_LEVEL'] as typeof config.log.level | undefined) ?? config.log.level });
+  const nc = await connect({ ...natsSecurityOptions(config.nats), servers: config.nats.servers, noAsyncTraces: true });
   const js = jetstream(nc);
   await ensureChainStream(await jetstreamManager(nc), config);
-  const redis = new Redis(config.redis.url);
+  const redis = new Redis(config.redis.url, redisSecurityOptions(config.redis));
   const ingesters = config.chains.map((chain) =>
     chainIngester({
       chain, tokens: config.tokens, namespace: config.namespace, subjectPrefix: config.nats.chainSubjectPrefix,
