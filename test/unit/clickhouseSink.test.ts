@@ -18,6 +18,10 @@ describe('ClickHouse sink, pure parts', () => {
     expect(isTransientClickHouseError(new ClickHouseError({ message: 'syntax', code: '62', type: 'SYNTAX_ERROR' }))).toBe(false);
     expect(isTransientClickHouseError(new ClickHouseError({ message: 'no table', code: '60', type: 'UNKNOWN_TABLE' }))).toBe(false);
     expect(isTransientClickHouseError('not an error')).toBe(false);
+    // Raised in this process while serialising a row: the same every time, never retried as an outage.
+    expect(isTransientClickHouseError(new TypeError('Do not know how to serialize a BigInt'))).toBe(false);
+    expect(isTransientClickHouseError(new RangeError('Invalid string length'))).toBe(false);
+    expect(isTransientClickHouseError(new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }))).toBe(true);
   });
 
   it('projects a row onto the schema columns in order, sending an absent amount as NULL', () => {

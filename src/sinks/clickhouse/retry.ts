@@ -37,7 +37,19 @@ const TRANSIENT_CLICKHOUSE_CODES = new Set([
 export function isTransientClickHouseError(e: unknown): boolean {
   const code = serverErrorCode(e);
   if (code !== undefined) return TRANSIENT_CLICKHOUSE_CODES.has(code);
+  // A TypeError or RangeError raised in this process while building the insert (a value JSON
+  // cannot hold) fails the same way every time: not the server being away. Unless it wraps a
+  // socket error (fetch-style clients report refused connections as TypeError with a cause).
+  if (e instanceof TypeError || e instanceof RangeError) return hasNetworkCause(e);
   return e instanceof Error;
+}
+
+function hasNetworkCause(e: Error): boolean {
+  for (let c: unknown = e.cause, depth = 0; c instanceof Error && depth < 8; c = c.cause, depth++) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return true;
+  }
+  return false;
 }
 
 /** The numeric ClickHouse error code of a server error, else undefined. Duck-typed: chdb throws
