@@ -35,7 +35,8 @@ const deadLetterId = (m: JsMsg) => `${m.info.stream}:${m.seq}`;
 export function createDeadLetterSink(options: DeadLetterSinkOptions) {
   return async function deadLetter(d: DeadLetter, now: number): Promise<Fact> {
     // A reason may quote an error that quotes a URL (an RPC endpoint with its key): never stored.
-    const reason = redactText(d.reason);
+    // Well-formed too: the dead_letters row must always insert, whatever the reason quotes.
+    const reason = redactText(d.reason).toWellFormed();
     const h = natsHeaders();
     const original: Record<string, string[]> = {};
     if (d.msg.headers) {
