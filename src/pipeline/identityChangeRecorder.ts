@@ -5,6 +5,7 @@ import type { IdentityChange } from '../domain/identityMap.js';
 import type { FactWriter } from '../sinks/clickhouse/factWriter.js';
 import type { Metrics } from '../sinks/metrics.js';
 import type { MappingUpdateMeta } from '../streams/mappingUpdates.js';
+import { SinkRejected } from '../lib/errors.js';
 
 export interface IdentityChangeRecorderOptions {
   writer: FactWriter;
@@ -50,7 +51,26 @@ export function startIdentityChangeRecorder(o: IdentityChangeRecorderOptions): I
         await o.writer.write(batch, { suspects: new Set(batch.map(factKey)) });
         delay = baseDelay;
       } catch (e) {
-        queue = [...batch, ...queue];
+        let pending = batch;
+        if (e instanceof SinkRejected) {
+          // Refused for good: retrying the same rows cannot help. Written one by one, a fact the
+          // sink refuses alone is logged and left (the update itself stays in the MAPPINGS stream).
+          pending = [];
+          for (const [i, f] of batch.entries()) {
+            try {
+              await o.writer.write([f], { suspects: new Set([factKey(f)]) });
+            } catch (one) {
+              if (one instanceof SinkRejected) {
+                o.log.error({ err: one, fact: factKey(f) }, 'identity changes: ClickHouse refuses this fact for good; not retried');
+                continue;
+              }
+              pending = batch.slice(i);
+              break;
+            }
+          }
+          if (pending.length === 0) continue;
+        }
+        queue = [...pending, ...queue];
         o.log.error({ err: e, facts: batch.length, retryInMs: delay }, 'identity changes: write failed; retrying');
         await new Promise<void>((r) => { wake = r; setTimeout(r, delay).unref(); });
         wake = null;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { factKey, type Fact } from '../../src/domain/facts.js';
 import { startIdentityChangeRecorder } from '../../src/pipeline/identityChangeRecorder.js';
 import type { FactWriter, WriteFactsOptions } from '../../src/sinks/clickhouse/factWriter.js';
-import { SinkUnavailable } from '../../src/lib/errors.js';
+import { SinkRejected, SinkUnavailable } from '../../src/lib/errors.js';
 import { createMetrics } from '../../src/sinks/metrics.js';
 
 const W1 = '0x00000000000000000000000000000000000000a1';
@@ -59,5 +59,22 @@ describe('identity change recorder', () => {
     await r.stop();
     expect(calls).toHaveLength(1);
     expect(r.pending()).toBe(1);
+  });
+
+  it('writes around a fact ClickHouse refuses for good instead of retrying it forever', async () => {
+    const stored: string[] = [];
+    const writer: FactWriter = {
+      async write(facts: readonly Fact[]) {
+        if (facts.some((f) => factKey(f).endsWith(W2))) throw new SinkRejected('ClickHouse refused insert into identity_changes', { serverCode: '25' });
+        stored.push(...facts.map(factKey));
+        return { inserted: facts.length, skippedDuplicates: 0 };
+      },
+    };
+    const r = startIdentityChangeRecorder({ writer, log: pino({ level: 'silent' }), metrics: createMetrics(), now: () => 42, retryDelayMs: 60_000 });
+    r.record([{ kind: 'linked', wallet: W1, from: null, to: 'A' }, { kind: 'linked', wallet: W2, from: null, to: 'A' }], { seq: 3, publishedAt: 10, live: true });
+    await r.flushed();
+    expect(stored).toEqual([`identity_changes:3:${W1}`]);
+    expect(r.pending()).toBe(0);
+    await r.stop();
   });
 });
