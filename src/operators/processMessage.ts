@@ -1,12 +1,13 @@
 import { filter, pipe, type OperatorFunction } from 'rxjs';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import type { ChainEventRow, Fact, LedgerEntryRow } from '../domain/facts.js';
+import type { Fact } from '../domain/facts.js';
+import { chainEventFact, ledgerEntryFact } from '../domain/factRows.js';
 import { factKey } from '../domain/facts.js';
 import { chainEventToLeg, ledgerEntryToLeg, minorUnitsKey, tokenKeyOf, type IdentityView, type LegDecision } from '../domain/legs.js';
 import { chainEventFingerprint, chainEventKey, ledgerEntryFingerprint, ledgerEntryKey } from '../domain/entryFingerprint.js';
 import { discrepancyEvent, factOfContentConflict, factsOfOutcome, factsOfRetraction } from '../domain/outcomeFacts.js';
-import type { ChainEvent, LedgerEntry, PostingStatus } from '../domain/types.js';
+import type { ChainEvent, LedgerEntry } from '../domain/types.js';
 import { DecodeError, PoisonMessage, UnmappedIdentity, isPermanent, type ReconError } from '../lib/errors.js';
 import { describeFailure, failureKind } from '../lib/failureKind.js';
 import { PoisonEvidence, type PoisonEvidenceOptions } from '../pipeline/poisonEvidence.js';
@@ -57,27 +58,6 @@ export interface ProcessMessageContext {
 
 /** Five deliveries, redelivered after 1 s doubling to 30 s; a minute of evidence. */
 export const DEFAULT_POISON_POLICY: PoisonEvidenceOptions = { maxDeliveries: 5, minDelayMs: 1_000, maxDelayMs: 30_000, windowMs: 60_000 };
-
-const STATUS_VERSION: Record<PostingStatus, number> = { pending: 1, booked: 2, reversed: 3 };
-
-function ledgerRow(e: LedgerEntry, seq: number, now: number): LedgerEntryRow {
-  return {
-    entry_id: e.entryId, account_id: e.accountId, direction: e.direction, amount_minor: e.amountMinor.toString(),
-    currency: e.currency, exponent: e.exponent, booking_time: e.bookingTime, value_time: e.valueTime,
-    status: e.status, tx_type: e.txType, end_to_end_id: e.endToEndId ?? '', remittance: e.remittance ?? '',
-    tokenization_ref: e.tokenizationRef ?? '', schema_version: e.schemaVersion, stream_seq: seq,
-    version: STATUS_VERSION[e.status], recorded_at: now,
-  };
-}
-
-function chainRow(ev: ChainEvent, now: number): ChainEventRow {
-  return {
-    event_id: ev.eventId, chain_id: ev.chainId, token: ev.token, block_number: ev.blockNumber.toString(),
-    block_hash: ev.blockHash, block_time: ev.blockTime, tx_hash: ev.txHash, log_index: ev.logIndex, kind: ev.kind,
-    from_address: ev.from, to_address: ev.to, value: ev.value.toString(), decimals: ev.decimals,
-    reference: ev.reference ?? '', recorded_at: now,
-  };
-}
 
 const emptyHeaders = { get: () => undefined };
 
@@ -179,7 +159,7 @@ async function processLedger(ctx: ProcessMessageContext, msg: JsMsg, now: number
     })];
     return { msg, source: 'ledger', facts, outcome: 'conflict', suspects: seen.seenBefore || msg.redelivered ? facts.map(factKey) : [] };
   }
-  const facts: Fact[] = [{ table: 'ledger_entries', row: ledgerRow(entry, msg.seq, now) }];
+  const facts: Fact[] = [ledgerEntryFact(entry, msg.seq, now)];
   const decision = ledgerEntryToLeg(entry, ctx.identities);
   let replayed = false;
   let outcome: string = decision.kind;
@@ -265,7 +245,7 @@ async function processChain(ctx: ProcessMessageContext, msg: JsMsg, now: number)
       outcomes.add('conflict');
       continue;
     }
-    const evFacts: Fact[] = [{ table: 'chain_events', row: chainRow(ev, now) }];
+    const evFacts: Fact[] = [chainEventFact(ev, now)];
     const decision = decisions[i]!;
     let replayed = false;
     let outcome: string = decision.kind;
