@@ -38,7 +38,7 @@ import { pino } from 'pino';
 import { parseConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
 import { startDaemon, type Daemon } from '../src/daemon.js';
-import type { BatchReport } from '../src/operators/ackAfterDurable.js';
+import type { BatchReport } from '../src/worker/ackAfterDurable.js';
 import { createClickHouse } from '../src/sinks/clickhouse/createClickHouse.js';
 import { ensureConsumers, ensureStreams } from '../src/streams/jetstreamSetup.js';
 import { backlog, closeWindows, expectedOf, makePair, trafficConfig, verify, type TrafficOptions } from '../test/support/drillTraffic.js';

@@ -1,9 +1,11 @@
 import { Redis } from 'ioredis';
 import { Gauge } from 'prom-client';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream';
-import { map, merge, type Subscription } from 'rxjs';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { DestinationStream, Logger } from 'pino';
+import { createDurableWriter } from './worker/durableWriter.js';
+import { startWorkerPipeline } from './worker/workerPipeline.js';
+import { countDurableFacts, emptyWorkerStats, type WorkerStats } from './worker/workerStats.js';
 import { daemonProbes } from './http/daemonProbes.js';
 import { startHealthServer, type HealthServer } from './http/healthServer.js';
 import { createLogger } from './lib/logger.js';
@@ -14,42 +16,26 @@ import type { Config } from './config/schema.js';
 import { currencyExponent } from './domain/currencies.js';
 import { factKey, type Fact } from './domain/facts.js';
 import { IdentityMap } from './domain/identityMap.js';
-import { ackAfterDurable, type BatchReport } from './operators/ackAfterDurable.js';
-import { batchForSink } from './operators/batchForSink.js';
-import { processMessage } from './operators/processMessage.js';
-import { startSweeper } from './pipeline/sweeper.js';
-import { PoisonEvidence } from './pipeline/poisonEvidence.js';
-import { startIdentityChangeRecorder } from './pipeline/identityChangeRecorder.js';
+import type { BatchReport } from './worker/ackAfterDurable.js';
+import { startSweeper } from './jobs/sweeper.js';
+import { startIdentityChangeRecorder } from './worker/identityChangeRecorder.js';
 import { createClickHouse } from './sinks/clickhouse/createClickHouse.js';
-import { createFactWriter } from './sinks/clickhouse/factWriter.js';
-import { startAlertOutbox, withAlertOutbox } from './alerts/alertOutbox.js';
 import { migrate } from './sinks/clickhouse/migrations.js';
 import { createDeadLetterSink } from './sinks/deadLetters.js';
-import { createMetrics, timed, type Metrics } from './sinks/metrics.js';
+import { createMetrics, type Metrics } from './sinks/metrics.js';
 import { EntryFingerprints } from './state/entryFingerprints.js';
 import { MatchStore } from './state/matchStore.js';
 import { startStateGuard } from './state/stateGuard.js';
 import { chainIngester, type ChainIngester } from './streams/chain/chainIngester.js';
-import { jetstreamMessages } from './streams/jetstreamMessages.js';
 import { ensureConsumers, ensureStreams } from './streams/jetstreamSetup.js';
 import { createLedgerCodec } from './streams/ledgerCodec.js';
 import { amountLimitsOf } from './domain/inputBounds.js';
 import { followMappingUpdates } from './streams/mappingUpdates.js';
-import { startBalanceReconciler, type BalanceReconciler } from './pipeline/balanceReconciler.js';
+import { startBalanceReconciler, type BalanceReconciler } from './jobs/balanceReconciler.js';
 import { startAml, type AmlRuntime } from './aml/runtime.js';
 
-export interface DaemonStats {
-  messages: { ledger: number; chain: number };
-  outcomes: Record<string, number>;
-  matches: number;
-  lateMatches: number;
-  discrepanciesOpened: Record<string, number>;
-  discrepanciesResolved: number;
-  deadLetters: number;
-  factsInserted: number;
-  /** aml_alerts facts written, per rule id. */
-  amlAlerts: Record<string, number>;
-}
+/** Running totals of the worker (src/worker/workerStats.ts). */
+export type DaemonStats = WorkerStats;
 
 export interface Daemon {
   config: Config;
@@ -97,10 +83,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     destination: options.logDestination, base: { namespace: config.namespace, worker: config.workerId },
   });
   const metrics = createMetrics();
-  const stats: DaemonStats = {
-    messages: { ledger: 0, chain: 0 }, outcomes: {}, matches: 0, lateMatches: 0,
-    discrepanciesOpened: {}, discrepanciesResolved: 0, deadLetters: 0, factsInserted: 0, amlAlerts: {},
-  };
+  const stats = emptyWorkerStats();
 
   const clickhouse = options.clickhouse ?? createClickHouse(config.clickhouse, log);
   const db = config.clickhouse.database;
@@ -120,20 +103,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   await ensureConsumers(jsm, config);
 
   const identities = new IdentityMap(currencyExponent, { accounts: config.accounts, tokens: config.tokens });
-  // Alert-worthy facts go to the ALERTS outbox after ClickHouse and before their input is let go.
-  const rawWriter = withAlertOutbox(createFactWriter(clickhouse, db, { log }), await startAlertOutbox(jsm, js, config.alerts));
-  // Every fact write (pipeline, sweeper, balances) is a ClickHouse insert: time it and count failures.
-  const writer: typeof rawWriter = {
-    ...rawWriter,
-    write: async (...args) => {
-      try {
-        return await timed(metrics.clickhouseSeconds, { operation: 'insert' }, () => rawWriter.write(...args));
-      } catch (e) {
-        metrics.clickhouseErrors.inc({ operation: 'insert' });
-        throw e;
-      }
-    },
-  };
+  const writer = await createDurableWriter({ clickhouse, database: db, jsm, js, alerts: config.alerts, log, metrics });
   const deadLetter = createDeadLetterSink({ js, subjectPrefix: config.nats.deadLetterSubjectPrefix });
   // Wallets moved between accounts are facts (identity_changes), logged and counted when live.
   const identityChanges = startIdentityChangeRecorder({ writer, log, metrics });
@@ -173,25 +143,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   // Throws ConfigError on an invalid rule file: a worker does not start with rules it cannot read.
   const aml = config.aml.enabled ? startAml({ config, redis, nats, identities, log }) : null;
 
-  const countFacts = (facts: readonly Fact[]) => {
-    for (const f of facts) {
-      metrics.factsWritten.inc({ table: f.table });
-      if (f.table === 'matches' && f.row.status === 'matched') {
-        stats.matches++;
-        if (f.row.late) stats.lateMatches++;
-        metrics.matches.inc({ flow: f.row.flow, match_by: f.row.match_by });
-      } else if (f.table === 'discrepancy_events') {
-        metrics.discrepancies.inc({ kind: f.row.kind, status: f.row.status });
-        if (f.row.status === 'open') stats.discrepanciesOpened[f.row.kind] = (stats.discrepanciesOpened[f.row.kind] ?? 0) + 1;
-        else stats.discrepanciesResolved++;
-      } else if (f.table === 'aml_alerts') {
-        stats.amlAlerts[f.row.rule_id] = (stats.amlAlerts[f.row.rule_id] ?? 0) + 1;
-      } else if (f.table === 'dead_letters') {
-        stats.deadLetters++;
-        metrics.deadLetters.inc({ source: f.row.source, code: f.row.reason_code });
-      }
-    }
-  };
+  const countFacts = (facts: readonly Fact[]) => countDurableFacts(stats, metrics, facts);
 
   let balances: BalanceReconciler;
   const ingesters: ChainIngester[] = [];
@@ -216,65 +168,14 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     }
   }
 
-  let stopping = false;
-  const handles: ConsumerMessages[] = [];
-  const ledgerConsumer = await js.consumers.get(config.nats.ledgerStream, config.nats.consumerName);
-  const chainConsumer = await js.consumers.get(config.nats.chainStream, config.nats.consumerName);
-  let markReady!: () => void;
-  const ready = new Promise<void>((r) => (markReady = r));
-  let started = 0;
-  const onStart = (h: ConsumerMessages) => {
-    handles.push(h);
-    if (++started === 2) markReady();
-  };
-  const pull = (consumer: typeof ledgerConsumer, source: 'ledger' | 'chain') =>
-    jetstreamMessages({ consumer, maxMessages: config.nats.pullBatch, onStart }).pipe(
-      map((msg) => {
-        stats.messages[source]++;
-        metrics.messagesIn.inc({ source });
-        if (msg.redelivered) metrics.redeliveries.inc({ source });
-        return { msg, source };
-      }),
-    );
-
-  let resolveDone!: () => void;
-  let rejectDone!: (e: unknown) => void;
-  const done = new Promise<void>((res, rej) => { resolveDone = res; rejectDone = rej; });
-  const subscription: Subscription = merge(pull(ledgerConsumer, 'ledger'), pull(chainConsumer, 'chain'))
-    .pipe(
-      processMessage({
-        ledgerCodec: codec, identities, store, fingerprints, unmappedPolicy: m.unmappedPolicy, log, metrics, ...(aml && { aml: aml.engine }),
-        poison: new PoisonEvidence({
-          maxDeliveries: config.nats.maxDeliveries, minDelayMs: config.nats.redeliveryDelayMs.min, maxDelayMs: config.nats.redeliveryDelayMs.max,
-          // A minute of evidence, and never less than two redelivery delays.
-          windowMs: Math.max(60_000, 2 * config.nats.redeliveryDelayMs.max),
-        }),
-      }),
-      batchForSink(config.sink.maxBatchRows, config.sink.maxBatchDelayMs),
-      ackAfterDurable({
-        writer, deadLetter, log, metrics, stopping: () => stopping, maxBatchMessages: config.sink.maxBatchRows,
-        // Independent monotonic maxima: sent together, one pipelined round trip instead of one each.
-        advanceWatermarks: (w) => timed(metrics.redisSeconds, { operation: 'advanceWatermark' }, async () => {
-          await Promise.all([
-            ...(w.ledger !== undefined ? [store.advanceWatermark('ledger', w.ledger)] : []),
-            ...(w.chain !== undefined ? [store.advanceWatermark('chain', w.chain)] : []),
-            ...[...(w.chainBlocks ?? [])].map(([chainId, block]) => store.advanceChainBlock(chainId, block)),
-          ]);
-        }),
-      }),
-    )
-    .subscribe({
-      next: (r) => {
-        stats.factsInserted += r.inserted;
-        metrics.duplicatesSkipped.inc(r.skippedDuplicates);
-        for (const [k, v] of Object.entries(r.outcomes)) stats.outcomes[k] = (stats.outcomes[k] ?? 0) + v;
-        countFacts(r.written);
-        if (r.written.some((f) => f.table === 'ledger_entries' || f.table === 'chain_events')) balances?.changed();
-        options.onBatch?.(r);
-      },
-      error: (e) => { log.fatal({ err: e }, 'pipeline failed'); rejectDone(e); },
-      complete: () => resolveDone(),
-    });
+  const pipeline = await startWorkerPipeline({
+    config, js, writer, deadLetter, store, log, metrics, stats,
+    stage: { ledgerCodec: codec, identities, store, fingerprints, ...(aml && { aml: aml.engine }) },
+    onDurable: (r) => {
+      if (r.written.some((f) => f.table === 'ledger_entries' || f.table === 'chain_events')) balances?.changed();
+      options.onBatch?.(r);
+    },
+  });
 
   const sweeper = startSweeper({
     store, writer, log, allowedLatenessMs: m.allowedLatenessMs, ledgerIdleMs: m.ledgerIdleMs, feedStallMs: m.feedStallMs,
@@ -285,7 +186,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   let server: HealthServer | undefined;
   if (config.http.port >= 0) {
     const probes = daemonProbes({
-      config, nats, jsm, redis, clickhouse, store, metrics, consuming: () => started === 2 && !stopping,
+      config, nats, jsm, redis, clickhouse, store, metrics, consuming: () => pipeline.consuming(),
       mappingFailure: () => mappings.failure(),
     });
     server = await startHealthServer({
@@ -304,11 +205,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   async function stop(): Promise<void> {
     stopped ??= (async () => {
       for (const i of ingesters) await i.stop();
-      for (const h of handles) h.stop();
-      // The sources complete; the last partial batch is flushed, made durable and acked.
-      await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 30_000))]);
-      stopping = true;
-      subscription.unsubscribe();
+      await pipeline.stop();
       await sweeper.stop();
       await stateGuard.stop();
       await balances.stop();
@@ -325,7 +222,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   }
 
   return {
-    config, log, clickhouse, redis, nats, metrics, store, identities, stats, ready, done, stop, balances, aml,
+    config, log, clickhouse, redis, nats, metrics, store, identities, stats, ready: pipeline.ready, done: pipeline.done, stop, balances, aml,
     sweep: () => sweeper.sweepOnce(),
     identityChangesFlushed: () => identityChanges.flushed(),
     httpAddress: () => address,

@@ -63,7 +63,7 @@ export function isPermanent(e: unknown): e is ReconError {
 /**
  * A Redis script could not apply its change for one input (a Lua runtime error on that input's
  * arguments). Not a dependency outage: Redis answered. Whether the input is poison is decided by
- * evidence (see src/pipeline/poisonEvidence.ts), so it is not permanent by itself.
+ * evidence (see src/worker/poisonEvidence.ts), so it is not permanent by itself.
  */
 export class ScriptError extends ReconError {
   readonly code = 'SCRIPT_ERROR';

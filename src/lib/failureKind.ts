@@ -8,7 +8,7 @@ import { redactText } from './redact.js';
  *   timeout, Redis loading or failing over, match state being rebuilt): retry with backoff;
  * - `unanticipated`: anything else (a RangeError, a script error on this input's arguments, an
  *   answer nobody expected). Not "a dependency is down": retried up to the delivery limit, then
- *   dead-lettered unless the evidence says every message is failing (src/pipeline/poisonEvidence.ts).
+ *   dead-lettered unless the evidence says every message is failing (src/worker/poisonEvidence.ts).
  */
 export type FailureKind = 'bad-input' | 'dependency' | 'unanticipated';
 

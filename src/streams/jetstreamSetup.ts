@@ -70,7 +70,7 @@ export async function ensureDurableConsumer(
     ack_wait: nanos(o.ackWaitMs),
     // Unlimited on purpose: past max_deliver JetStream silently stops delivering a message, which
     // would strand it unacked and unrecorded. The worker enforces nats.maxDeliveries itself and
-    // dead-letters a poison message with its last error (src/pipeline/poisonEvidence.ts), while an
+    // dead-letters a poison message with its last error (src/worker/poisonEvidence.ts), while an
     // outage, where nothing goes through, keeps every message for redelivery.
     max_deliver: -1,
   };

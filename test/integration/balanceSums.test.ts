@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fact } from '../../src/domain/facts.js';
-import { queryBookBalances } from '../../src/pipeline/balanceQueries.js';
+import { queryBookBalances } from '../../src/jobs/balanceQueries.js';
 import { createFactWriter } from '../../src/sinks/clickhouse/factWriter.js';
 import { queryRows } from '../../src/sinks/clickhouse/queries.js';
 import { tempClickHouse, type TempClickHouse } from '../support/clickhouse.js';

@@ -6,7 +6,7 @@ import { firstValueFrom, of, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { factKey } from '../../src/domain/facts.js';
 import type { ChainEvent } from '../../src/domain/types.js';
-import { processMessage, type Processed } from '../../src/operators/processMessage.js';
+import { messageStage, type Processed } from '../../src/worker/messageStage.js';
 import { createFactWriter } from '../../src/sinks/clickhouse/factWriter.js';
 import { queryRows } from '../../src/sinks/clickhouse/queries.js';
 import { EntryFingerprints } from '../../src/state/entryFingerprints.js';
@@ -128,7 +128,7 @@ describe('duplicates with different content, every entry type', () => {
         const { bytes, headers } = codec.encode(posting(amountMinor));
         return { data: bytes, headers: { get: (k: string) => (headers as Record<string, string>)[k] }, seq: ++seq, subject: 'ledger.postings', redelivered, nak: () => undefined } as unknown as JsMsg;
       };
-      const run = async (m: JsMsg): Promise<Processed> => (await firstValueFrom(of({ msg: m, source: 'ledger' as const }).pipe(processMessage(ctx), toArray())))[0]!;
+      const run = async (m: JsMsg): Promise<Processed> => (await firstValueFrom(of({ msg: m, source: 'ledger' as const }).pipe(messageStage(ctx), toArray())))[0]!;
       const writer = createFactWriter(h.ch.client, h.ch.database);
       const write = (p: Processed) => writer.write(p.facts, { suspects: new Set(p.suspects) });
 

@@ -4,7 +4,7 @@ import { firstValueFrom, of, toArray } from 'rxjs';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fact } from '../../src/domain/facts.js';
-import { ackAfterDurable } from '../../src/operators/ackAfterDurable.js';
+import { ackAfterDurable } from '../../src/worker/ackAfterDurable.js';
 import { createFactWriter } from '../../src/sinks/clickhouse/factWriter.js';
 import { countFacts, queryRows } from '../../src/sinks/clickhouse/queries.js';
 import { createDeadLetterSink } from '../../src/sinks/deadLetters.js';

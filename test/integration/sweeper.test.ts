@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { factKey, type Fact } from '../../src/domain/facts.js';
 import type { Leg } from '../../src/domain/types.js';
 import { SinkUnavailable } from '../../src/lib/errors.js';
-import { startSweeper } from '../../src/pipeline/sweeper.js';
+import { startSweeper } from '../../src/jobs/sweeper.js';
 import type { FactWriter } from '../../src/sinks/clickhouse/factWriter.js';
 import { MatchStore } from '../../src/state/matchStore.js';
 

@@ -1,5 +1,5 @@
 import type { JsMsg } from '@nats-io/jetstream';
-import type { Processed } from '../../src/operators/processMessage.js';
+import type { Processed } from '../../src/worker/messageStage.js';
 import type { Fact } from '../../src/domain/facts.js';
 
 /** What was done to a fake JetStream message, in order. */

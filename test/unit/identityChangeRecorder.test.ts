@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { factKey, type Fact } from '../../src/domain/facts.js';
-import { startIdentityChangeRecorder } from '../../src/pipeline/identityChangeRecorder.js';
+import { startIdentityChangeRecorder } from '../../src/worker/identityChangeRecorder.js';
 import type { FactWriter, WriteFactsOptions } from '../../src/sinks/clickhouse/factWriter.js';
 import { SinkRejected, SinkUnavailable } from '../../src/lib/errors.js';
 import { createMetrics } from '../../src/sinks/metrics.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SchemaViolation, ScriptError, SinkUnavailable } from '../../src/lib/errors.js';
 import { describeFailure, failureKind } from '../../src/lib/failureKind.js';
-import { PoisonEvidence } from '../../src/pipeline/poisonEvidence.js';
+import { PoisonEvidence } from '../../src/worker/poisonEvidence.js';
 
 const policy = { maxDeliveries: 3, minDelayMs: 100, maxDelayMs: 1_000, windowMs: 10_000 };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { effectiveWatermarks } from '../../src/pipeline/sweeper.js';
+import { effectiveWatermarks } from '../../src/jobs/sweeper.js';
 
 const o = { allowedLatenessMs: 5_000, ledgerIdleMs: 60_000 };
 const NOW = 1_000_000;

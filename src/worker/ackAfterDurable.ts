@@ -5,10 +5,10 @@ import { factKey, type Fact } from '../domain/facts.js';
 import type { FactWriter } from '../sinks/clickhouse/factWriter.js';
 import type { DeadLetter } from '../sinks/deadLetters.js';
 import type { Metrics } from '../sinks/metrics.js';
-import type { Processed } from './processMessage.js';
+import type { Processed } from './messageStage.js';
 import { SinkRejected } from '../lib/errors.js';
 import { describeFailure } from '../lib/failureKind.js';
-import { coalesceWhileBusy } from './coalesceWhileBusy.js';
+import { coalesceWhileBusy } from '../operators/coalesceWhileBusy.js';
 
 export interface AckAfterDurableContext {
   writer: FactWriter;

@@ -3,8 +3,8 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { currencyExponent } from '../../src/domain/currencies.js';
 import { IdentityMap } from '../../src/domain/identityMap.js';
-import { processMessage, type ProcessMessageContext, type Processed } from '../../src/operators/processMessage.js';
-import { PoisonEvidence } from '../../src/pipeline/poisonEvidence.js';
+import { messageStage, type MessageStageContext, type Processed } from '../../src/worker/messageStage.js';
+import { PoisonEvidence } from '../../src/worker/poisonEvidence.js';
 import type { EntryFingerprints, FingerprintCheck } from '../../src/state/entryFingerprints.js';
 import type { MatchStore } from '../../src/state/matchStore.js';
 import { createLedgerCodec, type LedgerPosting } from '../../src/streams/ledgerCodec.js';
@@ -49,12 +49,12 @@ function stage(o: { fail?: (legId: string) => Error | undefined; poison?: Poison
     },
   } as unknown as EntryFingerprints;
   const identities = new IdentityMap(currencyExponent, { accounts: [{ accountId: 'ACC-1', wallets: [WALLET] }], tokens: [] });
-  const ctx: ProcessMessageContext = {
+  const ctx: MessageStageContext = {
     ledgerCodec: codec, identities, store, fingerprints, unmappedPolicy: 'discrepancy', log: pino({ level: 'silent' }),
     ...(o.poison && { poison: o.poison }),
   };
   const run = (msgs: FakeMsg[]): Promise<Processed[]> =>
-    firstValueFrom(from(msgs.map((msg) => ({ msg, source: 'ledger' as const }))).pipe(processMessage(ctx), toArray()));
+    firstValueFrom(from(msgs.map((msg) => ({ msg, source: 'ledger' as const }))).pipe(messageStage(ctx), toArray()));
   return { run, parked };
 }
 

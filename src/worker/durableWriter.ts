@@ -1,0 +1,39 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import { startAlertOutbox, withAlertOutbox } from '../alerts/alertOutbox.js';
+import type { AlertsConfig } from '../alerts/alertsConfig.js';
+import { createFactWriter, type FactWriter } from '../sinks/clickhouse/factWriter.js';
+import { timed, type Metrics } from '../sinks/metrics.js';
+
+export interface DurableWriterOptions {
+  clickhouse: ClickHouseClient;
+  database: string;
+  jsm: JetStreamManager;
+  js: JetStreamClient;
+  alerts: AlertsConfig;
+  log: Logger;
+  metrics: Metrics;
+}
+
+/**
+ * What "durable" means for every fact the worker writes (pipeline, sweeper, balances, identity
+ * changes): inserted into ClickHouse (deduplicated by fact id), then, for alert-worthy facts,
+ * published to the ALERTS outbox stream and acked by JetStream. Only after both does a write
+ * resolve, so only then is the input that produced the facts acked. Each write is timed as
+ * `recon_clickhouse_duration_seconds{operation="insert"}` and its failures counted.
+ */
+export async function createDurableWriter(o: DurableWriterOptions): Promise<FactWriter> {
+  const inner = withAlertOutbox(createFactWriter(o.clickhouse, o.database, { log: o.log }), await startAlertOutbox(o.jsm, o.js, o.alerts));
+  return {
+    ...inner,
+    write: async (...args) => {
+      try {
+        return await timed(o.metrics.clickhouseSeconds, { operation: 'insert' }, () => inner.write(...args));
+      } catch (e) {
+        o.metrics.clickhouseErrors.inc({ operation: 'insert' });
+        throw e;
+      }
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import type { JsMsg } from '@nats-io/jetstream';
+import { factKey, type Fact } from '../domain/facts.js';
+import { ledgerEntryFact } from '../domain/factRows.js';
+import { ledgerEntryToLeg } from '../domain/legs.js';
+import { ledgerEntryFingerprint, ledgerEntryKey } from '../domain/entryFingerprint.js';
+import { discrepancyEvent, factOfContentConflict, factsOfOutcome } from '../domain/outcomeFacts.js';
+import { orphanOrReject, timedMatchOrPark } from './legMatching.js';
+import type { MessageStageContext, Processed } from './messageStage.js';
+
+const emptyHeaders = { get: () => undefined };
+
+/**
+ * The ledger stage: one posting decoded and validated, its content proven against the first seen
+ * under its id, matched or parked in Redis as a leg (orphans become discrepancies), through AML,
+ * and turned into the facts to make durable before the message is acked.
+ */
+export async function ledgerMessage(ctx: MessageStageContext, msg: JsMsg, now: number): Promise<Processed> {
+  const entry = ctx.ledgerCodec.decode(msg.data, msg.headers ?? emptyHeaders);
+  // Every entry, leg or not (fees, transfers, orphans), first proves its id carries the content
+  // first seen under it; another content is a DUPLICATE and nothing else (no entry fact, no
+  // matching, no AML): the first content stands.
+  const fingerprint = ledgerEntryFingerprint(entry);
+  const seen = await ctx.fingerprints.check(ledgerEntryKey(entry), fingerprint);
+  if (seen.t === 'conflict') {
+    const facts = [factOfContentConflict({
+      id: ledgerEntryKey(entry), first: seen.first, again: fingerprint, eventTime: entry.bookingTime, now,
+      says: `${entry.txType} ${entry.direction} of ${entry.amountMinor} minor units of ${entry.currency} on account ${entry.accountId}`,
+      fields: { account_id: entry.accountId, currency: entry.currency, expected_amount: entry.amountMinor.toString() },
+    })];
+    return { msg, source: 'ledger', facts, outcome: 'conflict', suspects: seen.seenBefore || msg.redelivered ? facts.map(factKey) : [] };
+  }
+  const facts: Fact[] = [ledgerEntryFact(entry, msg.seq, now)];
+  const decision = ledgerEntryToLeg(entry, ctx.identities);
+  let replayed = false;
+  let outcome: string = decision.kind;
+  if (decision.kind === 'orphan') {
+    orphanOrReject(ctx, decision, `ledger entry ${entry.entryId}`);
+    facts.push(discrepancyEvent({
+      id: `ORPHAN_LEDGER_ENTRY:bank:${entry.entryId}`, kind: 'ORPHAN_LEDGER_ENTRY', status: 'open', reason: decision.reason,
+      fallback: { account_id: entry.accountId, currency: entry.currency, bank_leg_id: `bank:${entry.entryId}`, expected_amount: entry.amountMinor.toString() },
+      eventTime: entry.bookingTime, now,
+    }));
+  } else if (decision.kind === 'leg') {
+    const r = await timedMatchOrPark(ctx, decision.leg, entry.status);
+    replayed = r.replayed;
+    outcome = r.outcome.t;
+    // Conflicting content under a known id is evidence for the DUPLICATE, never a new version of the entry.
+    if (r.outcome.t === 'conflict') facts.length = 0;
+    facts.push(...factsOfOutcome(decision.leg, r.outcome, now));
+  }
+  if (ctx.aml) {
+    const a = await ctx.aml.onLedgerEntry(entry);
+    replayed ||= a.replayed;
+    facts.push(...ctx.aml.facts(a));
+  }
+  return {
+    msg, source: 'ledger', facts, outcome,
+    suspects: replayed || msg.redelivered ? facts.map(factKey) : [],
+    ledgerTime: entry.bookingTime,
+  };
+}
+
