@@ -1,5 +1,5 @@
 import type { DiscrepancyEventRow, Fact, MatchRow } from './facts.js';
-import type { Outcome, RetractionOutcome, StoredLeg } from '../state/matchStore.js';
+import type { Outcome, RetractionOutcome, StoredLeg } from './outcomes.js';
 import type { DiscrepancyKind, Leg } from './types.js';
 
 /** The leg fields facts need, whichever of Leg (just decoded) or StoredLeg (from Redis) we hold. */

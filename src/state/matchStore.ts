@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import type { Outcome, RetractionOutcome, StoredLeg } from '../domain/outcomes.js';
 import type { Leg, PostingStatus, Side } from '../domain/types.js';
 import { ScriptError } from '../lib/errors.js';
 
@@ -16,63 +17,6 @@ const MATCH_BATCH = 256;
 
 /** How many deadline-bucket entries one expiry script call may look at (matched legs are skipped lazily). */
 const SWEEP_BUDGET = 20_000;
-
-/** A leg as Redis remembers it (the counterpart returned with an outcome, or an expired leg). */
-export interface StoredLeg {
-  id: string;
-  s: Side;
-  f: Leg['flow'];
-  a: string;
-  w: string;
-  c: string;
-  k: string;
-  m: string;
-  n: string;
-  t: number;
-  r: string;
-  state: string;
-  d: string;
-  mid?: string;
-}
-
-/** What the atomic match-or-park decided for one leg. */
-export type Outcome =
-  | { t: 'parked'; legId: string }
-  | { t: 'pending'; legId: string }
-  | { t: 'stale'; legId: string }
-  | { t: 'match'; legId: string; mid: string; by: 'reference' | 'attributes'; other: StoredLeg; resolves: string }
-  | {
-      t: 'mismatch';
-      legId: string;
-      kind: 'AMOUNT_MISMATCH' | 'CURRENCY_MISMATCH';
-      discrepancyId: string;
-      by: 'reference' | 'attributes';
-      other: StoredLeg;
-      resolves: string;
-    }
-  | { t: 'duplicate'; legId: string; other: StoredLeg }
-  | { t: 'conflict'; legId: string; other: StoredLeg }
-  | { t: 'reversal'; legId: string; mid: string; by: 'reference' | 'attributes'; resolves: string; other: StoredLeg | null }
-  | { t: 'withdrawn'; legId: string; resolves: string };
-
-/** What retracting an orphaned chain leg undid. */
-export type RetractionOutcome =
-  | { t: 'unknown'; legId?: string }
-  | {
-      t: 'retracted';
-      legId: string;
-      /** The leg's state before: parked, expired, matched, mismatched, duplicate. */
-      prior: string;
-      self: StoredLeg;
-      /** The counterpart that was re-opened (matched or mismatched before). */
-      other?: StoredLeg;
-      /** The match that no longer holds. */
-      mid: string;
-      by: string;
-      rs: string;
-      /** A discrepancy that no longer holds (the leg's own MISSING_*, a mismatch, a duplicate). */
-      resolves: string;
-    };
 
 export interface CorrelationResult {
   /** True when Redis had already applied this leg: its facts may already be durable. */

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { MatchStore, type MatchStoreOptions, type Outcome } from '../../src/state/matchStore.js';
+import { MatchStore, type MatchStoreOptions } from '../../src/state/matchStore.js';
+import type { Outcome } from '../../src/domain/outcomes.js';
 import type { Leg } from '../../src/domain/types.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';

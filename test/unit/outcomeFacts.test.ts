@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { factOfExpiredLeg, factsOfOutcome } from '../../src/domain/outcomeFacts.js';
 import type { DiscrepancyEventRow, Fact, MatchRow } from '../../src/domain/facts.js';
 import type { Leg } from '../../src/domain/types.js';
-import type { StoredLeg } from '../../src/state/matchStore.js';
+import type { StoredLeg } from '../../src/domain/outcomes.js';
 
 const NOW = 1_800_000_000_000;
 const WALLET = '0x1111111111111111111111111111111111111111';
