@@ -8,7 +8,7 @@ import { startWorkerPipeline } from './worker/workerPipeline.js';
 import { countDurableFacts, emptyWorkerStats, type WorkerStats } from './worker/workerStats.js';
 import { daemonProbes } from './http/daemonProbes.js';
 import { startHealthServer, type HealthServer } from './http/healthServer.js';
-import { createLogger } from './lib/logger.js';
+import { createLogger } from './observability/logger.js';
 import { natsSecurityOptions, redisSecurityOptions } from './config/connectionSecurity.js';
 import type { SecretSources } from './config/secrets.js';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -22,7 +22,7 @@ import { startIdentityChangeRecorder } from './worker/identityChangeRecorder.js'
 import { createClickHouse } from './sinks/clickhouse/createClickHouse.js';
 import { migrate } from './sinks/clickhouse/migrations.js';
 import { createDeadLetterSink } from './sinks/deadLetters.js';
-import { createMetrics, type Metrics } from './sinks/metrics.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
 import { EntryFingerprints } from './state/entryFingerprints.js';
 import { MatchStore } from './state/matchStore.js';
 import { startStateGuard } from './state/stateGuard.js';

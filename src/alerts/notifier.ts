@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { natsSecurityOptions, redisSecurityOptions } from '../config/connectionSecurity.js';
-import { createLogger } from '../lib/logger.js';
+import { createLogger } from '../observability/logger.js';
 import { redactText } from '../lib/redact.js';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { connect, type NatsConnection } from '@nats-io/transport-node';

@@ -9,7 +9,7 @@
  */
 import { createServer } from 'node:http';
 import { natsSecurityOptions } from '../config/connectionSecurity.js';
-import { createLogger } from '../lib/logger.js';
+import { createLogger } from '../observability/logger.js';
 import { randomUUID } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';

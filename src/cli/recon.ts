@@ -19,7 +19,7 @@ import { createClickHouse } from '../sinks/clickhouse/createClickHouse.js';
 import { migrate } from '../sinks/clickhouse/migrations.js';
 import { redactAlertsConfig } from '../alerts/alertSecrets.js';
 import { redactConnectionSections } from '../config/connectionSecurity.js';
-import { createLogger } from '../lib/logger.js';
+import { createLogger } from '../observability/logger.js';
 import { REDACTED, redactText, redactUrl } from '../lib/redact.js';
 import { notifyMain } from './notifier.js';
 

@@ -4,7 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
 import { createPublicClient, http, type PublicClient } from 'viem';
 import type { Config } from '../config/schema.js';
-import type { Metrics } from '../sinks/metrics.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { MatchStore } from '../state/matchStore.js';
 import type { ReadinessCheck } from './healthServer.js';
 import { cachedProbe } from './probeCache.js';

@@ -1,6 +1,6 @@
 /**
  * The one place where secrets are taken out of text before it leaves the process: `check-config`
- * output, every log line (src/lib/logger.ts), error details stored in dead letters and facts, probe
+ * output, every log line (src/observability/logger.ts), error details stored in dead letters and facts, probe
  * answers. Forms covered (test/unit/redact.test.ts proves each):
  *
  * - credentials in a URL's user part, any scheme: `https://user:pw@`, `wss://user:pw@`,

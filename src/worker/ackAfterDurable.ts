@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { factKey, type Fact } from '../domain/facts.js';
 import type { FactWriter } from '../sinks/clickhouse/factWriter.js';
 import type { DeadLetter } from '../sinks/deadLetters.js';
-import type { Metrics } from '../sinks/metrics.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { Processed } from './messageStage.js';
 import { SinkRejected } from '../lib/errors.js';
 import { describeFailure } from '../lib/failureKind.js';

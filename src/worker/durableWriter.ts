@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { startAlertOutbox, withAlertOutbox } from '../alerts/alertOutbox.js';
 import type { AlertsConfig } from '../alerts/alertsConfig.js';
 import { createFactWriter, type FactWriter } from '../sinks/clickhouse/factWriter.js';
-import { timed, type Metrics } from '../sinks/metrics.js';
+import { timed, type Metrics } from '../observability/metrics.js';
 
 export interface DurableWriterOptions {
   clickhouse: ClickHouseClient;

@@ -3,7 +3,7 @@ import { factKey, type Fact } from '../domain/facts.js';
 import { identityChangeFacts } from '../domain/identityChangeFacts.js';
 import type { IdentityChange } from '../domain/identityMap.js';
 import type { FactWriter } from '../sinks/clickhouse/factWriter.js';
-import type { Metrics } from '../sinks/metrics.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { MappingUpdateMeta } from '../streams/mappingUpdates.js';
 import { SinkRejected } from '../lib/errors.js';
 

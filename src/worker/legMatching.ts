@@ -1,6 +1,6 @@
 import type { LegDecision } from '../domain/legs.js';
 import { UnmappedIdentity } from '../lib/errors.js';
-import type { Metrics } from '../sinks/metrics.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { MatchStore } from '../state/matchStore.js';
 import type { MessageStageContext } from './messageStage.js';
 

@@ -6,7 +6,7 @@ import type { Fact } from '../domain/facts.js';
 import { batchForSink } from '../operators/batchForSink.js';
 import type { FactWriter } from '../sinks/clickhouse/factWriter.js';
 import type { DeadLetter } from '../sinks/deadLetters.js';
-import { timed, type Metrics } from '../sinks/metrics.js';
+import { timed, type Metrics } from '../observability/metrics.js';
 import type { MatchStore } from '../state/matchStore.js';
 import { jetstreamMessages } from '../streams/jetstreamMessages.js';
 import { ackAfterDurable, type AckAfterDurableContext, type BatchReport } from './ackAfterDurable.js';

@@ -1,5 +1,5 @@
 import type { Fact } from '../domain/facts.js';
-import type { Metrics } from '../sinks/metrics.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { BatchReport } from './ackAfterDurable.js';
 
 /** Running totals of one worker since it started (the demo's summary and tests read them). */

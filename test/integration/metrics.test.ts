@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { startDaemon, type Daemon } from '../../src/daemon.js';
-import { createLogger } from '../../src/lib/logger.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { freePort } from '../support/anvil.js';
 import { randomWallet, startHarness, type Harness } from '../support/harness.js';
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { startNotifier } from '../../src/alerts/notifier.js';
-import { createLogger } from '../../src/lib/logger.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { clearRegisteredSecrets } from '../../src/lib/redact.js';
 import { createLedgerCodec } from '../../src/streams/ledgerCodec.js';
 import { startClosedNats, type ClosedNats } from '../support/closedNats.js';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { daemonProbes } from '../../src/http/daemonProbes.js';
 import { startHealthServer, type HealthServer } from '../../src/http/healthServer.js';
-import { createMetrics } from '../../src/sinks/metrics.js';
+import { createMetrics } from '../../src/observability/metrics.js';
 import { MatchStore } from '../../src/state/matchStore.js';
 import { ensureConsumers, ensureStreams } from '../../src/streams/jetstreamSetup.js';
 import { startAnvil, type AnvilNode } from '../support/anvil.js';

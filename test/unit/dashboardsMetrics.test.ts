@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { createMetrics } from '../../src/sinks/metrics.js';
+import { createMetrics } from '../../src/observability/metrics.js';
 
 /** Every recon_* series the Prometheus dashboard and the alert rules query is one the daemon exports. */
 const root = join(import.meta.dirname, '../..');

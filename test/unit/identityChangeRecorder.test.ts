@@ -4,7 +4,7 @@ import { factKey, type Fact } from '../../src/domain/facts.js';
 import { startIdentityChangeRecorder } from '../../src/worker/identityChangeRecorder.js';
 import type { FactWriter, WriteFactsOptions } from '../../src/sinks/clickhouse/factWriter.js';
 import { SinkRejected, SinkUnavailable } from '../../src/lib/errors.js';
-import { createMetrics } from '../../src/sinks/metrics.js';
+import { createMetrics } from '../../src/observability/metrics.js';
 
 const W1 = '0x00000000000000000000000000000000000000a1';
 const W2 = '0x00000000000000000000000000000000000000a2';

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { redactConfig } from '../../src/cli/recon.js';
-import { createLogger } from '../../src/lib/logger.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { clearRegisteredSecrets, redactText, redactUrl, registerSecret } from '../../src/lib/redact.js';
 import { describeFailure } from '../../src/lib/failureKind.js';
 

@@ -12,7 +12,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { natsSecurityOptions, redisSecurityOptions } from '../../config/connectionSecurity.js';
-import { createLogger } from '../../lib/logger.js';
+import { createLogger } from '../../observability/logger.js';
 import { parseConfig } from '../../config/load.js';
 import { chainIngester, ensureChainStream } from './chainIngester.js';
 

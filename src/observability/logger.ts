@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { redactText } from './redact.js';
+import { redactText } from '../lib/redact.js';
 
 /** Paths of secrets, always redacted (one level of nesting: `{ clickhouse: { password } }`). */
 const SECRET_KEYS = ['password', 'pass', 'authorization', 'routingKey', 'routing_key', 'webhookUrl', 'apiKey', 'secret', 'privateKey'];
