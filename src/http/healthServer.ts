@@ -74,7 +74,7 @@ export async function probeReadiness(
 }
 
 /**
- * The daemon's HTTP endpoints: `/metrics` (Prometheus text, gauges sampled just before),
+ * The daemon's HTTP endpoints: `/metrics` (Prometheus text, gauges and the dependency probes sampled just before),
  * `/healthz` (200 while the process serves requests: liveness), `/readyz` (200 only when every
  * dependency answered its probe within the last `cacheMs`, else 503 with a JSON body naming what
  * failed).
@@ -89,7 +89,12 @@ export async function startHealthServer(o: HealthServerOptions): Promise<HealthS
     void (async () => {
       try {
         if (path === '/metrics') {
-          if (beforeScrape) await withTimeout(beforeScrape(), timeoutMs, 'sampling').catch(() => undefined);
+          // recon_dependency_up comes from the readiness probes: a scrape refreshes them (cached like
+          // /readyz), so a fleet watched only through /metrics still sees a dependency go down.
+          await Promise.all([
+            ...(beforeScrape ? [withTimeout(beforeScrape(), timeoutMs, 'sampling').catch(() => undefined)] : []),
+            readiness().catch(() => undefined),
+          ]);
           res.setHeader('content-type', o.registry.contentType);
           res.end(await o.registry.metrics());
         } else if (path === '/healthz') {
