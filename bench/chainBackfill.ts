@@ -106,7 +106,7 @@ async function main(): Promise<void> {
       }
       if (!receipt) throw new Error(`no receipt for mintBatch ${hash} (transaction ${i + 1} of ${txs}) after 2 minutes`);
     }
-    if (!receipt || receipt.status !== 'success') throw new Error('mintBatch reverted');
+    if (receipt?.status !== 'success') throw new Error('mintBatch reverted');
     const lastLogBlock = receipt.blockNumber;
     // Empty blocks on top, so every log block is deep history (backfilled by ranges).
     await node.testClient.mine({ blocks: 100 });
@@ -240,7 +240,7 @@ async function main(): Promise<void> {
     const per1k = (c: Record<string, number>) =>
       Object.fromEntries(Object.entries(c).filter(([k]) => k !== 'wall').map(([k, v]) => [k, Number(((v * 1e6) / (LOGS * RUNS)).toFixed(2))]));
     // How busy this process's main thread (where the raw reader and the ingester run) was while measured.
-    const busy = (c: Record<string, number>) => Number(((c[MAIN_THREAD] ?? 0) / (c['wall'] || 1)).toFixed(2));
+    const busy = (c: Record<string, number>) => Number(((c[MAIN_THREAD] ?? 0) / (c.wall || 1)).toFixed(2));
     const ingestMainMsPer1k = ((ingestCpuSeconds[MAIN_THREAD] ?? 0) * 1e6) / (LOGS * RUNS);
     // CPU milliseconds per log of every process measured (this process counted once, with its threads).
     const cpuMsPerLog = (c: Record<string, number>) =>

@@ -42,7 +42,7 @@ export function compileDepositToken(): CompiledContract {
   };
   const errors = (output.errors ?? []).filter((e) => e.severity === 'error');
   if (errors.length > 0) throw new Error(`solc failed:\n${errors.map((e) => e.formattedMessage).join('\n')}`);
-  const c = output.contracts?.['DepositToken.sol']?.['DepositToken'];
+  const c = output.contracts?.['DepositToken.sol']?.DepositToken;
   if (!c) throw new Error('solc produced no DepositToken');
   return { abi: c.abi, bytecode: `0x${c.evm.bytecode.object}`, solcVersion: solc.version() };
 }

@@ -39,7 +39,7 @@ try {
     execFileSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], { stdio: 'inherit', cwd: app });
   } else {
     const dirs = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: root, encoding: 'utf8' })
-      .split('\n').filter((d) => d.startsWith(join(root, 'node_modules') + '/'));
+      .split('\n').filter((d) => d.startsWith(`${join(root, 'node_modules')}/`));
     const link = (from, to) => {
       const s = statSync(from);
       if (s.isDirectory()) { mkdirSync(to, { recursive: true }); for (const e of readdirSync(from)) link(join(from, e), join(to, e)); }

@@ -22,7 +22,9 @@ export function resolveAlertSecrets(a: AlertsConfig, s: SecretSources): AlertTar
     if (!ROUTING_KEY.test(k)) throw new ConfigError(`invalid configuration: ${path}: not a PagerDuty Events API v2 integration key (32 letters and digits)`);
     return k;
   };
-  a.pagerduty.routes.forEach((r, i) => pagerduty.push({ name: `pagerduty:route${i}`, routingKey: key(r.routingKey, `alerts.pagerduty.routes.${i}.routingKey`), match: r.match }));
+  for (const [i, r] of a.pagerduty.routes.entries()) {
+    pagerduty.push({ name: `pagerduty:route${i}`, routingKey: key(r.routingKey, `alerts.pagerduty.routes.${i}.routingKey`), match: r.match });
+  }
   if (a.pagerduty.routingKey) pagerduty.push({ name: 'pagerduty:default', routingKey: key(a.pagerduty.routingKey, 'alerts.pagerduty.routingKey'), match: {} });
   const slack = a.slack.webhooks.map((w, i) => {
     const path = `alerts.slack.webhooks.${i}.url`;

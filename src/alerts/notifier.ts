@@ -235,7 +235,15 @@ export async function startNotifier(o: NotifierOptions): Promise<Notifier> {
   async function dispatch(batch: AlertBatch<Held>): Promise<void> {
     stats.batches++;
     const seen = new Set<string>();
-    const items = batch.items.filter((h) => (seen.has(h.alert.eventId) ? (ack([h]), false) : (seen.add(h.alert.eventId), true)));
+    // An event id already in this batch is acked at once and delivered once.
+    const items: Held[] = [];
+    for (const h of batch.items) {
+      if (seen.has(h.alert.eventId)) ack([h]);
+      else {
+        seen.add(h.alert.eventId);
+        items.push(h);
+      }
+    }
     const resolvedIds = new Set(items.filter((h) => h.alert.state === 'resolved').map((h) => h.alert.alertId));
     const firing = items.filter((h) => h.alert.state === 'firing' && !resolvedIds.has(h.alert.alertId)).map((h) => h.alert);
     const quiet = items.filter((h) => h.alert.state === 'firing' && resolvedIds.has(h.alert.alertId)).length;

@@ -10,6 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { createAmlEngine } from '../aml/engine.js';
 import { duration, loadRuleFile } from '../aml/ruleFile.js';
 import { MemoryStateStore } from '../aml/stateStore.js';
@@ -98,7 +99,7 @@ async function main(argv: string[]): Promise<number> {
   const from = Date.parse(values.from ?? '');
   const to = Date.parse(values.to ?? '');
   if (!Number.isFinite(from) || !Number.isFinite(to) || to <= from) { console.error(`backtest: --from and --to must be ISO times, from < to\n${usage}`); return 2; }
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (e) {

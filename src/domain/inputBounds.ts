@@ -167,7 +167,7 @@ export const DEFAULT_AMOUNT_LIMITS: AmountLimits = Object.freeze({ defaultMaxMin
 /** Limits from a table of bounds per currency code, `default` for the others (config `limits.maxAmountMinor`). */
 export function amountLimitsOf(table: Readonly<Record<string, bigint>>): AmountLimits {
   const byCurrency = new Map(Object.entries(table).filter(([code]) => code !== 'default'));
-  return { defaultMaxMinor: table['default'] ?? DEFAULT_MAX_AMOUNT_MINOR, maxMinorByCurrency: byCurrency };
+  return { defaultMaxMinor: table.default ?? DEFAULT_MAX_AMOUNT_MINOR, maxMinorByCurrency: byCurrency };
 }
 
 /** The largest amount of `currency` accepted, in minor units. */

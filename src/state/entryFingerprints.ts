@@ -69,12 +69,17 @@ export class EntryFingerprints {
     const pipe = this.redis.pipeline() as unknown as { reconClaimFingerprint(...a: (string | number)[]): void; exec(): Promise<[Error | null, unknown][] | null> };
     for (const q of batch) pipe.reconClaimFingerprint(this.keyOf(q.id), q.fingerprint, this.options.ttlMs);
     Promise.resolve().then(() => pipe.exec()).then(
-      (res) => batch.forEach((q, i) => {
-        const [err, r] = res?.[i] ?? [new Error('no reply'), null];
-        if (err) return q.reject(err);
-        const [code, first, seen] = r as [number, string, number];
-        q.resolve(code === 0 ? { t: 'new' } : code === 1 ? { t: 'same' } : { t: 'conflict', first, seenBefore: seen === 1 });
-      }),
+      (res) => {
+        for (const [i, q] of batch.entries()) {
+          const [err, r] = res?.[i] ?? [new Error('no reply'), null];
+          if (err) {
+            q.reject(err);
+            continue;
+          }
+          const [code, first, seen] = r as [number, string, number];
+          q.resolve(code === 0 ? { t: 'new' } : code === 1 ? { t: 'same' } : { t: 'conflict', first, seenBefore: seen === 1 });
+        }
+      },
       (e: unknown) => { for (const q of batch) q.reject(e); },
     );
   }

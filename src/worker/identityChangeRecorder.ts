@@ -93,7 +93,7 @@ export function startIdentityChangeRecorder(o: IdentityChangeRecorderOptions): I
       kick();
     },
     async flushed() {
-      while (running) await running;
+      while (running !== null) await running;
     },
     pending: () => queue.length,
     async stop() {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { Address, PublicClient } from 'viem';
 import { describe, expect, it, vi } from 'vitest';
@@ -186,7 +186,7 @@ describe('chain ingestion under faults', () => {
     // Block by block: logs fetched by block hash, never by range.
     const logCalls = proxy.calls.filter((c) => c.method === 'eth_getLogs').map((c) => (c.params as Record<string, unknown>[])[0]!);
     expect(logCalls.length).toBeGreaterThan(0);
-    for (const p of logCalls) expect(p['blockHash']).toMatch(/^0x[0-9a-f]{64}$/);
+    for (const p of logCalls) expect(p.blockHash).toMatch(/^0x[0-9a-f]{64}$/);
     expect(proxy.stats.dropped + proxy.stats.rateLimited).toBeGreaterThan(0);
   });
 });

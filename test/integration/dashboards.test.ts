@@ -136,7 +136,7 @@ describe('dashboards against the Grafana dashboard model', () => {
 });
 
 /** Expands the Grafana ClickHouse data source's macros (plugin v4) for a time range and interval. */
-export function expandMacros(sql: string, from: Date, to: Date, intervalS: number): string {
+function expandMacros(sql: string, from: Date, to: Date, intervalS: number): string {
   const s = (d: Date) => Math.floor(d.getTime() / 1000);
   return sql
     .replace(/\$__timeFilter_ms\(([^)]+)\)/g, (_, c) => `${c} >= fromUnixTimestamp64Milli(${from.getTime()}) AND ${c} <= fromUnixTimestamp64Milli(${to.getTime()})`)
@@ -148,7 +148,7 @@ export function expandMacros(sql: string, from: Date, to: Date, intervalS: numbe
 }
 
 /** Expands template variables as Grafana does: `${v:singlequote}` joins quoted values; `${v}` / `$v` the raw value. */
-export function expandVariables(sql: string, vars: Record<string, string | string[]>): string {
+function expandVariables(sql: string, vars: Record<string, string | string[]>): string {
   return sql.replace(/\$\{(\w+)(?::(\w+))?\}|\$(?!__)(\w+)/g, (whole, a, fmt, b) => {
     const name = a ?? b;
     const v = vars[name];

@@ -72,7 +72,7 @@ describe('metrics, health and logs of a running daemon', () => {
     expect(await (await fetch(`${h.daemon.httpAddress()}/healthz`)).text()).toBe('ok');
     const r = await ready(h.daemon);
     expect(r.status).toBe(200);
-    expect(Object.keys(r.body.checks).sort()).toEqual(['chain:' + h.anvil.chainId, 'clickhouse', 'consumers', 'mappings', 'nats', 'redis'].sort());
+    expect(Object.keys(r.body.checks).sort()).toEqual([`chain:${h.anvil.chainId}`, 'clickhouse', 'consumers', 'mappings', 'nats', 'redis'].sort());
     expect(Object.values(r.body.checks).every((c) => c.ok)).toBe(true);
   });
 

@@ -86,7 +86,7 @@ describe('a fleet of workers seen by Prometheus', () => {
     const results = new Map<string, Sample[]>();
     for (const { panel, expr } of exprs) {
       const q = expr.replaceAll('$instance', '.*').replaceAll('$__rate_interval', '1m');
-      results.set(panel + ' ' + expr, await query(q)); // throws on a query Prometheus refuses
+      results.set(`${panel} ${expr}`, await query(q)); // throws on a query Prometheus refuses
     }
     const of = (needle: string) => [...results].filter(([k]) => k.includes(needle)).flatMap(([, v]) => v);
     // Figures that exist as soon as the fleet runs: every dependency up, both streams' consumers,

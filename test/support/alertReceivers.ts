@@ -100,12 +100,12 @@ export function validateSlackMessage(m: unknown): string[] {
           if (b.text !== undefined) errs.push(...textObject(b.text, `${w}.text`, 3000));
           if (b.fields !== undefined) {
             if (!Array.isArray(b.fields) || b.fields.length === 0 || b.fields.length > 10) errs.push(`${w}.fields must be 1..10`);
-            else b.fields.forEach((f, j) => errs.push(...textObject(f, `${w}.fields[${j}]`, 2000)));
+            else for (const [j, f] of b.fields.entries()) errs.push(...textObject(f, `${w}.fields[${j}]`, 2000));
           }
           break;
         case 'context':
           if (!Array.isArray(b.elements) || b.elements.length === 0 || b.elements.length > 10) errs.push(`${w}.elements must be 1..10`);
-          else b.elements.forEach((el, j) => errs.push(...textObject(el, `${w}.elements[${j}]`, 3000)));
+          else for (const [j, el] of b.elements.entries()) errs.push(...textObject(el, `${w}.elements[${j}]`, 3000));
           break;
         case 'divider': break;
         case 'actions':

@@ -199,7 +199,7 @@ export async function startRpcProxy(target: string, faults: RpcFaults = {}): Pro
       stats.forwarded++;
       if (f.stripLogTimestamps && msg?.method === 'eth_getLogs') {
         const parsed = JSON.parse(await upstream.text()) as { result?: Record<string, unknown>[] };
-        for (const l of parsed.result ?? []) delete l['blockTimestamp'];
+        for (const l of parsed.result ?? []) delete l.blockTimestamp;
         return reply(res, upstream.status, JSON.stringify(parsed));
       }
       // The bytes as they came (no decoding and re-encoding of a large eth_getLogs answer).

@@ -20,7 +20,7 @@ function fakeWriter() {
     stored, writes: 0, refuse: true, down: 0, hold: undefined as Promise<void> | undefined,
     async write(facts: readonly Fact[]) {
       w.writes++;
-      if (w.hold) await w.hold;
+      if (w.hold !== undefined) await w.hold;
       if (w.down > 0) { w.down--; throw new SinkUnavailable('ClickHouse unavailable: insert failed after 6 attempts'); }
       if (w.refuse && facts.some((f) => String((f.row as { entry_id?: string }).entry_id ?? '').startsWith('bad'))) {
         throw new SinkRejected('ClickHouse refused insert into ledger_entries', { serverCode: '25', details: 'Cannot parse escape sequence: missing second part of surrogate pair' });

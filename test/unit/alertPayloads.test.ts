@@ -13,7 +13,7 @@ const KEY = 'R0123456789abcdef0123456789abcde';
 function discrepancy(over: Partial<DiscrepancyEventRow> = {}): DiscrepancyEventRow {
   return {
     discrepancy_id: 'MISSING_MINT:bank:mm-1', event_id: 'MISSING_MINT:bank:mm-1:open', kind: 'MISSING_MINT', status: 'open',
-    flow: 'deposit', account_id: 'ACC-1', wallet: '0x' + 'ab'.repeat(20), currency: 'USD', token_key: '', bank_leg_id: 'bank:mm-1',
+    flow: 'deposit', account_id: 'ACC-1', wallet: `0x${'ab'.repeat(20)}`, currency: 'USD', token_key: '', bank_leg_id: 'bank:mm-1',
     chain_leg_id: '', expected_amount: '200000', actual_amount: '', reason: 'no mint within the window', event_time: 1_700_000_000_000,
     recorded_at: 1_700_000_100_000, ...over,
   };
@@ -81,7 +81,7 @@ describe('Slack Block Kit messages', () => {
     const m = slackFiring([alertOf()], { grafana, maxListed: 10, now: () => 1_700_000_300_000 });
     expect(validateSlackMessage(m)).toEqual([]);
     const text = JSON.stringify(m.blocks);
-    for (const s of ['MISSING_MINT', '2000.00 USD', 'ACC-1', '0x' + 'ab'.repeat(20), 'What to check', 'Open in Grafana', '5m 0s']) expect(text).toContain(s);
+    for (const s of ['MISSING_MINT', '2000.00 USD', 'ACC-1', `0x${'ab'.repeat(20)}`, 'What to check', 'Open in Grafana', '5m 0s']) expect(text).toContain(s);
     expect(m.text).toContain('MISSING_MINT 2000.00 USD on ACC-1');
   });
 

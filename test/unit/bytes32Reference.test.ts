@@ -114,7 +114,7 @@ describe('bytes32 references: exact decoding', () => {
 
   it('a text of exactly 32 bytes round-trips; encodeReference refuses 33 bytes and non-identifiers', () => {
     expect(decodeReference(encodeReference('x'.repeat(32)))).toBe('x'.repeat(32));
-    expect(decodeReference(encodeReference('€'.repeat(10) + 'xx'))).toBe('€'.repeat(10) + 'xx');
+    expect(decodeReference(encodeReference(`${'€'.repeat(10)}xx`))).toBe(`${'€'.repeat(10)}xx`);
     expect(() => encodeReference('x'.repeat(33))).toThrow(/33 bytes in UTF-8/);
     expect(() => encodeReference('A\u0000')).toThrow(/reference contains U\+0000/);
     expect(() => encodeReference('')).toThrow(/reference is empty/);

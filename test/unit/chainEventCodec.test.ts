@@ -36,7 +36,7 @@ const wire = () => JSON.parse(new TextDecoder().decode(encodeChainEvent(event)))
 describe('chainEventCodec', () => {
   it('round-trips a chain event with a value beyond 2^64 losslessly', () => {
     expect(decodeChainEvent(encodeChainEvent(event))).toEqual(event);
-    expect(wire()['value']).toBe('123456789012345678901234567890');
+    expect(wire().value).toBe('123456789012345678901234567890');
   });
 
   it('round-trips a progress message', () => {

@@ -205,7 +205,7 @@ describe('toRawLogs', () => {
       transactionIndex: '0x0', data: '0x', topics: [H(7)], removed: false, ...(time !== undefined && { blockTimestamp: time }), ...extra,
     }) as RpcLog;
     const logs = [rpc(10, 0, '0x10'), rpc(10, 1, '0x10'), rpc(11, 0, '0x20'), rpc(10, 2, '0x10'), rpc(12, 0, undefined), rpc(13, 0, null), rpc(14, 0, '0x30', { blockNumber: null, logIndex: null, blockHash: null, transactionHash: null } as never)];
-    const pick = (l: Record<string, unknown>) => ({ address: l['address'], blockHash: l['blockHash'], blockNumber: l['blockNumber'], logIndex: l['logIndex'], transactionHash: l['transactionHash'], data: l['data'], topics: l['topics'], removed: l['removed'], blockTimestamp: l['blockTimestamp'] });
+    const pick = (l: Record<string, unknown>) => ({ address: l.address, blockHash: l.blockHash, blockNumber: l.blockNumber, logIndex: l.logIndex, transactionHash: l.transactionHash, data: l.data, topics: l.topics, removed: l.removed, blockTimestamp: l.blockTimestamp });
     expect(toRawLogs(logs).map((l) => pick(l as never))).toEqual(logs.map((l) => pick(formatLog(l) as never)));
   });
 });

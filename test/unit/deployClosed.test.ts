@@ -16,6 +16,7 @@ describe('docker-compose and nats.conf are closed by default', () => {
     for (const p of ports) expect(p).toMatch(/^\S+ 127\.0\.0\.1:\d+:\d+$/);
   });
 
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the title quotes compose's ${VAR:?…} syntax
   it('requires every password (${VAR:?…}), with no default, and scripts/compose-secrets.sh provides each', () => {
     const required = new Set([...composeText.matchAll(/\$\{([A-Z_]+):\?/g)].map((m) => m[1]!));
     expect([...composeText.matchAll(/\$\{([A-Z_]*PASSWORD[A-Z_]*):-/g)].map((m) => m[1])).toEqual([]);

@@ -14,10 +14,10 @@ const SECRETS = [INFURA_KEY, ALCHEMY_KEY, 's3cr3t-pass', 'n4ts-t0ken', 'T0123/B4
 
 describe('redactUrl', () => {
   it.each([
-    ['https://mainnet.infura.io/v3/' + INFURA_KEY, 'https://mainnet.infura.io/v3/***'],
-    ['wss://mainnet.infura.io/ws/v3/' + INFURA_KEY, 'wss://mainnet.infura.io/ws/v3/***'],
-    ['https://eth-mainnet.g.alchemy.com/v2/' + ALCHEMY_KEY, 'https://eth-mainnet.g.alchemy.com/v2/***'],
-    ['wss://eth-mainnet.g.alchemy.com/v2/' + ALCHEMY_KEY, 'wss://eth-mainnet.g.alchemy.com/v2/***'],
+    [`https://mainnet.infura.io/v3/${INFURA_KEY}`, 'https://mainnet.infura.io/v3/***'],
+    [`wss://mainnet.infura.io/ws/v3/${INFURA_KEY}`, 'wss://mainnet.infura.io/ws/v3/***'],
+    [`https://eth-mainnet.g.alchemy.com/v2/${ALCHEMY_KEY}`, 'https://eth-mainnet.g.alchemy.com/v2/***'],
+    [`wss://eth-mainnet.g.alchemy.com/v2/${ALCHEMY_KEY}`, 'wss://eth-mainnet.g.alchemy.com/v2/***'],
     ['https://snowy-wild.quiknode.pro/qnkey0123456789abcdef0123/', 'https://snowy-wild.quiknode.pro/***/'],
     ['https://rpc.example.com/?apikey=abc123&chain=1', 'https://rpc.example.com/?apikey=***&chain=***'],
     ['https://user:s3cr3t-pass@rpc.example.com:8545/', 'https://user:***@rpc.example.com:8545/'],

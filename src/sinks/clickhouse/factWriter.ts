@@ -157,7 +157,7 @@ const NULLABLE = Object.fromEntries(
 export function projectRow(table: FactTable, row: object): Record<string, unknown> {
   const values = compactRow(table, row);
   const out: Record<string, unknown> = {};
-  COLUMN_NAMES[table].forEach((column, i) => (out[column] = values[i]));
+  for (const [i, column] of COLUMN_NAMES[table].entries()) out[column] = values[i];
   return out;
 }
 

@@ -37,7 +37,7 @@ export class ChainAnchor {
    * anchor: what was read since `ready` cannot be trusted), or when the read failed.
    */
   confirm(): Promise<void> {
-    if (this.queued) return this.queued;
+    if (this.queued !== null) return this.queued;
     if (!this.inFlight) return this.check();
     // The check in flight started before this call; the next one answers for every call until it starts.
     const next = this.inFlight

@@ -275,7 +275,7 @@ export function encodeChainEventBatch(events: readonly ChainEvent[], chunk = 0):
  */
 export function decodeChainEvents(bytes: Uint8Array, nowMs: number = Date.now()): ChainEvent[] {
   const o = parseJson(bytes, 'chain events', [CHAIN_CODEC_VERSION, CHAIN_BATCH_CODEC_VERSION]);
-  if (o['v'] === CHAIN_CODEC_VERSION) return [fromEventWire(checkBlockTime(validate(chainEventWire, o, 'chain event'), 'chain event', nowMs))];
+  if (o.v === CHAIN_CODEC_VERSION) return [fromEventWire(checkBlockTime(validate(chainEventWire, o, 'chain event'), 'chain event', nowMs))];
   // The hot path of the matcher: a batch that passes the hand-written check (as strict as the
   // schema) is read as it is; anything else goes through the schema, for its verdict and reasons.
   const b = checkBlockTime(isValidBatch(o) ? o : validate(chainEventBatchWire, o, 'chain event batch'), 'chain event batch', nowMs);
@@ -322,7 +322,7 @@ const isUint = (x: unknown): x is number => typeof x === 'number' && Number.isSa
  * which matters at one call per chain message.
  */
 function isValidBatch(o: Record<string, unknown>): o is Record<string, unknown> & z.infer<typeof chainEventBatchWire> {
-  if (o['v'] !== CHAIN_BATCH_CODEC_VERSION || !isUint(o['chainId']) || o['chainId'] === 0 || !isUint(o['blockTime']) || !isUint(o['chunk'])) return false;
+  if (o.v !== CHAIN_BATCH_CODEC_VERSION || !isUint(o.chainId) || o.chainId === 0 || !isUint(o.blockTime) || !isUint(o.chunk)) return false;
   const { blockNumber, blockHash, events } = o;
   if (typeof blockNumber !== 'string' || !UINT.test(blockNumber) || !fits(blockNumber, 20, MAX_UINT64) || typeof blockHash !== 'string' || !HASH32.test(blockHash)) return false;
   if (!Array.isArray(events) || events.length < 1 || events.length > MAX_EVENTS_PER_MESSAGE) return false;
@@ -394,7 +394,7 @@ function parseJson(bytes: Uint8Array, what: string, versions: readonly number[] 
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new DecodeError(`${what} is not a JSON object`, { details: preview(bytes) });
   }
-  const v = (value as Record<string, unknown>)['v'];
+  const v = (value as Record<string, unknown>).v;
   if (typeof v !== 'number' || !versions.includes(v)) {
     throw new DecodeError(`${what} has unknown format version ${JSON.stringify(v)}`, { details: preview(bytes) });
   }

@@ -84,7 +84,7 @@ export interface ReadContext {
 
 /** The header of block `n`, from the node (and cached); `ChainLagging` when the node lacks it. */
 export async function fetchHeader(ctx: ReadContext, n: bigint): Promise<BlockHeader> {
-  let block;
+  let block: Awaited<ReturnType<ReadContext['client']['getBlock']>>;
   try {
     block = await ctx.rpc(() => ctx.client.getBlock({ blockNumber: n }));
   } catch (e) {

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const [file, ttl] = process.argv.slice(2);
   if (!file) throw new Error('usage: runIngester <config.json> [leaseTtlMs]');
   const config = parseConfig(JSON.parse(readFileSync(file, 'utf8')));
-  const logger = createLogger({ ...config.log, level: (process.env['LOG_LEVEL'] as typeof config.log.level | undefined) ?? config.log.level });
+  const logger = createLogger({ ...config.log, level: (process.env.LOG_LEVEL as typeof config.log.level | undefined) ?? config.log.level });
   const nc = await connect({ ...natsSecurityOptions(config.nats), servers: config.nats.servers, noAsyncTraces: true });
   const js = jetstream(nc);
   await ensureChainStream(await jetstreamManager(nc), config);
