@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { Gauge } from 'prom-client';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -9,7 +9,8 @@ import { countDurableFacts, emptyWorkerStats, type WorkerStats } from './worker/
 import { daemonProbes } from './http/daemonProbes.js';
 import { startHealthServer, type HealthServer } from './http/healthServer.js';
 import { createLogger } from './observability/logger.js';
-import { natsSecurityOptions, redisSecurityOptions } from './config/connectionSecurity.js';
+import { natsSecurityOptions } from './config/connectionSecurity.js';
+import { connectRedis } from './state/redisClient.js';
 import type { SecretSources } from './config/secrets.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Config } from './config/schema.js';
@@ -65,16 +66,16 @@ export interface Daemon {
 }
 
 export interface StartDaemonOptions {
-  log?: Logger;
+  log?: Logger | undefined;
   /** Where the daemon's own logger writes its JSON lines when `log` is not given (default stdout). */
-  logDestination?: DestinationStream;
+  logDestination?: DestinationStream | undefined;
   /** Called for every durable batch (the demo prints from it). */
-  onBatch?: (r: BatchReport) => void;
+  onBatch?: ((r: BatchReport) => void) | undefined;
   /** Skip the chain ingesters (a worker that only matches). */
-  ingest?: boolean;
-  clickhouse?: ClickHouseClient;
+  ingest?: boolean | undefined;
+  clickhouse?: ClickHouseClient | undefined;
   /** Where `{ env }` / `{ file }` secret references are read (default: this process's environment). */
-  secrets?: SecretSources;
+  secrets?: SecretSources | undefined;
 }
 
 /** Starts a reconciliation worker: connections, migrations, streams, ingesters, pipeline, sweeper. */
@@ -89,7 +90,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   const db = config.clickhouse.database;
   await migrate(clickhouse, db, log);
   const secrets = options.secrets ?? { env: process.env };
-  const redis = new Redis(config.redis.url, { ...redisSecurityOptions(config.redis, secrets), enableAutoPipelining: true, lazyConnect: false });
+  const redis = connectRedis(config.redis, secrets, { enableAutoPipelining: true, lazyConnect: false });
   // ioredis reconnects by itself; without a listener each failed attempt is printed as "unhandled".
   let redisDown = false;
   redis.on('error', (err) => { if (!redisDown) log.warn({ err: err.message }, 'redis: connection lost; reconnecting'); redisDown = true; });

@@ -41,7 +41,7 @@ export function groupAlerts<T>(o: GroupAlertsOptions<T>): OperatorFunction<T, Al
   return (source) => new Observable<AlertBatch<T>>((subscriber) => {
     const maxGroups = o.maxGroups ?? 10_000;
     /** timer: the pending batch; expiry: the forgetting of an idle group. */
-    const groups = new Map<string, { items: T[]; timer?: Subscription; expiry?: Subscription; lastFlush?: number }>();
+    const groups = new Map<string, { items: T[]; timer?: Subscription | undefined; expiry?: Subscription | undefined; lastFlush?: number | undefined }>();
     let reported = -1;
     const report = () => { if (groups.size !== reported) { reported = groups.size; o.onSize?.(reported); } };
 

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { natsSecurityOptions, redisSecurityOptions } from '../config/connectionSecurity.js';
+import { natsSecurityOptions } from '../config/connectionSecurity.js';
+import { connectRedis } from '../state/redisClient.js';
 import { createLogger } from '../observability/logger.js';
 import { redactText } from '../lib/redact.js';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { mergeMap, type Subscription } from 'rxjs';
@@ -117,7 +117,7 @@ export async function startNotifier(o: NotifierOptions): Promise<Notifier> {
   const js: JetStreamClient = jetstream(nats);
   const jsm = await jetstreamManager(nats);
   await ensureNotifierStreams(jsm, a, { stream: config.nats.deadLetterStream, subjectPrefix: config.nats.deadLetterSubjectPrefix, limits: config.nats.limits.deadLetter });
-  const redis = new Redis(config.redis.url, { ...redisSecurityOptions(config.redis, o.secrets), enableAutoPipelining: true });
+  const redis = connectRedis(config.redis, o.secrets, { enableAutoPipelining: true });
   const state = new AlertState(redis, config.namespace);
   const silences = new SilenceRegistry(a.silences);
   const silenceFeed = await followSilences({ js, stream: a.silenceStream, registry: silences, log });

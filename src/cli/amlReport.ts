@@ -9,7 +9,8 @@
  * chain side skips anvil: the events carry the data set's block times (120 days of history),
  * which an anvil chain cannot mint in seconds; the ingester is covered by its own tests.
  */
-import { natsSecurityOptions, redisSecurityOptions } from '../config/connectionSecurity.js';
+import { natsSecurityOptions } from '../config/connectionSecurity.js';
+import { connectRedis } from '../state/redisClient.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,7 +19,6 @@ import { randomUUID } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type PubAck } from '@nats-io/jetstream';
 import { pino } from 'pino';
-import { Redis } from 'ioredis';
 import { parseConfig } from '../config/load.js';
 import { startDaemon } from '../daemon.js';
 import { generateAmlDataset } from '../generator/aml/amlDataset.js';
@@ -110,7 +110,7 @@ async function main(): Promise<number> {
     await daemon.stop();
     for (const s of [config.nats.ledgerStream, config.nats.chainStream, config.nats.mappingStream, config.nats.deadLetterStream]) await jsm.streams.delete(s).catch(() => undefined);
     await nc.close();
-    const r = new Redis(config.redis.url, redisSecurityOptions(config.redis));
+    const r = connectRedis(config.redis);
     let cursor = '0';
     do {
       const [next, keys] = await r.scan(cursor, 'MATCH', `${config.namespace}:*`, 'COUNT', 1000);

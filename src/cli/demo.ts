@@ -14,7 +14,8 @@ import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jets
 import { pino } from 'pino';
 import type { Address, Hash } from 'viem';
 import { parseConfig } from '../config/load.js';
-import { natsSecurityOptions, redisSecurityOptions } from '../config/connectionSecurity.js';
+import { natsSecurityOptions } from '../config/connectionSecurity.js';
+import { connectRedis } from '../state/redisClient.js';
 import type { Config } from '../config/schema.js';
 import { startDaemon, type Daemon } from '../daemon.js';
 import { countFacts, discrepancyCountsByKind, queryRows } from '../sinks/clickhouse/queries.js';
@@ -407,8 +408,7 @@ async function cleanUp(config: Config, nc: NatsConnection | undefined): Promise<
     const n = config.nats;
     for (const s of [n.ledgerStream, n.chainStream, n.mappingStream, n.deadLetterStream]) await jsm.streams.delete(s).catch(() => undefined);
   }
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(config.redis.url, redisSecurityOptions(config.redis));
+  const redis = connectRedis(config.redis);
   try {
     let cursor = '0';
     do {

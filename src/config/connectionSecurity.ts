@@ -52,7 +52,7 @@ export const redisSecuritySchema = {
 export type NatsAuth = z.infer<typeof natsAuthSchema>;
 export type NatsTls = z.infer<typeof natsTlsSchema>;
 interface NatsSection { servers: string[]; auth?: NatsAuth | undefined; tls?: NatsTls | undefined; inboxPrefix?: string | undefined }
-interface RedisSection { url: string; username?: string | undefined; password?: z.infer<typeof secretRefSchema> | undefined; tls?: { caFile?: string | undefined; certFile?: string | undefined; keyFile?: string | undefined; servername?: string | undefined } | undefined }
+export interface RedisSection { url: string; username?: string | undefined; password?: z.infer<typeof secretRefSchema> | undefined; tls?: { caFile?: string | undefined; certFile?: string | undefined; keyFile?: string | undefined; servername?: string | undefined } | undefined }
 
 const readFile = (s: SecretSources, path: string, field: string): string => {
   try {
@@ -102,7 +102,7 @@ export function natsSecurityOptions(nats: NatsSection, s: SecretSources = { env:
 
 /**
  * The ioredis options beside `redis.url`: username and password (resolved, registered for
- * redaction), TLS from `redis.tls` or a `rediss://` URL. Pass as `new Redis(url, { ...this, ... })`.
+ * redaction), TLS from `redis.tls` or a `rediss://` URL. src/state/redisClient.ts connects with them.
  */
 export function redisSecurityOptions(redis: RedisSection, s: SecretSources = { env: process.env }): RedisOptions {
   const out: RedisOptions = {};

@@ -9,7 +9,7 @@ export abstract class ReconError extends Error {
   readonly shortMessage: string;
   readonly details: string | undefined;
 
-  constructor(shortMessage: string, options: { details?: string; cause?: unknown } = {}) {
+  constructor(shortMessage: string, options: { details?: string | undefined; cause?: unknown } = {}) {
     super(options.details ? `${shortMessage}\n\nDetails: ${options.details}` : shortMessage, {
       cause: options.cause,
     });
@@ -81,7 +81,7 @@ export class SinkRejected extends ReconError {
   /** The server's numeric error code (e.g. '27' CANNOT_PARSE_INPUT_ASSERTION_FAILED). */
   readonly serverCode: string;
 
-  constructor(shortMessage: string, options: { serverCode: string; details?: string; cause?: unknown }) {
+  constructor(shortMessage: string, options: { serverCode: string; details?: string | undefined; cause?: unknown }) {
     super(shortMessage, options);
     this.serverCode = options.serverCode;
   }

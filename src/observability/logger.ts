@@ -22,7 +22,7 @@ export function pseudonymise(value: unknown, key: string): string {
 
 export interface CreateLoggerOptions {
   /** Where JSON lines go (default stdout). Tests pass a stream to read them back. */
-  destination?: DestinationStream;
+  destination?: DestinationStream | undefined;
   /** Bound into every line. */
   base?: Record<string, unknown>;
   /** Key of the account pseudonyms (default: the namespace in `base`, else 'recon'). */

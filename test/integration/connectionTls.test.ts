@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
+import { connectRedis } from '../../src/state/redisClient.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisSecurityOptions } from '../../src/config/connectionSecurity.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -60,7 +61,7 @@ describe('TLS and passwords to NATS and Redis', () => {
     const config = parseConfig({ redis: { url: `rediss://127.0.0.1:${port}`, password: { env: 'REDIS_PW' }, tls: { caFile: pem.cert } } });
     const opts = redisSecurityOptions(config.redis, { env: { REDIS_PW: 'redis-test-pw' } });
     const pong = await waitFor('Redis over TLS', async () => {
-      const r = new Redis(config.redis.url, { ...opts, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const r = connectRedis(config.redis, { env: { REDIS_PW: 'redis-test-pw' } }, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       r.on('error', () => undefined);
       try { await r.connect(); return await r.ping(); } finally { r.disconnect(); }
     }, 15_000, 100);

@@ -85,8 +85,10 @@ const dashboardSchema = z.object({
 
 type Parsed = z.infer<typeof dashboardSchema>;
 type WithoutTargets = Omit<Parsed, 'panels' | '__inputs'> & { panels: Omit<Parsed['panels'][number], 'targets'>[] };
+/** As parsed from JSON, which has no `undefined`: zod's `optional()` outputs `T | undefined`, JSON only absence. */
+type FromJson<T> = T extends (infer U)[] ? FromJson<U>[] : T extends object ? { [K in keyof T]: FromJson<Exclude<T[K], undefined>> } : T;
 // Compile-time proof that the schema accepts only what the Foundation SDK's Dashboard type allows.
-const asSdkDashboard = (d: WithoutTargets): sdk.Dashboard => d;
+const asSdkDashboard = (d: FromJson<WithoutTargets>): sdk.Dashboard => d;
 void asSdkDashboard;
 
 const dashboards = files.map((f) => ({ file: f, json: JSON.parse(readFileSync(join(DIR, f), 'utf8')) as unknown }));

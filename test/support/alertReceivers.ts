@@ -125,7 +125,7 @@ export function validateSlackMessage(m: unknown): string[] {
 
 interface Endpoint {
   requests: ReceivedRequest[];
-  behaviour?: Behaviour;
+  behaviour?: Behaviour | undefined;
 }
 
 export interface AlertReceivers {

@@ -46,7 +46,7 @@ export function chdbRawInsertConnection(inner: ChdbConnection): Connection<Reada
     }
     const body = await bodyBytes(params.values);
     const query_id = params.query_id ?? crypto.randomUUID();
-    if (body.length === 0) return { query_id, response_headers: {}, http_status_code: 200, summary: undefined } as ConnInsertResult;
+    if (body.length === 0) return { query_id, response_headers: {}, http_status_code: 200 } as ConnInsertResult;
     try {
       const s = await inner.chdb.rawInsert({
         table: m[1]!, format: m[3]! as 'JSONCompactEachRow', values: body, settings,
