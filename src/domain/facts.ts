@@ -171,6 +171,23 @@ export interface IdentityChangeRow {
   recorded_at: number;
 }
 
+/**
+ * One record of the tamper-evident audit trail (src/cases/auditChain.ts): every case action and
+ * status change, hash-chained to the record before it. `seq` is its place in the chain.
+ */
+export interface AuditLogRow {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  subject: string;
+  /** Canonical JSON of the action's details. */
+  content: string;
+  prev_hash: string;
+  hash: string;
+  recorded_at: number;
+}
+
 export interface FactRows {
   ledger_entries: LedgerEntryRow;
   chain_events: ChainEventRow;
@@ -181,6 +198,7 @@ export interface FactRows {
   aml_alerts: AmlAlertRow;
   chain_event_retractions: ChainEventRetractionRow;
   identity_changes: IdentityChangeRow;
+  audit_log: AuditLogRow;
 }
 
 export type FactTable = keyof FactRows;
@@ -196,6 +214,7 @@ export const FACT_ID_COLUMN: { [T in FactTable]: keyof FactRows[T] & string } = 
   aml_alerts: 'alert_id',
   chain_event_retractions: 'event_id',
   identity_changes: 'change_id',
+  audit_log: 'seq',
 };
 
 export type Fact = { [T in FactTable]: { table: T; row: FactRows[T] } }[FactTable];

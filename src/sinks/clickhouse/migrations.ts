@@ -131,6 +131,17 @@ export const FACT_COLUMNS: { [T in FactTable]: { [C in keyof FactRows[T]]-?: str
     effective_at: "DateTime64(3, 'UTC')",
     recorded_at: "DateTime64(3, 'UTC')",
   },
+  audit_log: {
+    seq: 'UInt64',
+    at: "DateTime64(3, 'UTC')",
+    actor: 'String',
+    action: 'LowCardinality(String)',
+    subject: 'String',
+    content: 'String',
+    prev_hash: 'FixedString(64)',
+    hash: 'FixedString(64)',
+    recorded_at: "DateTime64(3, 'UTC')",
+  },
   aml_alerts: {
     alert_id: 'String',
     rule_id: 'LowCardinality(String)',
@@ -171,6 +182,8 @@ const TABLE_LAYOUT: { [T in FactTable]: { engine: string; orderBy: string; parti
   chain_event_retractions: { engine: 'ReplacingMergeTree', orderBy: 'event_id' },
   aml_alerts: { engine: 'ReplacingMergeTree', orderBy: 'alert_id', partitionBy: 'toYYYYMM(event_time)' },
   identity_changes: { engine: 'ReplacingMergeTree', orderBy: 'change_id', partitionBy: 'toYYYYMM(effective_at)' },
+  // Keyed by the chain position: a replayed record collapses; an edit shows in `recon audit verify`.
+  audit_log: { engine: 'ReplacingMergeTree', orderBy: 'seq', partitionBy: 'toYYYYMM(at)' },
 };
 
 export const FACT_TABLES = Object.keys(FACT_COLUMNS) as FactTable[];
@@ -308,6 +321,12 @@ WHERE event_id NOT IN (SELECT event_id FROM ${db}.chain_event_retractions)`,
     // Wallets linked, moved or unlinked by mapping updates: facts, so "whose wallet was it then?"
     // has an answer after the in-memory map moved on.
     statements: (db) => [createFactTable(db, 'identity_changes')],
+  },
+  {
+    version: 30,
+    name: 'audit_log',
+    // The cases' hash-chained audit trail (src/cases/auditLog.ts). Versions 30-39 belong to cases.
+    statements: (db) => [createFactTable(db, 'audit_log')],
   },
 ];
 

@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { AuditLog, type AuditEntry } from '../../src/cases/auditLog.js';
+import { SinkUnavailable } from '../../src/lib/errors.js';
+import { createFactWriter, type FactWriter } from '../../src/sinks/clickhouse/factWriter.js';
+import { tempClickHouse, type TempClickHouse } from '../support/clickhouse.js';
+
+const entry = (i: number, actor = 'alice'): AuditEntry => ({
+  at: 1_760_000_000_000 + i, actor, action: 'case.comment', subject: `C-${i % 4}`, content: { text: `note ${i}`, amountMinor: BigInt(i) * 1_000n },
+});
+
+/** The audit trail on real Redis and ClickHouse (chdb), each test on a chain of its own. */
+describe('audit log', () => {
+  let ch: TempClickHouse;
+  const clients: Redis[] = [];
+  let namespace: string;
+  let writer: FactWriter;
+  const redis = () => {
+    const r = new Redis('redis://127.0.0.1:6379');
+    clients.push(r);
+    return r;
+  };
+  const log = (o: { writer?: FactWriter; database?: string } = {}) =>
+    new AuditLog({ redis: redis(), clickhouse: ch.client, database: o.database ?? ch.database, writer: o.writer ?? writer, namespace });
+  const sql = async (q: string) => { await ch.client.command({ query: q, clickhouse_settings: { mutations_sync: '2' } }); };
+
+  beforeAll(async () => {
+    ch = await tempClickHouse();
+    writer = createFactWriter(ch.client, ch.database);
+  });
+  beforeEach(async () => {
+    namespace = `audit-${randomUUID().slice(0, 8)}`;
+    // One table for the file: each test starts from an empty trail.
+    await sql(`TRUNCATE TABLE ${ch.database}.audit_log`);
+  });
+  afterAll(async () => {
+    for (const r of clients) r.disconnect();
+    await ch?.close();
+  });
+
+  it('chains appended records, makes them durable, and verifies the whole trail and a period', async () => {
+    const a = log();
+    const recs = await a.append([entry(1), entry(2), entry(3)]);
+    await a.append([entry(4), entry(5)]);
+    expect(recs.map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(await a.head()).toMatchObject({ seq: 5 });
+    expect(await a.verify()).toMatchObject({ ok: true, records: 5, head: { seq: 5 } });
+    expect(await a.verify({ fromSeq: 3, toSeq: 4 })).toMatchObject({ ok: true, records: 2, head: { seq: 4 } });
+  });
+
+  it('forms one chain without gaps or forks from two writers appending at once', async () => {
+    const [a, b] = [log(), log()];
+    await Promise.all([
+      (async () => { for (let i = 0; i < 40; i++) await a.append([entry(i, 'alice')]); })(),
+      (async () => { for (let i = 0; i < 40; i++) await b.append([entry(100 + i, 'bob')]); })(),
+    ]);
+    const v = await a.verify();
+    expect(v).toMatchObject({ ok: true, records: 80, head: { seq: 80 } });
+    const actors = new Set<string>();
+    for await (const page of a.records()) for (const r of page) actors.add(r.actor);
+    expect([...actors].sort()).toEqual(['alice', 'bob']);
+  });
+
+  it('names an edited, a deleted and a reordered record in ClickHouse', async () => {
+    const a = log();
+    await a.append(Array.from({ length: 8 }, (_, i) => entry(i + 1)));
+    // Edited: the stored content of record 3 changed in place.
+    await sql(`ALTER TABLE ${ch.database}.audit_log UPDATE content = replace(content, 'note 3', 'note 33') WHERE seq = 3`);
+    expect(await a.verify()).toMatchObject({ ok: false, seq: 3, problem: 'edited' });
+    // Periods after the edit still verify (the anchor, record 3's stored hash, was not touched).
+    expect(await a.verify({ fromSeq: 4 })).toMatchObject({ ok: true, records: 5 });
+    await sql(`ALTER TABLE ${ch.database}.audit_log UPDATE content = replace(content, 'note 33', 'note 3') WHERE seq = 3`);
+    expect(await a.verify()).toMatchObject({ ok: true });
+    // Reordered: records 5 and 6 swap places in the chain, each row otherwise intact (ClickHouse
+    // cannot update a key column, so the rows are deleted and inserted again with swapped seqs).
+    const rows = await ch.client.query({ query: `SELECT * FROM ${ch.database}.audit_log FINAL WHERE seq IN (5, 6) ORDER BY seq`, format: 'JSONEachRow' }).then((r) => r.json<Record<string, unknown>>());
+    await sql(`ALTER TABLE ${ch.database}.audit_log DELETE WHERE seq IN (5, 6)`);
+    await ch.client.insert({ table: `${ch.database}.audit_log`, values: [{ ...rows[1], seq: 5 }, { ...rows[0], seq: 6 }], format: 'JSONEachRow' });
+    expect(await a.verify()).toMatchObject({ ok: false, seq: 5, problem: 'edited' });
+    // Deleted: record 2 gone.
+    await sql(`ALTER TABLE ${ch.database}.audit_log DELETE WHERE seq = 2`);
+    expect(await a.verify()).toMatchObject({ ok: false, seq: 2, problem: 'missing' });
+  });
+
+  it('keeps a record chained but not yet durable, and writes it once the sink is back', async () => {
+    const failing: FactWriter = { write: async () => { throw new SinkUnavailable('ClickHouse unavailable'); } };
+    await log().append([entry(1)]);
+    await expect(log({ writer: failing }).append([entry(2)])).rejects.toThrow(/unavailable/);
+    const a = log();
+    expect(await a.head()).toMatchObject({ seq: 2 });
+    expect(await a.verify()).toMatchObject({ ok: true, records: 1 });
+    expect(await a.flushPending()).toBe(1);
+    expect(await a.flushPending()).toBe(0);
+    await a.append([entry(3)]);
+    expect(await a.verify()).toMatchObject({ ok: true, records: 3, head: { seq: 3 } });
+  });
+
+  it('takes the head back from the last durable record when Redis lost it, and chains on', async () => {
+    const a = log();
+    await a.append([entry(1), entry(2)]);
+    const r = redis();
+    await r.del(`${namespace}:{audit}:head`);
+    expect(await a.head()).toBeNull();
+    expect(await a.restoreHead()).toMatchObject({ seq: 2 });
+    await a.append([entry(3)]);
+    expect(await a.verify()).toMatchObject({ ok: true, records: 3 });
+  });
+});
