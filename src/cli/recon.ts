@@ -4,6 +4,7 @@
  *   recon run            start a worker (npm start): config from RECON_CONFIG + environment
  *   recon migrate        apply the ClickHouse migrations and exit
  *   recon check-config   validate the configuration and print it, secrets redacted
+ *   recon audit          verify the audit trail's hash chain, print its head (src/cli/audit.ts)
  *
  * Exit codes: 0 success (including a graceful stop on SIGTERM/SIGINT), 1 runtime failure,
  * 2 invalid configuration or usage.
@@ -21,6 +22,7 @@ import { redactAlertsConfig } from '../alerts/alertSecrets.js';
 import { redactConnectionSections } from '../config/connectionSecurity.js';
 import { createLogger } from '../observability/logger.js';
 import { REDACTED, redactText, redactUrl } from '../lib/redact.js';
+import { auditMain } from './audit.js';
 import { notifyMain } from './notifier.js';
 
 const USAGE = `usage: recon <command>
@@ -30,6 +32,7 @@ commands:
   migrate        apply ClickHouse migrations and exit
   check-config   validate the configuration and print the effective one (secrets redacted)
   notify         run the alert notifier (ALERTS outbox → PagerDuty, Slack); "notify silence …" records a silence
+  audit          "audit verify [--from N] [--to N] [--heads FILE]" checks the audit trail; "audit head" prints its head
 
 environment: RECON_CONFIG, CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CHDB_PATH,
              NATS_URL, NATS_USER, NATS_PASSWORD[_FILE], NATS_TOKEN[_FILE], NATS_CREDS,
@@ -125,7 +128,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     console.log(USAGE);
     return command === undefined ? 2 : 0;
   }
-  if (!['run', 'migrate', 'check-config', 'notify'].includes(command)) {
+  if (!['run', 'migrate', 'check-config', 'notify', 'audit'].includes(command)) {
     console.error(`recon: unknown command '${command}'\n\n${USAGE}`);
     return 2;
   }
@@ -146,6 +149,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       return 0;
     case 'notify':
       return notifyMain(argv.slice(1), config, env);
+    case 'audit':
+      return auditMain(argv.slice(1), config);
     case 'migrate':
       await runMigrations(config);
       return 0;

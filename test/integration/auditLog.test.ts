@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chainRecord, type AuditRecord } from '../../src/cases/auditChain.js';
 import { AuditLog, type AuditEntry } from '../../src/cases/auditLog.js';
+import { auditMain } from '../../src/cli/audit.js';
+import { parseConfig } from '../../src/config/load.js';
 import { SinkUnavailable } from '../../src/lib/errors.js';
 import { createFactWriter, type FactWriter } from '../../src/sinks/clickhouse/factWriter.js';
 import { tempClickHouse, type TempClickHouse } from '../support/clickhouse.js';
@@ -94,6 +100,37 @@ describe('audit log', () => {
     expect(await a.flushPending()).toBe(0);
     await a.append([entry(3)]);
     expect(await a.verify()).toMatchObject({ ok: true, records: 3, head: { seq: 3 } });
+  });
+
+  it('recon audit head and verify: exit 0 on an intact trail, 1 naming the record, 1 on a rewrite past an exported head', async () => {
+    const a = log();
+    await a.append(Array.from({ length: 6 }, (_, i) => entry(i + 1)));
+    const config = parseConfig({ namespace, clickhouse: { database: ch.database, dataDir: ch.dir } });
+    const lines: string[] = [];
+    const cli = (...argv: string[]) => auditMain(argv, config, { clickhouse: ch.client, out: (l) => lines.push(l), now: () => Date.UTC(2026, 11, 5) });
+    expect(await cli('head')).toBe(0);
+    const head = JSON.parse(lines.pop()!) as { seq: number; hash: string; at: string };
+    expect(head).toMatchObject({ seq: 6, at: '2026-12-05T00:00:00.000Z' });
+    expect(await cli('verify', '--from', '2', '--to', '5')).toBe(0);
+    expect(JSON.parse(lines.pop()!)).toMatchObject({ ok: true, records: 4 });
+    expect(await cli('verify', '--from', 'two')).toBe(2);
+    // Someone rewrites record 4 and re-chains everything after it, consistently.
+    const rows = [];
+    let prev: AuditRecord | null = null;
+    for await (const page of a.records()) {
+      for (const r of page) {
+        const next: AuditRecord = r.seq < 4 ? r : chainRecord(prev, { at: r.at, actor: r.seq === 4 ? 'mallory' : r.actor, action: r.action, subject: r.subject, content: JSON.parse(r.content) });
+        rows.push({ seq: next.seq, at: next.at, actor: next.actor, action: next.action, subject: next.subject, content: next.content, prev_hash: next.prevHash, hash: next.hash, recorded_at: Date.now() });
+        prev = next;
+      }
+    }
+    await sql(`TRUNCATE TABLE ${ch.database}.audit_log`);
+    await ch.client.insert({ table: `${ch.database}.audit_log`, values: rows, format: 'JSONEachRow' });
+    expect(await cli('verify')).toBe(0); // the chain alone cannot tell
+    const heads = join(mkdtempSync(join(tmpdir(), 'heads-')), 'heads.jsonl');
+    writeFileSync(heads, `${JSON.stringify(head)}\n`);
+    expect(await cli('verify', '--heads', heads)).toBe(1);
+    expect(JSON.parse(lines.pop()!)).toMatchObject({ ok: false, seq: 6, problem: 'rewritten' });
   });
 
   it('takes the head back from the last durable record when Redis lost it, and chains on', async () => {
