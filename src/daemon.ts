@@ -104,7 +104,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   await ensureConsumers(jsm, config);
 
   const identities = new IdentityMap(currencyExponent, { accounts: config.accounts, tokens: config.tokens });
-  const writer = await createDurableWriter({ clickhouse, database: db, jsm, js, alerts: config.alerts, log, metrics });
+  const writer = await createDurableWriter({ clickhouse, database: db, jsm, js, alerts: config.alerts, replicas: config.nats.replicas, log, metrics });
   const deadLetter = createDeadLetterSink({ js, subjectPrefix: config.nats.deadLetterSubjectPrefix });
   // Wallets moved between accounts are facts (identity_changes), logged and counted when live.
   const identityChanges = startIdentityChangeRecorder({ writer, log, metrics });

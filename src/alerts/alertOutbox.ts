@@ -65,8 +65,8 @@ export function withAlertOutbox(writer: FactWriter, outbox: AlertOutbox | undefi
  * The outbox of a worker when `alerts.enabled`: ensures the ALERTS stream and returns the outbox
  * (undefined when alerting is off, which `withAlertOutbox` treats as no outbox).
  */
-export async function startAlertOutbox(jsm: JetStreamManager, js: JetStreamClient, alerts: AlertsConfig): Promise<AlertOutbox | undefined> {
+export async function startAlertOutbox(jsm: JetStreamManager, js: JetStreamClient, alerts: AlertsConfig, replicas = 1): Promise<AlertOutbox | undefined> {
   if (!alerts.enabled) return undefined;
-  await ensureAlertOutbox(jsm, alerts);
+  await ensureAlertOutbox(jsm, alerts, replicas);
   return createAlertOutbox({ js, alerts });
 }

@@ -5,9 +5,9 @@ import type { AlertsConfig } from './alertsConfig.js';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from '../config/streamLimits.js';
 
 /** Creates (or updates) the alert outbox stream with its retention limits, idempotently; the workers call it at start. */
-export async function ensureAlertOutbox(jsm: JetStreamManager, a: AlertsConfig): Promise<void> {
+export async function ensureAlertOutbox(jsm: JetStreamManager, a: AlertsConfig, replicas = 1): Promise<void> {
   await ensureStream(jsm, {
-    name: a.stream, subjects: [`${a.subjectPrefix}.>`], duplicate_window: nanos(a.duplicateWindowMs), ...streamLimitsConfig(a.streamLimits),
+    name: a.stream, subjects: [`${a.subjectPrefix}.>`], duplicate_window: nanos(a.duplicateWindowMs), num_replicas: replicas, ...streamLimitsConfig(a.streamLimits),
   });
 }
 
@@ -22,11 +22,13 @@ export async function ensureNotifierStreams(
   // The workers' limits of the shared dead-letter stream (nats.limits.deadLetter): the notifier
   // must bring it to the same settings, or each start of either would undo the other's.
   deadLetter: { stream: string; subjectPrefix: string; limits?: StreamLimits },
+  /** nats.replicas: copies of each stream on a clustered JetStream. */
+  replicas = 1,
 ): Promise<void> {
-  await ensureAlertOutbox(jsm, a);
-  await ensureStream(jsm, { name: a.silenceStream, subjects: [a.silenceSubject] });
+  await ensureAlertOutbox(jsm, a, replicas);
+  await ensureStream(jsm, { name: a.silenceStream, subjects: [a.silenceSubject], num_replicas: replicas });
   await ensureStream(jsm, {
-    name: deadLetter.stream, subjects: [`${deadLetter.subjectPrefix}.>`], ...streamLimitsConfig(deadLetter.limits ?? DEFAULT_STREAM_LIMITS.deadLetter),
+    name: deadLetter.stream, subjects: [`${deadLetter.subjectPrefix}.>`], num_replicas: replicas, ...streamLimitsConfig(deadLetter.limits ?? DEFAULT_STREAM_LIMITS.deadLetter),
   });
   await ensureDurableConsumer(jsm, a.stream, { name: a.consumerName, maxAckPending: a.maxAckPending, ackWaitMs: a.ackWaitMs });
 }

@@ -116,7 +116,7 @@ export async function startNotifier(o: NotifierOptions): Promise<Notifier> {
   const nats: NatsConnection = await connect({ ...natsSecurityOptions(config.nats, o.secrets), servers: config.nats.servers, name: `${config.workerId}-notifier`, maxReconnectAttempts: -1 });
   const js: JetStreamClient = jetstream(nats);
   const jsm = await jetstreamManager(nats);
-  await ensureNotifierStreams(jsm, a, { stream: config.nats.deadLetterStream, subjectPrefix: config.nats.deadLetterSubjectPrefix, limits: config.nats.limits.deadLetter });
+  await ensureNotifierStreams(jsm, a, { stream: config.nats.deadLetterStream, subjectPrefix: config.nats.deadLetterSubjectPrefix, limits: config.nats.limits.deadLetter }, config.nats.replicas);
   const redis = connectRedis(config.redis, o.secrets, { enableAutoPipelining: true });
   const state = new AlertState(redis, config.namespace);
   const silences = new SilenceRegistry(a.silences);

@@ -50,7 +50,7 @@ async function silence(config: Config, args: readonly string[], env: NodeJS.Proc
   const nc = await connect({ ...natsSecurityOptions(config.nats, { env }), servers: config.nats.servers });
   try {
     const jsm = await jetstreamManager(nc);
-    await ensureNotifierStreams(jsm, config.alerts, { stream: config.nats.deadLetterStream, subjectPrefix: config.nats.deadLetterSubjectPrefix, limits: config.nats.limits.deadLetter });
+    await ensureNotifierStreams(jsm, config.alerts, { stream: config.nats.deadLetterStream, subjectPrefix: config.nats.deadLetterSubjectPrefix, limits: config.nats.limits.deadLetter }, config.nats.replicas);
     const s = await publishSilence(jetstream(nc), config.alerts.silenceSubject, {
       id: f.id ?? randomUUID(),
       match: { ...(f.kind && { kind: f.kind }), ...(f.account && { account: f.account }), ...(f.wallet && { wallet: f.wallet }) },

@@ -142,6 +142,11 @@ export const configSchema = z.object({
     /** In-flight (unacked) messages per consumer: the backpressure valve. */
     maxAckPending: z.number().int().positive().default(4_000).describe('Unacked messages per consumer: the backpressure valve.'),
     ackWaitMs: z.number().int().positive().default(60_000).describe('Redelivery after this long without an ack.'),
+    /**
+     * Copies of every stream the engine creates (LEDGER, CHAIN, MAPPINGS, DEADLETTER, the alert
+     * streams) on a clustered JetStream: 3 survives one server down. At most the cluster's size.
+     */
+    replicas: z.number().int().min(1).max(5).default(1).describe('Replicas of every stream the engine creates on a clustered JetStream (3 survives a server down); 1 on a single server.'),
     /** Messages pulled per batch request. */
     pullBatch: z.number().int().positive().default(500).describe('Messages per pull request.'),
     /**

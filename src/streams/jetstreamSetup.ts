@@ -39,10 +39,11 @@ export async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamCon
  */
 export async function ensureStreams(jsm: JetStreamManager, config: Config): Promise<void> {
   const n = config.nats;
-  await ensureStream(jsm, { name: n.ledgerStream, subjects: n.ledgerSubjects, ...streamLimitsConfig(n.limits.ledger) });
-  await ensureStream(jsm, { name: n.chainStream, subjects: [`${n.chainSubjectPrefix}.>`], ...streamLimitsConfig(n.limits.chain) });
-  await ensureStream(jsm, { name: n.mappingStream, subjects: [n.mappingSubject], max_msgs_per_subject: -1, ...streamLimitsConfig(n.limits.mappings) });
-  await ensureStream(jsm, { name: n.deadLetterStream, subjects: [`${n.deadLetterSubjectPrefix}.>`], ...streamLimitsConfig(n.limits.deadLetter) });
+  const num_replicas = n.replicas;
+  await ensureStream(jsm, { name: n.ledgerStream, subjects: n.ledgerSubjects, num_replicas, ...streamLimitsConfig(n.limits.ledger) });
+  await ensureStream(jsm, { name: n.chainStream, subjects: [`${n.chainSubjectPrefix}.>`], num_replicas, ...streamLimitsConfig(n.limits.chain) });
+  await ensureStream(jsm, { name: n.mappingStream, subjects: [n.mappingSubject], max_msgs_per_subject: -1, num_replicas, ...streamLimitsConfig(n.limits.mappings) });
+  await ensureStream(jsm, { name: n.deadLetterStream, subjects: [`${n.deadLetterSubjectPrefix}.>`], num_replicas, ...streamLimitsConfig(n.limits.deadLetter) });
 }
 
 /**

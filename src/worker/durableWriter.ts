@@ -12,6 +12,8 @@ export interface DurableWriterOptions {
   jsm: JetStreamManager;
   js: JetStreamClient;
   alerts: AlertsConfig;
+  /** nats.replicas, for the alert outbox stream. */
+  replicas: number;
   log: Logger;
   metrics: Metrics;
 }
@@ -24,7 +26,7 @@ export interface DurableWriterOptions {
  * `recon_clickhouse_duration_seconds{operation="insert"}` and its failures counted.
  */
 export async function createDurableWriter(o: DurableWriterOptions): Promise<FactWriter> {
-  const inner = withAlertOutbox(createFactWriter(o.clickhouse, o.database, { log: o.log }), await startAlertOutbox(o.jsm, o.js, o.alerts));
+  const inner = withAlertOutbox(createFactWriter(o.clickhouse, o.database, { log: o.log }), await startAlertOutbox(o.jsm, o.js, o.alerts, o.replicas));
   return {
     ...inner,
     write: async (...args) => {

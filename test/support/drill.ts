@@ -219,7 +219,7 @@ async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
   }), timeoutMs, 50);
 }
 
-function privateServer(port: number, url: string, cmd: string, args: string[], onDispose: () => void = () => undefined): PrivateServer {
+export function privateServer(port: number, url: string, cmd: string, args: string[], onDispose: () => void = () => undefined): PrivateServer {
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   return {

@@ -76,9 +76,11 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const token = await deployDepositToken(anvil, { name: 'USD Deposit Token', symbol: 'USDd', decimals });
   const ch = o.shared ? { ...o.shared.ch, database: o.shared.database, close: async () => undefined } : await tempClickHouse();
   if (o.shared) await migrate(ch.client, ch.database);
+  // `config.nats` is merged into the harness's own stream names (servers, replicas, timings).
+  const { nats: natsOverride, ...configOverride } = o.config ?? {};
   const config = parseConfig({
     namespace: names.namespace,
-    nats: names.nats,
+    nats: { ...names.nats, ...natsOverride },
     clickhouse: { database: ch.database, dataDir: ch.dir },
     matching: { windowMs: 3_000, allowedLatenessMs: 1_000, ledgerIdleMs: 2_000, sweepIntervalMs: 250, lateRetentionMs: 3_600_000 },
     balances: { intervalMs: 3_600_000, onChangeDebounceMs: 3_600_000, driftGraceMs: 3_600_000 },
@@ -88,7 +90,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     accounts: o.accounts ?? [],
     http: { port: 0 },
     log: { level: 'warn' },
-    ...o.config,
+    ...configOverride,
   });
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'warn' });
   const daemons: Daemon[] = [];
