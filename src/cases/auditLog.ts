@@ -47,8 +47,9 @@ const recordOf = (r: AuditLogRow): AuditRecord => ({
  * lost the head, `restoreHead()` takes it from the last durable record.
  */
 export class AuditLog {
-  private readonly headKey: string;
-  private readonly pendingKey: string;
+  /** Redis keys of the chain's head and pending list (a case store updates them in the same script). */
+  readonly headKey: string;
+  readonly pendingKey: string;
   private readonly now: () => number;
 
   constructor(private readonly o: AuditLogOptions) {
@@ -62,9 +63,15 @@ export class AuditLog {
   async append(entries: readonly AuditEntry[]): Promise<AuditRecord[]> {
     const out: AuditRecord[] = [];
     for (const e of entries) out.push(await this.chainOne(e));
-    await this.o.writer.write(out.map((r) => ({ table: 'audit_log', row: rowOf(r, this.now()) })), { suspects: new Set(out.map((r) => `audit_log:${r.seq}`)) });
-    await this.dropPending(out);
+    await this.persist(out);
     return out;
+  }
+
+  /** Makes records chained (and pending) durable in ClickHouse, then drops them from pending. */
+  async persist(records: readonly AuditRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.o.writer.write(records.map((r) => ({ table: 'audit_log', row: rowOf(r, this.now()) })), { suspects: new Set(records.map((r) => `audit_log:${r.seq}`)) });
+    await this.dropPending(records);
   }
 
   private async chainOne(e: AuditEntry): Promise<AuditRecord> {
@@ -94,9 +101,7 @@ export class AuditLog {
   /** Writes records chained but not yet durable (a crash after the compare-and-set). */
   async flushPending(): Promise<number> {
     const pending = (await this.o.redis.lrange(this.pendingKey, 0, -1)).map((s) => JSON.parse(s) as AuditRecord);
-    if (pending.length === 0) return 0;
-    await this.o.writer.write(pending.map((r) => ({ table: 'audit_log', row: rowOf(r, this.now()) })), { suspects: new Set(pending.map((r) => `audit_log:${r.seq}`)) });
-    await this.dropPending(pending);
+    await this.persist(pending);
     return pending.length;
   }
 
