@@ -3,6 +3,7 @@ import { Gauge } from 'prom-client';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { DestinationStream, Logger } from 'pino';
+import { startCases } from './cases/startCases.js';
 import { createDurableWriter } from './worker/durableWriter.js';
 import { startWorkerPipeline } from './worker/workerPipeline.js';
 import { countDurableFacts, emptyWorkerStats, type WorkerStats } from './worker/workerStats.js';
@@ -184,6 +185,8 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   });
   balances = startBalanceReconciler({ config, clickhouse, writer, redis, log, identities, onFacts: countFacts, durableBlock: (chainId) => store.chainBlock(chainId) });
 
+  const cases = config.cases.enabled ? await startCases({ config, redis, clickhouse, writer, secrets, log: log.child({ component: 'cases' }) }) : null;
+
   let server: HealthServer | undefined;
   if (config.http.port >= 0) {
     const probes = daemonProbes({
@@ -193,6 +196,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     server = await startHealthServer({
       host: config.http.host, port: config.http.port, registry: metrics.registry,
       checks: probes.checks, beforeScrape: probes.sample, cacheMs: config.http.probeCacheMs,
+      ...(cases && { handle: cases.handle }),
       onProbe: (name, ok, seconds) => {
         const dependency = name.startsWith('chain:') ? 'chain' : name;
         metrics.dependencyUp.set({ dependency }, ok ? 1 : 0);

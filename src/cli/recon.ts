@@ -24,6 +24,7 @@ import { createLogger } from '../observability/logger.js';
 import { REDACTED, redactText, redactUrl } from '../lib/redact.js';
 import { auditMain } from './audit.js';
 import { notifyMain } from './notifier.js';
+import { redactSecretRef } from '../config/secrets.js';
 
 const USAGE = `usage: recon <command>
 
@@ -55,6 +56,7 @@ export function redactConfig(config: Config): Config {
     // RPC URLs of hosted providers carry their API key in the path or query, websocket ones too.
     chains: config.chains.map((c) => ({ ...c, rpcUrls: c.rpcUrls.map(redactUrl), wsUrls: c.wsUrls.map(redactUrl) })),
     alerts: redactAlertsConfig(config.alerts),
+    cases: { ...config.cases, tokens: config.cases.tokens.map((t) => ({ ...t, token: redactSecretRef(t.token) })) },
   };
 }
 

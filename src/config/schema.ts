@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { alertsConfigSchema } from '../alerts/alertsConfig.js';
+import { casesConfigSchema } from '../cases/casesConfig.js';
 import { DEFAULT_STREAM_LIMITS, streamLimitsSchema } from './streamLimits.js';
 import { CURRENCY_EXPONENTS } from '../domain/currencies.js';
 import {
@@ -252,6 +253,8 @@ export const configSchema = z.object({
   }).prefault({}).describe('AML pattern rules on the live stream (see docs/aml-rules.md).'),
   /** Alert outbox and notifier (PagerDuty, Slack): see src/alerts/alertsConfig.ts. */
   alerts: alertsConfigSchema.prefault({}).describe('Alert outbox and notifier (PagerDuty, Slack): see docs/alerts.md.'),
+  /** Case workflow: see src/cases/casesConfig.ts. */
+  cases: casesConfigSchema.prefault({}).describe('Case workflow: the operators\' API, users and four eyes (docs/cases.md).'),
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (`LOG_LEVEL` overrides).'),
     /** Pseudonymise account identifiers (account ids, wallets) in log lines with a keyed hash. */

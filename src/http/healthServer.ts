@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { redactText } from '../lib/redact.js';
 import type { Registry } from 'prom-client';
 import { cachedProbe } from './probeCache.js';
@@ -25,6 +25,8 @@ export interface HealthServerOptions {
    * request probes, concurrent requests still share one run).
    */
   cacheMs?: number;
+  /** Further routes (the case API): answers and resolves true for its own paths, false for others. */
+  handle?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
 
 export interface HealthServer {
@@ -88,6 +90,7 @@ export async function startHealthServer(o: HealthServerOptions): Promise<HealthS
     const path = (req.url ?? '/').split('?')[0];
     void (async () => {
       try {
+        if (o.handle && (await o.handle(req, res))) return;
         if (path === '/metrics') {
           // recon_dependency_up comes from the readiness probes: a scrape refreshes them (cached like
           // /readyz), so a fleet watched only through /metrics still sees a dependency go down.

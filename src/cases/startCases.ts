@@ -1,0 +1,42 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { resolveSecret, type SecretSources } from '../config/secrets.js';
+import { ConfigError } from '../lib/errors.js';
+import type { FactWriter } from '../sinks/clickhouse/factWriter.js';
+import { caseApi } from '../http/caseApi.js';
+import { AuditLog } from './auditLog.js';
+import { fourEyesPolicyOf } from './casesConfig.js';
+import { CaseStore } from './caseStore.js';
+
+export interface Cases {
+  audit: AuditLog;
+  cases: CaseStore;
+  /** The API's request handler for the worker's HTTP server. */
+  handle: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+}
+
+/**
+ * The case workflow of a worker (`cases.enabled`): the audit trail (records left pending by a
+ * crash are written first; a head Redis lost is taken from the last durable record), the case
+ * store, and the API with its users' tokens resolved from the configuration.
+ */
+export async function startCases(o: { config: Config; redis: Redis; clickhouse: ClickHouseClient; writer: FactWriter; secrets: SecretSources; log: Logger }): Promise<Cases> {
+  const { config } = o;
+  const database = config.clickhouse.database;
+  const users = config.cases.tokens.map((t, i) => {
+    const token = resolveSecret(t.token, `cases.tokens.${i}.token`, o.secrets);
+    if (token.length < 32) throw new ConfigError(`invalid configuration: cases.tokens.${i}.token: at least 32 characters`);
+    return { id: t.id, role: t.role, token };
+  });
+  const audit = new AuditLog({ redis: o.redis, clickhouse: o.clickhouse, database, writer: o.writer, namespace: config.namespace });
+  const flushed = await audit.flushPending();
+  if ((await audit.head()) === null) await audit.restoreHead();
+  if (flushed > 0) o.log.warn({ records: flushed }, 'cases: wrote audit records left pending by a previous run');
+  const cases = new CaseStore({ redis: o.redis, audit, namespace: config.namespace, policy: fourEyesPolicyOf(config.cases) });
+  const handle = caseApi({ users, cases, audit, redis: o.redis, clickhouse: o.clickhouse, database, namespace: config.namespace });
+  o.log.info({ users: users.map((u) => ({ id: u.id, role: u.role })) }, 'cases: API on /api/v1');
+  return { audit, cases, handle };
+}

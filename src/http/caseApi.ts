@@ -1,0 +1,211 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Redis } from 'ioredis';
+import type { AuditLog } from '../cases/auditLog.js';
+import { CaseActionRefused, type CaseAction, type CaseState } from '../cases/caseLifecycle.js';
+import type { CaseStore } from '../cases/caseStore.js';
+import { hasRole, type Actor, type Role } from '../cases/roles.js';
+import { queryRows } from '../sinks/clickhouse/queries.js';
+import { CASE_API_OPENAPI } from './caseApiOpenapi.js';
+
+/** An API user: the hash of their bearer token, who they are and their role. */
+export interface ApiUser {
+  id: string;
+  role: Role;
+  token: string;
+}
+
+export interface CaseApiOptions {
+  users: readonly ApiUser[];
+  cases: CaseStore;
+  audit: AuditLog;
+  redis: Redis;
+  clickhouse: ClickHouseClient;
+  database: string;
+  namespace: string;
+  now?: () => number;
+}
+
+/** A request the API answered: the status and JSON body, and who asked (for the audit record). */
+type Answer = { status: number; body: unknown };
+
+/** An error with a stable code and a human message, as every refusal of the API is shaped. */
+const problem = (status: number, code: string, message: string): Answer => ({ status, body: { error: { code, message } } });
+
+const REFUSAL_STATUS: Record<CaseActionRefused['code'], number> = {
+  FORBIDDEN: 403, ILLEGAL_TRANSITION: 409, SELF_APPROVAL: 409, NO_PENDING_REQUEST: 409, INVALID_ACTION: 400,
+};
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+const json = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
+
+/** Case state as the API shows it (bigints as decimal strings). */
+const caseBody = (s: CaseState) => JSON.parse(json(s)) as unknown;
+
+const ACTION_TYPES = new Set(['acknowledge', 'assign', 'comment', 'manual_match', 'unmatch', 'request_write_off', 'request_adjustment', 'approve', 'reject_request']);
+
+/** The action of a request body, or why it is not one (amounts are decimal strings of minor units). */
+function parseAction(b: unknown): CaseAction | string {
+  if (typeof b !== 'object' || b === null) return 'the body is a JSON object with a "type"';
+  const o = b as Record<string, unknown>;
+  const str = (k: string, max = 1_024) => (typeof o[k] === 'string' && (o[k] as string).length <= max ? (o[k] as string) : undefined);
+  const type = str('type');
+  if (!type || !ACTION_TYPES.has(type)) return `"type" is one of ${[...ACTION_TYPES].join(', ')}`;
+  switch (type) {
+    case 'acknowledge':
+    case 'unmatch':
+      return { type };
+    case 'assign':
+      return str('assignee', 64) ? { type, assignee: str('assignee', 64)! } : '"assignee" names who takes the case';
+    case 'comment':
+      return str('text', 4_000) !== undefined ? { type, text: str('text', 4_000)! } : '"text" is the comment (at most 4,000 characters)';
+    case 'manual_match': {
+      const legs = o.legIds;
+      return Array.isArray(legs) && legs.length <= 100 && legs.every((l) => typeof l === 'string' && l.length <= 256) ? { type, legIds: legs as string[] } : '"legIds" lists the legs to match';
+    }
+    case 'request_write_off':
+    case 'request_adjustment': {
+      const amount = str('amountMinor', 40);
+      if (!amount || !/^[1-9][0-9]{0,37}$/.test(amount)) return '"amountMinor" is a positive whole number of minor units, as a string';
+      const currency = str('currency', 3);
+      if (!currency || !/^[A-Z]{3}$/.test(currency)) return '"currency" is an ISO 4217 code';
+      const reasonCode = str('reasonCode', 64);
+      const requestId = str('requestId', 128);
+      if (!reasonCode || !requestId) return '"reasonCode" and "requestId" are required';
+      return { type, requestId, amountMinor: BigInt(amount), currency, reasonCode };
+    }
+    default: {
+      const requestId = str('requestId', 128);
+      return requestId ? { type: type as 'approve' | 'reject_request', requestId } : '"requestId" names the pending request';
+    }
+  }
+}
+
+async function readBody(req: IncomingMessage, max = 64 * 1_024): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > max) throw new Error('too large');
+    chunks.push(c as Buffer);
+  }
+  return chunks.length === 0 ? {} : (JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown);
+}
+
+/**
+ * The operators' HTTP API under `/api/v1/` (described by `/api/v1/openapi.json`): bearer tokens,
+ * a role per user, every call audited (`api.call` records in the audit trail), actions idempotent
+ * by `Idempotency-Key`. Returns a request handler that answers the routes it owns and returns
+ * false for others.
+ */
+export function caseApi(o: CaseApiOptions): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
+  const now = o.now ?? Date.now;
+  const tokens = o.users.map((u) => ({ user: u, hash: digest(u.token) }));
+  const authenticate = (req: IncomingMessage): Actor | null => {
+    const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
+    if (!m) return null;
+    const h = digest(m[1]!);
+    const found = tokens.find((t) => timingSafeEqual(t.hash, h));
+    return found ? { id: found.user.id, role: found.user.role } : null;
+  };
+  const db = o.database;
+
+  async function route(req: IncomingMessage, actor: Actor, path: string, url: URL): Promise<Answer> {
+    if (req.method === 'GET' && path === '/api/v1/openapi.json') return { status: 200, body: CASE_API_OPENAPI };
+    if (req.method === 'GET' && path === '/api/v1/cases') {
+      const status = url.searchParams.get('status') ?? 'open';
+      const kind = url.searchParams.get('kind') ?? '';
+      const account = url.searchParams.get('account') ?? '';
+      const minAmount = url.searchParams.get('minAmount') ?? '0';
+      const cursor = url.searchParams.get('cursor') ?? '';
+      const limit = Math.min(500, Math.max(1, Number(url.searchParams.get('limit') ?? 100) || 100));
+      if (!['open', 'resolved', 'all'].includes(status) || !/^[0-9]{1,38}$/.test(minAmount)) return problem(400, 'INVALID_QUERY', 'status is open, resolved or all; minAmount is a whole number of minor units');
+      const rows = await queryRows<Record<string, unknown> & { discrepancy_id: string }>(o.clickhouse,
+        `SELECT discrepancy_id, kind, status, account_id, currency, toString(expected_amount) AS expected_amount, toString(actual_amount) AS actual_amount, reason,
+                toUnixTimestamp64Milli(opened_at) AS opened_at
+         FROM ${db}.discrepancies_current
+         WHERE ({status:String} = 'all' OR status = {status:String})
+           AND ({kind:String} = '' OR kind = {kind:String})
+           AND ({account:String} = '' OR account_id = {account:String})
+           AND greatest(ifNull(expected_amount, 0), ifNull(actual_amount, 0)) >= toDecimal256({minAmount:String}, 18)
+           AND discrepancy_id > {cursor:String}
+         ORDER BY discrepancy_id LIMIT {limit:UInt32}`,
+        { status, kind, account, minAmount, cursor, limit });
+      const states = await Promise.all(rows.map((r) => o.cases.get(r.discrepancy_id)));
+      const items = rows.map((r, i) => ({ ...r, case: caseBody(states[i]!) }));
+      return { status: 200, body: { items, nextCursor: rows.length === limit ? rows.at(-1)!.discrepancy_id : null } };
+    }
+    const m = /^\/api\/v1\/cases\/([^/]+)(\/actions)?$/.exec(path);
+    if (!m) return problem(404, 'NOT_FOUND', `no route ${req.method} ${path}`);
+    const caseId = decodeURIComponent(m[1]!);
+    if (req.method === 'GET' && !m[2]) {
+      const [discrepancy] = await queryRows(o.clickhouse, `SELECT * FROM ${db}.discrepancies_current WHERE discrepancy_id = {id:String}`, { id: caseId });
+      if (!discrepancy) return problem(404, 'NOT_FOUND', `no discrepancy ${caseId}`);
+      const history = await queryRows(o.clickhouse,
+        `SELECT seq, toUnixTimestamp64Milli(at) AS at, actor, action, content FROM ${db}.audit_log FINAL WHERE subject = {id:String} AND action LIKE 'case.%' ORDER BY seq`, { id: caseId });
+      return { status: 200, body: { discrepancy, case: caseBody(await o.cases.get(caseId)), history } };
+    }
+    if (req.method === 'POST' && m[2]) {
+      if (!hasRole(actor, 'operator')) return problem(403, 'FORBIDDEN', `${actor.id} (${actor.role}) may not act on cases: it needs the operator role`);
+      let body: unknown;
+      try {
+        body = await readBody(req);
+      } catch {
+        return problem(400, 'INVALID_BODY', 'the body is JSON of at most 64 KiB');
+      }
+      const action = parseAction(body);
+      if (typeof action === 'string') return problem(400, 'INVALID_ACTION', action);
+      const key = req.headers['idempotency-key'];
+      const idemKey = typeof key === 'string' && key.length > 0 && key.length <= 128 ? `${o.namespace}:{audit}:idem:${actor.id}:${key}` : null;
+      if (idemKey) {
+        const claimed = await o.redis.set(idemKey, 'pending', 'EX', 86_400, 'NX');
+        if (claimed !== 'OK') {
+          const stored = await o.redis.get(idemKey);
+          return stored && stored !== 'pending' ? (JSON.parse(stored) as Answer) : problem(409, 'IN_PROGRESS', 'a request with this Idempotency-Key is in progress');
+        }
+      }
+      let answer: Answer;
+      try {
+        const r = await o.cases.act(caseId, action, actor);
+        answer = { status: 200, body: { case: caseBody(r.state), auditSeq: r.record.seq } };
+      } catch (e) {
+        if (!(e instanceof CaseActionRefused)) {
+          if (idemKey) await o.redis.del(idemKey);
+          throw e;
+        }
+        answer = problem(REFUSAL_STATUS[e.code], e.code, e.message);
+      }
+      if (idemKey) await o.redis.set(idemKey, JSON.stringify(answer), 'EX', 86_400);
+      return answer;
+    }
+    return problem(405, 'METHOD_NOT_ALLOWED', `${req.method} ${path} is not allowed`);
+  }
+
+  return async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://api');
+    if (!url.pathname.startsWith('/api/')) return false;
+    const actor = authenticate(req);
+    let answer: Answer;
+    if (!actor) answer = problem(401, 'UNAUTHENTICATED', 'send Authorization: Bearer <token>');
+    else {
+      try {
+        answer = await route(req, actor, url.pathname, url);
+      } catch (e) {
+        answer = problem(500, 'INTERNAL', e instanceof Error ? e.message : String(e));
+      }
+    }
+    // Every call, answered or refused, is a record of the audit trail; without it, no answer
+    // (an action already applied has its own record: retry with the same Idempotency-Key).
+    try {
+      await o.audit.append([{ at: now(), actor: actor?.id ?? 'anonymous', action: 'api.call', subject: `${req.method} ${url.pathname}`, content: { status: answer.status, query: url.search } }]);
+    } catch (e) {
+      answer = problem(503, 'AUDIT_UNAVAILABLE', `the call could not be audited: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    res.statusCode = answer.status;
+    res.setHeader('content-type', 'application/json');
+    res.end(json(answer.body));
+    return true;
+  };
+}
