@@ -3,6 +3,16 @@ import type { Address } from 'viem';
 import { queryRows } from '../../src/sinks/clickhouse/queries.js';
 import { randomWallet, startHarness, type Harness } from '../support/harness.js';
 
+/** The fields the tests read of the API's answers (each answer has some of them). */
+interface ApiBody {
+  error: { code: string; message: string };
+  case: Record<string, unknown>;
+  items: { discrepancy_id: string; case: Record<string, unknown> }[];
+  discrepancy: Record<string, unknown>;
+  history: { actor: string; action: string }[];
+  openapi: string;
+}
+
 const TOKENS = {
   vic: 'viewer-token-0123456789abcdefghijklmnop',
   alice: 'operator-token-0123456789abcdefghijklmn',
@@ -23,7 +33,7 @@ describe('case API', () => {
       method, headers: { ...(who && { authorization: `Bearer ${TOKENS[who]}` }), 'content-type': 'application/json', ...headers },
       ...(body !== undefined && { body: JSON.stringify(body) }),
     });
-    return { status: res.status, body: (await res.json()) as Record<string, any> };
+    return { status: res.status, body: (await res.json()) as ApiBody };
   };
 
   beforeAll(async () => {
@@ -64,7 +74,7 @@ describe('case API', () => {
     const list = await api('vic', 'GET', '/api/v1/cases?kind=MISSING_MINT');
     expect(list.status).toBe(200);
     expect(list.body.items.map((i: { discrepancy_id: string }) => i.discrepancy_id)).toContain(caseId);
-    expect(list.body.items[0].case).toMatchObject({ status: 'open', version: 0 });
+    expect(list.body.items[0]!.case).toMatchObject({ status: 'open', version: 0 });
     const one = await api('vic', 'GET', path);
     expect(one.body.discrepancy).toMatchObject({ kind: 'MISSING_MINT', account_id: 'ACC-1', expected_amount: '250000' });
     expect((await api('vic', 'GET', '/api/v1/openapi.json')).body.openapi).toBe('3.1.0');
