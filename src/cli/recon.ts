@@ -5,6 +5,7 @@
  *   recon migrate        apply the ClickHouse migrations and exit
  *   recon check-config   validate the configuration and print it, secrets redacted
  *   recon audit          verify the audit trail's hash chain, print its head (src/cli/audit.ts)
+ *   recon cases          list, show and act on cases through the case API (src/cli/cases.ts)
  *
  * Exit codes: 0 success (including a graceful stop on SIGTERM/SIGINT), 1 runtime failure,
  * 2 invalid configuration or usage.
@@ -23,6 +24,7 @@ import { redactConnectionSections } from '../config/connectionSecurity.js';
 import { createLogger } from '../observability/logger.js';
 import { REDACTED, redactText, redactUrl } from '../lib/redact.js';
 import { auditMain } from './audit.js';
+import { casesMain } from './cases.js';
 import { notifyMain } from './notifier.js';
 import { redactSecretRef } from '../config/secrets.js';
 
@@ -34,6 +36,7 @@ commands:
   check-config   validate the configuration and print the effective one (secrets redacted)
   notify         run the alert notifier (ALERTS outbox → PagerDuty, Slack); "notify silence …" records a silence
   audit          "audit verify [--from N] [--to N] [--heads FILE]" checks the audit trail; "audit head" prints its head
+  cases          "cases list|show <id>|act <id> <type> …" through the case API (RECON_API_URL, RECON_API_TOKEN)
 
 environment: RECON_CONFIG, CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CHDB_PATH,
              NATS_URL, NATS_USER, NATS_PASSWORD[_FILE], NATS_TOKEN[_FILE], NATS_CREDS,
@@ -130,6 +133,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     console.log(USAGE);
     return command === undefined ? 2 : 0;
   }
+  // A client of the case API: it needs the API's address and a token, not the configuration.
+  if (command === 'cases') return casesMain(argv.slice(1), env);
   if (!['run', 'migrate', 'check-config', 'notify', 'audit'].includes(command)) {
     console.error(`recon: unknown command '${command}'\n\n${USAGE}`);
     return 2;

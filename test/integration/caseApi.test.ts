@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Address } from 'viem';
+import { casesMain } from '../../src/cli/cases.js';
 import { queryRows } from '../../src/sinks/clickhouse/queries.js';
 import { randomWallet, startHarness, type Harness } from '../support/harness.js';
 
@@ -100,6 +101,22 @@ describe('case API', () => {
     expect(again).toEqual(ok);
     const history = (await api('vic', 'GET', path)).body.history as { actor: string; action: string }[];
     expect(history.map((r) => `${r.actor} ${r.action}`)).toEqual(['alice case.acknowledge', 'alice case.assign', 'bob case.request_write_off', 'carol case.approve']);
+  });
+
+  it('recon cases: the CLI lists, shows and acts through the same API, exit 1 on a refusal', async () => {
+    const lines: string[] = [];
+    const cli = (who: keyof typeof TOKENS, ...argv: string[]) => {
+      calls++;
+      return casesMain(argv, { RECON_API_URL: base, RECON_API_TOKEN: TOKENS[who] }, { out: (l) => lines.push(l) });
+    };
+    expect(await cli('vic', 'list', '--status', 'all', '--kind', 'MISSING_MINT')).toBe(0);
+    expect((JSON.parse(lines.pop()!) as ApiBody).items.map((i) => i.discrepancy_id)).toContain(caseId);
+    expect(await cli('alice', 'act', caseId, 'comment', '--text', 'written off after the fee was confirmed')).toBe(0);
+    expect(await cli('alice', 'act', caseId, 'acknowledge')).toBe(1);
+    expect(JSON.parse(lines.pop()!)).toMatchObject({ error: { code: 'ILLEGAL_TRANSITION' } });
+    expect(await cli('vic', 'show', caseId)).toBe(0);
+    expect((JSON.parse(lines.pop()!) as ApiBody).case).toMatchObject({ status: 'resolved', resolution: 'write_off' });
+    expect(await casesMain(['act', caseId], { RECON_API_URL: base, RECON_API_TOKEN: TOKENS.vic })).toBe(2);
   });
 
   it('audits every call, answered or refused, and the trail verifies', async () => {

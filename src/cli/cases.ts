@@ -1,0 +1,78 @@
+/**
+ * `recon cases`: a client of the case API (src/http/caseApi.ts), never a second path into the state.
+ *
+ *   recon cases list [--status open|resolved|all] [--kind K] [--account A] [--min-amount N] [--cursor C]
+ *   recon cases show <id>
+ *   recon cases act <id> <type> [--assignee X] [--text T] [--legs a,b] [--request-id R]
+ *                   [--amount-minor N] [--currency CUR] [--reason-code C] [--idempotency-key K]
+ *
+ * RECON_API_URL (default http://127.0.0.1:9464) and RECON_API_TOKEN (the bearer token) from the
+ * environment. Prints the API's JSON answer; exit 0 when it succeeded, 1 when it refused, 2 usage.
+ */
+import { parseArgs } from 'node:util';
+
+const USAGE = `usage: recon cases list [--status S] [--kind K] [--account A] [--min-amount N] [--cursor C]
+       recon cases show <id>
+       recon cases act <id> <type> [--assignee X] [--text T] [--legs a,b] [--request-id R] [--amount-minor N] [--currency CUR] [--reason-code C] [--idempotency-key K]
+environment: RECON_API_URL (default http://127.0.0.1:9464), RECON_API_TOKEN`;
+
+export async function casesMain(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  o: { out?: (line: string) => void; fetch?: typeof fetch } = {},
+): Promise<number> {
+  const out = o.out ?? ((l: string) => { process.stdout.write(`${l}\n`); });
+  const doFetch = o.fetch ?? fetch;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv], allowPositionals: true,
+      options: {
+        status: { type: 'string' }, kind: { type: 'string' }, account: { type: 'string' }, 'min-amount': { type: 'string' }, cursor: { type: 'string' },
+        assignee: { type: 'string' }, text: { type: 'string' }, legs: { type: 'string' }, 'request-id': { type: 'string' },
+        'amount-minor': { type: 'string' }, currency: { type: 'string' }, 'reason-code': { type: 'string' }, 'idempotency-key': { type: 'string' },
+      },
+    });
+  } catch (e) {
+    console.error(`recon cases: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values: v, positionals: [sub, id, type] } = parsed;
+  const token = env.RECON_API_TOKEN;
+  if (!token) {
+    console.error(`recon cases: RECON_API_TOKEN is not set\n${USAGE}`);
+    return 2;
+  }
+  const base = (env.RECON_API_URL ?? 'http://127.0.0.1:9464').replace(/\/+$/, '');
+  let path: string;
+  let init: RequestInit = {};
+  if (sub === 'list') {
+    const q = new URLSearchParams();
+    for (const [k, name] of [['status', 'status'], ['kind', 'kind'], ['account', 'account'], ['min-amount', 'minAmount'], ['cursor', 'cursor']] as const) {
+      if (v[k] !== undefined) q.set(name, v[k]!);
+    }
+    path = `/api/v1/cases${q.size > 0 ? `?${q}` : ''}`;
+  } else if (sub === 'show' && id) {
+    path = `/api/v1/cases/${encodeURIComponent(id)}`;
+  } else if (sub === 'act' && id && type) {
+    const body: Record<string, unknown> = { type };
+    if (v.assignee !== undefined) body.assignee = v.assignee;
+    if (v.text !== undefined) body.text = v.text;
+    if (v.legs !== undefined) body.legIds = v.legs.split(',').filter(Boolean);
+    if (v['request-id'] !== undefined) body.requestId = v['request-id'];
+    if (v['amount-minor'] !== undefined) body.amountMinor = v['amount-minor'];
+    if (v.currency !== undefined) body.currency = v.currency;
+    if (v['reason-code'] !== undefined) body.reasonCode = v['reason-code'];
+    path = `/api/v1/cases/${encodeURIComponent(id)}/actions`;
+    init = {
+      method: 'POST', body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json', ...(v['idempotency-key'] && { 'idempotency-key': v['idempotency-key'] }) },
+    };
+  } else {
+    console.error(`recon cases: ${sub === undefined ? 'a subcommand is needed' : `cannot '${[sub, id, type].filter(Boolean).join(' ')}'`}\n${USAGE}`);
+    return 2;
+  }
+  const res = await doFetch(`${base}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` } });
+  out(await res.text());
+  return res.ok ? 0 : 1;
+}
