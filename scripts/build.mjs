@@ -20,9 +20,9 @@ const walk = (dir) => {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
     if (e.isDirectory()) walk(p);
-    else if (e.name.endsWith('.lua')) assets.push(p);
+    else if (e.name.endsWith('.lua') || e.name.endsWith('.html')) assets.push(p);
   }
 };
 walk(join(root, 'src'));
 for (const a of assets) cpSync(a, join(out, relative(join(root, 'src'), a)));
-console.error(`build: ${relative(root, out) || '.'} (${assets.length} Lua scripts copied)`);
+console.error(`build: ${relative(root, out) || '.'} (${assets.length} assets copied: Lua scripts, the console page)`);

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
@@ -8,6 +9,9 @@ import type { CaseStore } from '../cases/caseStore.js';
 import { hasRole, type Actor, type Role } from '../cases/roles.js';
 import { queryRows } from '../sinks/clickhouse/queries.js';
 import { CASE_API_OPENAPI } from './caseApiOpenapi.js';
+
+/** The web console (console/console.html), served at `/console`. */
+const CONSOLE_HTML = readFileSync(new URL('./console/console.html', import.meta.url), 'utf8');
 
 /** An API user: the hash of their bearer token, who they are and their role. */
 export interface ApiUser {
@@ -185,6 +189,13 @@ export function caseApi(o: CaseApiOptions): (req: IncomingMessage, res: ServerRe
 
   return async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://api');
+    if (req.method === 'GET' && (url.pathname === '/console' || url.pathname === '/console/')) {
+      // The page holds no data: it asks for a token and calls this API like any other client.
+      res.setHeader('content-type', 'text/html; charset=utf-8');
+      res.setHeader('content-security-policy', "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+      res.end(CONSOLE_HTML);
+      return true;
+    }
     if (!url.pathname.startsWith('/api/')) return false;
     const actor = authenticate(req);
     let answer: Answer;
