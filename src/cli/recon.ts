@@ -6,6 +6,7 @@
  *   recon check-config   validate the configuration and print it, secrets redacted
  *   recon audit          verify the audit trail's hash chain, print its head (src/cli/audit.ts)
  *   recon cases          list, show and act on cases through the case API (src/cli/cases.ts)
+ *   recon report         export a period report as CSV or Parquet (src/cli/report.ts)
  *
  * Exit codes: 0 success (including a graceful stop on SIGTERM/SIGINT), 1 runtime failure,
  * 2 invalid configuration or usage.
@@ -25,6 +26,7 @@ import { createLogger } from '../observability/logger.js';
 import { REDACTED, redactText, redactUrl } from '../lib/redact.js';
 import { auditMain } from './audit.js';
 import { casesMain } from './cases.js';
+import { reportMain } from './report.js';
 import { notifyMain } from './notifier.js';
 import { redactSecretRef } from '../config/secrets.js';
 
@@ -37,6 +39,7 @@ commands:
   notify         run the alert notifier (ALERTS outbox → PagerDuty, Slack); "notify silence …" records a silence
   audit          "audit verify [--from N] [--to N] [--heads FILE]" checks the audit trail; "audit head" prints its head
   cases          "cases list|show <id>|act <id> <type> …" through the case API (RECON_API_URL, RECON_API_TOKEN)
+  report         "report <positions|matched|exceptions|adjustments|ledger> --from ISO --to ISO --format csv|parquet --out PATH"
 
 environment: RECON_CONFIG, CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CHDB_PATH,
              NATS_URL, NATS_USER, NATS_PASSWORD[_FILE], NATS_TOKEN[_FILE], NATS_CREDS,
@@ -135,7 +138,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   }
   // A client of the case API: it needs the API's address and a token, not the configuration.
   if (command === 'cases') return casesMain(argv.slice(1), env);
-  if (!['run', 'migrate', 'check-config', 'notify', 'audit'].includes(command)) {
+  if (!['run', 'migrate', 'check-config', 'notify', 'audit', 'report'].includes(command)) {
     console.error(`recon: unknown command '${command}'\n\n${USAGE}`);
     return 2;
   }
@@ -158,6 +161,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       return notifyMain(argv.slice(1), config, env);
     case 'audit':
       return auditMain(argv.slice(1), config);
+    case 'report':
+      return reportMain(argv.slice(1), config);
     case 'migrate':
       await runMigrations(config);
       return 0;
