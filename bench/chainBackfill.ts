@@ -44,9 +44,10 @@ import { createPublicClient, http, type Address } from 'viem';
 import { privateKeyToAddress, generatePrivateKey } from 'viem/accounts';
 import { chainSchema } from '../src/config/schema.js';
 import { chainIngester, DEFAULT_READ_AHEAD, ensureChainStream } from '../src/streams/chain/chainIngester.js';
-import { deployDepositToken, startAnvil } from '../src/streams/chain/anvilNode.js';
-import { depositTokenAbi } from '../src/streams/chain/depositTokenArtifact.js';
+import { deployDepositToken, startAnvil } from '../src/devchain/anvilNode.js';
+import { depositTokenAbi } from '../src/devchain/depositTokenArtifact.js';
 import { decodeChainEvents, encodeChainEvent } from '../src/streams/chain/chainEventCodec.js';
+import { chainSubject } from '../src/streams/chain/chainSubjects.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -195,7 +196,7 @@ async function main(): Promise<void> {
         console.log(`  CPU profile of this run (clock running) written to ${file}`);
       }
       // Count what was published (after the clock stopped): every `.events` message decoded.
-      const { events, messages } = await countPublishedEvents(js, nats.chainStream, `${nats.chainSubjectPrefix}.${node.chainId}.events`);
+      const { events, messages } = await countPublishedEvents(js, nats.chainStream, chainSubject(nats.chainSubjectPrefix, node.chainId, 'events'));
       if (events !== LOGS) throw new Error(`the ingester published ${events} events, expected ${LOGS}`);
       console.log(`  (${messages} messages of up to ${LOGS / messages} events)`);
       ingest.push(events / secs);

@@ -1,6 +1,6 @@
 /**
  * Compiles contracts/DepositToken.sol with the bundled solc-js (no network) and writes
- * src/streams/chain/depositTokenArtifact.ts, which is committed so the demo and tests need no
+ * src/devchain/depositTokenArtifact.ts, which is committed so the demo and tests need no
  * compiler. test/unit/depositTokenArtifact.test.ts recompiles and fails on drift.
  *
  *   npx tsx scripts/compile-contracts.ts
@@ -14,7 +14,7 @@ const require = createRequire(import.meta.url);
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const contractPath = resolve(repoRoot, 'contracts/DepositToken.sol');
-export const artifactPath = resolve(repoRoot, 'src/streams/chain/depositTokenArtifact.ts');
+export const artifactPath = resolve(repoRoot, 'src/devchain/depositTokenArtifact.ts');
 
 export interface CompiledContract {
   abi: unknown[];

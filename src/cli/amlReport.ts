@@ -27,6 +27,7 @@ import { publishPosting } from '../generator/publishPosting.js';
 import { queryRows } from '../sinks/clickhouse/queries.js';
 import { chainEventMessages } from '../streams/chain/chainEventCodec.js';
 import { ensureLocalServices } from './localServices.js';
+import { chainSubject } from '../streams/chain/chainSubjects.js';
 
 const DAY = 86_400_000;
 
@@ -79,7 +80,7 @@ async function main(): Promise<number> {
       const block = e.t === 'posting' ? null : chainEventMessages([e.event])[0]!;
       inflight.push(e.t === 'posting'
         ? publishPosting(js, `amlr_${id}.ledger.postings`, e.posting)
-        : js.publish(`${config.nats.chainSubjectPrefix}.${e.event.chainId}.events`, block!.data, { msgID: block!.msgID }));
+        : js.publish(chainSubject(config.nats.chainSubjectPrefix, e.event.chainId, 'events'), block!.data, { msgID: block!.msgID }));
       if (inflight.length >= 256) await Promise.all(inflight.splice(0));
     }
     await Promise.all(inflight);

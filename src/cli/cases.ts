@@ -23,16 +23,18 @@ export async function casesMain(
 ): Promise<number> {
   const out = o.out ?? ((l: string) => { process.stdout.write(`${l}\n`); });
   const doFetch = o.fetch ?? fetch;
-  let parsed;
+  const parse = () =>
+    parseArgs({
+        args: [...argv], allowPositionals: true,
+        options: {
+          status: { type: 'string' }, kind: { type: 'string' }, account: { type: 'string' }, 'min-amount': { type: 'string' }, cursor: { type: 'string' },
+          assignee: { type: 'string' }, text: { type: 'string' }, legs: { type: 'string' }, 'request-id': { type: 'string' },
+          'amount-minor': { type: 'string' }, currency: { type: 'string' }, 'reason-code': { type: 'string' }, 'idempotency-key': { type: 'string' },
+        },
+      });
+  let parsed: ReturnType<typeof parse>;
   try {
-    parsed = parseArgs({
-      args: [...argv], allowPositionals: true,
-      options: {
-        status: { type: 'string' }, kind: { type: 'string' }, account: { type: 'string' }, 'min-amount': { type: 'string' }, cursor: { type: 'string' },
-        assignee: { type: 'string' }, text: { type: 'string' }, legs: { type: 'string' }, 'request-id': { type: 'string' },
-        'amount-minor': { type: 'string' }, currency: { type: 'string' }, 'reason-code': { type: 'string' }, 'idempotency-key': { type: 'string' },
-      },
-    });
+    parsed = parse();
   } catch (e) {
     console.error(`recon cases: ${(e as Error).message}\n${USAGE}`);
     return 2;

@@ -19,8 +19,8 @@ import { connectRedis } from '../state/redisClient.js';
 import type { Config } from '../config/schema.js';
 import { startDaemon, type Daemon } from '../daemon.js';
 import { countFacts, discrepancyCountsByKind, queryRows } from '../sinks/clickhouse/queries.js';
-import { depositTokenAbi } from '../streams/chain/depositTokenArtifact.js';
-import { deployDepositToken, freePort, startAnvil, type AnvilNode } from '../streams/chain/anvilNode.js';
+import { depositTokenAbi } from '../devchain/depositTokenArtifact.js';
+import { deployDepositToken, freePort, startAnvil, type AnvilNode } from '../devchain/anvilNode.js';
 import { createLedgerCodec } from '../streams/ledgerCodec.js';
 import {
   FAULT_KINDS,

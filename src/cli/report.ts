@@ -16,9 +16,11 @@ ${Object.values(REPORTS).map((r) => `  ${r.name.padEnd(12)} ${r.description}`).j
 
 export async function reportMain(argv: readonly string[], config: Config, o: { clickhouse?: ClickHouseClient; out?: (l: string) => void } = {}): Promise<number> {
   const out = o.out ?? ((l: string) => { process.stdout.write(`${l}\n`); });
-  let parsed;
+  const parse = () =>
+    parseArgs({ args: [...argv], allowPositionals: true, options: { from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string', default: 'csv' }, out: { type: 'string' }, 'page-rows': { type: 'string' } } });
+  let parsed: ReturnType<typeof parse>;
   try {
-    parsed = parseArgs({ args: [...argv], allowPositionals: true, options: { from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string', default: 'csv' }, out: { type: 'string' }, 'page-rows': { type: 'string' } } });
+    parsed = parse();
   } catch (e) {
     console.error(`recon report: ${(e as Error).message}\n${USAGE}`);
     return 2;

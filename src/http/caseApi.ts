@@ -127,15 +127,19 @@ export function caseApi(o: CaseApiOptions): (req: IncomingMessage, res: ServerRe
       const limit = Math.min(500, Math.max(1, Number(url.searchParams.get('limit') ?? 100) || 100));
       if (!['open', 'resolved', 'all'].includes(status) || !/^[0-9]{1,38}$/.test(minAmount)) return problem(400, 'INVALID_QUERY', 'status is open, resolved or all; minAmount is a whole number of minor units');
       const rows = await queryRows<Record<string, unknown> & { discrepancy_id: string }>(o.clickhouse,
-        `SELECT discrepancy_id, kind, status, account_id, currency, toString(expected_amount) AS expected_amount, toString(actual_amount) AS actual_amount, reason,
-                toUnixTimestamp64Milli(opened_at) AS opened_at
-         FROM ${db}.discrepancies_current
-         WHERE ({status:String} = 'all' OR status = {status:String})
-           AND ({kind:String} = '' OR kind = {kind:String})
-           AND ({account:String} = '' OR account_id = {account:String})
-           AND greatest(ifNull(expected_amount, 0), ifNull(actual_amount, 0)) >= toDecimal256({minAmount:String}, 18)
-           AND discrepancy_id > {cursor:String}
-         ORDER BY discrepancy_id LIMIT {limit:UInt32}`,
+        // Filters inside, formatting outside: an output alias named like a column would shadow
+        // the column in WHERE (ClickHouse resolves aliases there).
+        `SELECT discrepancy_id, kind, status, account_id, currency, toString(expected_amount) AS expected_amount,
+                toString(actual_amount) AS actual_amount, reason, toUnixTimestamp64Milli(opened_at) AS opened_at
+         FROM (
+           SELECT * FROM ${db}.discrepancies_current
+           WHERE ({status:String} = 'all' OR status = {status:String})
+             AND ({kind:String} = '' OR kind = {kind:String})
+             AND ({account:String} = '' OR account_id = {account:String})
+             AND (ifNull(expected_amount >= toDecimal256({minAmount:String}, 18), 0) OR ifNull(actual_amount >= toDecimal256({minAmount:String}, 18), 0))
+             AND discrepancy_id > {cursor:String}
+           ORDER BY discrepancy_id LIMIT {limit:UInt32}
+         ) ORDER BY discrepancy_id`,
         { status, kind, account, minAmount, cursor, limit });
       const states = await Promise.all(rows.map((r) => o.cases.get(r.discrepancy_id)));
       const items = rows.map((r, i) => ({ ...r, case: caseBody(states[i]!) }));

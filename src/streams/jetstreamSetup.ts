@@ -2,6 +2,7 @@ import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, 
 import { nanos } from '@nats-io/nats-core';
 import type { Config } from '../config/schema.js';
 import type { StreamLimits } from '../config/streamLimits.js';
+import { chainStreamSubjects } from './chain/chainSubjects.js';
 
 /** JetStream settings of configured stream limits (0 / -1 in the config: no limit). */
 export function streamLimitsConfig(l: StreamLimits): Pick<StreamConfig, 'max_age' | 'max_bytes' | 'max_msgs' | 'discard'> {
@@ -41,7 +42,7 @@ export async function ensureStreams(jsm: JetStreamManager, config: Config): Prom
   const n = config.nats;
   const num_replicas = n.replicas;
   await ensureStream(jsm, { name: n.ledgerStream, subjects: n.ledgerSubjects, num_replicas, ...streamLimitsConfig(n.limits.ledger) });
-  await ensureStream(jsm, { name: n.chainStream, subjects: [`${n.chainSubjectPrefix}.>`], num_replicas, ...streamLimitsConfig(n.limits.chain) });
+  await ensureStream(jsm, { name: n.chainStream, subjects: chainStreamSubjects(n.chainSubjectPrefix), num_replicas, ...streamLimitsConfig(n.limits.chain) });
   await ensureStream(jsm, { name: n.mappingStream, subjects: [n.mappingSubject], max_msgs_per_subject: -1, num_replicas, ...streamLimitsConfig(n.limits.mappings) });
   await ensureStream(jsm, { name: n.deadLetterStream, subjects: [`${n.deadLetterSubjectPrefix}.>`], num_replicas, ...streamLimitsConfig(n.limits.deadLetter) });
 }

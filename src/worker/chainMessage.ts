@@ -7,6 +7,7 @@ import { discrepancyEvent, factOfContentConflict, factsOfOutcome, factsOfRetract
 import type { ChainEvent } from '../domain/types.js';
 import { DecodeError, isPermanent } from '../lib/errors.js';
 import { decodeChainEvents, decodeChainProgress, decodeChainRetraction, decodeChainStall } from '../streams/chain/chainEventCodec.js';
+import { CHAIN_SUBJECT_KINDS, parseChainSubject } from '../streams/chain/chainSubjects.js';
 import { orphanOrReject, timedMatchOrPark } from './legMatching.js';
 import type { MessageStageContext, Processed } from './messageStage.js';
 
@@ -23,29 +24,45 @@ function orphanAmount(ids: IdentityView, ev: ChainEvent): { actual_amount: strin
  * a rejected event dead-letters the message after the others' facts are durable).
  */
 export async function chainMessage(ctx: MessageStageContext, msg: JsMsg, now: number): Promise<Processed> {
-  if (msg.subject.endsWith('.progress')) {
-    const p = decodeChainProgress(msg.data, now);
-    return { msg, source: 'chain', facts: [], suspects: [], chainTime: p.blockTime, chainBlock: { chainId: p.chainId, blockNumber: p.blockNumber }, outcome: 'progress' };
-  }
-  if (msg.subject.endsWith('.retract')) {
-    // A reorg deeper than the confirmation depth orphaned a block: retract each of its events.
-    const r = decodeChainRetraction(msg.data);
-    const facts: Fact[] = [];
-    let replayed = false;
-    for (const eventId of r.eventIds) {
-      const res = await ctx.store.retract(`chain:${eventId}`);
-      replayed ||= res.replayed;
-      facts.push(...factsOfRetraction({ eventId, chainId: r.chainId, blockNumber: r.blockNumber, blockHash: r.blockHash }, res.outcome, now));
+  const subject = parseChainSubject(msg.subject);
+  if (!subject) throw new DecodeError(`unexpected subject ${msg.subject} on the chain stream (expected <prefix>.<chainId>.${CHAIN_SUBJECT_KINDS.join('|')})`);
+  /** A message about another chain than its subject names is not what it claims to be. */
+  const sameChain = (chainId: number) => {
+    if (chainId !== subject.chainId) throw new DecodeError(`a ${subject.kind} message of chain ${chainId} on ${msg.subject}`);
+  };
+  switch (subject.kind) {
+    case 'progress': {
+      const p = decodeChainProgress(msg.data, now);
+      sameChain(p.chainId);
+      return { msg, source: 'chain', facts: [], suspects: [], chainTime: p.blockTime, chainBlock: { chainId: p.chainId, blockNumber: p.blockNumber }, outcome: 'progress' };
     }
-    ctx.log.warn({ chainId: r.chainId, block: r.blockNumber.toString(), blockHash: r.blockHash, events: r.eventIds.length }, 'retracted the events of an orphaned block');
-    return { msg, source: 'chain', facts, outcome: 'retraction', suspects: replayed || msg.redelivered ? facts.map(factKey) : [] };
+    case 'retract': {
+      // A reorg deeper than the confirmation depth orphaned a block: retract each of its events.
+      const r = decodeChainRetraction(msg.data);
+      sameChain(r.chainId);
+      const facts: Fact[] = [];
+      let replayed = false;
+      for (const eventId of r.eventIds) {
+        const res = await ctx.store.retract(`chain:${eventId}`);
+        replayed ||= res.replayed;
+        facts.push(...factsOfRetraction({ eventId, chainId: r.chainId, blockNumber: r.blockNumber, blockHash: r.blockHash }, res.outcome, now));
+      }
+      ctx.log.warn({ chainId: r.chainId, block: r.blockNumber.toString(), blockHash: r.blockHash, events: r.eventIds.length }, 'retracted the events of an orphaned block');
+      return { msg, source: 'chain', facts, outcome: 'retraction', suspects: replayed || msg.redelivered ? facts.map(factKey) : [] };
+    }
+    case 'stall': {
+      const st = decodeChainStall(msg.data);
+      sameChain(st.chainId);
+      ctx.log.warn({ stall: st }, 'chain head stalled');
+      return { msg, source: 'chain', facts: [], suspects: [], outcome: 'stall' };
+    }
+    case 'events':
+      return chainEventsMessage(ctx, msg, now);
   }
-  if (msg.subject.endsWith('.stall')) {
-    const s = decodeChainStall(msg.data);
-    ctx.log.warn({ stall: s }, 'chain head stalled');
-    return { msg, source: 'chain', facts: [], suspects: [], outcome: 'stall' };
-  }
-  if (!msg.subject.endsWith('.events')) throw new DecodeError(`unexpected subject ${msg.subject} on the chain stream`);
+}
+
+/** A block's events (or one event, in the older format). */
+async function chainEventsMessage(ctx: MessageStageContext, msg: JsMsg, now: number): Promise<Processed> {
   // One message carries a block's events (or one event, in the older format), in chain order:
   // each goes through matching and AML in turn, exactly as if it had come alone.
   const events = decodeChainEvents(msg.data, now);

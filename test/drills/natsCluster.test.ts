@@ -2,7 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Address } from 'viem';
 import { queryRows } from '../../src/sinks/clickhouse/queries.js';
-import { depositTokenAbi } from '../../src/streams/chain/depositTokenArtifact.js';
+import { depositTokenAbi } from '../../src/devchain/depositTokenArtifact.js';
 import { natsCluster, type NatsCluster } from '../support/natsCluster.js';
 import { randomWallet, startHarness, type Harness } from '../support/harness.js';
 

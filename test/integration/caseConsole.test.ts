@@ -45,6 +45,8 @@ describe('case console in a browser', () => {
     await page.getByLabel('API token').fill(token);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('button', { name: 'Filter' }).waitFor();
+    // The queue loaded at sign-in is on the page: nothing will replace it unasked.
+    await page.locator('#rows[data-query]').waitFor();
   };
 
   it('finds a case, shows its evidence, writes it off and has it approved by a second user', async () => {
@@ -53,6 +55,7 @@ describe('case console in a browser', () => {
     await alice.getByLabel('Kind').fill('MISSING_MINT');
     await alice.getByLabel('Min amount (minor units)').fill('100000');
     await alice.getByRole('button', { name: 'Filter' }).click();
+    await alice.locator('#rows[data-query="status=open&kind=MISSING_MINT&minAmount=100000"]').waitFor();
     const row = alice.locator('tr.case-row', { hasText: 'MISSING_MINT:bank:E-7' });
     await expect.poll(() => row.count()).toBe(1);
     await row.click();

@@ -3,7 +3,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { Address } from 'viem';
 import { queryRows } from '../../src/sinks/clickhouse/queries.js';
 import { decodeChainEvents } from '../../src/streams/chain/chainEventCodec.js';
-import { depositTokenAbi } from '../../src/streams/chain/depositTokenArtifact.js';
+import { depositTokenAbi } from '../../src/devchain/depositTokenArtifact.js';
 import { randomWallet, startHarness, type Harness } from '../support/harness.js';
 
 /**

@@ -13,7 +13,7 @@ import type { ChainEvent } from '../../src/domain/types.js';
 import { decodeChainEvents } from '../../src/streams/chain/chainEventCodec.js';
 import { chainIngester, type ChainIngester } from '../../src/streams/chain/chainIngester.js';
 import { checkpointKey } from '../../src/streams/chain/checkpoint.js';
-import { depositTokenAbi } from '../../src/streams/chain/depositTokenArtifact.js';
+import { depositTokenAbi } from '../../src/devchain/depositTokenArtifact.js';
 import { leaseKey } from '../../src/streams/chain/leaderLease.js';
 import { useChainTestbed, type ChainScope } from '../support/chainTestbed.js';
 import { deployDepositToken, freePort, type AnvilNode } from '../support/anvil.js';
@@ -113,7 +113,7 @@ describe('chain ingestion under faults', () => {
       log: { level: 'warn' },
     }));
     const ttl = 1_500;
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/streams/chain/runIngester.ts'), cfg, String(ttl)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/runIngester.ts'), cfg, String(ttl)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));

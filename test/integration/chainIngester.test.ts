@@ -13,7 +13,7 @@ import { checkpointKey } from '../../src/streams/chain/checkpoint.js';
 import { leaderLease } from '../../src/streams/chain/leaderLease.js';
 import { useChainTestbed, type ChainScope } from '../support/chainTestbed.js';
 import { burn, deployDepositToken, mine, mint, mintWithReference, startAnvil, transfer, type AnvilNode } from '../support/anvil.js';
-import { depositTokenAbi } from '../../src/streams/chain/depositTokenArtifact.js';
+import { depositTokenAbi } from '../../src/devchain/depositTokenArtifact.js';
 import { decodeChainStall } from '../../src/streams/chain/chainEventCodec.js';
 import { stringToHex } from 'viem';
 import { waitFor as waitUntil } from '../support/waitFor.js';

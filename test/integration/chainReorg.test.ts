@@ -9,7 +9,7 @@ import type { ChainEvent, ChainRetraction } from '../../src/domain/types.js';
 import { decodeChainEvents, decodeChainRetraction } from '../../src/streams/chain/chainEventCodec.js';
 import { chainIngester, type ChainIngester } from '../../src/streams/chain/chainIngester.js';
 import { checkpointKey } from '../../src/streams/chain/checkpoint.js';
-import { depositTokenAbi } from '../../src/streams/chain/depositTokenArtifact.js';
+import { depositTokenAbi } from '../../src/devchain/depositTokenArtifact.js';
 import { useChainTestbed, type ChainScope } from '../support/chainTestbed.js';
 import { deployDepositToken, mine, mint, type AnvilNode } from '../support/anvil.js';
 import { waitFor as waitUntil } from '../support/waitFor.js';

@@ -12,7 +12,7 @@ import { startDaemon } from '../../src/daemon.js';
 import { tempClickHouse } from '../support/clickhouse.js';
 import { randomUUID } from 'node:crypto';
 import { clearRegisteredSecrets } from '../../src/lib/redact.js';
-import { freePort } from '../../src/streams/chain/anvilNode.js';
+import { freePort } from '../../src/devchain/anvilNode.js';
 import { startClosedNats, type ClosedNats } from '../support/closedNats.js';
 import { waitFor } from '../support/waitFor.js';
 

@@ -11,7 +11,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { createClickHouse } from '../../src/sinks/clickhouse/createClickHouse.js';
 import { countFacts } from '../../src/sinks/clickhouse/queries.js';
-import { depositTokenAbi } from '../../src/streams/chain/depositTokenArtifact.js';
+import { depositTokenAbi } from '../../src/devchain/depositTokenArtifact.js';
 import { ensureConsumers, ensureStreams } from '../../src/streams/jetstreamSetup.js';
 import { createLedgerCodec } from '../../src/streams/ledgerCodec.js';
 import { deployDepositToken, startAnvil, type AnvilNode } from '../support/anvil.js';

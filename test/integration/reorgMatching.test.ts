@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFunctionData, toHex, type Address } from 'viem';
 import { queryRows } from '../../src/sinks/clickhouse/queries.js';
-import { depositTokenAbi } from '../../src/streams/chain/depositTokenArtifact.js';
+import { depositTokenAbi } from '../../src/devchain/depositTokenArtifact.js';
 import { randomWallet, startHarness, type Harness } from '../support/harness.js';
 
 /**

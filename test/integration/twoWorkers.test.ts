@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Address } from 'viem';
-import { depositTokenAbi } from '../../src/streams/chain/depositTokenArtifact.js';
+import { depositTokenAbi } from '../../src/devchain/depositTokenArtifact.js';
 import { queryRows } from '../../src/sinks/clickhouse/queries.js';
 import { tempClickHouse, type TempClickHouse } from '../support/clickhouse.js';
 import { randomWallet, startHarness, type Harness } from '../support/harness.js';

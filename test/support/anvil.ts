@@ -1,2 +1,2 @@
 // The implementation lives in src so the demo can use it too.
-export * from '../../src/streams/chain/anvilNode.js';
+export * from '../../src/devchain/anvilNode.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { freePort } from '../../src/streams/chain/anvilNode.js';
+import { freePort } from '../../src/devchain/anvilNode.js';
 import { natsSecurityOptions } from '../../src/config/connectionSecurity.js';
 import { parseConfig } from '../../src/config/load.js';
 

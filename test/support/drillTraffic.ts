@@ -17,6 +17,7 @@ import type { ChainEvent } from '../../src/domain/types.js';
 import { countFacts, queryRows } from '../../src/sinks/clickhouse/queries.js';
 import { chainEventMessages, encodeChainProgress } from '../../src/streams/chain/chainEventCodec.js';
 import { createLedgerCodec, SCHEMA_HEADER, type LedgerPosting } from '../../src/streams/ledgerCodec.js';
+import { chainSubject } from '../../src/streams/chain/chainSubjects.js';
 
 export const DRILL_CHAIN_ID = 31337;
 export const DRILL_TOKEN = '0x00000000000000000000000000000000000d0e11';
@@ -133,7 +134,7 @@ export function messagesOfPair(p: Pair, t: TrafficTarget): { subject: string; da
   }
   if (p.chain) {
     const [m] = chainEventMessages([p.chain]);
-    out.push({ subject: `${t.chainSubjectPrefix}.${DRILL_CHAIN_ID}.events`, data: m!.data, msgID: m!.msgID, leg: 'chain' });
+    out.push({ subject: chainSubject(t.chainSubjectPrefix, DRILL_CHAIN_ID, 'events'), data: m!.data, msgID: m!.msgID, leg: 'chain' });
   }
   if (p.chainFirst) out.reverse();
   return out;
@@ -179,7 +180,7 @@ export async function publishPairs(t: TrafficTarget, o: TrafficOptions, from: nu
 export async function closeWindows(t: TrafficTarget, at: number, tag = 't'): Promise<void> {
   const hash = hex64(0xfffffff, 0xfe);
   await publishMessage(t, {
-    subject: `${t.chainSubjectPrefix}.${DRILL_CHAIN_ID}.progress`, msgID: `progress-${tag}-${at}`, leg: 'chain',
+    subject: chainSubject(t.chainSubjectPrefix, DRILL_CHAIN_ID, 'progress'), msgID: `progress-${tag}-${at}`, leg: 'chain',
     data: encodeChainProgress({ chainId: DRILL_CHAIN_ID, blockNumber: 10_000_000n, blockHash: hash, blockTime: at }),
   });
   const { bytes, headers } = codec.encode({

@@ -11,6 +11,7 @@ import { createLedgerCodec, SCHEMA_HEADER, type LedgerPosting } from '../../src/
 import { accountId, DRILL_CHAIN_ID, DRILL_TOKEN, wallet, type TrafficTarget } from './drillTraffic.js';
 import type { ChainEvent } from '../../src/domain/types.js';
 import { ledgerEntryFingerprint } from '../../src/domain/entryFingerprint.js';
+import { chainSubject } from '../../src/streams/chain/chainSubjects.js';
 
 export type HostileClass =
   | 'ledger:not-avro' | 'ledger:unknown-schema' | 'ledger:absurd-time' | 'ledger:huge-amount'
@@ -109,7 +110,7 @@ export function hostileArbitrary(t: HostileTarget, tag: string, now: number): fc
       return { cls, source: 'ledger', subject: t.ledgerSubject, data: bytes, headers, msgID: `${tag}-hostile-${n}`, reasonMentions: reason };
     };
   const chain = (cls: HostileClass, reason: RegExp, data: (ev: ChainEvent) => Uint8Array) => (n: number): HostileMessage => ({
-    cls, source: 'chain', subject: `${t.chainSubjectPrefix}.${DRILL_CHAIN_ID}.events`, data: data(baseEvent(n, tag, now)),
+    cls, source: 'chain', subject: chainSubject(t.chainSubjectPrefix, DRILL_CHAIN_ID, 'events'), data: data(baseEvent(n, tag, now)),
     msgID: `${tag}-hostile-${n}`, reasonMentions: reason,
   });
   const mapping = (cls: HostileClass, reason: RegExp, body: (n: number) => unknown) => (n: number): HostileMessage => ({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileDepositToken } from '../../scripts/compile-contracts.js';
-import { depositTokenAbi, depositTokenBytecode } from '../../src/streams/chain/depositTokenArtifact.js';
+import { depositTokenAbi, depositTokenBytecode } from '../../src/devchain/depositTokenArtifact.js';
 
 describe('depositTokenArtifact', () => {
   it('matches a fresh compile of contracts/DepositToken.sol (run scripts/compile-contracts.ts after editing it)', () => {

@@ -2,7 +2,7 @@
  * Runs the chain ingesters alone, one per configured chain, in this process: for a deployment
  * that separates polling from matching, and for tests that SIGKILL an active poller.
  *
- *   node --import tsx src/streams/chain/runIngester.ts <config.json> [leaseTtlMs]
+ *   node --import tsx src/cli/runIngester.ts <config.json> [leaseTtlMs]
  *
  * The file holds the engine's configuration (the same shape as `recon run`). SIGTERM/SIGINT stop
  * cleanly (the lease is released); SIGKILL leaves the lease to expire, and a standby takes over.
@@ -10,11 +10,11 @@
 import { readFileSync } from 'node:fs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { Redis } from 'ioredis';
-import { natsSecurityOptions, redisSecurityOptions } from '../../config/connectionSecurity.js';
-import { createLogger } from '../../observability/logger.js';
-import { parseConfig } from '../../config/load.js';
-import { chainIngester, ensureChainStream } from './chainIngester.js';
+import { natsSecurityOptions } from '../config/connectionSecurity.js';
+import { createLogger } from '../observability/logger.js';
+import { parseConfig } from '../config/load.js';
+import { connectRedis } from '../state/redisClient.js';
+import { chainIngester, ensureChainStream } from '../streams/chain/chainIngester.js';
 
 async function main(): Promise<void> {
   const [file, ttl] = process.argv.slice(2);
@@ -24,11 +24,11 @@ async function main(): Promise<void> {
   const nc = await connect({ ...natsSecurityOptions(config.nats), servers: config.nats.servers, noAsyncTraces: true });
   const js = jetstream(nc);
   await ensureChainStream(await jetstreamManager(nc), config);
-  const redis = new Redis(config.redis.url, redisSecurityOptions(config.redis));
+  const redis = connectRedis(config.redis);
   const ingesters = config.chains.map((chain) =>
     chainIngester({
       chain, tokens: config.tokens, namespace: config.namespace, subjectPrefix: config.nats.chainSubjectPrefix,
-      js, redis, logger, workerId: config.workerId, leaseTtlMs: ttl ? Number(ttl) : undefined,
+      js, redis, logger, workerId: config.workerId, ...(ttl && { leaseTtlMs: Number(ttl) }),
     }),
   );
   for (const i of ingesters) await i.start();
