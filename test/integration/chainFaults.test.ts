@@ -3,7 +3,6 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { Address, PublicClient } from 'viem';
@@ -35,11 +34,10 @@ function spyGetLogRanges(client: PublicClient) {
 }
 const logger = pino({ level: 'silent' });
 let node: AnvilNode;
-let nc: NatsConnection;
 let js: JetStreamClient;
 let jsm: JetStreamManager;
 let redis: Redis;
-const { cleanups, scope } = useChainTestbed('fault', (h) => ({ node, nc, js, jsm, redis } = h));
+const { cleanups, scope } = useChainTestbed('fault', (h) => ({ node, js, jsm, redis } = h));
 type Scope = ChainScope;
 
 function ingester(s: Scope, chain: Record<string, unknown>, tokens: TokenConfig[], extra: { workerId?: string; client?: AnvilNode['publicClient']; leaseTtlMs?: number } = {}): ChainIngester {

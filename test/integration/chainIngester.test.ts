@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { Address, PublicClient } from 'viem';
@@ -61,11 +60,10 @@ const E18 = 10n ** 18n;
 const E6 = 10n ** 6n;
 
 let node: AnvilNode;
-let nc: NatsConnection;
 let js: JetStreamClient;
 let jsm: JetStreamManager;
 let redis: Redis;
-const { cleanups, scope } = useChainTestbed('chain', (h) => ({ node, nc, js, jsm, redis } = h));
+const { cleanups, scope } = useChainTestbed('chain', (h) => ({ node, js, jsm, redis } = h));
 type Scope = ChainScope;
 
 function ingester(s: Scope, chain: Partial<ChainConfig> & Record<string, unknown>, tokens: TokenConfig[], extra: { workerId?: string; client?: AnvilNode['publicClient']; maxEventsPerMessage?: number; readAhead?: number } = {}, on: AnvilNode = node): ChainIngester {

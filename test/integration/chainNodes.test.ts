@@ -1,6 +1,5 @@
 import { Writable } from 'node:stream';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import type { Address } from 'viem';
@@ -18,11 +17,10 @@ import { waitFor as waitUntil } from '../support/waitFor.js';
 
 const silent = pino({ level: 'silent' });
 let node: AnvilNode;
-let nc: NatsConnection;
 let js: JetStreamClient;
 let jsm: JetStreamManager;
 let redis: Redis;
-const { cleanups, scope } = useChainTestbed('nodes', (h) => ({ node, nc, js, jsm, redis } = h));
+const { cleanups, scope } = useChainTestbed('nodes', (h) => ({ node, js, jsm, redis } = h));
 type Scope = ChainScope;
 
 function ingester(s: Scope, chain: Record<string, unknown>, tokens: TokenConfig[], logger: Logger = silent): ChainIngester {

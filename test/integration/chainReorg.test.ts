@@ -1,5 +1,4 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createPublicClient, custom, encodeFunctionData, toHex, type Address } from 'viem';
@@ -16,11 +15,10 @@ import { waitFor as waitUntil } from '../support/waitFor.js';
 
 const logger = pino({ level: 'silent' });
 let node: AnvilNode;
-let nc: NatsConnection;
 let js: JetStreamClient;
 let jsm: JetStreamManager;
 let redis: Redis;
-const { cleanups, scope } = useChainTestbed('reorg', (h) => ({ node, nc, js, jsm, redis } = h));
+const { cleanups, scope } = useChainTestbed('reorg', (h) => ({ node, js, jsm, redis } = h));
 type Scope = ChainScope;
 
 function ingester(s: Scope, confirmations: number, tokens: TokenConfig[], chain: Record<string, unknown> = {}): ChainIngester {

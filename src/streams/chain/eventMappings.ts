@@ -195,7 +195,7 @@ export interface RawLog {
   topics: readonly Hex[];
   removed?: boolean;
   /** Seconds; set by nodes that follow the newer eth_getLogs spec (anvil, reth, geth ≥ 1.16), absent elsewhere. */
-  blockTimestamp?: bigint | null;
+  blockTimestamp?: bigint | null | undefined;
 }
 
 export interface TokenEvents {
@@ -206,9 +206,9 @@ export interface TokenEvents {
 interface Annotation {
   token: string;
   tx: string;
-  from?: string;
-  to?: string;
-  amount?: bigint;
+  from?: string | undefined;
+  to?: string | undefined;
+  amount?: bigint | undefined;
   reference: string;
   used: boolean;
 }

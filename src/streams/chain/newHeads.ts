@@ -98,7 +98,7 @@ export function newHeads(options: NewHeadsOptions): NewHeads {
     const subscribeTimer = setTimeout(() => fail(gen, 'eth_subscribe unanswered'), timeoutMs);
     client.request({
       body: { method: 'eth_subscribe', params: ['newHeads'] },
-      onResponse(msg: { method?: string; result?: unknown; error?: unknown }) {
+      onResponse(msg: { method?: string | undefined; result?: unknown; error?: unknown }) {
         if (gen !== generation) return;
         if (msg.method === 'eth_subscription') return onHead();
         clearTimeout(subscribeTimer);
