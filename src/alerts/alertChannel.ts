@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { createCircuitBreaker, type CircuitBreaker, type CircuitState } from './circuitBreaker.js';
+import { backoffMs } from '../lib/backoff.js';
 
 /** What became of one request after its retries: accepted by the channel, or refused for good. */
 export type DeliveryResult =
@@ -50,9 +51,8 @@ export function parseRetryAfter(value: string | null, now: number): number | und
 }
 
 /** Exponential backoff with full jitter: uniform in [0, min(max, base·2^(attempt−1))]. */
-export function backoffMs(attempt: number, p: Pick<RetryPolicy, 'baseMs' | 'maxMs'>, random: () => number = Math.random): number {
-  const cap = Math.min(p.maxMs, p.baseMs * 2 ** Math.min(attempt - 1, 30));
-  return Math.floor(random() * cap);
+export function deliveryBackoffMs(attempt: number, p: Pick<RetryPolicy, 'baseMs' | 'maxMs'>, random: () => number = Math.random): number {
+  return backoffMs(attempt - 1, { initialMs: p.baseMs, maxMs: p.maxMs }, random);
 }
 
 /**
@@ -126,12 +126,12 @@ export function createAlertChannel(o: AlertChannelOptions): AlertChannel {
       if (failure === 'rate_limited') {
         // Busy, not down: the circuit stays as it is; every request of the channel waits.
         breaker.success();
-        delay = retryAfter ?? backoffMs(attempt, o.retry, random);
+        delay = retryAfter ?? deliveryBackoffMs(attempt, o.retry, random);
         nextAt = Math.max(nextAt, now() + delay);
         delay = 0; // pace() waits for nextAt
       } else {
         breaker.failure();
-        delay = backoffMs(attempt, o.retry, random);
+        delay = deliveryBackoffMs(attempt, o.retry, random);
       }
       o.log.warn({ channel: o.name, attempt, status, failure, retryAfterMs: retryAfter, retryInMs: delay, response: text.slice(0, 200) }, 'alert delivery failed; retrying');
       if (delay > 0) await sleep(delay, undefined, { signal });

@@ -22,6 +22,7 @@ import { groupAlerts, type AlertBatch } from './groupAlerts.js';
 import { groupDedupKey, pagerdutyGroupTrigger, pagerdutyResolve, pagerdutyTrigger } from './pagerdutyEvents.js';
 import { followSilences, SilenceRegistry } from './silences.js';
 import { slackFiring, slackReminder, slackResolved } from './slackMessages.js';
+import { backoffMs } from '../lib/backoff.js';
 
 export interface NotifierOptions {
   config: Config;
@@ -276,7 +277,7 @@ export async function startNotifier(o: NotifierOptions): Promise<Notifier> {
         return;
       } catch (e) {
         if (abort.signal.aborted) return; // stopping: leave the messages unacked for redelivery
-        const delay = Math.min(a.retry.maxMs, a.retry.baseMs * 2 ** Math.min(attempt, 10));
+        const delay = backoffMs(attempt, { initialMs: a.retry.baseMs, maxMs: a.retry.maxMs, jitter: 'none' });
         log.error({ err: e, group: batch.key, attempt, retryInMs: delay }, 'group notification failed; retrying');
         await sleep(delay, undefined, { signal: abort.signal }).catch(() => undefined);
         if (abort.signal.aborted) return;

@@ -9,6 +9,7 @@ import type { Processed } from './messageStage.js';
 import { SinkRejected } from '../lib/errors.js';
 import { describeFailure } from '../lib/failureKind.js';
 import { coalesceWhileBusy } from '../operators/coalesceWhileBusy.js';
+import { backoffMs } from '../lib/backoff.js';
 
 export interface AckAfterDurableContext {
   writer: FactWriter;
@@ -179,7 +180,7 @@ export function ackAfterDurable(ctx: AckAfterDurableContext): OperatorFunction<P
           return { messages: 0, facts: 0, inserted: 0, skippedDuplicates: 0, deadLetters: 0, outcomes: {}, written: [] };
         }
         ctx.metrics?.sinkRetries.inc();
-        const delay = Math.min(ctx.maxBackoffMs ?? 10_000, 250 * 2 ** Math.min(attempt, 6));
+        const delay = backoffMs(attempt, { initialMs: 250, maxMs: ctx.maxBackoffMs ?? 10_000, jitter: 'none' });
         ctx.log.error({ err: e, attempt, retryInMs: delay, messages: batch.length, corr: batch.slice(0, 20).map((p) => p.corr) }, 'batch not durable; holding its messages and retrying');
         // Keep the messages ours while we wait, so JetStream does not hand them to another worker.
         for (const p of batch) p.msg.working();

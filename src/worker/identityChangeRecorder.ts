@@ -6,6 +6,7 @@ import type { FactWriter } from '../sinks/clickhouse/factWriter.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { MappingUpdateMeta } from '../streams/mappingUpdates.js';
 import { SinkRejected } from '../lib/errors.js';
+import { backoffMs } from '../lib/backoff.js';
 
 export interface IdentityChangeRecorderOptions {
   writer: FactWriter;
@@ -43,12 +44,14 @@ export function startIdentityChangeRecorder(o: IdentityChangeRecorderOptions): I
   let wake: (() => void) | null = null;
 
   async function drain(): Promise<void> {
+    let retries = 0;
     let delay = baseDelay;
     while (queue.length > 0 && !stopped) {
       const batch = queue;
       queue = [];
       try {
         await o.writer.write(batch, { suspects: new Set(batch.map(factKey)) });
+        retries = 0;
         delay = baseDelay;
       } catch (e) {
         let pending = batch;
@@ -74,7 +77,7 @@ export function startIdentityChangeRecorder(o: IdentityChangeRecorderOptions): I
         o.log.error({ err: e, facts: batch.length, retryInMs: delay }, 'identity changes: write failed; retrying');
         await new Promise<void>((r) => { wake = r; setTimeout(r, delay).unref(); });
         wake = null;
-        delay = Math.min(delay * 2, 30_000);
+        delay = backoffMs(++retries, { initialMs: baseDelay, maxMs: 30_000, jitter: 'none' });
       }
     }
   }

@@ -1,4 +1,5 @@
 import type { FailureKind } from '../lib/failureKind.js';
+import { backoffMs } from '../lib/backoff.js';
 
 export interface PoisonEvidenceOptions {
   /** Deliveries after which a message that keeps failing is dead-lettered (when the evidence says poison). */
@@ -76,7 +77,7 @@ export class PoisonEvidence {
         };
       }
     }
-    const delayMs = Math.min(this.o.maxDelayMs, this.o.minDelayMs * 2 ** Math.min(Math.max(0, deliveryCount - 1), 20));
+    const delayMs = backoffMs(deliveryCount - 1, { initialMs: this.o.minDelayMs, maxMs: this.o.maxDelayMs, jitter: 'none' });
     return { action: 'retry', delayMs, othersPassed };
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, parseRetryAfter } from '../../src/alerts/alertChannel.js';
+import { deliveryBackoffMs as backoffMs, parseRetryAfter } from '../../src/alerts/alertChannel.js';
 import { alertsConfigSchema } from '../../src/alerts/alertsConfig.js';
 import { redactAlertsConfig, resolveAlertSecrets } from '../../src/alerts/alertSecrets.js';
 import { createCircuitBreaker, type CircuitState } from '../../src/alerts/circuitBreaker.js';

@@ -7,7 +7,10 @@ import { compileEventMappings, decodeTokenLogs, type RawLog } from '../../src/st
 import { bloomMayContain, isEmptyBloom } from '../../src/streams/chain/logsBloom.js';
 import { ChainAnchor } from '../../src/streams/chain/chainAnchor.js';
 import { BlockHeaderCache, toRawLogs, type ReadContext } from '../../src/streams/chain/readConfirmedLogs.js';
-import { backoffMs, isRetryableRpcError, withRetry } from '../../src/streams/chain/rpc.js';
+import { backoffMs as backoff } from '../../src/lib/backoff.js';
+import { isRetryableRpcError, withRetry } from '../../src/streams/chain/rpc.js';
+
+const backoffMs = (n: number, initialMs: number, maxMs: number, random: () => number) => backoff(n, { initialMs, maxMs }, random);
 
 const H = (n: number) => `0x${n.toString(16).padStart(64, '0')}`;
 const TOKEN = '0x00000000000000000000000000000000000000aa';
@@ -193,7 +196,7 @@ describe('RPC retries', () => {
       return 'ok';
     }, { retries: 5, initialMs: 1, maxMs: 4, random: () => 0.5, onRetry: (_e, _a, w) => waits.push(w) });
     expect(v).toBe('ok');
-    expect(waits).toEqual([1, 1]);
+    expect(waits).toEqual([0, 1]); // full jitter: half of 1 ms, then half of 2 ms, rounded down
     await expect(withRetry(async () => { throw { status: 503 }; }, { retries: 2, initialMs: 1, maxMs: 1 })).rejects.toEqual({ status: 503 });
   });
 });

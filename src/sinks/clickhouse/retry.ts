@@ -1,3 +1,5 @@
+import { backoffMs } from '../../lib/backoff.js';
+
 export interface RetryOptions {
   /** Attempts in total, including the first. */
   attempts: number;
@@ -62,8 +64,7 @@ export function serverErrorCode(e: unknown): string | undefined {
   return typeof code === 'string' && /^\d+$/.test(code) ? code : undefined;
 }
 
-/** Delay before retry number `attempt` (1-based): exponential, capped, with jitter (half fixed, half random). */
+/** Delay before retry number `attempt` (1-based): exponential, capped, half fixed and half random. */
 export function backoffDelay(attempt: number, opts: RetryOptions, random: () => number = Math.random): number {
-  const ceiling = Math.min(opts.maxDelayMs, opts.baseDelayMs * 2 ** (attempt - 1));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+  return backoffMs(attempt - 1, { initialMs: opts.baseDelayMs, maxMs: opts.maxDelayMs, jitter: 'equal' }, random);
 }

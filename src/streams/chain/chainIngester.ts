@@ -31,7 +31,8 @@ import { compileEventMappings } from './eventMappings.js';
 import { headWatch, type HeadStatus } from './headWatch.js';
 import { leaderLease, leaseKey } from './leaderLease.js';
 import { BlockHeaderCache, ChainLagging, type ReadContext } from './readConfirmedLogs.js';
-import { backoffMs, createChainClient, withRetry } from './rpc.js';
+import { backoffMs } from '../../lib/backoff.js';
+import { createChainClient, withRetry } from './rpc.js';
 
 export interface ChainIngesterOptions {
   chain: ChainConfig;
@@ -189,7 +190,7 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
           log.info({ reason: e.message }, 'node is behind; waiting for it');
         } else {
           if (leader) heads.check();
-          const wait = backoffMs(attempt++, initialBackoff, maxBackoff);
+          const wait = backoffMs(attempt++, { initialMs: initialBackoff, maxMs: maxBackoff });
           log.warn({ err: e, backoffMs: wait }, 'chain poll failed; retrying the same range');
           await heads.sleep(wait);
           continue;

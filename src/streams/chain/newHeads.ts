@@ -12,7 +12,7 @@
  */
 import type { Logger } from 'pino';
 import { getWebSocketRpcClient } from 'viem/utils';
-import { backoffMs } from './rpc.js';
+import { backoffMs } from '../../lib/backoff.js';
 
 export interface NewHeadsOptions {
   /** ws:// or wss:// endpoints, tried in turn after each failure. */
@@ -67,7 +67,7 @@ export function newHeads(options: NewHeadsOptions): NewHeads {
   function fail(gen: number, why: string, err?: unknown): void {
     if (gen !== generation || !active) return;
     teardown();
-    const wait = backoffMs(attempt++, retry.initialMs, retry.maxMs);
+    const wait = backoffMs(attempt++, { initialMs: retry.initialMs, maxMs: retry.maxMs });
     const url = urls[urlIndex % urls.length];
     urlIndex++;
     log.warn({ url, err, backoffMs: wait }, `newHeads subscription lost (${why}); polling continues, reconnecting`);

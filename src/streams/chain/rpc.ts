@@ -6,6 +6,7 @@
  */
 import { createPublicClient, fallback, http, type PublicClient } from 'viem';
 import { isRangeTooLargeError } from './blockRanges.js';
+import { backoffMs } from '../../lib/backoff.js';
 
 export interface ChainClientOptions {
   rpcUrls: readonly string[];
@@ -39,11 +40,6 @@ export interface RetryOptions {
   cancelled?: () => boolean;
 }
 
-/** Full-jitter backoff: uniform in [0, min(max, initial × 2^attempt)]. */
-export function backoffMs(attempt: number, initialMs: number, maxMs: number, random: () => number = Math.random): number {
-  const cap = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
-  return Math.round(random() * cap);
-}
 
 /** Whether an RPC failure is transient: timeouts, rate limits, server errors, broken connections. */
 export function isRetryableRpcError(e: unknown): boolean {
@@ -69,7 +65,7 @@ export async function withRetry<T>(fn: () => Promise<T>, o: RetryOptions): Promi
       return await fn();
     } catch (e) {
       if (attempt >= o.retries || !isRetryableRpcError(e) || o.cancelled?.()) throw e;
-      const wait = backoffMs(attempt, o.initialMs, o.maxMs, o.random);
+      const wait = backoffMs(attempt, { initialMs: o.initialMs, maxMs: o.maxMs }, o.random);
       o.onRetry?.(e, attempt + 1, wait);
       await new Promise((r) => setTimeout(r, wait));
     }
