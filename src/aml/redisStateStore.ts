@@ -4,6 +4,7 @@ import type { AmlAlertRow } from '../domain/facts.js';
 import { SchemaViolation } from '../lib/errors.js';
 import { decodeEntry, encodeEntry, type AmlStateStore, type ApplyRequest, type ApplyResult, type CommitCandidate } from './stateStore.js';
 import type { SubjectState, WindowEntry } from './types.js';
+import { inScript } from '../state/scriptErrors.js';
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 
@@ -45,7 +46,7 @@ export class RedisStateStore implements AmlStateStore {
       if (m.entry.amount < 0n) throw new SchemaViolation(`AML movement of ${m.entry.eventId}: field amount is negative (${m.entry.amount})`);
     }
     for (const m of req.movements) args.push(m.subjectKey, encodeEntry(m.entry), m.entry.dir, m.entry.amount.toString(), m.entry.time);
-    const raw = JSON.parse(await this.redis.amlApply(...args)) as
+    const raw = JSON.parse(await inScript('amlApply', () => this.redis.amlApply(...args))) as
       | { s: 'done'; r: AmlAlertRow[] }
       | { s: 'open'; subjects: Record<string, { w: string[] | Record<string, never>; p: string | false; b: string[] | Record<string, never> }> | unknown[] };
     if (raw.s === 'done') return { status: 'done', alerts: raw.r };
@@ -84,7 +85,7 @@ export class RedisStateStore implements AmlStateStore {
   async commit(eventId: string, candidates: readonly CommitCandidate[], ttlMs: number): Promise<{ alerts: AmlAlertRow[]; replayed: boolean }> {
     const args: (string | number)[] = [this.prefix, eventId, ttlMs, candidates.length];
     for (const c of candidates) args.push(`${c.ruleId}|${c.subjectKey}`, c.time, c.suppressMs, JSON.stringify(c.row));
-    const [replayed, r] = await this.redis.amlCommit(...args);
+    const [replayed, r] = await inScript('amlCommit', () => this.redis.amlCommit(...args));
     return { alerts: JSON.parse(r) as AmlAlertRow[], replayed: replayed === 1 };
   }
 

@@ -5,6 +5,7 @@ import type { AuditLogRow } from '../domain/facts.js';
 import type { FactWriter } from '../sinks/clickhouse/factWriter.js';
 import { queryRows } from '../sinks/clickhouse/queries.js';
 import { chainRecord, verifyChain, type AuditRecord, type ChainVerdict } from './auditChain.js';
+import { inScript } from '../state/scriptErrors.js';
 
 /** The columns of a stored record as the chain hashed them (times as epoch ms, not formatted). */
 const COLUMNS = 'seq, toUnixTimestamp64Milli(at) AS at, actor, action, subject, content, prev_hash, hash';
@@ -78,7 +79,7 @@ export class AuditLog {
     let head = await this.head();
     for (let attempt = 0; attempt < 1_000; attempt++) {
       const r = chainRecord(head, e);
-      const [ok, moved] = await (this.o.redis as unknown as AppendCommand).reconAuditAppend(this.headKey, this.pendingKey, head?.seq ?? 0, r.seq, r.hash, JSON.stringify(r));
+      const [ok, moved] = await inScript('auditAppend', () => (this.o.redis as unknown as AppendCommand).reconAuditAppend(this.headKey, this.pendingKey, head?.seq ?? 0, r.seq, r.hash, JSON.stringify(r)));
       if (ok === 1) return r;
       head = moved ? (JSON.parse(moved) as Head) : null;
     }

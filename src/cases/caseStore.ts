@@ -4,6 +4,7 @@ import { chainRecord, type AuditRecord } from './auditChain.js';
 import type { AuditLog } from './auditLog.js';
 import { applyCaseAction, newCase, type CaseAction, type CaseState, type FourEyesPolicy } from './caseLifecycle.js';
 import type { Actor } from './roles.js';
+import { inScript } from '../state/scriptErrors.js';
 
 const APPLY_LUA = readFileSync(new URL('./lua/caseApply.lua', import.meta.url), 'utf8');
 
@@ -62,10 +63,10 @@ export class CaseStore {
         at: this.now(), actor: actor.id, action: `case.${action.type}`, subject: caseId,
         content: { action, from: state.status, to: next.status, version: next.version, resolution: next.resolution },
       });
-      const [ok] = await (this.o.redis as unknown as ApplyCommand).reconCaseApply(
+      const [ok] = await inScript('caseApply', () => (this.o.redis as unknown as ApplyCommand).reconCaseApply(
         this.key(caseId), this.o.audit.headKey, this.o.audit.pendingKey,
         state.version, JSON.stringify(toStored(next)), head?.seq ?? 0, record.seq, record.hash, JSON.stringify(record),
-      );
+      ));
       if (ok !== 1) continue;
       await this.o.audit.persist([record]);
       return { state: next, record };

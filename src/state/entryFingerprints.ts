@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import { asScriptError } from './scriptErrors.js';
 
 const lua = readFileSync(new URL('./lua/claimFingerprint.lua', import.meta.url), 'utf8');
 
@@ -73,14 +74,14 @@ export class EntryFingerprints {
         for (const [i, q] of batch.entries()) {
           const [err, r] = res?.[i] ?? [new Error('no reply'), null];
           if (err) {
-            q.reject(err);
+            q.reject(asScriptError('claimFingerprint', err));
             continue;
           }
           const [code, first, seen] = r as [number, string, number];
           q.resolve(code === 0 ? { t: 'new' } : code === 1 ? { t: 'same' } : { t: 'conflict', first, seenBefore: seen === 1 });
         }
       },
-      (e: unknown) => { for (const q of batch) q.reject(e); },
+      (e: unknown) => { for (const q of batch) q.reject(asScriptError('claimFingerprint', e)); },
     );
   }
 

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Outcome, RetractionOutcome, StoredLeg } from '../domain/outcomes.js';
 import type { Leg, PostingStatus, Side } from '../domain/types.js';
 import { ScriptError } from '../lib/errors.js';
+import { inScript, asScriptError } from './scriptErrors.js';
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 /** A script with the shared layout (records, pools, indexes) in front of it. */
@@ -131,13 +132,13 @@ export class MatchStore {
           else q.resolve({ replayed: r.replayed === 1, outcome: r.outcome });
         });
       },
-      (e: unknown) => { for (const q of batch) q.reject(e); },
+      (e: unknown) => { for (const q of batch) q.reject(asScriptError('matchOrPark', e)); },
     );
   }
 
   /** Retracts a chain leg orphaned by a deep reorg and re-opens its counterpart (idempotent). */
   async retract(legId: string): Promise<{ replayed: boolean; outcome: RetractionOutcome }> {
-    const raw = await this.redis.reconRetract(this.prefix, legId, this.options.windowMs);
+    const raw = await inScript('retract', () => this.redis.reconRetract(this.prefix, legId, this.options.windowMs));
     const parsed = JSON.parse(raw) as { replayed: number; outcome: RetractionOutcome };
     return { replayed: parsed.replayed === 1, outcome: parsed.outcome };
   }
@@ -148,10 +149,10 @@ export class MatchStore {
     // One call looks at a bounded number of deadline entries (most belong to legs matched since);
     // go on while it says due buckets remain and the limit is not reached.
     for (;;) {
-      const raw = await this.redis.reconExpire(
+      const raw = await inScript('expire', () => this.redis.reconExpire(
         this.prefix, side, watermark, limit - claimed.length, now, this.options.claimVisibilityMs ?? 30_000,
         this.options.windowMs, this.options.sweepBudget ?? SWEEP_BUDGET,
-      );
+      ));
       // cjson encodes an empty Lua table as {}.
       const r = JSON.parse(raw) as { l: StoredLeg[] | Record<string, never>; more: number };
       if (Array.isArray(r.l)) claimed.push(...r.l);
@@ -166,12 +167,12 @@ export class MatchStore {
 
   /** Raises a source's watermark (never lowers it). */
   async advanceWatermark(source: 'ledger' | 'chain', eventTime: number, now = Date.now()): Promise<void> {
-    await this.redis.reconAdvanceWatermark(this.prefix, source, eventTime, now);
+    await inScript('advanceWatermark', () => this.redis.reconAdvanceWatermark(this.prefix, source, eventTime, now));
   }
 
   /** Records that every event of `chainId` up to `blockNumber` is durable (monotonic). */
   async advanceChainBlock(chainId: number, blockNumber: bigint, now = Date.now()): Promise<void> {
-    await this.redis.reconAdvanceWatermark(this.prefix, `chain:${chainId}:block`, blockNumber.toString(), now);
+    await inScript('advanceWatermark', () => this.redis.reconAdvanceWatermark(this.prefix, `chain:${chainId}:block`, blockNumber.toString(), now));
   }
 
   /** The highest block of `chainId` whose events are all durable, or null before the first. */
@@ -188,7 +189,7 @@ export class MatchStore {
 
   /** Forgets legs whose retention has passed the watermark; returns how many. */
   async gc(watermark: number, limit = 1_000): Promise<number> {
-    return this.redis.reconGc(this.prefix, watermark, limit, this.options.retentionMs);
+    return inScript('gc', () => this.redis.reconGc(this.prefix, watermark, limit, this.options.retentionMs));
   }
 
   /** Number of legs currently waiting for a counterpart, per side (an exact counter the scripts keep). */
@@ -219,7 +220,7 @@ export class MatchStore {
         l.reference ?? '', l.fingerprint, status, state, x.x ?? '', x.mid ?? '', x.by ?? '', x.rs ?? '', x.d ?? '',
       );
     }
-    return legs.length === 0 ? 0 : this.redis.reconRestore(...args);
+    return legs.length === 0 ? 0 : inScript('restore', () => this.redis.reconRestore(...args));
   }
 
   /** Deletes every key of this namespace (tests and `recon reset`). */
