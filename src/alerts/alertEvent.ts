@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Fact } from '../domain/facts.js';
-import { SEVERITIES, severitySchema, type AlertsConfig, type Severity } from './alertsConfig.js';
+import { ALERT_SEVERITIES, severitySchema, type AlertsConfig, type AlertSeverity } from './alertsConfig.js';
 
 /**
  * An alert state change as it travels through the outbox (JetStream stream ALERTS): self-contained,
@@ -43,8 +43,8 @@ export const alertEventSchema = z.object({
 });
 export type AlertEvent = z.infer<typeof alertEventSchema>;
 
-export const severityRank = (s: Severity): number => SEVERITIES.length - SEVERITIES.indexOf(s);
-export const atLeast = (s: Severity, min: Severity): boolean => severityRank(s) >= severityRank(min);
+export const severityRank = (s: AlertSeverity): number => ALERT_SEVERITIES.length - ALERT_SEVERITIES.indexOf(s);
+export const atLeast = (s: AlertSeverity, min: AlertSeverity): boolean => severityRank(s) >= severityRank(min);
 
 const KIND_SUMMARY: Record<string, string> = {
   MISSING_MINT: 'deposit credited at the bank, no mint on chain',
@@ -112,8 +112,8 @@ export function alertOfFact(fact: Fact | { table: string; row: object }, config:
  */
 function amlAlert(row: Row, config: Pick<AlertsConfig, 'amlMinSeverity'>): AlertEvent | null {
   const raw = str(row.severity).toLowerCase();
-  const severity: Severity = raw === 'critical' ? 'critical' : raw === 'high' ? 'error' : raw === 'medium' ? 'warning' : raw === 'low' ? 'info'
-    : (SEVERITIES as readonly string[]).includes(raw) ? (raw as Severity) : 'warning';
+  const severity: AlertSeverity = raw === 'critical' ? 'critical' : raw === 'high' ? 'error' : raw === 'medium' ? 'warning' : raw === 'low' ? 'info'
+    : (ALERT_SEVERITIES as readonly string[]).includes(raw) ? (raw as AlertSeverity) : 'warning';
   if (!atLeast(severity, config.amlMinSeverity)) return null;
   const alertId = `AML:${str(row.alert_id)}`;
   const state = ['resolved', 'closed'].includes(str(row.status).toLowerCase()) ? 'resolved' : 'firing';

@@ -8,9 +8,10 @@ import { DEFAULT_STREAM_LIMITS, streamLimitsSchema } from '../config/streamLimit
  * the notifier starts (`resolveAlertSecrets`); an inline string is accepted but discouraged.
  */
 
-export const SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
-export type Severity = (typeof SEVERITIES)[number];
-export const severitySchema = z.enum(SEVERITIES);
+export const ALERT_SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
+/** An operational alert's severity, as PagerDuty takes it (an AML rule's risk level maps to one: src/aml/types.ts). */
+export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
+export const severitySchema = z.enum(ALERT_SEVERITIES);
 
 /** Where a secret comes from. Never logged: `check-config` prints references, not values. */
 export const secretRefSchema = z.union([
@@ -44,7 +45,7 @@ export const silenceSchema = z.object({
 export type SilenceInput = z.input<typeof silenceSchema>;
 export type Silence = z.infer<typeof silenceSchema>;
 
-const DEFAULT_SEVERITIES: Record<string, Severity> = {
+const DEFAULT_SEVERITIES: Record<string, AlertSeverity> = {
   MISSING_MINT: 'error',
   MISSING_BURN: 'error',
   MISSING_BANK_CREDIT: 'error',
@@ -80,8 +81,8 @@ export const alertsConfigSchema = z.object({
   silenceStream: z.string().default('ALERT_SILENCES').describe('Stream of silences published by operators (replayed at start, like the mapping stream).'),
   silenceSubject: z.string().default('alert-silences').describe('Subject of the silence stream.'),
   silences: z.array(silenceSchema).default([]).describe('Silences from the configuration (see docs/runbook.md#silence-an-alert).'),
-  /** Severity per kind (discrepancy kinds, FEED_STALLED); AML alerts carry their own. */
-  severities: z.record(z.string(), severitySchema).default(DEFAULT_SEVERITIES).describe('Severity per kind (discrepancy kinds, FEED_STALLED); AML alerts carry their own.'),
+  /** Alert severity per kind (discrepancy kinds, FEED_STALLED); an AML alert's comes from its rule's risk level. */
+  severities: z.record(z.string(), severitySchema).default(DEFAULT_SEVERITIES).describe("Alert severity per kind (discrepancy kinds, FEED_STALLED); an AML alert's comes from its rule's risk level (low→info, medium→warning, high→error, critical→critical)."),
   /** AML alerts below this severity are not alerts (they stay facts in ClickHouse). */
   amlMinSeverity: severitySchema.default('warning').describe('AML alerts below this severity are not alerts (they stay facts in ClickHouse).'),
   grafana: z.object({

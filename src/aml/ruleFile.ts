@@ -13,7 +13,7 @@ import { currencyExponent } from '../domain/currencies.js';
 import { MAX_IDENTIFIER_LENGTH, preview } from '../domain/inputBounds.js';
 import { parseDecimalToMinor } from '../domain/money.js';
 import { ConfigError } from '../lib/errors.js';
-import type { AmlScope, AmlSource, Severity } from './types.js';
+import type { AmlScope, AmlSource } from './types.js';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -229,4 +229,3 @@ export function loadRuleFile(path: string): RuleSet {
   return parseRuleSet(doc, `AML rule file ${path}`);
 }
 
-export const severityOf = (r: Rule): Severity => r.severity;

@@ -7,12 +7,10 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { Fact } from '../domain/facts.js';
 import type { IdentityView } from '../domain/legs.js';
 import { createAmlEngine, type AmlEngine } from './engine.js';
 import { RedisStateStore } from './redisStateStore.js';
 import { startRuleSource, type RuleSource } from './ruleSource.js';
-import { SEVERITY_RANK, type Severity } from './types.js';
 import { startWatchlist, type Watchlist } from './watchlist.js';
 
 export interface AmlRuntime {
@@ -42,14 +40,4 @@ export function startAml(o: StartAmlOptions): AmlRuntime {
   const store = new RedisStateStore(o.redis, o.config.namespace);
   const engine = createAmlEngine({ store, identities: o.identities, rules: () => rules.current(), watchlist: () => watchlist.current(), ttlMs: a.stateTtlMs });
   return { engine, rules, watchlist, store, stop() { rules.stop(); watchlist.stop(); } };
-}
-
-/** True when an alert's severity is at or above `threshold` (the alert outbox's cut). */
-export function severityAtLeast(severity: string, threshold: Severity): boolean {
-  return (SEVERITY_RANK[severity as Severity] ?? 0) >= SEVERITY_RANK[threshold];
-}
-
-/** The `aml_alerts` facts among `facts` that are meant for the alert outbox (issue 5 routes them). */
-export function amlAlertsForOutbox(facts: readonly Fact[], threshold: Severity): Extract<Fact, { table: 'aml_alerts' }>[] {
-  return facts.filter((f): f is Extract<Fact, { table: 'aml_alerts' }> => f.table === 'aml_alerts' && severityAtLeast(f.row.severity, threshold));
 }

@@ -13,9 +13,13 @@
 export type AmlScope = 'customer' | 'wallet' | 'currency';
 export type AmlSource = 'bank' | 'chain';
 export type Direction = 'in' | 'out';
-export type Severity = 'low' | 'medium' | 'high' | 'critical';
-
-export const SEVERITY_RANK: Readonly<Record<Severity, number>> = { low: 1, medium: 2, high: 3, critical: 4 };
+/**
+ * How grave a rule's alert is, as the rule file says (its `severity:` key, the `severity` column
+ * of aml_alerts): a risk level of the AML domain, not the severity of an operational alert
+ * (`AlertSeverity`: info, warning, error, critical), to which the notifier maps it
+ * (low → info, medium → warning, high → error, critical → critical; src/alerts/alertEvent.ts).
+ */
+export type RiskLevel = 'low' | 'medium' | 'high' | 'critical';
 
 /** One side of one event, seen from one subject. */
 export interface Movement {
@@ -78,7 +82,7 @@ export interface AlertCandidate {
   ruleId: string;
   ruleType: string;
   ruleVersion: string;
-  severity: Severity;
+  severity: RiskLevel;
   scope: AmlScope;
   subject: string;
   subjectKey: string;

@@ -39,7 +39,7 @@ export interface Incident {
   customDetails: Record<string, unknown>;
 }
 
-const SEVERITIES = ['critical', 'error', 'warning', 'info'];
+const ALERT_SEVERITIES = ['critical', 'error', 'warning', 'info'];
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isStr = (v: unknown, max = Infinity, min = 1): v is string => typeof v === 'string' && v.length >= min && v.length <= max;
 
@@ -61,7 +61,7 @@ export function validatePagerDutyEvent(e: unknown): string[] {
       for (const k of Object.keys(p)) if (!pAllowed.has(k)) errs.push(`unknown payload field ${k}`);
       if (!isStr(p.summary, 1024)) errs.push('payload.summary must be a string of 1..1024 characters');
       if (!isStr(p.source)) errs.push('payload.source is required');
-      if (!SEVERITIES.includes(String(p.severity))) errs.push('payload.severity must be critical, error, warning or info');
+      if (!ALERT_SEVERITIES.includes(String(p.severity))) errs.push('payload.severity must be critical, error, warning or info');
       if (p.timestamp !== undefined && (!isStr(p.timestamp) || Number.isNaN(Date.parse(p.timestamp)) || !/^\d{4}-\d\d-\d\dT/.test(p.timestamp))) errs.push('payload.timestamp must be ISO 8601');
       for (const k of ['component', 'group', 'class'] as const) if (p[k] !== undefined && !isStr(p[k])) errs.push(`payload.${k} must be a non-empty string`);
       if (p.custom_details !== undefined && !isObj(p.custom_details)) errs.push('payload.custom_details must be an object');
