@@ -86,7 +86,6 @@ export function alertOfFact(fact: Fact | { table: string; row: object }, config:
     const alertId = str(row.discrepancy_id);
     const currency = str(row.currency);
     const tokenKey = str(row.token_key);
-    const drift = kind === 'BALANCE_DRIFT';
     const who = str(row.account_id) || str(row.wallet) || tokenKey || currency;
     return {
       v: 1, alertId, eventId: `${alertId}:${state}`, state, source: 'discrepancy', kind,
@@ -95,7 +94,7 @@ export function alertOfFact(fact: Fact | { table: string; row: object }, config:
       summary: `${kind}${who ? ` ${who}` : ''}: ${kindSummary(kind)}`,
       account: str(row.account_id), wallet: str(row.wallet), currency, tokenKey, flow: str(row.flow),
       expectedAmount: str(row.expected_amount), actualAmount: str(row.actual_amount),
-      amountUnit: drift ? 'base' : (row.expected_amount || row.actual_amount) ? 'minor' : 'none',
+      amountUnit: (row.expected_amount || row.actual_amount) ? 'minor' : 'none',
       bankLegId: str(row.bank_leg_id), chainLegId: str(row.chain_leg_id), reason: str(row.reason),
       eventTime: num(row.event_time), at: num(row.recorded_at), details: {},
     };

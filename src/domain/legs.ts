@@ -33,6 +33,11 @@ export function flowOfEntry(e: Pick<LedgerEntry, 'txType' | 'direction'>): Flow 
  * Exact canonical decimal string of a token amount in minor units of its currency: integral
  * amounts print as integers, fractional ones keep every digit ("12345.000000000000001").
  */
+/** `minorUnitsKey` of a signed amount (a balance may be negative). */
+export function signedMinorUnits(value: bigint, decimals: number, exponent: number): string {
+  return value < 0n ? `-${minorUnitsKey(-value, decimals, exponent)}` : minorUnitsKey(value, decimals, exponent);
+}
+
 export function minorUnitsKey(value: bigint, decimals: number, exponent: number): string {
   if (decimals <= exponent) return (value * 10n ** BigInt(exponent - decimals)).toString();
   const scale = 10n ** BigInt(decimals - exponent);

@@ -6,7 +6,8 @@ import type { Config } from '../config/schema.js';
 import { compareBalances, driftDecision, snapshotRow, type BalanceComparison, type DriftState } from '../domain/balances.js';
 import { discrepancyEvent } from '../domain/outcomeFacts.js';
 import type { Fact } from '../domain/facts.js';
-import { tokenKeyOf } from '../domain/legs.js';
+import { signedMinorUnits, tokenKeyOf } from '../domain/legs.js';
+import { currencyExponent } from '../domain/currencies.js';
 import type { FactWriter } from '../sinks/clickhouse/factWriter.js';
 import { queryRows } from '../sinks/clickhouse/queries.js';
 import type { IdentityView } from '../domain/legs.js';
@@ -114,11 +115,17 @@ export function startBalanceReconciler(o: BalanceReconcilerOptions): BalanceReco
       const before = state[field] ? (JSON.parse(state[field]) as DriftState) : {};
       const d = driftDecision(c, before, { toleranceBase: config.balances.toleranceBase, graceMs: config.balances.driftGraceMs }, at);
       const base = {
-        fallback: { account_id: c.scope === 'account' ? c.subject : '', currency: c.currency, expected_amount: c.bank.toString(), actual_amount: c.reported.toString() },
+        // Minor units of the currency, like every discrepancy; exact (a fraction where the token
+        // balance is not a whole number of minor units). The reason keeps the base-unit figures.
+        fallback: {
+          account_id: c.scope === 'account' ? c.subject : '', currency: c.currency,
+          expected_amount: signedMinorUnits(c.bank, c.decimals, currencyExponent(c.currency)),
+          actual_amount: signedMinorUnits(c.reported, c.decimals, currencyExponent(c.currency)),
+        },
         eventTime: at, now: at,
       };
       if (d.open) facts.push(discrepancyEvent({ id: d.open, kind: 'BALANCE_DRIFT', status: 'open', ...base,
-        reason: `${c.scope} ${c.subject}: bank ${c.bank} vs chain ${c.reported} (${c.currency}, ${c.decimals} decimals); ${c.inFlight} in flight leaves ${c.unexplained} unexplained beyond tolerance ${config.balances.toleranceBase}` }));
+        reason: `${c.scope} ${c.subject}: bank ${c.bank} vs chain ${c.reported} token base units (${c.currency}, ${c.decimals} decimals); ${c.inFlight} in flight leaves ${c.unexplained} unexplained beyond tolerance ${config.balances.toleranceBase}` }));
       if (d.resolve) facts.push(discrepancyEvent({ id: d.resolve, kind: 'BALANCE_DRIFT', status: 'resolved', ...base,
         reason: `${c.scope} ${c.subject}: unexplained drift back within tolerance (${c.unexplained})` }));
       const next = JSON.stringify(d.next);

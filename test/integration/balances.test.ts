@@ -61,6 +61,10 @@ describe('balance reconciliation', () => {
     await new Promise((r) => setTimeout(r, 3_100));
     await h.daemon.balances.checkNow();
     expect(await drift()).toEqual(['open', 'open']); // the account and the currency
+    // Amounts in minor units of USD, like every other kind: the bank 100.00, the chain 150.00.
+    const [row] = await queryRows<{ expected_amount: string; actual_amount: string }>(h.ch.client,
+      `SELECT toString(expected_amount) AS expected_amount, toString(actual_amount) AS actual_amount FROM ${h.ch.database}.discrepancies_current WHERE kind = 'BALANCE_DRIFT' AND account_id = 'ACC-BAL'`);
+    expect(row).toEqual({ expected_amount: '10000', actual_amount: '15000' });
 
     // The bank books the credit late: the mint matches late, and the drift heals.
     await h.posting({ entryId: 'BAL-2', accountId: 'ACC-BAL', amountMinor: 5_000n });

@@ -221,3 +221,14 @@ describe('minorUnitsKey', () => {
     expect(minorUnitsKey(4567n, 2, 2)).toBe('4567');
   });
 });
+
+describe('signedMinorUnits', () => {
+  it('converts token base units to exact minor units, a negative balance included', async () => {
+    const { signedMinorUnits } = await import('../../src/domain/legs.js');
+    expect(signedMinorUnits(1_234_500_000_000_000_000n, 18, 2)).toBe('123.45');
+    expect(signedMinorUnits(-1_234_500_000_000_000_000n, 18, 2)).toBe('-123.45');
+    expect(signedMinorUnits(1n, 18, 2)).toBe('0.0000000000000001');
+    expect(signedMinorUnits(7n, 0, 2)).toBe('700');
+  });
+});
+
