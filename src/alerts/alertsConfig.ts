@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_STREAM_LIMITS, streamLimitsSchema } from '../config/streamLimits.js';
+import { durationMs } from '../config/duration.js';
 
 /**
  * The `alerts` section of the configuration: the outbox stream the workers publish alert-worthy
@@ -67,7 +68,7 @@ export const alertsConfigSchema = z.object({
   /** Subjects `<prefix>.<source>.<kind>`. */
   subjectPrefix: z.string().default('alerts').describe('Outbox subjects `<prefix>.<source>.<kind>`.'),
   /** JetStream duplicate window of the outbox: a fact re-published within it (redelivery) is stored once. */
-  duplicateWindowMs: z.number().int().positive().default(15 * 60_000).describe('JetStream duplicate window of the outbox: an alert re-published within it (redelivery) is stored once.'),
+  duplicateWindowMs: durationMs(z.number().int().positive()).default(15 * 60_000).describe('JetStream duplicate window of the outbox: an alert re-published within it (redelivery) is stored once.'),
   /** Retention of the outbox stream (docs/retention.md): 30 days, publishes refused rather than alerts dropped when full. */
   streamLimits: streamLimitsSchema(DEFAULT_STREAM_LIMITS.alerts).describe('Retention of the outbox stream: 30 days, publishes refused rather than alerts dropped when full (docs/retention.md).'),
   /** Port of the notifier's /metrics and /healthz (on `http.host`); -1 disables. */
@@ -76,7 +77,7 @@ export const alertsConfigSchema = z.object({
   consumerName: z.string().default('notifier').describe('Durable consumer of the notifier(s).'),
   /** Unacked alerts the notifier may hold (grouping holds them until their group is sent). */
   maxAckPending: z.number().int().positive().default(20_000).describe('Unacked alerts the notifier may hold (grouping holds them until their group is sent).'),
-  ackWaitMs: z.number().int().positive().default(30_000).describe('Redelivery of an alert after this long without an ack (kept alive while retries run).'),
+  ackWaitMs: durationMs(z.number().int().positive()).default(30_000).describe('Redelivery of an alert after this long without an ack (kept alive while retries run).'),
   /** Silences published by operators (replayed at start, like the mapping stream). */
   silenceStream: z.string().default('ALERT_SILENCES').describe('Stream of silences published by operators (replayed at start, like the mapping stream).'),
   silenceSubject: z.string().default('alert-silences').describe('Subject of the silence stream.'),
@@ -93,11 +94,11 @@ export const alertsConfigSchema = z.object({
   }).prefault({}).describe('Links from alerts to Grafana.'),
   grouping: z.object({
     /** A new group waits this long for more alerts before its first notification. */
-    groupWaitMs: z.number().int().min(0).default(30_000).describe('A new group waits this long for more alerts before its first notification.'),
+    groupWaitMs: durationMs(z.number().int().min(0)).default(30_000).describe('A new group waits this long for more alerts before its first notification.'),
     /** Later alerts of a notified group go out at most this often, together. */
-    groupIntervalMs: z.number().int().positive().default(5 * 60_000).describe('Later alerts of a notified group go out at most this often, together.'),
+    groupIntervalMs: durationMs(z.number().int().positive()).default(5 * 60_000).describe('Later alerts of a notified group go out at most this often, together.'),
     /** A group whose alerts are still open is reminded (Slack) this often. */
-    repeatIntervalMs: z.number().int().positive().default(4 * 3_600_000).describe('A group whose alerts are still open is reminded (Slack) this often.'),
+    repeatIntervalMs: durationMs(z.number().int().positive()).default(4 * 3_600_000).describe('A group whose alerts are still open is reminded (Slack) this often.'),
     /** Alerts listed one by one in a Slack digest. */
     maxListed: z.number().int().positive().max(40).default(10).describe('Alerts listed one by one in a Slack digest.'),
   }).prefault({}).describe('Grouping by kind + token, as in Alertmanager.'),
@@ -110,7 +111,7 @@ export const alertsConfigSchema = z.object({
     /** Up to this many alerts of one group notification get an incident each; the rest fold into one group incident. */
     maxIndividualPerGroup: z.number().int().min(0).default(5).describe('Up to this many alerts of one group notification get an incident each; the rest fold into one group incident.'),
     /** Minimum spacing of requests per routing key (PagerDuty also answers 429). */
-    minIntervalMs: z.number().int().min(0).default(100).describe('Minimum spacing of requests per routing key (PagerDuty also answers 429).'),
+    minIntervalMs: durationMs(z.number().int().min(0)).default(100).describe('Minimum spacing of requests per routing key (PagerDuty also answers 429).'),
   }).prefault({}).describe('PagerDuty Events API v2.'),
   slack: z.object({
     webhooks: z.array(z.object({
@@ -120,19 +121,19 @@ export const alertsConfigSchema = z.object({
     })).default([]).describe('Webhooks; each takes the alerts its `match` accepts.'),
     minSeverity: severitySchema.default('warning').describe('Alerts below this severity are not posted.'),
     /** Slack allows about one message per second per webhook. */
-    minIntervalMs: z.number().int().min(0).default(1_000).describe('Minimum spacing of requests per webhook (Slack allows about one message per second).'),
+    minIntervalMs: durationMs(z.number().int().min(0)).default(1_000).describe('Minimum spacing of requests per webhook (Slack allows about one message per second).'),
   }).prefault({}).describe('Slack incoming webhooks (Block Kit messages).'),
   retry: z.object({
-    baseMs: z.number().int().positive().default(500).describe('First backoff.'),
-    maxMs: z.number().int().positive().default(60_000).describe('Largest backoff.'),
+    baseMs: durationMs(z.number().int().positive()).default(500).describe('First backoff.'),
+    maxMs: durationMs(z.number().int().positive()).default(60_000).describe('Largest backoff.'),
     /** A request without an answer after this long counts as a timeout (retried). */
-    timeoutMs: z.number().int().positive().default(10_000).describe('A request without an answer after this long counts as a timeout (retried).'),
+    timeoutMs: durationMs(z.number().int().positive()).default(10_000).describe('A request without an answer after this long counts as a timeout (retried).'),
   }).prefault({}).describe('Retries of 5xx, 429, timeouts and network errors: exponential backoff with full jitter, without end.'),
   circuitBreaker: z.object({
     /** Consecutive failures (5xx, timeouts, network) that open a channel's circuit. */
     failureThreshold: z.number().int().positive().default(5).describe('Consecutive failures (5xx, timeouts, network) that open a channel\'s circuit.'),
     /** How long an open circuit fails fast before one probe request. */
-    openMs: z.number().int().positive().default(30_000).describe('How long an open circuit fails fast before one probe request.'),
+    openMs: durationMs(z.number().int().positive()).default(30_000).describe('How long an open circuit fails fast before one probe request.'),
   }).prefault({}).describe('Per channel circuit breaker.'),
 });
 

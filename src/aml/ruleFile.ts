@@ -14,16 +14,11 @@ import { MAX_IDENTIFIER_LENGTH, preview } from '../domain/inputBounds.js';
 import { parseDecimalToMinor } from '../domain/money.js';
 import { ConfigError } from '../lib/errors.js';
 import type { AmlScope, AmlSource } from './types.js';
+import { durationMs } from '../config/duration.js';
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-export const duration = z
-  .union([z.number().int().nonnegative(), z.string().regex(/^\d+(ms|s|m|h|d)$/, "must be like '90s', '30m', '24h', '7d' or a number of ms")])
-  .transform((v) => {
-    if (typeof v === 'number') return v;
-    const [, n, unit] = /^(\d+)(ms|s|m|h|d)$/.exec(v)!;
-    return Number(n) * UNIT_MS[unit!]!;
-  });
+/** Windows and periods: the same duration forms as the configuration (src/config/duration.ts). */
+export const duration = durationMs();
 
 /** '80%' → 8000 bps; 8000 → 8000 bps; '0.8' → 8000 bps. */
 export const share = z

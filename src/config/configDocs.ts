@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { configSchema } from './schema.js';
+import { DURATION_PATTERN } from './duration.js';
 
 /**
  * Renders docs/configuration.md from the zod schema of the configuration (src/config/schema.ts),
@@ -89,6 +90,7 @@ export const typeOf = (s: Json): string => {
   const alts = s.anyOf ?? s.oneOf;
   if (alts) {
     if (isSecretRef(alts)) return 'secret: string, `{ env }` or `{ file }`';
+    if (alts.some((a) => a.pattern === DURATION_PATTERN)) return 'duration: ms, or `500ms`, `90s`, `30m`, `24h`, `7d`';
     return alts.map((a) => (a.type === 'object' ? variant(a) : typeOf(a))).join(' \\| ');
   }
   if (s.const !== undefined) return `\`${JSON.stringify(s.const)}\``;

@@ -48,6 +48,7 @@ export const maxAmountMinorSchema = z
     }
   });
 import { natsAuthSchema, natsTlsSchema, redisSecuritySchema } from './connectionSecurity.js';
+import { durationMs } from './duration.js';
 
 const address = z
   .string()
@@ -95,7 +96,7 @@ export const chainSchema = z.object({
   wsUrls: z.array(z.string().url()).default([]).describe('Websocket endpoints whose `newHeads` subscription only wakes the poller early (the pushed data is never used; polling goes on regardless).'),
   /** Blocks below head - confirmations are used; 0 means every mined block. */
   confirmations: z.number().int().min(0).default(12).describe('Only blocks at or below head - confirmations feed matching; 0 means every mined block.'),
-  pollIntervalMs: z.number().int().positive().default(2_000).describe('Polling interval of the ingester.'),
+  pollIntervalMs: durationMs(z.number().int().positive()).default(2_000).describe('Polling interval of the ingester.'),
   /** Upper bound of one eth_getLogs block range. */
   maxBlockRange: z.number().int().positive().default(2_000).describe('Upper bound of one `eth_getLogs` block range (halved when the provider refuses, grown back after successes).'),
   /** Backfill ranges read ahead of the one being published (hides a remote RPC's latency; each holds up to maxBlockRange blocks of logs). */
@@ -107,9 +108,9 @@ export const chainSchema = z.object({
   /** Processed blocks whose hash (and event ids) are kept in Redis for reorg detection. */
   reorgHistory: z.number().int().positive().default(1_024).describe('Processed blocks whose hash, parent hash and event ids are kept in Redis for reorg detection.'),
   /** No new head for this long raises a stall (log, `.stall` message, gauge). */
-  stallTimeoutMs: z.number().int().positive().default(60_000).describe('No new head for this long raises a stall (log, `.stall` message, `recon_chain_stalled` gauge).'),
+  stallTimeoutMs: durationMs(z.number().int().positive()).default(60_000).describe('No new head for this long raises a stall (log, `.stall` message, `recon_chain_stalled` gauge).'),
   /** Per RPC call; then up to `rpcRetries` retries with jittered exponential backoff. */
-  rpcTimeoutMs: z.number().int().positive().default(10_000).describe('Timeout of one RPC call; then up to `rpcRetries` retries with jittered exponential backoff.'),
+  rpcTimeoutMs: durationMs(z.number().int().positive()).default(10_000).describe('Timeout of one RPC call; then up to `rpcRetries` retries with jittered exponential backoff.'),
   rpcRetries: z.number().int().min(0).default(4).describe('Retries of a failed RPC call (timeouts, 429, 5xx, dropped connections).'),
 });
 
@@ -142,7 +143,7 @@ export const configSchema = z.object({
     consumerName: z.string().default('recon-matcher').describe('Durable pull consumer shared by every worker (scale out = more workers, same name).'),
     /** In-flight (unacked) messages per consumer: the backpressure valve. */
     maxAckPending: z.number().int().positive().default(4_000).describe('Unacked messages per consumer: the backpressure valve.'),
-    ackWaitMs: z.number().int().positive().default(60_000).describe('Redelivery after this long without an ack.'),
+    ackWaitMs: durationMs(z.number().int().positive()).default(60_000).describe('Redelivery after this long without an ack.'),
     /**
      * Copies of every stream the engine creates (LEDGER, CHAIN, MAPPINGS, DEADLETTER, the alert
      * streams) on a clustered JetStream: 3 survives one server down. At most the cluster's size.
@@ -183,31 +184,31 @@ export const configSchema = z.object({
   }).prefault({}).describe('Where facts are written: embedded chdb, or a ClickHouse server over HTTP.'),
   matching: z.object({
     /** A leg waits this long (event time) for its counterpart before a discrepancy is raised. */
-    windowMs: z.number().int().positive().default(30 * 60_000).describe('A leg waits this long, in event time, for its counterpart before a discrepancy opens (30 min).'),
+    windowMs: durationMs(z.number().int().positive()).default(30 * 60_000).describe('A leg waits this long, in event time, for its counterpart before a discrepancy opens (30 min).'),
     /** Out-of-orderness tolerated on the bank feed before its watermark passes an event time. */
-    allowedLatenessMs: z.number().int().min(0).default(5 * 60_000).describe('Out-of-orderness tolerated on the bank feed before its watermark passes an event time (5 min).'),
+    allowedLatenessMs: durationMs(z.number().int().min(0)).default(5 * 60_000).describe('Out-of-orderness tolerated on the bank feed before its watermark passes an event time (5 min).'),
     /** How long an expired leg stays matchable, so a late counterpart resolves its discrepancy. */
-    lateRetentionMs: z.number().int().positive().default(7 * 24 * 3_600_000).describe('How long an expired leg stays matchable, so a late counterpart resolves its discrepancy (7 days).'),
+    lateRetentionMs: durationMs(z.number().int().positive()).default(7 * 24 * 3_600_000).describe('How long an expired leg stays matchable, so a late counterpart resolves its discrepancy (7 days).'),
     /** When the bank feed is silent this long (wall clock), its watermark follows the wall clock. */
-    ledgerIdleMs: z.number().int().positive().default(60_000).describe('When the bank feed has been silent this long (wall clock), its watermark follows the wall clock.'),
+    ledgerIdleMs: durationMs(z.number().int().positive()).default(60_000).describe('When the bank feed has been silent this long (wall clock), its watermark follows the wall clock.'),
     /** A source (bank feed, chain progress) silent this long on the wall clock opens FEED_STALLED. */
-    feedStallMs: z.number().int().positive().default(5 * 60_000).describe('A source (bank feed, chain progress) silent this long on the wall clock opens FEED_STALLED (5 min).'),
-    sweepIntervalMs: z.number().int().positive().default(1_000).describe('How often expired windows are swept.'),
+    feedStallMs: durationMs(z.number().int().positive()).default(5 * 60_000).describe('A source (bank feed, chain progress) silent this long on the wall clock opens FEED_STALLED (5 min).'),
+    sweepIntervalMs: durationMs(z.number().int().positive()).default(1_000).describe('How often expired windows are swept.'),
     /** What to do with an entry or event whose identity is not mapped. */
     unmappedPolicy: z.enum(['discrepancy', 'reject']).default('discrepancy').describe('Unmapped account or wallet: `discrepancy` (ORPHAN_*) or `reject` (dead letter `UNMAPPED_IDENTITY`).'),
   }).prefault({}).describe('Event-time windows of the matcher.'),
   balances: z.object({
-    intervalMs: z.number().int().positive().default(60_000).describe('Scheduled balance check.'),
+    intervalMs: durationMs(z.number().int().positive()).default(60_000).describe('Scheduled balance check.'),
     /** Debounce after a change before a balance check runs. */
-    onChangeDebounceMs: z.number().int().positive().default(2_000).describe('A check also runs this long after new ledger or chain facts.'),
+    onChangeDebounceMs: durationMs(z.number().int().positive()).default(2_000).describe('A check also runs this long after new ledger or chain facts.'),
     /** Unexplained drift tolerated, in token base units. */
     toleranceBase: z.coerce.bigint().default(0n).describe('Unexplained drift tolerated, in token base units (a string for values beyond 2^53).'),
     /** Drift must persist this long before it is a discrepancy. */
-    driftGraceMs: z.number().int().min(0).default(5 * 60_000).describe('Drift must persist this long before BALANCE_DRIFT opens (5 min).'),
+    driftGraceMs: durationMs(z.number().int().min(0)).default(5 * 60_000).describe('Drift must persist this long before BALANCE_DRIFT opens (5 min).'),
   }).prefault({}).describe('Balance checks: bank balance against on-chain balance and totalSupply.'),
   sink: z.object({
     maxBatchRows: z.number().int().positive().default(5_000).describe('At most this many rows per batch ...'),
-    maxBatchDelayMs: z.number().int().positive().default(200).describe('... or this long, whichever comes first.'),
+    maxBatchDelayMs: durationMs(z.number().int().positive()).default(200).describe('... or this long, whichever comes first.'),
   }).prefault({}).describe('ClickHouse batches: by size or time, whichever comes first.'),
   /** Validation at the door (src/domain/inputBounds.ts). */
   limits: z.object({
@@ -230,7 +231,7 @@ export const configSchema = z.object({
      * long: a scraper or load balancer probing many times a second costs each dependency, and the
      * RPC provider's quota, at most one call per interval. 0 probes on every request.
      */
-    probeCacheMs: z.number().int().min(0).max(60_000).default(2_000).describe('Readiness reports, scrape samples and the chain head are reused this long, so a busy scraper costs each dependency (and the RPC quota) at most one call per interval; 0 probes every request.'),
+    probeCacheMs: durationMs(z.number().int().min(0).max(60_000)).default(2_000).describe('Readiness reports, scrape samples and the chain head are reused this long, so a busy scraper costs each dependency (and the RPC quota) at most one call per interval; 0 probes every request.'),
   }).prefault({}).describe('The worker\'s HTTP server: `/metrics`, `/healthz`, `/readyz`.'),
   /** AML pattern rules on the live stream (src/aml). */
   aml: z.object({
@@ -245,11 +246,11 @@ export const configSchema = z.object({
     /** Watch-list updates: JSON {"add"|"remove"|"replace": [...]}. */
     watchlistSubject: z.string().default('aml.watchlist').describe('Watch-list updates: JSON `{"add"|"remove"|"replace": [...]}`.'),
     /** How often the rule and watch-list files are checked for changes. */
-    pollIntervalMs: z.number().int().positive().default(2_000).describe('How often the rule and watch-list files are checked for changes.'),
+    pollIntervalMs: durationMs(z.number().int().positive()).default(2_000).describe('How often the rule and watch-list files are checked for changes.'),
     /** aml_alerts facts at or above this severity are meant for the alert outbox too. */
     outboxSeverity: z.enum(['low', 'medium', 'high', 'critical']).default('high').describe('AML severity meant for the alert outbox (the outbox itself reads `alerts.amlMinSeverity`).'),
     /** Wall-clock lifetime of AML state in Redis (windows, day activity, applied event ids). */
-    stateTtlMs: z.number().int().positive().default(400 * 86_400_000).describe('Wall-clock lifetime of AML state in Redis (windows, day activity, applied event ids): 400 days.'),
+    stateTtlMs: durationMs(z.number().int().positive()).default(400 * 86_400_000).describe('Wall-clock lifetime of AML state in Redis (windows, day activity, applied event ids): 400 days.'),
   }).prefault({}).describe('AML pattern rules on the live stream (see docs/aml-rules.md).'),
   /** Alert outbox and notifier (PagerDuty, Slack): see src/alerts/alertsConfig.ts. */
   alerts: alertsConfigSchema.prefault({}).describe('Alert outbox and notifier (PagerDuty, Slack): see docs/alerts.md.'),

@@ -16,7 +16,7 @@ describe('docs/configuration.md', () => {
 
   it('lists nested fields with their defaults, required markers and descriptions', () => {
     const byPath = new Map(configFields().map((f) => [f.path, f]));
-    expect(byPath.get('matching.windowMs')).toMatchObject({ type: 'integer > 0', default: '`1800000`' });
+    expect(byPath.get('matching.windowMs')).toMatchObject({ type: 'duration: ms, or `500ms`, `90s`, `30m`, `24h`, `7d`', default: '`1800000`' });
     expect(byPath.get('chains[].rpcUrls')?.default).toBe('required');
     expect(byPath.get('balances.toleranceBase')).toMatchObject({ type: 'integer (bigint: number or decimal string)', default: '`0`' });
     expect(byPath.get('alerts.silences[].endsAt')?.type).toBe('timestamp (ISO 8601)');
