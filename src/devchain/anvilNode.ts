@@ -242,7 +242,3 @@ export async function mine(node: AnvilNode, blocks: number): Promise<void> {
   await node.testClient.mine({ blocks });
 }
 
-/** The next mined block gets this timestamp (seconds). */
-export async function setNextBlockTimestamp(node: AnvilNode, secs: number | bigint): Promise<void> {
-  await node.testClient.setNextBlockTimestamp({ timestamp: BigInt(secs) });
-}

@@ -208,13 +208,6 @@ export function checkIdentifier(what: string, field: string, value: string, maxL
   return value;
 }
 
-/** `value` when it is free text, else `SchemaViolation` naming `field`. */
-export function checkText(what: string, field: string, value: string, maxLength = MAX_TEXT_LENGTH): string {
-  const p = textProblem(value, maxLength);
-  if (p) fail(what, field, typeof value === 'string' ? `${p} (${preview(value)})` : p);
-  return value;
-}
-
 /** `t` when it is a plausible timestamp, else `SchemaViolation` naming `field`. Never a RangeError. */
 export function checkTimestamp(what: string, field: string, t: number | bigint, range: TimestampRange): number {
   const p = timestampProblem(t, range);
@@ -222,9 +215,3 @@ export function checkTimestamp(what: string, field: string, t: number | bigint, 
   return Number(t);
 }
 
-/** `amountMinor` when plausible for `currency`, else `SchemaViolation` naming `field`. */
-export function checkAmountMinor(what: string, field: string, amountMinor: bigint, currency: string, limits?: AmountLimits): bigint {
-  const p = amountProblem(amountMinor, currency, limits);
-  if (p) fail(what, field, p);
-  return amountMinor;
-}

@@ -128,4 +128,3 @@ export type DiscrepancyKind =
   | 'BALANCE_DRIFT'
   | 'FEED_STALLED';
 
-export type DiscrepancyStatus = 'open' | 'resolved';

@@ -101,7 +101,6 @@ export type Step = StepBase & (
   | { kind: 'poison'; entryId: string; bytes: Uint8Array; headers: Record<string, string>; reason: string }
 );
 
-export type StepKind = Step['kind'];
 
 export interface Scenario {
   label: StepLabel;

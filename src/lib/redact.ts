@@ -109,7 +109,3 @@ export function redactText(text: string): string {
   return out;
 }
 
-/** An error as one redacted line for an operator: `Name: message` (the stack is not included). */
-export function redactedErrorText(e: unknown): string {
-  return redactText(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
-}

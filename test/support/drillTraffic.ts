@@ -156,23 +156,6 @@ export async function publishMessage(t: TrafficTarget, m: ReturnType<typeof mess
   }
 }
 
-/** Publishes pairs [from, to) with at most `inflight` publishes outstanding; returns the pairs. */
-export async function publishPairs(t: TrafficTarget, o: TrafficOptions, from: number, to: number, opts: { inflight?: number; eventTime?: (i: number) => number } = {}): Promise<Pair[]> {
-  const pairs: Pair[] = [];
-  const pending = new Set<Promise<void>>();
-  for (let i = from; i < to; i++) {
-    const p = makePair(i, o, opts.eventTime ? opts.eventTime(i) : Date.now());
-    pairs.push(p);
-    for (const m of messagesOfPair(p, t)) {
-      const pr = publishMessage(t, m).finally(() => pending.delete(pr));
-      pending.add(pr);
-      if (pending.size >= (opts.inflight ?? 256)) await Promise.race(pending);
-    }
-  }
-  await Promise.all(pending);
-  return pairs;
-}
-
 /**
  * Closes every window: a chain progress far ahead (bank legs) and a fee posting far ahead on the
  * ledger (chain legs; fees are recorded but never matched).

@@ -372,9 +372,3 @@ export function selectorsOf(tokens: Iterable<TokenEvents>): Hex[] {
   return [...out];
 }
 
-/** Every event ABI item of a set of tokens, one per selector (for eth_getLogs topic filters). */
-export function eventsOf(tokens: Iterable<TokenEvents>): AbiEvent[] {
-  const bySelector = new Map<string, AbiEvent>();
-  for (const t of tokens) for (const m of t.mappings) bySelector.set(m.selector, m.event);
-  return [...bySelector.values()];
-}

@@ -3,18 +3,10 @@
  * Custom event ABIs (e.g. `Minted(to, amount, ref)`) are later added as further decoders with
  * the same output type.
  */
-import { bytesToHex, hexToBytes, parseAbiItem, type Hex } from 'viem';
+import { bytesToHex, hexToBytes, type Hex } from 'viem';
 import { identifierProblem } from '../../domain/inputBounds.js';
 import { SchemaViolation } from '../../lib/errors.js';
 import type { ChainEvent, ChainEventKind } from '../../domain/types.js';
-
-export const transferEvent = parseAbiItem('event Transfer(address indexed from, address indexed to, uint256 value)');
-
-/**
- * The deposit token's own mint event, emitted beside Transfer by `mintWithReference`: it carries
- * the tokenization reference the bank also knows, which feeds reference matching.
- */
-export const mintedEvent = parseAbiItem('event Minted(address indexed to, uint256 amount, bytes32 indexed ref)');
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const HEX_BYTES = /^0x(?:[0-9a-fA-F]{2})*$/;
