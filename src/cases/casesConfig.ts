@@ -3,24 +3,44 @@ import { secretRefSchema } from '../alerts/alertsConfig.js';
 import { CURRENCY_EXPONENTS } from '../domain/currencies.js';
 import type { FourEyesPolicy } from './caseLifecycle.js';
 
-const minorUnits = z.union([z.string().regex(/^(0|[1-9][0-9]{0,18})$/, 'a whole number of minor units, as a string'), z.number().int().min(0)])
+// A bigint too: a parsed configuration is parsed again when a caller derives one from it.
+const minorUnits = z
+  .union([z.string().regex(/^(0|[1-9][0-9]{0,18})$/, 'a whole number of minor units, as a string'), z.number().int().min(0), z.bigint().min(0n).max(10n ** 19n - 1n)])
   .transform((v) => BigInt(v));
 
 /** The `cases` section: the operators' API, its users and the four-eyes thresholds (docs/cases.md). */
-export const casesConfigSchema = z.object({
-  enabled: z.boolean().default(false).describe('Serve the case API (`/api/v1/…`) on the worker\'s HTTP server.'),
-  /** API users: a bearer token each, with a role. */
-  tokens: z.array(z.object({
-    id: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'letters, digits and . _ @ - only, at most 64').describe('Who this is: recorded on every action and audit record.'),
-    role: z.enum(['viewer', 'operator', 'approver', 'admin']).describe('viewer reads; operator works cases; approver also approves write-offs and adjustments; admin everything.'),
-    token: secretRefSchema.describe('The bearer token: `{ env: NAME }` or `{ file: PATH }` (inline only for tests); at least 32 characters.'),
-  })).default([]).describe('API users, each with a bearer token and a role.'),
-  fourEyes: z.object({
-    thresholdMinor: z.record(z.string().refine((c) => CURRENCY_EXPONENTS[c] !== undefined, 'an ISO 4217 code this engine knows'), minorUnits)
-      .default({}).describe('Per currency: a write-off or adjustment above this many minor units needs an approver who is not the requester.'),
-    defaultMinor: minorUnits.default(0n).describe('The threshold of currencies not listed (0: every write-off and adjustment is approved by a second person).'),
-  }).prefault({}).describe('Four eyes on write-offs and adjustments.'),
-}).describe('Case workflow: the operators\' API, users and four eyes (docs/cases.md).');
+export const casesConfigSchema = z
+  .object({
+    enabled: z.boolean().default(false).describe("Serve the case API (`/api/v1/…`) on the worker's HTTP server."),
+    /** API users: a bearer token each, with a role. */
+    tokens: z
+      .array(
+        z.object({
+          id: z
+            .string()
+            .regex(/^[A-Za-z0-9._@-]{1,64}$/, 'letters, digits and . _ @ - only, at most 64')
+            .describe('Who this is: recorded on every action and audit record.'),
+          role: z.enum(['viewer', 'operator', 'approver', 'admin']).describe('viewer reads; operator works cases; approver also approves write-offs and adjustments; admin everything.'),
+          token: secretRefSchema.describe('The bearer token: `{ env: NAME }` or `{ file: PATH }` (inline only for tests); at least 32 characters.'),
+        }),
+      )
+      .default([])
+      .describe('API users, each with a bearer token and a role.'),
+    fourEyes: z
+      .object({
+        thresholdMinor: z
+          .record(
+            z.string().refine((c) => CURRENCY_EXPONENTS[c] !== undefined, 'an ISO 4217 code this engine knows'),
+            minorUnits,
+          )
+          .default({})
+          .describe('Per currency: a write-off or adjustment above this many minor units needs an approver who is not the requester.'),
+        defaultMinor: minorUnits.default(0n).describe('The threshold of currencies not listed (0: every write-off and adjustment is approved by a second person).'),
+      })
+      .prefault({})
+      .describe('Four eyes on write-offs and adjustments.'),
+  })
+  .describe("Case workflow: the operators' API, users and four eyes (docs/cases.md).");
 
 export type CasesConfig = z.infer<typeof casesConfigSchema>;
 

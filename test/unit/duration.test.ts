@@ -20,4 +20,11 @@ describe('durations', () => {
     expect(() => parseConfig({ http: { probeCacheMs: '2m' } })).toThrow(/http\.probeCacheMs/);
     expect(() => duration.parse('-5s')).toThrow();
   });
+
+  it('parses a parsed configuration again to the same values (durations and four-eyes thresholds)', () => {
+    const once = parseConfig({ matching: { windowMs: '30m' }, cases: { fourEyes: { thresholdMinor: { USD: '100000' } } } });
+    const twice = parseConfig(once);
+    expect(twice.matching.windowMs).toBe(1_800_000);
+    expect(twice.cases.fourEyes).toEqual(once.cases.fourEyes);
+  });
 });
