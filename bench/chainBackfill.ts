@@ -95,8 +95,11 @@ async function main(): Promise<void> {
     for (let i = 0; i < txs; i++) {
       const n = Math.min(PER_TX, LOGS - i * PER_TX);
       const hash = await node.walletClient.writeContract({
-        address: token, abi: depositTokenAbi, functionName: 'mintBatch',
-        args: [recipients.slice(0, n), Array.from({ length: n }, (_, k) => BigInt(i * PER_TX + k + 1))], gas: 30_000_000n,
+        address: token,
+        abi: depositTokenAbi,
+        functionName: 'mintBatch',
+        args: [recipients.slice(0, n), Array.from({ length: n }, (_, k) => BigInt(i * PER_TX + k + 1))],
+        gas: 30_000_000n,
       });
       if ((i + 1) % GEN_ROUND !== 0 && i !== txs - 1) continue;
       receipt = await node.publicClient.getTransactionReceipt({ hash }).catch(() => null);
@@ -180,7 +183,12 @@ async function main(): Promise<void> {
       const ing = chainIngester({
         chain: chainSchema.parse({ chainId: node.chainId, rpcUrls: [rpcUrl], confirmations: 0, pollIntervalMs: 20, maxBlockRange: CHUNK }),
         tokens: [{ chainId: node.chainId, address: token, currency: 'USD', startBlock }],
-        namespace, subjectPrefix: nats.chainSubjectPrefix, js, redis, logger: pino({ level: 'warn' }), readAhead: READ_AHEAD,
+        namespace,
+        subjectPrefix: nats.chainSubjectPrefix,
+        js,
+        redis,
+        logger: pino({ level: 'warn' }),
+        readAhead: READ_AHEAD,
       });
       if (profiler) await profiler.post('Profiler.start');
       const t0 = performance.now();
@@ -217,17 +225,33 @@ async function main(): Promise<void> {
       for (let from = startBlock; from <= lastLogBlock; from += BigInt(CHUNK)) {
         logs.push(...(await plain.getLogs({ address: token, fromBlock: from, toBlock: from + BigInt(CHUNK) - 1n })));
       }
-      const payloads = logs.map((l) => encodeChainEvent({
-        eventId: `${node.chainId}:${l.blockHash}:${l.logIndex}`, chainId: node.chainId, token, blockNumber: l.blockNumber, blockHash: l.blockHash,
-        blockTime: 0, txHash: l.transactionHash, logIndex: l.logIndex, kind: 'mint', from: '0x0000000000000000000000000000000000000000',
-        to: recipients[0]!, value: 1n, decimals: 6, reference: null,
-      }));
+      const payloads = logs.map((l) =>
+        encodeChainEvent({
+          eventId: `${node.chainId}:${l.blockHash}:${l.logIndex}`,
+          chainId: node.chainId,
+          token,
+          blockNumber: l.blockNumber,
+          blockHash: l.blockHash,
+          blockTime: 0,
+          txHash: l.transactionHash,
+          logIndex: l.logIndex,
+          kind: 'mint',
+          from: '0x0000000000000000000000000000000000000000',
+          to: recipients[0]!,
+          value: 1n,
+          decimals: 6,
+          reference: null,
+        }),
+      );
       for (let r = 0; r < RUNS; r++) {
         const t0 = performance.now();
         let inflight: Promise<unknown>[] = [];
         for (let i = 0; i < payloads.length; i++) {
           inflight.push(js.publish(`benchpub_${id}.${r}`, payloads[i]!, { msgID: `${r}:${i}` }));
-          if (inflight.length >= 256) { await Promise.all(inflight); inflight = []; }
+          if (inflight.length >= 256) {
+            await Promise.all(inflight);
+            inflight = [];
+          }
         }
         await Promise.all(inflight);
         bare.push(payloads.length / ((performance.now() - t0) / 1_000));
@@ -239,20 +263,32 @@ async function main(): Promise<void> {
     const ingestRate = median(ingest);
     // CPU milliseconds per 1,000 logs, per process, while each was measured (all runs).
     const per1k = (c: Record<string, number>) =>
-      Object.fromEntries(Object.entries(c).filter(([k]) => k !== 'wall').map(([k, v]) => [k, Number(((v * 1e6) / (LOGS * RUNS)).toFixed(2))]));
+      Object.fromEntries(
+        Object.entries(c)
+          .filter(([k]) => k !== 'wall')
+          .map(([k, v]) => [k, Number(((v * 1e6) / (LOGS * RUNS)).toFixed(2))]),
+      );
     // How busy this process's main thread (where the raw reader and the ingester run) was while measured.
     const busy = (c: Record<string, number>) => Number(((c[MAIN_THREAD] ?? 0) / (c.wall || 1)).toFixed(2));
     const ingestMainMsPer1k = ((ingestCpuSeconds[MAIN_THREAD] ?? 0) * 1e6) / (LOGS * RUNS);
     // CPU milliseconds per log of every process measured (this process counted once, with its threads).
-    const cpuMsPerLog = (c: Record<string, number>) =>
-      (Object.entries(c).reduce((sum, [k, v]) => (k === 'wall' || k === MAIN_THREAD ? sum : sum + v), 0) * 1e3) / (LOGS * RUNS);
+    const cpuMsPerLog = (c: Record<string, number>) => (Object.entries(c).reduce((sum, [k, v]) => (k === 'wall' || k === MAIN_THREAD ? sum : sum + v), 0) * 1e3) / (LOGS * RUNS);
     const result = {
       benchmark: 'chain-backfill',
       at: new Date().toISOString(),
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
       setup: {
-        logs: LOGS, logsPerBlock: PER_TX, transactions: txs, blocks: Number(lastLogBlock - startBlock), chunkBlocks: CHUNK, runs: RUNS, readAhead: READ_AHEAD, rpcLatencyMs: LATENCY_MS, ...(LATENCY_MS > 0 && { latencyKind: LATENCY_KIND }),
-        node: 'anvil (@foundry-rs/anvil)', generationSeconds: Number(genSeconds.toFixed(2)),
+        logs: LOGS,
+        logsPerBlock: PER_TX,
+        transactions: txs,
+        blocks: Number(lastLogBlock - startBlock),
+        chunkBlocks: CHUNK,
+        runs: RUNS,
+        readAhead: READ_AHEAD,
+        rpcLatencyMs: LATENCY_MS,
+        ...(LATENCY_MS > 0 && { latencyKind: LATENCY_KIND }),
+        node: 'anvil (@foundry-rs/anvil)',
+        generationSeconds: Number(genSeconds.toFixed(2)),
       },
       rawGetLogsPerSecond: Math.round(rawRate),
       rawGetLogsPerSecondOneInFlight: Math.round(median(raw)),
@@ -269,7 +305,9 @@ async function main(): Promise<void> {
       coresNeededAtRawRate: Number(((rawRate * cpuMsPerLog(ingestCpuSeconds)) / 1_000).toFixed(2)),
       runs: { raw: raw.map(Math.round), rawReadAhead: rawAhead.map(Math.round), ingester: ingest.map(Math.round), bareJetStream: bare.map(Math.round) },
     };
-    console.log(`\nraw eth_getLogs: ${result.rawGetLogsPerSecond} logs/s (1 in flight ${result.rawGetLogsPerSecondOneInFlight}, ${Math.max(1, READ_AHEAD)} in flight ${result.rawGetLogsPerSecondReadAheadInFlight})   ingester: ${result.ingesterEventsPerSecond} events/s   ratio ${result.ratio}`);
+    console.log(
+      `\nraw eth_getLogs: ${result.rawGetLogsPerSecond} logs/s (1 in flight ${result.rawGetLogsPerSecondOneInFlight}, ${Math.max(1, READ_AHEAD)} in flight ${result.rawGetLogsPerSecondReadAheadInFlight})   ingester: ${result.ingesterEventsPerSecond} events/s   ratio ${result.ratio}`,
+    );
     console.log(`CPU ms per 1,000 logs, raw (1 in flight): ${JSON.stringify(per1k(rawCpuSeconds))}`);
     console.log(`CPU ms per 1,000 logs, raw (${Math.max(1, READ_AHEAD)} in flight): ${JSON.stringify(per1k(rawAheadCpuSeconds))}`);
     console.log(`CPU ms per 1,000 logs, ingester:          ${JSON.stringify(per1k(ingestCpuSeconds))}`);

@@ -28,7 +28,9 @@ async function measured<T>(f: () => Promise<T>): Promise<{ result: T; seconds: n
   global.gc?.();
   const rssBefore = process.memoryUsage.rss();
   let peakRss = rssBefore;
-  const timer = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage.rss()); }, 20);
+  const timer = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  }, 20);
   const t0 = performance.now();
   try {
     const result = await f();
@@ -56,7 +58,9 @@ try {
     const out = join(dir, format === 'csv' ? 'ledger.csv' : 'ledger');
     const m = await measured(() => exportReport({ client: ch.client, database: ch.database, report: 'ledger', from: FROM, to: TO, format, out, pageRows: PAGE }));
     const size = format === 'csv' ? statSync(out).size : readdirSync(out).reduce((a, f) => a + statSync(join(out, f)).size, 0);
-    console.log(`${format}: ${m.result.rows.toLocaleString('en-US')} rows in ${m.result.pages} pages of ${PAGE.toLocaleString('en-US')}: ${rate(m.result.rows, m.seconds)} (${m.seconds.toFixed(1)} s, ${mib(size)} written), RSS ${mib(m.rssBefore)} before, peak ${mib(m.peakRss)} (+${mib(m.peakRss - m.rssBefore)})`);
+    console.log(
+      `${format}: ${m.result.rows.toLocaleString('en-US')} rows in ${m.result.pages} pages of ${PAGE.toLocaleString('en-US')}: ${rate(m.result.rows, m.seconds)} (${m.seconds.toFixed(1)} s, ${mib(size)} written), RSS ${mib(m.rssBefore)} before, peak ${mib(m.peakRss)} (+${mib(m.peakRss - m.rssBefore)})`,
+    );
     if (m.result.rows !== ROWS) throw new Error(`exported ${m.result.rows} rows, expected ${ROWS}`);
   }
   const ceiling = await measured(async () => {
@@ -65,7 +69,9 @@ try {
     for await (const c of res.stream) bytes += (c as Buffer).length;
     return bytes;
   });
-  console.log(`ceiling, the same report in one unpaged query, read and discarded: ${rate(ROWS, ceiling.seconds)} (${ceiling.seconds.toFixed(1)} s), RSS ${mib(ceiling.rssBefore)} before, peak ${mib(ceiling.peakRss)}`);
+  console.log(
+    `ceiling, the same report in one unpaged query, read and discarded: ${rate(ROWS, ceiling.seconds)} (${ceiling.seconds.toFixed(1)} s), RSS ${mib(ceiling.rssBefore)} before, peak ${mib(ceiling.peakRss)}`,
+  );
 } finally {
   await ch.close();
   rmSync(dir, { recursive: true, force: true });

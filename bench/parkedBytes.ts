@@ -31,13 +31,32 @@ function legOf(i: number): Leg {
   const chain = argv.side === 'chain' || (argv.side === 'both' && i % 2 === 1);
   return chain
     ? {
-        legId: `chain:31337:${hex64(i)}:0`, side: 'chain', flow: 'deposit', accountId: `ACC-${a}`, wallet: wallet(a), currency: 'USD',
-        tokenKey: '31337:0x5fbdb2315678afecb367f032d93f642f64180aa3', amountKey: amount, amountNative: `${amount}0000000000000000`,
-        eventTime: T0 + i, reference: null, fingerprint: randomUUID().replaceAll('-', '').slice(0, 16),
+        legId: `chain:31337:${hex64(i)}:0`,
+        side: 'chain',
+        flow: 'deposit',
+        accountId: `ACC-${a}`,
+        wallet: wallet(a),
+        currency: 'USD',
+        tokenKey: '31337:0x5fbdb2315678afecb367f032d93f642f64180aa3',
+        amountKey: amount,
+        amountNative: `${amount}0000000000000000`,
+        eventTime: T0 + i,
+        reference: null,
+        fingerprint: randomUUID().replaceAll('-', '').slice(0, 16),
       }
     : {
-        legId: `bank:${ns}-E-${i}`, side: 'bank', flow: 'deposit', accountId: `ACC-${a}`, wallet: wallet(a), currency: 'USD', tokenKey: '',
-        amountKey: amount, amountNative: amount, eventTime: T0 + i, reference: null, fingerprint: randomUUID().replaceAll('-', '').slice(0, 16),
+        legId: `bank:${ns}-E-${i}`,
+        side: 'bank',
+        flow: 'deposit',
+        accountId: `ACC-${a}`,
+        wallet: wallet(a),
+        currency: 'USD',
+        tokenKey: '',
+        amountKey: amount,
+        amountNative: amount,
+        eventTime: T0 + i,
+        reference: null,
+        fingerprint: randomUUID().replaceAll('-', '').slice(0, 16),
       };
 }
 
@@ -64,7 +83,9 @@ try {
   const after = await used();
   const parked = await store.parkedCount();
   const n = parked.bank + parked.chain;
-  console.info(JSON.stringify({ legs: N, side: argv.side, accounts: ACCOUNTS, parked: n, deltaBytes: after - before, bytesPerParkedLeg: Math.round((after - before) / n), parksPerSec: Math.round(N / secs) }));
+  console.info(
+    JSON.stringify({ legs: N, side: argv.side, accounts: ACCOUNTS, parked: n, deltaBytes: after - before, bytesPerParkedLeg: Math.round((after - before) / n), parksPerSec: Math.round(N / secs) }),
+  );
 } finally {
   await store.clear();
   redis.disconnect();

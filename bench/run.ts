@@ -78,10 +78,14 @@ function names(id = randomUUID().slice(0, 8)) {
     namespace: `bench${id}`,
     ledgerSubject: `bledger_${id}.postings`,
     nats: {
-      ledgerStream: `BLEDGER_${id}`, ledgerSubjects: [`bledger_${id}.>`],
-      chainStream: `BCHAIN_${id}`, chainSubjectPrefix: `bchain_${id}`,
-      mappingStream: `BMAP_${id}`, mappingSubject: `bmapping_${id}.accounts`,
-      deadLetterStream: `BDL_${id}`, deadLetterSubjectPrefix: `bdl_${id}`,
+      ledgerStream: `BLEDGER_${id}`,
+      ledgerSubjects: [`bledger_${id}.>`],
+      chainStream: `BCHAIN_${id}`,
+      chainSubjectPrefix: `bchain_${id}`,
+      mappingStream: `BMAP_${id}`,
+      mappingSubject: `bmapping_${id}.accounts`,
+      deadLetterStream: `BDL_${id}`,
+      deadLetterSubjectPrefix: `bdl_${id}`,
       consumerName: 'matcher',
     },
   };
@@ -115,8 +119,17 @@ function startPublisher() {
     publish(n: Names, traffic: TrafficOptions, from: number, to: number, pairsPerSecond: number | null, inflight = 1_024, acked = true): Promise<PublishResult> {
       const id = next++;
       const c: PublishCommand = {
-        cmd: 'publish', id, servers: [process.env.NATS_URL ?? '127.0.0.1:4222'], ledgerSubject: n.ledgerSubject,
-        chainSubjectPrefix: n.nats.chainSubjectPrefix, traffic, from, to, pairsPerSecond, inflight, acked,
+        cmd: 'publish',
+        id,
+        servers: [process.env.NATS_URL ?? '127.0.0.1:4222'],
+        ledgerSubject: n.ledgerSubject,
+        chainSubjectPrefix: n.nats.chainSubjectPrefix,
+        traffic,
+        from,
+        to,
+        pairsPerSecond,
+        inflight,
+        acked,
       };
       return new Promise((resolve, reject) => {
         waiting.set(id, resolve);
@@ -129,7 +142,13 @@ function startPublisher() {
 }
 
 /** (a) Consume-and-ack every message of both streams with a bare durable pull consumer. */
-async function ceiling(jsm: JetStreamManager, nc: NatsConnection, cfg: Config, total: number, cpu: CpuAccounting): Promise<{ msgsPerSec: number; seconds: number; cpuUsPerMsg: ReturnType<typeof perMessage> }> {
+async function ceiling(
+  jsm: JetStreamManager,
+  nc: NatsConnection,
+  cfg: Config,
+  total: number,
+  cpu: CpuAccounting,
+): Promise<{ msgsPerSec: number; seconds: number; cpuUsPerMsg: ReturnType<typeof perMessage> }> {
   const js = jetstream(nc);
   const name = 'ceiling';
   for (const s of [cfg.nats.ledgerStream, cfg.nats.chainStream]) {
@@ -140,17 +159,19 @@ async function ceiling(jsm: JetStreamManager, nc: NatsConnection, cfg: Config, t
   const c0 = cpu.sample();
   let finish!: () => void;
   const done = new Promise<void>((r) => (finish = r));
-  const handles = await Promise.all([cfg.nats.ledgerStream, cfg.nats.chainStream].map(async (s) => {
-    const c = await js.consumers.get(s, name);
-    const msgs = await c.consume({ max_messages: cfg.nats.pullBatch });
-    void (async () => {
-      for await (const m of msgs) {
-        m.ack();
-        if (++count === total) finish();
-      }
-    })();
-    return msgs;
-  }));
+  const handles = await Promise.all(
+    [cfg.nats.ledgerStream, cfg.nats.chainStream].map(async (s) => {
+      const c = await js.consumers.get(s, name);
+      const msgs = await c.consume({ max_messages: cfg.nats.pullBatch });
+      void (async () => {
+        for await (const m of msgs) {
+          m.ack();
+          if (++count === total) finish();
+        }
+      })();
+      return msgs;
+    }),
+  );
   await done;
   const seconds = (nowMs() - t0) / 1_000;
   const cpuUsPerMsg = perMessage(cpu.since(c0), total);
@@ -166,7 +187,7 @@ function cpuLine(c: ReturnType<typeof perMessage>, msgsPerSec: number): string {
 
 function percentiles(xs: number[]) {
   const s = [...xs].sort((a, b) => a - b);
-  const q = (p: number) => s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+  const q = (p: number) => (s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!);
   return { n: s.length, p50: q(50), p95: q(95), p99: q(99), max: s[s.length - 1] ?? NaN };
 }
 
@@ -191,10 +212,19 @@ async function cleanup(jsm: JetStreamManager, n: Names, redis: Redis) {
 async function main() {
   const started = new Date();
   const dataDir = mkdtempSync(join(tmpdir(), 'recon-bench-chdb-'));
-  const clickhouse = createClickHouse({ url: process.env.CLICKHOUSE_URL, username: process.env.CLICKHOUSE_USER ?? 'default', password: process.env.CLICKHOUSE_PASSWORD ?? '', database: 'bench', dataDir });
+  const clickhouse = createClickHouse({
+    url: process.env.CLICKHOUSE_URL,
+    username: process.env.CLICKHOUSE_USER ?? 'default',
+    password: process.env.CLICKHOUSE_PASSWORD ?? '',
+    database: 'bench',
+    dataDir,
+  });
   // Time spent in ClickHouse calls (inserts and existence lookups), to attribute the pipeline's time.
   const chTime = { insertMs: 0, inserts: 0, queryMs: 0, queries: 0 };
-  for (const [method, ms, count] of [['insert', 'insertMs', 'inserts'], ['query', 'queryMs', 'queries']] as const) {
+  for (const [method, ms, count] of [
+    ['insert', 'insertMs', 'inserts'],
+    ['query', 'queryMs', 'queries'],
+  ] as const) {
     const original = clickhouse[method].bind(clickhouse) as (...a: unknown[]) => Promise<unknown>;
     (clickhouse as unknown as Record<string, unknown>)[method] = async (...a: unknown[]) => {
       const t = nowMs();
@@ -222,7 +252,17 @@ async function main() {
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
     clickhouse: process.env.CLICKHOUSE_URL ? 'http' : 'chdb',
     chainSource: 'synthetic chain events published into the CHAIN stream in the ingester wire format (no anvil)',
-    params: { pairs: PAIRS, rate: RATE, latencySeconds: LATENCY_S, saturationPairs: SAT_PAIRS, parked: PARKED, accounts: ACCOUNTS, faultShare: 0.01, sink: cfg.sink, nats: { maxAckPending: cfg.nats.maxAckPending, pullBatch: cfg.nats.pullBatch } },
+    params: {
+      pairs: PAIRS,
+      rate: RATE,
+      latencySeconds: LATENCY_S,
+      saturationPairs: SAT_PAIRS,
+      parked: PARKED,
+      accounts: ACCOUNTS,
+      faultShare: 0.01,
+      sink: cfg.sink,
+      nats: { maxAckPending: cfg.nats.maxAckPending, pullBatch: cfg.nats.pullBatch },
+    },
     targets: TARGETS,
   };
   try {
@@ -280,9 +320,23 @@ async function main() {
     const drainCh = { ...chTime };
     const tput = backlogMsgs / ((tDrained - tReady) / 1_000);
     const ratio = tput / ceil.msgsPerSec;
-    say(`(b) sustained throughput: ${fmt(tput)} msgs/s (${fmt(backlogMsgs)} messages in ${fmt((tDrained - tReady) / 1_000, 2)} s; daemon start ${fmt((tReady - t0) / 1_000, 2)} s; ${fmt(drainBatches)} sink batches of ${fmt(backlogMsgs / drainBatches)} messages on average; ClickHouse busy ${fmt(drainCh.insertMs / 1_000, 2)} s in ${drainCh.inserts} inserts, ${fmt(drainCh.queryMs / 1_000, 2)} s in ${drainCh.queries} lookups) = ${fmt(ratio * 100, 1)}% of the ceiling [target ≥ ${TARGETS.throughputRatio * 100}%: ${ratio >= TARGETS.throughputRatio ? 'MET' : 'MISSED'}]`);
-    say(`    ${cpuLine(drainCpu, tput)}; at ${TARGETS.throughputRatio * 100}% of the ceiling (${fmt(ceil.msgsPerSec * TARGETS.throughputRatio)} msgs/s) this would need ${fmt((drainCpu.total * ceil.msgsPerSec * TARGETS.throughputRatio) / 1e6, 2)} cores; the machine has ${cpus().length}`);
-    result.throughput = { msgsPerSec: Math.round(tput), seconds: (tDrained - tReady) / 1_000, ratioToCeiling: ratio, sinkBatches: drainBatches, clickhouse: drainCh, met: ratio >= TARGETS.throughputRatio, peakRssMiB: Math.round(Math.max(...rssSamples, 0) / 2 ** 20), cpuUsPerMsg: drainCpu, coresNeededAtTarget: (drainCpu.total * ceil.msgsPerSec * TARGETS.throughputRatio) / 1e6 };
+    say(
+      `(b) sustained throughput: ${fmt(tput)} msgs/s (${fmt(backlogMsgs)} messages in ${fmt((tDrained - tReady) / 1_000, 2)} s; daemon start ${fmt((tReady - t0) / 1_000, 2)} s; ${fmt(drainBatches)} sink batches of ${fmt(backlogMsgs / drainBatches)} messages on average; ClickHouse busy ${fmt(drainCh.insertMs / 1_000, 2)} s in ${drainCh.inserts} inserts, ${fmt(drainCh.queryMs / 1_000, 2)} s in ${drainCh.queries} lookups) = ${fmt(ratio * 100, 1)}% of the ceiling [target ≥ ${TARGETS.throughputRatio * 100}%: ${ratio >= TARGETS.throughputRatio ? 'MET' : 'MISSED'}]`,
+    );
+    say(
+      `    ${cpuLine(drainCpu, tput)}; at ${TARGETS.throughputRatio * 100}% of the ceiling (${fmt(ceil.msgsPerSec * TARGETS.throughputRatio)} msgs/s) this would need ${fmt((drainCpu.total * ceil.msgsPerSec * TARGETS.throughputRatio) / 1e6, 2)} cores; the machine has ${cpus().length}`,
+    );
+    result.throughput = {
+      msgsPerSec: Math.round(tput),
+      seconds: (tDrained - tReady) / 1_000,
+      ratioToCeiling: ratio,
+      sinkBatches: drainBatches,
+      clickhouse: drainCh,
+      met: ratio >= TARGETS.throughputRatio,
+      peakRssMiB: Math.round(Math.max(...rssSamples, 0) / 2 ** 20),
+      cpuUsPerMsg: drainCpu,
+      coresNeededAtTarget: (drainCpu.total * ceil.msgsPerSec * TARGETS.throughputRatio) / 1e6,
+    };
 
     // (c) latency at a fixed offered load, then at saturation.
     const ratePairs = RATE / 2;
@@ -307,8 +361,12 @@ async function main() {
     const latFixed = percentiles(fixed.samples.map(([m, t]) => durableAt.get(m)! - t));
     const offered = fixed.messages / fixed.seconds;
     const fixedMet = latFixed.p99 < TARGETS.p99MsAtRate;
-    say(`    offered ${fmt(offered)} events/s: p50 ${fmt(latFixed.p50, 1)} ms, p95 ${fmt(latFixed.p95, 1)} ms, p99 ${fmt(latFixed.p99, 1)} ms, max ${fmt(latFixed.max, 1)} ms (${fmt(latFixed.n)} matches) [target p99 < ${TARGETS.p99MsAtRate} ms: ${fixedMet ? 'MET' : 'MISSED'}]`);
-    say(`    ${cpuLine(fixedCpu, offered)}; the load generator's publishing ${generatorUs} µs more (${fmt((generatorUs * offered) / 1e6, 2)} cores; core NATS publishes, all ${fmt(storedFixed)} stored)`);
+    say(
+      `    offered ${fmt(offered)} events/s: p50 ${fmt(latFixed.p50, 1)} ms, p95 ${fmt(latFixed.p95, 1)} ms, p99 ${fmt(latFixed.p99, 1)} ms, max ${fmt(latFixed.max, 1)} ms (${fmt(latFixed.n)} matches) [target p99 < ${TARGETS.p99MsAtRate} ms: ${fixedMet ? 'MET' : 'MISSED'}]`,
+    );
+    say(
+      `    ${cpuLine(fixedCpu, offered)}; the load generator's publishing ${generatorUs} µs more (${fmt((generatorUs * offered) / 1e6, 2)} cores; core NATS publishes, all ${fmt(storedFixed)} stored)`,
+    );
 
     const satFrom = fixedTo;
     const satTo = satFrom + SAT_PAIRS;
@@ -320,7 +378,9 @@ async function main() {
     const tSat1 = nowMs();
     const latSat = percentiles(sat.samples.map(([m, t]) => durableAt.get(m)! - t));
     const satTput = (processed - processedBefore) / ((tSat1 - tSat0) / 1_000);
-    say(`    saturation: offered ${fmt(sat.messages / sat.seconds)} events/s, processed ${fmt(satTput)} msgs/s: p50 ${fmt(latSat.p50, 1)} ms, p95 ${fmt(latSat.p95, 1)} ms, p99 ${fmt(latSat.p99, 1)} ms, max ${fmt(latSat.max, 1)} ms`);
+    say(
+      `    saturation: offered ${fmt(sat.messages / sat.seconds)} events/s, processed ${fmt(satTput)} msgs/s: p50 ${fmt(latSat.p50, 1)} ms, p95 ${fmt(latSat.p95, 1)} ms, p99 ${fmt(latSat.p99, 1)} ms, max ${fmt(latSat.max, 1)} ms`,
+    );
     result.latency = {
       fixed: { offeredEventsPerSec: Math.round(offered), ...latFixed, met: fixedMet, cpuUsPerMsg: fixedCpu, generatorCpuUsPerMsg: generatorUs },
       saturation: { offeredEventsPerSec: Math.round(sat.messages / sat.seconds), processedMsgsPerSec: Math.round(satTput), ...latSat },
@@ -329,16 +389,36 @@ async function main() {
     // (e) correctness: close every window, let the sweeper raise what is missing, then check.
     const farAhead = Date.now() + 120_000;
     await closeWindows({ js: jetstream(nc), ledgerSubject: n1.ledgerSubject, chainSubjectPrefix: n1.nats.chainSubjectPrefix }, farAhead, n1.namespace);
-    await waitUntil('windows closed and backlog drained', async () => {
-      await daemon!.sweep();
-      const p = await daemon!.store.parkedCount();
-      return p.bank + p.chain === 0 && (await backlog(jsm, [cfg.nats.ledgerStream, cfg.nats.chainStream], cfg.nats.consumerName)) === 0;
-    }, 120_000, 250);
+    await waitUntil(
+      'windows closed and backlog drained',
+      async () => {
+        await daemon!.sweep();
+        const p = await daemon!.store.parkedCount();
+        return p.bank + p.chain === 0 && (await backlog(jsm, [cfg.nats.ledgerStream, cfg.nats.chainStream], cfg.nats.consumerName)) === 0;
+      },
+      120_000,
+      250,
+    );
     const pairs = Array.from({ length: satTo }, (_, i) => makePair(i, traffic, 0));
     const expected = expectedOf(pairs, 1);
     const verdict = await verify(clickhouse, cfg.clickhouse.database, expected);
-    say(`(e) correctness: ${fmt(verdict.discrepanciesFound)}/${fmt(verdict.discrepanciesExpected)} injected discrepancies found, ${verdict.falseDiscrepancies.length} false, ${verdict.missingMatches.length} matches missing, ${verdict.falseMatches.length} false matches; facts stored once: ${Object.entries(verdict.counts).map(([t, c]) => `${t} ${fmt(c.raw)}/${fmt(c.final)}/${fmt(c.expected)}`).join(', ')} (raw/FINAL/expected) [${verdict.ok ? 'OK' : `FAILED: ${verdict.problems.join('; ')}`}]`);
-    result.correctness = { ok: verdict.ok, problems: verdict.problems, counts: verdict.counts, discrepanciesFound: verdict.discrepanciesFound, discrepanciesExpected: verdict.discrepanciesExpected, falseDiscrepancies: verdict.falseDiscrepancies.length, missingMatches: verdict.missingMatches.length, falseMatches: verdict.falseMatches.length };
+    say(
+      `(e) correctness: ${fmt(verdict.discrepanciesFound)}/${fmt(verdict.discrepanciesExpected)} injected discrepancies found, ${verdict.falseDiscrepancies.length} false, ${verdict.missingMatches.length} matches missing, ${verdict.falseMatches.length} false matches; facts stored once: ${Object.entries(
+        verdict.counts,
+      )
+        .map(([t, c]) => `${t} ${fmt(c.raw)}/${fmt(c.final)}/${fmt(c.expected)}`)
+        .join(', ')} (raw/FINAL/expected) [${verdict.ok ? 'OK' : `FAILED: ${verdict.problems.join('; ')}`}]`,
+    );
+    result.correctness = {
+      ok: verdict.ok,
+      problems: verdict.problems,
+      counts: verdict.counts,
+      discrepanciesFound: verdict.discrepanciesFound,
+      discrepanciesExpected: verdict.discrepanciesExpected,
+      falseDiscrepancies: verdict.falseDiscrepancies.length,
+      missingMatches: verdict.missingMatches.length,
+      falseMatches: verdict.falseMatches.length,
+    };
     await daemon.stop();
     daemon = undefined;
 
@@ -367,13 +447,23 @@ async function main() {
     const legRecordBytes = await daemon.store.recordBytes(sampleLeg);
     const perLeg = (usedAfter - usedBefore) / parked.bank;
     const memMet = perLeg < TARGETS.redisBytesPerLeg;
-    say(`    ${fmt(parked.bank)} legs parked in ${fmt((tPark1 - tPark0) / 1_000, 1)} s: Redis +${fmt((usedAfter - usedBefore) / 2 ** 20, 1)} MiB = ${fmt(perLeg)} bytes per pending leg (packed leg record alone ${legRecordBytes} bytes) [target < ${TARGETS.redisBytesPerLeg}: ${memMet ? 'MET' : 'MISSED'}]`);
-    say(`    daemon RSS ${fmt(rssBefore / 2 ** 20)} MiB before, ${fmt(rssAfter / 2 ** 20)} MiB with the legs parked (the daemon keeps no leg in memory: the process also hosts embedded chdb, which has just stored their ledger entries)${parked.bank < 1_000_000 ? `; at 1,000,000 legs Redis would hold ≈ ${fmt((perLeg * 1_000_000) / 2 ** 20)} MiB` : ''}`);
+    say(
+      `    ${fmt(parked.bank)} legs parked in ${fmt((tPark1 - tPark0) / 1_000, 1)} s: Redis +${fmt((usedAfter - usedBefore) / 2 ** 20, 1)} MiB = ${fmt(perLeg)} bytes per pending leg (packed leg record alone ${legRecordBytes} bytes) [target < ${TARGETS.redisBytesPerLeg}: ${memMet ? 'MET' : 'MISSED'}]`,
+    );
+    say(
+      `    daemon RSS ${fmt(rssBefore / 2 ** 20)} MiB before, ${fmt(rssAfter / 2 ** 20)} MiB with the legs parked (the daemon keeps no leg in memory: the process also hosts embedded chdb, which has just stored their ledger entries)${parked.bank < 1_000_000 ? `; at 1,000,000 legs Redis would hold ≈ ${fmt((perLeg * 1_000_000) / 2 ** 20)} MiB` : ''}`,
+    );
     result.memory = {
-      parkedLegs: parked.bank, redisBytesPerPendingLeg: Math.round(perLeg), redisDeltaBytes: usedAfter - usedBefore, legRecordBytes,
-      extrapolatedRedisMiBPerMillion: Math.round((perLeg * 1_000_000) / 2 ** 20), met: memMet,
-      daemonRssMiBBefore: Math.round(rssBefore / 2 ** 20), daemonRssMiBParked: Math.round(rssAfter / 2 ** 20),
-      parkSeconds: (tPark1 - tPark0) / 1_000, parkMsgsPerSec: Math.round(parkPub.messages / ((tPark1 - tPark0) / 1_000)),
+      parkedLegs: parked.bank,
+      redisBytesPerPendingLeg: Math.round(perLeg),
+      redisDeltaBytes: usedAfter - usedBefore,
+      legRecordBytes,
+      extrapolatedRedisMiBPerMillion: Math.round((perLeg * 1_000_000) / 2 ** 20),
+      met: memMet,
+      daemonRssMiBBefore: Math.round(rssBefore / 2 ** 20),
+      daemonRssMiBParked: Math.round(rssAfter / 2 ** 20),
+      parkSeconds: (tPark1 - tPark0) / 1_000,
+      parkMsgsPerSec: Math.round(parkPub.messages / ((tPark1 - tPark0) / 1_000)),
     };
     await daemon.stop();
     daemon = undefined;
@@ -404,7 +494,10 @@ async function main() {
   }
 }
 
-main().then(() => process.exit(0), (e) => {
-  console.error(e);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

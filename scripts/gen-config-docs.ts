@@ -12,7 +12,11 @@ const page = renderConfigDocs();
 
 if (process.argv.includes('--check')) {
   let current = '';
-  try { current = readFileSync(target, 'utf8'); } catch { /* missing counts as stale */ }
+  try {
+    current = readFileSync(target, 'utf8');
+  } catch {
+    /* missing counts as stale */
+  }
   if (current !== page) {
     console.error('docs/configuration.md is stale: run `npm run docs:config`');
     process.exit(1);

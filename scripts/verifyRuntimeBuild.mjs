@@ -19,7 +19,10 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
 const started = Date.now();
 const step = (what) => console.error(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${what}`);
-const fail = (why) => { console.error(`verify:runtime: FAILED: ${why}`); process.exitCode = 1; };
+const fail = (why) => {
+  console.error(`verify:runtime: FAILED: ${why}`);
+  process.exitCode = 1;
+};
 
 // Under the repository (same file system as node_modules: hard links), ignored by git (.data/).
 mkdirSync(join(root, '.data'), { recursive: true });
@@ -39,11 +42,14 @@ try {
     execFileSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], { stdio: 'inherit', cwd: app });
   } else {
     const dirs = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: root, encoding: 'utf8' })
-      .split('\n').filter((d) => d.startsWith(`${join(root, 'node_modules')}/`));
+      .split('\n')
+      .filter((d) => d.startsWith(`${join(root, 'node_modules')}/`));
     const link = (from, to) => {
       const s = statSync(from);
-      if (s.isDirectory()) { mkdirSync(to, { recursive: true }); for (const e of readdirSync(from)) link(join(from, e), join(to, e)); }
-      else if (!existsSync(to)) linkSync(from, to);
+      if (s.isDirectory()) {
+        mkdirSync(to, { recursive: true });
+        for (const e of readdirSync(from)) link(join(from, e), join(to, e));
+      } else if (!existsSync(to)) linkSync(from, to);
     };
     for (const d of dirs) link(d, join(app, relative(root, d)));
   }
@@ -61,9 +67,15 @@ try {
   step('node dist/cli/recon.js check-config (example config, secrets in the environment)');
   const secrets = { token: 'natsTokenInUrl42', redis: 'redisPassInUrl42', ch: 'clickhousePw42' };
   const env = {
-    PATH: process.env.PATH, HOME: process.env.HOME, RECON_CONFIG: join(app, 'config/recon.example.yaml'),
-    NATS_URL: `nats://${secrets.token}@nats:4222`, REDIS_URL: `redis://default:${secrets.redis}@redis:6379`, CLICKHOUSE_PASSWORD: secrets.ch,
-    NATS_USER: 'recon-daemon', NATS_PASSWORD: 'natsUserPw42', CHDB_PATH: join(app, 'chdb'),
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    RECON_CONFIG: join(app, 'config/recon.example.yaml'),
+    NATS_URL: `nats://${secrets.token}@nats:4222`,
+    REDIS_URL: `redis://default:${secrets.redis}@redis:6379`,
+    CLICKHOUSE_PASSWORD: secrets.ch,
+    NATS_USER: 'recon-daemon',
+    NATS_PASSWORD: 'natsUserPw42',
+    CHDB_PATH: join(app, 'chdb'),
   };
   const check = spawnSync(process.execPath, ['dist/cli/recon.js', 'check-config'], { cwd: app, env, encoding: 'utf8' });
   if (check.status !== 0) fail(`check-config exited ${check.status}: ${check.stderr}`);
@@ -81,7 +93,9 @@ try {
   if (migrate.status !== 0) fail(`migrate exited ${migrate.status}: ${migrate.stderr}`);
 
   const size = execFileSync('du', ['-sh', join(app, 'node_modules')], { encoding: 'utf8' }).split('\t')[0];
-  step(`${process.exitCode ? 'FAILED' : 'ok'}: runtime node_modules ${size} (${readdirSync(join(app, 'node_modules')).length} top-level entries), no devDependency, check-config and migrate run from dist/`);
+  step(
+    `${process.exitCode ? 'FAILED' : 'ok'}: runtime node_modules ${size} (${readdirSync(join(app, 'node_modules')).length} top-level entries), no devDependency, check-config and migrate run from dist/`,
+  );
   writeFileSync(join(app, 'VERIFIED'), new Date().toISOString());
 } finally {
   if (!args.has('--keep')) rmSync(app, { recursive: true, force: true });

@@ -81,9 +81,12 @@ export interface StartDaemonOptions {
 
 /** Starts a reconciliation worker: connections, migrations, streams, ingesters, pipeline, sweeper. */
 export async function startDaemon(config: Config, options: StartDaemonOptions = {}): Promise<Daemon> {
-  const log = options.log ?? createLogger(config.log, {
-    destination: options.logDestination, base: { namespace: config.namespace, worker: config.workerId },
-  });
+  const log =
+    options.log ??
+    createLogger(config.log, {
+      destination: options.logDestination,
+      base: { namespace: config.namespace, worker: config.workerId },
+    });
   const metrics = createMetrics();
   const stats = emptyWorkerStats();
 
@@ -94,8 +97,14 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   const redis = connectRedis(config.redis, secrets, { enableAutoPipelining: true, lazyConnect: false });
   // ioredis reconnects by itself; without a listener each failed attempt is printed as "unhandled".
   let redisDown = false;
-  redis.on('error', (err) => { if (!redisDown) log.warn({ err: err.message }, 'redis: connection lost; reconnecting'); redisDown = true; });
-  redis.on('ready', () => { if (redisDown) log.info('redis: reconnected'); redisDown = false; });
+  redis.on('error', (err) => {
+    if (!redisDown) log.warn({ err: err.message }, 'redis: connection lost; reconnecting');
+    redisDown = true;
+  });
+  redis.on('ready', () => {
+    if (redisDown) log.info('redis: reconnected');
+    redisDown = false;
+  });
   // No async stack traces: each publish and request would capture one (measured ~0.4 ms per 1,000
   // chain events published); errors still carry the server's reason.
   const nats = await connect({ ...natsSecurityOptions(config.nats, secrets), servers: config.nats.servers, name: config.workerId, maxReconnectAttempts: -1, noAsyncTraces: true });
@@ -110,7 +119,10 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   // Wallets moved between accounts are facts (identity_changes), logged and counted when live.
   const identityChanges = startIdentityChangeRecorder({ writer, log, metrics });
   const mappings = await followMappingUpdates({
-    js, stream: config.nats.mappingStream, identities, log,
+    js,
+    stream: config.nats.mappingStream,
+    identities,
+    log,
     onChanges: (changes, meta) => identityChanges.record(changes, meta),
     // Every worker replays the mapping stream, so a bad update is dead-lettered by each of them
     // with the same id: the dead_letters fact stays single (suspect check), the DLQ message is
@@ -137,8 +149,15 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   const fingerprints = new EntryFingerprints(redis, { namespace: config.namespace, ttlMs: m.lateRetentionMs + m.windowMs + m.allowedLatenessMs });
   // Matching waits for the state's epoch: rebuilt from the facts when Redis lost its memory.
   const stateGuard = startStateGuard({
-    redis, store, clickhouse, database: db, identities, windowMs: m.windowMs, retentionMs: m.lateRetentionMs,
-    log, workerId: config.workerId,
+    redis,
+    store,
+    clickhouse,
+    database: db,
+    identities,
+    windowMs: m.windowMs,
+    retentionMs: m.lateRetentionMs,
+    log,
+    workerId: config.workerId,
   });
   await stateGuard.ready;
   const codec = createLedgerCodec({ amountLimits: amountLimitsOf(config.limits.maxAmountMinor) });
@@ -151,15 +170,23 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   const ingesters: ChainIngester[] = [];
   // Seconds since each chain's head last moved, as seen by its active poller (a stall shows as a ramp).
   const chainHeadAge = new Gauge({
-    name: 'recon_chain_head_age_seconds', help: 'Seconds since the chain head last advanced, as seen by the active ingester; 1 in recon_chain_stalled once it exceeds stallTimeoutMs',
-    labelNames: ['chain_id'], registers: [metrics.registry],
+    name: 'recon_chain_head_age_seconds',
+    help: 'Seconds since the chain head last advanced, as seen by the active ingester; 1 in recon_chain_stalled once it exceeds stallTimeoutMs',
+    labelNames: ['chain_id'],
+    registers: [metrics.registry],
   });
   const chainStalled = new Gauge({ name: 'recon_chain_stalled', help: '1 while the chain head has not moved for stallTimeoutMs', labelNames: ['chain_id'], registers: [metrics.registry] });
   if (options.ingest !== false) {
     for (const chain of config.chains) {
       const ing = chainIngester({
-        chain, tokens: config.tokens, namespace: config.namespace, subjectPrefix: config.nats.chainSubjectPrefix,
-        js, redis, logger: log.child({ component: 'chain', chainId: chain.chainId }), workerId: config.workerId,
+        chain,
+        tokens: config.tokens,
+        namespace: config.namespace,
+        subjectPrefix: config.nats.chainSubjectPrefix,
+        js,
+        redis,
+        logger: log.child({ component: 'chain', chainId: chain.chainId }),
+        workerId: config.workerId,
         onHeadStatus: (st) => {
           chainHeadAge.set({ chain_id: String(st.chainId) }, st.headAgeMs / 1_000);
           chainStalled.set({ chain_id: String(st.chainId) }, st.stalled ? 1 : 0);
@@ -171,7 +198,14 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   }
 
   const pipeline = await startWorkerPipeline({
-    config, js, writer, deadLetter, store, log, metrics, stats,
+    config,
+    js,
+    writer,
+    deadLetter,
+    store,
+    log,
+    metrics,
+    stats,
     stage: { ledgerCodec: codec, identities, store, fingerprints, ...(aml && { aml: aml.engine }) },
     onDurable: (r) => {
       if (r.written.some((f) => f.table === 'ledger_entries' || f.table === 'chain_events')) balances?.changed();
@@ -180,8 +214,15 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   });
 
   const sweeper = startSweeper({
-    store, writer, log, allowedLatenessMs: m.allowedLatenessMs, ledgerIdleMs: m.ledgerIdleMs, feedStallMs: m.feedStallMs,
-    retentionMs: m.lateRetentionMs, intervalMs: m.sweepIntervalMs, onFacts: countFacts,
+    store,
+    writer,
+    log,
+    allowedLatenessMs: m.allowedLatenessMs,
+    ledgerIdleMs: m.ledgerIdleMs,
+    feedStallMs: m.feedStallMs,
+    retentionMs: m.lateRetentionMs,
+    intervalMs: m.sweepIntervalMs,
+    onFacts: countFacts,
   });
   balances = startBalanceReconciler({ config, clickhouse, writer, redis, log, identities, onFacts: countFacts, durableBlock: (chainId) => store.chainBlock(chainId) });
 
@@ -190,12 +231,23 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   let server: HealthServer | undefined;
   if (config.http.port >= 0) {
     const probes = daemonProbes({
-      config, nats, jsm, redis, clickhouse, store, metrics, consuming: () => pipeline.consuming(),
+      config,
+      nats,
+      jsm,
+      redis,
+      clickhouse,
+      store,
+      metrics,
+      consuming: () => pipeline.consuming(),
       mappingFailure: () => mappings.failure(),
     });
     server = await startHealthServer({
-      host: config.http.host, port: config.http.port, registry: metrics.registry,
-      checks: probes.checks, beforeScrape: probes.sample, cacheMs: config.http.probeCacheMs,
+      host: config.http.host,
+      port: config.http.port,
+      registry: metrics.registry,
+      checks: probes.checks,
+      beforeScrape: probes.sample,
+      cacheMs: config.http.probeCacheMs,
       ...(cases && { handle: cases.handle }),
       onProbe: (name, ok, seconds) => {
         const dependency = name.startsWith('chain:') ? 'chain' : name;
@@ -227,7 +279,20 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   }
 
   return {
-    config, log, clickhouse, redis, nats, metrics, store, identities, stats, ready: pipeline.ready, done: pipeline.done, stop, balances, aml,
+    config,
+    log,
+    clickhouse,
+    redis,
+    nats,
+    metrics,
+    store,
+    identities,
+    stats,
+    ready: pipeline.ready,
+    done: pipeline.done,
+    stop,
+    balances,
+    aml,
     sweep: () => sweeper.sweepOnce(),
     identityChangesFlushed: () => identityChanges.flushed(),
     httpAddress: () => address,

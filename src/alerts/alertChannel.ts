@@ -4,9 +4,7 @@ import { createCircuitBreaker, type CircuitBreaker, type CircuitState } from './
 import { backoffMs } from '../lib/backoff.js';
 
 /** What became of one request after its retries: accepted by the channel, or refused for good. */
-export type DeliveryResult =
-  | { outcome: 'accepted'; status: number; body: string; attempts: number }
-  | { outcome: 'rejected'; status: number; body: string; attempts: number };
+export type DeliveryResult = { outcome: 'accepted'; status: number; body: string; attempts: number } | { outcome: 'rejected'; status: number; body: string; attempts: number };
 
 export interface RetryPolicy {
   baseMs: number;
@@ -64,7 +62,8 @@ export function createAlertChannel(o: AlertChannelOptions): AlertChannel {
   const random = o.random ?? Math.random;
   const now = o.now ?? Date.now;
   const breaker = createCircuitBreaker({
-    ...o.circuitBreaker, now,
+    ...o.circuitBreaker,
+    now,
     onStateChange: (state, info) => {
       if (state === 'open') o.log.error({ channel: o.name, failures: info.failures, reopensInMs: (info.reopensAt ?? now()) - now() }, 'alert channel circuit open: not sending until a probe succeeds');
       else o.log.warn({ channel: o.name, state }, `alert channel circuit ${state}`);
@@ -95,7 +94,9 @@ export function createAlertChannel(o: AlertChannelOptions): AlertChannel {
       let failure: 'rate_limited' | 'server_error' | 'timeout' | 'network_error' | undefined;
       try {
         const res = await doFetch(o.url, {
-          method: 'POST', headers: { 'content-type': 'application/json' }, body: payload,
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: payload,
           signal: AbortSignal.any([signal, AbortSignal.timeout(o.retry.timeoutMs)]),
         });
         status = res.status;

@@ -65,8 +65,7 @@ export const kindSummary = (kind: string): string => KIND_SUMMARY[kind] ?? kind.
 export const groupKeyOf = (kind: string, token: string): string => `${kind}|${token || '-'}`;
 
 /** Subject of an alert in the outbox: `<prefix>.<source>.<kind>`. */
-export const alertSubject = (prefix: string, a: Pick<AlertEvent, 'source' | 'kind'>): string =>
-  `${prefix}.${a.source}.${a.kind.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+export const alertSubject = (prefix: string, a: Pick<AlertEvent, 'source' | 'kind'>): string => `${prefix}.${a.source}.${a.kind.replace(/[^A-Za-z0-9_-]/g, '_')}`;
 
 type Row = Record<string, unknown>;
 const str = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
@@ -88,15 +87,29 @@ export function alertOfFact(fact: Fact | { table: string; row: object }, config:
     const tokenKey = str(row.token_key);
     const who = str(row.account_id) || str(row.wallet) || tokenKey || currency;
     return {
-      v: 1, alertId, eventId: `${alertId}:${state}`, state, source: 'discrepancy', kind,
+      v: 1,
+      alertId,
+      eventId: `${alertId}:${state}`,
+      state,
+      source: 'discrepancy',
+      kind,
       severity: config.severities[kind] ?? 'error',
       groupKey: groupKeyOf(kind, currency || tokenKey),
       summary: `${kind}${who ? ` ${who}` : ''}: ${kindSummary(kind)}`,
-      account: str(row.account_id), wallet: str(row.wallet), currency, tokenKey, flow: str(row.flow),
-      expectedAmount: str(row.expected_amount), actualAmount: str(row.actual_amount),
-      amountUnit: (row.expected_amount || row.actual_amount) ? 'minor' : 'none',
-      bankLegId: str(row.bank_leg_id), chainLegId: str(row.chain_leg_id), reason: str(row.reason),
-      eventTime: num(row.event_time), at: num(row.recorded_at), details: {},
+      account: str(row.account_id),
+      wallet: str(row.wallet),
+      currency,
+      tokenKey,
+      flow: str(row.flow),
+      expectedAmount: str(row.expected_amount),
+      actualAmount: str(row.actual_amount),
+      amountUnit: row.expected_amount || row.actual_amount ? 'minor' : 'none',
+      bankLegId: str(row.bank_leg_id),
+      chainLegId: str(row.chain_leg_id),
+      reason: str(row.reason),
+      eventTime: num(row.event_time),
+      at: num(row.recorded_at),
+      details: {},
     };
   }
   if (fact.table === 'aml_alerts') return amlAlert(row, config);
@@ -111,8 +124,18 @@ export function alertOfFact(fact: Fact | { table: string; row: object }, config:
  */
 function amlAlert(row: Row, config: Pick<AlertsConfig, 'amlMinSeverity'>): AlertEvent | null {
   const raw = str(row.severity).toLowerCase();
-  const severity: AlertSeverity = raw === 'critical' ? 'critical' : raw === 'high' ? 'error' : raw === 'medium' ? 'warning' : raw === 'low' ? 'info'
-    : (ALERT_SEVERITIES as readonly string[]).includes(raw) ? (raw as AlertSeverity) : 'warning';
+  const severity: AlertSeverity =
+    raw === 'critical'
+      ? 'critical'
+      : raw === 'high'
+        ? 'error'
+        : raw === 'medium'
+          ? 'warning'
+          : raw === 'low'
+            ? 'info'
+            : (ALERT_SEVERITIES as readonly string[]).includes(raw)
+              ? (raw as AlertSeverity)
+              : 'warning';
   if (!atLeast(severity, config.amlMinSeverity)) return null;
   const alertId = `AML:${str(row.alert_id)}`;
   const state = ['resolved', 'closed'].includes(str(row.status).toLowerCase()) ? 'resolved' : 'firing';
@@ -130,14 +153,29 @@ function amlAlert(row: Row, config: Pick<AlertsConfig, 'amlMinSeverity'>): Alert
   if (row.figures) details.figures = typeof row.figures === 'string' ? row.figures : JSON.stringify(row.figures);
   const summary = str(row.summary) || `AML rule ${rule} fired for ${subject}`;
   return {
-    v: 1, alertId, eventId: `${alertId}:${state}`, state, source: 'aml', kind, severity,
+    v: 1,
+    alertId,
+    eventId: `${alertId}:${state}`,
+    state,
+    source: 'aml',
+    kind,
+    severity,
     groupKey: groupKeyOf(kind, currency),
     summary: `${kind} ${subject}: ${summary}`,
-    account: isAddress ? '' : subject, wallet: isAddress ? subject.toLowerCase() : '',
-    currency, tokenKey: '', flow: '',
-    expectedAmount: '', actualAmount: '', amountUnit: 'none',
-    bankLegId: '', chainLegId: '', reason: summary,
-    eventTime: num(row.event_time ?? row.window_end), at: num(row.recorded_at), details,
+    account: isAddress ? '' : subject,
+    wallet: isAddress ? subject.toLowerCase() : '',
+    currency,
+    tokenKey: '',
+    flow: '',
+    expectedAmount: '',
+    actualAmount: '',
+    amountUnit: 'none',
+    bankLegId: '',
+    chainLegId: '',
+    reason: summary,
+    eventTime: num(row.event_time ?? row.window_end),
+    at: num(row.recorded_at),
+    details,
   };
 }
 
@@ -146,13 +184,34 @@ function amlAlert(row: Row, config: Pick<AlertsConfig, 'amlMinSeverity'>): Alert
  * stalled, resolved once it moves again). Nothing in the engine emits stall facts yet; whatever
  * detects a stall publishes this through the outbox (`AlertOutbox.publish`).
  */
-export function feedStalledAlert(o: { feed: string; state: 'firing' | 'resolved'; since: number; lastSeenAt: number; now: number; reason: string }, config: Pick<AlertsConfig, 'severities'>): AlertEvent {
+export function feedStalledAlert(
+  o: { feed: string; state: 'firing' | 'resolved'; since: number; lastSeenAt: number; now: number; reason: string },
+  config: Pick<AlertsConfig, 'severities'>,
+): AlertEvent {
   const alertId = `FEED_STALLED:${o.feed}:${o.since}`;
   return {
-    v: 1, alertId, eventId: `${alertId}:${o.state}`, state: o.state, source: 'feed', kind: 'FEED_STALLED',
-    severity: config.severities.FEED_STALLED ?? 'error', groupKey: groupKeyOf('FEED_STALLED', o.feed),
-    summary: `FEED_STALLED ${o.feed}: ${o.reason}`, account: '', wallet: '', currency: '', tokenKey: '', flow: '',
-    expectedAmount: '', actualAmount: '', amountUnit: 'none', bankLegId: '', chainLegId: '', reason: o.reason,
-    eventTime: o.since, at: o.now, details: { feed: o.feed, last_seen_at: new Date(o.lastSeenAt).toISOString() },
+    v: 1,
+    alertId,
+    eventId: `${alertId}:${o.state}`,
+    state: o.state,
+    source: 'feed',
+    kind: 'FEED_STALLED',
+    severity: config.severities.FEED_STALLED ?? 'error',
+    groupKey: groupKeyOf('FEED_STALLED', o.feed),
+    summary: `FEED_STALLED ${o.feed}: ${o.reason}`,
+    account: '',
+    wallet: '',
+    currency: '',
+    tokenKey: '',
+    flow: '',
+    expectedAmount: '',
+    actualAmount: '',
+    amountUnit: 'none',
+    bankLegId: '',
+    chainLegId: '',
+    reason: o.reason,
+    eventTime: o.since,
+    at: o.now,
+    details: { feed: o.feed, last_seen_at: new Date(o.lastSeenAt).toISOString() },
   };
 }

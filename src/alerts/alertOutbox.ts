@@ -29,11 +29,11 @@ export function createAlertOutbox(o: AlertOutboxOptions): AlertOutbox {
     alertsOf: (facts) => facts.map((f) => alertOfFact(f, o.alerts)).filter((a): a is AlertEvent => a !== null),
     async publish(alerts) {
       try {
-        await Promise.all(alerts.map((a) =>
-          o.js.publish(alertSubject(o.alerts.subjectPrefix, a), enc.encode(JSON.stringify(a)), { msgID: a.eventId })));
+        await Promise.all(alerts.map((a) => o.js.publish(alertSubject(o.alerts.subjectPrefix, a), enc.encode(JSON.stringify(a)), { msgID: a.eventId })));
       } catch (e) {
         throw new SinkUnavailable(`alert outbox unavailable: publishing ${alerts.length} alerts to ${o.alerts.stream} failed`, {
-          details: e instanceof Error ? e.message : String(e), cause: e,
+          details: e instanceof Error ? e.message : String(e),
+          cause: e,
         });
       }
       return alerts.length;

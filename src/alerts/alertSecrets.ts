@@ -3,9 +3,20 @@ import { redactSecretRef, resolveSecret, type SecretSources } from '../config/se
 import type { AlertMatch, AlertsConfig, SecretRef } from './alertsConfig.js';
 
 /** A delivery target with its secret resolved. Never log this object: name it by `name`. */
-export interface PagerDutyTarget { name: string; routingKey: string; match: AlertMatch }
-export interface SlackTarget { name: string; url: string; match: AlertMatch }
-export interface AlertTargets { pagerduty: PagerDutyTarget[]; slack: SlackTarget[] }
+export interface PagerDutyTarget {
+  name: string;
+  routingKey: string;
+  match: AlertMatch;
+}
+export interface SlackTarget {
+  name: string;
+  url: string;
+  match: AlertMatch;
+}
+export interface AlertTargets {
+  pagerduty: PagerDutyTarget[];
+  slack: SlackTarget[];
+}
 
 export type { SecretSources } from '../config/secrets.js';
 
@@ -30,9 +41,14 @@ export function resolveAlertSecrets(a: AlertsConfig, s: SecretSources): AlertTar
     const path = `alerts.slack.webhooks.${i}.url`;
     const url = resolveSecret(w.url, path, s);
     let u: URL;
-    try { u = new URL(url); } catch { throw new ConfigError(`invalid configuration: ${path}: not a URL`); }
+    try {
+      u = new URL(url);
+    } catch {
+      throw new ConfigError(`invalid configuration: ${path}: not a URL`);
+    }
     if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new ConfigError(`invalid configuration: ${path}: must be an http(s) URL`);
-    if (u.hostname === 'hooks.slack.com' && !u.pathname.startsWith('/services/')) throw new ConfigError(`invalid configuration: ${path}: a Slack incoming webhook URL is https://hooks.slack.com/services/…`);
+    if (u.hostname === 'hooks.slack.com' && !u.pathname.startsWith('/services/'))
+      throw new ConfigError(`invalid configuration: ${path}: a Slack incoming webhook URL is https://hooks.slack.com/services/…`);
     return { name: `slack:${w.name}`, url, match: w.match };
   });
   const names = new Set<string>();
@@ -55,7 +71,16 @@ export function redactAlertsConfig(a: AlertsConfig): AlertsConfig {
 
 /** pino redaction paths for anything that could carry a secret of the alerts section. */
 export const ALERT_REDACT_PATHS = [
-  'routing_key', '*.routing_key', 'routingKey', '*.routingKey', 'webhookUrl', '*.webhookUrl',
-  'alerts.pagerduty.routingKey', 'alerts.pagerduty.routes[*].routingKey', 'alerts.slack.webhooks[*].url',
-  'target.url', 'target.routingKey', 'request.routing_key',
+  'routing_key',
+  '*.routing_key',
+  'routingKey',
+  '*.routingKey',
+  'webhookUrl',
+  '*.webhookUrl',
+  'alerts.pagerduty.routingKey',
+  'alerts.pagerduty.routes[*].routingKey',
+  'alerts.slack.webhooks[*].url',
+  'target.url',
+  'target.routingKey',
+  'request.routing_key',
 ];

@@ -68,7 +68,11 @@ export class AlertState {
   /** Adds alerts to a group's folded incident; returns how many it holds now. */
   async fold(channel: string, groupKey: string, alertIds: readonly string[]): Promise<number> {
     const k = this.groupSet(channel, groupKey);
-    await this.redis.multi().sadd(k, ...alertIds).pexpire(k, this.retentionMs).exec();
+    await this.redis
+      .multi()
+      .sadd(k, ...alertIds)
+      .pexpire(k, this.retentionMs)
+      .exec();
     return this.redis.scard(k);
   }
   /** Removes resolved alerts from a group's folded incident; returns how many remain. */

@@ -7,7 +7,11 @@ import { DEFAULT_STREAM_LIMITS, type StreamLimits } from '../config/streamLimits
 /** Creates (or updates) the alert outbox stream with its retention limits, idempotently; the workers call it at start. */
 export async function ensureAlertOutbox(jsm: JetStreamManager, a: AlertsConfig, replicas = 1): Promise<void> {
   await ensureStream(jsm, {
-    name: a.stream, subjects: [`${a.subjectPrefix}.>`], duplicate_window: nanos(a.duplicateWindowMs), num_replicas: replicas, ...streamLimitsConfig(a.streamLimits),
+    name: a.stream,
+    subjects: [`${a.subjectPrefix}.>`],
+    duplicate_window: nanos(a.duplicateWindowMs),
+    num_replicas: replicas,
+    ...streamLimitsConfig(a.streamLimits),
   });
 }
 
@@ -28,7 +32,10 @@ export async function ensureNotifierStreams(
   await ensureAlertOutbox(jsm, a, replicas);
   await ensureStream(jsm, { name: a.silenceStream, subjects: [a.silenceSubject], num_replicas: replicas });
   await ensureStream(jsm, {
-    name: deadLetter.stream, subjects: [`${deadLetter.subjectPrefix}.>`], num_replicas: replicas, ...streamLimitsConfig(deadLetter.limits ?? DEFAULT_STREAM_LIMITS.deadLetter),
+    name: deadLetter.stream,
+    subjects: [`${deadLetter.subjectPrefix}.>`],
+    num_replicas: replicas,
+    ...streamLimitsConfig(deadLetter.limits ?? DEFAULT_STREAM_LIMITS.deadLetter),
   });
   await ensureDurableConsumer(jsm, a.stream, { name: a.consumerName, maxAckPending: a.maxAckPending, ackWaitMs: a.ackWaitMs });
 }

@@ -11,7 +11,11 @@ export function displayAmount(amount: string, unit: AlertEvent['amountUnit'], cu
   if (!amount) return '';
   if (unit !== 'minor' || !currency) return `${amount}${unit === 'base' ? ' (token base units)' : ''}${currency && unit !== 'base' ? ` ${currency}` : ''}`;
   let exponent: number;
-  try { exponent = currencyExponent(currency); } catch { return `${amount} ${currency} (minor units)`; }
+  try {
+    exponent = currencyExponent(currency);
+  } catch {
+    return `${amount} ${currency} (minor units)`;
+  }
   const [whole = '0', fraction] = amount.split('.');
   if (!/^-?\d+$/.test(whole)) return `${amount} ${currency}`;
   const major = formatMinor(BigInt(whole), exponent);
@@ -38,12 +42,12 @@ export function totalAmount(alerts: readonly AlertEvent[]): string {
 }
 
 const RUNBOOK: Record<string, string> = {
-  MISSING_MINT: 'Check the minting service queue for the credit\'s tokenization reference; confirm the wallet mapping; mint or reverse the credit.',
+  MISSING_MINT: "Check the minting service queue for the credit's tokenization reference; confirm the wallet mapping; mint or reverse the credit.",
   MISSING_BURN: 'Check the burn request for the withdrawal; confirm the wallet still holds the tokens; burn or reverse the debit.',
   MISSING_BANK_CREDIT: 'Tokens exist without a bank credit: find the mint transaction and its requester; freeze the wallet if unauthorised.',
   MISSING_BANK_DEBIT: 'Tokens were burned without a bank debit: find the burn transaction and post the debit or investigate.',
   AMOUNT_MISMATCH: 'Compare the posting and the mint/burn for the reference; correct the smaller side.',
-  CURRENCY_MISMATCH: 'The posting is not in the token\'s currency: check the account\'s programme and the token mapping.',
+  CURRENCY_MISMATCH: "The posting is not in the token's currency: check the account's programme and the token mapping.",
   DUPLICATE: 'A second leg carries an already matched reference: check for a double mint or a replayed posting.',
   ORPHAN_CHAIN_EVENT: 'The wallet maps to no account: add the mapping (MAPPINGS stream) or investigate the wallet.',
   ORPHAN_LEDGER_ENTRY: 'The account maps to no wallet: add the mapping or move the account off the token programme.',
@@ -54,7 +58,7 @@ const RUNBOOK: Record<string, string> = {
 
 /** One sentence on what the operator should look at first. */
 export const whatToCheck = (kind: string): string =>
-  RUNBOOK[kind] ?? (kind.startsWith('AML_') ? 'Review the subject\'s recent activity and the rule\'s window in the AML alert details.' : 'See the facts in ClickHouse for this id.');
+  RUNBOOK[kind] ?? (kind.startsWith('AML_') ? "Review the subject's recent activity and the rule's window in the AML alert details." : 'See the facts in ClickHouse for this id.');
 
 /** A Grafana link to the discrepancies panel, around the alert's time; undefined without a base URL. */
 export function grafanaLink(g: AlertsConfig['grafana'], database: string, a?: Pick<AlertEvent, 'eventTime'>): string | undefined {

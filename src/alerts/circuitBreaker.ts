@@ -38,7 +38,9 @@ export function createCircuitBreaker(o: CircuitBreakerOptions): CircuitBreaker {
     o.onStateChange?.(s, { failures, ...(s === 'open' && { reopensAt }) });
   };
   return {
-    get state() { return state; },
+    get state() {
+      return state;
+    },
     waitMs() {
       if (state === 'closed') return 0;
       if (state === 'open') return Math.max(0, reopensAt - now());

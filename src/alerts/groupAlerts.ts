@@ -38,68 +38,84 @@ export interface GroupAlertsOptions<T> {
  */
 export function groupAlerts<T>(o: GroupAlertsOptions<T>): OperatorFunction<T, AlertBatch<T>> {
   const scheduler = o.scheduler ?? asyncScheduler;
-  return (source) => new Observable<AlertBatch<T>>((subscriber) => {
-    const maxGroups = o.maxGroups ?? 10_000;
-    /** timer: the pending batch; expiry: the forgetting of an idle group. */
-    const groups = new Map<string, { items: T[]; timer?: Subscription | undefined; expiry?: Subscription | undefined; lastFlush?: number | undefined }>();
-    let reported = -1;
-    const report = () => { if (groups.size !== reported) { reported = groups.size; o.onSize?.(reported); } };
-
-    const flush = (key: string) => {
-      const g = groups.get(key);
-      if (!g) return;
-      g.timer = undefined;
-      if (g.items.length === 0) return;
-      const items = g.items;
-      const first = g.lastFlush === undefined;
-      g.items = [];
-      g.lastFlush = scheduler.now();
-      // Nothing more within the interval: the group would start afresh, so forget it then.
-      g.expiry = scheduler.schedule(() => {
-        if (groups.get(key) === g && !g.timer && g.items.length === 0) { groups.delete(key); report(); }
-      }, o.groupIntervalMs);
-      subscriber.next({ key, items, first });
-    };
-
-    // Over the bound: forget every group holding nothing now, even within its interval (a later
-    // alert of it then waits a group wait instead of the rest of the interval).
-    const forgetIdle = () => {
-      for (const [k, g] of groups) if (!g.timer && g.items.length === 0) { g.expiry?.unsubscribe(); groups.delete(k); }
-    };
-
-    const sub = source.subscribe({
-      next(item) {
-        const key = o.key(item);
-        if (groups.size >= maxGroups && !groups.has(key)) forgetIdle();
-        let g = groups.get(key);
-        if (!g) groups.set(key, (g = { items: [] }));
-        g.expiry?.unsubscribe();
-        g.expiry = undefined;
-        g.items.push(item);
-        report();
-        if (g.timer) return;
-        const now = scheduler.now();
-        const fresh = g.lastFlush === undefined || now >= g.lastFlush + o.groupIntervalMs;
-        if (fresh) g.lastFlush = undefined;
-        const delay = fresh ? o.groupWaitMs : g.lastFlush! + o.groupIntervalMs - now;
-        g.timer = scheduler.schedule(() => flush(key), delay);
-      },
-      error: (e) => subscriber.error(e),
-      complete() {
-        for (const [key, g] of groups) {
-          g.timer?.unsubscribe();
-          flush(key);
+  return (source) =>
+    new Observable<AlertBatch<T>>((subscriber) => {
+      const maxGroups = o.maxGroups ?? 10_000;
+      /** timer: the pending batch; expiry: the forgetting of an idle group. */
+      const groups = new Map<string, { items: T[]; timer?: Subscription | undefined; expiry?: Subscription | undefined; lastFlush?: number | undefined }>();
+      let reported = -1;
+      const report = () => {
+        if (groups.size !== reported) {
+          reported = groups.size;
+          o.onSize?.(reported);
         }
-        for (const g of groups.values()) g.expiry?.unsubscribe();
+      };
+
+      const flush = (key: string) => {
+        const g = groups.get(key);
+        if (!g) return;
+        g.timer = undefined;
+        if (g.items.length === 0) return;
+        const items = g.items;
+        const first = g.lastFlush === undefined;
+        g.items = [];
+        g.lastFlush = scheduler.now();
+        // Nothing more within the interval: the group would start afresh, so forget it then.
+        g.expiry = scheduler.schedule(() => {
+          if (groups.get(key) === g && !g.timer && g.items.length === 0) {
+            groups.delete(key);
+            report();
+          }
+        }, o.groupIntervalMs);
+        subscriber.next({ key, items, first });
+      };
+
+      // Over the bound: forget every group holding nothing now, even within its interval (a later
+      // alert of it then waits a group wait instead of the rest of the interval).
+      const forgetIdle = () => {
+        for (const [k, g] of groups)
+          if (!g.timer && g.items.length === 0) {
+            g.expiry?.unsubscribe();
+            groups.delete(k);
+          }
+      };
+
+      const sub = source.subscribe({
+        next(item) {
+          const key = o.key(item);
+          if (groups.size >= maxGroups && !groups.has(key)) forgetIdle();
+          let g = groups.get(key);
+          if (!g) groups.set(key, (g = { items: [] }));
+          g.expiry?.unsubscribe();
+          g.expiry = undefined;
+          g.items.push(item);
+          report();
+          if (g.timer) return;
+          const now = scheduler.now();
+          const fresh = g.lastFlush === undefined || now >= g.lastFlush + o.groupIntervalMs;
+          if (fresh) g.lastFlush = undefined;
+          const delay = fresh ? o.groupWaitMs : g.lastFlush! + o.groupIntervalMs - now;
+          g.timer = scheduler.schedule(() => flush(key), delay);
+        },
+        error: (e) => subscriber.error(e),
+        complete() {
+          for (const [key, g] of groups) {
+            g.timer?.unsubscribe();
+            flush(key);
+          }
+          for (const g of groups.values()) g.expiry?.unsubscribe();
+          groups.clear();
+          report();
+          subscriber.complete();
+        },
+      });
+      return () => {
+        sub.unsubscribe();
+        for (const g of groups.values()) {
+          g.timer?.unsubscribe();
+          g.expiry?.unsubscribe();
+        }
         groups.clear();
-        report();
-        subscriber.complete();
-      },
+      };
     });
-    return () => {
-      sub.unsubscribe();
-      for (const g of groups.values()) { g.timer?.unsubscribe(); g.expiry?.unsubscribe(); }
-      groups.clear();
-    };
-  });
 }

@@ -57,15 +57,16 @@ export interface Notifier {
   done: Promise<void>;
 }
 
-interface Held { msg: JsMsg; alert: AlertEvent }
-type Target = { kind: 'pagerduty'; name: string; routingKey: string; match: AlertMatch; channel: AlertChannel }
-  | { kind: 'slack'; name: string; match: AlertMatch; channel: AlertChannel };
+interface Held {
+  msg: JsMsg;
+  alert: AlertEvent;
+}
+type Target = { kind: 'pagerduty'; name: string; routingKey: string; match: AlertMatch; channel: AlertChannel } | { kind: 'slack'; name: string; match: AlertMatch; channel: AlertChannel };
 
-const matches = (m: AlertMatch, a: AlertEvent) =>
-  (!m.kinds || m.kinds.includes(a.kind)) && (!m.severities || m.severities.includes(a.severity));
+const matches = (m: AlertMatch, a: AlertEvent) => (!m.kinds || m.kinds.includes(a.kind)) && (!m.severities || m.severities.includes(a.severity));
 
 function openOf(a: AlertEvent): OpenAlert {
-  const minor = a.amountUnit === 'minor' ? (a.expectedAmount || a.actualAmount).split('.')[0] ?? '' : '';
+  const minor = a.amountUnit === 'minor' ? ((a.expectedAmount || a.actualAmount).split('.')[0] ?? '') : '';
   return { groupKey: a.groupKey, kind: a.kind, token: a.currency || a.tokenKey || '-', since: a.eventTime || a.at, amountMinor: minor, currency: a.currency };
 }
 
@@ -92,18 +93,25 @@ export async function startNotifier(o: NotifierOptions): Promise<Notifier> {
     silenced: new Counter({ name: 'recon_alerts_silenced_total', help: 'Firing alerts suppressed by a silence', labelNames: ['kind'], registers: [registry] }),
     requests: new Counter({ name: 'recon_alert_requests_total', help: 'Requests to alert channels, by channel and result', labelNames: ['channel', 'result'], registers: [registry] }),
     deadLetters: new Counter({ name: 'recon_alert_dead_letters_total', help: 'Notifications a channel refused for good (dead-lettered)', labelNames: ['channel'], registers: [registry] }),
-    circuitOpen: new Gauge({ name: 'recon_alert_channel_circuit_open', help: '1 while a channel\'s circuit breaker is open (or half-open)', labelNames: ['channel'], registers: [registry] }),
+    circuitOpen: new Gauge({ name: 'recon_alert_channel_circuit_open', help: "1 while a channel's circuit breaker is open (or half-open)", labelNames: ['channel'], registers: [registry] }),
     held: new Gauge({ name: 'recon_alerts_held', help: 'Alerts held unacked (waiting in a group or in retries)', registers: [registry] }),
     groups: new Gauge({ name: 'recon_alert_groups', help: 'Alert groups remembered by the grouping (forgotten one group interval after their last batch)', registers: [registry] }),
     openExpired: new Counter({ name: 'recon_alert_open_expired_total', help: 'Open alerts forgotten unresolved after the alert state retention (no more reminders)', registers: [registry] }),
   };
   const stats: NotifierStats = { received: 0, silenced: 0, invalid: 0, acked: 0, deadLettered: 0, sent: {}, batches: 0 };
 
-  const channelOf = (name: string, url: string, minIntervalMs: number) => createAlertChannel({
-    name, url, minIntervalMs, retry: a.retry, circuitBreaker: a.circuitBreaker, log, ...(o.fetch && { fetch: o.fetch }),
-    onCircuit: (ch, state) => metrics.circuitOpen.set({ channel: ch }, state === 'closed' ? 0 : 1),
-    onAttempt: (ch, result) => metrics.requests.inc({ channel: ch, result }),
-  });
+  const channelOf = (name: string, url: string, minIntervalMs: number) =>
+    createAlertChannel({
+      name,
+      url,
+      minIntervalMs,
+      retry: a.retry,
+      circuitBreaker: a.circuitBreaker,
+      log,
+      ...(o.fetch && { fetch: o.fetch }),
+      onCircuit: (ch, state) => metrics.circuitOpen.set({ channel: ch }, state === 'closed' ? 0 : 1),
+      onAttempt: (ch, result) => metrics.requests.inc({ channel: ch, result }),
+    });
   const targets: Target[] = [
     ...resolved.pagerduty.map((t) => ({ kind: 'pagerduty' as const, name: t.name, routingKey: t.routingKey, match: t.match, channel: channelOf(t.name, a.pagerduty.url, a.pagerduty.minIntervalMs) })),
     ...resolved.slack.map((t) => ({ kind: 'slack' as const, name: t.name, match: t.match, channel: channelOf(t.name, t.url, a.slack.minIntervalMs) })),
@@ -132,7 +140,12 @@ export async function startNotifier(o: NotifierOptions): Promise<Notifier> {
   const enc = new TextEncoder();
 
   // Alerts wait in groups and in retries longer than ack_wait: keep them ours meanwhile.
-  const keepAlive = setInterval(() => { for (const m of held) m.working(); }, Math.max(500, Math.floor(a.ackWaitMs / 3)));
+  const keepAlive = setInterval(
+    () => {
+      for (const m of held) m.working();
+    },
+    Math.max(500, Math.floor(a.ackWaitMs / 3)),
+  );
   const ack = (items: readonly Held[]) => {
     for (const h of items) {
       if (!held.delete(h.msg)) continue;
@@ -148,18 +161,28 @@ export async function startNotifier(o: NotifierOptions): Promise<Notifier> {
     metrics.deadLetters.inc({ channel: target.name });
     const h = natsHeaders();
     h.set('Recon-Dead-Letter-Code', 'ALERT_REJECTED');
-    h.set('Recon-Dead-Letter-Reason', redactText(`HTTP ${r.status} from ${target.name}: ${r.body}`).replace(/[\r\n]+/g, ' ').slice(0, 2_000));
+    h.set(
+      'Recon-Dead-Letter-Reason',
+      redactText(`HTTP ${r.status} from ${target.name}: ${r.body}`)
+        .replace(/[\r\n]+/g, ' ')
+        .slice(0, 2_000),
+    );
     h.set('Recon-Alert-Channel', target.name);
     const clean = redactText(JSON.stringify(body, (k, v) => (k === 'routing_key' ? '***' : v)));
     await js.publish(`${config.nats.deadLetterSubjectPrefix}.alerts`, enc.encode(clean), { headers: h, msgID: `dl:alert:${target.name}:${what}` });
     log.error({ channel: target.name, status: r.status, response: r.body.slice(0, 500), what }, 'alert notification refused by the channel; dead-lettered');
   }
 
-  const countSent = (t: Target) => { stats.sent[t.name] = (stats.sent[t.name] ?? 0) + 1; };
+  const countSent = (t: Target) => {
+    stats.sent[t.name] = (stats.sent[t.name] ?? 0) + 1;
+  };
 
   async function deliverPagerDuty(t: Extract<Target, { kind: 'pagerduty' }>, groupKey: string, firing: AlertEvent[], resolvedAlerts: AlertEvent[]): Promise<void> {
     const signal = abort.signal;
-    const recs = await state.records(t.name, [...firing, ...resolvedAlerts].map((x) => x.alertId));
+    const recs = await state.records(
+      t.name,
+      [...firing, ...resolvedAlerts].map((x) => x.alertId),
+    );
     const fresh = firing.filter((x) => !recs.get(x.alertId)?.firing && !recs.get(x.alertId)?.resolved);
     // Once a group has folded alerts, newcomers join the fold; otherwise the first few page one by one.
     const folded = fresh.length > 0 ? await state.foldedCount(t.name, groupKey) : 0;
@@ -173,12 +196,20 @@ export async function startNotifier(o: NotifierOptions): Promise<Notifier> {
       await state.markSent(t.name, 'firing', [{ alertId: al.alertId, value: r.outcome === 'accepted' ? al.alertId : 'dead-lettered' }]);
     }
     if (fold.length > 0) {
-      const open = await state.fold(t.name, groupKey, fold.map((x) => x.alertId));
+      const open = await state.fold(
+        t.name,
+        groupKey,
+        fold.map((x) => x.alertId),
+      );
       const ev = pagerdutyGroupTrigger(groupKey, fold, open, pdCtx(t));
       const r = await t.channel.send(ev, signal);
       if (r.outcome === 'accepted') countSent(t);
       else await deadLetter(t, `${groupDedupKey(groupKey)}:${fold[0]!.eventId}`, ev, r);
-      await state.markSent(t.name, 'firing', fold.map((x) => ({ alertId: x.alertId, value: r.outcome === 'accepted' ? groupDedupKey(groupKey) : 'dead-lettered' })));
+      await state.markSent(
+        t.name,
+        'firing',
+        fold.map((x) => ({ alertId: x.alertId, value: r.outcome === 'accepted' ? groupDedupKey(groupKey) : 'dead-lettered' })),
+      );
     }
     const unfold: string[] = [];
     for (const al of resolvedAlerts) {
@@ -205,30 +236,49 @@ export async function startNotifier(o: NotifierOptions): Promise<Notifier> {
         if (r.outcome === 'accepted') countSent(t);
         else await deadLetter(t, `${groupDedupKey(groupKey)}:resolved:${unfold[0]}`, ev, r);
       }
-      await state.markSent(t.name, 'resolved', unfold.map((id) => ({ alertId: id, value: groupDedupKey(groupKey) })));
+      await state.markSent(
+        t.name,
+        'resolved',
+        unfold.map((id) => ({ alertId: id, value: groupDedupKey(groupKey) })),
+      );
     }
   }
 
   async function deliverSlack(t: Extract<Target, { kind: 'slack' }>, firing: AlertEvent[], resolvedAlerts: AlertEvent[], quiet: number, openedAt: Map<string, number>): Promise<void> {
     const signal = abort.signal;
-    const recs = await state.records(t.name, [...firing, ...resolvedAlerts].map((x) => x.alertId));
+    const recs = await state.records(
+      t.name,
+      [...firing, ...resolvedAlerts].map((x) => x.alertId),
+    );
     const fresh = firing.filter((x) => !recs.get(x.alertId)?.firing && !recs.get(x.alertId)?.resolved);
     if (fresh.length > 0) {
       const msg = slackFiring(fresh, slackCtx, { foldedQuietly: quiet });
       const r = await t.channel.send(msg, signal);
       if (r.outcome === 'accepted') countSent(t);
       else await deadLetter(t, fresh[0]!.eventId, msg, r);
-      await state.markSent(t.name, 'firing', fresh.map((x) => ({ alertId: x.alertId, value: r.outcome === 'accepted' ? 'posted' : 'dead-lettered' })));
+      await state.markSent(
+        t.name,
+        'firing',
+        fresh.map((x) => ({ alertId: x.alertId, value: r.outcome === 'accepted' ? 'posted' : 'dead-lettered' })),
+      );
     }
     const toResolve = resolvedAlerts.filter((x) => !recs.get(x.alertId)?.resolved && recs.get(x.alertId)?.firing === 'posted');
     const skip = resolvedAlerts.filter((x) => !recs.get(x.alertId)?.resolved && recs.get(x.alertId)?.firing !== 'posted');
-    await state.markSent(t.name, 'resolved', skip.map((x) => ({ alertId: x.alertId, value: 'skipped' })));
+    await state.markSent(
+      t.name,
+      'resolved',
+      skip.map((x) => ({ alertId: x.alertId, value: 'skipped' })),
+    );
     if (toResolve.length > 0) {
       const msg = slackResolved(toResolve, slackCtx, (x) => openedAt.get(x.alertId));
       const r = await t.channel.send(msg, signal);
       if (r.outcome === 'accepted') countSent(t);
       else await deadLetter(t, toResolve[0]!.eventId, msg, r);
-      await state.markSent(t.name, 'resolved', toResolve.map((x) => ({ alertId: x.alertId, value: r.outcome === 'accepted' ? 'posted' : 'dead-lettered' })));
+      await state.markSent(
+        t.name,
+        'resolved',
+        toResolve.map((x) => ({ alertId: x.alertId, value: r.outcome === 'accepted' ? 'posted' : 'dead-lettered' })),
+      );
     }
   }
 
@@ -291,7 +341,9 @@ export async function startNotifier(o: NotifierOptions): Promise<Notifier> {
     const prev = tails.get(batch.key) ?? Promise.resolve();
     const next = prev.then(() => dispatch(batch));
     tails.set(batch.key, next);
-    void next.finally(() => { if (tails.get(batch.key) === next) tails.delete(batch.key); });
+    void next.finally(() => {
+      if (tails.get(batch.key) === next) tails.delete(batch.key);
+    });
     return next;
   };
 
@@ -328,14 +380,27 @@ export async function startNotifier(o: NotifierOptions): Promise<Notifier> {
   const ready = new Promise<void>((r) => (markReady = r));
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
-  const subscription: Subscription = jetstreamMessages({ consumer, maxMessages: 1_000, onStart: (h) => { handle = h; markReady(); } })
+  const subscription: Subscription = jetstreamMessages({
+    consumer,
+    maxMessages: 1_000,
+    onStart: (h) => {
+      handle = h;
+      markReady();
+    },
+  })
     .pipe(
-      mergeMap((msg) => { const h = admit(msg); return h ? [h] : []; }),
+      mergeMap((msg) => {
+        const h = admit(msg);
+        return h ? [h] : [];
+      }),
       groupAlerts<Held>({ key: (h) => h.alert.groupKey, groupWaitMs: a.grouping.groupWaitMs, groupIntervalMs: a.grouping.groupIntervalMs, onSize: (n) => metrics.groups.set(n) }),
       mergeMap((batch) => inOrder(batch)),
     )
     .subscribe({
-      error: (e) => { log.fatal({ err: e }, 'notifier pipeline failed'); resolveDone(); },
+      error: (e) => {
+        log.fatal({ err: e }, 'notifier pipeline failed');
+        resolveDone();
+      },
       complete: () => resolveDone(),
     });
 
@@ -356,7 +421,10 @@ export async function startNotifier(o: NotifierOptions): Promise<Notifier> {
       for (const t of targets) {
         if (t.kind !== 'slack' || (t.match.kinds && !t.match.kinds.includes(first.kind))) continue;
         const r = await t.channel.send(msg, abort.signal);
-        if (r.outcome === 'accepted') { countSent(t); sent++; } else await deadLetter(t, `reminder:${groupKey}:${Date.now()}`, msg, r);
+        if (r.outcome === 'accepted') {
+          countSent(t);
+          sent++;
+        } else await deadLetter(t, `reminder:${groupKey}:${Date.now()}`, msg, r);
       }
     }
     return sent;
@@ -364,14 +432,22 @@ export async function startNotifier(o: NotifierOptions): Promise<Notifier> {
   const reminderEvery = o.reminderCheckMs ?? Math.min(60_000, Math.max(1_000, Math.floor(a.grouping.repeatIntervalMs / 4)));
   let reminding: Promise<unknown> = Promise.resolve();
   const reminderTimer = setInterval(() => {
-    reminding = reminding.then(() => remindNow()).catch((e) => { if (!abort.signal.aborted) log.error({ err: e }, 'reminders failed'); });
+    reminding = reminding
+      .then(() => remindNow())
+      .catch((e) => {
+        if (!abort.signal.aborted) log.error({ err: e }, 'reminders failed');
+      });
   }, reminderEvery);
 
   log.info({ pagerduty: pdTargets.map((t) => t.name), slack: targets.filter((t) => t.kind === 'slack').map((t) => t.name), stream: a.stream, consumer: a.consumerName }, 'notifier started');
 
   let stopped: Promise<void> | undefined;
   return {
-    ready, stats, registry, done, remindNow,
+    ready,
+    stats,
+    registry,
+    done,
+    remindNow,
     targets: { pagerduty: pdTargets.map((t) => t.name), slack: targets.filter((t) => t.kind === 'slack').map((t) => t.name) },
     stop() {
       stopped ??= (async () => {

@@ -69,14 +69,22 @@ export function slackFiring(alerts: readonly AlertEvent[], ctx: SlackContext, ex
       blocks: [
         header(title),
         md(`*${esc(a.summary)}*\n${esc(a.reason)}`),
-        { type: 'section', fields: [
-          field('Account', esc(a.account)), field('Wallet', a.wallet ? code(a.wallet) : ''),
-          field('Expected (bank)', esc(displayAmount(a.expectedAmount, a.amountUnit, a.currency))),
-          field('Actual (chain)', esc(displayAmount(a.actualAmount, a.amountUnit, a.currency))),
-          field('Since', `${when(since(a))} (${formatDuration(now - since(a))})`), field('Severity', esc(a.severity)),
-        ] },
+        {
+          type: 'section',
+          fields: [
+            field('Account', esc(a.account)),
+            field('Wallet', a.wallet ? code(a.wallet) : ''),
+            field('Expected (bank)', esc(displayAmount(a.expectedAmount, a.amountUnit, a.currency))),
+            field('Actual (chain)', esc(displayAmount(a.actualAmount, a.amountUnit, a.currency))),
+            field('Since', `${when(since(a))} (${formatDuration(now - since(a))})`),
+            field('Severity', esc(a.severity)),
+          ],
+        },
         md(`*What to check:* ${esc(whatToCheck(a.kind))}`),
-        { type: 'context', elements: [{ type: 'mrkdwn', text: clip(`id ${code(a.alertId)}${a.bankLegId ? ` · bank leg ${code(a.bankLegId)}` : ''}${a.chainLegId ? ` · chain leg ${code(a.chainLegId)}` : ''}`, 3000) }] },
+        {
+          type: 'context',
+          elements: [{ type: 'mrkdwn', text: clip(`id ${code(a.alertId)}${a.bankLegId ? ` · bank leg ${code(a.bankLegId)}` : ''}${a.chainLegId ? ` · chain leg ${code(a.chainLegId)}` : ''}`, 3000) }],
+        },
         ...buttons(ctx, a),
       ],
     };
@@ -84,7 +92,10 @@ export function slackFiring(alerts: readonly AlertEvent[], ctx: SlackContext, ex
   const total = totalAmount(alerts);
   const oldest = Math.min(...alerts.map(since));
   const accounts = new Set(alerts.map((a) => a.account || a.wallet).filter(Boolean)).size;
-  const listed = alerts.slice(0, ctx.maxListed).map((a) => line(a, now)).join('\n');
+  const listed = alerts
+    .slice(0, ctx.maxListed)
+    .map((a) => line(a, now))
+    .join('\n');
   const more = alerts.length - Math.min(alerts.length, ctx.maxListed);
   const worst = alerts.find((a) => a.severity === 'critical') ?? alerts.find((a) => a.severity === 'error') ?? first;
   return {
@@ -120,14 +131,14 @@ export function slackResolved(alerts: readonly AlertEvent[], ctx: SlackContext, 
       ],
     };
   }
-  const listed = alerts.slice(0, ctx.maxListed).map((a) => `• ${esc(headlineAmount(a) || a.kind)} — ${esc(a.account || shortHex(a.wallet) || a.alertId)} — open for ${openFor(a)}`).join('\n');
+  const listed = alerts
+    .slice(0, ctx.maxListed)
+    .map((a) => `• ${esc(headlineAmount(a) || a.kind)} — ${esc(a.account || shortHex(a.wallet) || a.alertId)} — open for ${openFor(a)}`)
+    .join('\n');
   const more = alerts.length - Math.min(alerts.length, ctx.maxListed);
   return {
     text: esc(`Resolved: ${alerts.length} × ${first.kind} on ${tokenOf(first)}`),
-    blocks: [
-      header(`:white_check_mark: Resolved: ${alerts.length} × ${first.kind} · ${tokenOf(first)}`),
-      md(`${listed}${more > 0 ? `\n…and ${more} more` : ''}`),
-    ],
+    blocks: [header(`:white_check_mark: Resolved: ${alerts.length} × ${first.kind} · ${tokenOf(first)}`), md(`${listed}${more > 0 ? `\n…and ${more} more` : ''}`)],
   };
 }
 
@@ -138,7 +149,9 @@ export function slackReminder(group: { kind: string; token: string; open: number
     text: esc(`Still open: ${group.open} × ${group.kind} on ${group.token}`),
     blocks: [
       header(`:hourglass: Still open: ${group.open} × ${group.kind} · ${group.token}`),
-      md(`${group.open} ${esc(group.kind)} still open${group.total ? `, totalling *${esc(group.total)}*` : ''}; the oldest since ${when(group.oldest)} (${formatDuration(now - group.oldest)}).\n*What to check:* ${esc(whatToCheck(group.kind))}`),
+      md(
+        `${group.open} ${esc(group.kind)} still open${group.total ? `, totalling *${esc(group.total)}*` : ''}; the oldest since ${when(group.oldest)} (${formatDuration(now - group.oldest)}).\n*What to check:* ${esc(whatToCheck(group.kind))}`,
+      ),
       ...buttons(ctx),
     ],
   };

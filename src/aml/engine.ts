@@ -43,10 +43,22 @@ export interface AmlEngine {
 
 export function alertRowOf(c: AlertCandidate, now: number): AmlAlertRow {
   return {
-    alert_id: c.alertId, rule_id: c.ruleId, rule_type: c.ruleType, rule_version: c.ruleVersion, severity: c.severity,
-    scope: c.scope, subject: c.subject, currency: c.currency, window_start: c.windowStart, window_end: c.windowEnd,
-    event_time: c.eventTime, trigger_event_id: c.triggerEventId, evidence_event_ids: c.evidence,
-    figures: JSON.stringify(c.figures), summary: c.summary, recorded_at: now,
+    alert_id: c.alertId,
+    rule_id: c.ruleId,
+    rule_type: c.ruleType,
+    rule_version: c.ruleVersion,
+    severity: c.severity,
+    scope: c.scope,
+    subject: c.subject,
+    currency: c.currency,
+    window_start: c.windowStart,
+    window_end: c.windowEnd,
+    event_time: c.eventTime,
+    trigger_event_id: c.triggerEventId,
+    evidence_event_ids: c.evidence,
+    figures: JSON.stringify(c.figures),
+    summary: c.summary,
+    recorded_at: now,
   };
 }
 
@@ -63,9 +75,15 @@ export function createAmlEngine(o: AmlEngineOptions): AmlEngine {
       return { bucketMs, from: b - 1 - n, to: b - 2 };
     });
     const applied = await o.store.apply({
-      eventId, time, readFrom: time - horizon, readTo: time + horizon, maxEvents: rules.maxWindowEvents,
-      retentionMs: 2 * horizon + rules.allowedLatenessMs, activityRetentionMs: o.activityRetentionMs ?? Math.max(400 * DAY_MS, dormancy + 30 * DAY_MS),
-      buckets, ttlMs,
+      eventId,
+      time,
+      readFrom: time - horizon,
+      readTo: time + horizon,
+      maxEvents: rules.maxWindowEvents,
+      retentionMs: 2 * horizon + rules.allowedLatenessMs,
+      activityRetentionMs: o.activityRetentionMs ?? Math.max(400 * DAY_MS, dormancy + 30 * DAY_MS),
+      buckets,
+      ttlMs,
       movements: movements.map((m) => ({
         subjectKey: m.subjectKey,
         entry: { eventId: m.eventId, source: m.source, dir: m.dir, amount: m.amount, counterparty: m.counterparty, kind: m.kind, time: m.time },
@@ -86,7 +104,11 @@ export function createAmlEngine(o: AmlEngineOptions): AmlEngine {
     }
     const at = now();
     const commit: CommitCandidate[] = [...candidates.values()].map((c) => ({
-      row: alertRowOf(c, at), ruleId: c.ruleId, subjectKey: c.subjectKey, time: c.bucketTime, suppressMs: c.suppressMs,
+      row: alertRowOf(c, at),
+      ruleId: c.ruleId,
+      subjectKey: c.subjectKey,
+      time: c.bucketTime,
+      suppressMs: c.suppressMs,
     }));
     return o.store.commit(eventId, commit, ttlMs);
   }
@@ -105,8 +127,7 @@ export function createAmlEngine(o: AmlEngineOptions): AmlEngine {
         const next = new Set<string>();
         for (const node of frontier) {
           for (const e of windows.get(key(node)) ?? []) {
-            if (e.dir === 'out' && e.counterparty !== '' && e.counterparty !== m.subject && !windows.has(key(e.counterparty))
-              && Math.abs(e.time - m.time) <= span) next.add(e.counterparty);
+            if (e.dir === 'out' && e.counterparty !== '' && e.counterparty !== m.subject && !windows.has(key(e.counterparty)) && Math.abs(e.time - m.time) <= span) next.add(e.counterparty);
           }
         }
         const keys = [...next].slice(0, 200).map(key);

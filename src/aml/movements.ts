@@ -30,8 +30,15 @@ export function movementsOfLedgerEntry(e: LedgerEntry, rules: Pick<RuleSet, 'sco
   if (e.status !== 'booked' || !rules.bankTxTypes.has(e.txType)) return [];
   const dir: Direction = e.direction === 'credit' ? 'in' : 'out';
   const common = {
-    eventId: `bank:${e.entryId}`, source: 'bank' as const, currency: e.currency, dir, amount: e.amountMinor,
-    counterparty: '', kind: e.txType, time: e.bookingTime, touches: [e.accountId],
+    eventId: `bank:${e.entryId}`,
+    source: 'bank' as const,
+    currency: e.currency,
+    dir,
+    amount: e.amountMinor,
+    counterparty: '',
+    kind: e.txType,
+    time: e.bookingTime,
+    touches: [e.accountId],
   };
   const out: Movement[] = [];
   if (rules.scopes.has('customer')) out.push({ ...common, scope: 'customer', subject: e.accountId, subjectKey: subjectKeyOf('customer', e.accountId, e.currency) });

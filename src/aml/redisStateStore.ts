@@ -35,10 +35,7 @@ export class RedisStateStore implements AmlStateStore {
   }
 
   async apply(req: ApplyRequest): Promise<ApplyResult> {
-    const args: (string | number)[] = [
-      this.prefix, req.eventId, req.time, req.readFrom, req.readTo, req.maxEvents, req.retentionMs, req.activityRetentionMs, req.ttlMs,
-      req.buckets.length,
-    ];
+    const args: (string | number)[] = [this.prefix, req.eventId, req.time, req.readFrom, req.readTo, req.maxEvents, req.retentionMs, req.activityRetentionMs, req.ttlMs, req.buckets.length];
     for (const b of req.buckets) args.push(b.bucketMs, b.from, b.to);
     args.push(req.movements.length);
     for (const m of req.movements) {

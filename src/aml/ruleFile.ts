@@ -16,22 +16,18 @@ import { ConfigError } from '../lib/errors.js';
 import type { AmlScope, AmlSource } from './types.js';
 import { durationMs } from '../config/duration.js';
 
-
 /** Windows and periods: the same duration forms as the configuration (src/config/duration.ts). */
 export const duration = durationMs();
 
 /** '80%' → 8000 bps; 8000 → 8000 bps; '0.8' → 8000 bps. */
-export const share = z
-  .union([z.number().int().min(0).max(10_000), z.string().regex(/^\d+(\.\d+)?%?$/, "must be like '80%' or a number of basis points")])
-  .transform((v, ctx) => {
-    if (typeof v === 'number') return v;
-    const bps = v.endsWith('%') ? Number(parseDecimalToMinor(v.slice(0, -1), 2)) : Number(parseDecimalToMinor(v, 4));
-    if (bps > 10_000) ctx.addIssue({ code: 'custom', message: 'must be at most 100%' });
-    return bps;
-  });
+export const share = z.union([z.number().int().min(0).max(10_000), z.string().regex(/^\d+(\.\d+)?%?$/, "must be like '80%' or a number of basis points")]).transform((v, ctx) => {
+  if (typeof v === 'number') return v;
+  const bps = v.endsWith('%') ? Number(parseDecimalToMinor(v.slice(0, -1), 2)) : Number(parseDecimalToMinor(v, 4));
+  if (bps > 10_000) ctx.addIssue({ code: 'custom', message: 'must be at most 100%' });
+  return bps;
+});
 
-const decimalText = z.union([z.string().regex(/^\d+(\.\d+)?$/, 'must be a non-negative decimal such as "10000.00"'), z.number().int().nonnegative()])
-  .transform((v) => String(v));
+const decimalText = z.union([z.string().regex(/^\d+(\.\d+)?$/, 'must be a non-negative decimal such as "10000.00"'), z.number().int().nonnegative()]).transform((v) => String(v));
 
 /** Amounts per currency code (exact decimals at its exponent) or '*' (whole major units). */
 export const amountTable = z.record(z.string(), decimalText).superRefine((t, ctx) => {
@@ -59,10 +55,17 @@ const source = z.enum(['bank', 'chain']);
 const direction = z.enum(['in', 'out', 'any']);
 
 const base = {
-  id: z.string().max(MAX_IDENTIFIER_LENGTH, `at most ${MAX_IDENTIFIER_LENGTH} characters`).regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lower-case letters, digits, . _ -'),
+  id: z
+    .string()
+    .max(MAX_IDENTIFIER_LENGTH, `at most ${MAX_IDENTIFIER_LENGTH} characters`)
+    .regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lower-case letters, digits, . _ -'),
   enabled: z.boolean().default(true),
   /** One line of text (a YAML folded `>` block's trailing newline is trimmed). */
-  description: z.string().transform((d) => d.trim()).pipe(freeTextString()).default(''),
+  description: z
+    .string()
+    .transform((d) => d.trim())
+    .pipe(freeTextString())
+    .default(''),
   severity: z.enum(['low', 'medium', 'high', 'critical']).default('medium'),
   scope: scope.default('customer'),
   sources: z.array(source).min(1).optional(),
@@ -73,59 +76,76 @@ const base = {
 export const ruleSchema = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('large_value'), threshold: amountTable, direction: direction.default('any') }),
   z.object({
-    ...base, type: z.literal('structuring'), threshold: amountTable, window: duration.default(86_400_000),
+    ...base,
+    type: z.literal('structuring'),
+    threshold: amountTable,
+    window: duration.default(86_400_000),
     /** How far below the threshold a movement still counts as "just below". */
     nearBelow: share.default(2_000),
     minCount: z.number().int().min(2).default(3),
     direction: direction.default('in'),
   }),
   z.object({
-    ...base, type: z.literal('pass_through'), window: duration.default(86_400_000), minAmount: amountTable,
+    ...base,
+    type: z.literal('pass_through'),
+    window: duration.default(86_400_000),
+    minAmount: amountTable,
     /** Share of what came in that went out again. */
     minOutShare: share.default(8_000),
   }),
-  z.object({
-    ...base, type: z.literal('velocity'), period: duration.default(86_400_000), baselinePeriods: z.number().int().min(1).max(366).default(14),
-    /** Current period vs the mean of the baseline periods: a decimal factor such as 5 or "2.5". */
-    factor: decimalText.default('5'),
-    minCount: z.number().int().positive().optional(),
-    minValue: amountTable.optional(),
-    direction: direction.default('any'),
-    /** A subject with no movement in its baseline periods has no baseline to exceed (new customers). */
-    requireBaseline: z.boolean().default(true),
-  }).refine((r) => r.minCount !== undefined || r.minValue !== undefined, 'velocity needs an absolute floor: minCount and/or minValue'),
+  z
+    .object({
+      ...base,
+      type: z.literal('velocity'),
+      period: duration.default(86_400_000),
+      baselinePeriods: z.number().int().min(1).max(366).default(14),
+      /** Current period vs the mean of the baseline periods: a decimal factor such as 5 or "2.5". */
+      factor: decimalText.default('5'),
+      minCount: z.number().int().positive().optional(),
+      minValue: amountTable.optional(),
+      direction: direction.default('any'),
+      /** A subject with no movement in its baseline periods has no baseline to exceed (new customers). */
+      requireBaseline: z.boolean().default(true),
+    })
+    .refine((r) => r.minCount !== undefined || r.minValue !== undefined, 'velocity needs an absolute floor: minCount and/or minValue'),
   z.object({ ...base, type: z.literal('fan_out'), window: duration.default(86_400_000), minCounterparties: z.number().int().min(2).default(10), minTotal: amountTable.optional() }),
   z.object({ ...base, type: z.literal('fan_in'), window: duration.default(86_400_000), minCounterparties: z.number().int().min(2).default(10), minTotal: amountTable.optional() }),
   z.object({
-    ...base, type: z.literal('cycle'), window: duration.default(7 * 86_400_000),
-    minDepth: z.number().int().min(2).max(4).default(2), maxDepth: z.number().int().min(2).max(4).default(4),
-    minAmount: amountTable, minReturnShare: share.default(5_000),
+    ...base,
+    type: z.literal('cycle'),
+    window: duration.default(7 * 86_400_000),
+    minDepth: z.number().int().min(2).max(4).default(2),
+    maxDepth: z.number().int().min(2).max(4).default(4),
+    minAmount: amountTable,
+    minReturnShare: share.default(5_000),
   }),
   z.object({ ...base, type: z.literal('watchlist'), suppress: duration.default(0) }),
   z.object({ ...base, type: z.literal('dormant'), dormancy: duration.default(90 * 86_400_000), threshold: amountTable }),
 ]);
 
-export const ruleFileSchema = z.object({
-  /** Recorded on every alert raised under this file. */
-  version: z.union([identifierString(), z.number()]).transform(String),
-  /** Bank transaction types that are movements (fees and reversals are not, by default). */
-  bankTxTypes: z.array(z.enum(['deposit', 'withdrawal', 'transfer', 'fee', 'reversal'])).default(['deposit', 'withdrawal', 'transfer']),
-  /** How late (event time) a movement may arrive and still find the window state it belongs to. */
-  allowedLateness: duration.default(30 * 86_400_000),
-  /** At most this many movements of one subject are read per evaluation (the latest). */
-  maxWindowEvents: z.number().int().positive().default(2_000),
-  rules: z.array(ruleSchema).default([]),
-}).superRefine((f, ctx) => {
-  const seen = new Set<string>();
-  f.rules.forEach((r, i) => {
-    if (seen.has(r.id)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: `duplicate rule id ${r.id}` });
-    seen.add(r.id);
-    if (r.type === 'cycle' && r.minDepth > r.maxDepth) ctx.addIssue({ code: 'custom', path: ['rules', i], message: 'minDepth > maxDepth' });
-    if (r.type === 'cycle' && r.scope === 'currency') ctx.addIssue({ code: 'custom', path: ['rules', i, 'scope'], message: 'a cycle needs customer or wallet scope' });
-    if ((r.type === 'fan_out' || r.type === 'fan_in') && r.scope === 'currency') ctx.addIssue({ code: 'custom', path: ['rules', i, 'scope'], message: 'fan-out/in needs customer or wallet scope' });
-    if (r.scope === 'wallet' && r.sources?.includes('bank')) ctx.addIssue({ code: 'custom', path: ['rules', i, 'sources'], message: 'a wallet scope sees chain events only' });
+export const ruleFileSchema = z
+  .object({
+    /** Recorded on every alert raised under this file. */
+    version: z.union([identifierString(), z.number()]).transform(String),
+    /** Bank transaction types that are movements (fees and reversals are not, by default). */
+    bankTxTypes: z.array(z.enum(['deposit', 'withdrawal', 'transfer', 'fee', 'reversal'])).default(['deposit', 'withdrawal', 'transfer']),
+    /** How late (event time) a movement may arrive and still find the window state it belongs to. */
+    allowedLateness: duration.default(30 * 86_400_000),
+    /** At most this many movements of one subject are read per evaluation (the latest). */
+    maxWindowEvents: z.number().int().positive().default(2_000),
+    rules: z.array(ruleSchema).default([]),
+  })
+  .superRefine((f, ctx) => {
+    const seen = new Set<string>();
+    f.rules.forEach((r, i) => {
+      if (seen.has(r.id)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: `duplicate rule id ${r.id}` });
+      seen.add(r.id);
+      if (r.type === 'cycle' && r.minDepth > r.maxDepth) ctx.addIssue({ code: 'custom', path: ['rules', i], message: 'minDepth > maxDepth' });
+      if (r.type === 'cycle' && r.scope === 'currency') ctx.addIssue({ code: 'custom', path: ['rules', i, 'scope'], message: 'a cycle needs customer or wallet scope' });
+      if ((r.type === 'fan_out' || r.type === 'fan_in') && r.scope === 'currency') ctx.addIssue({ code: 'custom', path: ['rules', i, 'scope'], message: 'fan-out/in needs customer or wallet scope' });
+      if (r.scope === 'wallet' && r.sources?.includes('bank')) ctx.addIssue({ code: 'custom', path: ['rules', i, 'sources'], message: 'a wallet scope sees chain events only' });
+    });
   });
-});
 
 export type RuleFileInput = z.input<typeof ruleFileSchema>;
 export type Rule = z.infer<typeof ruleSchema> & { sources: AmlSource[] };
@@ -153,9 +173,16 @@ const DEFAULT_SOURCES: Record<AmlScope, AmlSource[]> = { customer: ['bank', 'cha
 
 export function ruleWindowMs(r: Rule): number {
   switch (r.type) {
-    case 'structuring': case 'pass_through': case 'fan_out': case 'fan_in': case 'cycle': return r.window;
-    case 'velocity': return r.period;
-    default: return 0;
+    case 'structuring':
+    case 'pass_through':
+    case 'fan_out':
+    case 'fan_in':
+    case 'cycle':
+      return r.window;
+    case 'velocity':
+      return r.period;
+    default:
+      return 0;
   }
 }
 
@@ -223,4 +250,3 @@ export function loadRuleFile(path: string): RuleSet {
   }
   return parseRuleSet(doc, `AML rule file ${path}`);
 }
-

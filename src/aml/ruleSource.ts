@@ -46,14 +46,23 @@ export function startRuleSource(o: RuleSourceOptions): RuleSource {
     }
     return rules;
   };
-  const listener = (cur: Stats, prev: Stats) => { if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size) reload(); };
+  const listener = (cur: Stats, prev: Stats) => {
+    if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size) reload();
+  };
   watchFile(o.file, { interval: o.pollIntervalMs ?? 2_000 }, listener);
   let sub: Subscription | undefined;
-  if (o.nats && o.reloadSubject) sub = o.nats.subscribe(o.reloadSubject, { callback: (err) => { if (!err) reload(); } });
+  if (o.nats && o.reloadSubject)
+    sub = o.nats.subscribe(o.reloadSubject, {
+      callback: (err) => {
+        if (!err) reload();
+      },
+    });
   return {
     current: () => rules,
     reload,
-    get rejected() { return rejected; },
+    get rejected() {
+      return rejected;
+    },
     stop() {
       unwatchFile(o.file, listener);
       sub?.unsubscribe();

@@ -26,7 +26,11 @@ export interface EvaluationInput {
 
 const money = (v: bigint, currency: string) => {
   let e = 2;
-  try { e = currencyExponent(currency); } catch { /* keep 2 for display */ }
+  try {
+    e = currencyExponent(currency);
+  } catch {
+    /* keep 2 for display */
+  }
   return `${formatMinor(v, e)} ${currency}`;
 };
 const minor = (currency: string) => `minor:${currency}`;
@@ -38,17 +42,41 @@ export function alertIdOf(ruleId: string, subjectKey: string, bucketTime: number
   return suppressMs > 0 ? `${ruleId}:${subjectKey}:${Math.floor(bucketTime / suppressMs)}` : `${ruleId}:${subjectKey}:${triggerEventId}`;
 }
 
-function candidate(rule: Rule, rules: RuleSet, m: Movement, p: {
-  subject?: string; subjectKey?: string; windowStart: number; windowEnd: number; bucketTime?: number;
-  evidence: string[]; figures: Figure[]; summary: string;
-}): AlertCandidate {
+function candidate(
+  rule: Rule,
+  rules: RuleSet,
+  m: Movement,
+  p: {
+    subject?: string;
+    subjectKey?: string;
+    windowStart: number;
+    windowEnd: number;
+    bucketTime?: number;
+    evidence: string[];
+    figures: Figure[];
+    summary: string;
+  },
+): AlertCandidate {
   const subjectKey = p.subjectKey ?? m.subjectKey;
   const bucketTime = p.bucketTime ?? m.time;
   return {
-    alertId: alertIdOf(rule.id, subjectKey, bucketTime, rule.suppress, m.eventId), bucketTime,
-    ruleId: rule.id, ruleType: rule.type, ruleVersion: rules.version, severity: rule.severity, scope: m.scope,
-    subject: p.subject ?? m.subject, subjectKey, currency: m.currency, windowStart: p.windowStart, windowEnd: p.windowEnd,
-    eventTime: m.time, triggerEventId: m.eventId, evidence: [...new Set(p.evidence)], figures: p.figures, summary: p.summary,
+    alertId: alertIdOf(rule.id, subjectKey, bucketTime, rule.suppress, m.eventId),
+    bucketTime,
+    ruleId: rule.id,
+    ruleType: rule.type,
+    ruleVersion: rules.version,
+    severity: rule.severity,
+    scope: m.scope,
+    subject: p.subject ?? m.subject,
+    subjectKey,
+    currency: m.currency,
+    windowStart: p.windowStart,
+    windowEnd: p.windowEnd,
+    eventTime: m.time,
+    triggerEventId: m.eventId,
+    evidence: [...new Set(p.evidence)],
+    figures: p.figures,
+    summary: p.summary,
     suppressMs: rule.suppress,
   };
 }
@@ -67,11 +95,15 @@ function largeValue(rule: RuleOf<'large_value'>, i: EvaluationInput): AlertCandi
   const m = i.movement;
   const thr = i.rules.amount(rule.threshold, m.currency);
   if (thr === undefined || !dirOk(m.dir, rule.direction) || m.amount < thr) return [];
-  return [candidate(rule, i.rules, m, {
-    windowStart: m.time, windowEnd: m.time, evidence: [m.eventId],
-    figures: [{ name: 'amount', value: m.amount.toString(), op: '>=', threshold: thr.toString(), unit: minor(m.currency) }],
-    summary: `${m.subject} moved ${money(m.amount, m.currency)} ${m.dir}, at or above the reporting threshold of ${money(thr, m.currency)}`,
-  })];
+  return [
+    candidate(rule, i.rules, m, {
+      windowStart: m.time,
+      windowEnd: m.time,
+      evidence: [m.eventId],
+      figures: [{ name: 'amount', value: m.amount.toString(), op: '>=', threshold: thr.toString(), unit: minor(m.currency) }],
+      summary: `${m.subject} moved ${money(m.amount, m.currency)} ${m.dir}, at or above the reporting threshold of ${money(thr, m.currency)}`,
+    }),
+  ];
 }
 
 function structuring(rule: RuleOf<'structuring'>, i: EvaluationInput): AlertCandidate[] {
@@ -85,15 +117,19 @@ function structuring(rule: RuleOf<'structuring'>, i: EvaluationInput): AlertCand
   for (const w of windowsContaining(entries, m.time, rule.window)) {
     const total = sum(w.entries);
     if (w.entries.length >= rule.minCount && total >= thr) {
-      return [candidate(rule, i.rules, m, {
-        windowStart: w.start, windowEnd: w.entries[w.entries.length - 1]!.time, evidence: w.entries.map((e) => e.eventId),
-        figures: [
-          { name: 'movements just below the threshold', value: String(w.entries.length), op: '>=', threshold: String(rule.minCount), unit: 'count' },
-          { name: 'their total', value: total.toString(), op: '>=', threshold: thr.toString(), unit: minor(m.currency) },
-          { name: 'each movement', value: `[${floor}, ${thr})`, op: 'in', threshold: `${rule.nearBelow} bps below ${thr}`, unit: minor(m.currency) },
-        ],
-        summary: `${m.subject}: ${w.entries.length} movements just below ${money(thr, m.currency)} within ${rule.window} ms total ${money(total, m.currency)}`,
-      })];
+      return [
+        candidate(rule, i.rules, m, {
+          windowStart: w.start,
+          windowEnd: w.entries[w.entries.length - 1]!.time,
+          evidence: w.entries.map((e) => e.eventId),
+          figures: [
+            { name: 'movements just below the threshold', value: String(w.entries.length), op: '>=', threshold: String(rule.minCount), unit: 'count' },
+            { name: 'their total', value: total.toString(), op: '>=', threshold: thr.toString(), unit: minor(m.currency) },
+            { name: 'each movement', value: `[${floor}, ${thr})`, op: 'in', threshold: `${rule.nearBelow} bps below ${thr}`, unit: minor(m.currency) },
+          ],
+          summary: `${m.subject}: ${w.entries.length} movements just below ${money(thr, m.currency)} within ${rule.window} ms total ${money(total, m.currency)}`,
+        }),
+      ];
     }
   }
   return [];
@@ -107,7 +143,13 @@ function passThrough(rule: RuleOf<'pass_through'>, i: EvaluationInput): AlertCan
   // movement that starts and ends at a movement is a candidate, over the movements nearest to it.
   const entries = inScope(rule, i.state.window).filter((e) => Math.abs(e.time - m.time) <= rule.window);
   if (!entries.some((e) => e.dir === 'in') || !entries.some((e) => e.dir === 'out')) return [];
-  const near = entries.length > 200 ? [...entries].sort((a, b) => Math.abs(a.time - m.time) - Math.abs(b.time - m.time)).slice(0, 200).sort(byTime) : entries;
+  const near =
+    entries.length > 200
+      ? [...entries]
+          .sort((a, b) => Math.abs(a.time - m.time) - Math.abs(b.time - m.time))
+          .slice(0, 200)
+          .sort(byTime)
+      : entries;
   const starts = [...new Set(near.filter((e) => e.time <= m.time).map((e) => e.time))];
   const ends = [...new Set(near.filter((e) => e.time >= m.time).map((e) => e.time))];
   const windows = starts.flatMap((s) => ends.filter((e) => e - s <= rule.window).map((e) => ({ start: s, entries: near.filter((x) => x.time >= s && x.time <= e) })));
@@ -120,15 +162,19 @@ function passThrough(rule: RuleOf<'pass_through'>, i: EvaluationInput): AlertCan
     const outTotal = sum(outs);
     if (outs.length > 0 && inTotal >= min && outTotal * 10_000n >= inTotal * BigInt(rule.minOutShare)) {
       const all = [...ins, ...outs].sort(byTime);
-      return [candidate(rule, i.rules, m, {
-        windowStart: all[0]!.time, windowEnd: all[all.length - 1]!.time, evidence: all.map((e) => e.eventId),
-        figures: [
-          { name: 'value in', value: inTotal.toString(), op: '>=', threshold: min.toString(), unit: minor(m.currency) },
-          { name: 'share moved out again', value: String((outTotal * 10_000n) / inTotal), op: '>=', threshold: String(rule.minOutShare), unit: 'bps' },
-          { name: 'value out', value: outTotal.toString(), op: '>=', threshold: ((inTotal * BigInt(rule.minOutShare)) / 10_000n).toString(), unit: minor(m.currency) },
-        ],
-        summary: `${m.subject} received ${money(inTotal, m.currency)} and moved ${money(outTotal, m.currency)} out within ${rule.window} ms`,
-      })];
+      return [
+        candidate(rule, i.rules, m, {
+          windowStart: all[0]!.time,
+          windowEnd: all[all.length - 1]!.time,
+          evidence: all.map((e) => e.eventId),
+          figures: [
+            { name: 'value in', value: inTotal.toString(), op: '>=', threshold: min.toString(), unit: minor(m.currency) },
+            { name: 'share moved out again', value: String((outTotal * 10_000n) / inTotal), op: '>=', threshold: String(rule.minOutShare), unit: 'bps' },
+            { name: 'value out', value: outTotal.toString(), op: '>=', threshold: ((inTotal * BigInt(rule.minOutShare)) / 10_000n).toString(), unit: minor(m.currency) },
+          ],
+          summary: `${m.subject} received ${money(inTotal, m.currency)} and moved ${money(outTotal, m.currency)} out within ${rule.window} ms`,
+        }),
+      ];
     }
   }
   return [];
@@ -147,7 +193,10 @@ function velocity(rule: RuleOf<'velocity'>, i: EvaluationInput): AlertCandidate[
   for (let k = b - 1 - rule.baselinePeriods; k <= b - 2; k++) {
     for (const d of rule.direction === 'any' ? (['in', 'out'] as const) : [rule.direction]) {
       const agg = i.state.buckets.get(`${rule.period}:${k}:${d}`);
-      if (agg) { baseN += agg.n; baseV += agg.v; }
+      if (agg) {
+        baseN += agg.n;
+        baseV += agg.v;
+      }
     }
   }
   if (rule.requireBaseline && baseN === 0n) return [];
@@ -166,10 +215,15 @@ function velocity(rule: RuleOf<'velocity'>, i: EvaluationInput): AlertCandidate[
     figures.push({ name: 'value in the period', value: v.toString(), op: '>=', threshold: minValue.toString(), unit: minor(m.currency) });
     figures.push({ name: 'value vs baseline mean × factor', value: v.toString(), op: '>', threshold: `${baseV}/${periods} × ${rule.factor}`, unit: minor(m.currency) });
   }
-  return [candidate(rule, i.rules, m, {
-    windowStart: m.time - rule.period, windowEnd: m.time, evidence: current.slice(-200).map((e) => e.eventId), figures,
-    summary: `${m.subject}: ${n} movements worth ${money(v, m.currency)} in ${rule.period} ms against a baseline of ${baseN} movements worth ${money(baseV, m.currency)} over ${periods} periods`,
-  })];
+  return [
+    candidate(rule, i.rules, m, {
+      windowStart: m.time - rule.period,
+      windowEnd: m.time,
+      evidence: current.slice(-200).map((e) => e.eventId),
+      figures,
+      summary: `${m.subject}: ${n} movements worth ${money(v, m.currency)} in ${rule.period} ms against a baseline of ${baseN} movements worth ${money(baseV, m.currency)} over ${periods} periods`,
+    }),
+  ];
 }
 
 function fan(rule: RuleOf<'fan_out'> | RuleOf<'fan_in'>, i: EvaluationInput): AlertCandidate[] {
@@ -182,12 +236,19 @@ function fan(rule: RuleOf<'fan_out'> | RuleOf<'fan_in'>, i: EvaluationInput): Al
     const parties = new Set(w.entries.map((e) => e.counterparty));
     const total = sum(w.entries);
     if (parties.size >= rule.minCounterparties && (minTotal === undefined || total >= minTotal)) {
-      const figures: Figure[] = [{ name: `distinct counterparties ${dir === 'out' ? 'paid' : 'paying'}`, value: String(parties.size), op: '>=', threshold: String(rule.minCounterparties), unit: 'count' }];
+      const figures: Figure[] = [
+        { name: `distinct counterparties ${dir === 'out' ? 'paid' : 'paying'}`, value: String(parties.size), op: '>=', threshold: String(rule.minCounterparties), unit: 'count' },
+      ];
       if (minTotal !== undefined) figures.push({ name: 'total', value: total.toString(), op: '>=', threshold: minTotal.toString(), unit: minor(m.currency) });
-      return [candidate(rule, i.rules, m, {
-        windowStart: w.start, windowEnd: w.entries[w.entries.length - 1]!.time, evidence: w.entries.map((e) => e.eventId), figures,
-        summary: `${m.subject} ${dir === 'out' ? 'sent to' : 'received from'} ${parties.size} distinct counterparties (${money(total, m.currency)}) within ${rule.window} ms`,
-      })];
+      return [
+        candidate(rule, i.rules, m, {
+          windowStart: w.start,
+          windowEnd: w.entries[w.entries.length - 1]!.time,
+          evidence: w.entries.map((e) => e.eventId),
+          figures,
+          summary: `${m.subject} ${dir === 'out' ? 'sent to' : 'received from'} ${parties.size} distinct counterparties (${money(total, m.currency)}) within ${rule.window} ms`,
+        }),
+      ];
     }
   }
   return [];
@@ -198,27 +259,43 @@ function dormant(rule: RuleOf<'dormant'>, i: EvaluationInput): AlertCandidate[] 
   const thr = i.rules.amount(rule.threshold, m.currency);
   const prev = i.state.previousActivity;
   if (thr === undefined || prev === null || m.amount < thr || m.time - prev < rule.dormancy) return [];
-  return [candidate(rule, i.rules, m, {
-    windowStart: prev, windowEnd: m.time, evidence: [m.eventId],
-    figures: [
-      { name: 'silence before the movement', value: String(m.time - prev), op: '>=', threshold: String(rule.dormancy), unit: 'ms' },
-      { name: 'amount', value: m.amount.toString(), op: '>=', threshold: thr.toString(), unit: minor(m.currency) },
-    ],
-    summary: `${m.subject} was silent for ${Math.floor((m.time - prev) / 86_400_000)} days, then moved ${money(m.amount, m.currency)} ${m.dir}`,
-  })];
+  return [
+    candidate(rule, i.rules, m, {
+      windowStart: prev,
+      windowEnd: m.time,
+      evidence: [m.eventId],
+      figures: [
+        { name: 'silence before the movement', value: String(m.time - prev), op: '>=', threshold: String(rule.dormancy), unit: 'ms' },
+        { name: 'amount', value: m.amount.toString(), op: '>=', threshold: thr.toString(), unit: minor(m.currency) },
+      ],
+      summary: `${m.subject} was silent for ${Math.floor((m.time - prev) / 86_400_000)} days, then moved ${money(m.amount, m.currency)} ${m.dir}`,
+    }),
+  ];
 }
 
 function watchlist(rule: RuleOf<'watchlist'>, i: EvaluationInput): AlertCandidate[] {
   const m = i.movement;
   const listed = [...new Set([m.subject, m.counterparty, ...m.touches])].filter((x) => x !== '' && i.watchlist.has(x.toLowerCase()));
-  return listed.map((id) => candidate(rule, i.rules, m, {
-    subject: id, subjectKey: subjectKeyOf(m.scope, id, m.currency), windowStart: m.time, windowEnd: m.time, evidence: [m.eventId],
-    figures: [{ name: 'party on the watch list', value: id, op: 'in', threshold: 'watch list', unit: 'list' }],
-    summary: `${money(m.amount, m.currency)} ${m.kind} touching watch-listed ${id}`,
-  }));
+  return listed.map((id) =>
+    candidate(rule, i.rules, m, {
+      subject: id,
+      subjectKey: subjectKeyOf(m.scope, id, m.currency),
+      windowStart: m.time,
+      windowEnd: m.time,
+      evidence: [m.eventId],
+      figures: [{ name: 'party on the watch list', value: id, op: 'in', threshold: 'watch list', unit: 'list' }],
+      summary: `${money(m.amount, m.currency)} ${m.kind} touching watch-listed ${id}`,
+    }),
+  );
 }
 
-interface Edge { from: string; to: string; time: number; amount: bigint; eventId: string }
+interface Edge {
+  from: string;
+  to: string;
+  time: number;
+  amount: bigint;
+  eventId: string;
+}
 
 function cycle(rule: RuleOf<'cycle'>, i: EvaluationInput): AlertCandidate[] {
   const m = i.movement;
@@ -228,8 +305,9 @@ function cycle(rule: RuleOf<'cycle'>, i: EvaluationInput): AlertCandidate[] {
   const key = (node: string) => subjectKeyOf(m.scope, node, m.currency);
   const outEdges = (node: string): Edge[] => {
     const w = i.windowOf?.(key(node)) ?? [];
-    return [...w].filter((e) => e.dir === 'out' && e.counterparty !== '' && e.kind === 'transfer' && e.source === 'chain'
-      && Math.abs(e.time - m.time) <= rule.window).sort(byTime)
+    return [...w]
+      .filter((e) => e.dir === 'out' && e.counterparty !== '' && e.kind === 'transfer' && e.source === 'chain' && Math.abs(e.time - m.time) <= rule.window)
+      .sort(byTime)
       .map((e) => ({ from: node, to: e.counterparty, time: e.time, amount: e.amount, eventId: e.eventId }));
   };
   const start: Edge = { from: m.subject, to: m.counterparty, time: m.time, amount: m.amount, eventId: m.eventId };
@@ -245,7 +323,11 @@ function cycle(rule: RuleOf<'cycle'>, i: EvaluationInput): AlertCandidate[] {
       if (last.amount * 10_000n < first.amount * BigInt(rule.minReturnShare)) continue;
       const path = [...seq.map((e) => e.from), first.from].join(' → ');
       return candidate(rule, i.rules, m, {
-        subject: first.from, subjectKey: key(first.from), windowStart: first.time, windowEnd: last.time, bucketTime: first.time,
+        subject: first.from,
+        subjectKey: key(first.from),
+        windowStart: first.time,
+        windowEnd: last.time,
+        bucketTime: first.time,
         evidence: seq.map((e) => e.eventId),
         figures: [
           { name: 'hops back to the origin', value: String(seq.length), op: 'in', threshold: `[${rule.minDepth}, ${rule.maxDepth}]`, unit: 'count' },
@@ -292,19 +374,29 @@ export function evaluateMovement(i: EvaluationInput): AlertCandidate[] {
 
 export function evaluateRule(rule: Rule, i: EvaluationInput): AlertCandidate[] {
   switch (rule.type) {
-    case 'large_value': return largeValue(rule, i);
-    case 'structuring': return structuring(rule, i);
-    case 'pass_through': return passThrough(rule, i);
-    case 'velocity': return velocity(rule, i);
-    case 'fan_out': case 'fan_in': return fan(rule, i);
-    case 'cycle': return cycle(rule, i);
-    case 'watchlist': return watchlist(rule, i);
-    case 'dormant': return dormant(rule, i);
+    case 'large_value':
+      return largeValue(rule, i);
+    case 'structuring':
+      return structuring(rule, i);
+    case 'pass_through':
+      return passThrough(rule, i);
+    case 'velocity':
+      return velocity(rule, i);
+    case 'fan_out':
+    case 'fan_in':
+      return fan(rule, i);
+    case 'cycle':
+      return cycle(rule, i);
+    case 'watchlist':
+      return watchlist(rule, i);
+    case 'dormant':
+      return dormant(rule, i);
   }
 }
 
 /** Nodes whose windows a cycle search from this movement may read, level by level (for prefetching). */
 export function cycleRulesOf(rules: RuleSet, m: Movement): RuleOf<'cycle'>[] {
-  return rules.rules.filter((r): r is RuleOf<'cycle'> => r.type === 'cycle' && r.scope === m.scope && r.sources.includes(m.source)
-    && m.dir === 'out' && m.counterparty !== '' && m.kind === 'transfer' && m.source === 'chain');
+  return rules.rules.filter(
+    (r): r is RuleOf<'cycle'> => r.type === 'cycle' && r.scope === m.scope && r.sources.includes(m.source) && m.dir === 'out' && m.counterparty !== '' && m.kind === 'transfer' && m.source === 'chain',
+  );
 }

@@ -35,9 +35,22 @@ export function startAml(o: StartAmlOptions): AmlRuntime {
   const log = o.log.child({ component: 'aml' });
   const rules = startRuleSource({ file: a.rulesFile, nats: o.nats, reloadSubject: a.reloadSubject, pollIntervalMs: a.pollIntervalMs, log });
   const watchlist = startWatchlist({
-    ...(a.watchlistFile !== undefined && { file: a.watchlistFile }), nats: o.nats, subject: a.watchlistSubject, pollIntervalMs: a.pollIntervalMs, log,
+    ...(a.watchlistFile !== undefined && { file: a.watchlistFile }),
+    nats: o.nats,
+    subject: a.watchlistSubject,
+    pollIntervalMs: a.pollIntervalMs,
+    log,
   });
   const store = new RedisStateStore(o.redis, o.config.namespace);
   const engine = createAmlEngine({ store, identities: o.identities, rules: () => rules.current(), watchlist: () => watchlist.current(), ttlMs: a.stateTtlMs });
-  return { engine, rules, watchlist, store, stop() { rules.stop(); watchlist.stop(); } };
+  return {
+    engine,
+    rules,
+    watchlist,
+    store,
+    stop() {
+      rules.stop();
+      watchlist.stop();
+    },
+  };
 }

@@ -34,9 +34,7 @@ export interface ApplyRequest {
   ttlMs: number;
 }
 
-export type ApplyResult =
-  | { status: 'done'; alerts: AmlAlertRow[] }
-  | { status: 'open'; subjects: Map<string, SubjectState> };
+export type ApplyResult = { status: 'done'; alerts: AmlAlertRow[] } | { status: 'open'; subjects: Map<string, SubjectState> };
 
 export interface CommitCandidate {
   row: AmlAlertRow;

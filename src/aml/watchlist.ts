@@ -19,11 +19,7 @@ export const MAX_WATCHLIST_ENTRIES = 100_000;
 
 /** An entry (address or account id): an identifier at the door (src/domain/inputBounds.ts). */
 const entries = z.array(identifierString()).max(MAX_WATCHLIST_ENTRIES);
-const updateSchema = z.union([
-  z.object({ add: entries }).strict(),
-  z.object({ remove: entries }).strict(),
-  z.object({ replace: entries }).strict(),
-]);
+const updateSchema = z.union([z.object({ add: entries }).strict(), z.object({ remove: entries }).strict(), z.object({ replace: entries }).strict()]);
 export type WatchlistUpdate = z.infer<typeof updateSchema>;
 
 /**
@@ -40,11 +36,16 @@ export function parseWatchlistUpdate(text: string): WatchlistUpdate {
   const keys = typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? Object.keys(doc) : [];
   const key = keys.length === 1 ? (['add', 'remove', 'replace'] as const).find((k) => k === keys[0]) : undefined;
   if (!key) {
-    throw new SchemaViolation(`watch-list update must be one of {"add"|"remove"|"replace": [...]}, got ${keys.length > 0 ? `keys ${preview(keys.join(', '))}` : preview(JSON.stringify(doc) ?? String(doc))}`);
+    throw new SchemaViolation(
+      `watch-list update must be one of {"add"|"remove"|"replace": [...]}, got ${keys.length > 0 ? `keys ${preview(keys.join(', '))}` : preview(JSON.stringify(doc) ?? String(doc))}`,
+    );
   }
   const r = entries.safeParse((doc as Record<string, unknown>)[key]);
   if (r.success) return { [key]: r.data } as WatchlistUpdate;
-  const reasons = r.error.issues.slice(0, 10).map((i) => `${[key, ...i.path].join('.')}: ${i.message}`).join('; ');
+  const reasons = r.error.issues
+    .slice(0, 10)
+    .map((i) => `${[key, ...i.path].join('.')}: ${i.message}`)
+    .join('; ');
   throw new SchemaViolation(`watch-list update refused: ${reasons}`, { cause: r.error });
 }
 
@@ -58,7 +59,10 @@ export function parseWatchlistText(text: string): string[] {
   let where: (i: number) => string;
   if (trimmed.startsWith('[') || trimmed.startsWith('-')) {
     const doc = parseYaml(trimmed) as unknown;
-    list = z.array(z.union([z.string(), z.number()]).transform(String)).parse(doc).map((s) => s.trim());
+    list = z
+      .array(z.union([z.string(), z.number()]).transform(String))
+      .parse(doc)
+      .map((s) => s.trim());
     where = (i) => `entry ${i}`;
   } else {
     list = trimmed.split(/\r?\n/).map((l) => l.replace(/#.*/, '').trim());
@@ -96,7 +100,9 @@ export function startWatchlist(o: WatchlistOptions): Watchlist {
   let fromFile = new Set<string>();
   let published = new Set<string>();
   let effective = new Set<string>();
-  const rebuild = () => { effective = new Set([...fromFile, ...published]); };
+  const rebuild = () => {
+    effective = new Set([...fromFile, ...published]);
+  };
   const reloadFile = () => {
     if (!o.file) return;
     try {
@@ -114,7 +120,9 @@ export function startWatchlist(o: WatchlistOptions): Watchlist {
     rebuild();
   };
   reloadFile();
-  const listener = (cur: Stats, prev: Stats) => { if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size) reloadFile(); };
+  const listener = (cur: Stats, prev: Stats) => {
+    if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size) reloadFile();
+  };
   if (o.file) watchFile(o.file, { interval: o.pollIntervalMs ?? 2_000 }, listener);
   let sub: Subscription | undefined;
   if (o.nats && o.subject) {

@@ -38,7 +38,11 @@ function sortKeys(v: unknown): unknown {
   if (typeof v === 'bigint') return v.toString();
   if (Array.isArray(v)) return v.map(sortKeys);
   if (v !== null && typeof v === 'object') {
-    return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
   }
   return v;
 }
@@ -56,8 +60,13 @@ export function hashOf(r: Omit<AuditRecord, 'hash'>): string {
 /** The record that follows `prev` (null for the first). */
 export function chainRecord(prev: Pick<AuditRecord, 'seq' | 'hash'> | null, r: Pick<AuditRecord, 'at' | 'actor' | 'action' | 'subject'> & { content: unknown }): AuditRecord {
   const base = {
-    seq: (prev?.seq ?? 0) + 1, at: r.at, actor: r.actor, action: r.action, subject: r.subject,
-    content: canonicalJson(r.content), prevHash: prev?.hash ?? GENESIS,
+    seq: (prev?.seq ?? 0) + 1,
+    at: r.at,
+    actor: r.actor,
+    action: r.action,
+    subject: r.subject,
+    content: canonicalJson(r.content),
+    prevHash: prev?.hash ?? GENESIS,
   };
   return { ...base, hash: hashOf(base) };
 }
@@ -89,7 +98,8 @@ export function verifyChain(
     if (hashOf(r) !== r.hash) return { ok: false, seq: r.seq, problem: 'edited', detail: `record ${r.seq}'s content does not match its hash` };
     if (r.prevHash !== (prev?.hash ?? GENESIS)) return { ok: false, seq: r.seq, problem: 'broken_link', detail: `record ${r.seq} does not point at record ${expectedSeq - 1}` };
     const exported = heads.get(r.seq);
-    if (exported !== undefined && exported !== r.hash) return { ok: false, seq: r.seq, problem: 'rewritten', detail: `record ${r.seq}'s hash differs from the head exported for it: history up to it was rewritten` };
+    if (exported !== undefined && exported !== r.hash)
+      return { ok: false, seq: r.seq, problem: 'rewritten', detail: `record ${r.seq}'s hash differs from the head exported for it: history up to it was rewritten` };
     prev = r;
     n++;
   }

@@ -34,10 +34,25 @@ type Head = { seq: number; hash: string };
 type AppendCommand = { reconAuditAppend(head: string, pending: string, onSeq: number, seq: number, hash: string, record: string): Promise<[number, string?]> };
 
 const rowOf = (r: AuditRecord, now: number): AuditLogRow => ({
-  seq: r.seq, at: r.at, actor: r.actor, action: r.action, subject: r.subject, content: r.content, prev_hash: r.prevHash, hash: r.hash, recorded_at: now,
+  seq: r.seq,
+  at: r.at,
+  actor: r.actor,
+  action: r.action,
+  subject: r.subject,
+  content: r.content,
+  prev_hash: r.prevHash,
+  hash: r.hash,
+  recorded_at: now,
 });
 const recordOf = (r: AuditLogRow): AuditRecord => ({
-  seq: Number(r.seq), at: Number(r.at), actor: r.actor, action: r.action, subject: r.subject, content: r.content, prevHash: r.prev_hash, hash: r.hash,
+  seq: Number(r.seq),
+  at: Number(r.at),
+  actor: r.actor,
+  action: r.action,
+  subject: r.subject,
+  content: r.content,
+  prevHash: r.prev_hash,
+  hash: r.hash,
 });
 
 /**
@@ -71,7 +86,10 @@ export class AuditLog {
   /** Makes records chained (and pending) durable in ClickHouse, then drops them from pending. */
   async persist(records: readonly AuditRecord[]): Promise<void> {
     if (records.length === 0) return;
-    await this.o.writer.write(records.map((r) => ({ table: 'audit_log', row: rowOf(r, this.now()) })), { suspects: new Set(records.map((r) => `audit_log:${r.seq}`)) });
+    await this.o.writer.write(
+      records.map((r) => ({ table: 'audit_log', row: rowOf(r, this.now()) })),
+      { suspects: new Set(records.map((r) => `audit_log:${r.seq}`)) },
+    );
     await this.dropPending(records);
   }
 
@@ -79,7 +97,9 @@ export class AuditLog {
     let head = await this.head();
     for (let attempt = 0; attempt < 1_000; attempt++) {
       const r = chainRecord(head, e);
-      const [ok, moved] = await inScript('auditAppend', () => (this.o.redis as unknown as AppendCommand).reconAuditAppend(this.headKey, this.pendingKey, head?.seq ?? 0, r.seq, r.hash, JSON.stringify(r)));
+      const [ok, moved] = await inScript('auditAppend', () =>
+        (this.o.redis as unknown as AppendCommand).reconAuditAppend(this.headKey, this.pendingKey, head?.seq ?? 0, r.seq, r.hash, JSON.stringify(r)),
+      );
       if (ok === 1) return r;
       head = moved ? (JSON.parse(moved) as Head) : null;
     }
@@ -119,9 +139,11 @@ export class AuditLog {
   async *records(fromSeq = 1, toSeq = Number.MAX_SAFE_INTEGER, pageSize = 10_000): AsyncGenerator<AuditRecord[]> {
     let from = fromSeq;
     for (;;) {
-      const rows = await queryRows<AuditLogRow>(this.o.clickhouse,
+      const rows = await queryRows<AuditLogRow>(
+        this.o.clickhouse,
         `SELECT ${COLUMNS} FROM ${this.o.database}.audit_log FINAL WHERE seq >= {from:UInt64} AND seq <= {to:UInt64} ORDER BY seq LIMIT {n:UInt32}`,
-        { from, to: toSeq, n: pageSize });
+        { from, to: toSeq, n: pageSize },
+      );
       if (rows.length === 0) return;
       yield rows.map(recordOf);
       if (rows.length < pageSize) return;

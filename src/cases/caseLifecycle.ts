@@ -73,9 +73,17 @@ export function newCase(caseId: string): CaseState {
 
 /** The role each action needs; `system` marks the ones only the engine takes. */
 const NEEDS: Record<CaseAction['type'], Role | 'system'> = {
-  acknowledge: 'operator', assign: 'operator', comment: 'operator', manual_match: 'operator', unmatch: 'operator',
-  request_write_off: 'operator', request_adjustment: 'operator', approve: 'approver', reject_request: 'approver',
-  resolve_by_data: 'system', reopen_by_data: 'system',
+  acknowledge: 'operator',
+  assign: 'operator',
+  comment: 'operator',
+  manual_match: 'operator',
+  unmatch: 'operator',
+  request_write_off: 'operator',
+  request_adjustment: 'operator',
+  approve: 'approver',
+  reject_request: 'approver',
+  resolve_by_data: 'system',
+  reopen_by_data: 'system',
 };
 
 export function needsApproval(policy: FourEyesPolicy, amountMinor: bigint, currency: string): boolean {

@@ -8,7 +8,9 @@ import { inScript } from '../state/scriptErrors.js';
 
 const APPLY_LUA = readFileSync(new URL('./lua/caseApply.lua', import.meta.url), 'utf8');
 
-type ApplyCommand = { reconCaseApply(caseKey: string, head: string, pending: string, version: number, state: string, onSeq: number, seq: number, hash: string, record: string): Promise<[number, string?, string?]> };
+type ApplyCommand = {
+  reconCaseApply(caseKey: string, head: string, pending: string, version: number, state: string, onSeq: number, seq: number, hash: string, record: string): Promise<[number, string?, string?]>;
+};
 
 /** A case state as stored: bigints as decimal strings. */
 type StoredCase = Omit<CaseState, 'pending'> & { pending: (Omit<NonNullable<CaseState['pending']>, 'amountMinor'> & { amountMinor: string }) | null };
@@ -60,13 +62,25 @@ export class CaseStore {
       const [state, head] = await Promise.all([this.get(caseId), this.o.audit.head()]);
       const next = applyCaseAction(state, action, actor, this.o.policy);
       const record = chainRecord(head, {
-        at: this.now(), actor: actor.id, action: `case.${action.type}`, subject: caseId,
+        at: this.now(),
+        actor: actor.id,
+        action: `case.${action.type}`,
+        subject: caseId,
         content: { action, from: state.status, to: next.status, version: next.version, resolution: next.resolution },
       });
-      const [ok] = await inScript('caseApply', () => (this.o.redis as unknown as ApplyCommand).reconCaseApply(
-        this.key(caseId), this.o.audit.headKey, this.o.audit.pendingKey,
-        state.version, JSON.stringify(toStored(next)), head?.seq ?? 0, record.seq, record.hash, JSON.stringify(record),
-      ));
+      const [ok] = await inScript('caseApply', () =>
+        (this.o.redis as unknown as ApplyCommand).reconCaseApply(
+          this.key(caseId),
+          this.o.audit.headKey,
+          this.o.audit.pendingKey,
+          state.version,
+          JSON.stringify(toStored(next)),
+          head?.seq ?? 0,
+          record.seq,
+          record.hash,
+          JSON.stringify(record),
+        ),
+      );
       if (ok !== 1) continue;
       await this.o.audit.persist([record]);
       return { state: next, record };

@@ -34,8 +34,12 @@ const DAY = 86_400_000;
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
-      seed: { type: 'string', default: '7' }, days: { type: 'string', default: '120' }, customers: { type: 'string', default: '60' },
-      per: { type: 'string', default: '6' }, rules: { type: 'string', default: 'config/aml-rules.yaml' }, json: { type: 'boolean', default: false },
+      seed: { type: 'string', default: '7' },
+      days: { type: 'string', default: '120' },
+      customers: { type: 'string', default: '60' },
+      per: { type: 'string', default: '6' },
+      rules: { type: 'string', default: 'config/aml-rules.yaml' },
+      json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -55,8 +59,14 @@ async function main(): Promise<number> {
   const config = parseConfig({
     namespace: `amlreport${id}`,
     nats: {
-      ledgerStream: `AML_LEDGER_${id}`, ledgerSubjects: [`amlr_${id}.ledger.>`], chainStream: `AML_CHAIN_${id}`, chainSubjectPrefix: `amlr_${id}.chain`,
-      mappingStream: `AML_MAP_${id}`, mappingSubject: `amlr_${id}.mapping`, deadLetterStream: `AML_DL_${id}`, deadLetterSubjectPrefix: `amlr_${id}.dl`,
+      ledgerStream: `AML_LEDGER_${id}`,
+      ledgerSubjects: [`amlr_${id}.ledger.>`],
+      chainStream: `AML_CHAIN_${id}`,
+      chainSubjectPrefix: `amlr_${id}.chain`,
+      mappingStream: `AML_MAP_${id}`,
+      mappingSubject: `amlr_${id}.mapping`,
+      deadLetterStream: `AML_DL_${id}`,
+      deadLetterSubjectPrefix: `amlr_${id}.dl`,
       consumerName: 'aml-report',
     },
     clickhouse: { database: 'amlreport', dataDir: join(dir, 'chdb') },
@@ -78,9 +88,11 @@ async function main(): Promise<number> {
     for (const e of dataset.events) {
       // Each data-set event is alone in its block: one message in the ingester's format, its id.
       const block = e.t === 'posting' ? null : chainEventMessages([e.event])[0]!;
-      inflight.push(e.t === 'posting'
-        ? publishPosting(js, `amlr_${id}.ledger.postings`, e.posting)
-        : js.publish(chainSubject(config.nats.chainSubjectPrefix, e.event.chainId, 'events'), block!.data, { msgID: block!.msgID }));
+      inflight.push(
+        e.t === 'posting'
+          ? publishPosting(js, `amlr_${id}.ledger.postings`, e.posting)
+          : js.publish(chainSubject(config.nats.chainSubjectPrefix, e.event.chainId, 'events'), block!.data, { msgID: block!.msgID }),
+      );
       if (inflight.length >= 256) await Promise.all(inflight.splice(0));
     }
     await Promise.all(inflight);
@@ -91,20 +103,29 @@ async function main(): Promise<number> {
       await new Promise((r) => setTimeout(r, 250));
     }
     const processed = Date.now();
-    const alerts = await queryRows<{ rule_id: string; rule_type: string; evidence_event_ids: string[] }>(daemon.clickhouse,
-      `SELECT rule_id, rule_type, evidence_event_ids FROM ${config.clickhouse.database}.aml_alerts FINAL`);
+    const alerts = await queryRows<{ rule_id: string; rule_type: string; evidence_event_ids: string[] }>(
+      daemon.clickhouse,
+      `SELECT rule_id, rule_type, evidence_event_ids FROM ${config.clickhouse.database}.aml_alerts FINAL`,
+    );
     const scores = scoreAlerts(dataset.instances, alerts);
     if (values.json) {
       console.log(JSON.stringify({ seed, days, events: dataset.events.length, alerts: alerts.length, scores }, null, 2));
     } else {
       console.log(`\nAML rules (${resolve(values.rules)}, version ${daemon.aml!.rules.current().version}) on the real pipeline`);
-      console.log(`data set: seed ${seed}, ${days} days, ${dataset.accounts.length} customers, ${dataset.events.length} events, `
-        + `${dataset.instances.filter((i) => i.positive).length} typology instances + ${dataset.instances.filter((i) => !i.positive).length} near misses`);
+      console.log(
+        `data set: seed ${seed}, ${days} days, ${dataset.accounts.length} customers, ${dataset.events.length} events, ` +
+          `${dataset.instances.filter((i) => i.positive).length} typology instances + ${dataset.instances.filter((i) => !i.positive).length} near misses`,
+      );
       console.log(`pipeline: published in ${((published - began) / 1000).toFixed(1)} s, all acked ${((processed - published) / 1000).toFixed(1)} s later; ${alerts.length} alerts\n`);
       console.log(formatScores(scores));
       const byRule = new Map<string, number>();
       for (const a of alerts) byRule.set(a.rule_id, (byRule.get(a.rule_id) ?? 0) + 1);
-      console.log(`\nalerts per rule: ${[...byRule].sort().map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      console.log(
+        `\nalerts per rule: ${[...byRule]
+          .sort()
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
+      );
     }
     return 0;
   } finally {
@@ -123,7 +144,10 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => process.exit(code), (e: unknown) => {
-  console.error('aml:report failed:', e instanceof Error ? (e.stack ?? e.message) : e);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error('aml:report failed:', e instanceof Error ? (e.stack ?? e.message) : e);
+    process.exit(1);
+  },
+);

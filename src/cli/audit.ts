@@ -28,7 +28,11 @@ export async function auditMain(
   config: Config,
   o: { secrets?: SecretSources; out?: (line: string) => void; now?: () => number; clickhouse?: ClickHouseClient } = {},
 ): Promise<number> {
-  const out = o.out ?? ((line: string) => { process.stdout.write(`${line}\n`); });
+  const out =
+    o.out ??
+    ((line: string) => {
+      process.stdout.write(`${line}\n`);
+    });
   const [sub, ...rest] = argv;
   let args: { from?: string | undefined; to?: string | undefined; heads?: string | undefined };
   try {
@@ -55,7 +59,11 @@ export async function auditMain(
       return 0;
     }
     const exportedHeads = args.heads
-      ? readFileSync(args.heads, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { seq: number; hash: string }).filter((h) => h.hash)
+      ? readFileSync(args.heads, 'utf8')
+          .split('\n')
+          .filter((l) => l.trim() !== '')
+          .map((l) => JSON.parse(l) as { seq: number; hash: string })
+          .filter((h) => h.hash)
       : [];
     const v = await log.verify({ ...(from !== undefined && { fromSeq: from }), ...(to !== undefined && { toSeq: to }), exportedHeads });
     out(JSON.stringify(v));

@@ -16,22 +16,33 @@ const USAGE = `usage: recon cases list [--status S] [--kind K] [--account A] [--
        recon cases act <id> <type> [--assignee X] [--text T] [--legs a,b] [--request-id R] [--amount-minor N] [--currency CUR] [--reason-code C] [--idempotency-key K]
 environment: RECON_API_URL (default http://127.0.0.1:9464), RECON_API_TOKEN`;
 
-export async function casesMain(
-  argv: readonly string[],
-  env: NodeJS.ProcessEnv = process.env,
-  o: { out?: (line: string) => void; fetch?: typeof fetch } = {},
-): Promise<number> {
-  const out = o.out ?? ((l: string) => { process.stdout.write(`${l}\n`); });
+export async function casesMain(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, o: { out?: (line: string) => void; fetch?: typeof fetch } = {}): Promise<number> {
+  const out =
+    o.out ??
+    ((l: string) => {
+      process.stdout.write(`${l}\n`);
+    });
   const doFetch = o.fetch ?? fetch;
   const parse = () =>
     parseArgs({
-        args: [...argv], allowPositionals: true,
-        options: {
-          status: { type: 'string' }, kind: { type: 'string' }, account: { type: 'string' }, 'min-amount': { type: 'string' }, cursor: { type: 'string' },
-          assignee: { type: 'string' }, text: { type: 'string' }, legs: { type: 'string' }, 'request-id': { type: 'string' },
-          'amount-minor': { type: 'string' }, currency: { type: 'string' }, 'reason-code': { type: 'string' }, 'idempotency-key': { type: 'string' },
-        },
-      });
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        status: { type: 'string' },
+        kind: { type: 'string' },
+        account: { type: 'string' },
+        'min-amount': { type: 'string' },
+        cursor: { type: 'string' },
+        assignee: { type: 'string' },
+        text: { type: 'string' },
+        legs: { type: 'string' },
+        'request-id': { type: 'string' },
+        'amount-minor': { type: 'string' },
+        currency: { type: 'string' },
+        'reason-code': { type: 'string' },
+        'idempotency-key': { type: 'string' },
+      },
+    });
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse();
@@ -39,7 +50,10 @@ export async function casesMain(
     console.error(`recon cases: ${(e as Error).message}\n${USAGE}`);
     return 2;
   }
-  const { values: v, positionals: [sub, id, type] } = parsed;
+  const {
+    values: v,
+    positionals: [sub, id, type],
+  } = parsed;
   const token = env.RECON_API_TOKEN;
   if (!token) {
     console.error(`recon cases: RECON_API_TOKEN is not set\n${USAGE}`);
@@ -50,7 +64,13 @@ export async function casesMain(
   let init: RequestInit = {};
   if (sub === 'list') {
     const q = new URLSearchParams();
-    for (const [k, name] of [['status', 'status'], ['kind', 'kind'], ['account', 'account'], ['min-amount', 'minAmount'], ['cursor', 'cursor']] as const) {
+    for (const [k, name] of [
+      ['status', 'status'],
+      ['kind', 'kind'],
+      ['account', 'account'],
+      ['min-amount', 'minAmount'],
+      ['cursor', 'cursor'],
+    ] as const) {
       if (v[k] !== undefined) q.set(name, v[k]!);
     }
     path = `/api/v1/cases${q.size > 0 ? `?${q}` : ''}`;
@@ -67,7 +87,8 @@ export async function casesMain(
     if (v['reason-code'] !== undefined) body.reasonCode = v['reason-code'];
     path = `/api/v1/cases/${encodeURIComponent(id)}/actions`;
     init = {
-      method: 'POST', body: JSON.stringify(body),
+      method: 'POST',
+      body: JSON.stringify(body),
       headers: { 'content-type': 'application/json', ...(v['idempotency-key'] && { 'idempotency-key': v['idempotency-key'] }) },
     };
   } else {

@@ -22,14 +22,7 @@ import { countFacts, discrepancyCountsByKind, queryRows } from '../sinks/clickho
 import { depositTokenAbi } from '../devchain/depositTokenArtifact.js';
 import { deployDepositToken, freePort, startAnvil, type AnvilNode } from '../devchain/anvilNode.js';
 import { createLedgerCodec } from '../streams/ledgerCodec.js';
-import {
-  FAULT_KINDS,
-  generateTrafficPlan,
-  publishPosting,
-  publishRaw,
-  type Step,
-  type TrafficPlan,
-} from '../generator/index.js';
+import { FAULT_KINDS, generateTrafficPlan, publishPosting, publishRaw, type Step, type TrafficPlan } from '../generator/index.js';
 import { ensureLocalServices } from './localServices.js';
 
 interface DemoArgs {
@@ -83,9 +76,7 @@ async function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-function buildConfig(o: {
-  runId: string; tag: string; anvil: AnvilNode; token: Address; startBlock: bigint; plan: TrafficPlan; httpPort: number;
-}): Config {
+function buildConfig(o: { runId: string; tag: string; anvil: AnvilNode; token: Address; startBlock: bigint; plan: TrafficPlan; httpPort: number }): Config {
   const T = o.tag.toUpperCase();
   const env = process.env;
   return parseConfig({
@@ -93,10 +84,14 @@ function buildConfig(o: {
     workerId: `${o.runId}-worker`,
     nats: {
       servers: env.NATS_URL ? env.NATS_URL.split(',') : ['127.0.0.1:4222'],
-      ledgerStream: `${T}_LEDGER`, ledgerSubjects: [`${o.tag}.ledger.>`],
-      chainStream: `${T}_CHAIN`, chainSubjectPrefix: `${o.tag}.chain`,
-      mappingStream: `${T}_MAPPINGS`, mappingSubject: `${o.tag}.mapping.accounts`,
-      deadLetterStream: `${T}_DEADLETTER`, deadLetterSubjectPrefix: `${o.tag}.deadletter`,
+      ledgerStream: `${T}_LEDGER`,
+      ledgerSubjects: [`${o.tag}.ledger.>`],
+      chainStream: `${T}_CHAIN`,
+      chainSubjectPrefix: `${o.tag}.chain`,
+      mappingStream: `${T}_MAPPINGS`,
+      mappingSubject: `${o.tag}.mapping.accounts`,
+      deadLetterStream: `${T}_DEADLETTER`,
+      deadLetterSubjectPrefix: `${o.tag}.deadletter`,
       consumerName: 'recon-demo',
       // A closed NATS (deploy/nats/nats.conf): the demo logs in as its own user, in an account of its own.
       ...(env.NATS_USER ? { auth: { user: env.NATS_USER, password: { env: 'NATS_PASSWORD' } } } : {}),
@@ -128,16 +123,24 @@ function createChainSender(anvil: AnvilNode, token: Address) {
 
   async function submit(from: Address, call: { functionName: 'mint' | 'burn' | 'transfer'; args: readonly [Address, bigint] }): Promise<Hash> {
     const prev = submitQueue.get(from) ?? Promise.resolve();
-    const next = prev.catch(() => undefined).then(async () => {
-      let nonce = nonces.get(from);
-      if (nonce === undefined) nonce = await anvil.publicClient.getTransactionCount({ address: from, blockTag: 'pending' });
-      const hash = await anvil.walletClient.writeContract({
-        address: token, abi: depositTokenAbi, functionName: call.functionName, args: call.args,
-        account: from, nonce, gas: 200_000n, chain: anvil.chain,
-      } as Parameters<typeof anvil.walletClient.writeContract>[0]);
-      nonces.set(from, nonce + 1);
-      return hash;
-    });
+    const next = prev
+      .catch(() => undefined)
+      .then(async () => {
+        let nonce = nonces.get(from);
+        if (nonce === undefined) nonce = await anvil.publicClient.getTransactionCount({ address: from, blockTag: 'pending' });
+        const hash = await anvil.walletClient.writeContract({
+          address: token,
+          abi: depositTokenAbi,
+          functionName: call.functionName,
+          args: call.args,
+          account: from,
+          nonce,
+          gas: 200_000n,
+          chain: anvil.chain,
+        } as Parameters<typeof anvil.walletClient.writeContract>[0]);
+        nonces.set(from, nonce + 1);
+        return hash;
+      });
     submitQueue.set(from, next);
     return next as Promise<Hash>;
   }
@@ -148,14 +151,15 @@ function createChainSender(anvil: AnvilNode, token: Address) {
     const wallets = step.kind === 'mint' ? [step.to] : step.kind === 'burn' ? [step.from] : [step.from, step.to];
     const after = Promise.all(wallets.map((w) => (walletQueue.get(w) ?? Promise.resolve()).catch(() => undefined)));
     const done = after.then(async () => {
-      const hash = step.kind === 'mint' ? await submit(owner, { functionName: 'mint', args: [step.to as Address, step.amount] })
-        : step.kind === 'burn' ? await submit(owner, { functionName: 'burn', args: [step.from as Address, step.amount] })
-        : await submit(anvil.accounts[step.fromIndex]!, { functionName: 'transfer', args: [step.to as Address, step.amount] });
+      const hash =
+        step.kind === 'mint'
+          ? await submit(owner, { functionName: 'mint', args: [step.to as Address, step.amount] })
+          : step.kind === 'burn'
+            ? await submit(owner, { functionName: 'burn', args: [step.from as Address, step.amount] })
+            : await submit(anvil.accounts[step.fromIndex]!, { functionName: 'transfer', args: [step.to as Address, step.amount] });
       const receipt = await anvil.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 100, timeout: 60_000 });
       if (receipt.status !== 'success') throw new Error(`${step.kind} ${hash} reverted (${step.label.note})`);
-      return receipt.logs
-        .filter((l) => l.address.toLowerCase() === token)
-        .map((l) => `chain:${anvil.chainId}:${l.blockHash!.toLowerCase()}:${l.logIndex}`);
+      return receipt.logs.filter((l) => l.address.toLowerCase() === token).map((l) => `chain:${anvil.chainId}:${l.blockHash!.toLowerCase()}:${l.logIndex}`);
     });
     for (const w of wallets) walletQueue.set(w, done);
     return done;
@@ -172,9 +176,7 @@ interface RunRecord {
   failures: string[];
 }
 
-async function playPlan(o: {
-  plan: TrafficPlan; js: JetStreamClient; config: Config; anvil: AnvilNode; token: Address; aborted: () => boolean;
-}): Promise<RunRecord> {
+async function playPlan(o: { plan: TrafficPlan; js: JetStreamClient; config: Config; anvil: AnvilNode; token: Address; aborted: () => boolean }): Promise<RunRecord> {
   const { plan, js, config } = o;
   const codec = createLedgerCodec();
   const sender = createChainSender(o.anvil, o.token);
@@ -204,10 +206,16 @@ async function playPlan(o: {
         rec.published.poison++;
       } else {
         rec.published.chainTxs++;
-        inflight.push(sender.send(step).then(
-          (legIds) => { for (const l of legIds) legsOf(id).add(l); },
-          (e: unknown) => { rec.failures.push(`${step.kind} for ${id}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`); },
-        ));
+        inflight.push(
+          sender.send(step).then(
+            (legIds) => {
+              for (const l of legIds) legsOf(id).add(l);
+            },
+            (e: unknown) => {
+              rec.failures.push(`${step.kind} for ${id}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+            },
+          ),
+        );
       }
     } catch (e) {
       rec.failures.push(`${step.kind} for ${id}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
@@ -219,12 +227,25 @@ async function playPlan(o: {
 
 function summaryLine(d: Daemon, elapsedS: number, phase: string): string {
   const s = d.stats;
-  const open = Object.entries(s.discrepanciesOpened).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
-  return `[${String(elapsedS).padStart(4)}s ${phase}] in: ledger ${s.messages.ledger}, chain ${s.messages.chain} | matched ${s.matches}` +
-    `${s.lateMatches ? ` (${s.lateMatches} late)` : ''} | opened: ${open} | resolved ${s.discrepanciesResolved} | dead letters ${s.deadLetters}`;
+  const open =
+    Object.entries(s.discrepanciesOpened)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ') || 'none';
+  return (
+    `[${String(elapsedS).padStart(4)}s ${phase}] in: ledger ${s.messages.ledger}, chain ${s.messages.chain} | matched ${s.matches}` +
+    `${s.lateMatches ? ` (${s.lateMatches} late)` : ''} | opened: ${open} | resolved ${s.discrepanciesResolved} | dead letters ${s.deadLetters}`
+  );
 }
 
-interface FoundDiscrepancy { discrepancy_id: string; kind: string; status: string; bank_leg_id: string; chain_leg_id: string; reason: string }
+interface FoundDiscrepancy {
+  discrepancy_id: string;
+  kind: string;
+  status: string;
+  bank_leg_id: string;
+  chain_leg_id: string;
+  reason: string;
+}
 
 async function finalReport(o: { daemon: Daemon; plan: TrafficPlan; rec: RunRecord; config: Config; args: DemoArgs; metricsUrl: string | null }): Promise<string[]> {
   const { daemon, plan, rec, config } = o;
@@ -251,13 +272,22 @@ async function finalReport(o: { daemon: Daemon; plan: TrafficPlan; rec: RunRecor
   }
   const faulted = plan.scenarios.filter((s) => s.label.fault !== null);
   line('══════════════════════════════ demo report ══════════════════════════════');
-  line(`seed ${plan.options.seed}, ${o.args.durationS}s at ${o.args.rate}/s, fault share ${o.args.faults}; ` +
-    `${plan.scenarios.length} scenarios (${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}), ${faulted.length} faulted`);
-  line(`published: ${rec.published.postings} postings, ${rec.published.poison} poison messages, ${rec.published.chainTxs} token transactions` +
-    (rec.failures.length ? ` (${rec.failures.length} failed: ${rec.failures.slice(0, 3).join('; ')})` : ''));
-  line(`engine: ${daemon.stats.messages.ledger} ledger + ${daemon.stats.messages.chain} chain messages in, ${entries} ledger entries, ` +
-    `${events} chain events, ${Number(matches[0]?.n ?? 0)} matches, ${deadLetters.length} dead letters`);
-  const fmt = (m: Record<string, number>) => Object.entries(m).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+  line(
+    `seed ${plan.options.seed}, ${o.args.durationS}s at ${o.args.rate}/s, fault share ${o.args.faults}; ` +
+      `${plan.scenarios.length} scenarios (${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}), ${faulted.length} faulted`,
+  );
+  line(
+    `published: ${rec.published.postings} postings, ${rec.published.poison} poison messages, ${rec.published.chainTxs} token transactions` +
+      (rec.failures.length ? ` (${rec.failures.length} failed: ${rec.failures.slice(0, 3).join('; ')})` : ''),
+  );
+  line(
+    `engine: ${daemon.stats.messages.ledger} ledger + ${daemon.stats.messages.chain} chain messages in, ${entries} ledger entries, ` +
+      `${events} chain events, ${Number(matches[0]?.n ?? 0)} matches, ${deadLetters.length} dead letters`,
+  );
+  const fmt = (m: Record<string, number>) =>
+    Object.entries(m)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ') || 'none';
   line(`discrepancies open: ${fmt(openByKind)}`);
   line(`discrepancies resolved: ${fmt(resolvedByKind)}`);
   line();
@@ -275,11 +305,17 @@ async function finalReport(o: { daemon: Daemon; plan: TrafficPlan; rec: RunRecor
         const legs = rec.legs.get(s.label.scenarioId) ?? new Set<string>();
         if (kind === 'DEAD_LETTER') {
           const dl = deadLetters.find((d) => rec.poisonSeqs.get(d.dead_letter_id) === s.label.scenarioId);
-          if (dl) { found++; attributed.add(`dl:${dl.dead_letter_id}`); }
+          if (dl) {
+            found++;
+            attributed.add(`dl:${dl.dead_letter_id}`);
+          }
           continue;
         }
         const hit = rows.find((r) => r.kind === kind && (legs.has(r.bank_leg_id) || legs.has(r.chain_leg_id)));
-        if (hit) { found++; attributed.add(hit.discrepancy_id); }
+        if (hit) {
+          found++;
+          attributed.add(hit.discrepancy_id);
+        }
       }
       return `${kind} ${found}/${these.length}`;
     });
@@ -288,8 +324,9 @@ async function finalReport(o: { daemon: Daemon; plan: TrafficPlan; rec: RunRecor
   const unexpected = rows.filter((r) => !attributed.has(r.discrepancy_id) && r.kind !== 'BALANCE_DRIFT');
   const drift = rows.filter((r) => r.kind === 'BALANCE_DRIFT');
   const unexpectedDl = deadLetters.filter((d) => !attributed.has(`dl:${d.dead_letter_id}`));
-  line(`${'clean scenarios'.padEnd(20)} ${String(plan.scenarios.length - faulted.length).padStart(3)}  ${'(nothing)'.padEnd(34)}  ` +
-    `unexpected findings: ${unexpected.length + unexpectedDl.length}`);
+  line(
+    `${'clean scenarios'.padEnd(20)} ${String(plan.scenarios.length - faulted.length).padStart(3)}  ${'(nothing)'.padEnd(34)}  ` + `unexpected findings: ${unexpected.length + unexpectedDl.length}`,
+  );
   for (const r of unexpected.slice(0, 5)) {
     const sid = byScenario.get(r.bank_leg_id) ?? byScenario.get(r.chain_leg_id);
     const s = plan.scenarios.find((x) => x.label.scenarioId === sid);
@@ -297,13 +334,13 @@ async function finalReport(o: { daemon: Daemon; plan: TrafficPlan; rec: RunRecor
   }
   for (const d of unexpectedDl.slice(0, 3)) line(`  ! dead letter ${d.dead_letter_id} ${d.reason_code}`);
   if (drift.length) {
-    line(`BALANCE_DRIFT ${drift.length} (${drift.filter((r) => r.status === 'open').length} open): a consequence of the faults above ` +
-      '(faulted accounts and the total supply no longer agree with the bank after the grace period), not injected on its own');
+    line(
+      `BALANCE_DRIFT ${drift.length} (${drift.filter((r) => r.status === 'open').length} open): a consequence of the faults above ` +
+        '(faulted accounts and the total supply no longer agree with the bank after the grace period), not injected on its own',
+    );
   }
   line();
-  const where = config.clickhouse.url
-    ? `ClickHouse server ${config.clickhouse.url}, database ${db}`
-    : `embedded chdb at ${resolve(config.clickhouse.dataDir)}, database ${db}`;
+  const where = config.clickhouse.url ? `ClickHouse server ${config.clickhouse.url}, database ${db}` : `embedded chdb at ${resolve(config.clickhouse.dataDir)}, database ${db}`;
   line(`facts: ${where}`);
   if (!config.clickhouse.url) line(`  query them with: clickhouse local --path ${resolve(config.clickhouse.dataDir)} --query "<SQL>"  (or python -m chdb)`);
   line(`  SELECT kind, status, count() FROM ${db}.discrepancies_current GROUP BY kind, status ORDER BY kind`);
@@ -311,8 +348,10 @@ async function finalReport(o: { daemon: Daemon; plan: TrafficPlan; rec: RunRecor
   line(`  SELECT discrepancy_id, reason FROM ${db}.discrepancies_current WHERE status = 'open' ORDER BY opened_at LIMIT 20`);
   line(`  SELECT scope, subject, bank_balance, chain_balance, unexplained FROM ${db}.balance_snapshots ORDER BY at DESC LIMIT 10`);
   line(`metrics: ${o.metricsUrl ?? '(HTTP server disabled)'} (while the engine runs; also /healthz, /readyz)`);
-  line(`streams: ${config.nats.ledgerStream}, ${config.nats.chainStream}, ${config.nats.deadLetterStream} ` +
-    `(${o.args.keepStreams ? 'kept' : 'deleted on exit; --keep-streams keeps them'}); Redis namespace ${config.namespace}`);
+  line(
+    `streams: ${config.nats.ledgerStream}, ${config.nats.chainStream}, ${config.nats.deadLetterStream} ` +
+      `(${o.args.keepStreams ? 'kept' : 'deleted on exit; --keep-streams keeps them'}); Redis namespace ${config.namespace}`,
+  );
   return out;
 }
 
@@ -351,9 +390,14 @@ async function main(): Promise<void> {
     console.log(`  anvil ${anvil.rpcUrl} (chain ${anvil.chainId}), USD deposit token ${token} at block ${startBlock}`);
 
     const plan = generateTrafficPlan({
-      seed: args.seed, durationMs: args.durationS * 1_000, rate: args.rate, faultShare: args.faults, startTime: t0,
+      seed: args.seed,
+      durationMs: args.durationS * 1_000,
+      rate: args.rate,
+      faultShare: args.faults,
+      startTime: t0,
       signers: anvil.accounts.slice(1, 10).map((address, i) => ({ accountIndex: i + 1, address })),
-      customers: 14, idPrefix: `D${t0.toString(36).toUpperCase()}`,
+      customers: 14,
+      idPrefix: `D${t0.toString(36).toUpperCase()}`,
     });
     const httpPort = (await portIsFree(9464)) ? 9464 : await freePort();
     config = buildConfig({ runId, tag, anvil, token, startBlock, plan, httpPort });

@@ -49,7 +49,9 @@ function probe(port: number, ok: (firstBytes: string) => boolean, send?: string,
     };
     const timer = setTimeout(() => done(false), timeoutMs);
     socket.once('error', () => done(false));
-    socket.once('connect', () => { if (send) socket.write(send); });
+    socket.once('connect', () => {
+      if (send) socket.write(send);
+    });
     socket.on('data', (d: Buffer) => {
       buf += d.toString('latin1');
       if (buf.includes('\r\n')) done(ok(buf));

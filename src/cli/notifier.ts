@@ -31,7 +31,10 @@ function flags(args: readonly string[]): Record<string, string> {
     const a = args[i]!;
     if (!a.startsWith('--')) throw new ConfigError(`unexpected argument '${a}'\n${NOTIFY_USAGE}`);
     const name = a.slice(2);
-    if (name === 'lift') { out.lift = 'true'; continue; }
+    if (name === 'lift') {
+      out.lift = 'true';
+      continue;
+    }
     const v = args[++i];
     if (v === undefined) throw new ConfigError(`--${name} needs a value\n${NOTIFY_USAGE}`);
     out[name] = v;
@@ -45,17 +48,29 @@ async function silence(config: Config, args: readonly string[], env: NodeJS.Proc
   let endsAt: Date;
   if (f.lift) endsAt = new Date(now);
   else if (f.until) endsAt = new Date(f.until);
-  else if (f.for && DURATION.test(f.for)) { const [, n, u] = DURATION.exec(f.for)!; endsAt = new Date(now + Number(n) * UNIT[u!]!); }
-  else throw new ConfigError(`a silence needs --for <n>(s|m|h|d) or --until <ISO time>\n${NOTIFY_USAGE}`);
+  else if (f.for && DURATION.test(f.for)) {
+    const [, n, u] = DURATION.exec(f.for)!;
+    endsAt = new Date(now + Number(n) * UNIT[u!]!);
+  } else throw new ConfigError(`a silence needs --for <n>(s|m|h|d) or --until <ISO time>\n${NOTIFY_USAGE}`);
   const nc = await connect({ ...natsSecurityOptions(config.nats, { env }), servers: config.nats.servers });
   try {
     const jsm = await jetstreamManager(nc);
-    await ensureNotifierStreams(jsm, config.alerts, { stream: config.nats.deadLetterStream, subjectPrefix: config.nats.deadLetterSubjectPrefix, limits: config.nats.limits.deadLetter }, config.nats.replicas);
+    await ensureNotifierStreams(
+      jsm,
+      config.alerts,
+      { stream: config.nats.deadLetterStream, subjectPrefix: config.nats.deadLetterSubjectPrefix, limits: config.nats.limits.deadLetter },
+      config.nats.replicas,
+    );
     const s = await publishSilence(jetstream(nc), config.alerts.silenceSubject, {
       id: f.id ?? randomUUID(),
       match: { ...(f.kind && { kind: f.kind }), ...(f.account && { account: f.account }), ...(f.wallet && { wallet: f.wallet }) },
-      startsAt: new Date(now), endsAt, createdBy: f.by ?? '', comment: f.why ?? '',
-    }).catch((e: unknown) => { throw new ConfigError(`invalid silence: ${(e as Error).message}`); });
+      startsAt: new Date(now),
+      endsAt,
+      createdBy: f.by ?? '',
+      comment: f.why ?? '',
+    }).catch((e: unknown) => {
+      throw new ConfigError(`invalid silence: ${(e as Error).message}`);
+    });
     console.log(JSON.stringify(s));
     return 0;
   } finally {
@@ -74,7 +89,10 @@ async function run(config: Config, env: NodeJS.ProcessEnv): Promise<number> {
         res.setHeader('content-type', notifier.registry.contentType);
         res.end(await notifier.registry.metrics());
       } else if (req.url === '/healthz') res.end('ok');
-      else { res.statusCode = 404; res.end(); }
+      else {
+        res.statusCode = 404;
+        res.end();
+      }
     });
     await new Promise<void>((r) => server!.listen(config.alerts.httpPort, config.http.host, r));
   }
@@ -84,7 +102,10 @@ async function run(config: Config, env: NodeJS.ProcessEnv): Promise<number> {
     if (++signals > 1) process.exit(130);
     log.info({ signal }, 'stopping the notifier (held alerts stay unacked and are redelivered)');
     server?.close();
-    notifier.stop().then(() => process.exit(0), () => process.exit(1));
+    notifier.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

@@ -96,12 +96,21 @@ async function run(config: Config): Promise<void> {
 
   await daemon.ready;
   const http = daemon.httpAddress();
-  log.info({
-    workerId: config.workerId, namespace: config.namespace,
-    metrics: http ? `${http}/metrics` : null, health: http ? `${http}/healthz` : null, ready: http ? `${http}/readyz` : null,
-    nats: config.nats.servers.map(redactUrl), redis: redactUrl(config.redis.url),
-    clickhouse: config.clickhouse.url ? `${redactUrl(config.clickhouse.url)} database ${config.clickhouse.database}` : `chdb ${resolve(config.clickhouse.dataDir)} database ${config.clickhouse.database}`,
-  }, http ? `recon worker running; listening on ${http}` : 'recon worker running (no HTTP server)');
+  log.info(
+    {
+      workerId: config.workerId,
+      namespace: config.namespace,
+      metrics: http ? `${http}/metrics` : null,
+      health: http ? `${http}/healthz` : null,
+      ready: http ? `${http}/readyz` : null,
+      nats: config.nats.servers.map(redactUrl),
+      redis: redactUrl(config.redis.url),
+      clickhouse: config.clickhouse.url
+        ? `${redactUrl(config.clickhouse.url)} database ${config.clickhouse.database}`
+        : `chdb ${resolve(config.clickhouse.dataDir)} database ${config.clickhouse.database}`,
+    },
+    http ? `recon worker running; listening on ${http}` : 'recon worker running (no HTTP server)',
+  );
 
   try {
     await daemon.done;
@@ -175,7 +184,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
 if (isMain) {
   main(process.argv.slice(2)).then(
-    (code) => { if (code !== 0 || process.argv[2] !== 'run') process.exit(code); },
+    (code) => {
+      if (code !== 0 || process.argv[2] !== 'run') process.exit(code);
+    },
     (e: unknown) => {
       if (e instanceof ConfigError) {
         console.error(`recon: ${e.shortMessage}`);

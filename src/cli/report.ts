@@ -12,12 +12,22 @@ import { REPORTS, type ReportName } from '../reports/periodReports.js';
 import { createClickHouse } from '../sinks/clickhouse/createClickHouse.js';
 
 const USAGE = `usage: recon report <${Object.keys(REPORTS).join('|')}> --from ISO --to ISO [--format csv|parquet] --out PATH [--page-rows N]
-${Object.values(REPORTS).map((r) => `  ${r.name.padEnd(12)} ${r.description}`).join('\n')}`;
+${Object.values(REPORTS)
+  .map((r) => `  ${r.name.padEnd(12)} ${r.description}`)
+  .join('\n')}`;
 
 export async function reportMain(argv: readonly string[], config: Config, o: { clickhouse?: ClickHouseClient; out?: (l: string) => void } = {}): Promise<number> {
-  const out = o.out ?? ((l: string) => { process.stdout.write(`${l}\n`); });
+  const out =
+    o.out ??
+    ((l: string) => {
+      process.stdout.write(`${l}\n`);
+    });
   const parse = () =>
-    parseArgs({ args: [...argv], allowPositionals: true, options: { from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string', default: 'csv' }, out: { type: 'string' }, 'page-rows': { type: 'string' } } });
+    parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: { from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string', default: 'csv' }, out: { type: 'string' }, 'page-rows': { type: 'string' } },
+    });
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse();
@@ -25,7 +35,10 @@ export async function reportMain(argv: readonly string[], config: Config, o: { c
     console.error(`recon report: ${(e as Error).message}\n${USAGE}`);
     return 2;
   }
-  const { values: v, positionals: [name] } = parsed;
+  const {
+    values: v,
+    positionals: [name],
+  } = parsed;
   const from = Date.parse(v.from ?? '');
   const to = Date.parse(v.to ?? '');
   const pageRows = v['page-rows'] === undefined ? undefined : Number(v['page-rows']);
@@ -43,7 +56,13 @@ export async function reportMain(argv: readonly string[], config: Config, o: { c
   const client = o.clickhouse ?? createClickHouse(config.clickhouse);
   try {
     const r = await exportReport({
-      client, database: config.clickhouse.database, report: name as ReportName, from, to, format: v.format as 'csv' | 'parquet', out: v.out!,
+      client,
+      database: config.clickhouse.database,
+      report: name as ReportName,
+      from,
+      to,
+      format: v.format as 'csv' | 'parquet',
+      out: v.out!,
       ...(pageRows !== undefined && { pageRows }),
     });
     out(JSON.stringify(r));

@@ -27,8 +27,15 @@ async function main(): Promise<void> {
   const redis = connectRedis(config.redis);
   const ingesters = config.chains.map((chain) =>
     chainIngester({
-      chain, tokens: config.tokens, namespace: config.namespace, subjectPrefix: config.nats.chainSubjectPrefix,
-      js, redis, logger, workerId: config.workerId, ...(ttl && { leaseTtlMs: Number(ttl) }),
+      chain,
+      tokens: config.tokens,
+      namespace: config.namespace,
+      subjectPrefix: config.nats.chainSubjectPrefix,
+      js,
+      redis,
+      logger,
+      workerId: config.workerId,
+      ...(ttl && { leaseTtlMs: Number(ttl) }),
     }),
   );
   for (const i of ingesters) await i.start();

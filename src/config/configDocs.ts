@@ -75,8 +75,7 @@ const bounds = (s: Json): string => {
   return parts.length ? ` ${parts.join(', ')}` : '';
 };
 
-const isSecretRef = (alts: Json[]): boolean =>
-  alts.length === 3 && alts[1]?.properties?.env !== undefined && alts[2]?.properties?.file !== undefined;
+const isSecretRef = (alts: Json[]): boolean => alts.length === 3 && alts[1]?.properties?.env !== undefined && alts[2]?.properties?.file !== undefined;
 
 /** An object alternative of a union: its discriminating constants, e.g. `{ mode: "tag", … }`. */
 const variant = (s: Json): string => {
@@ -113,8 +112,7 @@ export const typeOf = (s: Json): string => {
       return `${simple ? `${item}[]` : `list of ${item}`}${s.minItems ? ` (≥ ${s.minItems})` : ''}`;
     }
     case 'object':
-      if (s.additionalProperties && typeof s.additionalProperties === 'object')
-        return `map of string → ${typeOf(s.additionalProperties)}`;
+      if (s.additionalProperties && typeof s.additionalProperties === 'object') return `map of string → ${typeOf(s.additionalProperties)}`;
       return 'object';
     default:
       return 'any';
@@ -184,7 +182,7 @@ export const renderConfigDocs = (): string => {
     '| `NATS_URL` | `nats.servers` | comma-separated list |',
     '| `NATS_USER`, `NATS_PASSWORD` / `NATS_PASSWORD_FILE` | `nats.auth` | kept as `{ env }` / `{ file }` references ([security.md](security.md)) |',
     '| `NATS_TOKEN` / `NATS_TOKEN_FILE`, `NATS_CREDS` | `nats.auth` | a token, or a `.creds` file |',
-    '| `NATS_INBOX_PREFIX` | `nats.inboxPrefix` | this user\'s reply inboxes (`deploy/nats/nats.conf`) |',
+    "| `NATS_INBOX_PREFIX` | `nats.inboxPrefix` | this user's reply inboxes (`deploy/nats/nats.conf`) |",
     '| `REDIS_URL` | `redis.url` | |',
     '| `REDIS_USERNAME`, `REDIS_PASSWORD` / `REDIS_PASSWORD_FILE` | `redis.username`, `redis.password` | |',
     '| `LOG_LEVEL` | `log.level` | |',

@@ -12,47 +12,67 @@ import { redactSecretRef, resolveSecret, type SecretSources } from './secrets.js
  * user + password, a token, a `.creds` file (JWT + nkey seed, decentralised auth) or an nkey seed
  * file. Secrets are references (`{ env }`, `{ file }`) or inline values.
  */
-export const natsAuthSchema = z.object({
-  user: z.string().min(1).optional().describe('NATS user name (with `password`; `NATS_USER` overrides).'),
-  password: secretRefSchema.optional().describe('Its password: inline, `{ env: NAME }` or `{ file: PATH }` (`NATS_PASSWORD[_FILE]`).'),
-  token: secretRefSchema.optional().describe('A token instead of user/password: inline, `{ env }` or `{ file }` (`NATS_TOKEN[_FILE]`).'),
-  /** A NATS credentials file (`nsc generate creds`). */
-  credsFile: z.string().min(1).optional().describe('A NATS `.creds` file (JWT + nkey seed, `nsc generate creds`; `NATS_CREDS`).'),
-  /** A file holding an nkey seed (`SU…`). */
-  nkeySeedFile: z.string().min(1).optional().describe('A file holding an nkey seed (`SU…`).'),
-}).strict().superRefine((a, ctx) => {
-  const kinds = [a.user !== undefined || a.password !== undefined, a.token !== undefined, a.credsFile !== undefined, a.nkeySeedFile !== undefined].filter(Boolean).length;
-  if (kinds > 1) ctx.addIssue({ code: 'custom', message: 'use one of user/password, token, credsFile or nkeySeedFile' });
-  if ((a.user === undefined) !== (a.password === undefined)) ctx.addIssue({ code: 'custom', path: [a.user === undefined ? 'user' : 'password'], message: 'user and password go together' });
-});
+export const natsAuthSchema = z
+  .object({
+    user: z.string().min(1).optional().describe('NATS user name (with `password`; `NATS_USER` overrides).'),
+    password: secretRefSchema.optional().describe('Its password: inline, `{ env: NAME }` or `{ file: PATH }` (`NATS_PASSWORD[_FILE]`).'),
+    token: secretRefSchema.optional().describe('A token instead of user/password: inline, `{ env }` or `{ file }` (`NATS_TOKEN[_FILE]`).'),
+    /** A NATS credentials file (`nsc generate creds`). */
+    credsFile: z.string().min(1).optional().describe('A NATS `.creds` file (JWT + nkey seed, `nsc generate creds`; `NATS_CREDS`).'),
+    /** A file holding an nkey seed (`SU…`). */
+    nkeySeedFile: z.string().min(1).optional().describe('A file holding an nkey seed (`SU…`).'),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    const kinds = [a.user !== undefined || a.password !== undefined, a.token !== undefined, a.credsFile !== undefined, a.nkeySeedFile !== undefined].filter(Boolean).length;
+    if (kinds > 1) ctx.addIssue({ code: 'custom', message: 'use one of user/password, token, credsFile or nkeySeedFile' });
+    if ((a.user === undefined) !== (a.password === undefined)) ctx.addIssue({ code: 'custom', path: [a.user === undefined ? 'user' : 'password'], message: 'user and password go together' });
+  });
 
 /** TLS to NATS: a CA to verify the server, a client certificate and key for mutual TLS. */
-export const natsTlsSchema = z.object({
-  caFile: z.string().min(1).optional().describe('PEM file of the CA that signed the servers\' certificates.'),
-  certFile: z.string().min(1).optional().describe('Client certificate (PEM) for mutual TLS, with `keyFile`.'),
-  keyFile: z.string().min(1).optional().describe('Its private key (PEM).'),
-  /** TLS before the NATS INFO line (server `tls { handshake_first: true }`). */
-  handshakeFirst: z.boolean().default(false).describe('TLS before the NATS INFO line (server `tls { handshake_first: true }`).'),
-}).strict().refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { message: 'certFile and keyFile go together' });
+export const natsTlsSchema = z
+  .object({
+    caFile: z.string().min(1).optional().describe("PEM file of the CA that signed the servers' certificates."),
+    certFile: z.string().min(1).optional().describe('Client certificate (PEM) for mutual TLS, with `keyFile`.'),
+    keyFile: z.string().min(1).optional().describe('Its private key (PEM).'),
+    /** TLS before the NATS INFO line (server `tls { handshake_first: true }`). */
+    handshakeFirst: z.boolean().default(false).describe('TLS before the NATS INFO line (server `tls { handshake_first: true }`).'),
+  })
+  .strict()
+  .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { message: 'certFile and keyFile go together' });
 
 /** Redis credentials (ACL user or `requirepass`) and TLS; a `rediss://` URL turns TLS on too. */
 export const redisSecuritySchema = {
   username: z.string().min(1).optional().describe('Redis ACL user (`REDIS_USERNAME` overrides).'),
   password: secretRefSchema.optional().describe('Redis password: inline, `{ env: NAME }` or `{ file: PATH }` (`REDIS_PASSWORD[_FILE]`).'),
-  tls: z.object({
-    caFile: z.string().min(1).optional().describe('PEM file of the CA that signed the Redis certificate.'),
-    certFile: z.string().min(1).optional().describe('Client certificate (PEM) for mutual TLS, with `keyFile`.'),
-    keyFile: z.string().min(1).optional().describe('Its private key (PEM).'),
-    /** Server name to verify (default: the URL's host). */
-    servername: z.string().min(1).optional().describe('Server name to verify (default: the URL\'s host).'),
-  }).strict().refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { message: 'certFile and keyFile go together' }).optional()
+  tls: z
+    .object({
+      caFile: z.string().min(1).optional().describe('PEM file of the CA that signed the Redis certificate.'),
+      certFile: z.string().min(1).optional().describe('Client certificate (PEM) for mutual TLS, with `keyFile`.'),
+      keyFile: z.string().min(1).optional().describe('Its private key (PEM).'),
+      /** Server name to verify (default: the URL's host). */
+      servername: z.string().min(1).optional().describe("Server name to verify (default: the URL's host)."),
+    })
+    .strict()
+    .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), { message: 'certFile and keyFile go together' })
+    .optional()
     .describe('TLS to Redis (also on for a `rediss://` URL).'),
 };
 
 export type NatsAuth = z.infer<typeof natsAuthSchema>;
 export type NatsTls = z.infer<typeof natsTlsSchema>;
-interface NatsSection { servers: string[]; auth?: NatsAuth | undefined; tls?: NatsTls | undefined; inboxPrefix?: string | undefined }
-export interface RedisSection { url: string; username?: string | undefined; password?: z.infer<typeof secretRefSchema> | undefined; tls?: { caFile?: string | undefined; certFile?: string | undefined; keyFile?: string | undefined; servername?: string | undefined } | undefined }
+interface NatsSection {
+  servers: string[];
+  auth?: NatsAuth | undefined;
+  tls?: NatsTls | undefined;
+  inboxPrefix?: string | undefined;
+}
+export interface RedisSection {
+  url: string;
+  username?: string | undefined;
+  password?: z.infer<typeof secretRefSchema> | undefined;
+  tls?: { caFile?: string | undefined; certFile?: string | undefined; keyFile?: string | undefined; servername?: string | undefined } | undefined;
+}
 
 const readFile = (s: SecretSources, path: string, field: string): string => {
   try {
@@ -87,9 +107,16 @@ export function natsSecurityOptions(nats: NatsSection, s: SecretSources = { env:
   }
   const t = nats.tls;
   if (t) {
-    for (const [k, f] of [['caFile', t.caFile], ['certFile', t.certFile], ['keyFile', t.keyFile]] as const) if (f) readFile(s, f, `nats.tls.${k}`);
+    for (const [k, f] of [
+      ['caFile', t.caFile],
+      ['certFile', t.certFile],
+      ['keyFile', t.keyFile],
+    ] as const)
+      if (f) readFile(s, f, `nats.tls.${k}`);
     out.tls = {
-      ...(t.caFile && { caFile: t.caFile }), ...(t.certFile && { certFile: t.certFile }), ...(t.keyFile && { keyFile: t.keyFile }),
+      ...(t.caFile && { caFile: t.caFile }),
+      ...(t.certFile && { certFile: t.certFile }),
+      ...(t.keyFile && { keyFile: t.keyFile }),
       ...(t.handshakeFirst && { handshakeFirst: true }),
     };
   }
@@ -128,7 +155,13 @@ export function redactConnectionSections<N extends NatsSection, R extends RedisS
     nats: {
       ...nats,
       servers: nats.servers.map(redactUrl),
-      ...(nats.auth && { auth: { ...nats.auth, ...(nats.auth.password !== undefined && { password: redactSecretRef(nats.auth.password) }), ...(nats.auth.token !== undefined && { token: redactSecretRef(nats.auth.token) }) } }),
+      ...(nats.auth && {
+        auth: {
+          ...nats.auth,
+          ...(nats.auth.password !== undefined && { password: redactSecretRef(nats.auth.password) }),
+          ...(nats.auth.token !== undefined && { token: redactSecretRef(nats.auth.token) }),
+        },
+      }),
     },
     redis: { ...redis, url: redactUrl(redis.url), ...(redis.password !== undefined && { password: redactSecretRef(redis.password) }) },
   };

@@ -3,15 +3,7 @@ import { alertsConfigSchema } from '../alerts/alertsConfig.js';
 import { casesConfigSchema } from '../cases/casesConfig.js';
 import { DEFAULT_STREAM_LIMITS, streamLimitsSchema } from './streamLimits.js';
 import { CURRENCY_EXPONENTS } from '../domain/currencies.js';
-import {
-  amountBoundProblem,
-  DEFAULT_MAX_AMOUNT_MINOR,
-  identifierProblem,
-  MAX_IDENTIFIER_LENGTH,
-  MAX_TEXT_LENGTH,
-  preview,
-  textProblem,
-} from '../domain/inputBounds.js';
+import { amountBoundProblem, DEFAULT_MAX_AMOUNT_MINOR, identifierProblem, MAX_IDENTIFIER_LENGTH, MAX_TEXT_LENGTH, preview, textProblem } from '../domain/inputBounds.js';
 
 /**
  * An identifier in configuration or a control message (account id, rule id, watch-list entry):
@@ -65,22 +57,43 @@ export const tokenSchema = z.object({
   address: address.describe('0x-prefixed 20-byte contract address (stored lower-cased).'),
   currency: currencyCode.describe('ISO 4217 code of the currency this token represents, e.g. `USD`.'),
   /** First block to backfill from (the contract's deployment block). */
-  startBlock: z.coerce.bigint().default(0n).describe('First block to backfill from (the contract\'s deployment block).'),
+  startBlock: z.coerce.bigint().default(0n).describe("First block to backfill from (the contract's deployment block)."),
   /**
    * Events read from this token and what they mean (src/streams/chain/eventMappings.ts). Default:
    * ERC-20 Transfer (mint/burn/transfer by the zero address) plus DepositToken's
    * `Minted(to, amount, ref)` as a reference for the Transfer of the same transaction.
    */
-  events: z.array(z.object({
-    /** Human-readable ABI, e.g. `event Minted(address indexed to, uint256 amount, bytes32 indexed ref)`. */
-    abi: z.string().regex(/^\s*event\s+\w+\s*\(/, 'must be a human-readable event ABI: event Name(...)').describe('Human-readable event ABI, e.g. `event Minted(address indexed to, uint256 amount, bytes32 indexed ref)`.'),
-    /** transfer: classified by the zero address; reference: annotates the Transfer of the same tx. */
-    kind: z.enum(['transfer', 'mint', 'burn', 'collateral', 'reference']).describe('`transfer` (classified by the zero address), `mint`, `burn`, `collateral` (recorded, never matched) or `reference` (gives its reference to the event of the same transaction that agrees on the fields it carries).'),
-    /** Which event argument is `from`, `to`, `amount` and `reference` (defaults: from, to, amount|value, reference|ref). */
-    fields: z.object({
-      from: z.string().optional(), to: z.string().optional(), amount: z.string().optional(), reference: z.string().optional(),
-    }).default({}).describe('Which event argument is `from`, `to`, `amount` and `reference` (defaults: from, to, amount or value, reference or ref).'),
-  })).min(1).optional().describe('Events read from this token and what they mean (see docs/chain-ingestion.md). Unset: ERC-20 `Transfer` (mint/burn/transfer by the zero address) plus DepositToken\'s `Minted(to, amount, ref)` as the reference of the Transfer of the same transaction.'),
+  events: z
+    .array(
+      z.object({
+        /** Human-readable ABI, e.g. `event Minted(address indexed to, uint256 amount, bytes32 indexed ref)`. */
+        abi: z
+          .string()
+          .regex(/^\s*event\s+\w+\s*\(/, 'must be a human-readable event ABI: event Name(...)')
+          .describe('Human-readable event ABI, e.g. `event Minted(address indexed to, uint256 amount, bytes32 indexed ref)`.'),
+        /** transfer: classified by the zero address; reference: annotates the Transfer of the same tx. */
+        kind: z
+          .enum(['transfer', 'mint', 'burn', 'collateral', 'reference'])
+          .describe(
+            '`transfer` (classified by the zero address), `mint`, `burn`, `collateral` (recorded, never matched) or `reference` (gives its reference to the event of the same transaction that agrees on the fields it carries).',
+          ),
+        /** Which event argument is `from`, `to`, `amount` and `reference` (defaults: from, to, amount|value, reference|ref). */
+        fields: z
+          .object({
+            from: z.string().optional(),
+            to: z.string().optional(),
+            amount: z.string().optional(),
+            reference: z.string().optional(),
+          })
+          .default({})
+          .describe('Which event argument is `from`, `to`, `amount` and `reference` (defaults: from, to, amount or value, reference or ref).'),
+      }),
+    )
+    .min(1)
+    .optional()
+    .describe(
+      "Events read from this token and what they mean (see docs/chain-ingestion.md). Unset: ERC-20 `Transfer` (mint/burn/transfer by the zero address) plus DepositToken's `Minted(to, amount, ref)` as the reference of the Transfer of the same transaction.",
+    ),
 });
 
 /** Which blocks count as final: `head - confirmations`, or the node's `finalized`/`safe` block. */
@@ -100,7 +113,7 @@ export const chainSchema = z.object({
   /** Upper bound of one eth_getLogs block range. */
   maxBlockRange: z.number().int().positive().default(2_000).describe('Upper bound of one `eth_getLogs` block range (halved when the provider refuses, grown back after successes).'),
   /** Backfill ranges read ahead of the one being published (hides a remote RPC's latency; each holds up to maxBlockRange blocks of logs). */
-  readAhead: z.number().int().min(0).max(32).default(3).describe('Backfill ranges read ahead of the one being published (hides a remote RPC\'s latency; about 8 for an RPC tens of ms away).'),
+  readAhead: z.number().int().min(0).max(32).default(3).describe("Backfill ranges read ahead of the one being published (hides a remote RPC's latency; about 8 for an RPC tens of ms away)."),
   /** Overrides `confirmations` when set. */
   finality: finalitySchema.optional().describe('Overrides `confirmations` when set: `{ mode: depth, confirmations }` or `{ mode: tag, tag: finalized | safe }`.'),
   /** Within this many blocks of the final head, follow block by block (hash-linked); further back, backfill by ranges (0: ranges only). */
@@ -119,174 +132,258 @@ export const accountMappingSchema = z.object({
   wallets: z.array(address).default([]).describe('Its wallets; a wallet belongs to one account.'),
 });
 
-export const configSchema = z.object({
-  /** Name of this deployment; prefixes its Redis keys (stream names are set under `nats`), so tests and tenants can share servers. */
-  namespace: z.string().regex(/^[a-zA-Z0-9_-]+$/).default('recon').describe('Name of the deployment; prefixes Redis keys (stream names are set under `nats`), so tests and tenants can share servers.'),
-  workerId: z.string().default(() => `worker-${process.pid}`).describe('Unique per process: NATS connection name, chain leader-lease holder.'),
-  nats: z.object({
-    servers: z.array(z.string()).min(1).default(['127.0.0.1:4222']).describe('NATS servers (`NATS_URL`, comma-separated, overrides).'),
-    /** Credentials of this process's NATS user (docs/security.md); none: anonymous (local development only). */
-    auth: natsAuthSchema.optional().describe('Credentials of this process\'s NATS user: one of user/password, token, credsFile, nkeySeedFile (docs/security.md); unset: anonymous.'),
-    /** TLS to the NATS servers (a `tls://` server URL requires it too). */
-    tls: natsTlsSchema.optional().describe('TLS to the NATS servers: CA, client certificate and key, handshake first.'),
-    /** Prefix of this process's reply inboxes (default `_INBOX`); deploy/nats/nats.conf gives each user its own. */
-    inboxPrefix: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').optional().describe('Prefix of this process\'s reply inboxes (default `_INBOX`); each user of deploy/nats/nats.conf has its own (`NATS_INBOX_PREFIX` overrides).'),
-    /** Stream names and their subjects (each set on its own: ledger.>, chain.>, mapping.accounts, deadletter.>). */
-    ledgerStream: z.string().default('LEDGER').describe('Stream of bank postings (Avro, header `Recon-Schema: ledger-posting/<N>`).'),
-    ledgerSubjects: z.array(z.string()).default(['ledger.>']).describe('Subjects of the ledger stream.'),
-    chainStream: z.string().default('CHAIN').describe('Stream of confirmed chain events written by the ingester.'),
-    chainSubjectPrefix: z.string().default('chain').describe('Chain subjects: `<prefix>.<chainId>.events`, `.progress`, `.retract`, `.stall`.'),
-    mappingStream: z.string().default('MAPPINGS').describe('Stream of account-wallet mapping updates (every worker replays it at start).'),
-    mappingSubject: z.string().default('mapping.accounts').describe('Subject of the mapping updates; each message replaces the wallets of one account.'),
-    deadLetterStream: z.string().default('DEADLETTER').describe('Stream of dead letters (bad input, with its reason).'),
-    deadLetterSubjectPrefix: z.string().default('deadletter').describe('Dead letters go to `<prefix>.<source>`.'),
-    consumerName: z.string().default('recon-matcher').describe('Durable pull consumer shared by every worker (scale out = more workers, same name).'),
-    /** In-flight (unacked) messages per consumer: the backpressure valve. */
-    maxAckPending: z.number().int().positive().default(4_000).describe('Unacked messages per consumer: the backpressure valve.'),
-    ackWaitMs: durationMs(z.number().int().positive()).default(60_000).describe('Redelivery after this long without an ack.'),
-    /**
-     * Copies of every stream the engine creates (LEDGER, CHAIN, MAPPINGS, DEADLETTER, the alert
-     * streams) on a clustered JetStream: 3 survives one server down. At most the cluster's size.
-     */
-    replicas: z.number().int().min(1).max(5).default(1).describe('Replicas of every stream the engine creates on a clustered JetStream (3 survives a server down); 1 on a single server.'),
-    /** Messages pulled per batch request. */
-    pullBatch: z.number().int().positive().default(500).describe('Messages per pull request.'),
-    /**
-     * Deliveries after which a message that keeps failing while others go through is dead-lettered
-     * with its last error (docs/failures.md). An outage (nothing goes through) never dead-letters.
-     */
-    maxDeliveries: z.number().int().min(2).max(100).default(5).describe('Deliveries after which a message that keeps failing while others go through is dead-lettered with its last error (`POISON_MESSAGE`); an outage never dead-letters (docs/failures.md).'),
-    /** Redelivery delay after a failure: `min` doubling per delivery up to `max` (ms). */
-    redeliveryDelayMs: z.object({
-      min: z.number().int().min(10).default(1_000).describe('First redelivery delay after a failure.'),
-      max: z.number().int().min(10).default(30_000).describe('Longest redelivery delay (the delay doubles per delivery up to it).'),
-    }).prefault({}).refine((d) => d.max >= d.min, { message: 'max must be at least min', path: ['max'] }).describe('Redelivery delay after a failure: `min` doubling per delivery up to `max`.'),
-    /** Retention of each stream (max age, bytes, messages; docs/retention.md). */
-    limits: z.object({
-      ledger: streamLimitsSchema(DEFAULT_STREAM_LIMITS.ledger).describe('Retention of the ledger stream.'),
-      chain: streamLimitsSchema(DEFAULT_STREAM_LIMITS.chain).describe('Retention of the chain stream.'),
-      mappings: streamLimitsSchema(DEFAULT_STREAM_LIMITS.mappings).describe('Retention of the mapping stream (every message is kept: replaying the history rebuilds the map).'),
-      deadLetter: streamLimitsSchema(DEFAULT_STREAM_LIMITS.deadLetter).describe('Retention of the dead-letter stream.'),
-    }).prefault({}).describe('Retention of each stream: max age, bytes, messages, discard policy (docs/retention.md).'),
-  }).prefault({}).describe('NATS JetStream: servers, streams, the durable consumer.'),
-  redis: z.object({
-    url: z.string().default('redis://127.0.0.1:6379').describe('`redis://host:port[/db]`, `rediss://` for TLS (`REDIS_URL` overrides).'),
-    /** ACL user, password (`{ env }`/`{ file }` preferred) and TLS (also on for `rediss://` URLs): docs/security.md. */
-    ...redisSecuritySchema,
-  }).prefault({}).describe('Redis holding windows, watermarks, leases and checkpoints.'),
-  clickhouse: z.object({
-    /** When set, talk HTTP to this ClickHouse server; otherwise embedded chdb at `dataDir`. */
-    url: z.string().url().optional().describe('ClickHouse HTTP URL; unset means embedded chdb at `dataDir` (`CLICKHOUSE_URL` overrides).'),
-    username: z.string().default('default').describe('ClickHouse user (`CLICKHOUSE_USER` overrides).'),
-    password: z.string().default('').describe('ClickHouse password; set `CLICKHOUSE_PASSWORD` instead of writing it here.'),
-    database: z.string().regex(/^[a-zA-Z0-9_]+$/).default('recon').describe('Database of the fact tables (created and migrated at start).'),
-    dataDir: z.string().default('.data/chdb').describe('Embedded chdb data directory, one per process (`CHDB_PATH` overrides).'),
-  }).prefault({}).describe('Where facts are written: embedded chdb, or a ClickHouse server over HTTP.'),
-  matching: z.object({
-    /** A leg waits this long (event time) for its counterpart before a discrepancy is raised. */
-    windowMs: durationMs(z.number().int().positive()).default(30 * 60_000).describe('A leg waits this long, in event time, for its counterpart before a discrepancy opens (30 min).'),
-    /** Out-of-orderness tolerated on the bank feed before its watermark passes an event time. */
-    allowedLatenessMs: durationMs(z.number().int().min(0)).default(5 * 60_000).describe('Out-of-orderness tolerated on the bank feed before its watermark passes an event time (5 min).'),
-    /** How long an expired leg stays matchable, so a late counterpart resolves its discrepancy. */
-    lateRetentionMs: durationMs(z.number().int().positive()).default(7 * 24 * 3_600_000).describe('How long an expired leg stays matchable, so a late counterpart resolves its discrepancy (7 days).'),
-    /** When the bank feed is silent this long (wall clock), its watermark follows the wall clock. */
-    ledgerIdleMs: durationMs(z.number().int().positive()).default(60_000).describe('When the bank feed has been silent this long (wall clock), its watermark follows the wall clock.'),
-    /** A source (bank feed, chain progress) silent this long on the wall clock opens FEED_STALLED. */
-    feedStallMs: durationMs(z.number().int().positive()).default(5 * 60_000).describe('A source (bank feed, chain progress) silent this long on the wall clock opens FEED_STALLED (5 min).'),
-    sweepIntervalMs: durationMs(z.number().int().positive()).default(1_000).describe('How often expired windows are swept.'),
-    /** What to do with an entry or event whose identity is not mapped. */
-    unmappedPolicy: z.enum(['discrepancy', 'reject']).default('discrepancy').describe('Unmapped account or wallet: `discrepancy` (ORPHAN_*) or `reject` (dead letter `UNMAPPED_IDENTITY`).'),
-  }).prefault({}).describe('Event-time windows of the matcher.'),
-  balances: z.object({
-    intervalMs: durationMs(z.number().int().positive()).default(60_000).describe('Scheduled balance check.'),
-    /** Debounce after a change before a balance check runs. */
-    onChangeDebounceMs: durationMs(z.number().int().positive()).default(2_000).describe('A check also runs this long after new ledger or chain facts.'),
-    /** Unexplained drift tolerated, in token base units. */
-    toleranceBase: z.coerce.bigint().default(0n).describe('Unexplained drift tolerated, in token base units (a string for values beyond 2^53).'),
-    /** Drift must persist this long before it is a discrepancy. */
-    driftGraceMs: durationMs(z.number().int().min(0)).default(5 * 60_000).describe('Drift must persist this long before BALANCE_DRIFT opens (5 min).'),
-  }).prefault({}).describe('Balance checks: bank balance against on-chain balance and totalSupply.'),
-  sink: z.object({
-    maxBatchRows: z.number().int().positive().default(5_000).describe('At most this many rows per batch ...'),
-    maxBatchDelayMs: durationMs(z.number().int().positive()).default(200).describe('... or this long, whichever comes first.'),
-  }).prefault({}).describe('ClickHouse batches: by size or time, whichever comes first.'),
-  /** Validation at the door (src/domain/inputBounds.ts). */
-  limits: z.object({
-    /**
-     * Largest plausible single amount per currency, minor units: `{ default: '1000000000000000',
-     * JPY: '…' }`. A posting above it is a dead letter naming amountMinor. Never above 10^18, so
-     * one amount always fits the int64 Redis sums in.
-     */
-    maxAmountMinor: maxAmountMinorSchema.default({ default: DEFAULT_MAX_AMOUNT_MINOR }).describe('Plausibility bound of one posting, minor units, per ISO code or `default` (strings; at most 10^18); above it a posting is a dead letter naming `amountMinor`.'),
-  }).prefault({}).describe('Validation at the door: plausibility bounds of input (docs/failures.md).'),
-  chains: z.array(chainSchema).default([]).describe('EVM chains to follow (one active poller per chain, leader lease in Redis).'),
-  tokens: z.array(tokenSchema).default([]).describe('Deposit token contracts, one currency each.'),
-  accounts: z.array(accountMappingSchema).default([]).describe('Initial account-wallet mappings (updates also arrive on the mapping stream).'),
-  http: z.object({
-    host: z.string().default('127.0.0.1').describe('Bind address (`0.0.0.0` in a container).'),
-    /** 0 picks a free port; -1 disables the metrics/health server. */
-    port: z.number().int().min(-1).max(65_535).default(9464).describe('Port; 0 picks a free one (logged at start), -1 disables the server.'),
-    /**
-     * Readiness reports, scrape-time samples and the chain head (eth_blockNumber) are reused this
-     * long: a scraper or load balancer probing many times a second costs each dependency, and the
-     * RPC provider's quota, at most one call per interval. 0 probes on every request.
-     */
-    probeCacheMs: durationMs(z.number().int().min(0).max(60_000)).default(2_000).describe('Readiness reports, scrape samples and the chain head are reused this long, so a busy scraper costs each dependency (and the RPC quota) at most one call per interval; 0 probes every request.'),
-  }).prefault({}).describe('The worker\'s HTTP server: `/metrics`, `/healthz`, `/readyz`.'),
-  /** AML pattern rules on the live stream (src/aml). */
-  aml: z.object({
-    /** Off by default: a worker then records and matches only. */
-    enabled: z.boolean().default(false).describe('Run the AML rules on every booked posting and confirmed chain event; off, a worker records and matches only.'),
-    /** Versioned rule file (YAML or JSON), validated at start and on every reload. */
-    rulesFile: z.string().default('config/aml-rules.yaml').describe('Versioned rule file (YAML or JSON), validated at start and on every reload.'),
-    /** Watch-listed addresses/accounts, one a line (or a YAML list); re-read when it changes. */
-    watchlistFile: z.string().optional().describe('Watch-listed addresses/accounts, one a line (or a YAML list); re-read when it changes.'),
-    /** A message here makes every worker re-read the rule file now. */
-    reloadSubject: z.string().default('aml.rules.reload').describe('A message here makes every worker re-read the rule file now.'),
-    /** Watch-list updates: JSON {"add"|"remove"|"replace": [...]}. */
-    watchlistSubject: z.string().default('aml.watchlist').describe('Watch-list updates: JSON `{"add"|"remove"|"replace": [...]}`.'),
-    /** How often the rule and watch-list files are checked for changes. */
-    pollIntervalMs: durationMs(z.number().int().positive()).default(2_000).describe('How often the rule and watch-list files are checked for changes.'),
-    /** aml_alerts facts at or above this severity are meant for the alert outbox too. */
-    outboxSeverity: z.enum(['low', 'medium', 'high', 'critical']).default('high').describe('AML severity meant for the alert outbox (the outbox itself reads `alerts.amlMinSeverity`).'),
-    /** Wall-clock lifetime of AML state in Redis (windows, day activity, applied event ids). */
-    stateTtlMs: durationMs(z.number().int().positive()).default(400 * 86_400_000).describe('Wall-clock lifetime of AML state in Redis (windows, day activity, applied event ids): 400 days.'),
-  }).prefault({}).describe('AML pattern rules on the live stream (see docs/aml-rules.md).'),
-  /** Alert outbox and notifier (PagerDuty, Slack): see src/alerts/alertsConfig.ts. */
-  alerts: alertsConfigSchema.prefault({}).describe('Alert outbox and notifier (PagerDuty, Slack): see docs/alerts.md.'),
-  /** Case workflow: see src/cases/casesConfig.ts. */
-  cases: casesConfigSchema.prefault({}).describe('Case workflow: the operators\' API, users and four eyes (docs/cases.md).'),
-  log: z.object({
-    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (`LOG_LEVEL` overrides).'),
-    /** Pseudonymise account identifiers (account ids, wallets) in log lines with a keyed hash. */
-    redactAccounts: z.boolean().default(false).describe('Replace account ids and wallets in log lines by a keyed hash (`anon:...`).'),
-    /** Extra pino redaction paths (e.g. `req.headers.cookie`); secrets are always redacted. */
-    redactPaths: z.array(z.string()).default([]).describe('Extra pino redaction paths (e.g. `req.headers.cookie`); secrets (passwords, tokens, webhook URLs) are always redacted.'),
-  }).prefault({}).describe('Logging (pino JSON lines).'),
-}).superRefine((c, ctx) => {
-  // A leg stays matchable for lateRetentionMs: its message must still be in the stream that long,
-  // so a worker that was down, or a rebuild, can read it again.
-  for (const s of ['ledger', 'chain'] as const) {
-    const age = c.nats.limits[s].maxAgeMs;
-    if (age !== 0 && age < c.matching.lateRetentionMs) {
-      ctx.addIssue({ code: 'custom', path: ['nats', 'limits', s, 'maxAgeMs'], message: `must be 0 or at least matching.lateRetentionMs (${c.matching.lateRetentionMs})` });
-    }
-  }
-  // An event still in a stream can be delivered again; its AML applied marker (ev:<id>, TTL
-  // stateTtlMs) must outlive it, or the replay would count the movement twice in the windows.
-  if (c.aml.enabled) {
+export const configSchema = z
+  .object({
+    /** Name of this deployment; prefixes its Redis keys (stream names are set under `nats`), so tests and tenants can share servers. */
+    namespace: z
+      .string()
+      .regex(/^[a-zA-Z0-9_-]+$/)
+      .default('recon')
+      .describe('Name of the deployment; prefixes Redis keys (stream names are set under `nats`), so tests and tenants can share servers.'),
+    workerId: z
+      .string()
+      .default(() => `worker-${process.pid}`)
+      .describe('Unique per process: NATS connection name, chain leader-lease holder.'),
+    nats: z
+      .object({
+        servers: z.array(z.string()).min(1).default(['127.0.0.1:4222']).describe('NATS servers (`NATS_URL`, comma-separated, overrides).'),
+        /** Credentials of this process's NATS user (docs/security.md); none: anonymous (local development only). */
+        auth: natsAuthSchema.optional().describe("Credentials of this process's NATS user: one of user/password, token, credsFile, nkeySeedFile (docs/security.md); unset: anonymous."),
+        /** TLS to the NATS servers (a `tls://` server URL requires it too). */
+        tls: natsTlsSchema.optional().describe('TLS to the NATS servers: CA, client certificate and key, handshake first.'),
+        /** Prefix of this process's reply inboxes (default `_INBOX`); deploy/nats/nats.conf gives each user its own. */
+        inboxPrefix: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
+          .optional()
+          .describe("Prefix of this process's reply inboxes (default `_INBOX`); each user of deploy/nats/nats.conf has its own (`NATS_INBOX_PREFIX` overrides)."),
+        /** Stream names and their subjects (each set on its own: ledger.>, chain.>, mapping.accounts, deadletter.>). */
+        ledgerStream: z.string().default('LEDGER').describe('Stream of bank postings (Avro, header `Recon-Schema: ledger-posting/<N>`).'),
+        ledgerSubjects: z.array(z.string()).default(['ledger.>']).describe('Subjects of the ledger stream.'),
+        chainStream: z.string().default('CHAIN').describe('Stream of confirmed chain events written by the ingester.'),
+        chainSubjectPrefix: z.string().default('chain').describe('Chain subjects: `<prefix>.<chainId>.events`, `.progress`, `.retract`, `.stall`.'),
+        mappingStream: z.string().default('MAPPINGS').describe('Stream of account-wallet mapping updates (every worker replays it at start).'),
+        mappingSubject: z.string().default('mapping.accounts').describe('Subject of the mapping updates; each message replaces the wallets of one account.'),
+        deadLetterStream: z.string().default('DEADLETTER').describe('Stream of dead letters (bad input, with its reason).'),
+        deadLetterSubjectPrefix: z.string().default('deadletter').describe('Dead letters go to `<prefix>.<source>`.'),
+        consumerName: z.string().default('recon-matcher').describe('Durable pull consumer shared by every worker (scale out = more workers, same name).'),
+        /** In-flight (unacked) messages per consumer: the backpressure valve. */
+        maxAckPending: z.number().int().positive().default(4_000).describe('Unacked messages per consumer: the backpressure valve.'),
+        ackWaitMs: durationMs(z.number().int().positive()).default(60_000).describe('Redelivery after this long without an ack.'),
+        /**
+         * Copies of every stream the engine creates (LEDGER, CHAIN, MAPPINGS, DEADLETTER, the alert
+         * streams) on a clustered JetStream: 3 survives one server down. At most the cluster's size.
+         */
+        replicas: z.number().int().min(1).max(5).default(1).describe('Replicas of every stream the engine creates on a clustered JetStream (3 survives a server down); 1 on a single server.'),
+        /** Messages pulled per batch request. */
+        pullBatch: z.number().int().positive().default(500).describe('Messages per pull request.'),
+        /**
+         * Deliveries after which a message that keeps failing while others go through is dead-lettered
+         * with its last error (docs/failures.md). An outage (nothing goes through) never dead-letters.
+         */
+        maxDeliveries: z
+          .number()
+          .int()
+          .min(2)
+          .max(100)
+          .default(5)
+          .describe(
+            'Deliveries after which a message that keeps failing while others go through is dead-lettered with its last error (`POISON_MESSAGE`); an outage never dead-letters (docs/failures.md).',
+          ),
+        /** Redelivery delay after a failure: `min` doubling per delivery up to `max` (ms). */
+        redeliveryDelayMs: z
+          .object({
+            min: z.number().int().min(10).default(1_000).describe('First redelivery delay after a failure.'),
+            max: z.number().int().min(10).default(30_000).describe('Longest redelivery delay (the delay doubles per delivery up to it).'),
+          })
+          .prefault({})
+          .refine((d) => d.max >= d.min, { message: 'max must be at least min', path: ['max'] })
+          .describe('Redelivery delay after a failure: `min` doubling per delivery up to `max`.'),
+        /** Retention of each stream (max age, bytes, messages; docs/retention.md). */
+        limits: z
+          .object({
+            ledger: streamLimitsSchema(DEFAULT_STREAM_LIMITS.ledger).describe('Retention of the ledger stream.'),
+            chain: streamLimitsSchema(DEFAULT_STREAM_LIMITS.chain).describe('Retention of the chain stream.'),
+            mappings: streamLimitsSchema(DEFAULT_STREAM_LIMITS.mappings).describe('Retention of the mapping stream (every message is kept: replaying the history rebuilds the map).'),
+            deadLetter: streamLimitsSchema(DEFAULT_STREAM_LIMITS.deadLetter).describe('Retention of the dead-letter stream.'),
+          })
+          .prefault({})
+          .describe('Retention of each stream: max age, bytes, messages, discard policy (docs/retention.md).'),
+      })
+      .prefault({})
+      .describe('NATS JetStream: servers, streams, the durable consumer.'),
+    redis: z
+      .object({
+        url: z.string().default('redis://127.0.0.1:6379').describe('`redis://host:port[/db]`, `rediss://` for TLS (`REDIS_URL` overrides).'),
+        /** ACL user, password (`{ env }`/`{ file }` preferred) and TLS (also on for `rediss://` URLs): docs/security.md. */
+        ...redisSecuritySchema,
+      })
+      .prefault({})
+      .describe('Redis holding windows, watermarks, leases and checkpoints.'),
+    clickhouse: z
+      .object({
+        /** When set, talk HTTP to this ClickHouse server; otherwise embedded chdb at `dataDir`. */
+        url: z.string().url().optional().describe('ClickHouse HTTP URL; unset means embedded chdb at `dataDir` (`CLICKHOUSE_URL` overrides).'),
+        username: z.string().default('default').describe('ClickHouse user (`CLICKHOUSE_USER` overrides).'),
+        password: z.string().default('').describe('ClickHouse password; set `CLICKHOUSE_PASSWORD` instead of writing it here.'),
+        database: z
+          .string()
+          .regex(/^[a-zA-Z0-9_]+$/)
+          .default('recon')
+          .describe('Database of the fact tables (created and migrated at start).'),
+        dataDir: z.string().default('.data/chdb').describe('Embedded chdb data directory, one per process (`CHDB_PATH` overrides).'),
+      })
+      .prefault({})
+      .describe('Where facts are written: embedded chdb, or a ClickHouse server over HTTP.'),
+    matching: z
+      .object({
+        /** A leg waits this long (event time) for its counterpart before a discrepancy is raised. */
+        windowMs: durationMs(z.number().int().positive())
+          .default(30 * 60_000)
+          .describe('A leg waits this long, in event time, for its counterpart before a discrepancy opens (30 min).'),
+        /** Out-of-orderness tolerated on the bank feed before its watermark passes an event time. */
+        allowedLatenessMs: durationMs(z.number().int().min(0))
+          .default(5 * 60_000)
+          .describe('Out-of-orderness tolerated on the bank feed before its watermark passes an event time (5 min).'),
+        /** How long an expired leg stays matchable, so a late counterpart resolves its discrepancy. */
+        lateRetentionMs: durationMs(z.number().int().positive())
+          .default(7 * 24 * 3_600_000)
+          .describe('How long an expired leg stays matchable, so a late counterpart resolves its discrepancy (7 days).'),
+        /** When the bank feed is silent this long (wall clock), its watermark follows the wall clock. */
+        ledgerIdleMs: durationMs(z.number().int().positive()).default(60_000).describe('When the bank feed has been silent this long (wall clock), its watermark follows the wall clock.'),
+        /** A source (bank feed, chain progress) silent this long on the wall clock opens FEED_STALLED. */
+        feedStallMs: durationMs(z.number().int().positive())
+          .default(5 * 60_000)
+          .describe('A source (bank feed, chain progress) silent this long on the wall clock opens FEED_STALLED (5 min).'),
+        sweepIntervalMs: durationMs(z.number().int().positive()).default(1_000).describe('How often expired windows are swept.'),
+        /** What to do with an entry or event whose identity is not mapped. */
+        unmappedPolicy: z.enum(['discrepancy', 'reject']).default('discrepancy').describe('Unmapped account or wallet: `discrepancy` (ORPHAN_*) or `reject` (dead letter `UNMAPPED_IDENTITY`).'),
+      })
+      .prefault({})
+      .describe('Event-time windows of the matcher.'),
+    balances: z
+      .object({
+        intervalMs: durationMs(z.number().int().positive()).default(60_000).describe('Scheduled balance check.'),
+        /** Debounce after a change before a balance check runs. */
+        onChangeDebounceMs: durationMs(z.number().int().positive()).default(2_000).describe('A check also runs this long after new ledger or chain facts.'),
+        /** Unexplained drift tolerated, in token base units. */
+        toleranceBase: z.coerce.bigint().default(0n).describe('Unexplained drift tolerated, in token base units (a string for values beyond 2^53).'),
+        /** Drift must persist this long before it is a discrepancy. */
+        driftGraceMs: durationMs(z.number().int().min(0))
+          .default(5 * 60_000)
+          .describe('Drift must persist this long before BALANCE_DRIFT opens (5 min).'),
+      })
+      .prefault({})
+      .describe('Balance checks: bank balance against on-chain balance and totalSupply.'),
+    sink: z
+      .object({
+        maxBatchRows: z.number().int().positive().default(5_000).describe('At most this many rows per batch ...'),
+        maxBatchDelayMs: durationMs(z.number().int().positive()).default(200).describe('... or this long, whichever comes first.'),
+      })
+      .prefault({})
+      .describe('ClickHouse batches: by size or time, whichever comes first.'),
+    /** Validation at the door (src/domain/inputBounds.ts). */
+    limits: z
+      .object({
+        /**
+         * Largest plausible single amount per currency, minor units: `{ default: '1000000000000000',
+         * JPY: '…' }`. A posting above it is a dead letter naming amountMinor. Never above 10^18, so
+         * one amount always fits the int64 Redis sums in.
+         */
+        maxAmountMinor: maxAmountMinorSchema
+          .default({ default: DEFAULT_MAX_AMOUNT_MINOR })
+          .describe('Plausibility bound of one posting, minor units, per ISO code or `default` (strings; at most 10^18); above it a posting is a dead letter naming `amountMinor`.'),
+      })
+      .prefault({})
+      .describe('Validation at the door: plausibility bounds of input (docs/failures.md).'),
+    chains: z.array(chainSchema).default([]).describe('EVM chains to follow (one active poller per chain, leader lease in Redis).'),
+    tokens: z.array(tokenSchema).default([]).describe('Deposit token contracts, one currency each.'),
+    accounts: z.array(accountMappingSchema).default([]).describe('Initial account-wallet mappings (updates also arrive on the mapping stream).'),
+    http: z
+      .object({
+        host: z.string().default('127.0.0.1').describe('Bind address (`0.0.0.0` in a container).'),
+        /** 0 picks a free port; -1 disables the metrics/health server. */
+        port: z.number().int().min(-1).max(65_535).default(9464).describe('Port; 0 picks a free one (logged at start), -1 disables the server.'),
+        /**
+         * Readiness reports, scrape-time samples and the chain head (eth_blockNumber) are reused this
+         * long: a scraper or load balancer probing many times a second costs each dependency, and the
+         * RPC provider's quota, at most one call per interval. 0 probes on every request.
+         */
+        probeCacheMs: durationMs(z.number().int().min(0).max(60_000))
+          .default(2_000)
+          .describe(
+            'Readiness reports, scrape samples and the chain head are reused this long, so a busy scraper costs each dependency (and the RPC quota) at most one call per interval; 0 probes every request.',
+          ),
+      })
+      .prefault({})
+      .describe("The worker's HTTP server: `/metrics`, `/healthz`, `/readyz`."),
+    /** AML pattern rules on the live stream (src/aml). */
+    aml: z
+      .object({
+        /** Off by default: a worker then records and matches only. */
+        enabled: z.boolean().default(false).describe('Run the AML rules on every booked posting and confirmed chain event; off, a worker records and matches only.'),
+        /** Versioned rule file (YAML or JSON), validated at start and on every reload. */
+        rulesFile: z.string().default('config/aml-rules.yaml').describe('Versioned rule file (YAML or JSON), validated at start and on every reload.'),
+        /** Watch-listed addresses/accounts, one a line (or a YAML list); re-read when it changes. */
+        watchlistFile: z.string().optional().describe('Watch-listed addresses/accounts, one a line (or a YAML list); re-read when it changes.'),
+        /** A message here makes every worker re-read the rule file now. */
+        reloadSubject: z.string().default('aml.rules.reload').describe('A message here makes every worker re-read the rule file now.'),
+        /** Watch-list updates: JSON {"add"|"remove"|"replace": [...]}. */
+        watchlistSubject: z.string().default('aml.watchlist').describe('Watch-list updates: JSON `{"add"|"remove"|"replace": [...]}`.'),
+        /** How often the rule and watch-list files are checked for changes. */
+        pollIntervalMs: durationMs(z.number().int().positive()).default(2_000).describe('How often the rule and watch-list files are checked for changes.'),
+        /** aml_alerts facts at or above this severity are meant for the alert outbox too. */
+        outboxSeverity: z.enum(['low', 'medium', 'high', 'critical']).default('high').describe('AML severity meant for the alert outbox (the outbox itself reads `alerts.amlMinSeverity`).'),
+        /** Wall-clock lifetime of AML state in Redis (windows, day activity, applied event ids). */
+        stateTtlMs: durationMs(z.number().int().positive())
+          .default(400 * 86_400_000)
+          .describe('Wall-clock lifetime of AML state in Redis (windows, day activity, applied event ids): 400 days.'),
+      })
+      .prefault({})
+      .describe('AML pattern rules on the live stream (see docs/aml-rules.md).'),
+    /** Alert outbox and notifier (PagerDuty, Slack): see src/alerts/alertsConfig.ts. */
+    alerts: alertsConfigSchema.prefault({}).describe('Alert outbox and notifier (PagerDuty, Slack): see docs/alerts.md.'),
+    /** Case workflow: see src/cases/casesConfig.ts. */
+    cases: casesConfigSchema.prefault({}).describe("Case workflow: the operators' API, users and four eyes (docs/cases.md)."),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (`LOG_LEVEL` overrides).'),
+        /** Pseudonymise account identifiers (account ids, wallets) in log lines with a keyed hash. */
+        redactAccounts: z.boolean().default(false).describe('Replace account ids and wallets in log lines by a keyed hash (`anon:...`).'),
+        /** Extra pino redaction paths (e.g. `req.headers.cookie`); secrets are always redacted. */
+        redactPaths: z.array(z.string()).default([]).describe('Extra pino redaction paths (e.g. `req.headers.cookie`); secrets (passwords, tokens, webhook URLs) are always redacted.'),
+      })
+      .prefault({})
+      .describe('Logging (pino JSON lines).'),
+  })
+  .superRefine((c, ctx) => {
+    // A leg stays matchable for lateRetentionMs: its message must still be in the stream that long,
+    // so a worker that was down, or a rebuild, can read it again.
     for (const s of ['ledger', 'chain'] as const) {
       const age = c.nats.limits[s].maxAgeMs;
-      if (age === 0 || c.aml.stateTtlMs < age) {
-        ctx.addIssue({ code: 'custom', path: ['aml', 'stateTtlMs'], message: `must be at least nats.limits.${s}.maxAgeMs (${age === 0 ? 'unlimited: set one' : age}): an event still in the stream must find its applied marker` });
+      if (age !== 0 && age < c.matching.lateRetentionMs) {
+        ctx.addIssue({ code: 'custom', path: ['nats', 'limits', s, 'maxAgeMs'], message: `must be 0 or at least matching.lateRetentionMs (${c.matching.lateRetentionMs})` });
       }
     }
-  }
-  const alerts = c.alerts.streamLimits.maxAgeMs;
-  if (alerts !== 0 && alerts < c.alerts.duplicateWindowMs) {
-    ctx.addIssue({ code: 'custom', path: ['alerts', 'streamLimits', 'maxAgeMs'], message: `must be 0 or at least alerts.duplicateWindowMs (${c.alerts.duplicateWindowMs})` });
-  }
-});
+    // An event still in a stream can be delivered again; its AML applied marker (ev:<id>, TTL
+    // stateTtlMs) must outlive it, or the replay would count the movement twice in the windows.
+    if (c.aml.enabled) {
+      for (const s of ['ledger', 'chain'] as const) {
+        const age = c.nats.limits[s].maxAgeMs;
+        if (age === 0 || c.aml.stateTtlMs < age) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['aml', 'stateTtlMs'],
+            message: `must be at least nats.limits.${s}.maxAgeMs (${age === 0 ? 'unlimited: set one' : age}): an event still in the stream must find its applied marker`,
+          });
+        }
+      }
+    }
+    const alerts = c.alerts.streamLimits.maxAgeMs;
+    if (alerts !== 0 && alerts < c.alerts.duplicateWindowMs) {
+      ctx.addIssue({ code: 'custom', path: ['alerts', 'streamLimits', 'maxAgeMs'], message: `must be 0 or at least alerts.duplicateWindowMs (${c.alerts.duplicateWindowMs})` });
+    }
+  });
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

@@ -19,12 +19,29 @@ export interface StreamLimits {
 
 /** A zod schema of stream limits with these defaults. */
 export function streamLimitsSchema(defaults: StreamLimits) {
-  return z.object({
-    maxAgeMs: z.number().int().refine((v) => v === 0 || v >= 3_600_000, 'must be 0 (no limit) or at least one hour (3600000)').default(defaults.maxAgeMs).describe('Oldest message kept, ms (0: no age limit).'),
-    maxBytes: z.number().int().refine((v) => v === -1 || v >= 2 ** 20, 'must be -1 (no limit) or at least 1 MiB (1048576)').default(defaults.maxBytes).describe('Bytes kept (-1: no limit; the server reserves this much up front).'),
-    maxMsgs: z.number().int().refine((v) => v === -1 || v >= 1_000, 'must be -1 (no limit) or at least 1000').default(defaults.maxMsgs).describe('Messages kept (-1: no limit).'),
-    discard: z.enum(['old', 'new']).default(defaults.discard).describe('When full: `new` refuses the publish (nothing unread is dropped), `old` drops the oldest.'),
-  }).prefault({});
+  return z
+    .object({
+      maxAgeMs: z
+        .number()
+        .int()
+        .refine((v) => v === 0 || v >= 3_600_000, 'must be 0 (no limit) or at least one hour (3600000)')
+        .default(defaults.maxAgeMs)
+        .describe('Oldest message kept, ms (0: no age limit).'),
+      maxBytes: z
+        .number()
+        .int()
+        .refine((v) => v === -1 || v >= 2 ** 20, 'must be -1 (no limit) or at least 1 MiB (1048576)')
+        .default(defaults.maxBytes)
+        .describe('Bytes kept (-1: no limit; the server reserves this much up front).'),
+      maxMsgs: z
+        .number()
+        .int()
+        .refine((v) => v === -1 || v >= 1_000, 'must be -1 (no limit) or at least 1000')
+        .default(defaults.maxMsgs)
+        .describe('Messages kept (-1: no limit).'),
+      discard: z.enum(['old', 'new']).default(defaults.discard).describe('When full: `new` refuses the publish (nothing unread is dropped), `old` drops the oldest.'),
+    })
+    .prefault({});
 }
 
 /**

@@ -96,9 +96,7 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Anvil
   if (options.blockTime !== undefined) args.push('--block-time', String(options.blockTime));
 
   const bin = resolveAnvilBinary();
-  const child = bin
-    ? spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] })
-    : spawn('npx', ['--no-install', 'anvil', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = bin ? spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn('npx', ['--no-install', 'anvil', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   installExitHook();
   live.add(child);
   let stderr = '';
@@ -192,13 +190,7 @@ export async function mint(node: AnvilNode, token: Address, to: Address, amount:
 }
 
 /** Owner mints with a bytes32 reference (emits Transfer and Minted). */
-export async function mintWithReference(
-  node: AnvilNode,
-  token: Address,
-  to: Address,
-  amount: bigint,
-  ref: `0x${string}`,
-): Promise<Hash> {
+export async function mintWithReference(node: AnvilNode, token: Address, to: Address, amount: bigint, ref: `0x${string}`): Promise<Hash> {
   const hash = await node.walletClient.writeContract({
     address: token,
     abi: depositTokenAbi,
@@ -217,13 +209,7 @@ export async function burn(node: AnvilNode, token: Address, from: Address, amoun
 }
 
 /** `accounts[fromAccountIndex]` transfers `amount` to `to`. */
-export async function transfer(
-  node: AnvilNode,
-  token: Address,
-  fromAccountIndex: number,
-  to: Address,
-  amount: bigint,
-): Promise<Hash> {
+export async function transfer(node: AnvilNode, token: Address, fromAccountIndex: number, to: Address, amount: bigint): Promise<Hash> {
   const from = node.accounts[fromAccountIndex];
   if (!from) throw new Error(`anvil has no account #${fromAccountIndex}`);
   const hash = await node.walletClient.writeContract({
@@ -241,4 +227,3 @@ export async function transfer(
 export async function mine(node: AnvilNode, blocks: number): Promise<void> {
   await node.testClient.mine({ blocks });
 }
-

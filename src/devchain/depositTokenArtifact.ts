@@ -3,425 +3,426 @@
 
 export const depositTokenAbi = [
   {
-    "inputs": [
+    inputs: [
       {
-        "internalType": "string",
-        "name": "name_",
-        "type": "string"
+        internalType: 'string',
+        name: 'name_',
+        type: 'string',
       },
       {
-        "internalType": "string",
-        "name": "symbol_",
-        "type": "string"
+        internalType: 'string',
+        name: 'symbol_',
+        type: 'string',
       },
       {
-        "internalType": "uint8",
-        "name": "decimals_",
-        "type": "uint8"
-      }
+        internalType: 'uint8',
+        name: 'decimals_',
+        type: 'uint8',
+      },
     ],
-    "stateMutability": "nonpayable",
-    "type": "constructor"
+    stateMutability: 'nonpayable',
+    type: 'constructor',
   },
   {
-    "inputs": [],
-    "name": "InsufficientAllowance",
-    "type": "error"
+    inputs: [],
+    name: 'InsufficientAllowance',
+    type: 'error',
   },
   {
-    "inputs": [],
-    "name": "InsufficientBalance",
-    "type": "error"
+    inputs: [],
+    name: 'InsufficientBalance',
+    type: 'error',
   },
   {
-    "inputs": [],
-    "name": "LengthMismatch",
-    "type": "error"
+    inputs: [],
+    name: 'LengthMismatch',
+    type: 'error',
   },
   {
-    "inputs": [],
-    "name": "NotOwner",
-    "type": "error"
+    inputs: [],
+    name: 'NotOwner',
+    type: 'error',
   },
   {
-    "inputs": [],
-    "name": "ZeroAddress",
-    "type": "error"
+    inputs: [],
+    name: 'ZeroAddress',
+    type: 'error',
   },
   {
-    "anonymous": false,
-    "inputs": [
+    anonymous: false,
+    inputs: [
       {
-        "indexed": true,
-        "internalType": "address",
-        "name": "owner",
-        "type": "address"
+        indexed: true,
+        internalType: 'address',
+        name: 'owner',
+        type: 'address',
       },
       {
-        "indexed": true,
-        "internalType": "address",
-        "name": "spender",
-        "type": "address"
+        indexed: true,
+        internalType: 'address',
+        name: 'spender',
+        type: 'address',
       },
       {
-        "indexed": false,
-        "internalType": "uint256",
-        "name": "value",
-        "type": "uint256"
-      }
+        indexed: false,
+        internalType: 'uint256',
+        name: 'value',
+        type: 'uint256',
+      },
     ],
-    "name": "Approval",
-    "type": "event"
+    name: 'Approval',
+    type: 'event',
   },
   {
-    "anonymous": false,
-    "inputs": [
+    anonymous: false,
+    inputs: [
       {
-        "indexed": false,
-        "internalType": "uint256",
-        "name": "amount",
-        "type": "uint256"
+        indexed: false,
+        internalType: 'uint256',
+        name: 'amount',
+        type: 'uint256',
       },
       {
-        "indexed": true,
-        "internalType": "bytes32",
-        "name": "proof",
-        "type": "bytes32"
-      }
+        indexed: true,
+        internalType: 'bytes32',
+        name: 'proof',
+        type: 'bytes32',
+      },
     ],
-    "name": "CollateralUpdated",
-    "type": "event"
+    name: 'CollateralUpdated',
+    type: 'event',
   },
   {
-    "anonymous": false,
-    "inputs": [
+    anonymous: false,
+    inputs: [
       {
-        "indexed": true,
-        "internalType": "address",
-        "name": "to",
-        "type": "address"
+        indexed: true,
+        internalType: 'address',
+        name: 'to',
+        type: 'address',
       },
       {
-        "indexed": false,
-        "internalType": "uint256",
-        "name": "amount",
-        "type": "uint256"
+        indexed: false,
+        internalType: 'uint256',
+        name: 'amount',
+        type: 'uint256',
       },
       {
-        "indexed": true,
-        "internalType": "bytes32",
-        "name": "ref",
-        "type": "bytes32"
-      }
+        indexed: true,
+        internalType: 'bytes32',
+        name: 'ref',
+        type: 'bytes32',
+      },
     ],
-    "name": "Minted",
-    "type": "event"
+    name: 'Minted',
+    type: 'event',
   },
   {
-    "anonymous": false,
-    "inputs": [
+    anonymous: false,
+    inputs: [
       {
-        "indexed": true,
-        "internalType": "address",
-        "name": "from",
-        "type": "address"
+        indexed: true,
+        internalType: 'address',
+        name: 'from',
+        type: 'address',
       },
       {
-        "indexed": true,
-        "internalType": "address",
-        "name": "to",
-        "type": "address"
+        indexed: true,
+        internalType: 'address',
+        name: 'to',
+        type: 'address',
       },
       {
-        "indexed": false,
-        "internalType": "uint256",
-        "name": "value",
-        "type": "uint256"
-      }
+        indexed: false,
+        internalType: 'uint256',
+        name: 'value',
+        type: 'uint256',
+      },
     ],
-    "name": "Transfer",
-    "type": "event"
+    name: 'Transfer',
+    type: 'event',
   },
   {
-    "inputs": [
+    inputs: [
       {
-        "internalType": "address",
-        "name": "",
-        "type": "address"
+        internalType: 'address',
+        name: '',
+        type: 'address',
       },
       {
-        "internalType": "address",
-        "name": "",
-        "type": "address"
-      }
+        internalType: 'address',
+        name: '',
+        type: 'address',
+      },
     ],
-    "name": "allowance",
-    "outputs": [
+    name: 'allowance',
+    outputs: [
       {
-        "internalType": "uint256",
-        "name": "",
-        "type": "uint256"
-      }
+        internalType: 'uint256',
+        name: '',
+        type: 'uint256',
+      },
     ],
-    "stateMutability": "view",
-    "type": "function"
+    stateMutability: 'view',
+    type: 'function',
   },
   {
-    "inputs": [
+    inputs: [
       {
-        "internalType": "address",
-        "name": "spender",
-        "type": "address"
+        internalType: 'address',
+        name: 'spender',
+        type: 'address',
       },
       {
-        "internalType": "uint256",
-        "name": "amount",
-        "type": "uint256"
-      }
+        internalType: 'uint256',
+        name: 'amount',
+        type: 'uint256',
+      },
     ],
-    "name": "approve",
-    "outputs": [
+    name: 'approve',
+    outputs: [
       {
-        "internalType": "bool",
-        "name": "",
-        "type": "bool"
-      }
+        internalType: 'bool',
+        name: '',
+        type: 'bool',
+      },
     ],
-    "stateMutability": "nonpayable",
-    "type": "function"
+    stateMutability: 'nonpayable',
+    type: 'function',
   },
   {
-    "inputs": [
+    inputs: [
       {
-        "internalType": "uint256",
-        "name": "amount",
-        "type": "uint256"
+        internalType: 'uint256',
+        name: 'amount',
+        type: 'uint256',
       },
       {
-        "internalType": "bytes32",
-        "name": "proof",
-        "type": "bytes32"
-      }
+        internalType: 'bytes32',
+        name: 'proof',
+        type: 'bytes32',
+      },
     ],
-    "name": "attestCollateral",
-    "outputs": [],
-    "stateMutability": "nonpayable",
-    "type": "function"
+    name: 'attestCollateral',
+    outputs: [],
+    stateMutability: 'nonpayable',
+    type: 'function',
   },
   {
-    "inputs": [
+    inputs: [
       {
-        "internalType": "address",
-        "name": "",
-        "type": "address"
-      }
+        internalType: 'address',
+        name: '',
+        type: 'address',
+      },
     ],
-    "name": "balanceOf",
-    "outputs": [
+    name: 'balanceOf',
+    outputs: [
       {
-        "internalType": "uint256",
-        "name": "",
-        "type": "uint256"
-      }
+        internalType: 'uint256',
+        name: '',
+        type: 'uint256',
+      },
     ],
-    "stateMutability": "view",
-    "type": "function"
+    stateMutability: 'view',
+    type: 'function',
   },
   {
-    "inputs": [
+    inputs: [
       {
-        "internalType": "address",
-        "name": "from",
-        "type": "address"
+        internalType: 'address',
+        name: 'from',
+        type: 'address',
       },
       {
-        "internalType": "uint256",
-        "name": "amount",
-        "type": "uint256"
-      }
+        internalType: 'uint256',
+        name: 'amount',
+        type: 'uint256',
+      },
     ],
-    "name": "burn",
-    "outputs": [],
-    "stateMutability": "nonpayable",
-    "type": "function"
+    name: 'burn',
+    outputs: [],
+    stateMutability: 'nonpayable',
+    type: 'function',
   },
   {
-    "inputs": [],
-    "name": "decimals",
-    "outputs": [
+    inputs: [],
+    name: 'decimals',
+    outputs: [
       {
-        "internalType": "uint8",
-        "name": "",
-        "type": "uint8"
-      }
+        internalType: 'uint8',
+        name: '',
+        type: 'uint8',
+      },
     ],
-    "stateMutability": "view",
-    "type": "function"
+    stateMutability: 'view',
+    type: 'function',
   },
   {
-    "inputs": [
+    inputs: [
       {
-        "internalType": "address",
-        "name": "to",
-        "type": "address"
+        internalType: 'address',
+        name: 'to',
+        type: 'address',
       },
       {
-        "internalType": "uint256",
-        "name": "amount",
-        "type": "uint256"
-      }
+        internalType: 'uint256',
+        name: 'amount',
+        type: 'uint256',
+      },
     ],
-    "name": "mint",
-    "outputs": [],
-    "stateMutability": "nonpayable",
-    "type": "function"
+    name: 'mint',
+    outputs: [],
+    stateMutability: 'nonpayable',
+    type: 'function',
   },
   {
-    "inputs": [
+    inputs: [
       {
-        "internalType": "address[]",
-        "name": "to",
-        "type": "address[]"
+        internalType: 'address[]',
+        name: 'to',
+        type: 'address[]',
       },
       {
-        "internalType": "uint256[]",
-        "name": "amounts",
-        "type": "uint256[]"
-      }
+        internalType: 'uint256[]',
+        name: 'amounts',
+        type: 'uint256[]',
+      },
     ],
-    "name": "mintBatch",
-    "outputs": [],
-    "stateMutability": "nonpayable",
-    "type": "function"
+    name: 'mintBatch',
+    outputs: [],
+    stateMutability: 'nonpayable',
+    type: 'function',
   },
   {
-    "inputs": [
+    inputs: [
       {
-        "internalType": "address",
-        "name": "to",
-        "type": "address"
+        internalType: 'address',
+        name: 'to',
+        type: 'address',
       },
       {
-        "internalType": "uint256",
-        "name": "amount",
-        "type": "uint256"
+        internalType: 'uint256',
+        name: 'amount',
+        type: 'uint256',
       },
       {
-        "internalType": "bytes32",
-        "name": "ref",
-        "type": "bytes32"
-      }
+        internalType: 'bytes32',
+        name: 'ref',
+        type: 'bytes32',
+      },
     ],
-    "name": "mintWithReference",
-    "outputs": [],
-    "stateMutability": "nonpayable",
-    "type": "function"
+    name: 'mintWithReference',
+    outputs: [],
+    stateMutability: 'nonpayable',
+    type: 'function',
   },
   {
-    "inputs": [],
-    "name": "name",
-    "outputs": [
+    inputs: [],
+    name: 'name',
+    outputs: [
       {
-        "internalType": "string",
-        "name": "",
-        "type": "string"
-      }
+        internalType: 'string',
+        name: '',
+        type: 'string',
+      },
     ],
-    "stateMutability": "view",
-    "type": "function"
+    stateMutability: 'view',
+    type: 'function',
   },
   {
-    "inputs": [],
-    "name": "owner",
-    "outputs": [
+    inputs: [],
+    name: 'owner',
+    outputs: [
       {
-        "internalType": "address",
-        "name": "",
-        "type": "address"
-      }
+        internalType: 'address',
+        name: '',
+        type: 'address',
+      },
     ],
-    "stateMutability": "view",
-    "type": "function"
+    stateMutability: 'view',
+    type: 'function',
   },
   {
-    "inputs": [],
-    "name": "symbol",
-    "outputs": [
+    inputs: [],
+    name: 'symbol',
+    outputs: [
       {
-        "internalType": "string",
-        "name": "",
-        "type": "string"
-      }
+        internalType: 'string',
+        name: '',
+        type: 'string',
+      },
     ],
-    "stateMutability": "view",
-    "type": "function"
+    stateMutability: 'view',
+    type: 'function',
   },
   {
-    "inputs": [],
-    "name": "totalSupply",
-    "outputs": [
+    inputs: [],
+    name: 'totalSupply',
+    outputs: [
       {
-        "internalType": "uint256",
-        "name": "",
-        "type": "uint256"
-      }
+        internalType: 'uint256',
+        name: '',
+        type: 'uint256',
+      },
     ],
-    "stateMutability": "view",
-    "type": "function"
+    stateMutability: 'view',
+    type: 'function',
   },
   {
-    "inputs": [
+    inputs: [
       {
-        "internalType": "address",
-        "name": "to",
-        "type": "address"
+        internalType: 'address',
+        name: 'to',
+        type: 'address',
       },
       {
-        "internalType": "uint256",
-        "name": "amount",
-        "type": "uint256"
-      }
+        internalType: 'uint256',
+        name: 'amount',
+        type: 'uint256',
+      },
     ],
-    "name": "transfer",
-    "outputs": [
+    name: 'transfer',
+    outputs: [
       {
-        "internalType": "bool",
-        "name": "",
-        "type": "bool"
-      }
+        internalType: 'bool',
+        name: '',
+        type: 'bool',
+      },
     ],
-    "stateMutability": "nonpayable",
-    "type": "function"
+    stateMutability: 'nonpayable',
+    type: 'function',
   },
   {
-    "inputs": [
+    inputs: [
       {
-        "internalType": "address",
-        "name": "from",
-        "type": "address"
+        internalType: 'address',
+        name: 'from',
+        type: 'address',
       },
       {
-        "internalType": "address",
-        "name": "to",
-        "type": "address"
+        internalType: 'address',
+        name: 'to',
+        type: 'address',
       },
       {
-        "internalType": "uint256",
-        "name": "amount",
-        "type": "uint256"
-      }
+        internalType: 'uint256',
+        name: 'amount',
+        type: 'uint256',
+      },
     ],
-    "name": "transferFrom",
-    "outputs": [
+    name: 'transferFrom',
+    outputs: [
       {
-        "internalType": "bool",
-        "name": "",
-        "type": "bool"
-      }
+        internalType: 'bool',
+        name: '',
+        type: 'bool',
+      },
     ],
-    "stateMutability": "nonpayable",
-    "type": "function"
-  }
+    stateMutability: 'nonpayable',
+    type: 'function',
+  },
 ] as const;
 
-export const depositTokenBytecode = '0x60a060405234801561001057600080fd5b50604051610e93380380610e9383398101604081905261002f91610121565b600061003b848261023a565b506001610048838261023a565b5060ff166080525050600380546001600160a01b031916331790556102fc565b634e487b7160e01b600052604160045260246000fd5b600082601f83011261008f57600080fd5b81516001600160401b038111156100a8576100a8610068565b604051601f8201601f19908116603f011681016001600160401b03811182821017156100d6576100d6610068565b6040528181528382016020018510156100ee57600080fd5b60005b8281101561010d576020818601810151838301820152016100f1565b506000918101602001919091529392505050565b60008060006060848603121561013657600080fd5b83516001600160401b0381111561014c57600080fd5b6101588682870161007e565b602086015190945090506001600160401b0381111561017657600080fd5b6101828682870161007e565b925050604084015160ff8116811461019957600080fd5b809150509250925092565b600181811c908216806101b857607f821691505b6020821081036101d857634e487b7160e01b600052602260045260246000fd5b50919050565b601f821115610235578282111561023557806000526020600020601f840160051c602085101561020c575060005b90810190601f840160051c0360005b818110156102315760008382015560010161021b565b5050505b505050565b81516001600160401b0381111561025357610253610068565b6102678161026184546101a4565b846101de565b6020601f82116001811461029b57600083156102835750848201515b600019600385901b1c1916600184901b1784556102f5565b600084815260208120601f198516915b828110156102cb57878501518255602094850194600190920191016102ab565b50848210156102e95786840151600019600387901b60f8161c191681555b505060018360011b0184555b5050505050565b608051610b7c610317600039600061016a0152610b7c6000f3fe608060405234801561001057600080fd5b50600436106100f55760003560e01c806370a08231116100975780639dc29fac116100665780639dc29fac1461022c578063a9059cbb1461023f578063b1ea126c14610252578063dd62ed3e1461026557600080fd5b806370a08231146101c65780637c88e3d9146101e65780638da5cb5b146101f957806395d89b411461022457600080fd5b806323b872dd116100d357806323b872dd14610152578063313ce5671461016557806340c10f191461019e5780635acbfb1c146101b357600080fd5b806306fdde03146100fa578063095ea7b31461011857806318160ddd1461013b575b600080fd5b610102610290565b60405161010f91906108ab565b60405180910390f35b61012b610126366004610915565b61031e565b604051901515815260200161010f565b61014460025481565b60405190815260200161010f565b61012b61016036600461093f565b61038b565b61018c7f000000000000000000000000000000000000000000000000000000000000000081565b60405160ff909116815260200161010f565b6101b16101ac366004610915565b61041e565b005b6101b16101c136600461097c565b610457565b6101446101d436600461099e565b60046020526000908152604090205481565b6101b16101f4366004610a0c565b6104c0565b60035461020c906001600160a01b031681565b6040516001600160a01b03909116815260200161010f565b610102610570565b6101b161023a366004610915565b61057d565b61012b61024d366004610915565b61066d565b6101b1610260366004610a7d565b610683565b610144610273366004610ab0565b600560209081526000928352604080842090915290825290205481565b6000805461029d90610ae3565b80601f01602080910402602001604051908101604052809291908181526020018280546102c990610ae3565b80156103165780601f106102eb57610100808354040283529160200191610316565b820191906000526020600020905b8154815290600101906020018083116102f957829003601f168201915b505050505081565b3360008181526005602090815260408083206001600160a01b038716808552925280832085905551919290917f8c5be1e5ebec7d5bd14f71427d1e84f3dd0314c0f7b2291e5b200ac8c7c3b925906103799086815260200190565b60405180910390a35060015b92915050565b6001600160a01b0383166000908152600560209081526040808320338452909152812054600019811461040857828110156103d9576040516313be252b60e01b815260040160405180910390fd5b6103e38382610b33565b6001600160a01b03861660009081526005602090815260408083203384529091529020555b610413858585610701565b506001949350505050565b6003546001600160a01b03163314610449576040516330cd747160e01b815260040160405180910390fd5b6104538282610802565b5050565b6003546001600160a01b03163314610482576040516330cd747160e01b815260040160405180910390fd5b807f66bd2dd438e3f6ac92488749babef2cee1c4b79f1acbaf17a8082a1e00a79444836040516104b491815260200190565b60405180910390a25050565b6003546001600160a01b031633146104eb576040516330cd747160e01b815260040160405180910390fd5b82811461050e576040516001621398b960e31b0319815260040160405180910390fd5b60005b838110156105695761056185858381811061052e5761052e610b46565b9050602002016020810190610543919061099e565b84848481811061055557610555610b46565b90506020020135610802565b600101610511565b5050505050565b6001805461029d90610ae3565b6003546001600160a01b031633146105a8576040516330cd747160e01b815260040160405180910390fd5b6001600160a01b0382166000908152600460205260409020548111156105e157604051631e9acf1760e31b815260040160405180910390fd5b6001600160a01b03821660009081526004602052604081208054839290610609908490610b33565b9250508190555080600260008282546106229190610b33565b90915550506040518181526000906001600160a01b038416907fddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef906020015b60405180910390a35050565b600061067a338484610701565b50600192915050565b6003546001600160a01b031633146106ae576040516330cd747160e01b815260040160405180910390fd5b6106b88383610802565b80836001600160a01b03167fc263b302aec62d29105026245f19e16f8e0137066ccd4a8bd941f716bd4096bb846040516106f491815260200190565b60405180910390a3505050565b6001600160a01b0382166107285760405163d92e233d60e01b815260040160405180910390fd5b6001600160a01b03831660009081526004602052604090205481111561076157604051631e9acf1760e31b815260040160405180910390fd5b6001600160a01b03831660009081526004602052604081208054839290610789908490610b33565b90915550506001600160a01b038216600090815260046020526040812080548392906107b6908490610b5c565b92505081905550816001600160a01b0316836001600160a01b03167fddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef836040516106f491815260200190565b6001600160a01b0382166108295760405163d92e233d60e01b815260040160405180910390fd5b806002600082825461083b9190610b5c565b90915550506001600160a01b03821660009081526004602052604081208054839290610868908490610b5c565b90915550506040518181526001600160a01b038316906000907fddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef90602001610661565b602081526000825180602084015260005b818110156108d957602081860181015160408684010152016108bc565b506000604082850101526040601f19601f83011684010191505092915050565b80356001600160a01b038116811461091057600080fd5b919050565b6000806040838503121561092857600080fd5b610931836108f9565b946020939093013593505050565b60008060006060848603121561095457600080fd5b61095d846108f9565b925061096b602085016108f9565b929592945050506040919091013590565b6000806040838503121561098f57600080fd5b50508035926020909101359150565b6000602082840312156109b057600080fd5b6109b9826108f9565b9392505050565b60008083601f8401126109d257600080fd5b50813567ffffffffffffffff8111156109ea57600080fd5b6020830191508360208260051b8501011115610a0557600080fd5b9250929050565b60008060008060408587031215610a2257600080fd5b843567ffffffffffffffff811115610a3957600080fd5b610a45878288016109c0565b909550935050602085013567ffffffffffffffff811115610a6557600080fd5b610a71878288016109c0565b95989497509550505050565b600080600060608486031215610a9257600080fd5b610a9b846108f9565b95602085013595506040909401359392505050565b60008060408385031215610ac357600080fd5b610acc836108f9565b9150610ada602084016108f9565b90509250929050565b600181811c90821680610af757607f821691505b602082108103610b1757634e487b7160e01b600052602260045260246000fd5b50919050565b634e487b7160e01b600052601160045260246000fd5b8181038181111561038557610385610b1d565b634e487b7160e01b600052603260045260246000fd5b8082018082111561038557610385610b1d56fea164736f6c6343000825000a' as const;
+export const depositTokenBytecode =
+  '0x60a060405234801561001057600080fd5b50604051610e93380380610e9383398101604081905261002f91610121565b600061003b848261023a565b506001610048838261023a565b5060ff166080525050600380546001600160a01b031916331790556102fc565b634e487b7160e01b600052604160045260246000fd5b600082601f83011261008f57600080fd5b81516001600160401b038111156100a8576100a8610068565b604051601f8201601f19908116603f011681016001600160401b03811182821017156100d6576100d6610068565b6040528181528382016020018510156100ee57600080fd5b60005b8281101561010d576020818601810151838301820152016100f1565b506000918101602001919091529392505050565b60008060006060848603121561013657600080fd5b83516001600160401b0381111561014c57600080fd5b6101588682870161007e565b602086015190945090506001600160401b0381111561017657600080fd5b6101828682870161007e565b925050604084015160ff8116811461019957600080fd5b809150509250925092565b600181811c908216806101b857607f821691505b6020821081036101d857634e487b7160e01b600052602260045260246000fd5b50919050565b601f821115610235578282111561023557806000526020600020601f840160051c602085101561020c575060005b90810190601f840160051c0360005b818110156102315760008382015560010161021b565b5050505b505050565b81516001600160401b0381111561025357610253610068565b6102678161026184546101a4565b846101de565b6020601f82116001811461029b57600083156102835750848201515b600019600385901b1c1916600184901b1784556102f5565b600084815260208120601f198516915b828110156102cb57878501518255602094850194600190920191016102ab565b50848210156102e95786840151600019600387901b60f8161c191681555b505060018360011b0184555b5050505050565b608051610b7c610317600039600061016a0152610b7c6000f3fe608060405234801561001057600080fd5b50600436106100f55760003560e01c806370a08231116100975780639dc29fac116100665780639dc29fac1461022c578063a9059cbb1461023f578063b1ea126c14610252578063dd62ed3e1461026557600080fd5b806370a08231146101c65780637c88e3d9146101e65780638da5cb5b146101f957806395d89b411461022457600080fd5b806323b872dd116100d357806323b872dd14610152578063313ce5671461016557806340c10f191461019e5780635acbfb1c146101b357600080fd5b806306fdde03146100fa578063095ea7b31461011857806318160ddd1461013b575b600080fd5b610102610290565b60405161010f91906108ab565b60405180910390f35b61012b610126366004610915565b61031e565b604051901515815260200161010f565b61014460025481565b60405190815260200161010f565b61012b61016036600461093f565b61038b565b61018c7f000000000000000000000000000000000000000000000000000000000000000081565b60405160ff909116815260200161010f565b6101b16101ac366004610915565b61041e565b005b6101b16101c136600461097c565b610457565b6101446101d436600461099e565b60046020526000908152604090205481565b6101b16101f4366004610a0c565b6104c0565b60035461020c906001600160a01b031681565b6040516001600160a01b03909116815260200161010f565b610102610570565b6101b161023a366004610915565b61057d565b61012b61024d366004610915565b61066d565b6101b1610260366004610a7d565b610683565b610144610273366004610ab0565b600560209081526000928352604080842090915290825290205481565b6000805461029d90610ae3565b80601f01602080910402602001604051908101604052809291908181526020018280546102c990610ae3565b80156103165780601f106102eb57610100808354040283529160200191610316565b820191906000526020600020905b8154815290600101906020018083116102f957829003601f168201915b505050505081565b3360008181526005602090815260408083206001600160a01b038716808552925280832085905551919290917f8c5be1e5ebec7d5bd14f71427d1e84f3dd0314c0f7b2291e5b200ac8c7c3b925906103799086815260200190565b60405180910390a35060015b92915050565b6001600160a01b0383166000908152600560209081526040808320338452909152812054600019811461040857828110156103d9576040516313be252b60e01b815260040160405180910390fd5b6103e38382610b33565b6001600160a01b03861660009081526005602090815260408083203384529091529020555b610413858585610701565b506001949350505050565b6003546001600160a01b03163314610449576040516330cd747160e01b815260040160405180910390fd5b6104538282610802565b5050565b6003546001600160a01b03163314610482576040516330cd747160e01b815260040160405180910390fd5b807f66bd2dd438e3f6ac92488749babef2cee1c4b79f1acbaf17a8082a1e00a79444836040516104b491815260200190565b60405180910390a25050565b6003546001600160a01b031633146104eb576040516330cd747160e01b815260040160405180910390fd5b82811461050e576040516001621398b960e31b0319815260040160405180910390fd5b60005b838110156105695761056185858381811061052e5761052e610b46565b9050602002016020810190610543919061099e565b84848481811061055557610555610b46565b90506020020135610802565b600101610511565b5050505050565b6001805461029d90610ae3565b6003546001600160a01b031633146105a8576040516330cd747160e01b815260040160405180910390fd5b6001600160a01b0382166000908152600460205260409020548111156105e157604051631e9acf1760e31b815260040160405180910390fd5b6001600160a01b03821660009081526004602052604081208054839290610609908490610b33565b9250508190555080600260008282546106229190610b33565b90915550506040518181526000906001600160a01b038416907fddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef906020015b60405180910390a35050565b600061067a338484610701565b50600192915050565b6003546001600160a01b031633146106ae576040516330cd747160e01b815260040160405180910390fd5b6106b88383610802565b80836001600160a01b03167fc263b302aec62d29105026245f19e16f8e0137066ccd4a8bd941f716bd4096bb846040516106f491815260200190565b60405180910390a3505050565b6001600160a01b0382166107285760405163d92e233d60e01b815260040160405180910390fd5b6001600160a01b03831660009081526004602052604090205481111561076157604051631e9acf1760e31b815260040160405180910390fd5b6001600160a01b03831660009081526004602052604081208054839290610789908490610b33565b90915550506001600160a01b038216600090815260046020526040812080548392906107b6908490610b5c565b92505081905550816001600160a01b0316836001600160a01b03167fddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef836040516106f491815260200190565b6001600160a01b0382166108295760405163d92e233d60e01b815260040160405180910390fd5b806002600082825461083b9190610b5c565b90915550506001600160a01b03821660009081526004602052604081208054839290610868908490610b5c565b90915550506040518181526001600160a01b038316906000907fddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef90602001610661565b602081526000825180602084015260005b818110156108d957602081860181015160408684010152016108bc565b506000604082850101526040601f19601f83011684010191505092915050565b80356001600160a01b038116811461091057600080fd5b919050565b6000806040838503121561092857600080fd5b610931836108f9565b946020939093013593505050565b60008060006060848603121561095457600080fd5b61095d846108f9565b925061096b602085016108f9565b929592945050506040919091013590565b6000806040838503121561098f57600080fd5b50508035926020909101359150565b6000602082840312156109b057600080fd5b6109b9826108f9565b9392505050565b60008083601f8401126109d257600080fd5b50813567ffffffffffffffff8111156109ea57600080fd5b6020830191508360208260051b8501011115610a0557600080fd5b9250929050565b60008060008060408587031215610a2257600080fd5b843567ffffffffffffffff811115610a3957600080fd5b610a45878288016109c0565b909550935050602085013567ffffffffffffffff811115610a6557600080fd5b610a71878288016109c0565b95989497509550505050565b600080600060608486031215610a9257600080fd5b610a9b846108f9565b95602085013595506040909401359392505050565b60008060408385031215610ac357600080fd5b610acc836108f9565b9150610ada602084016108f9565b90509250929050565b600181811c90821680610af757607f821691505b602082108103610b1757634e487b7160e01b600052602260045260246000fd5b50919050565b634e487b7160e01b600052601160045260246000fd5b8181038181111561038557610385610b1d565b634e487b7160e01b600052603260045260246000fd5b8082018082111561038557610385610b1d56fea164736f6c6343000825000a' as const;

@@ -103,9 +103,16 @@ export function compareBalances(i: BalanceInputs): BalanceComparison[] {
 export function snapshotRow(c: BalanceComparison, at: number): BalanceSnapshotRow {
   return {
     snapshot_id: `${c.scope}:${c.subject}:${c.currency}:${at}`,
-    scope: c.scope, subject: c.subject, currency: c.currency, token_key: '',
-    bank_balance: c.bank.toString(), chain_balance: c.chain.toString(), onchain_reported: c.reported.toString(),
-    in_flight: c.inFlight.toString(), unexplained: c.unexplained.toString(), at,
+    scope: c.scope,
+    subject: c.subject,
+    currency: c.currency,
+    token_key: '',
+    bank_balance: c.bank.toString(),
+    chain_balance: c.chain.toString(),
+    onchain_reported: c.reported.toString(),
+    in_flight: c.inFlight.toString(),
+    unexplained: c.unexplained.toString(),
+    at,
   };
 }
 
@@ -121,8 +128,7 @@ export interface DriftState {
  * Decides what a comparison means for its drift discrepancy: nothing, open one (the unexplained
  * part has exceeded the tolerance for longer than the grace period) or resolve the open one.
  */
-export function driftDecision(c: BalanceComparison, s: DriftState, o: { toleranceBase: bigint; graceMs: number }, now: number):
-  { next: DriftState; open?: string; resolve?: string } {
+export function driftDecision(c: BalanceComparison, s: DriftState, o: { toleranceBase: bigint; graceMs: number }, now: number): { next: DriftState; open?: string; resolve?: string } {
   const drifting = abs(c.unexplained) > o.toleranceBase;
   if (!drifting) return s.openId ? { next: {}, resolve: s.openId } : { next: {} };
   const since = s.since ?? now;

@@ -82,9 +82,10 @@ export function isKnownCurrency(code: string): boolean {
 export function currencyExponent(code: string): number {
   if (!isKnownCurrency(code)) {
     throw new SchemaViolation(`Unknown currency '${code}': not an ISO 4217 code this engine knows.`, {
-      details: code !== code.toUpperCase() && isKnownCurrency(code.toUpperCase())
-        ? `ISO 4217 codes are upper case; did the producer mean '${code.toUpperCase()}'?`
-        : 'Add it with its minor-unit exponent to src/domain/currencies.ts if it is legitimate.',
+      details:
+        code !== code.toUpperCase() && isKnownCurrency(code.toUpperCase())
+          ? `ISO 4217 codes are upper case; did the producer mean '${code.toUpperCase()}'?`
+          : 'Add it with its minor-unit exponent to src/domain/currencies.ts if it is legitimate.',
     });
   }
   return CURRENCY_EXPONENTS[code]!;

@@ -7,7 +7,10 @@ import { createHash } from 'node:crypto';
 import type { ChainEvent, LedgerEntry } from './types.js';
 
 const digest = (fields: readonly (string | number | bigint | null)[]) =>
-  createHash('sha256').update(JSON.stringify(fields.map((f) => (typeof f === 'bigint' ? f.toString() : f)))).digest('hex').slice(0, 16);
+  createHash('sha256')
+    .update(JSON.stringify(fields.map((f) => (typeof f === 'bigint' ? f.toString() : f))))
+    .digest('hex')
+    .slice(0, 16);
 
 /** The id under which a ledger entry's content is recorded (also its leg id when it is a leg). */
 export const ledgerEntryKey = (e: Pick<LedgerEntry, 'entryId'>) => `bank:${e.entryId}`;

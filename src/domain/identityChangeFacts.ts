@@ -5,11 +5,7 @@ import type { IdentityChange } from './identityMap.js';
  * The identity_changes facts of one mapping update: one per wallet changed, with the id
  * `<seq>:<wallet>` so every worker replaying the MAPPINGS stream derives the same fact.
  */
-export function identityChangeFacts(
-  changes: readonly IdentityChange[],
-  update: { seq: number; publishedAt: number },
-  recordedAt: number,
-): Fact[] {
+export function identityChangeFacts(changes: readonly IdentityChange[], update: { seq: number; publishedAt: number }, recordedAt: number): Fact[] {
   return changes.map((c) => ({
     table: 'identity_changes',
     row: {

@@ -46,9 +46,7 @@ export class IdentityMap implements IdentityView {
     for (const w of wallets) {
       const previous = this.walletToAccount.get(w);
       if (previous === m.accountId) continue;
-      changes.push(previous === undefined
-        ? { kind: 'linked', wallet: w, from: null, to: m.accountId }
-        : { kind: 'moved', wallet: w, from: previous, to: m.accountId });
+      changes.push(previous === undefined ? { kind: 'linked', wallet: w, from: null, to: m.accountId } : { kind: 'moved', wallet: w, from: previous, to: m.accountId });
     }
     for (const w of this.accountToWallets.get(m.accountId) ?? []) {
       if (!wallets.has(w)) changes.push({ kind: 'unlinked', wallet: w, from: m.accountId, to: null });

@@ -214,4 +214,3 @@ export function checkTimestamp(what: string, field: string, t: number | bigint, 
   if (p) fail(what, field, p);
   return Number(t);
 }
-

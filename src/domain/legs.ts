@@ -44,7 +44,10 @@ export function minorUnitsKey(value: bigint, decimals: number, exponent: number)
   const whole = value / scale;
   const frac = value % scale;
   if (frac === 0n) return whole.toString();
-  const digits = frac.toString().padStart(decimals - exponent, '0').replace(/0+$/, '');
+  const digits = frac
+    .toString()
+    .padStart(decimals - exponent, '0')
+    .replace(/0+$/, '');
   return `${whole}.${digits}`;
 }
 

@@ -36,8 +36,7 @@ export function minorToBase(amountMinor: bigint, exponent: number, decimals: num
   const divisor = pow10(exponent - decimals);
   if (amountMinor % divisor !== 0n) {
     throw new SchemaViolation(
-      `Amount ${formatMinor(amountMinor, exponent)} (${amountMinor} minor units, exponent ${exponent}) ` +
-        `cannot be expressed exactly in a token with ${decimals} decimals.`,
+      `Amount ${formatMinor(amountMinor, exponent)} (${amountMinor} minor units, exponent ${exponent}) ` + `cannot be expressed exactly in a token with ${decimals} decimals.`,
       { details: `Its last ${exponent - decimals} digit(s) would be lost; the amount must be a multiple of ${divisor} minor units.` },
     );
   }
@@ -49,11 +48,7 @@ export function minorToBase(amountMinor: bigint, exponent: number, decimals: num
  * `exact` is false when base units below the currency's minor unit were dropped; `minor` is
  * then truncated toward zero. The caller decides whether an inexact amount is a mismatch.
  */
-export function baseToMinor(
-  base: bigint,
-  decimals: number,
-  exponent: number,
-): { minor: bigint; exact: boolean } {
+export function baseToMinor(base: bigint, decimals: number, exponent: number): { minor: bigint; exact: boolean } {
   assertScale('decimals', decimals);
   assertScale('exponent', exponent);
   if (exponent >= decimals) return { minor: base * pow10(exponent - decimals), exact: true };
@@ -108,9 +103,7 @@ export function parseDecimalToMinor(text: string, exponent: number): bigint {
   const [, sign = '', int = '', fracRaw = ''] = m;
   const frac = fracRaw.replace(/0+$/, '');
   if (frac.length > exponent) {
-    throw new SchemaViolation(
-      `Amount '${text}' has more decimal places than the currency's ${exponent}; it cannot be expressed exactly in minor units.`,
-    );
+    throw new SchemaViolation(`Amount '${text}' has more decimal places than the currency's ${exponent}; it cannot be expressed exactly in minor units.`);
   }
   const minor = BigInt(int) * pow10(exponent) + BigInt(frac.padEnd(exponent, '0') || '0');
   return sign === '-' ? -minor : minor;

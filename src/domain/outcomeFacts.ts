@@ -17,13 +17,29 @@ export interface LegView {
 }
 
 export const viewOfLeg = (l: Leg): LegView => ({
-  id: l.legId, side: l.side, flow: l.flow, accountId: l.accountId, wallet: l.wallet, currency: l.currency,
-  tokenKey: l.tokenKey, amountKey: l.amountKey, amountNative: l.amountNative, eventTime: l.eventTime,
+  id: l.legId,
+  side: l.side,
+  flow: l.flow,
+  accountId: l.accountId,
+  wallet: l.wallet,
+  currency: l.currency,
+  tokenKey: l.tokenKey,
+  amountKey: l.amountKey,
+  amountNative: l.amountNative,
+  eventTime: l.eventTime,
 });
 
 export const viewOfStored = (l: StoredLeg): LegView => ({
-  id: l.id, side: l.s, flow: l.f, accountId: l.a, wallet: l.w, currency: l.c, tokenKey: l.k,
-  amountKey: l.m, amountNative: l.n, eventTime: l.t,
+  id: l.id,
+  side: l.s,
+  flow: l.f,
+  accountId: l.a,
+  wallet: l.w,
+  currency: l.c,
+  tokenKey: l.k,
+  amountKey: l.m,
+  amountNative: l.n,
+  eventTime: l.t,
 });
 
 const kindOfId = (discrepancyId: string) => discrepancyId.slice(0, discrepancyId.indexOf(':')) as DiscrepancyKind;
@@ -106,9 +122,12 @@ export function factOfContentConflict(args: {
 }): Fact {
   const side = args.id.startsWith('chain:') ? 'chain' : 'bank';
   return discrepancyEvent({
-    id: `DUPLICATE:${args.id}:${args.again}`, kind: 'DUPLICATE', status: 'open',
+    id: `DUPLICATE:${args.id}:${args.again}`,
+    kind: 'DUPLICATE',
+    status: 'open',
     fallback: { ...args.fields, ...(side === 'bank' ? { bank_leg_id: args.id } : { chain_leg_id: args.id }) },
-    eventTime: args.eventTime, now: args.now,
+    eventTime: args.eventTime,
+    now: args.now,
     reason: `${args.id} was delivered again with different content (fingerprint ${args.again}, first seen: ${args.first}): ${args.says}; the first content stands`,
   });
 }
@@ -126,44 +145,81 @@ export function factsOfOutcome(leg: Leg, outcome: Outcome, now: number): Fact[] 
       const { bank, chain } = pair(viewOfStored(outcome.other));
       const facts: Fact[] = [{ table: 'matches', row: matchRow(bank, chain, outcome, 'matched', now) }];
       if (outcome.resolves) {
-        facts.push(discrepancyEvent({
-          id: outcome.resolves, status: 'resolved', bank, chain, eventTime: self.eventTime, now,
-          reason: `late ${self.side} leg ${self.id} matched ${outcome.other.id} by ${outcome.by} (${outcome.mid})`,
-        }));
+        facts.push(
+          discrepancyEvent({
+            id: outcome.resolves,
+            status: 'resolved',
+            bank,
+            chain,
+            eventTime: self.eventTime,
+            now,
+            reason: `late ${self.side} leg ${self.id} matched ${outcome.other.id} by ${outcome.by} (${outcome.mid})`,
+          }),
+        );
       }
       return facts;
     }
     case 'mismatch': {
       const { bank, chain } = pair(viewOfStored(outcome.other));
-      const what = outcome.kind === 'AMOUNT_MISMATCH'
-        ? `amounts differ: bank ${bank.amountKey} vs chain ${chain.amountKey} minor units of ${bank.currency}`
-        : `currencies differ: bank ${bank.currency} vs token ${chain.tokenKey} (${chain.currency})`;
-      const facts: Fact[] = [discrepancyEvent({
-        id: outcome.discrepancyId, kind: outcome.kind, status: 'open', bank, chain, eventTime: self.eventTime, now,
-        reason: `${bank.id} and ${chain.id} share ${outcome.by === 'reference' ? 'a reference' : 'their attributes'} but ${what}`,
-      })];
+      const what =
+        outcome.kind === 'AMOUNT_MISMATCH'
+          ? `amounts differ: bank ${bank.amountKey} vs chain ${chain.amountKey} minor units of ${bank.currency}`
+          : `currencies differ: bank ${bank.currency} vs token ${chain.tokenKey} (${chain.currency})`;
+      const facts: Fact[] = [
+        discrepancyEvent({
+          id: outcome.discrepancyId,
+          kind: outcome.kind,
+          status: 'open',
+          bank,
+          chain,
+          eventTime: self.eventTime,
+          now,
+          reason: `${bank.id} and ${chain.id} share ${outcome.by === 'reference' ? 'a reference' : 'their attributes'} but ${what}`,
+        }),
+      ];
       if (outcome.resolves) {
-        facts.push(discrepancyEvent({
-          id: outcome.resolves, status: 'resolved', bank, chain, eventTime: self.eventTime, now,
-          reason: `superseded by ${outcome.discrepancyId}: the missing leg arrived with different terms`,
-        }));
+        facts.push(
+          discrepancyEvent({
+            id: outcome.resolves,
+            status: 'resolved',
+            bank,
+            chain,
+            eventTime: self.eventTime,
+            now,
+            reason: `superseded by ${outcome.discrepancyId}: the missing leg arrived with different terms`,
+          }),
+        );
       }
       return facts;
     }
     case 'duplicate': {
       const { bank, chain } = pair(viewOfStored(outcome.other));
-      return [discrepancyEvent({
-        id: `DUPLICATE:${self.id}`, kind: 'DUPLICATE', status: 'open', bank, chain, eventTime: self.eventTime, now,
-        reason: `${self.id} carries the reference of ${outcome.other.id}, which is already matched (${outcome.other.mid ?? ''})`,
-      })];
+      return [
+        discrepancyEvent({
+          id: `DUPLICATE:${self.id}`,
+          kind: 'DUPLICATE',
+          status: 'open',
+          bank,
+          chain,
+          eventTime: self.eventTime,
+          now,
+          reason: `${self.id} carries the reference of ${outcome.other.id}, which is already matched (${outcome.other.mid ?? ''})`,
+        }),
+      ];
     }
     case 'conflict': {
       const other = viewOfStored(outcome.other);
-      return [discrepancyEvent({
-        id: `DUPLICATE:${self.id}:${leg.fingerprint}`, kind: 'DUPLICATE', status: 'open',
-        ...(self.side === 'bank' ? { bank: self } : { chain: self }), eventTime: self.eventTime, now,
-        reason: `${self.id} was delivered again with different content: amount ${self.amountKey} (first seen: ${other.amountKey})`,
-      })];
+      return [
+        discrepancyEvent({
+          id: `DUPLICATE:${self.id}:${leg.fingerprint}`,
+          kind: 'DUPLICATE',
+          status: 'open',
+          ...(self.side === 'bank' ? { bank: self } : { chain: self }),
+          eventTime: self.eventTime,
+          now,
+          reason: `${self.id} was delivered again with different content: amount ${self.amountKey} (first seen: ${other.amountKey})`,
+        }),
+      ];
     }
     case 'reversal': {
       if (!outcome.other) return [];
@@ -171,18 +227,29 @@ export function factsOfOutcome(leg: Leg, outcome: Outcome, now: number): Fact[] 
       return [
         { table: 'matches', row: matchRow(bank, chain, outcome, 'reversed', now) },
         discrepancyEvent({
-          id: `REVERSAL_AFTER_MATCH:${bank.id}`, kind: 'REVERSAL_AFTER_MATCH', status: 'open', bank, chain,
-          eventTime: self.eventTime, now,
+          id: `REVERSAL_AFTER_MATCH:${bank.id}`,
+          kind: 'REVERSAL_AFTER_MATCH',
+          status: 'open',
+          bank,
+          chain,
+          eventTime: self.eventTime,
+          now,
           reason: `${bank.id} was reversed after it matched ${chain.id}: tokens are outstanding without the bank ${bank.flow === 'deposit' ? 'credit' : 'debit'}`,
         }),
       ];
     }
     case 'withdrawn':
       if (!outcome.resolves) return [];
-      return [discrepancyEvent({
-        id: outcome.resolves, status: 'resolved', ...(self.side === 'bank' ? { bank: self } : { chain: self }),
-        eventTime: self.eventTime, now, reason: `${self.id} was reversed: nothing is owed on chain any more`,
-      })];
+      return [
+        discrepancyEvent({
+          id: outcome.resolves,
+          status: 'resolved',
+          ...(self.side === 'bank' ? { bank: self } : { chain: self }),
+          eventTime: self.eventTime,
+          now,
+          reason: `${self.id} was reversed: nothing is owed on chain any more`,
+        }),
+      ];
   }
 }
 
@@ -191,19 +258,20 @@ export function factsOfOutcome(leg: Leg, outcome: Outcome, now: number): Fact[] 
  * it had (a 'retracted' version) and any discrepancy that no longer holds (resolved). The
  * counterpart it re-opened will match the re-mined event, or expire, like any parked leg.
  */
-export function factsOfRetraction(
-  r: { eventId: string; chainId: number; blockNumber: bigint; blockHash: string },
-  outcome: RetractionOutcome,
-  now: number,
-): Fact[] {
-  const facts: Fact[] = [{
-    table: 'chain_event_retractions',
-    row: {
-      event_id: r.eventId, chain_id: r.chainId, block_number: r.blockNumber.toString(), block_hash: r.blockHash,
-      reason: `block ${r.blockNumber} (${r.blockHash}) was orphaned by a reorg deeper than the confirmation depth`,
-      recorded_at: now,
+export function factsOfRetraction(r: { eventId: string; chainId: number; blockNumber: bigint; blockHash: string }, outcome: RetractionOutcome, now: number): Fact[] {
+  const facts: Fact[] = [
+    {
+      table: 'chain_event_retractions',
+      row: {
+        event_id: r.eventId,
+        chain_id: r.chainId,
+        block_number: r.blockNumber.toString(),
+        block_hash: r.blockHash,
+        reason: `block ${r.blockNumber} (${r.blockHash}) was orphaned by a reorg deeper than the confirmation depth`,
+        recorded_at: now,
+      },
     },
-  }];
+  ];
   if (outcome.t !== 'retracted') return facts;
   const chain = viewOfStored(outcome.self);
   const bank = outcome.other ? viewOfStored(outcome.other) : undefined;
@@ -212,10 +280,17 @@ export function factsOfRetraction(
     facts.push({ table: 'matches', row });
   }
   if (outcome.resolves) {
-    facts.push(discrepancyEvent({
-      id: outcome.resolves, status: 'resolved', bank, chain, eventTime: chain.eventTime, now,
-      reason: `${chain.id} was retracted by a reorg${bank ? `; ${bank.id} is open again for the re-mined event` : ''}`,
-    }));
+    facts.push(
+      discrepancyEvent({
+        id: outcome.resolves,
+        status: 'resolved',
+        bank,
+        chain,
+        eventTime: chain.eventTime,
+        now,
+        reason: `${chain.id} was retracted by a reorg${bank ? `; ${bank.id} is open again for the re-mined event` : ''}`,
+      }),
+    );
   }
   return facts;
 }
@@ -225,7 +300,11 @@ export function factOfExpiredLeg(l: StoredLeg, now: number): Fact {
   const v = viewOfStored(l);
   const missing = l.s === 'bank' ? (l.f === 'deposit' ? 'mint' : 'burn') : l.f === 'deposit' ? 'bank credit' : 'bank debit';
   return discrepancyEvent({
-    id: l.d, status: 'open', ...(l.s === 'bank' ? { bank: v } : { chain: v }), eventTime: l.t, now,
+    id: l.d,
+    status: 'open',
+    ...(l.s === 'bank' ? { bank: v } : { chain: v }),
+    eventTime: l.t,
+    now,
     reason: `${l.id} (${v.amountKey} minor units of ${v.currency}, account ${v.accountId}) saw no ${missing} within its window`,
   });
 }

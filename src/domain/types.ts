@@ -127,4 +127,3 @@ export type DiscrepancyKind =
   | 'REVERSAL_AFTER_MATCH'
   | 'BALANCE_DRIFT'
   | 'FEED_STALLED';
-

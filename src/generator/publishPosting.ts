@@ -22,25 +22,14 @@ export function postingMsgId(posting: Pick<LedgerPosting, 'entryId' | 'status'>,
  * header naming the writer's version, and msgID = entryId + status (+ suffix), so a producer's
  * retry is dropped by JetStream while a deliberate duplicate is not.
  */
-export async function publishPosting(
-  js: JetStreamClient,
-  subject: string,
-  posting: LedgerPosting,
-  options: PublishPostingOptions = {},
-): Promise<PubAck> {
+export async function publishPosting(js: JetStreamClient, subject: string, posting: LedgerPosting, options: PublishPostingOptions = {}): Promise<PubAck> {
   const codec = options.codec ?? (defaultCodec ??= createLedgerCodec());
   const { bytes, headers } = codec.encode(posting, options.version);
   return publishRaw(js, subject, bytes, headers, postingMsgId(posting, options.msgIdSuffix));
 }
 
 /** Publishes bytes with headers and a msgID as-is (poison messages, replays). */
-export async function publishRaw(
-  js: JetStreamClient,
-  subject: string,
-  bytes: Uint8Array,
-  headers: Record<string, string>,
-  msgID: string,
-): Promise<PubAck> {
+export async function publishRaw(js: JetStreamClient, subject: string, bytes: Uint8Array, headers: Record<string, string>, msgID: string): Promise<PubAck> {
   const h = natsHeaders();
   for (const [k, v] of Object.entries(headers)) h.set(k, v);
   return js.publish(subject, bytes, { msgID, headers: h });

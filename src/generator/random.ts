@@ -54,7 +54,10 @@ export function createRandom(seed: number): Random {
     exponential: (mean) => -Math.log(1 - next()) * mean,
     hex(bytes) {
       let s = '';
-      for (let i = 0; i < bytes; i++) s += Math.floor(next() * 256).toString(16).padStart(2, '0');
+      for (let i = 0; i < bytes; i++)
+        s += Math.floor(next() * 256)
+          .toString(16)
+          .padStart(2, '0');
       return s;
     },
   };

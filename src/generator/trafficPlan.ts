@@ -30,8 +30,16 @@ export type FaultKind =
   | 'poison_currency';
 
 export const FAULT_KINDS: readonly FaultKind[] = [
-  'missing_mint', 'missing_bank_credit', 'missing_burn', 'missing_bank_debit', 'amount_mismatch',
-  'duplicate', 'orphan_mint', 'orphan_posting', 'poison_bytes', 'poison_currency',
+  'missing_mint',
+  'missing_bank_credit',
+  'missing_burn',
+  'missing_bank_debit',
+  'amount_mismatch',
+  'duplicate',
+  'orphan_mint',
+  'orphan_posting',
+  'poison_bytes',
+  'poison_currency',
 ];
 
 /** What the engine must report: a discrepancy kind, or a dead letter for input it cannot read. */
@@ -82,25 +90,25 @@ interface StepBase {
   label: StepLabel;
 }
 
-export type Step = StepBase & (
-  | {
-      kind: 'posting';
-      posting: LedgerPosting;
-      /** Avro schema version to encode with (a share of producers still write v1). */
-      schemaVersion: number;
-      /** Appended to the JetStream msgID of a deliberate redelivery, so JetStream keeps it. */
-      msgIdSuffix?: string;
-    }
-  /** Owner mints `amount` token base units to `to`. */
-  | { kind: 'mint'; to: string; amount: bigint }
-  /** Owner burns `amount` token base units held by `from`. */
-  | { kind: 'burn'; from: string; amount: bigint }
-  /** Anvil account `fromIndex` (wallet `from`) sends `amount` base units to `to`. */
-  | { kind: 'transfer'; fromIndex: number; from: string; to: string; amount: bigint }
-  /** Bytes no decoder accepts, published on the ledger subject with these headers. */
-  | { kind: 'poison'; entryId: string; bytes: Uint8Array; headers: Record<string, string>; reason: string }
-);
-
+export type Step = StepBase &
+  (
+    | {
+        kind: 'posting';
+        posting: LedgerPosting;
+        /** Avro schema version to encode with (a share of producers still write v1). */
+        schemaVersion: number;
+        /** Appended to the JetStream msgID of a deliberate redelivery, so JetStream keeps it. */
+        msgIdSuffix?: string;
+      }
+    /** Owner mints `amount` token base units to `to`. */
+    | { kind: 'mint'; to: string; amount: bigint }
+    /** Owner burns `amount` token base units held by `from`. */
+    | { kind: 'burn'; from: string; amount: bigint }
+    /** Anvil account `fromIndex` (wallet `from`) sends `amount` base units to `to`. */
+    | { kind: 'transfer'; fromIndex: number; from: string; to: string; amount: bigint }
+    /** Bytes no decoder accepts, published on the ledger subject with these headers. */
+    | { kind: 'poison'; entryId: string; bytes: Uint8Array; headers: Record<string, string>; reason: string }
+  );
 
 export interface Scenario {
   label: StepLabel;
@@ -155,12 +163,19 @@ export function generateTrafficPlan(o: TrafficOptions): TrafficPlan {
   const idPrefix = o.idPrefix ?? 'GEN';
   const faultWeights = Object.fromEntries(FAULT_KINDS.map((k) => [k, o.faultWeights?.[k] ?? 1])) as Record<FaultKind, number>;
   const options = {
-    seed: o.seed, durationMs: o.durationMs, rate: o.rate, faultShare: o.faultShare, startTime: o.startTime,
-    signers: o.signers, customers: Math.max(o.customers ?? 12, o.signers.length, 2), currency, tokenDecimals: decimals,
-    idPrefix, faultWeights,
+    seed: o.seed,
+    durationMs: o.durationMs,
+    rate: o.rate,
+    faultShare: o.faultShare,
+    startTime: o.startTime,
+    signers: o.signers,
+    customers: Math.max(o.customers ?? 12, o.signers.length, 2),
+    currency,
+    tokenDecimals: decimals,
+    idPrefix,
+    faultWeights,
   };
-  const toBase = (minor: bigint) =>
-    decimals >= exponent ? minor * 10n ** BigInt(decimals - exponent) : minor / 10n ** BigInt(exponent - decimals);
+  const toBase = (minor: bigint) => (decimals >= exponent ? minor * 10n ** BigInt(decimals - exponent) : minor / 10n ** BigInt(exponent - decimals));
   const address = () => `0x${r.hex(20)}`;
 
   // Customers: distinct account numbers; the first ones sign with anvil's funded accounts.
@@ -168,7 +183,10 @@ export function generateTrafficPlan(o: TrafficOptions): TrafficPlan {
   const accountNumber = (lo: number, hi: number) => {
     for (;;) {
       const id = `ACC-${String(r.int(lo, hi)).padStart(6, '0')}`;
-      if (!used.has(id)) { used.add(id); return id; }
+      if (!used.has(id)) {
+        used.add(id);
+        return id;
+      }
     }
   };
   const customers: Customer[] = [];
@@ -215,16 +233,35 @@ export function generateTrafficPlan(o: TrafficOptions): TrafficPlan {
     return exponent === 0 ? s : `${s.slice(0, -exponent)}.${s.slice(-exponent)}`;
   };
 
-  function posting(at: number, p: {
-    entryId: string; accountId: string; direction: 'credit' | 'debit'; amountMinor: bigint;
-    txType: LedgerPosting['txType']; status?: LedgerPosting['status']; currency?: string;
-    endToEndId?: string | null; remittance?: string | null; bookingAt?: number;
-  }, legacy: boolean): LedgerPosting {
+  function posting(
+    at: number,
+    p: {
+      entryId: string;
+      accountId: string;
+      direction: 'credit' | 'debit';
+      amountMinor: bigint;
+      txType: LedgerPosting['txType'];
+      status?: LedgerPosting['status'];
+      currency?: string;
+      endToEndId?: string | null;
+      remittance?: string | null;
+      bookingAt?: number;
+    },
+    legacy: boolean,
+  ): LedgerPosting {
     const bookingTime = o.startTime + Math.round(p.bookingAt ?? at);
     return {
-      entryId: p.entryId, accountId: p.accountId, direction: p.direction, amountMinor: p.amountMinor,
-      currency: p.currency ?? currency, bookingTime, valueTime: bookingTime, status: p.status ?? 'booked',
-      txType: p.txType, endToEndId: p.endToEndId ?? null, remittance: p.remittance ?? null,
+      entryId: p.entryId,
+      accountId: p.accountId,
+      direction: p.direction,
+      amountMinor: p.amountMinor,
+      currency: p.currency ?? currency,
+      bookingTime,
+      valueTime: bookingTime,
+      status: p.status ?? 'booked',
+      txType: p.txType,
+      endToEndId: p.endToEndId ?? null,
+      remittance: p.remittance ?? null,
       // Chain events carry no reference yet, so the bank side sends none either (matching by attributes).
       tokenizationRef: null,
       ...(legacy ? {} : { channel: r.pick(CHANNELS) }),
@@ -233,8 +270,11 @@ export function generateTrafficPlan(o: TrafficOptions): TrafficPlan {
 
   function scenario(t: number, kind: ScenarioKind, fault: FaultKind | null, note: string) {
     const label: StepLabel = {
-      scenarioId: `S${String(scenarios.length + 1).padStart(5, '0')}`, scenario: kind, fault,
-      expect: fault ? EXPECTED_OF_FAULT[fault] : [], note,
+      scenarioId: `S${String(scenarios.length + 1).padStart(5, '0')}`,
+      scenario: kind,
+      fault,
+      expect: fault ? EXPECTED_OF_FAULT[fault] : [],
+      note,
     };
     const s: Scenario = { label, entryIds: [] };
     scenarios.push(s);
@@ -246,8 +286,7 @@ export function generateTrafficPlan(o: TrafficOptions): TrafficPlan {
       },
       mint: (at: number, to: string, amount: bigint) => steps.push({ at: t + at, label, kind: 'mint', to, amount }),
       burn: (at: number, from: string, amount: bigint) => steps.push({ at: t + at, label, kind: 'burn', from, amount }),
-      transfer: (at: number, from: Customer, to: string, amount: bigint) =>
-        steps.push({ at: t + at, label, kind: 'transfer', fromIndex: from.signerIndex!, from: from.wallet, to, amount }),
+      transfer: (at: number, from: Customer, to: string, amount: bigint) => steps.push({ at: t + at, label, kind: 'transfer', fromIndex: from.signerIndex!, from: from.wallet, to, amount }),
       poison: (at: number, entryId: string, bytes: Uint8Array, headers: Record<string, string>, reason: string) => {
         steps.push({ at: t + at, label, kind: 'poison', entryId, bytes, headers, reason });
         s.entryIds.push(entryId);
@@ -268,13 +307,26 @@ export function generateTrafficPlan(o: TrafficOptions): TrafficPlan {
     const c = r.pick(customers);
     const amount = depositAmountMinor(r, exponent);
     const entryId = nextEntryId();
-    const what = fault === 'missing_mint' ? 'credit, no mint'
-      : fault === 'missing_bank_credit' ? 'mint, no credit'
-      : fault === 'amount_mismatch' ? 'credit, mint of another amount'
-      : fault === 'duplicate' ? 'credit, mint, credit redelivered with another amount' : 'credit, mint';
+    const what =
+      fault === 'missing_mint'
+        ? 'credit, no mint'
+        : fault === 'missing_bank_credit'
+          ? 'mint, no credit'
+          : fault === 'amount_mismatch'
+            ? 'credit, mint of another amount'
+            : fault === 'duplicate'
+              ? 'credit, mint, credit redelivered with another amount'
+              : 'credit, mint';
     const s = scenario(t, 'deposit', fault, `deposit ${money(amount)} ${currency} to ${c.accountId}: ${what}`);
-    const credit = { entryId, accountId: c.accountId, direction: 'credit' as const, amountMinor: amount, txType: 'deposit' as const,
-      endToEndId: `E2E${r.hex(8).toUpperCase()}`, remittance: r.pick(['Tokenize deposit', 'Wire in: tokenize', 'Deposit to token wallet', 'Top-up']) };
+    const credit = {
+      entryId,
+      accountId: c.accountId,
+      direction: 'credit' as const,
+      amountMinor: amount,
+      txType: 'deposit' as const,
+      endToEndId: `E2E${r.hex(8).toUpperCase()}`,
+      remittance: r.pick(['Tokenize deposit', 'Wire in: tokenize', 'Deposit to token wallet', 'Top-up']),
+    };
     let creditAt = 0;
     if (fault !== 'missing_bank_credit') {
       if (fault === null && r.chance(0.15)) {
@@ -314,8 +366,15 @@ export function generateTrafficPlan(o: TrafficOptions): TrafficPlan {
       add(tokens, c.wallet, -amount);
     }
     if (fault !== 'missing_bank_debit') {
-      s.post(debitAt, { entryId: nextEntryId(), accountId: c.accountId, direction: 'debit', amountMinor: amount, txType: 'withdrawal',
-        endToEndId: `E2E${r.hex(8).toUpperCase()}`, remittance: r.pick(['Redeem tokens', 'Wire out', 'Withdrawal to bank account']) });
+      s.post(debitAt, {
+        entryId: nextEntryId(),
+        accountId: c.accountId,
+        direction: 'debit',
+        amountMinor: amount,
+        txType: 'withdrawal',
+        endToEndId: `E2E${r.hex(8).toUpperCase()}`,
+        remittance: r.pick(['Redeem tokens', 'Wire out', 'Withdrawal to bank account']),
+      });
       add(bank, c.accountId, -amount);
     }
     return true;
@@ -334,7 +393,10 @@ export function generateTrafficPlan(o: TrafficOptions): TrafficPlan {
     now = t + at;
     s.post(at, { entryId: nextEntryId(), accountId: from.accountId, direction: 'debit', amountMinor: amount, txType: 'transfer', endToEndId: e2e, remittance: `To ${to.accountId}` });
     s.post(at, { entryId: nextEntryId(), accountId: to.accountId, direction: 'credit', amountMinor: amount, txType: 'transfer', endToEndId: e2e, remittance: `From ${from.accountId}` });
-    for (const [m, k1, k2] of [[bank, from.accountId, to.accountId], [tokens, from.wallet, to.wallet]] as const) {
+    for (const [m, k1, k2] of [
+      [bank, from.accountId, to.accountId],
+      [tokens, from.wallet, to.wallet],
+    ] as const) {
       add(m, k1, -amount);
       add(m, k2, amount);
     }
@@ -380,8 +442,7 @@ export function generateTrafficPlan(o: TrafficOptions): TrafficPlan {
     if (fault === 'poison_bytes') {
       const s = scenario(t, 'poison', fault, `ledger message ${entryId} sent as JSON instead of Avro`);
       const json = JSON.stringify({ entryId, accountId: c.accountId, amount: money(depositAmountMinor(r, exponent)), currency });
-      s.poison(0, entryId, new TextEncoder().encode(json), { [SCHEMA_HEADER]: `${SCHEMA_SUBJECT}/2`, 'Content-Type': 'application/json' },
-        'JSON bytes under an Avro schema header');
+      s.poison(0, entryId, new TextEncoder().encode(json), { [SCHEMA_HEADER]: `${SCHEMA_SUBJECT}/2`, 'Content-Type': 'application/json' }, 'JSON bytes under an Avro schema header');
     } else {
       const s = scenario(t, 'poison', fault, `deposit ${entryId} on ${c.accountId} in unknown currency XTS`);
       s.post(0, { entryId, accountId: c.accountId, direction: 'credit', amountMinor: depositAmountMinor(r, exponent), txType: 'deposit', currency: 'XTS' });
@@ -415,7 +476,11 @@ export function generateTrafficPlan(o: TrafficOptions): TrafficPlan {
   // Stable by time; steps of one scenario keep their causal order when offsets tie.
   steps.sort((a, b) => a.at - b.at);
   return {
-    options, customers, feeAccount, scenarios, steps,
+    options,
+    customers,
+    feeAccount,
+    scenarios,
+    steps,
     accountMappings: [...customers, feeAccount].map((c) => ({ accountId: c.accountId, wallets: [c.wallet] })),
   };
 }

@@ -38,7 +38,11 @@ type Answer = { status: number; body: unknown };
 const problem = (status: number, code: string, message: string): Answer => ({ status, body: { error: { code, message } } });
 
 const REFUSAL_STATUS: Record<CaseActionRefused['code'], number> = {
-  FORBIDDEN: 403, ILLEGAL_TRANSITION: 409, SELF_APPROVAL: 409, NO_PENDING_REQUEST: 409, INVALID_ACTION: 400,
+  FORBIDDEN: 403,
+  ILLEGAL_TRANSITION: 409,
+  SELF_APPROVAL: 409,
+  NO_PENDING_REQUEST: 409,
+  INVALID_ACTION: 400,
 };
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -125,8 +129,10 @@ export function caseApi(o: CaseApiOptions): (req: IncomingMessage, res: ServerRe
       const minAmount = url.searchParams.get('minAmount') ?? '0';
       const cursor = url.searchParams.get('cursor') ?? '';
       const limit = Math.min(500, Math.max(1, Number(url.searchParams.get('limit') ?? 100) || 100));
-      if (!['open', 'resolved', 'all'].includes(status) || !/^[0-9]{1,38}$/.test(minAmount)) return problem(400, 'INVALID_QUERY', 'status is open, resolved or all; minAmount is a whole number of minor units');
-      const rows = await queryRows<Record<string, unknown> & { discrepancy_id: string }>(o.clickhouse,
+      if (!['open', 'resolved', 'all'].includes(status) || !/^[0-9]{1,38}$/.test(minAmount))
+        return problem(400, 'INVALID_QUERY', 'status is open, resolved or all; minAmount is a whole number of minor units');
+      const rows = await queryRows<Record<string, unknown> & { discrepancy_id: string }>(
+        o.clickhouse,
         // Filters inside, formatting outside: an output alias named like a column would shadow
         // the column in WHERE (ClickHouse resolves aliases there).
         `SELECT discrepancy_id, kind, status, account_id, currency, toString(expected_amount) AS expected_amount,
@@ -140,7 +146,8 @@ export function caseApi(o: CaseApiOptions): (req: IncomingMessage, res: ServerRe
              AND discrepancy_id > {cursor:String}
            ORDER BY discrepancy_id LIMIT {limit:UInt32}
          ) ORDER BY discrepancy_id`,
-        { status, kind, account, minAmount, cursor, limit });
+        { status, kind, account, minAmount, cursor, limit },
+      );
       const states = await Promise.all(rows.map((r) => o.cases.get(r.discrepancy_id)));
       const items = rows.map((r, i) => ({ ...r, case: caseBody(states[i]!) }));
       return { status: 200, body: { items, nextCursor: rows.length === limit ? rows.at(-1)!.discrepancy_id : null } };
@@ -151,8 +158,11 @@ export function caseApi(o: CaseApiOptions): (req: IncomingMessage, res: ServerRe
     if (req.method === 'GET' && !m[2]) {
       const [discrepancy] = await queryRows(o.clickhouse, `SELECT * FROM ${db}.discrepancies_current WHERE discrepancy_id = {id:String}`, { id: caseId });
       if (!discrepancy) return problem(404, 'NOT_FOUND', `no discrepancy ${caseId}`);
-      const history = await queryRows(o.clickhouse,
-        `SELECT seq, toUnixTimestamp64Milli(at) AS at, actor, action, content FROM ${db}.audit_log FINAL WHERE subject = {id:String} AND action LIKE 'case.%' ORDER BY seq`, { id: caseId });
+      const history = await queryRows(
+        o.clickhouse,
+        `SELECT seq, toUnixTimestamp64Milli(at) AS at, actor, action, content FROM ${db}.audit_log FINAL WHERE subject = {id:String} AND action LIKE 'case.%' ORDER BY seq`,
+        { id: caseId },
+      );
       return { status: 200, body: { discrepancy, case: caseBody(await o.cases.get(caseId)), history } };
     }
     if (req.method === 'POST' && m[2]) {

@@ -24,7 +24,10 @@ export const CASE_API_OPENAPI = {
           { name: 'cursor', in: 'query', description: 'nextCursor of the previous page', schema: { type: 'string' } },
           { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } },
         ],
-        responses: { 200: { description: 'A page of cases', content: { 'application/json': { schema: { type: 'object', properties: { items: { type: 'array' }, nextCursor: { type: ['string', 'null'] } } } } } }, ...refusals },
+        responses: {
+          200: { description: 'A page of cases', content: { 'application/json': { schema: { type: 'object', properties: { items: { type: 'array' }, nextCursor: { type: ['string', 'null'] } } } } } },
+          ...refusals,
+        },
       },
     },
     '/api/v1/cases/{id}': {
@@ -57,8 +60,12 @@ export const CASE_API_OPENAPI = {
       CaseState: {
         type: 'object',
         properties: {
-          caseId: { type: 'string' }, status: { enum: ['open', 'acknowledged', 'assigned', 'resolved'] }, assignee: { type: ['string', 'null'] },
-          resolution: { enum: ['data', 'manual_match', 'write_off', 'adjustment', null] }, pending: { type: ['object', 'null'] }, version: { type: 'integer' },
+          caseId: { type: 'string' },
+          status: { enum: ['open', 'acknowledged', 'assigned', 'resolved'] },
+          assignee: { type: ['string', 'null'] },
+          resolution: { enum: ['data', 'manual_match', 'write_off', 'adjustment', null] },
+          pending: { type: ['object', 'null'] },
+          version: { type: 'integer' },
         },
       },
       Action: {
@@ -66,8 +73,13 @@ export const CASE_API_OPENAPI = {
         required: ['type'],
         properties: {
           type: { enum: ['acknowledge', 'assign', 'comment', 'manual_match', 'unmatch', 'request_write_off', 'request_adjustment', 'approve', 'reject_request'] },
-          assignee: { type: 'string' }, text: { type: 'string', maxLength: 4000 }, legIds: { type: 'array', items: { type: 'string' } },
-          requestId: { type: 'string' }, amountMinor: { type: 'string', pattern: '^[1-9][0-9]*$' }, currency: { type: 'string', pattern: '^[A-Z]{3}$' }, reasonCode: { type: 'string' },
+          assignee: { type: 'string' },
+          text: { type: 'string', maxLength: 4000 },
+          legIds: { type: 'array', items: { type: 'string' } },
+          requestId: { type: 'string' },
+          amountMinor: { type: 'string', pattern: '^[1-9][0-9]*$' },
+          currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+          reasonCode: { type: 'string' },
         },
       },
     },

@@ -51,11 +51,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 /** Runs every check in parallel, each under its deadline. */
-export async function probeReadiness(
-  checks: Record<string, ReadinessCheck>,
-  timeoutMs: number,
-  onProbe?: HealthServerOptions['onProbe'],
-): Promise<ReadinessReport> {
+export async function probeReadiness(checks: Record<string, ReadinessCheck>, timeoutMs: number, onProbe?: HealthServerOptions['onProbe']): Promise<ReadinessReport> {
   const entries = await Promise.all(
     Object.entries(checks).map(async ([name, check]) => {
       const t0 = performance.now();
@@ -94,10 +90,7 @@ export async function startHealthServer(o: HealthServerOptions): Promise<HealthS
         if (path === '/metrics') {
           // recon_dependency_up comes from the readiness probes: a scrape refreshes them (cached like
           // /readyz), so a fleet watched only through /metrics still sees a dependency go down.
-          await Promise.all([
-            ...(beforeScrape ? [withTimeout(beforeScrape(), timeoutMs, 'sampling').catch(() => undefined)] : []),
-            readiness().catch(() => undefined),
-          ]);
+          await Promise.all([...(beforeScrape ? [withTimeout(beforeScrape(), timeoutMs, 'sampling').catch(() => undefined)] : []), readiness().catch(() => undefined)]);
           res.setHeader('content-type', o.registry.contentType);
           res.end(await o.registry.metrics());
         } else if (path === '/healthz') {
@@ -126,9 +119,10 @@ export async function startHealthServer(o: HealthServerOptions): Promise<HealthS
   const address = a && typeof a === 'object' ? `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : '';
   return {
     address,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

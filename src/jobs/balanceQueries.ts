@@ -19,8 +19,10 @@ export function exactSignedSumSql(value: string, positive: string, negative: str
   const hi = `bitShiftRight(${value}, 128)`;
   const lo = `bitAnd(${value}, ${LOW_MASK})`;
   return [
-    `toString(sumIf(${hi}, ${positive})) AS ${alias}_ph`, `toString(sumIf(${lo}, ${positive})) AS ${alias}_pl`,
-    `toString(sumIf(${hi}, ${negative})) AS ${alias}_nh`, `toString(sumIf(${lo}, ${negative})) AS ${alias}_nl`,
+    `toString(sumIf(${hi}, ${positive})) AS ${alias}_ph`,
+    `toString(sumIf(${lo}, ${positive})) AS ${alias}_pl`,
+    `toString(sumIf(${hi}, ${negative})) AS ${alias}_nh`,
+    `toString(sumIf(${lo}, ${negative})) AS ${alias}_nl`,
   ].join(', ');
 }
 
@@ -40,33 +42,45 @@ export function combineSignedSum(row: Record<string, unknown>, alias: string): b
 export async function queryBookBalances(clickhouse: ClickHouseClient, db: string): Promise<BookBalances> {
   type Limbs = Record<string, string>;
   const [bank, wallets, bankInFlight, chainInFlight] = await Promise.all([
-    queryRows<{ account_id: string; currency: string; exponent: number; minor: string }>(clickhouse, `
+    queryRows<{ account_id: string; currency: string; exponent: number; minor: string }>(
+      clickhouse,
+      `
       SELECT account_id, currency, any(exponent) AS exponent,
              toString(sum(if(direction = 'credit', toInt256(amount_minor), -toInt256(amount_minor)))) AS minor
-      FROM ${db}.ledger_entries_current WHERE status = 'booked' GROUP BY account_id, currency`),
-    queryRows<{ wallet: string; token_key: string; decimals: number } & Limbs>(clickhouse, `
+      FROM ${db}.ledger_entries_current WHERE status = 'booked' GROUP BY account_id, currency`,
+    ),
+    queryRows<{ wallet: string; token_key: string; decimals: number } & Limbs>(
+      clickhouse,
+      `
       SELECT wallet, token_key, any(d) AS decimals, ${exactSignedSumSql('value', 'sign > 0', 'sign < 0', 'base')} FROM (
         SELECT to_address AS wallet, concat(toString(chain_id), ':', token) AS token_key, decimals AS d, value, 1 AS sign
         FROM ${db}.chain_events_canonical WHERE kind IN ('mint', 'transfer')
         UNION ALL
         SELECT from_address, concat(toString(chain_id), ':', token), decimals, value, -1
         FROM ${db}.chain_events_canonical WHERE kind IN ('burn', 'transfer'))
-      GROUP BY wallet, token_key`),
-    queryRows<{ account_id: string; currency: string; minor: string }>(clickhouse, `
+      GROUP BY wallet, token_key`,
+    ),
+    queryRows<{ account_id: string; currency: string; minor: string }>(
+      clickhouse,
+      `
       SELECT account_id, currency, toString(sum(if(direction = 'credit', toInt256(amount_minor), -toInt256(amount_minor)))) AS minor
       FROM ${db}.ledger_entries_current
       WHERE status = 'booked' AND ((tx_type = 'deposit' AND direction = 'credit') OR (tx_type = 'withdrawal' AND direction = 'debit'))
         AND concat('bank:', entry_id) NOT IN (SELECT bank_leg_id FROM ${db}.matches_current WHERE status = 'matched')
         AND concat('bank:', entry_id) NOT IN (SELECT bank_leg_id FROM ${db}.discrepancies_current WHERE status = 'open')
-      GROUP BY account_id, currency`),
-    queryRows<{ wallet: string; token_key: string; decimals: number } & Limbs>(clickhouse, `
+      GROUP BY account_id, currency`,
+    ),
+    queryRows<{ wallet: string; token_key: string; decimals: number } & Limbs>(
+      clickhouse,
+      `
       SELECT if(kind = 'mint', to_address, from_address) AS wallet, concat(toString(chain_id), ':', token) AS token_key,
              any(decimals) AS decimals, ${exactSignedSumSql('value', "kind = 'mint'", "kind = 'burn'", 'base')}
       FROM ${db}.chain_events_canonical
       WHERE kind IN ('mint', 'burn')
         AND concat('chain:', event_id) NOT IN (SELECT chain_leg_id FROM ${db}.matches_current WHERE status = 'matched')
         AND concat('chain:', event_id) NOT IN (SELECT chain_leg_id FROM ${db}.discrepancies_current WHERE status = 'open')
-      GROUP BY wallet, token_key`),
+      GROUP BY wallet, token_key`,
+    ),
   ]);
   return {
     bank: bank.map((r) => ({ accountId: r.account_id, currency: r.currency, exponent: Number(r.exponent), minor: BigInt(r.minor) })),

@@ -51,19 +51,26 @@ export function startBalanceReconciler(o: BalanceReconcilerOptions): BalanceReco
   const db = config.clickhouse.database;
   const now = o.now ?? Date.now;
   const driftKey = `${config.namespace}:{m}:drift`;
-  const clients = new Map(config.chains.map((c) => [c.chainId, {
-    confirmations: c.confirmations,
-    client: createPublicClient({ transport: c.rpcUrls.length === 1 ? http(c.rpcUrls[0]) : fallback(c.rpcUrls.map((u) => http(u))) }),
-  }]));
+  const clients = new Map(
+    config.chains.map((c) => [
+      c.chainId,
+      {
+        confirmations: c.confirmations,
+        client: createPublicClient({ transport: c.rpcUrls.length === 1 ? http(c.rpcUrls[0]) : fallback(c.rpcUrls.map((u) => http(u))) }),
+      },
+    ]),
+  );
 
   async function reportedSupply() {
     const out: { tokenKey: string; decimals: number; base: bigint }[] = [];
     // The newest block with a durable event: its events arrived in one message and every earlier
     // block's before it, so the contract read there describes the same chain as the event facts
     // even before that block's progress message is processed.
-    const newest = new Map((await queryRows<{ chain_id: string; b: string }>(clickhouse,
-      `SELECT toString(chain_id) AS chain_id, toString(max(block_number)) AS b FROM ${db}.chain_events_canonical GROUP BY chain_id`))
-      .map((r) => [Number(r.chain_id), BigInt(r.b)]));
+    const newest = new Map(
+      (await queryRows<{ chain_id: string; b: string }>(clickhouse, `SELECT toString(chain_id) AS chain_id, toString(max(block_number)) AS b FROM ${db}.chain_events_canonical GROUP BY chain_id`)).map(
+        (r) => [Number(r.chain_id), BigInt(r.b)],
+      ),
+    );
     for (const t of config.tokens) {
       const c = clients.get(t.chainId);
       if (!c) continue;
@@ -76,7 +83,11 @@ export function startBalanceReconciler(o: BalanceReconcilerOptions): BalanceReco
         if (blockNumber < 0n) continue;
         const [supply, decimals] = await Promise.all([
           c.client.readContract({ address: t.address as Address, abi: supplyAbi, functionName: 'totalSupply', blockNumber }),
-          c.client.readContract({ address: t.address as Address, abi: [{ type: 'function', name: 'decimals', stateMutability: 'view', inputs: [], outputs: [{ type: 'uint8' }] }] as const, functionName: 'decimals' }),
+          c.client.readContract({
+            address: t.address as Address,
+            abi: [{ type: 'function', name: 'decimals', stateMutability: 'view', inputs: [], outputs: [{ type: 'uint8' }] }] as const,
+            functionName: 'decimals',
+          }),
         ]);
         out.push({ tokenKey: tokenKeyOf(t.chainId, t.address), decimals: Number(decimals), base: supply });
       } catch (e) {
@@ -88,9 +99,7 @@ export function startBalanceReconciler(o: BalanceReconcilerOptions): BalanceReco
 
   async function gather() {
     const [books, supply] = await Promise.all([queryBookBalances(clickhouse, db), reportedSupply()]);
-    const accountOfWallet = o.identities
-      ? (w: string) => o.identities!.accountOfWallet(w)
-      : (w: string) => config.accounts.find((a) => a.wallets.includes(w))?.accountId;
+    const accountOfWallet = o.identities ? (w: string) => o.identities!.accountOfWallet(w) : (w: string) => config.accounts.find((a) => a.wallets.includes(w))?.accountId;
     // Only accounts in the token programme (mapped to a wallet) have a chain side to compare.
     const mapped = (accountId: string) => !o.identities || o.identities.walletsOfAccount(accountId).length > 0;
     return compareBalances({
@@ -118,16 +127,28 @@ export function startBalanceReconciler(o: BalanceReconcilerOptions): BalanceReco
         // Minor units of the currency, like every discrepancy; exact (a fraction where the token
         // balance is not a whole number of minor units). The reason keeps the base-unit figures.
         fallback: {
-          account_id: c.scope === 'account' ? c.subject : '', currency: c.currency,
+          account_id: c.scope === 'account' ? c.subject : '',
+          currency: c.currency,
           expected_amount: signedMinorUnits(c.bank, c.decimals, currencyExponent(c.currency)),
           actual_amount: signedMinorUnits(c.reported, c.decimals, currencyExponent(c.currency)),
         },
-        eventTime: at, now: at,
+        eventTime: at,
+        now: at,
       };
-      if (d.open) facts.push(discrepancyEvent({ id: d.open, kind: 'BALANCE_DRIFT', status: 'open', ...base,
-        reason: `${c.scope} ${c.subject}: bank ${c.bank} vs chain ${c.reported} token base units (${c.currency}, ${c.decimals} decimals); ${c.inFlight} in flight leaves ${c.unexplained} unexplained beyond tolerance ${config.balances.toleranceBase}` }));
-      if (d.resolve) facts.push(discrepancyEvent({ id: d.resolve, kind: 'BALANCE_DRIFT', status: 'resolved', ...base,
-        reason: `${c.scope} ${c.subject}: unexplained drift back within tolerance (${c.unexplained})` }));
+      if (d.open)
+        facts.push(
+          discrepancyEvent({
+            id: d.open,
+            kind: 'BALANCE_DRIFT',
+            status: 'open',
+            ...base,
+            reason: `${c.scope} ${c.subject}: bank ${c.bank} vs chain ${c.reported} token base units (${c.currency}, ${c.decimals} decimals); ${c.inFlight} in flight leaves ${c.unexplained} unexplained beyond tolerance ${config.balances.toleranceBase}`,
+          }),
+        );
+      if (d.resolve)
+        facts.push(
+          discrepancyEvent({ id: d.resolve, kind: 'BALANCE_DRIFT', status: 'resolved', ...base, reason: `${c.scope} ${c.subject}: unexplained drift back within tolerance (${c.unexplained})` }),
+        );
       const next = JSON.stringify(d.next);
       if (next !== (state[field] ?? '{}')) updates[field] = next;
     }
@@ -148,7 +169,10 @@ export function startBalanceReconciler(o: BalanceReconcilerOptions): BalanceReco
   return {
     changed() {
       if (stopped || debounce) return;
-      debounce = setTimeout(() => { debounce = undefined; run(); }, config.balances.onChangeDebounceMs);
+      debounce = setTimeout(() => {
+        debounce = undefined;
+        run();
+      }, config.balances.onChangeDebounceMs);
     },
     checkNow: () => {
       const p = running.then(() => checkNow());

@@ -50,7 +50,10 @@ export function startSweeper(o: SweeperOptions): { stop(): Promise<void>; sweepO
     const marks = await o.store.watermarks();
     const wm = effectiveWatermarks(marks, o, t);
     let total = 0;
-    for (const [side, watermark] of [['bank', wm.forBankLegs], ['chain', wm.forChainLegs]] as const) {
+    for (const [side, watermark] of [
+      ['bank', wm.forBankLegs],
+      ['chain', wm.forChainLegs],
+    ] as const) {
       if (!Number.isFinite(watermark) || watermark < 0) continue;
       for (;;) {
         const legs = await o.store.claimExpired(side, watermark, o.batch ?? 500, t);
@@ -75,17 +78,27 @@ export function startSweeper(o: SweeperOptions): { stop(): Promise<void>; sweepO
     const open = await o.store.openStalls();
     const facts: Fact[] = [];
     const changes: [string, boolean][] = [];
-    for (const [source, seen] of [['ledger', marks.ledgerSeenAt], ['chain', marks.chainSeenAt]] as const) {
+    for (const [source, seen] of [
+      ['ledger', marks.ledgerSeenAt],
+      ['chain', marks.chainSeenAt],
+    ] as const) {
       const d = feedStallDecision(source, seen, open, stallMs, t);
       const what = source === 'ledger' ? 'bank ledger postings' : 'confirmed chain progress';
       if (d.open && !open.includes(d.open)) {
-        facts.push(discrepancyEvent({ id: d.open, kind: 'FEED_STALLED', status: 'open', eventTime: seen, now: t,
-          reason: `no ${what} since ${new Date(seen).toISOString()}: silent for more than ${stallMs} ms` }));
+        facts.push(
+          discrepancyEvent({
+            id: d.open,
+            kind: 'FEED_STALLED',
+            status: 'open',
+            eventTime: seen,
+            now: t,
+            reason: `no ${what} since ${new Date(seen).toISOString()}: silent for more than ${stallMs} ms`,
+          }),
+        );
         changes.push([d.open, true]);
       }
       for (const id of d.resolve) {
-        facts.push(discrepancyEvent({ id, kind: 'FEED_STALLED', status: 'resolved', eventTime: t, now: t,
-          reason: `${what} arriving again (last at ${new Date(seen).toISOString()})` }));
+        facts.push(discrepancyEvent({ id, kind: 'FEED_STALLED', status: 'resolved', eventTime: t, now: t, reason: `${what} arriving again (last at ${new Date(seen).toISOString()})` }));
         changes.push([id, false]);
       }
     }

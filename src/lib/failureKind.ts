@@ -15,9 +15,7 @@ export type FailureKind = 'bad-input' | 'dependency' | 'unanticipated';
 /** Node socket errors: the peer is unreachable or went away. */
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNABORTED']);
 /** Error classes of ioredis and the NATS client that mean "no answer from the server". */
-const DEPENDENCY_ERROR_NAMES = new Set([
-  'MaxRetriesPerRequestError', 'ClosedConnectionError', 'DrainingConnectionError', 'ConnectionError', 'TimeoutError', 'NoRespondersError',
-]);
+const DEPENDENCY_ERROR_NAMES = new Set(['MaxRetriesPerRequestError', 'ClosedConnectionError', 'DrainingConnectionError', 'ConnectionError', 'TimeoutError', 'NoRespondersError']);
 /** Redis error replies that describe the server's state, not the command (and our own STATE_LOST). */
 const REDIS_STATE_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|MOVED|ASK|STATE_LOST)\b/;
 /** ioredis' own messages when the connection is not there. */
@@ -38,8 +36,7 @@ export function failureKind(e: unknown): FailureKind {
 
 /** One line for an operator: the error's class and message, never a stack, secrets redacted, bounded. */
 export function describeFailure(e: unknown, max = 1_000): string {
-  const text = e instanceof ReconError ? e.shortMessage + (e.details ? `: ${e.details}` : '')
-    : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  const text = e instanceof ReconError ? e.shortMessage + (e.details ? `: ${e.details}` : '') : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
   const line = redactText(text.replace(/[\r\n]+/g, ' ').toWellFormed());
   return line.length > max ? `${line.slice(0, max)}…` : line;
 }

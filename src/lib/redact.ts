@@ -55,17 +55,19 @@ function redactPath(host: string, pathname: string): string {
     return pathname.replace(/^(\/[^/]+)\/.+$/, `$1/${REDACTED}`);
   }
   const segments = pathname.split('/');
-  return segments
-    .map((s, i) => (s && (OPAQUE(s) || (i > 0 && KEY_AFTER.has(segments[i - 1]!.toLowerCase()) && s.length >= 8)) ? REDACTED : s))
-    .join('/');
+  return segments.map((s, i) => (s && (OPAQUE(s) || (i > 0 && KEY_AFTER.has(segments[i - 1]!.toLowerCase()) && s.length >= 8)) ? REDACTED : s)).join('/');
 }
 
 function redactQuery(search: string): string {
   if (!search || search === '?') return search;
-  return `?${search.slice(1).split('&').map((pair) => {
-    const eq = pair.indexOf('=');
-    return eq < 0 ? REDACTED : `${pair.slice(0, eq)}=${REDACTED}`;
-  }).join('&')}`;
+  return `?${search
+    .slice(1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      return eq < 0 ? REDACTED : `${pair.slice(0, eq)}=${REDACTED}`;
+    })
+    .join('&')}`;
 }
 
 /**
@@ -104,8 +106,8 @@ export function redactText(text: string): string {
   if (/bearer|basic/i.test(out)) out = out.replace(AUTH_HEADER, (_m, kind: string) => `${kind} ${REDACTED}`);
   if (/routing_?key|passw|api_?key|access_token|auth_token|client_secret/i.test(out)) {
     out = out.replace(SECRET_FIELD, (m, q1: string, name: string, sep: string, q2: string, value: string) =>
-      (value === REDACTED || value === '[redacted]' ? m : `${q1}${name}${q1}${sep}${q2}${REDACTED}${q2}`));
+      value === REDACTED || value === '[redacted]' ? m : `${q1}${name}${q1}${sep}${q2}${REDACTED}${q2}`,
+    );
   }
   return out;
 }
-

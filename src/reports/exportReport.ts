@@ -49,10 +49,14 @@ export async function exportReport(o: ExportOptions): Promise<ExportResult> {
     for (;;) {
       const after: string = last === null ? '1' : 'k > {last:String}';
       // The page's last key: the boundary the page's own query stops at.
-      const [edge]: { k: string; n: string }[] = await (await o.client.query({
-        query: `SELECT max(k) AS k, count() AS n FROM (SELECT k FROM (${base}) WHERE ${after} ORDER BY k LIMIT {n:UInt32})`,
-        query_params: { ...params, last: last ?? '', n: pageRows }, format: 'JSONEachRow', clickhouse_settings: IN_ORDER,
-      })).json();
+      const [edge]: { k: string; n: string }[] = await (
+        await o.client.query({
+          query: `SELECT max(k) AS k, count() AS n FROM (SELECT k FROM (${base}) WHERE ${after} ORDER BY k LIMIT {n:UInt32})`,
+          query_params: { ...params, last: last ?? '', n: pageRows },
+          format: 'JSONEachRow',
+          clickhouse_settings: IN_ORDER,
+        })
+      ).json();
       const n = Number(edge?.n ?? 0);
       if (n === 0) {
         // An empty report still has its header.
@@ -70,8 +74,7 @@ export async function exportReport(o: ExportOptions): Promise<ExportResult> {
       });
       if (csv) {
         for await (const chunk of res.stream) if (!csv.write(chunk)) await once(csv, 'drain');
-      }
-      else {
+      } else {
         const file = join(o.out, `part-${String(pages + 1).padStart(5, '0')}.parquet`);
         await pipeline(res.stream, createWriteStream(file));
         files.push(file);

@@ -34,7 +34,7 @@ GROUP BY account_id, currency`,
   },
   matched: {
     name: 'matched',
-    description: 'Per account and currency: matches of the period (by the bank leg\'s time), their count and bank-side total',
+    description: "Per account and currency: matches of the period (by the bank leg's time), their count and bank-side total",
     sql: (db) => `
 SELECT concat(m.account_id, '/', m.currency) AS k, m.account_id AS account_id, m.currency AS currency,
   count() AS matches, countIf(m.late = 1) AS late_matches, toString(sum(toInt256(e.amount_minor))) AS matched_minor

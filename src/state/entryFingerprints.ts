@@ -40,7 +40,10 @@ export class EntryFingerprints {
   private queued: { id: string; fingerprint: string; resolve: (c: FingerprintCheck) => void; reject: (e: unknown) => void }[] = [];
   private flushScheduled = false;
 
-  constructor(redis: Redis, private readonly options: EntryFingerprintsOptions) {
+  constructor(
+    redis: Redis,
+    private readonly options: EntryFingerprintsOptions,
+  ) {
     this.prefix = `${options.namespace}:fp:`;
     const r = redis as Redis & Partial<FingerprintCommands>;
     if (!r.reconClaimFingerprint) redis.defineCommand('reconClaimFingerprint', { numberOfKeys: 1, lua });
@@ -69,20 +72,24 @@ export class EntryFingerprints {
     if (batch.length === 0) return;
     const pipe = this.redis.pipeline() as unknown as { reconClaimFingerprint(...a: (string | number)[]): void; exec(): Promise<[Error | null, unknown][] | null> };
     for (const q of batch) pipe.reconClaimFingerprint(this.keyOf(q.id), q.fingerprint, this.options.ttlMs);
-    Promise.resolve().then(() => pipe.exec()).then(
-      (res) => {
-        for (const [i, q] of batch.entries()) {
-          const [err, r] = res?.[i] ?? [new Error('no reply'), null];
-          if (err) {
-            q.reject(asScriptError('claimFingerprint', err));
-            continue;
+    Promise.resolve()
+      .then(() => pipe.exec())
+      .then(
+        (res) => {
+          for (const [i, q] of batch.entries()) {
+            const [err, r] = res?.[i] ?? [new Error('no reply'), null];
+            if (err) {
+              q.reject(asScriptError('claimFingerprint', err));
+              continue;
+            }
+            const [code, first, seen] = r as [number, string, number];
+            q.resolve(code === 0 ? { t: 'new' } : code === 1 ? { t: 'same' } : { t: 'conflict', first, seenBefore: seen === 1 });
           }
-          const [code, first, seen] = r as [number, string, number];
-          q.resolve(code === 0 ? { t: 'new' } : code === 1 ? { t: 'same' } : { t: 'conflict', first, seenBefore: seen === 1 });
-        }
-      },
-      (e: unknown) => { for (const q of batch) q.reject(asScriptError('claimFingerprint', e)); },
-    );
+        },
+        (e: unknown) => {
+          for (const q of batch) q.reject(asScriptError('claimFingerprint', e));
+        },
+      );
   }
 
   /** Deletes every record of this namespace (tests). */

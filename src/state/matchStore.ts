@@ -76,7 +76,10 @@ export class MatchStore {
   private queued: { args: (string | number)[]; resolve: (r: CorrelationResult) => void; reject: (e: unknown) => void }[] = [];
   private flushScheduled = false;
 
-  constructor(redis: Redis, private readonly options: MatchStoreOptions) {
+  constructor(
+    redis: Redis,
+    private readonly options: MatchStoreOptions,
+  ) {
     this.prefix = `${options.namespace}:{m}:`;
     const r = redis as Redis & Partial<MatchCommands>;
     if (!r.reconMatchOrPark) {
@@ -98,8 +101,24 @@ export class MatchStore {
   matchOrPark(leg: Leg, status: PostingStatus): Promise<CorrelationResult> {
     return new Promise((resolve, reject) => {
       this.queued.push({
-        args: [leg.legId, leg.side, leg.flow, leg.accountId, leg.wallet, leg.currency, leg.tokenKey, leg.amountKey, leg.amountNative, leg.eventTime, leg.reference ?? '', leg.fingerprint, status, legHandle(leg.legId)],
-        resolve, reject,
+        args: [
+          leg.legId,
+          leg.side,
+          leg.flow,
+          leg.accountId,
+          leg.wallet,
+          leg.currency,
+          leg.tokenKey,
+          leg.amountKey,
+          leg.amountNative,
+          leg.eventTime,
+          leg.reference ?? '',
+          leg.fingerprint,
+          status,
+          legHandle(leg.legId),
+        ],
+        resolve,
+        reject,
       });
       if (this.queued.length >= MATCH_BATCH) this.flushMatches();
       else if (!this.flushScheduled) {
@@ -122,18 +141,22 @@ export class MatchStore {
     const args: (string | number)[] = [this.prefix, o.toleranceMs, o.retentionMs, o.windowMs, o.requireEpoch ? '1' : ''];
     for (const q of batch) for (const a of q.args) args.push(a);
     // Through a promise, so that even a synchronous throw rejects the legs instead of stranding them.
-    Promise.resolve().then(() => this.redis.reconMatchOrPark(...args)).then(
-      (raw) => {
-        const results = JSON.parse(raw) as ({ replayed: number; outcome: Outcome } | { error: string })[];
-        batch.forEach((q, i) => {
-          const r = results[i];
-          if (!r) q.reject(new Error(`matchOrPark returned ${results.length} results for ${batch.length} legs`));
-          else if ('error' in r) q.reject(new ScriptError(`The match script could not apply leg ${String(q.args[0])}.`, { details: r.error }));
-          else q.resolve({ replayed: r.replayed === 1, outcome: r.outcome });
-        });
-      },
-      (e: unknown) => { for (const q of batch) q.reject(asScriptError('matchOrPark', e)); },
-    );
+    Promise.resolve()
+      .then(() => this.redis.reconMatchOrPark(...args))
+      .then(
+        (raw) => {
+          const results = JSON.parse(raw) as ({ replayed: number; outcome: Outcome } | { error: string })[];
+          batch.forEach((q, i) => {
+            const r = results[i];
+            if (!r) q.reject(new Error(`matchOrPark returned ${results.length} results for ${batch.length} legs`));
+            else if ('error' in r) q.reject(new ScriptError(`The match script could not apply leg ${String(q.args[0])}.`, { details: r.error }));
+            else q.resolve({ replayed: r.replayed === 1, outcome: r.outcome });
+          });
+        },
+        (e: unknown) => {
+          for (const q of batch) q.reject(asScriptError('matchOrPark', e));
+        },
+      );
   }
 
   /** Retracts a chain leg orphaned by a deep reorg and re-opens its counterpart (idempotent). */
@@ -149,10 +172,9 @@ export class MatchStore {
     // One call looks at a bounded number of deadline entries (most belong to legs matched since);
     // go on while it says due buckets remain and the limit is not reached.
     for (;;) {
-      const raw = await inScript('expire', () => this.redis.reconExpire(
-        this.prefix, side, watermark, limit - claimed.length, now, this.options.claimVisibilityMs ?? 30_000,
-        this.options.windowMs, this.options.sweepBudget ?? SWEEP_BUDGET,
-      ));
+      const raw = await inScript('expire', () =>
+        this.redis.reconExpire(this.prefix, side, watermark, limit - claimed.length, now, this.options.claimVisibilityMs ?? 30_000, this.options.windowMs, this.options.sweepBudget ?? SWEEP_BUDGET),
+      );
       // cjson encodes an empty Lua table as {}.
       const r = JSON.parse(raw) as { l: StoredLeg[] | Record<string, never>; more: number };
       if (Array.isArray(r.l)) claimed.push(...r.l);
@@ -216,8 +238,25 @@ export class MatchStore {
     const args: (string | number)[] = [this.prefix, o.windowMs, o.retentionMs];
     for (const { leg: l, status, state, extra: x } of legs) {
       args.push(
-        l.legId, l.side, l.flow, l.accountId, l.wallet, l.currency, l.tokenKey, l.amountKey, l.amountNative, l.eventTime,
-        l.reference ?? '', l.fingerprint, status, state, x.x ?? '', x.mid ?? '', x.by ?? '', x.rs ?? '', x.d ?? '',
+        l.legId,
+        l.side,
+        l.flow,
+        l.accountId,
+        l.wallet,
+        l.currency,
+        l.tokenKey,
+        l.amountKey,
+        l.amountNative,
+        l.eventTime,
+        l.reference ?? '',
+        l.fingerprint,
+        status,
+        state,
+        x.x ?? '',
+        x.mid ?? '',
+        x.by ?? '',
+        x.rs ?? '',
+        x.d ?? '',
       );
     }
     return legs.length === 0 ? 0 : inScript('restore', () => this.redis.reconRestore(...args));
@@ -243,5 +282,4 @@ export class MatchStore {
     if (open) await this.redis.sadd(`${this.prefix}stalls`, id);
     else await this.redis.srem(`${this.prefix}stalls`, id);
   }
-
 }

@@ -85,7 +85,12 @@ export function startStateGuard(o: StateGuardOptions): StateGuard {
         if (!stopped) timer = setTimeout(tick, o.checkIntervalMs ?? 500);
       });
   };
-  void ready.then(() => { if (!stopped) timer = setTimeout(tick, o.checkIntervalMs ?? 500); }, () => undefined);
+  void ready.then(
+    () => {
+      if (!stopped) timer = setTimeout(tick, o.checkIntervalMs ?? 500);
+    },
+    () => undefined,
+  );
 
   return {
     ready,
@@ -108,20 +113,49 @@ export async function rebuildFromFacts(o: Pick<StateGuardOptions, 'redis' | 'sto
   let ledgerWatermark = -1;
 
   const bank = await queryRows<{
-    entry_id: string; status: PostingStatus; account_id: string; direction: 'credit' | 'debit'; amount_minor: string; currency: string;
-    exponent: number | string; bt: string; vt: string; tx_type: string; end_to_end_id: string; remittance: string; tokenization_ref: string;
-  }>(o.clickhouse, `SELECT entry_id, status, account_id, direction, toString(amount_minor) AS amount_minor, currency, exponent,
+    entry_id: string;
+    status: PostingStatus;
+    account_id: string;
+    direction: 'credit' | 'debit';
+    amount_minor: string;
+    currency: string;
+    exponent: number | string;
+    bt: string;
+    vt: string;
+    tx_type: string;
+    end_to_end_id: string;
+    remittance: string;
+    tokenization_ref: string;
+  }>(
+    o.clickhouse,
+    `SELECT entry_id, status, account_id, direction, toString(amount_minor) AS amount_minor, currency, exponent,
       toString(toUnixTimestamp64Milli(booking_time)) AS bt, toString(toUnixTimestamp64Milli(value_time)) AS vt, tx_type,
       end_to_end_id, remittance, tokenization_ref
-    FROM ${db}.ledger_entries_current WHERE booking_time >= fromUnixTimestamp64Milli({since:Int64})`, { since });
+    FROM ${db}.ledger_entries_current WHERE booking_time >= fromUnixTimestamp64Milli({since:Int64})`,
+    { since },
+  );
   for (const r of bank) {
     const bookingTime = Number(r.bt);
     ledgerWatermark = Math.max(ledgerWatermark, bookingTime);
-    const d = ledgerEntryToLeg({
-      entryId: r.entry_id, accountId: r.account_id, direction: r.direction, amountMinor: BigInt(r.amount_minor), currency: r.currency,
-      exponent: Number(r.exponent), bookingTime, valueTime: Number(r.vt), status: r.status, txType: r.tx_type as never,
-      endToEndId: r.end_to_end_id || null, remittance: r.remittance || null, tokenizationRef: r.tokenization_ref || null, schemaVersion: 0,
-    }, o.identities);
+    const d = ledgerEntryToLeg(
+      {
+        entryId: r.entry_id,
+        accountId: r.account_id,
+        direction: r.direction,
+        amountMinor: BigInt(r.amount_minor),
+        currency: r.currency,
+        exponent: Number(r.exponent),
+        bookingTime,
+        valueTime: Number(r.vt),
+        status: r.status,
+        txType: r.tx_type as never,
+        endToEndId: r.end_to_end_id || null,
+        remittance: r.remittance || null,
+        tokenizationRef: r.tokenization_ref || null,
+        schemaVersion: 0,
+      },
+      o.identities,
+    );
     if (d.kind !== 'leg') continue;
     const state = r.status === 'booked' ? 'parked' : r.status;
     legs.set(d.leg.legId, { leg: d.leg, status: r.status, state, extra: {} });
@@ -130,44 +164,91 @@ export async function rebuildFromFacts(o: Pick<StateGuardOptions, 'redis' | 'sto
   const chainSql = (table: string) => `SELECT event_id, chain_id, token, toString(block_number) AS block_number, block_hash,
       toString(toUnixTimestamp64Milli(block_time)) AS bt, tx_hash, log_index, kind, from_address, to_address, toString(value) AS value, decimals, reference
     FROM ${db}.${table} WHERE kind IN ('mint', 'burn') AND block_time >= fromUnixTimestamp64Milli({since:Int64})`;
-  type ChainRow = { event_id: string; chain_id: string | number; token: string; block_number: string; block_hash: string; bt: string; tx_hash: string; log_index: number | string; kind: 'mint' | 'burn'; from_address: string; to_address: string; value: string; decimals: number | string; reference: string };
+  type ChainRow = {
+    event_id: string;
+    chain_id: string | number;
+    token: string;
+    block_number: string;
+    block_hash: string;
+    bt: string;
+    tx_hash: string;
+    log_index: number | string;
+    kind: 'mint' | 'burn';
+    from_address: string;
+    to_address: string;
+    value: string;
+    decimals: number | string;
+    reference: string;
+  };
   // Events retracted by a deep reorg are not legs any more (the canonical view, where it exists).
-  const chain = await queryRows<ChainRow>(o.clickhouse, chainSql('chain_events_canonical'), { since })
-    .catch(() => queryRows<ChainRow>(o.clickhouse, chainSql('chain_events FINAL'), { since }));
+  const chain = await queryRows<ChainRow>(o.clickhouse, chainSql('chain_events_canonical'), { since }).catch(() => queryRows<ChainRow>(o.clickhouse, chainSql('chain_events FINAL'), { since }));
   for (const r of chain) {
-    const d = chainEventToLeg({
-      eventId: r.event_id, chainId: Number(r.chain_id), token: r.token, blockNumber: BigInt(r.block_number), blockHash: r.block_hash,
-      blockTime: Number(r.bt), txHash: r.tx_hash, logIndex: Number(r.log_index), kind: r.kind, from: r.from_address, to: r.to_address,
-      value: BigInt(r.value), decimals: Number(r.decimals), reference: r.reference || null,
-    }, o.identities);
+    const d = chainEventToLeg(
+      {
+        eventId: r.event_id,
+        chainId: Number(r.chain_id),
+        token: r.token,
+        blockNumber: BigInt(r.block_number),
+        blockHash: r.block_hash,
+        blockTime: Number(r.bt),
+        txHash: r.tx_hash,
+        logIndex: Number(r.log_index),
+        kind: r.kind,
+        from: r.from_address,
+        to: r.to_address,
+        value: BigInt(r.value),
+        decimals: Number(r.decimals),
+        reference: r.reference || null,
+      },
+      o.identities,
+    );
     if (d.kind === 'leg') legs.set(d.leg.legId, { leg: d.leg, status: 'booked', state: 'parked', extra: {} });
   }
 
   const matches = await queryRows<{ match_id: string; status: string; match_by: string; bank_leg_id: string; chain_leg_id: string; resolved_discrepancy_id: string }>(
-    o.clickhouse, `SELECT match_id, status, match_by, bank_leg_id, chain_leg_id, resolved_discrepancy_id FROM ${db}.matches_current`);
+    o.clickhouse,
+    `SELECT match_id, status, match_by, bank_leg_id, chain_leg_id, resolved_discrepancy_id FROM ${db}.matches_current`,
+  );
   for (const m of matches) {
     const b = legs.get(m.bank_leg_id);
     const c = legs.get(m.chain_leg_id);
     const extra = { mid: m.match_id, by: m.match_by, rs: m.resolved_discrepancy_id };
-    if (b) { b.state = m.status === 'reversed' ? 'reversed' : 'matched'; b.extra = { ...extra, x: m.chain_leg_id }; }
-    if (c) { c.state = 'matched'; c.extra = { ...extra, x: m.bank_leg_id }; }
+    if (b) {
+      b.state = m.status === 'reversed' ? 'reversed' : 'matched';
+      b.extra = { ...extra, x: m.chain_leg_id };
+    }
+    if (c) {
+      c.state = 'matched';
+      c.extra = { ...extra, x: m.bank_leg_id };
+    }
   }
 
   const discrepancies = await queryRows<{ discrepancy_id: string; kind: string; status: string; bank_leg_id: string; chain_leg_id: string }>(
-    o.clickhouse, `SELECT discrepancy_id, kind, status, bank_leg_id, chain_leg_id FROM ${db}.discrepancies_current
-      WHERE kind IN ('AMOUNT_MISMATCH', 'CURRENCY_MISMATCH', 'DUPLICATE', 'MISSING_MINT', 'MISSING_BURN', 'MISSING_BANK_CREDIT', 'MISSING_BANK_DEBIT')`);
+    o.clickhouse,
+    `SELECT discrepancy_id, kind, status, bank_leg_id, chain_leg_id FROM ${db}.discrepancies_current
+      WHERE kind IN ('AMOUNT_MISMATCH', 'CURRENCY_MISMATCH', 'DUPLICATE', 'MISSING_MINT', 'MISSING_BURN', 'MISSING_BANK_CREDIT', 'MISSING_BANK_DEBIT')`,
+  );
   for (const x of discrepancies) {
     if (x.kind === 'AMOUNT_MISMATCH' || x.kind === 'CURRENCY_MISMATCH') {
       const b = legs.get(x.bank_leg_id);
       const c = legs.get(x.chain_leg_id);
-      if (b) { b.state = 'mismatched'; b.extra = { x: x.chain_leg_id, d: x.discrepancy_id }; }
-      if (c) { c.state = 'mismatched'; c.extra = { x: x.bank_leg_id, d: x.discrepancy_id }; }
+      if (b) {
+        b.state = 'mismatched';
+        b.extra = { x: x.chain_leg_id, d: x.discrepancy_id };
+      }
+      if (c) {
+        c.state = 'mismatched';
+        c.extra = { x: x.bank_leg_id, d: x.discrepancy_id };
+      }
     } else if (x.kind === 'DUPLICATE') {
       const self = legs.get(x.discrepancy_id.slice('DUPLICATE:'.length));
       if (self && self.state === 'parked') self.state = 'duplicate';
     } else if (x.status === 'open') {
       const self = legs.get(x.discrepancy_id.slice(x.discrepancy_id.indexOf(':') + 1));
-      if (self && self.state === 'parked') { self.state = 'expired'; self.extra = { d: x.discrepancy_id }; }
+      if (self && self.state === 'parked') {
+        self.state = 'expired';
+        self.extra = { d: x.discrepancy_id };
+      }
     }
   }
 

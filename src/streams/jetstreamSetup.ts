@@ -59,11 +59,7 @@ export async function ensureConsumers(jsm: JetStreamManager, config: Config): Pr
 }
 
 /** A durable pull consumer with explicit acks, created or brought to these limits (idempotent). */
-export async function ensureDurableConsumer(
-  jsm: JetStreamManager,
-  stream: string,
-  o: { name: string; maxAckPending: number; ackWaitMs: number },
-): Promise<void> {
+export async function ensureDurableConsumer(jsm: JetStreamManager, stream: string, o: { name: string; maxAckPending: number; ackWaitMs: number }): Promise<void> {
   const cfg = {
     durable_name: o.name,
     ack_policy: AckPolicy.Explicit,

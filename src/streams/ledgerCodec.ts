@@ -14,16 +14,7 @@ import { fileURLToPath } from 'node:url';
 import avro from 'avsc';
 import type { Schema, Type } from 'avsc';
 import { currencyExponent } from '../domain/currencies.js';
-import {
-  amountProblem,
-  DEFAULT_AMOUNT_LIMITS,
-  EARLIEST_POSTING_MS,
-  identifierProblem,
-  preview,
-  textProblem,
-  timestampProblem,
-  type AmountLimits,
-} from '../domain/inputBounds.js';
+import { amountProblem, DEFAULT_AMOUNT_LIMITS, EARLIEST_POSTING_MS, identifierProblem, preview, textProblem, timestampProblem, type AmountLimits } from '../domain/inputBounds.js';
 import type { Direction, LedgerEntry, PostingStatus, TxType } from '../domain/types.js';
 import { ConfigError, DecodeError, SchemaViolation } from '../lib/errors.js';
 
@@ -185,10 +176,13 @@ function loadSchemas(dir: string): Map<number, Type> {
     try {
       const schema = JSON.parse(readFileSync(`${dir}/${file}`, 'utf8')) as Schema;
       // A fresh registry per file: each version declares the same named types (bank.ledger.Posting).
-      types.set(version, avro.Type.forSchema(schema, {
-        registry: { long: bigintLong, string: strictString },
-        typeHook: (s) => (typeof s === 'object' && s !== null && !Array.isArray(s) && (s as { type?: unknown }).type === 'long' ? bigintLong : undefined),
-      }));
+      types.set(
+        version,
+        avro.Type.forSchema(schema, {
+          registry: { long: bigintLong, string: strictString },
+          typeHook: (s) => (typeof s === 'object' && s !== null && !Array.isArray(s) && (s as { type?: unknown }).type === 'long' ? bigintLong : undefined),
+        }),
+      );
     } catch (cause) {
       throw new ConfigError(`Avro schema ${dir}/${file} is not a valid schema.`, { cause });
     }
@@ -247,10 +241,7 @@ export function createLedgerCodec(options: LedgerCodecOptions = {}): LedgerCodec
     try {
       resolvers.set(version, reader.createResolver(writer));
     } catch (cause) {
-      throw new ConfigError(
-        `Schema ledger-posting/${version} cannot be read as ledger-posting/${latestVersion}: a schema change broke the evolution rules.`,
-        { cause },
-      );
+      throw new ConfigError(`Schema ledger-posting/${version} cannot be read as ledger-posting/${latestVersion}: a schema change broke the evolution rules.`, { cause });
     }
   }
   const knownList = known.map((v) => `${SCHEMA_SUBJECT}/${v}`).join(', ');
@@ -264,16 +255,13 @@ export function createLedgerCodec(options: LedgerCodecOptions = {}): LedgerCodec
     }
     const m = new RegExp(`^${SCHEMA_SUBJECT}/(\\d+)$`).exec(value.trim());
     if (!m) {
-      throw new DecodeError(
-        `Ledger message has ${SCHEMA_HEADER} header '${value}', expected '${SCHEMA_SUBJECT}/<version>'.`,
-      );
+      throw new DecodeError(`Ledger message has ${SCHEMA_HEADER} header '${value}', expected '${SCHEMA_SUBJECT}/<version>'.`);
     }
     const version = Number(m[1]);
     if (!types.has(version)) {
-      throw new DecodeError(
-        `Ledger message was written with schema ${SCHEMA_SUBJECT}/${version}, which this engine does not know (known: ${knownList}).`,
-        { details: 'Deploy the new schema file to config/schemas, or fix the producer.' },
-      );
+      throw new DecodeError(`Ledger message was written with schema ${SCHEMA_SUBJECT}/${version}, which this engine does not know (known: ${knownList}).`, {
+        details: 'Deploy the new schema file to config/schemas, or fix the producer.',
+      });
     }
     return version;
   }
@@ -295,9 +283,7 @@ export function createLedgerCodec(options: LedgerCodecOptions = {}): LedgerCodec
       throw new DecodeError(`${what} ends before a complete ${SCHEMA_SUBJECT}/${version} record: truncated, or not that schema.`);
     }
     if (result.offset < buf.length) {
-      throw new DecodeError(
-        `${what} has ${buf.length - result.offset} trailing byte(s) after the posting: written with another schema than its header says, or corrupted.`,
-      );
+      throw new DecodeError(`${what} has ${buf.length - result.offset} trailing byte(s) after the posting: written with another schema than its header says, or corrupted.`);
     }
     return result.value as AvroPosting;
   }
@@ -402,9 +388,7 @@ export function createLedgerCodec(options: LedgerCodecOptions = {}): LedgerCodec
       for (const [name, value] of Object.entries(record)) {
         const unset = value === null || (name === 'channel' && posting.channel === undefined);
         if (!fields.has(name) && !unset) {
-          throw new SchemaViolation(
-            `Posting ${posting.entryId}: field ${name} does not exist in ${SCHEMA_SUBJECT}/${version}; encode with a later version.`,
-          );
+          throw new SchemaViolation(`Posting ${posting.entryId}: field ${name} does not exist in ${SCHEMA_SUBJECT}/${version}; encode with a later version.`);
         }
         if (!fields.has(name)) delete record[name];
       }

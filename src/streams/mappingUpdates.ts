@@ -140,6 +140,9 @@ export async function followMappingUpdates(o: MappingUpdatesOptions): Promise<Ma
   return {
     caughtUp,
     failure: () => ended ?? stalled,
-    stop: () => { stopped = true; messages.stop(); },
+    stop: () => {
+      stopped = true;
+      messages.stop();
+    },
   };
 }

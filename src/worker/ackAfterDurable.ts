@@ -141,8 +141,10 @@ export function ackAfterDurable(ctx: AckAfterDurableContext): OperatorFunction<P
         const a = await bisect(part.slice(0, mid));
         const b = await bisect(part.slice(mid));
         return {
-          written: [...a.written, ...b.written], inserted: a.inserted + b.inserted,
-          skippedDuplicates: a.skippedDuplicates + b.skippedDuplicates, refused: [...a.refused, ...b.refused],
+          written: [...a.written, ...b.written],
+          inserted: a.inserted + b.inserted,
+          skippedDuplicates: a.skippedDuplicates + b.skippedDuplicates,
+          refused: [...a.refused, ...b.refused],
         };
       }
     };
@@ -154,10 +156,19 @@ export function ackAfterDurable(ctx: AckAfterDurableContext): OperatorFunction<P
           const sinkWorks = r.written.length > 0 || now() - lastDurableAt <= evidenceMs;
           if (!sinkWorks) throw r.refused[0]!.e;
           for (const { p, e } of r.refused) {
-            ctx.log.error({ corr: p.corr, subject: p.msg.subject, seq: p.msg.seq, serverCode: e.serverCode, err: e.details }, 'ClickHouse refuses the facts of this message for good; dead-lettering it');
+            ctx.log.error(
+              { corr: p.corr, subject: p.msg.subject, seq: p.msg.seq, serverCode: e.serverCode, err: e.details },
+              'ClickHouse refuses the facts of this message for good; dead-lettering it',
+            );
             p.facts = [];
             p.suspects = [];
-            p.deadLetter = { code: e.code, reason: describeFailure(new SinkRejected(`ClickHouse refused the facts of this message (server code ${e.serverCode})`, { serverCode: e.serverCode, ...(e.details !== undefined && { details: e.details }) }), 4_000) };
+            p.deadLetter = {
+              code: e.code,
+              reason: describeFailure(
+                new SinkRejected(`ClickHouse refused the facts of this message (server code ${e.serverCode})`, { serverCode: e.serverCode, ...(e.details !== undefined && { details: e.details }) }),
+                4_000,
+              ),
+            };
           }
           ctx.metrics?.sinkRejections.inc(r.refused.length);
           const dl = await writePart(r.refused.map((x) => x.p));

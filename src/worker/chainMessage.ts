@@ -78,14 +78,18 @@ async function chainEventsMessage(ctx: MessageStageContext, msg: JsMsg, now: num
   // Every event's leg goes to the match store at once, in chain order (the store applies them in
   // call order, in one Redis round trip); their facts are then derived one event after the other.
   const decisions = events.map((ev) => chainEventToLeg(ev, ctx.identities));
-  const matched = decisions.map((d, i) => d.kind === 'leg' && seen[i]!.t !== 'conflict' ? timedMatchOrPark(ctx, d.leg, 'booked') : undefined);
+  const matched = decisions.map((d, i) => (d.kind === 'leg' && seen[i]!.t !== 'conflict' ? timedMatchOrPark(ctx, d.leg, 'booked') : undefined));
   // Awaited one after the other below: a failure after an earlier throw must not go unhandled.
   for (const m of matched) m?.catch(() => undefined);
   for (const [i, ev] of events.entries()) {
     const check = seen[i]!;
     if (check.t === 'conflict') {
       const fact = factOfContentConflict({
-        id: chainEventKey(ev), first: check.first, again: fingerprints[i]!, eventTime: ev.blockTime, now,
+        id: chainEventKey(ev),
+        first: check.first,
+        again: fingerprints[i]!,
+        eventTime: ev.blockTime,
+        now,
         says: `${ev.kind} of ${ev.value} base units of ${ev.token} from ${ev.from} to ${ev.to}`,
         fields: { token_key: tokenKeyOf(ev.chainId, ev.token), wallet: ev.kind === 'burn' ? ev.from : ev.to, ...orphanAmount(ctx.identities, ev) },
       });
@@ -110,14 +114,23 @@ async function chainEventsMessage(ctx: MessageStageContext, msg: JsMsg, now: num
         rejected.push(e.shortMessage);
         continue;
       }
-      evFacts.push(discrepancyEvent({
-        id: `ORPHAN_CHAIN_EVENT:chain:${ev.eventId}`, kind: 'ORPHAN_CHAIN_EVENT', status: 'open', reason: decision.reason,
-        fallback: {
-          wallet: ev.kind === 'burn' ? ev.from : ev.to, token_key: `${ev.chainId}:${ev.token}`,
-          chain_leg_id: `chain:${ev.eventId}`, flow: ev.kind === 'burn' ? 'withdrawal' : 'deposit', ...orphanAmount(ctx.identities, ev),
-        },
-        eventTime: ev.blockTime, now,
-      }));
+      evFacts.push(
+        discrepancyEvent({
+          id: `ORPHAN_CHAIN_EVENT:chain:${ev.eventId}`,
+          kind: 'ORPHAN_CHAIN_EVENT',
+          status: 'open',
+          reason: decision.reason,
+          fallback: {
+            wallet: ev.kind === 'burn' ? ev.from : ev.to,
+            token_key: `${ev.chainId}:${ev.token}`,
+            chain_leg_id: `chain:${ev.eventId}`,
+            flow: ev.kind === 'burn' ? 'withdrawal' : 'deposit',
+            ...orphanAmount(ctx.identities, ev),
+          },
+          eventTime: ev.blockTime,
+          now,
+        }),
+      );
     } else if (decision.kind === 'leg') {
       const r = await matched[i]!;
       replayed = r.replayed;
@@ -137,8 +150,11 @@ async function chainEventsMessage(ctx: MessageStageContext, msg: JsMsg, now: num
   // One outcome label per message: the events' common outcome, or `mixed`.
   const outcome = outcomes.size === 1 ? [...outcomes][0]! : outcomes.size === 0 ? 'rejected' : 'mixed';
   return {
-    msg, source: 'chain', facts, outcome, suspects,
+    msg,
+    source: 'chain',
+    facts,
+    outcome,
+    suspects,
     ...(rejected.length > 0 && { deadLetter: { code: rejectCode, reason: `${rejected.length} of ${events.length} events rejected: ${rejected.join('; ')}` } }),
   };
 }
-

@@ -75,13 +75,21 @@ export function startIdentityChangeRecorder(o: IdentityChangeRecorderOptions): I
         }
         queue = [...pending, ...queue];
         o.log.error({ err: e, facts: batch.length, retryInMs: delay }, 'identity changes: write failed; retrying');
-        await new Promise<void>((r) => { wake = r; setTimeout(r, delay).unref(); });
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, delay).unref();
+        });
         wake = null;
         delay = backoffMs(++retries, { initialMs: baseDelay, maxMs: 30_000, jitter: 'none' });
       }
     }
   }
-  const kick = () => { running ??= drain().finally(() => { running = null; if (queue.length > 0 && !stopped) kick(); }); };
+  const kick = () => {
+    running ??= drain().finally(() => {
+      running = null;
+      if (queue.length > 0 && !stopped) kick();
+    });
+  };
 
   return {
     record(changes, meta) {

@@ -22,11 +22,17 @@ export async function ledgerMessage(ctx: MessageStageContext, msg: JsMsg, now: n
   const fingerprint = ledgerEntryFingerprint(entry);
   const seen = await ctx.fingerprints.check(ledgerEntryKey(entry), fingerprint);
   if (seen.t === 'conflict') {
-    const facts = [factOfContentConflict({
-      id: ledgerEntryKey(entry), first: seen.first, again: fingerprint, eventTime: entry.bookingTime, now,
-      says: `${entry.txType} ${entry.direction} of ${entry.amountMinor} minor units of ${entry.currency} on account ${entry.accountId}`,
-      fields: { account_id: entry.accountId, currency: entry.currency, expected_amount: entry.amountMinor.toString() },
-    })];
+    const facts = [
+      factOfContentConflict({
+        id: ledgerEntryKey(entry),
+        first: seen.first,
+        again: fingerprint,
+        eventTime: entry.bookingTime,
+        now,
+        says: `${entry.txType} ${entry.direction} of ${entry.amountMinor} minor units of ${entry.currency} on account ${entry.accountId}`,
+        fields: { account_id: entry.accountId, currency: entry.currency, expected_amount: entry.amountMinor.toString() },
+      }),
+    ];
     return { msg, source: 'ledger', facts, outcome: 'conflict', suspects: seen.seenBefore || msg.redelivered ? facts.map(factKey) : [] };
   }
   const facts: Fact[] = [ledgerEntryFact(entry, msg.seq, now)];
@@ -35,11 +41,17 @@ export async function ledgerMessage(ctx: MessageStageContext, msg: JsMsg, now: n
   let outcome: string = decision.kind;
   if (decision.kind === 'orphan') {
     orphanOrReject(ctx, decision, `ledger entry ${entry.entryId}`);
-    facts.push(discrepancyEvent({
-      id: `ORPHAN_LEDGER_ENTRY:bank:${entry.entryId}`, kind: 'ORPHAN_LEDGER_ENTRY', status: 'open', reason: decision.reason,
-      fallback: { account_id: entry.accountId, currency: entry.currency, bank_leg_id: `bank:${entry.entryId}`, expected_amount: entry.amountMinor.toString() },
-      eventTime: entry.bookingTime, now,
-    }));
+    facts.push(
+      discrepancyEvent({
+        id: `ORPHAN_LEDGER_ENTRY:bank:${entry.entryId}`,
+        kind: 'ORPHAN_LEDGER_ENTRY',
+        status: 'open',
+        reason: decision.reason,
+        fallback: { account_id: entry.accountId, currency: entry.currency, bank_leg_id: `bank:${entry.entryId}`, expected_amount: entry.amountMinor.toString() },
+        eventTime: entry.bookingTime,
+        now,
+      }),
+    );
   } else if (decision.kind === 'leg') {
     const r = await timedMatchOrPark(ctx, decision.leg, entry.status);
     replayed = r.replayed;
@@ -54,9 +66,11 @@ export async function ledgerMessage(ctx: MessageStageContext, msg: JsMsg, now: n
     facts.push(...ctx.aml.facts(a));
   }
   return {
-    msg, source: 'ledger', facts, outcome,
+    msg,
+    source: 'ledger',
+    facts,
+    outcome,
     suspects: replayed || msg.redelivered ? facts.map(factKey) : [],
     ledgerTime: entry.bookingTime,
   };
 }
-

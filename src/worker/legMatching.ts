@@ -26,4 +26,3 @@ export async function timedMatchOrPark(ctx: MessageStageContext, ...args: Parame
 export function orphanOrReject(ctx: MessageStageContext, decision: Extract<LegDecision, { kind: 'orphan' }>, what: string): void {
   if (ctx.unmappedPolicy === 'reject') throw new UnmappedIdentity(`${what}: ${decision.reason}`);
 }
-

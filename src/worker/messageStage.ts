@@ -59,7 +59,6 @@ export interface MessageStageContext {
 /** Five deliveries, redelivered after 1 s doubling to 30 s; a minute of evidence. */
 export const DEFAULT_POISON_POLICY: PoisonEvidenceOptions = { maxDeliveries: 5, minDelayMs: 1_000, maxDelayMs: 30_000, windowMs: 60_000 };
 
-
 /**
  * Turns one message into its facts: decode and validate, normalise to a leg, match-or-park it in
  * Redis, and derive the facts of the outcome. Bad input becomes a dead letter, never an error;
@@ -70,40 +69,52 @@ export const DEFAULT_POISON_POLICY: PoisonEvidenceOptions = { maxDeliveries: 5, 
 export function messageStage(ctx: MessageStageContext, concurrency = 1_024): OperatorFunction<{ msg: JsMsg; source: Source }, Processed> {
   const now = ctx.now ?? Date.now;
   const evidence = ctx.poison ?? new PoisonEvidence(DEFAULT_POISON_POLICY);
-  return pipe(mapAsync(async ({ msg, source }: { msg: JsMsg; source: Source }): Promise<Processed | null> => {
-    const corr = correlationId(msg, source);
-    // Every line about the message, here and in the sink, carries `corr`: a child logger, made on
-    // first use (most messages log nothing at the default level, and a child costs microseconds).
-    let child: Logger | undefined;
-    const mctx: MessageStageContext = { ...ctx, get log() { return (child ??= ctx.log.child({ corr })); } };
-    const log = () => mctx.log;
-    try {
-      const p = source === 'ledger' ? await ledgerMessage(mctx, msg, now()) : await chainMessage(mctx, msg, now());
-      if (ctx.log.isLevelEnabled('debug')) log().debug({ subject: msg.subject, outcome: p.outcome, facts: p.facts.length, redelivered: msg.redelivered }, 'message processed');
-      evidence.succeeded(corr, now());
-      return { ...p, corr };
-    } catch (e) {
-      const kind = failureKind(e);
-      if (kind === 'bad-input') {
-        const bad = e as ReconError;
-        log().warn({ subject: msg.subject, seq: msg.seq, code: bad.code, err: bad.shortMessage }, 'dead-lettering bad input');
-        return { msg, source, corr, facts: [], suspects: [], deadLetter: { code: bad.code, reason: describeFailure(bad, 4_000) } } satisfies Processed;
+  return pipe(
+    mapAsync(async ({ msg, source }: { msg: JsMsg; source: Source }): Promise<Processed | null> => {
+      const corr = correlationId(msg, source);
+      // Every line about the message, here and in the sink, carries `corr`: a child logger, made on
+      // first use (most messages log nothing at the default level, and a child costs microseconds).
+      let child: Logger | undefined;
+      const mctx: MessageStageContext = {
+        ...ctx,
+        get log() {
+          return (child ??= ctx.log.child({ corr }));
+        },
+      };
+      const log = () => mctx.log;
+      try {
+        const p = source === 'ledger' ? await ledgerMessage(mctx, msg, now()) : await chainMessage(mctx, msg, now());
+        if (ctx.log.isLevelEnabled('debug')) log().debug({ subject: msg.subject, outcome: p.outcome, facts: p.facts.length, redelivered: msg.redelivered }, 'message processed');
+        evidence.succeeded(corr, now());
+        return { ...p, corr };
+      } catch (e) {
+        const kind = failureKind(e);
+        if (kind === 'bad-input') {
+          const bad = e as ReconError;
+          log().warn({ subject: msg.subject, seq: msg.seq, code: bad.code, err: bad.shortMessage }, 'dead-lettering bad input');
+          return { msg, source, corr, facts: [], suspects: [], deadLetter: { code: bad.code, reason: describeFailure(bad, 4_000) } } satisfies Processed;
+        }
+        const deliveries = deliveryCount(msg);
+        const verdict = evidence.failed(corr, kind, deliveries, now());
+        if (verdict.action === 'dead-letter') {
+          const poison = new PoisonMessage(`Message ${corr} ${verdict.reason}; last error (${kind}): ${describeFailure(e)}`, { cause: e });
+          log().error({ subject: msg.subject, seq: msg.seq, deliveries, kind, err: e }, 'dead-lettering a poison message');
+          ctx.metrics?.poisonMessages.inc({ source, kind });
+          return { msg, source, corr, facts: [], suspects: [], deadLetter: { code: poison.code, reason: poison.shortMessage } } satisfies Processed;
+        }
+        log().error(
+          { subject: msg.subject, seq: msg.seq, deliveries, kind, retryInMs: verdict.delayMs, err: e },
+          kind === 'dependency'
+            ? 'a dependency failed while processing a message; it will be redelivered'
+            : 'unanticipated failure processing a message; it will be redelivered up to the delivery limit',
+        );
+        ctx.metrics?.transientFailures.inc({ source });
+        msg.nak(verdict.delayMs);
+        return null;
       }
-      const deliveries = deliveryCount(msg);
-      const verdict = evidence.failed(corr, kind, deliveries, now());
-      if (verdict.action === 'dead-letter') {
-        const poison = new PoisonMessage(`Message ${corr} ${verdict.reason}; last error (${kind}): ${describeFailure(e)}`, { cause: e });
-        log().error({ subject: msg.subject, seq: msg.seq, deliveries, kind, err: e }, 'dead-lettering a poison message');
-        ctx.metrics?.poisonMessages.inc({ source, kind });
-        return { msg, source, corr, facts: [], suspects: [], deadLetter: { code: poison.code, reason: poison.shortMessage } } satisfies Processed;
-      }
-      log().error({ subject: msg.subject, seq: msg.seq, deliveries, kind, retryInMs: verdict.delayMs, err: e },
-        kind === 'dependency' ? 'a dependency failed while processing a message; it will be redelivered' : 'unanticipated failure processing a message; it will be redelivered up to the delivery limit');
-      ctx.metrics?.transientFailures.inc({ source });
-      msg.nak(verdict.delayMs);
-      return null;
-    }
-  }, concurrency), filter((p): p is Processed => p !== null));
+    }, concurrency),
+    filter((p): p is Processed => p !== null),
+  );
 }
 
 /** How many times JetStream has delivered this message, this time included (1 when unknown). */

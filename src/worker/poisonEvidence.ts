@@ -14,9 +14,7 @@ export interface PoisonEvidenceOptions {
 }
 
 /** What to do with a message whose handling just failed (not for bad input: that is dead-lettered at once). */
-export type FailureVerdict =
-  | { action: 'retry'; delayMs: number; othersPassed: boolean }
-  | { action: 'dead-letter'; reason: string };
+export type FailureVerdict = { action: 'retry'; delayMs: number; othersPassed: boolean } | { action: 'dead-letter'; reason: string };
 
 interface Failing {
   /** This worker's success count when the message last failed here. */

@@ -82,9 +82,14 @@ export async function startWorkerPipeline(o: WorkerPipelineOptions): Promise<Wor
 
   // 2. Message stage: facts per message, or a dead letter, or a nak for redelivery.
   const stage = messageStage({
-    ...o.stage, log, metrics, unmappedPolicy: config.matching.unmappedPolicy,
+    ...o.stage,
+    log,
+    metrics,
+    unmappedPolicy: config.matching.unmappedPolicy,
     poison: new PoisonEvidence({
-      maxDeliveries: n.maxDeliveries, minDelayMs: n.redeliveryDelayMs.min, maxDelayMs: n.redeliveryDelayMs.max,
+      maxDeliveries: n.maxDeliveries,
+      minDelayMs: n.redeliveryDelayMs.min,
+      maxDelayMs: n.redeliveryDelayMs.max,
       // A minute of evidence, and never less than two redelivery delays.
       windowMs: Math.max(60_000, 2 * n.redeliveryDelayMs.max),
     }),
@@ -92,35 +97,46 @@ export async function startWorkerPipeline(o: WorkerPipelineOptions): Promise<Wor
 
   // 3 and 4. Batches, made durable, then acked.
   const durable: AckAfterDurableContext = {
-    writer: o.writer, deadLetter: o.deadLetter, log, metrics, stopping: () => stopping, maxBatchMessages: config.sink.maxBatchRows,
+    writer: o.writer,
+    deadLetter: o.deadLetter,
+    log,
+    metrics,
+    stopping: () => stopping,
+    maxBatchMessages: config.sink.maxBatchRows,
     advanceWatermarks: (w) => advanceWatermarks(store, metrics, w),
   };
 
   let resolveDone!: () => void;
   let rejectDone!: (e: unknown) => void;
-  const done = new Promise<void>((res, rej) => { resolveDone = res; rejectDone = rej; });
-  const subscription: Subscription = sources
-    .pipe(stage, batchForSink(config.sink.maxBatchRows, config.sink.maxBatchDelayMs), ackAfterDurable(durable))
-    .subscribe({
-      next: (r) => {
-        countDurableBatch(stats, metrics, r);
-        o.onDurable?.(r);
-      },
-      error: (e) => { log.fatal({ err: e }, 'pipeline failed'); rejectDone(e); },
-      complete: () => resolveDone(),
-    });
+  const done = new Promise<void>((res, rej) => {
+    resolveDone = res;
+    rejectDone = rej;
+  });
+  const subscription: Subscription = sources.pipe(stage, batchForSink(config.sink.maxBatchRows, config.sink.maxBatchDelayMs), ackAfterDurable(durable)).subscribe({
+    next: (r) => {
+      countDurableBatch(stats, metrics, r);
+      o.onDurable?.(r);
+    },
+    error: (e) => {
+      log.fatal({ err: e }, 'pipeline failed');
+      rejectDone(e);
+    },
+    complete: () => resolveDone(),
+  });
 
   let stopped: Promise<void> | undefined;
   return {
-    ready, done,
+    ready,
+    done,
     consuming: () => started === 2 && !stopping,
-    stop: () => (stopped ??= (async () => {
-      for (const h of handles) h.stop();
-      // The sources complete; the last partial batch is flushed, made durable and acked.
-      await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 30_000))]);
-      stopping = true;
-      subscription.unsubscribe();
-    })()),
+    stop: () =>
+      (stopped ??= (async () => {
+        for (const h of handles) h.stop();
+        // The sources complete; the last partial batch is flushed, made durable and acked.
+        await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 30_000))]);
+        stopping = true;
+        subscription.unsubscribe();
+      })()),
   };
 }
 

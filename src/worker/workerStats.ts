@@ -18,8 +18,15 @@ export interface WorkerStats {
 
 export function emptyWorkerStats(): WorkerStats {
   return {
-    messages: { ledger: 0, chain: 0 }, outcomes: {}, matches: 0, lateMatches: 0,
-    discrepanciesOpened: {}, discrepanciesResolved: 0, deadLetters: 0, factsInserted: 0, amlAlerts: {},
+    messages: { ledger: 0, chain: 0 },
+    outcomes: {},
+    matches: 0,
+    lateMatches: 0,
+    discrepanciesOpened: {},
+    discrepanciesResolved: 0,
+    deadLetters: 0,
+    factsInserted: 0,
+    amlAlerts: {},
   };
 }
 

@@ -48,8 +48,19 @@ describe('drill: daemon SIGKILLed and restarted several times', () => {
     }
     const pairs = await traffic.stop();
     const redis = new Redis(d.config.redis.url);
-    const store = new MatchStore(redis, { namespace: d.config.namespace, windowMs: d.config.matching.windowMs, toleranceMs: d.config.matching.windowMs, retentionMs: d.config.matching.lateRetentionMs });
-    await settle(d, { parked: async () => { const p = await store.parkedCount(); return p.bank + p.chain; }, timeoutMs: 90_000 });
+    const store = new MatchStore(redis, {
+      namespace: d.config.namespace,
+      windowMs: d.config.matching.windowMs,
+      toleranceMs: d.config.matching.windowMs,
+      retentionMs: d.config.matching.lateRetentionMs,
+    });
+    await settle(d, {
+      parked: async () => {
+        const p = await store.parkedCount();
+        return p.bank + p.chain;
+      },
+      timeoutMs: 90_000,
+    });
     await redis.quit();
     expect(await daemon.kill('SIGTERM'), daemon.output().slice(-2000)).toBe(0);
     daemon = undefined;
@@ -58,7 +69,9 @@ describe('drill: daemon SIGKILLed and restarted several times', () => {
     try {
       const verdict = await verifyDrill(d, pairs, ch, 'recon');
       expect(verdict.problems).toEqual([]);
-      console.info(`kill drill: ${pairs.length} pairs, ${KILLS} SIGKILLs with ${atKill.join(', ')} messages unacked at the kills; ${verdict.discrepanciesFound} injected discrepancies found, 0 false, facts once`);
+      console.info(
+        `kill drill: ${pairs.length} pairs, ${KILLS} SIGKILLs with ${atKill.join(', ')} messages unacked at the kills; ${verdict.discrepanciesFound} injected discrepancies found, 0 false, facts once`,
+      );
     } finally {
       await ch.close();
     }

@@ -28,16 +28,14 @@ describe('drill: hostile input fuzzed into steady traffic', () => {
     const drill = d;
     const daemon = await drill.startDaemon();
     const tag = drill.names.namespace;
-    const hostile: HostileMessage[] = fc.sample(
-      hostileArbitrary({ ...drill.target, mappingSubject: drill.config.nats.mappingSubject }, tag, Date.now()),
-      { numRuns: 90, seed },
-    ).map((make, n) => make(n));
+    const hostile: HostileMessage[] = fc
+      .sample(hostileArbitrary({ ...drill.target, mappingSubject: drill.config.nats.mappingSubject }, tag, Date.now()), { numRuns: 90, seed })
+      .map((make, n) => make(n));
     const classes = new Set(hostile.map((h) => h.cls));
     expect(classes.size, 'the sample covers most classes').toBeGreaterThanOrEqual(12);
 
     // Fees re-sent under their entry id with other content: one DUPLICATE each, the first content kept.
-    const duplicates = fc.sample(duplicateArbitrary({ ...drill.target, mappingSubject: drill.config.nats.mappingSubject }, tag, Date.now()), { numRuns: 12, seed })
-      .map((make, n) => make(n));
+    const duplicates = fc.sample(duplicateArbitrary({ ...drill.target, mappingSubject: drill.config.nats.mappingSubject }, tag, Date.now()), { numRuns: 12, seed }).map((make, n) => make(n));
 
     const streamOf = { ledger: drill.config.nats.ledgerStream, chain: drill.config.nats.chainStream, mapping: drill.config.nats.mappingStream };
     const published: { h: HostileMessage; id: string }[] = [];
@@ -63,16 +61,23 @@ describe('drill: hostile input fuzzed into steady traffic', () => {
       const part = hostile.filter((_, n) => n % 3 === burst);
       await Promise.all([...part.map(publish), ...duplicates.filter((_, n) => n % 3 === burst).map((x) => send(x.copy))]);
       const t0 = Date.now();
-      await waitFor(`good traffic flows again after burst ${burst}`, async () =>
-        (await backlog(drill.jsm, [streamOf.ledger, streamOf.chain], drill.config.nats.consumerName)) < 250, 10_000, 50);
+      await waitFor(`good traffic flows again after burst ${burst}`, async () => (await backlog(drill.jsm, [streamOf.ledger, streamOf.chain], drill.config.nats.consumerName)) < 250, 10_000, 50);
       drainTimes.push(Date.now() - t0);
     }
     const pairs = await traffic.stop();
-    await settle(drill, { sweep: () => daemon.sweep(), parked: async () => { const p = await daemon.store.parkedCount(); return p.bank + p.chain; } });
+    await settle(drill, {
+      sweep: () => daemon.sweep(),
+      parked: async () => {
+        const p = await daemon.store.parkedCount();
+        return p.bank + p.chain;
+      },
+    });
 
     // Every hostile message is a dead letter, once, with a reason naming what was wrong.
-    const dl = await queryRows<{ dead_letter_id: string; source: string; reason_code: string; reason: string }>(drill.ch!.client,
-      `SELECT dead_letter_id, source, reason_code, reason FROM ${drill.ch!.database}.dead_letters FINAL`);
+    const dl = await queryRows<{ dead_letter_id: string; source: string; reason_code: string; reason: string }>(
+      drill.ch!.client,
+      `SELECT dead_letter_id, source, reason_code, reason FROM ${drill.ch!.database}.dead_letters FINAL`,
+    );
     const byId = new Map(dl.map((x) => [x.dead_letter_id, x]));
     const missing = published.filter((p) => !byId.has(p.id)).map((p) => `${p.h.cls} ${p.id}`);
     expect(missing, 'hostile messages without a dead letter').toEqual([]);
@@ -91,7 +96,9 @@ describe('drill: hostile input fuzzed into steady traffic', () => {
     const redelivered = await daemon.metrics.redeliveries.get();
     const redeliveries = redelivered.values.reduce((s, v) => s + v.value, 0);
     expect(redeliveries).toBe(0);
-    console.info(`hostile fuzz drill: ${pairs.length} pairs, ${published.length} hostile messages over ${classes.size} classes dead-lettered, `
-      + `${duplicates.length} duplicates with other content caught, ${verdict.discrepanciesFound} discrepancies found (injected and duplicates), good backlog drained ${drainTimes.join('/')} ms after each burst`);
+    console.info(
+      `hostile fuzz drill: ${pairs.length} pairs, ${published.length} hostile messages over ${classes.size} classes dead-lettered, ` +
+        `${duplicates.length} duplicates with other content caught, ${verdict.discrepanciesFound} discrepancies found (injected and duplicates), good backlog drained ${drainTimes.join('/')} ms after each burst`,
+    );
   });
 });

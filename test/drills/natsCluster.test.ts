@@ -47,7 +47,7 @@ describe('drill: a NATS node killed under traffic on a clustered JetStream', () 
     }
   };
 
-  it('keeps every match and discrepancy, once, across the loss of the ledger stream\'s leader', async () => {
+  it("keeps every match and discrepancy, once, across the loss of the ledger stream's leader", async () => {
     const jsm = await jetstreamManager(h.nc);
     const ledger = await jsm.streams.info(h.config.nats.ledgerStream);
     expect(ledger.config.num_replicas).toBe(3);
@@ -63,20 +63,26 @@ describe('drill: a NATS node killed under traffic on a clustered JetStream', () 
       }
     }
     const expectedMatches = Array.from({ length: DEPOSITS }, (_, i) => i).filter((i) => hasCredit(i) && hasMint(i)).length;
-    await h.waitFor('every match and discrepancy', async () => {
-      const [m, d] = [await h.matches(), await h.discrepancies()];
-      return m.length === expectedMatches && d.length === DEPOSITS - expectedMatches;
-    }, 90_000);
+    await h.waitFor(
+      'every match and discrepancy',
+      async () => {
+        const [m, d] = [await h.matches(), await h.discrepancies()];
+        return m.length === expectedMatches && d.length === DEPOSITS - expectedMatches;
+      },
+      90_000,
+    );
 
     const after = await jsm.streams.info(h.config.nats.ledgerStream);
     expect(after.cluster!.leader).not.toBe(ledger.cluster!.leader);
     const db = h.ch.database;
     const kinds = await queryRows<{ kind: string; n: string }>(h.ch.client, `SELECT kind, count() AS n FROM ${db}.discrepancies_current GROUP BY kind ORDER BY kind`);
-    expect(kinds).toEqual([{ kind: 'MISSING_BANK_CREDIT', n: String(DEPOSITS / 10) }, { kind: 'MISSING_MINT', n: String(DEPOSITS / 10) }]);
+    expect(kinds).toEqual([
+      { kind: 'MISSING_BANK_CREDIT', n: String(DEPOSITS / 10) },
+      { kind: 'MISSING_MINT', n: String(DEPOSITS / 10) },
+    ]);
     // Every fact once: raw rows equal FINAL rows in every table the traffic touched.
     for (const table of ['ledger_entries', 'chain_events', 'matches', 'discrepancy_events']) {
-      const [c] = await queryRows<{ raw: string; final: string }>(h.ch.client,
-        `SELECT (SELECT count() FROM ${db}.${table}) AS raw, (SELECT count() FROM ${db}.${table} FINAL) AS final`);
+      const [c] = await queryRows<{ raw: string; final: string }>(h.ch.client, `SELECT (SELECT count() FROM ${db}.${table}) AS raw, (SELECT count() FROM ${db}.${table} FINAL) AS final`);
       expect(c!.raw, table).toBe(c!.final);
     }
     const [entries] = await queryRows<{ n: string }>(h.ch.client, `SELECT count() AS n FROM ${db}.ledger_entries FINAL`);

@@ -17,7 +17,13 @@ describe('drill: poison messages at 1%', () => {
     const traffic = steadyTraffic(d, 500);
     await new Promise((r) => setTimeout(r, 6_000));
     const pairs = await traffic.stop();
-    await settle(d, { sweep: () => daemon.sweep(), parked: async () => { const p = await daemon.store.parkedCount(); return p.bank + p.chain; } });
+    await settle(d, {
+      sweep: () => daemon.sweep(),
+      parked: async () => {
+        const p = await daemon.store.parkedCount();
+        return p.bank + p.chain;
+      },
+    });
 
     const poison = pairs.filter((p) => p.fault === 'poison').length;
     expect(poison, 'some poison was injected').toBe(pairs.filter((p) => p.i % 100 === 7).length);
@@ -25,8 +31,10 @@ describe('drill: poison messages at 1%', () => {
     const verdict = await verifyDrill(d, pairs);
     expect(verdict.problems).toEqual([]);
 
-    const dl = await queryRows<{ reason_code: string; reason: string; payload: string }>(d.ch!.client,
-      `SELECT reason_code, reason, base64Decode(payload_base64) AS payload FROM ${d.ch!.database}.dead_letters FINAL`);
+    const dl = await queryRows<{ reason_code: string; reason: string; payload: string }>(
+      d.ch!.client,
+      `SELECT reason_code, reason, base64Decode(payload_base64) AS payload FROM ${d.ch!.database}.dead_letters FINAL`,
+    );
     expect(dl).toHaveLength(poison);
     for (const x of dl) {
       expect(x.reason_code).toBe('DECODE_ERROR');

@@ -28,10 +28,13 @@ describe('drill: poison found by evidence', () => {
   it('dead-letters the messages that keep failing while others pass, after the delivery limit, with their last error', { timeout: 120_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'poison-rules-'));
     const rulesFile = join(dir, 'rules.yaml');
-    writeFileSync(rulesFile, stringify({
-      version: 'poison-1',
-      rules: [{ id: 'large-value', type: 'large_value', scope: 'customer', threshold: { USD: '1000000.00' }, suppress: 0 }],
-    }));
+    writeFileSync(
+      rulesFile,
+      stringify({
+        version: 'poison-1',
+        rules: [{ id: 'large-value', type: 'large_value', scope: 'customer', threshold: { USD: '1000000.00' }, suppress: 0 }],
+      }),
+    );
     const suffix = Math.random().toString(36).slice(2, 8);
     d = await startDrill({
       accounts: ACCOUNTS,
@@ -50,7 +53,13 @@ describe('drill: poison found by evidence', () => {
     // Run until 300 pairs (15 of them the poisoned customer's) are out, however busy the machine is.
     await waitFor('300 pairs published', () => traffic.published() >= 300, 60_000);
     const pairs = await traffic.stop();
-    await settle(drill, { sweep: () => daemon.sweep(), parked: async () => { const p = await daemon.store.parkedCount(); return p.bank + p.chain; } });
+    await settle(drill, {
+      sweep: () => daemon.sweep(),
+      parked: async () => {
+        const p = await daemon.store.parkedCount();
+        return p.bank + p.chain;
+      },
+    });
 
     const poisoned = pairs.filter((p) => p.i % ACCOUNTS === POISONED);
     expect(poisoned.length).toBeGreaterThanOrEqual(15);
@@ -58,8 +67,7 @@ describe('drill: poison found by evidence', () => {
     // the poisoned customer's postings touch the corrupted key.
     const poisonMessages = poisoned.filter((p) => p.posting).length;
 
-    const dl = await queryRows<{ reason_code: string; reason: string; source: string }>(drill.ch!.client,
-      `SELECT reason_code, reason, source FROM ${drill.ch!.database}.dead_letters FINAL`);
+    const dl = await queryRows<{ reason_code: string; reason: string; source: string }>(drill.ch!.client, `SELECT reason_code, reason, source FROM ${drill.ch!.database}.dead_letters FINAL`);
     expect(dl).toHaveLength(poisonMessages);
     for (const x of dl) {
       expect(x.reason_code).toBe('POISON_MESSAGE');
@@ -79,10 +87,15 @@ describe('drill: poison found by evidence', () => {
     e.poison = poisonMessages;
     const verdict = await verify(drill.ch!.client, drill.ch!.database, e);
     const poisonedMatches = new Set(poisoned.map((p) => p.matchId));
-    expect(verdict.missingMatches.filter((m) => !poisonedMatches.has(m)), 'matches missing outside the poisoned customer').toEqual([]);
+    expect(
+      verdict.missingMatches.filter((m) => !poisonedMatches.has(m)),
+      'matches missing outside the poisoned customer',
+    ).toEqual([]);
     expect(verdict.problems.filter((x) => !x.startsWith('matches') && !/matches missing/.test(x))).toEqual([]);
     expect(verdict.falseMatches).toEqual([]);
     expect(verdict.falseDiscrepancies).toEqual([]);
-    console.info(`poison by evidence: ${pairs.length} pairs, ${poisonMessages} messages of a corrupted customer dead-lettered after ${MAX_DELIVERIES} deliveries each, ${pairs.length - poisoned.length} other pairs matched`);
+    console.info(
+      `poison by evidence: ${pairs.length} pairs, ${poisonMessages} messages of a corrupted customer dead-lettered after ${MAX_DELIVERIES} deliveries each, ${pairs.length - poisoned.length} other pairs matched`,
+    );
   });
 });

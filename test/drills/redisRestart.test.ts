@@ -18,10 +18,14 @@ describe('drill: Redis restarted with its memory lost', () => {
     d = await startDrill({ redisUrl: redis.url, traffic: { faultShare: 0.03, chainFirstShare: 0.3 } });
     const daemon = await d.startDaemon();
     const traffic = steadyTraffic(d, 300);
-    await waitFor('traffic flowing with legs parked', async () => {
-      const p = await daemon.store.parkedCount();
-      return daemon.stats.matches > 300 && p.bank + p.chain > 0;
-    }, 20_000);
+    await waitFor(
+      'traffic flowing with legs parked',
+      async () => {
+        const p = await daemon.store.parkedCount();
+        return daemon.stats.matches > 300 && p.bank + p.chain > 0;
+      },
+      20_000,
+    );
     await redis.kill('SIGKILL');
     const restartedAt = Date.now();
     await new Promise((r) => setTimeout(r, 1_000));
@@ -32,7 +36,14 @@ describe('drill: Redis restarted with its memory lost', () => {
     const epoch = await daemon.redis.get(`${daemon.store.prefix}epoch`);
     expect(Number(epoch?.split(':').pop())).toBeGreaterThan(restartedAt);
     const pairs = await traffic.stop();
-    await settle(d, { sweep: () => daemon.sweep(), parked: async () => { const p = await daemon.store.parkedCount(); return p.bank + p.chain; }, timeoutMs: 90_000 });
+    await settle(d, {
+      sweep: () => daemon.sweep(),
+      parked: async () => {
+        const p = await daemon.store.parkedCount();
+        return p.bank + p.chain;
+      },
+      timeoutMs: 90_000,
+    });
     const verdict = await verifyDrill(d, pairs);
     expect(verdict.problems).toEqual([]);
     console.info(`Redis restart drill: ${pairs.length} pairs across a Redis SIGKILL + empty restart, ${verdict.discrepanciesFound} injected discrepancies found, 0 false`);

@@ -20,10 +20,18 @@ describe('drill: clock skew and heavy out-of-order arrival', () => {
     const behind = steadyTraffic(d, 400, { from: 1_000_000, shuffle: 200, traffic: { chainSkewMs: -20_000 } });
     await new Promise((r) => setTimeout(r, 3_000));
     const pairs = [...first, ...(await behind.stop())];
-    await settle(d, { sweep: () => daemon.sweep(), parked: async () => { const p = await daemon.store.parkedCount(); return p.bank + p.chain; } });
+    await settle(d, {
+      sweep: () => daemon.sweep(),
+      parked: async () => {
+        const p = await daemon.store.parkedCount();
+        return p.bank + p.chain;
+      },
+    });
     const verdict = await verifyDrill(d, pairs);
     expect(verdict.problems).toEqual([]);
     expect(verdict.discrepanciesFound).toBeGreaterThan(10);
-    console.info(`skew ±20 s + disorder: ${pairs.length} pairs, ${pairs.filter((p) => p.chainFirst).length} chain first, shuffled in blocks of 200; ${verdict.discrepanciesFound} injected discrepancies found, 0 false`);
+    console.info(
+      `skew ±20 s + disorder: ${pairs.length} pairs, ${pairs.filter((p) => p.chainFirst).length} chain first, shuffled in blocks of 200; ${verdict.discrepanciesFound} injected discrepancies found, 0 false`,
+    );
   }, 90_000);
 });

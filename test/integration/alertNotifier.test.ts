@@ -24,17 +24,29 @@ import { waitFor as waitUntil } from '../support/waitFor.js';
 const PD_KEY = 'Rtest0123456789abcdef0123456789a';
 const root = new URL('../../', import.meta.url).pathname;
 
-const waitFor = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000, everyMs = 50) =>
-  waitUntil<T>(what, probe, timeoutMs, everyMs);
+const waitFor = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000, everyMs = 50) => waitUntil<T>(what, probe, timeoutMs, everyMs);
 
 function row(i: number | string, over: Partial<DiscrepancyEventRow> = {}): DiscrepancyEventRow {
   const kind = over.kind ?? 'MISSING_MINT';
   const id = `${kind}:bank:e-${i}`;
   return {
-    discrepancy_id: id, event_id: `${id}:open`, kind, status: 'open', flow: 'deposit', account_id: `ACC-${i}`,
-    wallet: `0x${String(i).padStart(40, '0')}`.slice(0, 42), currency: 'USD', token_key: '', bank_leg_id: `bank:e-${i}`, chain_leg_id: '',
-    expected_amount: '12345', actual_amount: '', reason: 'a booked deposit credit saw no mint within its window',
-    event_time: Date.now() - 60_000, recorded_at: Date.now(), ...over,
+    discrepancy_id: id,
+    event_id: `${id}:open`,
+    kind,
+    status: 'open',
+    flow: 'deposit',
+    account_id: `ACC-${i}`,
+    wallet: `0x${String(i).padStart(40, '0')}`.slice(0, 42),
+    currency: 'USD',
+    token_key: '',
+    bank_leg_id: `bank:e-${i}`,
+    chain_leg_id: '',
+    expected_amount: '12345',
+    actual_amount: '',
+    reason: 'a booked deposit credit saw no mint within its window',
+    event_time: Date.now() - 60_000,
+    recorded_at: Date.now(),
+    ...over,
   };
 }
 
@@ -58,10 +70,18 @@ async function rig(alerts: Partial<AlertsConfig> & Record<string, unknown> = {})
   const names = isolatedNames();
   const id = names.namespace;
   const input: ConfigInput = {
-    namespace: id, nats: names.nats, log: { level: 'info' },
+    namespace: id,
+    nats: names.nats,
+    log: { level: 'info' },
     alerts: {
-      enabled: true, stream: `ALERTS_${id}`, subjectPrefix: `alerts_${id}`, silenceStream: `SIL_${id}`, silenceSubject: `sil_${id}`,
-      ackWaitMs: 2_000, httpPort: -1, grafana: { baseUrl: 'https://grafana.example.com' },
+      enabled: true,
+      stream: `ALERTS_${id}`,
+      subjectPrefix: `alerts_${id}`,
+      silenceStream: `SIL_${id}`,
+      silenceSubject: `sil_${id}`,
+      ackWaitMs: 2_000,
+      httpPort: -1,
+      grafana: { baseUrl: 'https://grafana.example.com' },
       grouping: { groupWaitMs: 200, groupIntervalMs: 1_000, repeatIntervalMs: 3_600_000 },
       pagerduty: { url: rx.pagerduty.url, routingKey: { env: 'PD_KEY' }, minIntervalMs: 0, maxIndividualPerGroup: 5 },
       slack: { webhooks: [{ name: 'ops', url: { env: 'SLACK_OPS' } }], minIntervalMs: 1_000 },
@@ -80,7 +100,12 @@ async function rig(alerts: Partial<AlertsConfig> & Record<string, unknown> = {})
   const env = { PD_KEY, SLACK_OPS: rx.slack.url('ops') };
   const toAlerts = (rows: DiscrepancyEventRow[]) => rows.map((r) => alertOfFact({ table: 'discrepancy_events', row: r }, config.alerts)!);
   const r: Rig = {
-    config, rx, nc, js, logs, notifiers: [],
+    config,
+    rx,
+    nc,
+    js,
+    logs,
+    notifiers: [],
     async start() {
       const n = await startNotifier({ config, secrets: { env }, log, reminderCheckMs: 3_600_000 });
       await n.ready;
@@ -130,7 +155,10 @@ describe('alert notifier against local PagerDuty and Slack receivers', () => {
     await waitFor('slack follow-up', () => r.rx.slack.accepted('ops').length === 2);
 
     const events = r.rx.pagerduty.accepted();
-    expect(events.map((e) => [e.event_action, e.dedup_key])).toEqual([['trigger', 'MISSING_MINT:bank:e-1'], ['resolve', 'MISSING_MINT:bank:e-1']]);
+    expect(events.map((e) => [e.event_action, e.dedup_key])).toEqual([
+      ['trigger', 'MISSING_MINT:bank:e-1'],
+      ['resolve', 'MISSING_MINT:bank:e-1'],
+    ]);
     const inc = r.rx.pagerduty.incidents().get(a!.alertId)!;
     expect(inc).toMatchObject({ triggers: 1, resolves: 1, severity: 'error' });
     expect(inc.customDetails).toMatchObject({ expected_amount: '123.45 USD', account: 'ACC-1', bank_leg: 'bank:e-1' });
@@ -141,7 +169,7 @@ describe('alert notifier against local PagerDuty and Slack receivers', () => {
     await waitFor('all acked', () => r.consumerIdle());
   });
 
-  it('turns a storm of 500 discrepancies into a handful of grouped messages within the channels\' limits', async () => {
+  it("turns a storm of 500 discrepancies into a handful of grouped messages within the channels' limits", async () => {
     const r = await rig({ grouping: { groupWaitMs: 1_000, groupIntervalMs: 5_000, repeatIntervalMs: 3_600_000, maxListed: 10 } });
     // PagerDuty pushes back once: the notifier waits as told.
     r.rx.pagerduty.behave(firstN(1, { status: 429, headers: { 'retry-after': '1' }, body: { status: 'throttle event', message: 'Requests for this service are arriving too quickly' } }));
@@ -155,8 +183,15 @@ describe('alert notifier against local PagerDuty and Slack receivers', () => {
     // PagerDuty: per group, 5 incidents of their own and one incident folding the rest.
     const incidents = [...r.rx.pagerduty.incidents().values()];
     expect(incidents).toHaveLength(12);
-    expect(incidents.filter((i) => i.dedupKey.startsWith('group:')).map((i) => [i.dedupKey, i.customDetails.open_in_group]).sort())
-      .toEqual([['group:AMOUNT_MISMATCH|USD', 15], ['group:MISSING_MINT|USD', 495]]);
+    expect(
+      incidents
+        .filter((i) => i.dedupKey.startsWith('group:'))
+        .map((i) => [i.dedupKey, i.customDetails.open_in_group])
+        .sort(),
+    ).toEqual([
+      ['group:AMOUNT_MISMATCH|USD', 15],
+      ['group:MISSING_MINT|USD', 495],
+    ]);
     // Retry-After: 1 honoured: the throttled event is sent again a second later (less arrival
     // jitter on a loaded machine), and nothing of the channel is sent in between once the 429 is in
     // (another group's first event may already be on its way, paced only by minIntervalMs).
@@ -175,9 +210,13 @@ describe('alert notifier against local PagerDuty and Slack receivers', () => {
     // The storm clears: one resolve per own incident, one for the folded incident, one Slack follow-up.
     await r.resolve(storm);
     await waitFor('storm resolved', () => r.rx.pagerduty.accepted().length === 12 + 6 && r.rx.slack.accepted('ops').length === 3, 20_000);
-    expect([...r.rx.pagerduty.incidents().values()].filter((i) => i.status === 'resolved').map((i) => i.dedupKey).sort())
-      .toEqual([...storm.slice(0, 5).map((s) => s.discrepancy_id), 'group:MISSING_MINT|USD'].sort());
-    expect((r.rx.slack.accepted('ops')[2]!).text).toBe('Resolved: 500 × MISSING_MINT on USD');
+    expect(
+      [...r.rx.pagerduty.incidents().values()]
+        .filter((i) => i.status === 'resolved')
+        .map((i) => i.dedupKey)
+        .sort(),
+    ).toEqual([...storm.slice(0, 5).map((s) => s.discrepancy_id), 'group:MISSING_MINT|USD'].sort());
+    expect(r.rx.slack.accepted('ops')[2]!.text).toBe('Resolved: 500 × MISSING_MINT on USD');
     expect(r.rx.invalid()).toEqual([]);
     expect(n.stats.received).toBe(1_020);
     await waitFor('all acked', () => r.consumerIdle());
@@ -187,7 +226,10 @@ describe('alert notifier against local PagerDuty and Slack receivers', () => {
     const r = await rig();
     let down = true;
     r.rx.pagerduty.behave(whileTrue(() => down, { status: 500, body: 'internal error' }));
-    r.rx.slack.behave('ops', whileTrue(() => down, 'hang'));
+    r.rx.slack.behave(
+      'ops',
+      whileTrue(() => down, 'hang'),
+    );
     const n = await r.start();
     const rows = [row(1), row(2, { kind: 'MISSING_BANK_CREDIT', currency: 'USD' }), row(3, { kind: 'DUPLICATE' })];
     const alerts = await r.publish(rows);
@@ -200,7 +242,12 @@ describe('alert notifier against local PagerDuty and Slack receivers', () => {
     await waitFor('all acked', () => r.consumerIdle());
     for (const a of alerts) expect(r.rx.pagerduty.incidents().get(a.alertId)!.triggers).toBe(1);
     expect(r.rx.pagerduty.accepted()).toHaveLength(3);
-    expect(r.rx.slack.accepted('ops').map((m) => m.text.split(' ')[0]).sort()).toEqual(['DUPLICATE', 'MISSING_BANK_CREDIT', 'MISSING_MINT']);
+    expect(
+      r.rx.slack
+        .accepted('ops')
+        .map((m) => m.text.split(' ')[0])
+        .sort(),
+    ).toEqual(['DUPLICATE', 'MISSING_BANK_CREDIT', 'MISSING_MINT']);
     expect(await n.registry.metrics()).toMatch(/recon_alert_channel_circuit_open\{channel="pagerduty:default"\} 0/);
     // Secrets never reach the logs.
     const all = r.logs.join('\n');
@@ -225,14 +272,21 @@ describe('alert notifier against local PagerDuty and Slack receivers', () => {
       reasons.push(m!.headers!.get('Recon-Dead-Letter-Reason'));
       expect(new TextDecoder().decode(m!.data)).not.toContain(PD_KEY);
     }
-    expect(reasons.sort()).toEqual(['HTTP 400 from pagerduty:default: {"status":"invalid event","message":"Event object is invalid","errors":["routing_key is disabled"]}', 'HTTP 404 from slack:ops: no_service']);
+    expect(reasons.sort()).toEqual([
+      'HTTP 400 from pagerduty:default: {"status":"invalid event","message":"Event object is invalid","errors":["routing_key is disabled"]}',
+      'HTTP 404 from slack:ops: no_service',
+    ]);
     expect(r.rx.pagerduty.requests).toHaveLength(1);
   });
 
   it('honours silences published on the NATS subject, recording who and why', async () => {
     const r = await rig();
     await publishSilence(r.js, r.config.alerts.silenceSubject, {
-      id: 'maint-1', match: { account: 'ACC-quiet' }, endsAt: new Date(Date.now() + 3_600_000), createdBy: 'alice@bank', comment: 'account migration in progress',
+      id: 'maint-1',
+      match: { account: 'ACC-quiet' },
+      endsAt: new Date(Date.now() + 3_600_000),
+      createdBy: 'alice@bank',
+      comment: 'account migration in progress',
     });
     const n = await r.start();
     await r.publish([row('quiet'), row(2)]);
@@ -272,13 +326,20 @@ describe('notifier process killed mid-send', () => {
     const r = await rig({ pagerduty: { maxIndividualPerGroup: 10 } } as Partial<AlertsConfig>);
     const file = join(dir, 'recon.json');
     const pd = { ...r.config.alerts.pagerduty, url: r.rx.pagerduty.url, routingKey: { env: 'PD_KEY' } };
-    writeFileSync(file, JSON.stringify({
-      namespace: r.config.namespace, nats: r.config.nats, log: { level: 'warn' },
-      alerts: { ...r.config.alerts, pagerduty: pd, slack: { ...r.config.alerts.slack, webhooks: [{ name: 'ops', url: { env: 'SLACK_OPS' } }] }, silences: [] },
-    }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        namespace: r.config.namespace,
+        nats: r.config.nats,
+        log: { level: 'warn' },
+        alerts: { ...r.config.alerts, pagerduty: pd, slack: { ...r.config.alerts.slack, webhooks: [{ name: 'ops', url: { env: 'SLACK_OPS' } }] }, silences: [] },
+      }),
+    );
     const spawnNotifier = () => {
       const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/recon.ts'), 'notify'], {
-        cwd: root, env: { ...process.env, RECON_CONFIG: file, PD_KEY, SLACK_OPS: r.rx.slack.url('ops') }, stdio: ['ignore', 'pipe', 'pipe'],
+        cwd: root,
+        env: { ...process.env, RECON_CONFIG: file, PD_KEY, SLACK_OPS: r.rx.slack.url('ops') },
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
       child.stdout!.on('data', (d) => (out += d));

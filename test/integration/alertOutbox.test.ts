@@ -25,8 +25,14 @@ describe('alert outbox from the daemon to PagerDuty and Slack', () => {
       accounts: [{ accountId: 'ACC-OUTBOX', wallets: [wallet] }],
       config: {
         alerts: {
-          enabled: true, stream: `ALERTS_${id}`, subjectPrefix: `alerts_${id}`, silenceStream: `SIL_${id}`, silenceSubject: `sil_${id}`,
-          httpPort: -1, ackWaitMs: 2_000, grouping: { groupWaitMs: 100, groupIntervalMs: 500 },
+          enabled: true,
+          stream: `ALERTS_${id}`,
+          subjectPrefix: `alerts_${id}`,
+          silenceStream: `SIL_${id}`,
+          silenceSubject: `sil_${id}`,
+          httpPort: -1,
+          ackWaitMs: 2_000,
+          grouping: { groupWaitMs: 100, groupIntervalMs: 500 },
           pagerduty: { url: rx.pagerduty.url, routingKey: { env: 'PD_KEY' }, minIntervalMs: 0 },
           slack: { webhooks: [{ name: 'ops', url: { env: 'SLACK_OPS' } }], minIntervalMs: 0 },
         },
@@ -52,7 +58,10 @@ describe('alert outbox from the daemon to PagerDuty and Slack', () => {
     await h.mint(wallet, h.usd(4_200n));
     await h.waitFor('resolved incident', async () => rx.pagerduty.incidents().get('MISSING_MINT:bank:ob-1')?.status === 'resolved', 30_000);
     await h.waitFor('Slack follow-up', async () => rx.slack.accepted('ops').length === 2);
-    expect(rx.pagerduty.accepted().map((e) => [e.event_action, e.dedup_key])).toEqual([['trigger', 'MISSING_MINT:bank:ob-1'], ['resolve', 'MISSING_MINT:bank:ob-1']]);
+    expect(rx.pagerduty.accepted().map((e) => [e.event_action, e.dedup_key])).toEqual([
+      ['trigger', 'MISSING_MINT:bank:ob-1'],
+      ['resolve', 'MISSING_MINT:bank:ob-1'],
+    ]);
     expect(rx.invalid()).toEqual([]);
     // The outbox holds one message per state change (msgID = event id).
     const info = await (await jetstreamManager(h.nc)).streams.info(h.config.alerts.stream);

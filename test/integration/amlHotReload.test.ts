@@ -26,8 +26,8 @@ describe('AML rules hot reload under live traffic', () => {
     ],
   });
   type AlertRow = { alert_id: string; rule_id: string; rule_version: string; trigger_event_id: string; evidence_event_ids: string[]; subject: string };
-  const alerts = () => queryRows<AlertRow>(h.ch.client,
-    `SELECT alert_id, rule_id, rule_version, trigger_event_id, evidence_event_ids, subject FROM ${h.ch.database}.aml_alerts FINAL ORDER BY alert_id`);
+  const alerts = () =>
+    queryRows<AlertRow>(h.ch.client, `SELECT alert_id, rule_id, rule_version, trigger_event_id, evidence_event_ids, subject FROM ${h.ch.database}.aml_alerts FINAL ORDER BY alert_id`);
   const entries = async () => Number((await queryRows<{ n: string }>(h.ch.client, `SELECT count() AS n FROM ${h.ch.database}.ledger_entries FINAL`))[0]!.n);
 
   let traffic: Promise<number> | undefined;
@@ -63,8 +63,10 @@ describe('AML rules hot reload under live traffic', () => {
     await h.posting({ entryId: 'before-6000', accountId: 'ACC-A', amountMinor: 600_000n });
     await h.posting({ entryId: 's1', accountId: 'ACC-S', amountMinor: 950_000n });
     await h.posting({ entryId: 's2', accountId: 'ACC-S', amountMinor: 950_000n });
-    await h.waitFor('the first postings stored', async () => (await queryRows<{ n: string }>(h.ch.client,
-      `SELECT count() AS n FROM ${h.ch.database}.ledger_entries FINAL WHERE entry_id IN ('before-6000', 's1', 's2')`))[0]!.n === '3');
+    await h.waitFor(
+      'the first postings stored',
+      async () => (await queryRows<{ n: string }>(h.ch.client, `SELECT count() AS n FROM ${h.ch.database}.ledger_entries FINAL WHERE entry_id IN ('before-6000', 's1', 's2')`))[0]!.n === '3',
+    );
 
     // Rewrite the file (lower threshold, new version) and tell the workers to reload now.
     writeFileSync(rulesFile, stringify(rules('v2', '5000.00')));

@@ -21,7 +21,9 @@ describe('AML state in Redis', () => {
     return new RedisStateStore(redis, ns);
   };
 
-  beforeAll(() => { redis = new Redis('redis://127.0.0.1:6379'); });
+  beforeAll(() => {
+    redis = new Redis('redis://127.0.0.1:6379');
+  });
   afterAll(async () => {
     for (const ns of namespaces) await new RedisStateStore(redis, ns).clear();
     await redis.quit();
@@ -31,7 +33,10 @@ describe('AML state in Redis', () => {
     it(`agrees with the memory store: ${sc.name}`, async () => {
       const onRedis = rig({ accounts: sc.accounts, store: store() });
       const inMemory = rig({ accounts: sc.accounts, store: new MemoryStateStore() });
-      for (const w of sc.watch ?? []) { onRedis.watch.add(w); inMemory.watch.add(w); }
+      for (const w of sc.watch ?? []) {
+        onRedis.watch.add(w);
+        inMemory.watch.add(w);
+      }
       const a = await onRedis.feed(sc.events);
       const b = await inMemory.feed(sc.events);
       expect(a.alerts).toEqual(b.alerts);
@@ -49,13 +54,14 @@ describe('AML state in Redis', () => {
       const w1 = rig({ accounts: sc.accounts, store: shared });
       const w2 = rig({ accounts: sc.accounts, store: shared });
       const one = rig({ accounts: sc.accounts, store: new MemoryStateStore() });
-      for (const w of sc.watch ?? []) { w1.watch.add(w); w2.watch.add(w); one.watch.add(w); }
+      for (const w of sc.watch ?? []) {
+        w1.watch.add(w);
+        w2.watch.add(w);
+        one.watch.add(w);
+      }
       const single = new Set(ids((await one.feed(sc.events)).alerts));
       // Worker 1 takes the even events, worker 2 the odd ones, concurrently; then both see all again.
-      const [r1, r2] = await Promise.all([
-        w1.feed(sc.events.filter((_, i) => i % 2 === 0)),
-        w2.feed(sc.events.filter((_, i) => i % 2 === 1)),
-      ]);
+      const [r1, r2] = await Promise.all([w1.feed(sc.events.filter((_, i) => i % 2 === 0)), w2.feed(sc.events.filter((_, i) => i % 2 === 1))]);
       const redelivered = await w2.feed(sc.events);
       expect(redelivered.replayed.every(Boolean), sc.name).toBe(true);
       const raised = [...ids(r1.alerts), ...ids(r2.alerts)];
@@ -74,7 +80,14 @@ describe('AML state in Redis', () => {
     const INT64_MAX = 2n ** 63n - 1n;
     /** One movement into `subject`, bucket `k` of an hour, and the bucket read back. */
     const request = (eventId: string, amount: bigint, subject = 'customer:A:USD'): ApplyRequest => ({
-      eventId, time: T0, readFrom: T0, readTo: T0, maxEvents: 1, retentionMs: HOUR, activityRetentionMs: HOUR, ttlMs: 60_000,
+      eventId,
+      time: T0,
+      readFrom: T0,
+      readTo: T0,
+      maxEvents: 1,
+      retentionMs: HOUR,
+      activityRetentionMs: HOUR,
+      ttlMs: 60_000,
       buckets: [{ bucketMs: HOUR, from: k, to: k }],
       movements: [{ subjectKey: subject, entry: { eventId, source: 'bank', dir: 'in', amount, counterparty: '', kind: 'deposit', time: T0 } }],
     });
@@ -100,7 +113,10 @@ describe('AML state in Redis', () => {
     it('sums 10,000 amounts just under 10^15 minor units exactly, past 2^63', async () => {
       const s = store();
       const near = 10n ** 15n - 1n;
-      await applyAll(s, Array.from({ length: 10_000 }, () => near));
+      await applyAll(
+        s,
+        Array.from({ length: 10_000 }, () => near),
+      );
       const b = await bucketOf(s);
       expect(b.n).toBe(10_001n); // the read itself is a movement of 0
       expect(b.v).toBe(10_000n * near);
@@ -117,7 +133,10 @@ describe('AML state in Redis', () => {
     it('agrees with bigint addition on amounts of every length, carries included', async () => {
       const s = store();
       let seed = 7;
-      const rand = (n: number) => { seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31; return seed % n; };
+      const rand = (n: number) => {
+        seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+        return seed % n;
+      };
       const amounts: bigint[] = [];
       for (let i = 0; i < 600; i++) {
         const len = 1 + rand(45);

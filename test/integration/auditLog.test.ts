@@ -13,7 +13,11 @@ import { createFactWriter, type FactWriter } from '../../src/sinks/clickhouse/fa
 import { tempClickHouse, type TempClickHouse } from '../support/clickhouse.js';
 
 const entry = (i: number, actor = 'alice'): AuditEntry => ({
-  at: 1_760_000_000_000 + i, actor, action: 'case.comment', subject: `C-${i % 4}`, content: { text: `note ${i}`, amountMinor: BigInt(i) * 1_000n },
+  at: 1_760_000_000_000 + i,
+  actor,
+  action: 'case.comment',
+  subject: `C-${i % 4}`,
+  content: { text: `note ${i}`, amountMinor: BigInt(i) * 1_000n },
 });
 
 /** The audit trail on real Redis and ClickHouse (chdb), each test on a chain of its own. */
@@ -29,7 +33,9 @@ describe('audit log', () => {
   };
   const log = (o: { writer?: FactWriter; database?: string } = {}) =>
     new AuditLog({ redis: redis(), clickhouse: ch.client, database: o.database ?? ch.database, writer: o.writer ?? writer, namespace });
-  const sql = async (q: string) => { await ch.client.command({ query: q, clickhouse_settings: { mutations_sync: '2' } }); };
+  const sql = async (q: string) => {
+    await ch.client.command({ query: q, clickhouse_settings: { mutations_sync: '2' } });
+  };
 
   beforeAll(async () => {
     ch = await tempClickHouse();
@@ -58,8 +64,12 @@ describe('audit log', () => {
   it('forms one chain without gaps or forks from two writers appending at once', async () => {
     const [a, b] = [log(), log()];
     await Promise.all([
-      (async () => { for (let i = 0; i < 40; i++) await a.append([entry(i, 'alice')]); })(),
-      (async () => { for (let i = 0; i < 40; i++) await b.append([entry(100 + i, 'bob')]); })(),
+      (async () => {
+        for (let i = 0; i < 40; i++) await a.append([entry(i, 'alice')]);
+      })(),
+      (async () => {
+        for (let i = 0; i < 40; i++) await b.append([entry(100 + i, 'bob')]);
+      })(),
     ]);
     const v = await a.verify();
     expect(v).toMatchObject({ ok: true, records: 80, head: { seq: 80 } });
@@ -80,9 +90,18 @@ describe('audit log', () => {
     expect(await a.verify()).toMatchObject({ ok: true });
     // Reordered: records 5 and 6 swap places in the chain, each row otherwise intact (ClickHouse
     // cannot update a key column, so the rows are deleted and inserted again with swapped seqs).
-    const rows = await ch.client.query({ query: `SELECT * FROM ${ch.database}.audit_log FINAL WHERE seq IN (5, 6) ORDER BY seq`, format: 'JSONEachRow' }).then((r) => r.json<Record<string, unknown>>());
+    const rows = await ch.client
+      .query({ query: `SELECT * FROM ${ch.database}.audit_log FINAL WHERE seq IN (5, 6) ORDER BY seq`, format: 'JSONEachRow' })
+      .then((r) => r.json<Record<string, unknown>>());
     await sql(`ALTER TABLE ${ch.database}.audit_log DELETE WHERE seq IN (5, 6)`);
-    await ch.client.insert({ table: `${ch.database}.audit_log`, values: [{ ...rows[1], seq: 5 }, { ...rows[0], seq: 6 }], format: 'JSONEachRow' });
+    await ch.client.insert({
+      table: `${ch.database}.audit_log`,
+      values: [
+        { ...rows[1], seq: 5 },
+        { ...rows[0], seq: 6 },
+      ],
+      format: 'JSONEachRow',
+    });
     expect(await a.verify()).toMatchObject({ ok: false, seq: 5, problem: 'edited' });
     // Deleted: record 2 gone.
     await sql(`ALTER TABLE ${ch.database}.audit_log DELETE WHERE seq = 2`);
@@ -90,7 +109,11 @@ describe('audit log', () => {
   });
 
   it('keeps a record chained but not yet durable, and writes it once the sink is back', async () => {
-    const failing: FactWriter = { write: async () => { throw new SinkUnavailable('ClickHouse unavailable'); } };
+    const failing: FactWriter = {
+      write: async () => {
+        throw new SinkUnavailable('ClickHouse unavailable');
+      },
+    };
     await log().append([entry(1)]);
     await expect(log({ writer: failing }).append([entry(2)])).rejects.toThrow(/unavailable/);
     const a = log();
@@ -120,7 +143,17 @@ describe('audit log', () => {
     for await (const page of a.records()) {
       for (const r of page) {
         const next: AuditRecord = r.seq < 4 ? r : chainRecord(prev, { at: r.at, actor: r.seq === 4 ? 'mallory' : r.actor, action: r.action, subject: r.subject, content: JSON.parse(r.content) });
-        rows.push({ seq: next.seq, at: next.at, actor: next.actor, action: next.action, subject: next.subject, content: next.content, prev_hash: next.prevHash, hash: next.hash, recorded_at: Date.now() });
+        rows.push({
+          seq: next.seq,
+          at: next.at,
+          actor: next.actor,
+          action: next.action,
+          subject: next.subject,
+          content: next.content,
+          prev_hash: next.prevHash,
+          hash: next.hash,
+          recorded_at: Date.now(),
+        });
         prev = next;
       }
     }

@@ -15,15 +15,48 @@ const ZERO = '0x0000000000000000000000000000000000000000';
 const TOKEN = '0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';
 
 let seq = 0;
-const posting = (accountId: string, direction: 'credit' | 'debit', amount: bigint, txType = 'deposit'): Fact => ({ table: 'ledger_entries', row: {
-  entry_id: `E-${++seq}`, account_id: accountId, direction, amount_minor: amount.toString(), currency: 'USD', exponent: 2,
-  booking_time: T0, value_time: T0, status: 'booked', tx_type: txType, end_to_end_id: '', remittance: '', tokenization_ref: '',
-  schema_version: 2, stream_seq: seq, version: 2, recorded_at: T0,
-} });
-const chainEvent = (kind: 'mint' | 'burn' | 'transfer', from: string, to: string, value: bigint): Fact => ({ table: 'chain_events', row: {
-  event_id: `31337:0xb:${++seq}`, chain_id: 31337, token: TOKEN, block_number: String(seq), block_hash: '0xb', block_time: T0,
-  tx_hash: `0x${seq}`, log_index: seq, kind, from_address: from, to_address: to, value: value.toString(), decimals: 18, reference: '', recorded_at: T0,
-} });
+const posting = (accountId: string, direction: 'credit' | 'debit', amount: bigint, txType = 'deposit'): Fact => ({
+  table: 'ledger_entries',
+  row: {
+    entry_id: `E-${++seq}`,
+    account_id: accountId,
+    direction,
+    amount_minor: amount.toString(),
+    currency: 'USD',
+    exponent: 2,
+    booking_time: T0,
+    value_time: T0,
+    status: 'booked',
+    tx_type: txType,
+    end_to_end_id: '',
+    remittance: '',
+    tokenization_ref: '',
+    schema_version: 2,
+    stream_seq: seq,
+    version: 2,
+    recorded_at: T0,
+  },
+});
+const chainEvent = (kind: 'mint' | 'burn' | 'transfer', from: string, to: string, value: bigint): Fact => ({
+  table: 'chain_events',
+  row: {
+    event_id: `31337:0xb:${++seq}`,
+    chain_id: 31337,
+    token: TOKEN,
+    block_number: String(seq),
+    block_hash: '0xb',
+    block_time: T0,
+    tx_hash: `0x${seq}`,
+    log_index: seq,
+    kind,
+    from_address: from,
+    to_address: to,
+    value: value.toString(),
+    decimals: 18,
+    reference: '',
+    recorded_at: T0,
+  },
+});
 
 /**
  * The balance queries sum money without overflow or precision loss whatever the values the
@@ -47,11 +80,12 @@ describe('balance sums in ClickHouse at extreme values', () => {
       chainEvent('transfer', W, V, 2n ** 255n + 1n),
     ]);
   }, 60_000);
-  afterAll(async () => { await ch?.close(); });
+  afterAll(async () => {
+    await ch?.close();
+  });
 
   it('a plain Int256 sum of these UInt256 values is wrong (why the query sums in limbs)', async () => {
-    const [r] = await queryRows<{ s: string }>(ch.client,
-      `SELECT toString(sum(toInt256(value))) AS s FROM ${ch.database}.chain_events_canonical WHERE kind = 'mint'`);
+    const [r] = await queryRows<{ s: string }>(ch.client, `SELECT toString(sum(toInt256(value))) AS s FROM ${ch.database}.chain_events_canonical WHERE kind = 'mint'`);
     expect(BigInt(r!.s)).not.toBe(3n * UINT256_MAX);
   });
 

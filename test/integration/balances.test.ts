@@ -2,7 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../../src/sinks/clickhouse/queries.js';
 import { randomWallet, startHarness, type Harness } from '../support/harness.js';
 
-interface Snapshot { scope: string; subject: string; bank: string; chain: string; reported: string; in_flight: string; unexplained: string }
+interface Snapshot {
+  scope: string;
+  subject: string;
+  bank: string;
+  chain: string;
+  reported: string;
+  in_flight: string;
+  unexplained: string;
+}
 
 /**
  * Balance facts: the bank's balance per account and currency against the chain's (events and the
@@ -18,18 +26,24 @@ describe('balance reconciliation', () => {
       accounts: [{ accountId: 'ACC-BAL', wallets: [w] }],
       config: {
         matching: { windowMs: 6_000, allowedLatenessMs: 1_000, ledgerIdleMs: 2_000, sweepIntervalMs: 250 },
-        balances: { intervalMs: 3_600_000, onChangeDebounceMs: 3_600_000, driftGraceMs: 3_000, toleranceBase: 0n } },
+        balances: { intervalMs: 3_600_000, onChangeDebounceMs: 3_600_000, driftGraceMs: 3_000, toleranceBase: 0n },
+      },
     });
   }, 60_000);
-  afterAll(async () => { await h?.stop(); });
+  afterAll(async () => {
+    await h?.stop();
+  });
 
   const latest = async (scope: string, subject: string) => {
-    const rows = await queryRows<Snapshot>(h.ch.client, `
+    const rows = await queryRows<Snapshot>(
+      h.ch.client,
+      `
       SELECT scope, subject, toString(argMax(bank_balance, at)) AS bank, toString(argMax(chain_balance, at)) AS chain,
              toString(argMax(onchain_reported, at)) AS reported, toString(argMax(in_flight, at)) AS in_flight,
              toString(argMax(unexplained, at)) AS unexplained
       FROM ${h.ch.database}.balance_snapshots WHERE scope = {scope:String} AND subject = {subject:String} GROUP BY scope, subject`,
-      { scope, subject });
+      { scope, subject },
+    );
     return rows[0];
   };
   const drift = async () => (await h.discrepancies()).filter((d) => d.kind === 'BALANCE_DRIFT').map((d) => d.status);
@@ -62,8 +76,10 @@ describe('balance reconciliation', () => {
     await h.daemon.balances.checkNow();
     expect(await drift()).toEqual(['open', 'open']); // the account and the currency
     // Amounts in minor units of USD, like every other kind: the bank 100.00, the chain 150.00.
-    const [row] = await queryRows<{ expected_amount: string; actual_amount: string }>(h.ch.client,
-      `SELECT toString(expected_amount) AS expected_amount, toString(actual_amount) AS actual_amount FROM ${h.ch.database}.discrepancies_current WHERE kind = 'BALANCE_DRIFT' AND account_id = 'ACC-BAL'`);
+    const [row] = await queryRows<{ expected_amount: string; actual_amount: string }>(
+      h.ch.client,
+      `SELECT toString(expected_amount) AS expected_amount, toString(actual_amount) AS actual_amount FROM ${h.ch.database}.discrepancies_current WHERE kind = 'BALANCE_DRIFT' AND account_id = 'ACC-BAL'`,
+    );
     expect(row).toEqual({ expected_amount: '10000', actual_amount: '15000' });
 
     // The bank books the credit late: the mint matches late, and the drift heals.

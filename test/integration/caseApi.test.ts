@@ -31,7 +31,8 @@ describe('case API', () => {
   const api = async (who: keyof typeof TOKENS | null, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     calls++;
     const res = await fetch(`${base}${path}`, {
-      method, headers: { ...(who && { authorization: `Bearer ${TOKENS[who]}` }), 'content-type': 'application/json', ...headers },
+      method,
+      headers: { ...(who && { authorization: `Bearer ${TOKENS[who]}` }), 'content-type': 'application/json', ...headers },
       ...(body !== undefined && { body: JSON.stringify(body) }),
     });
     return { status: res.status, body: (await res.json()) as ApiBody };
@@ -44,8 +45,10 @@ describe('case API', () => {
         cases: {
           enabled: true,
           tokens: [
-            { id: 'vic', role: 'viewer', token: TOKENS.vic }, { id: 'alice', role: 'operator', token: TOKENS.alice },
-            { id: 'bob', role: 'approver', token: TOKENS.bob }, { id: 'carol', role: 'approver', token: TOKENS.carol },
+            { id: 'vic', role: 'viewer', token: TOKENS.vic },
+            { id: 'alice', role: 'operator', token: TOKENS.alice },
+            { id: 'bob', role: 'approver', token: TOKENS.bob },
+            { id: 'carol', role: 'approver', token: TOKENS.carol },
           ],
           fourEyes: { thresholdMinor: { USD: '100000' } },
         },
@@ -57,13 +60,20 @@ describe('case API', () => {
     await h.waitFor('MISSING_MINT', async () => (await h.discrepancies()).some((d) => d.kind === 'MISSING_MINT'), 30_000);
   }, 120_000);
 
-  afterAll(async () => { await h?.stop(); });
+  afterAll(async () => {
+    await h?.stop();
+  });
 
   const caseId = 'MISSING_MINT:bank:E-1';
   const path = `/api/v1/cases/${encodeURIComponent(caseId)}`;
 
   it('refuses a call without a token or with an unknown one, on every route', async () => {
-    for (const [method, p] of [['GET', '/api/v1/cases'], ['GET', path], ['POST', `${path}/actions`], ['GET', '/api/v1/openapi.json']] as const) {
+    for (const [method, p] of [
+      ['GET', '/api/v1/cases'],
+      ['GET', path],
+      ['POST', `${path}/actions`],
+      ['GET', '/api/v1/openapi.json'],
+    ] as const) {
       expect((await api(null, method, p, method === 'POST' ? { type: 'acknowledge' } : undefined)).status).toBe(401);
     }
     calls++;
@@ -121,10 +131,14 @@ describe('case API', () => {
 
   it('audits every call, answered or refused, and the trail verifies', async () => {
     const db = h.ch.database;
-    await h.waitFor('every call audited', async () => {
-      const [r] = await queryRows<{ n: string }>(h.ch.client, `SELECT count() AS n FROM ${db}.audit_log FINAL WHERE action = 'api.call'`);
-      return Number(r!.n) === calls;
-    }, 10_000);
+    await h.waitFor(
+      'every call audited',
+      async () => {
+        const [r] = await queryRows<{ n: string }>(h.ch.client, `SELECT count() AS n FROM ${db}.audit_log FINAL WHERE action = 'api.call'`);
+        return Number(r!.n) === calls;
+      },
+      10_000,
+    );
     const anon = await queryRows<{ n: string }>(h.ch.client, `SELECT count() AS n FROM ${db}.audit_log FINAL WHERE action = 'api.call' AND actor = 'anonymous'`);
     expect(Number(anon[0]!.n)).toBe(5);
   });

@@ -25,7 +25,10 @@ describe('case console in a browser', () => {
       config: {
         cases: {
           enabled: true,
-          tokens: [{ id: 'alice', role: 'operator', token: TOKENS.alice }, { id: 'bob', role: 'approver', token: TOKENS.bob }],
+          tokens: [
+            { id: 'alice', role: 'operator', token: TOKENS.alice },
+            { id: 'bob', role: 'approver', token: TOKENS.bob },
+          ],
           fourEyes: { thresholdMinor: { USD: '100000' } },
         },
       },

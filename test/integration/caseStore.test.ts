@@ -35,7 +35,9 @@ describe('case store', () => {
     return 'applied';
   };
 
-  beforeAll(async () => { ch = await tempClickHouse(); });
+  beforeAll(async () => {
+    ch = await tempClickHouse();
+  });
   beforeEach(async () => {
     namespace = `cases-${randomUUID().slice(0, 8)}`;
     await ch.client.command({ query: `TRUNCATE TABLE ${ch.database}.audit_log` });
@@ -59,7 +61,10 @@ describe('case store', () => {
     const history = [];
     for await (const page of audit.records()) history.push(...page);
     expect(history.map((r) => [r.actor, r.action])).toEqual([
-      ['alice', 'case.acknowledge'], ['alice', 'case.assign'], ['alice', 'case.request_write_off'], ['bob', 'case.approve'],
+      ['alice', 'case.acknowledge'],
+      ['alice', 'case.assign'],
+      ['alice', 'case.request_write_off'],
+      ['bob', 'case.approve'],
     ]);
     expect(JSON.parse(history[2]!.content)).toMatchObject({ action: { amountMinor: '250000' }, from: 'assigned', to: 'assigned' });
     expect(await audit.verify()).toMatchObject({ ok: true, records: 4 });
@@ -70,10 +75,7 @@ describe('case store', () => {
     await a.cases.act('C-2', { type: 'assign', assignee: 'alice' }, alice);
     await a.cases.act('C-2', { type: 'request_adjustment', requestId: 'R-7', amountMinor: 500_000n, currency: 'USD', reasonCode: 'FX' }, alice);
     const [x, y] = [store(), store()];
-    const outcomes = await Promise.all([
-      refusal(x.cases.act('C-2', { type: 'approve', requestId: 'R-7' }, bob)),
-      refusal(y.cases.act('C-2', { type: 'approve', requestId: 'R-7' }, carol)),
-    ]);
+    const outcomes = await Promise.all([refusal(x.cases.act('C-2', { type: 'approve', requestId: 'R-7' }, bob)), refusal(y.cases.act('C-2', { type: 'approve', requestId: 'R-7' }, carol))]);
     expect(outcomes.sort()).toEqual(['NO_PENDING_REQUEST', 'applied']);
     const approvals = [];
     for await (const page of a.audit.records()) approvals.push(...page.filter((r) => r.action === 'case.approve'));
@@ -83,9 +85,13 @@ describe('case store', () => {
 
   it('applies every one of many concurrent actions on several cases, in one unbroken chain', async () => {
     const writers = [store(), store(), store()];
-    await Promise.all(writers.map((w, i) => (async () => {
-      for (let n = 0; n < 10; n++) await w.cases.act(`C-${n % 2}`, { type: 'comment', text: `writer ${i} note ${n}` }, alice);
-    })()));
+    await Promise.all(
+      writers.map((w, i) =>
+        (async () => {
+          for (let n = 0; n < 10; n++) await w.cases.act(`C-${n % 2}`, { type: 'comment', text: `writer ${i} note ${n}` }, alice);
+        })(),
+      ),
+    );
     const [c0, c1] = await Promise.all([writers[0]!.cases.get('C-0'), writers[0]!.cases.get('C-1')]);
     expect(c0.version + c1.version).toBe(30);
     expect(await writers[0]!.audit.verify()).toMatchObject({ ok: true, records: 30 });

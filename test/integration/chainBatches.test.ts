@@ -44,8 +44,7 @@ describe('chain events batched per block, end to end', () => {
   /** Whether the matcher acked everything up to `seq` of the CHAIN stream (acks follow durability). */
   const ackedUpTo = async (seq: number) => (await jsm.consumers.info(h.config.nats.chainStream, h.config.nats.consumerName)).ack_floor.stream_seq >= seq;
   const deadLetters = () => queryRows<{ reason_code: string; reason: string }>(h.ch.client, `SELECT reason_code, reason FROM ${h.ch.database}.dead_letters FINAL WHERE source = 'chain'`);
-  const eventsOfBlock = async () =>
-    Number((await queryRows<{ n: string }>(h.ch.client, `SELECT count() AS n FROM ${h.ch.database}.chain_events FINAL WHERE block_hash = '${blockHash}'`))[0]!.n);
+  const eventsOfBlock = async () => Number((await queryRows<{ n: string }>(h.ch.client, `SELECT count() AS n FROM ${h.ch.database}.chain_events FINAL WHERE block_hash = '${blockHash}'`))[0]!.n);
 
   it('publishes the block as one message of all its events, in log order, with id chainId:blockHash', async () => {
     const info = await jsm.streams.info(h.config.nats.chainStream);

@@ -25,7 +25,12 @@ afterAll(() => redis.disconnect());
 describe('block history in Redis', () => {
   it('stores the log indexes of a block, names its events by id, and merges a second put of the same block', async () => {
     const { ns, history } = fresh();
-    expect(await history.put([{ number: 10n, hash: H(10), parentHash: H(9), logIndexes: [0, 2] }, { number: 12n, hash: H(12), parentHash: null, logIndexes: [] }])).toEqual([]);
+    expect(
+      await history.put([
+        { number: 10n, hash: H(10), parentHash: H(9), logIndexes: [0, 2] },
+        { number: 12n, hash: H(12), parentHash: null, logIndexes: [] },
+      ]),
+    ).toEqual([]);
     // Compact: log indexes, not event ids (a backfill stores thousands per range).
     expect(JSON.parse((await redis.hget(blockHistoryKeys(ns, CHAIN).blocks, '10'))!)).toEqual({ h: H(10), p: H(9), e: [0, 2] });
     const ten = await history.get(10n);
@@ -42,7 +47,12 @@ describe('block history in Redis', () => {
   it('refuses a block stored with another hash and writes nothing of that put', async () => {
     const { history } = fresh();
     await history.put([{ number: 10n, hash: H(10), parentHash: H(9), logIndexes: [0] }]);
-    expect(await history.put([{ number: 11n, hash: H(11), parentHash: H(10), logIndexes: [] }, { number: 10n, hash: H(99), parentHash: H(9), logIndexes: [0] }])).toEqual([10n]);
+    expect(
+      await history.put([
+        { number: 11n, hash: H(11), parentHash: H(10), logIndexes: [] },
+        { number: 10n, hash: H(99), parentHash: H(9), logIndexes: [0] },
+      ]),
+    ).toEqual([10n]);
     expect(await history.get(11n)).toBeNull();
     expect((await history.get(10n))?.hash).toBe(H(10));
   });

@@ -43,7 +43,12 @@ type Scope = ChainScope;
 function ingester(s: Scope, chain: Record<string, unknown>, tokens: TokenConfig[], extra: { workerId?: string; client?: AnvilNode['publicClient']; leaseTtlMs?: number } = {}): ChainIngester {
   const ing = chainIngester({
     chain: chainSchema.parse({ chainId: node.chainId, rpcUrls: [node.rpcUrl], confirmations: 0, pollIntervalMs: 50, ...chain }),
-    tokens, namespace: s.namespace, subjectPrefix: s.chainSubjectPrefix, js, redis, logger,
+    tokens,
+    namespace: s.namespace,
+    subjectPrefix: s.chainSubjectPrefix,
+    js,
+    redis,
+    logger,
     retry: { initialMs: 10, maxMs: 100 },
     ...extra,
   });
@@ -73,8 +78,7 @@ async function readEvents(s: Scope): Promise<ChainEvent[]> {
   return events;
 }
 
-const waitFor = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 50) =>
-  waitUntil<T>(what, probe, timeoutMs, everyMs);
+const waitFor = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 50) => waitUntil<T>(what, probe, timeoutMs, everyMs);
 
 const head = () => node.publicClient.getBlockNumber({ cacheTime: 0 });
 
@@ -103,20 +107,27 @@ describe('chain ingestion under faults', () => {
     cleanups.push(() => slow.close());
     const dir = mkdtempSync(join(tmpdir(), 'chain-leader-'));
     const cfg = join(dir, 'config.json');
-    writeFileSync(cfg, JSON.stringify({
-      namespace: s.namespace, workerId: 'worker-a',
-      nats: { chainStream: s.chainStream, chainSubjectPrefix: s.chainSubjectPrefix },
-      chains: [{ chainId: node.chainId, rpcUrls: [slow.url], confirmations: 0, pollIntervalMs: 50, maxBlockRange: 4, readAhead: 0, tipBlocks: 0 }],
-      tokens: [{ ...t, startBlock: t.startBlock.toString() }],
-      log: { level: 'warn' },
-    }));
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        namespace: s.namespace,
+        workerId: 'worker-a',
+        nats: { chainStream: s.chainStream, chainSubjectPrefix: s.chainSubjectPrefix },
+        chains: [{ chainId: node.chainId, rpcUrls: [slow.url], confirmations: 0, pollIntervalMs: 50, maxBlockRange: 4, readAhead: 0, tipBlocks: 0 }],
+        tokens: [{ ...t, startBlock: t.startBlock.toString() }],
+        log: { level: 'warn' },
+      }),
+    );
     const ttl = 1_500;
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/runIngester.ts'), cfg, String(ttl)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     const exited = new Promise<string>((r) => child.on('exit', (code, sig) => r(String(sig ?? code))));
-    cleanups.push(async () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); await exited; });
+    cleanups.push(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    });
 
     await waitFor('the child to hold the lease and publish', async () => (await readEvents(s)).length >= 40, 30_000).catch((e) => {
       throw new Error(`${(e as Error).message}\n${out}`);

@@ -66,7 +66,13 @@ let redis: Redis;
 const { cleanups, scope } = useChainTestbed('chain', (h) => ({ node, js, jsm, redis } = h));
 type Scope = ChainScope;
 
-function ingester(s: Scope, chain: Partial<ChainConfig> & Record<string, unknown>, tokens: TokenConfig[], extra: { workerId?: string; client?: AnvilNode['publicClient']; maxEventsPerMessage?: number; readAhead?: number } = {}, on: AnvilNode = node): ChainIngester {
+function ingester(
+  s: Scope,
+  chain: Partial<ChainConfig> & Record<string, unknown>,
+  tokens: TokenConfig[],
+  extra: { workerId?: string; client?: AnvilNode['publicClient']; maxEventsPerMessage?: number; readAhead?: number } = {},
+  on: AnvilNode = node,
+): ChainIngester {
   const ing = chainIngester({
     chain: chainSchema.parse({ chainId: on.chainId, rpcUrls: [on.rpcUrl], confirmations: 0, pollIntervalMs: 50, maxBlockRange: 1_000, ...chain }),
     tokens,
@@ -103,12 +109,10 @@ async function readStream(s: Scope): Promise<{ events: ChainEvent[]; progress: C
   return { events, progress, stalls };
 }
 
-const waitFor = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 50) =>
-  waitUntil<T>(what, probe, timeoutMs, everyMs);
+const waitFor = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 50) => waitUntil<T>(what, probe, timeoutMs, everyMs);
 
 const head = () => node.publicClient.getBlockNumber({ cacheTime: 0 });
-const progressAt = (ing: ChainIngester, block: bigint) =>
-  waitFor(`progress at ${block}`, async () => (ing.lastProgress()?.blockNumber ?? -1n) >= block);
+const progressAt = (ing: ChainIngester, block: bigint) => waitFor(`progress at ${block}`, async () => (ing.lastProgress()?.blockNumber ?? -1n) >= block);
 
 describe('chainIngester', () => {
   it('creates the chain stream idempotently: a second ensureChainStream changes nothing', async () => {
@@ -234,7 +238,9 @@ describe('chainIngester', () => {
     const to = Array.from({ length: 5 }, (_, i) => `0x${(0xb0b0n + BigInt(i)).toString(16).padStart(40, '0')}` as Address);
     for (const n of [2, 5]) {
       const tx = await node.walletClient.writeContract({
-        address: t.address as Address, abi: depositTokenAbi, functionName: 'mintBatch',
+        address: t.address as Address,
+        abi: depositTokenAbi,
+        functionName: 'mintBatch',
         args: [to.slice(0, n), to.slice(0, n).map((_, i) => BigInt(n * 10 + i))],
       });
       await node.publicClient.waitForTransactionReceipt({ hash: tx, pollingInterval: 50 });
@@ -310,7 +316,13 @@ describe('chainIngester', () => {
     const slowFirst = holdFirstProgress(js, 300);
     const ing = chainIngester({
       chain: chainSchema.parse({ chainId: node.chainId, rpcUrls: [node.rpcUrl], confirmations: 0, pollIntervalMs: 50, maxBlockRange: 1, tipBlocks: 0 }),
-      tokens: [t], namespace: s.namespace, subjectPrefix: s.chainSubjectPrefix, js: slowFirst, redis, logger, retry: { initialMs: 20, maxMs: 200 },
+      tokens: [t],
+      namespace: s.namespace,
+      subjectPrefix: s.chainSubjectPrefix,
+      js: slowFirst,
+      redis,
+      logger,
+      retry: { initialMs: 20, maxMs: 200 },
     });
     cleanups.push(() => ing.stop());
     await ing.start();
@@ -345,8 +357,15 @@ describe('chainIngester', () => {
       });
       const ing = chainIngester({
         chain: chainSchema.parse({ chainId: node.chainId, rpcUrls: [node.rpcUrl], confirmations: 0, pollIntervalMs: 50, maxBlockRange: 1, tipBlocks: 0 }),
-        tokens: [t], namespace: s.namespace, subjectPrefix: s.chainSubjectPrefix, js: slowFirst, redis, logger, client: node.publicClient,
-        readAhead: 3, ...(maxEventsReadAhead !== undefined && { maxEventsReadAhead }),
+        tokens: [t],
+        namespace: s.namespace,
+        subjectPrefix: s.chainSubjectPrefix,
+        js: slowFirst,
+        redis,
+        logger,
+        client: node.publicClient,
+        readAhead: 3,
+        ...(maxEventsReadAhead !== undefined && { maxEventsReadAhead }),
       });
       cleanups.push(() => ing.stop());
       await ing.start();
@@ -570,7 +589,12 @@ describe('chainIngester: many tokens and chains, custom events, finality', () =>
     const statuses: boolean[] = [];
     const ing = chainIngester({
       chain: chainSchema.parse({ chainId: node.chainId, rpcUrls: [node.rpcUrl], confirmations: 0, pollIntervalMs: 50, stallTimeoutMs: 300 }),
-      tokens: [t], namespace: s.namespace, subjectPrefix: s.chainSubjectPrefix, js, redis, logger,
+      tokens: [t],
+      namespace: s.namespace,
+      subjectPrefix: s.chainSubjectPrefix,
+      js,
+      redis,
+      logger,
       onHeadStatus: (st) => statuses.push(st.stalled),
     });
     cleanups.push(() => ing.stop());

@@ -26,7 +26,12 @@ type Scope = ChainScope;
 function ingester(s: Scope, chain: Record<string, unknown>, tokens: TokenConfig[], logger: Logger = silent): ChainIngester {
   const ing = chainIngester({
     chain: chainSchema.parse({ chainId: node.chainId, rpcUrls: [node.rpcUrl], confirmations: 0, pollIntervalMs: 50, ...chain }),
-    tokens, namespace: s.namespace, subjectPrefix: s.chainSubjectPrefix, js, redis, logger,
+    tokens,
+    namespace: s.namespace,
+    subjectPrefix: s.chainSubjectPrefix,
+    js,
+    redis,
+    logger,
     retry: { initialMs: 10, maxMs: 100 },
   });
   cleanups.push(() => ing.stop());
@@ -61,8 +66,7 @@ async function readEvents(s: Scope): Promise<ChainEvent[]> {
   return (await streamMessages(s)).filter((m) => m.subject.endsWith('.events')).flatMap((m) => decodeChainEvents(m.data));
 }
 
-const waitFor = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 50) =>
-  waitUntil<T>(what, probe, timeoutMs, everyMs);
+const waitFor = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 50) => waitUntil<T>(what, probe, timeoutMs, everyMs);
 
 async function canonical(t: TokenConfig): Promise<string[]> {
   const logs = await node.publicClient.getLogs({ address: t.address as Address, fromBlock: t.startBlock, toBlock: await head() });
@@ -114,9 +118,20 @@ describe('chain ingestion across nodes', () => {
     // consecutive calls land on either: heads, headers and logs from two views of the chain.
     const stale = await startRpcProxy(node.rpcUrl, { lagBlocks: 3, dropRate: 0.3, maxFaults: 1_000_000, seed: 3 });
     const fresh = await startRpcProxy(node.rpcUrl, { dropRate: 0.2, maxFaults: 1_000_000, seed: 5 });
-    cleanups.push(() => stale.close(), () => fresh.close());
+    cleanups.push(
+      () => stale.close(),
+      () => fresh.close(),
+    );
     const lines: string[] = [];
-    const logger = pino({ level: 'warn' }, new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } }));
+    const logger = pino(
+      { level: 'warn' },
+      new Writable({
+        write(chunk, _enc, cb) {
+          lines.push(String(chunk));
+          cb();
+        },
+      }),
+    );
     const ing = ingester(s, { rpcUrls: [stale.url, fresh.url], tipBlocks: 4, maxBlockRange: 5, rpcTimeoutMs: 2_000, rpcRetries: 8 }, [t], logger);
 
     const checkpoints: bigint[] = [];
@@ -128,7 +143,10 @@ describe('chain ingestion across nodes', () => {
         await new Promise((r) => setTimeout(r, 5));
       }
     })();
-    cleanups.push(async () => { watching = false; await watcher; });
+    cleanups.push(async () => {
+      watching = false;
+      await watcher;
+    });
 
     await ing.start();
     // The head keeps moving while it follows block by block.

@@ -24,7 +24,12 @@ type Scope = ChainScope;
 function ingester(s: Scope, confirmations: number, tokens: TokenConfig[], chain: Record<string, unknown> = {}): ChainIngester {
   const ing = chainIngester({
     chain: chainSchema.parse({ chainId: node.chainId, rpcUrls: [node.rpcUrl], confirmations, pollIntervalMs: 50, ...chain }),
-    tokens, namespace: s.namespace, subjectPrefix: s.chainSubjectPrefix, js, redis, logger,
+    tokens,
+    namespace: s.namespace,
+    subjectPrefix: s.chainSubjectPrefix,
+    js,
+    redis,
+    logger,
     retry: { initialMs: 20, maxMs: 200 },
   });
   cleanups.push(() => ing.stop());
@@ -49,12 +54,10 @@ async function readStream(s: Scope): Promise<{ events: ChainEvent[]; retractions
   return { events, retractions };
 }
 
-const waitFor = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 50) =>
-  waitUntil<T>(what, probe, timeoutMs, everyMs);
+const waitFor = <T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 50) => waitUntil<T>(what, probe, timeoutMs, everyMs);
 
 const head = () => node.publicClient.getBlockNumber({ cacheTime: 0 });
-const progressAt = (ing: ChainIngester, block: bigint) =>
-  waitFor(`progress at ${block}`, async () => (ing.lastProgress()?.blockNumber ?? -1n) >= block);
+const progressAt = (ing: ChainIngester, block: bigint) => waitFor(`progress at ${block}`, async () => (ing.lastProgress()?.blockNumber ?? -1n) >= block);
 const checkpointAt = (s: Scope, t: TokenConfig, block: bigint) =>
   waitFor(`checkpoint at ${block}`, async () => BigInt((await redis.get(checkpointKey(s.namespace, node.chainId, t.address))) ?? -1) >= block);
 
@@ -123,16 +126,17 @@ describe('chain reorgs', () => {
     // Replace the last 3 blocks (the mints of 2 and 3, and the empty block after them): 2 final
     // blocks with events are orphaned. The new chain mines 20 and 30 instead.
     const nonce = await node.publicClient.getTransactionCount({ address: node.accounts[0]!, blockNumber: (await head()) - 3n });
-    await reorg(3, [[mintTx(t, alice, 20n, nonce), 0], [mintTx(t, bob, 30n, nonce + 1), 2]]);
+    await reorg(3, [
+      [mintTx(t, alice, 20n, nonce), 0],
+      [mintTx(t, bob, 30n, nonce + 1), 2],
+    ]);
     await mine(node, 1);
     await checkpointAt(s, t, (await head()) - 1n);
-    await waitFor("the re-mined events", async () => (await readStream(s)).events.length === 5);
+    await waitFor('the re-mined events', async () => (await readStream(s)).events.length === 5);
 
     const { events, retractions } = await readStream(s);
     // Exactly the orphaned blocks' events are retracted, one message per block, in block order.
-    expect(retractions.map((r) => [r.blockNumber, r.blockHash, r.eventIds])).toEqual(
-      orphaned.map((e) => [e.blockNumber, e.blockHash, [e.eventId]]),
-    );
+    expect(retractions.map((r) => [r.blockNumber, r.blockHash, r.eventIds])).toEqual(orphaned.map((e) => [e.blockNumber, e.blockHash, [e.eventId]]));
     expect(events.map((e) => e.value)).toEqual([1n, 2n, 3n, 20n, 30n]);
     // What is published and not retracted is exactly the canonical chain.
     const retracted = new Set(retractions.flatMap((r) => r.eventIds));
@@ -190,7 +194,10 @@ describe('chain reorgs', () => {
           const out = await node.publicClient.request({ method, params } as never);
           if (method === 'eth_getLogs' && !reorganised && 'fromBlock' in (params as [Record<string, unknown>])[0]) {
             reorganised = true;
-            await reorg(8, [[mintTx(t, alice, 10n, nonce), 0], [mintTx(t, alice, 20n, nonce + 1), 2]]);
+            await reorg(8, [
+              [mintTx(t, alice, 10n, nonce), 0],
+              [mintTx(t, alice, 20n, nonce + 1), 2],
+            ]);
           }
           return out;
         },
@@ -198,7 +205,13 @@ describe('chain reorgs', () => {
     });
     const ing = chainIngester({
       chain: chainSchema.parse({ chainId: node.chainId, rpcUrls: [node.rpcUrl], confirmations: 0, pollIntervalMs: 50, tipBlocks: 0, maxBlockRange: 8 }),
-      tokens: [t], namespace: s.namespace, subjectPrefix: s.chainSubjectPrefix, js, redis, logger, client,
+      tokens: [t],
+      namespace: s.namespace,
+      subjectPrefix: s.chainSubjectPrefix,
+      js,
+      redis,
+      logger,
+      client,
       retry: { initialMs: 20, maxMs: 200 },
     });
     cleanups.push(() => ing.stop());

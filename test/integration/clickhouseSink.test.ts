@@ -5,12 +5,7 @@ import { SinkRejected, SinkUnavailable } from '../../src/lib/errors.js';
 import { createClickHouse } from '../../src/sinks/clickhouse/createClickHouse.js';
 import { createFactWriter } from '../../src/sinks/clickhouse/factWriter.js';
 import { DASHBOARD_ROLLUP_OBJECTS, FACT_COLUMNS, FACT_TABLES, MIGRATIONS, migrate } from '../../src/sinks/clickhouse/migrations.js';
-import {
-  countFacts,
-  discrepancyCountsByKind,
-  openDiscrepancies,
-  queryRows,
-} from '../../src/sinks/clickhouse/queries.js';
+import { countFacts, discrepancyCountsByKind, openDiscrepancies, queryRows } from '../../src/sinks/clickhouse/queries.js';
 import { tempClickHouse, type TempClickHouse } from '../support/clickhouse.js';
 
 const BIG = '123456789012345678901234567890';
@@ -21,10 +16,24 @@ function ledger(id: string, over: Partial<FactRows['ledger_entries']> = {}): Fac
   return {
     table: 'ledger_entries',
     row: {
-      entry_id: id, account_id: 'acc-1', direction: 'credit', amount_minor: '12345678901234567890123',
-      currency: 'USD', exponent: 2, booking_time: T0, value_time: T0, status: 'booked', tx_type: 'deposit',
-      end_to_end_id: `e2e-${id}`, remittance: 'ref', tokenization_ref: 'tok-1', schema_version: 1,
-      stream_seq: 42, version: 2, recorded_at: T0, ...over,
+      entry_id: id,
+      account_id: 'acc-1',
+      direction: 'credit',
+      amount_minor: '12345678901234567890123',
+      currency: 'USD',
+      exponent: 2,
+      booking_time: T0,
+      value_time: T0,
+      status: 'booked',
+      tx_type: 'deposit',
+      end_to_end_id: `e2e-${id}`,
+      remittance: 'ref',
+      tokenization_ref: 'tok-1',
+      schema_version: 1,
+      stream_seq: 42,
+      version: 2,
+      recorded_at: T0,
+      ...over,
     },
   };
 }
@@ -33,9 +42,22 @@ function chainEvent(id: string, over: Partial<FactRows['chain_events']> = {}): F
   return {
     table: 'chain_events',
     row: {
-      event_id: id, chain_id: 31337, token: '0xtoken', block_number: '18446744073709551615', block_hash: '0xabc',
-      block_time: T1, tx_hash: '0xdef', log_index: 3, kind: 'mint', from_address: '0x0', to_address: '0x1',
-      value: BIG, decimals: 18, reference: 'tok-1', recorded_at: T1, ...over,
+      event_id: id,
+      chain_id: 31337,
+      token: '0xtoken',
+      block_number: '18446744073709551615',
+      block_hash: '0xabc',
+      block_time: T1,
+      tx_hash: '0xdef',
+      log_index: 3,
+      kind: 'mint',
+      from_address: '0x0',
+      to_address: '0x1',
+      value: BIG,
+      decimals: 18,
+      reference: 'tok-1',
+      recorded_at: T1,
+      ...over,
     },
   };
 }
@@ -44,9 +66,22 @@ function match(id: string): Fact {
   return {
     table: 'matches',
     row: {
-      match_id: id, flow: 'deposit', match_by: 'reference', bank_leg_id: 'b1', chain_leg_id: 'c1',
-      account_id: 'acc-1', wallet: '0x1', currency: 'USD', token_key: '31337:0xtoken', amount_base: BIG,
-      bank_time: T0, chain_time: T1, late: 0, resolved_discrepancy_id: '', status: 'matched', version: 1,
+      match_id: id,
+      flow: 'deposit',
+      match_by: 'reference',
+      bank_leg_id: 'b1',
+      chain_leg_id: 'c1',
+      account_id: 'acc-1',
+      wallet: '0x1',
+      currency: 'USD',
+      token_key: '31337:0xtoken',
+      amount_base: BIG,
+      bank_time: T0,
+      chain_time: T1,
+      late: 0,
+      resolved_discrepancy_id: '',
+      status: 'matched',
+      version: 1,
       recorded_at: T1,
     },
   };
@@ -56,10 +91,23 @@ function discrepancy(id: string, status: string, recordedAt: number, over: Parti
   return {
     table: 'discrepancy_events',
     row: {
-      discrepancy_id: id, event_id: `${id}:${status}`, kind: 'MISSING_MINT', status, flow: 'deposit',
-      account_id: 'acc-1', wallet: '0x1', currency: 'USD', token_key: '31337:0xtoken', bank_leg_id: 'b1',
-      chain_leg_id: '', expected_amount: BIG, actual_amount: '', reason: 'no mint within window',
-      event_time: T0, recorded_at: recordedAt, ...over,
+      discrepancy_id: id,
+      event_id: `${id}:${status}`,
+      kind: 'MISSING_MINT',
+      status,
+      flow: 'deposit',
+      account_id: 'acc-1',
+      wallet: '0x1',
+      currency: 'USD',
+      token_key: '31337:0xtoken',
+      bank_leg_id: 'b1',
+      chain_leg_id: '',
+      expected_amount: BIG,
+      actual_amount: '',
+      reason: 'no mint within window',
+      event_time: T0,
+      recorded_at: recordedAt,
+      ...over,
     },
   };
 }
@@ -68,8 +116,17 @@ function balance(id: string): Fact {
   return {
     table: 'balance_snapshots',
     row: {
-      snapshot_id: id, scope: 'wallet', subject: '0x1', currency: 'USD', token_key: '31337:0xtoken',
-      bank_balance: BIG, chain_balance: `-${BIG}`, onchain_reported: BIG, in_flight: '0', unexplained: `-${BIG}`, at: T1,
+      snapshot_id: id,
+      scope: 'wallet',
+      subject: '0x1',
+      currency: 'USD',
+      token_key: '31337:0xtoken',
+      bank_balance: BIG,
+      chain_balance: `-${BIG}`,
+      onchain_reported: BIG,
+      in_flight: '0',
+      unexplained: `-${BIG}`,
+      at: T1,
     },
   };
 }
@@ -78,8 +135,15 @@ function deadLetter(id: string): Fact {
   return {
     table: 'dead_letters',
     row: {
-      dead_letter_id: id, source: 'ledger', subject: 'ledger.entries', stream_seq: 7, reason_code: 'DECODE_ERROR',
-      reason: 'truncated Avro', payload_base64: 'AAEC', headers: '{}', recorded_at: T0,
+      dead_letter_id: id,
+      source: 'ledger',
+      subject: 'ledger.entries',
+      stream_seq: 7,
+      reason_code: 'DECODE_ERROR',
+      reason: 'truncated Avro',
+      payload_base64: 'AAEC',
+      headers: '{}',
+      recorded_at: T0,
     },
   };
 }
@@ -97,16 +161,11 @@ const count = (table: FactTable, final: boolean) => countFacts(ch.client, ch.dat
 describe('ClickHouse sink (chdb)', () => {
   it('runs migrations idempotently: a second run applies nothing and changes nothing', async () => {
     expect(await migrate(ch.client, ch.database)).toEqual([]);
-    const tables = await queryRows<{ name: string }>(
-      ch.client,
-      'SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name',
-      { db: ch.database },
+    const tables = await queryRows<{ name: string }>(ch.client, 'SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name', { db: ch.database });
+    expect(tables.map((t) => t.name)).toEqual(
+      [...FACT_TABLES, ...DASHBOARD_ROLLUP_OBJECTS, 'chain_events_canonical', 'discrepancies_current', 'ledger_entries_current', 'matches_current', 'schema_migrations'].sort(),
     );
-    expect(tables.map((t) => t.name)).toEqual([...FACT_TABLES, ...DASHBOARD_ROLLUP_OBJECTS, 'chain_events_canonical', 'discrepancies_current', 'ledger_entries_current', 'matches_current', 'schema_migrations'].sort());
-    const versions = await queryRows<{ version: number }>(
-      ch.client,
-      `SELECT version FROM ${ch.database}.schema_migrations ORDER BY version`,
-    );
+    const versions = await queryRows<{ version: number }>(ch.client, `SELECT version FROM ${ch.database}.schema_migrations ORDER BY version`);
     expect(versions.map((v) => Number(v.version))).toEqual(MIGRATIONS.map((m) => m.version));
   });
 
@@ -116,9 +175,7 @@ describe('ClickHouse sink (chdb)', () => {
     expect(await writer.write(facts)).toEqual({ inserted: 6, skippedDuplicates: 0 });
     for (const fact of facts) {
       const columns = Object.entries(FACT_COLUMNS[fact.table] as Record<string, string>);
-      const select = columns
-        .map(([c, type]) => (type.startsWith('DateTime64') ? `toString(toUnixTimestamp64Milli(${c})) AS ${c}` : `toString(${c}) AS ${c}`))
-        .join(', ');
+      const select = columns.map(([c, type]) => (type.startsWith('DateTime64') ? `toString(toUnixTimestamp64Milli(${c})) AS ${c}` : `toString(${c}) AS ${c}`)).join(', ');
       const [stored] = await queryRows<Record<string, string | null>>(ch.client, `SELECT ${select} FROM ${ch.database}.${fact.table} WHERE ${columns[0]![0]} = 'rt-1'`);
       const expected = Object.fromEntries(
         columns.map(([c, type]) => {
@@ -139,7 +196,10 @@ describe('ClickHouse sink (chdb)', () => {
     const result = await writer.write(again, { suspects: new Set(again.map(factKey)) });
     expect(result).toEqual({ inserted: 0, skippedDuplicates: 3 });
     for (const table of ['ledger_entries', 'chain_events', 'matches'] as const) {
-      const rows = await queryRows<{ n: string }>(ch.client, `SELECT count() AS n FROM ${ch.database}.${table} WHERE ${table === 'ledger_entries' ? 'entry_id' : table === 'matches' ? 'match_id' : 'event_id'} = 'rd-1'`);
+      const rows = await queryRows<{ n: string }>(
+        ch.client,
+        `SELECT count() AS n FROM ${ch.database}.${table} WHERE ${table === 'ledger_entries' ? 'entry_id' : table === 'matches' ? 'match_id' : 'event_id'} = 'rd-1'`,
+      );
       expect(Number(rows[0]!.n), table).toBe(1);
     }
   });
@@ -174,7 +234,11 @@ describe('ClickHouse sink (chdb)', () => {
     await writer.write([discrepancy('hist-1', 'open', T0)]);
     let open = await openDiscrepancies(ch.client, ch.database);
     expect(open.find((d) => d.discrepancy_id === 'hist-1')).toMatchObject({
-      kind: 'MISSING_MINT', expected_amount: BIG, actual_amount: null, opened_at: T0, event_time: T0,
+      kind: 'MISSING_MINT',
+      expected_amount: BIG,
+      actual_amount: null,
+      opened_at: T0,
+      event_time: T0,
     });
     await writer.write([discrepancy('hist-1', 'resolved', T1, { actual_amount: BIG })]);
     open = await openDiscrepancies(ch.client, ch.database);
@@ -191,7 +255,7 @@ describe('ClickHouse sink (chdb)', () => {
     expect(resolvedCounts).toEqual({ MISSING_MINT: 1 });
   });
 
-  it('keeps concurrent writes apart: no insert is dropped under another insert\'s token', async () => {
+  it("keeps concurrent writes apart: no insert is dropped under another insert's token", async () => {
     const writer = createFactWriter(ch.client, ch.database);
     const before = await count('balance_snapshots', false);
     await Promise.all(Array.from({ length: 40 }, (_, i) => writer.write([balance(`conc-${i}`)])));

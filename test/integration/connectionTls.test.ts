@@ -20,8 +20,29 @@ import { waitFor } from '../support/waitFor.js';
 function selfSigned(dir: string): { cert: string; key: string } {
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
   return { cert, key };
 }
 
@@ -37,12 +58,42 @@ describe('TLS and passwords to NATS and Redis', () => {
     nats = await startClosedNats({ extra: `tls { cert_file: "${pem.cert}", key_file: "${pem.key}" }`, caFile: pem.cert });
     // A Redis of its own: TLS only, a password required.
     redisPort = await freePort();
-    redisProc = spawn('redis-server', ['--port', '0', '--tls-port', String(redisPort), '--bind', '127.0.0.1', '--tls-cert-file', pem.cert, '--tls-key-file', pem.key,
-      '--tls-ca-cert-file', pem.cert, '--tls-auth-clients', 'no', '--requirepass', 'redis-test-pw', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+    redisProc = spawn(
+      'redis-server',
+      [
+        '--port',
+        '0',
+        '--tls-port',
+        String(redisPort),
+        '--bind',
+        '127.0.0.1',
+        '--tls-cert-file',
+        pem.cert,
+        '--tls-key-file',
+        pem.key,
+        '--tls-ca-cert-file',
+        pem.cert,
+        '--tls-auth-clients',
+        'no',
+        '--requirepass',
+        'redis-test-pw',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+      ],
+      { stdio: 'ignore' },
+    );
   }, 30_000);
   afterAll(async () => {
     await nats?.stop();
-    if (redisProc && redisProc.exitCode === null) { const e = new Promise((r) => redisProc!.once('exit', r)); redisProc.kill('SIGTERM'); await e; }
+    if (redisProc && redisProc.exitCode === null) {
+      const e = new Promise((r) => redisProc!.once('exit', r));
+      redisProc.kill('SIGTERM');
+      await e;
+    }
     rmSync(dir, { recursive: true, force: true });
     clearRegisteredSecrets();
   });
@@ -60,11 +111,21 @@ describe('TLS and passwords to NATS and Redis', () => {
     const port = redisPort;
     const config = parseConfig({ redis: { url: `rediss://127.0.0.1:${port}`, password: { env: 'REDIS_PW' }, tls: { caFile: pem.cert } } });
     const opts = redisSecurityOptions(config.redis, { env: { REDIS_PW: 'redis-test-pw' } });
-    const pong = await waitFor('Redis over TLS', async () => {
-      const r = connectRedis(config.redis, { env: { REDIS_PW: 'redis-test-pw' } }, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      r.on('error', () => undefined);
-      try { await r.connect(); return await r.ping(); } finally { r.disconnect(); }
-    }, 15_000, 100);
+    const pong = await waitFor(
+      'Redis over TLS',
+      async () => {
+        const r = connectRedis(config.redis, { env: { REDIS_PW: 'redis-test-pw' } }, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        r.on('error', () => undefined);
+        try {
+          await r.connect();
+          return await r.ping();
+        } finally {
+          r.disconnect();
+        }
+      },
+      15_000,
+      100,
+    );
     expect(pong).toBe('PONG');
     const anon = new Redis(config.redis.url, { tls: opts.tls, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     const refused = new Promise<Error>((r) => anon.once('error', r));
@@ -76,7 +137,10 @@ describe('TLS and passwords to NATS and Redis', () => {
   it('runs the daemon with passwords over TLS to both NATS and Redis', async () => {
     const ch = await tempClickHouse();
     const config = parseConfig({
-      namespace: `t${randomUUID().slice(0, 8)}`, workerId: 'tls-daemon', http: { port: -1 }, log: { level: 'warn' },
+      namespace: `t${randomUUID().slice(0, 8)}`,
+      workerId: 'tls-daemon',
+      http: { port: -1 },
+      log: { level: 'warn' },
       nats: nats.natsConfig('daemon'),
       redis: { url: `rediss://127.0.0.1:${redisPort}`, password: { env: 'REDIS_PW' }, tls: { caFile: pem.cert } },
       clickhouse: { database: ch.database },

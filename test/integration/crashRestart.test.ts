@@ -85,15 +85,28 @@ describe('crash and restart', () => {
         const i = round * PER_ROUND + j;
         const now = Date.now();
         const { bytes, headers } = codec.encode({
-          entryId: `E-${i}`, accountId: `ACC-${i}`, direction: 'credit', amountMinor: BigInt(1_000 + i), currency: 'USD',
-          bookingTime: now, valueTime: now, status: 'booked', txType: 'deposit', endToEndId: null, remittance: null, tokenizationRef: null,
+          entryId: `E-${i}`,
+          accountId: `ACC-${i}`,
+          direction: 'credit',
+          amountMinor: BigInt(1_000 + i),
+          currency: 'USD',
+          bookingTime: now,
+          valueTime: now,
+          status: 'booked',
+          txType: 'deposit',
+          endToEndId: null,
+          remittance: null,
+          tokenizationRef: null,
         });
         const h = natsHeaders();
         for (const [k, v] of Object.entries(headers)) h.set(k, v);
         await js.publish(subject, bytes, { headers: h, msgID: `E-${i}` });
         // One sender: anvil assigns nonces, so transactions go one after another (automine).
         await anvil.walletClient.writeContract({
-          address: token, abi: depositTokenAbi, functionName: 'mint', args: [wallets[i]!, BigInt(1_000 + i) * 10n ** 16n],
+          address: token,
+          abi: depositTokenAbi,
+          functionName: 'mint',
+          args: [wallets[i]!, BigInt(1_000 + i) * 10n ** 16n],
         });
       }
       if (round === 2 || round === 5) {
@@ -124,7 +137,8 @@ describe('crash and restart', () => {
       const l = await jsm.consumers.info(config.nats.ledgerStream, config.nats.consumerName);
       const c = await jsm.consumers.info(config.nats.chainStream, config.nats.consumerName);
       if (events === N && l.num_pending + l.num_ack_pending + c.num_pending + c.num_ack_pending === 0) break;
-      if (Date.now() > deadline) throw new Error(`not drained: ${events}/${N} events, ledger ${l.num_pending}/${l.num_ack_pending}, chain ${c.num_pending}/${c.num_ack_pending}\n${daemon.output().slice(-3000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`not drained: ${events}/${N} events, ledger ${l.num_pending}/${l.num_ack_pending}, chain ${c.num_pending}/${c.num_ack_pending}\n${daemon.output().slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 250));
     }
     expect(await daemon.kill('SIGTERM'), daemon.output().slice(-2000)).toBe(0);
@@ -133,7 +147,13 @@ describe('crash and restart', () => {
 
     const ch = createClickHouse(config.clickhouse);
     try {
-      for (const [table, expected] of [['ledger_entries', N], ['chain_events', N], ['matches', N], ['discrepancy_events', 0], ['dead_letters', 0]] as const) {
+      for (const [table, expected] of [
+        ['ledger_entries', N],
+        ['chain_events', N],
+        ['matches', N],
+        ['discrepancy_events', 0],
+        ['dead_letters', 0],
+      ] as const) {
         expect(await countFacts(ch, 'recon', table, { final: false }), `${table} raw`).toBe(expected);
         expect(await countFacts(ch, 'recon', table, { final: true }), `${table} FINAL`).toBe(expected);
       }

@@ -21,67 +21,139 @@ import { randomWallet, startHarness, type Harness } from '../support/harness.js'
  * rows wherever the run produced data.
  */
 const DIR = join(import.meta.dirname, '../../dashboards');
-const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 const datasourceRef = z.object({ type: z.string().optional(), uid: z.string().optional() }).strict();
 const gridPos = z.object({ h: z.number().int().positive(), w: z.number().int().min(1).max(24), x: z.number().int().min(0).max(23), y: z.number().int().min(0), static: z.boolean().optional() });
 const dashboardLink = z.object({
-  title: z.string(), type: z.enum(sdk.DashboardLinkType), icon: z.string(), tooltip: z.string(), url: z.string().optional(),
-  tags: z.array(z.string()), asDropdown: z.boolean(), targetBlank: z.boolean(), includeVars: z.boolean(), keepTime: z.boolean(),
+  title: z.string(),
+  type: z.enum(sdk.DashboardLinkType),
+  icon: z.string(),
+  tooltip: z.string(),
+  url: z.string().optional(),
+  tags: z.array(z.string()),
+  asDropdown: z.boolean(),
+  targetBlank: z.boolean(),
+  includeVars: z.boolean(),
+  keepTime: z.boolean(),
 });
 const threshold = z.object({ value: z.number().nullable(), color: z.string() });
-const fieldConfig = z.object({
-  unit: z.string().optional(), decimals: z.number().optional(), min: z.number().optional(), max: z.number().optional(),
-  thresholds: z.object({ mode: z.enum(sdk.ThresholdsMode), steps: z.array(threshold).min(1) }).optional(),
-  color: z.object({ mode: z.enum(sdk.FieldColorModeId), fixedColor: z.string().optional() }).optional(),
-  custom: z.record(z.string(), z.unknown()).optional(),
-  noValue: z.string().optional(),
-}).strict();
+const fieldConfig = z
+  .object({
+    unit: z.string().optional(),
+    decimals: z.number().optional(),
+    min: z.number().optional(),
+    max: z.number().optional(),
+    thresholds: z.object({ mode: z.enum(sdk.ThresholdsMode), steps: z.array(threshold).min(1) }).optional(),
+    color: z.object({ mode: z.enum(sdk.FieldColorModeId), fixedColor: z.string().optional() }).optional(),
+    custom: z.record(z.string(), z.unknown()).optional(),
+    noValue: z.string().optional(),
+  })
+  .strict();
 const fieldConfigSource = z.object({
   defaults: fieldConfig,
-  overrides: z.array(z.object({
-    matcher: z.object({ id: z.string(), options: z.unknown().optional() }),
-    properties: z.array(z.object({ id: z.string(), value: z.unknown().optional() })),
-  })),
+  overrides: z.array(
+    z.object({
+      matcher: z.object({ id: z.string(), options: z.unknown().optional() }),
+      properties: z.array(z.object({ id: z.string(), value: z.unknown().optional() })),
+    }),
+  ),
 });
-const clickhouseQuery = z.object({
-  datasource: z.object({ type: z.literal('grafana-clickhouse-datasource'), uid: z.string() }),
-  refId: z.string(), editorType: z.literal('sql'), queryType: z.enum(['table', 'timeseries']), format: z.union([z.literal(0), z.literal(1)]),
-  rawSql: z.string().min(1), pluginVersion: z.string().optional(),
-}).strict();
-const prometheusQuery = z.object({
-  datasource: z.object({ type: z.literal('prometheus'), uid: z.string() }),
-  refId: z.string(), expr: z.string().min(1), legendFormat: z.string().optional(), range: z.boolean().optional(),
-  editorMode: z.string().optional(), format: z.string().optional(),
-}).strict();
-const panel = z.object({
-  type: z.enum(['stat', 'timeseries', 'table', 'barchart', 'heatmap']),
-  id: z.number().int().positive(), title: z.string().min(1), description: z.string().min(1),
-  datasource: datasourceRef, gridPos, links: z.array(dashboardLink).optional(),
-  targets: z.array(z.union([clickhouseQuery, prometheusQuery])).min(1),
-  options: z.record(z.string(), z.unknown()).optional(), fieldConfig: fieldConfigSource.optional(),
-}).strict();
+const clickhouseQuery = z
+  .object({
+    datasource: z.object({ type: z.literal('grafana-clickhouse-datasource'), uid: z.string() }),
+    refId: z.string(),
+    editorType: z.literal('sql'),
+    queryType: z.enum(['table', 'timeseries']),
+    format: z.union([z.literal(0), z.literal(1)]),
+    rawSql: z.string().min(1),
+    pluginVersion: z.string().optional(),
+  })
+  .strict();
+const prometheusQuery = z
+  .object({
+    datasource: z.object({ type: z.literal('prometheus'), uid: z.string() }),
+    refId: z.string(),
+    expr: z.string().min(1),
+    legendFormat: z.string().optional(),
+    range: z.boolean().optional(),
+    editorMode: z.string().optional(),
+    format: z.string().optional(),
+  })
+  .strict();
+const panel = z
+  .object({
+    type: z.enum(['stat', 'timeseries', 'table', 'barchart', 'heatmap']),
+    id: z.number().int().positive(),
+    title: z.string().min(1),
+    description: z.string().min(1),
+    datasource: datasourceRef,
+    gridPos,
+    links: z.array(dashboardLink).optional(),
+    targets: z.array(z.union([clickhouseQuery, prometheusQuery])).min(1),
+    options: z.record(z.string(), z.unknown()).optional(),
+    fieldConfig: fieldConfigSource.optional(),
+  })
+  .strict();
 const variableOption = z.object({ selected: z.boolean().optional(), text: z.union([z.string(), z.array(z.string())]), value: z.union([z.string(), z.array(z.string())]) });
-const variable = z.object({
-  type: z.enum(sdk.VariableType), name: z.string().regex(/^\w+$/), label: z.string().optional(), hide: z.enum(sdk.VariableHide).optional(),
-  description: z.string().optional(), query: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(), definition: z.string().optional(),
-  datasource: datasourceRef.optional(), current: variableOption.optional(), multi: z.boolean().optional(),
-  options: z.array(variableOption).optional(), refresh: z.enum(sdk.VariableRefresh).optional(), sort: z.enum(sdk.VariableSort).optional(),
-  includeAll: z.boolean().optional(), allValue: z.string().optional(), regex: z.string().optional(),
-}).strict();
-const dashboardSchema = z.object({
-  __inputs: z.array(z.unknown()).optional(),
-  id: z.null(), uid: z.string().regex(/^[a-z0-9-]{1,40}$/), title: z.string().min(1), description: z.string().min(1),
-  tags: z.array(z.string()), timezone: z.string(), editable: z.boolean(), graphTooltip: z.enum(sdk.DashboardCursorSync),
-  time: z.object({ from: z.string(), to: z.string() }), timepicker: z.object({}).strict(), fiscalYearStartMonth: z.number().int(),
-  weekStart: z.string(), refresh: z.string(), schemaVersion: z.number().int().min(36), version: z.number().int(),
-  panels: z.array(panel).min(1),
-  templating: z.object({ list: z.array(variable) }),
-  annotations: z.object({ list: z.array(z.object({
-    builtIn: z.number().optional(), datasource: datasourceRef, enable: z.boolean(), hide: z.boolean(), iconColor: z.string(), name: z.string(), type: z.string(),
-  })) }),
-  links: z.array(dashboardLink),
-}).strict();
+const variable = z
+  .object({
+    type: z.enum(sdk.VariableType),
+    name: z.string().regex(/^\w+$/),
+    label: z.string().optional(),
+    hide: z.enum(sdk.VariableHide).optional(),
+    description: z.string().optional(),
+    query: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
+    definition: z.string().optional(),
+    datasource: datasourceRef.optional(),
+    current: variableOption.optional(),
+    multi: z.boolean().optional(),
+    options: z.array(variableOption).optional(),
+    refresh: z.enum(sdk.VariableRefresh).optional(),
+    sort: z.enum(sdk.VariableSort).optional(),
+    includeAll: z.boolean().optional(),
+    allValue: z.string().optional(),
+    regex: z.string().optional(),
+  })
+  .strict();
+const dashboardSchema = z
+  .object({
+    __inputs: z.array(z.unknown()).optional(),
+    id: z.null(),
+    uid: z.string().regex(/^[a-z0-9-]{1,40}$/),
+    title: z.string().min(1),
+    description: z.string().min(1),
+    tags: z.array(z.string()),
+    timezone: z.string(),
+    editable: z.boolean(),
+    graphTooltip: z.enum(sdk.DashboardCursorSync),
+    time: z.object({ from: z.string(), to: z.string() }),
+    timepicker: z.object({}).strict(),
+    fiscalYearStartMonth: z.number().int(),
+    weekStart: z.string(),
+    refresh: z.string(),
+    schemaVersion: z.number().int().min(36),
+    version: z.number().int(),
+    panels: z.array(panel).min(1),
+    templating: z.object({ list: z.array(variable) }),
+    annotations: z.object({
+      list: z.array(
+        z.object({
+          builtIn: z.number().optional(),
+          datasource: datasourceRef,
+          enable: z.boolean(),
+          hide: z.boolean(),
+          iconColor: z.string(),
+          name: z.string(),
+          type: z.string(),
+        }),
+      ),
+    }),
+    links: z.array(dashboardLink),
+  })
+  .strict();
 
 type Parsed = z.infer<typeof dashboardSchema>;
 type WithoutTargets = Omit<Parsed, 'panels' | '__inputs'> & { panels: Omit<Parsed['panels'][number], 'targets'>[] };
@@ -169,7 +241,11 @@ describe('dashboard queries against the real schema after a pipeline run', () =>
 
   beforeAll(async () => {
     h = await startHarness({
-      accounts: [{ accountId: 'ACC-A', wallets: [wallets.a] }, { accountId: 'ACC-B', wallets: [wallets.b] }, { accountId: 'ACC-C', wallets: [wallets.c] }],
+      accounts: [
+        { accountId: 'ACC-A', wallets: [wallets.a] },
+        { accountId: 'ACC-B', wallets: [wallets.b] },
+        { accountId: 'ACC-C', wallets: [wallets.c] },
+      ],
     });
     // Matches (by attributes and by reference), a missing mint, an amount mismatch, an orphan and a dead letter.
     await h.posting({ entryId: 'd-1', accountId: 'ACC-A', amountMinor: 10_000n });
@@ -181,12 +257,16 @@ describe('dashboard queries against the real schema after a pipeline run', () =>
     await h.mint(wallets.c, h.usd(4_000n), 'REF-4');
     await h.posting({ entryId: 'd-5', accountId: 'ACC-NOBODY', amountMinor: 100n });
     await h.publishRaw(new TextEncoder().encode('not avro'), { 'recon-schema': 'ledger-posting/2' });
-    await h.waitFor('matches, discrepancies and the dead letter', async () => {
-      const d = await h.discrepancies();
-      const m = (await h.matches()).filter((x) => x.status === 'matched');
-      const dl = await queryRows<{ n: string }>(h.ch.client, `SELECT count() AS n FROM ${h.ch.database}.dead_letters`);
-      return m.length >= 2 && d.some((x) => x.kind === 'MISSING_MINT') && d.some((x) => x.kind === 'AMOUNT_MISMATCH') && Number(dl[0]!.n) >= 1;
-    }, 30_000);
+    await h.waitFor(
+      'matches, discrepancies and the dead letter',
+      async () => {
+        const d = await h.discrepancies();
+        const m = (await h.matches()).filter((x) => x.status === 'matched');
+        const dl = await queryRows<{ n: string }>(h.ch.client, `SELECT count() AS n FROM ${h.ch.database}.dead_letters`);
+        return m.length >= 2 && d.some((x) => x.kind === 'MISSING_MINT') && d.some((x) => x.kind === 'AMOUNT_MISMATCH') && Number(dl[0]!.n) >= 1;
+      },
+      30_000,
+    );
     await h.daemon.balances.checkNow();
     discrepancyId = (await h.discrepancies()).find((x) => x.kind === 'MISSING_MINT')!.discrepancy_id;
   }, 120_000);
@@ -216,7 +296,16 @@ describe('dashboard queries against the real schema after a pipeline run', () =>
     const from = new Date(Date.now() - 3_600_000);
     const variants: Record<string, string | string[]>[] = [
       { database: db, currency: ['__all'], token: ['__all'], account: '', kind: ['__all'], status: ['open'], discrepancy: '', severity: ['__all'] },
-      { database: db, currency: ['USD'], token: [`${h.anvil.chainId}:${h.token.toLowerCase()}`], account: 'ACC-B', kind: ['MISSING_MINT'], status: ['__all'], discrepancy: discrepancyId, severity: ['high', 'critical'] },
+      {
+        database: db,
+        currency: ['USD'],
+        token: [`${h.anvil.chainId}:${h.token.toLowerCase()}`],
+        account: 'ACC-B',
+        kind: ['MISSING_MINT'],
+        status: ['__all'],
+        discrepancy: discrepancyId,
+        severity: ['high', 'critical'],
+      },
     ];
     let ran = 0;
     for (const { file, json } of dashboards) {
@@ -227,7 +316,9 @@ describe('dashboard queries against the real schema after a pipeline run', () =>
           for (const [i, vars] of variants.entries()) {
             const sql = expandMacros(expandVariables(t.rawSql, vars), from, to, 60);
             const where = `${file} / ${p.title} (variables #${i})`;
-            const rs = await h.ch.client.query({ query: sql, format: 'JSON' }).catch((e: Error) => { throw new Error(`${where}: ${e.message}\n${sql}`); });
+            const rs = await h.ch.client.query({ query: sql, format: 'JSON' }).catch((e: Error) => {
+              throw new Error(`${where}: ${e.message}\n${sql}`);
+            });
             const { meta, data } = await rs.json<Record<string, unknown>>();
             ran++;
             const names = meta!.map((c) => c.name);

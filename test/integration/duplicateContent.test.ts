@@ -28,12 +28,14 @@ describe('duplicates with different content, every entry type', () => {
   beforeAll(async () => {
     h = await startHarness({ accounts: [{ accountId: 'ACC-DUP', wallets: [w] }] });
   }, 60_000);
-  afterAll(async () => { await h?.stop(); });
+  afterAll(async () => {
+    await h?.stop();
+  });
 
-  const rawDiscrepancyRows = async (id: string) => Number((await queryRows<{ n: string }>(h.ch.client,
-    `SELECT count() AS n FROM ${h.ch.database}.discrepancy_events WHERE discrepancy_id = {id:String}`, { id }))[0]!.n);
-  const ledgerAmount = async (entryId: string) => (await queryRows<{ a: string }>(h.ch.client,
-    `SELECT toString(amount_minor) AS a FROM ${h.ch.database}.ledger_entries_current WHERE entry_id = {id:String}`, { id: entryId })).map((r) => r.a);
+  const rawDiscrepancyRows = async (id: string) =>
+    Number((await queryRows<{ n: string }>(h.ch.client, `SELECT count() AS n FROM ${h.ch.database}.discrepancy_events WHERE discrepancy_id = {id:String}`, { id }))[0]!.n);
+  const ledgerAmount = async (entryId: string) =>
+    (await queryRows<{ a: string }>(h.ch.client, `SELECT toString(amount_minor) AS a FROM ${h.ch.database}.ledger_entries_current WHERE entry_id = {id:String}`, { id: entryId })).map((r) => r.a);
   /** Every message of both streams processed and acked: the positive signal that nothing more is coming. */
   const drained = async () => {
     const jsm = await jetstreamManager(h.nc);
@@ -54,9 +56,20 @@ describe('duplicates with different content, every entry type', () => {
     }
     // The chain event: a transfer of the deposit token between two wallets no account knows.
     const ev: ChainEvent = {
-      eventId: `${h.anvil.chainId}:0x${'ab'.repeat(32)}:0`, chainId: h.anvil.chainId, token: h.token.toLowerCase(), blockNumber: 1n,
-      blockHash: `0x${'ab'.repeat(32)}`, blockTime: Date.now(), txHash: `0x${'cd'.repeat(32)}`, logIndex: 0, kind: 'transfer',
-      from: randomWallet(), to: randomWallet(), value: h.usd(900n), decimals: h.decimals, reference: null,
+      eventId: `${h.anvil.chainId}:0x${'ab'.repeat(32)}:0`,
+      chainId: h.anvil.chainId,
+      token: h.token.toLowerCase(),
+      blockNumber: 1n,
+      blockHash: `0x${'ab'.repeat(32)}`,
+      blockTime: Date.now(),
+      txHash: `0x${'cd'.repeat(32)}`,
+      logIndex: 0,
+      kind: 'transfer',
+      from: randomWallet(),
+      to: randomWallet(),
+      value: h.usd(900n),
+      decimals: h.decimals,
+      reference: null,
     };
     const chainSubject = `${h.config.nats.chainSubjectPrefix}.${h.anvil.chainId}.events`;
     await h.js.publish(chainSubject, encodeChainEventBatch([ev]), { msgID: 'dup-ev:first' });
@@ -64,11 +77,19 @@ describe('duplicates with different content, every entry type', () => {
     await h.waitFor('first copies processed', drained);
     const before = await h.discrepancies();
     expect(before.filter((d) => d.kind === 'DUPLICATE')).toEqual([]);
-    expect(before.filter((d) => d.kind.startsWith('ORPHAN')).map((d) => d.discrepancy_id).sort())
-      .toEqual([`ORPHAN_CHAIN_EVENT:chain:${ev.eventId}`, 'ORPHAN_LEDGER_ENTRY:bank:orph-1']);
+    expect(
+      before
+        .filter((d) => d.kind.startsWith('ORPHAN'))
+        .map((d) => d.discrepancy_id)
+        .sort(),
+    ).toEqual([`ORPHAN_CHAIN_EVENT:chain:${ev.eventId}`, 'ORPHAN_LEDGER_ENTRY:bank:orph-1']);
 
     // Other content under the same ids, each sent twice (the second copy is the same conflict again).
-    for (const p of [{ ...fee, amountMinor: 175n }, { ...transfer, accountId: 'ACC-OTHER' }, { ...orphan, amountMinor: 7_001n }]) {
+    for (const p of [
+      { ...fee, amountMinor: 175n },
+      { ...transfer, accountId: 'ACC-OTHER' },
+      { ...orphan, amountMinor: 7_001n },
+    ]) {
       await h.posting(p, { msgId: `${p.entryId}:other` });
       await h.posting(p, { msgId: `${p.entryId}:other-again` });
     }
@@ -79,8 +100,9 @@ describe('duplicates with different content, every entry type', () => {
     await h.waitFor('conflicting copies processed', drained);
 
     const dups = (await h.discrepancies()).filter((d) => d.kind === 'DUPLICATE');
-    expect(dups.map((d) => d.discrepancy_id.split(':').slice(0, -1).join(':')).sort())
-      .toEqual(['DUPLICATE:bank:fee-1', 'DUPLICATE:bank:orph-1', 'DUPLICATE:bank:tr-1', `DUPLICATE:chain:${ev.eventId}`].sort());
+    expect(dups.map((d) => d.discrepancy_id.split(':').slice(0, -1).join(':')).sort()).toEqual(
+      ['DUPLICATE:bank:fee-1', 'DUPLICATE:bank:orph-1', 'DUPLICATE:bank:tr-1', `DUPLICATE:chain:${ev.eventId}`].sort(),
+    );
     for (const d of dups) {
       expect(d.status).toBe('open');
       expect(d.reason).toMatch(/first seen: [0-9a-f]{16}/);
@@ -92,8 +114,7 @@ describe('duplicates with different content, every entry type', () => {
     expect(await ledgerAmount('orph-1')).toEqual(['7000']);
     const [tr] = await queryRows<{ account_id: string }>(h.ch.client, `SELECT account_id FROM ${h.ch.database}.ledger_entries_current WHERE entry_id = 'tr-1'`);
     expect(tr?.account_id).toBe('ACC-DUP');
-    const [chainValue] = await queryRows<{ v: string }>(h.ch.client,
-      `SELECT toString(value) AS v FROM ${h.ch.database}.chain_events FINAL WHERE event_id = {id:String}`, { id: ev.eventId });
+    const [chainValue] = await queryRows<{ v: string }>(h.ch.client, `SELECT toString(value) AS v FROM ${h.ch.database}.chain_events FINAL WHERE event_id = {id:String}`, { id: ev.eventId });
     expect(chainValue?.v).toBe(ev.value.toString());
     expect((await h.discrepancies()).filter((d) => d.kind.startsWith('ORPHAN'))).toHaveLength(2);
   }, 90_000);
@@ -101,8 +122,10 @@ describe('duplicates with different content, every entry type', () => {
   it('keeps status updates of one entry working: pending, booked, reversed are not duplicates', async () => {
     const p = { entryId: 'st-1', accountId: 'ACC-DUP', direction: 'debit' as const, txType: 'fee' as const, amountMinor: 300n };
     for (const status of ['pending', 'booked', 'reversed'] as const) await h.posting({ ...p, status });
-    await h.waitFor('reversed', async () => (await queryRows<{ s: string }>(h.ch.client,
-      `SELECT status AS s FROM ${h.ch.database}.ledger_entries_current WHERE entry_id = 'st-1'`))[0]?.s === 'reversed');
+    await h.waitFor(
+      'reversed',
+      async () => (await queryRows<{ s: string }>(h.ch.client, `SELECT status AS s FROM ${h.ch.database}.ledger_entries_current WHERE entry_id = 'st-1'`))[0]?.s === 'reversed',
+    );
     expect((await h.discrepancies()).filter((d) => d.discrepancy_id.includes('st-1'))).toEqual([]);
   }, 60_000);
 
@@ -112,7 +135,10 @@ describe('duplicates with different content, every entry type', () => {
     try {
       const namespace = `${h.names.namespace}crash`;
       const ctx = {
-        ledgerCodec: createLedgerCodec(), identities: h.daemon.identities, unmappedPolicy: 'discrepancy' as const, log: pino({ level: 'silent' }),
+        ledgerCodec: createLedgerCodec(),
+        identities: h.daemon.identities,
+        unmappedPolicy: 'discrepancy' as const,
+        log: pino({ level: 'silent' }),
         store: new MatchStore(redis, { namespace, toleranceMs: 4_000, windowMs: 3_000, retentionMs: 3_600_000 }),
         // A worker on another stream partition: a client of its own, the same records.
         fingerprints: new EntryFingerprints(other, { namespace, ttlMs: 3_600_000 }),
@@ -120,8 +146,18 @@ describe('duplicates with different content, every entry type', () => {
       const codec = createLedgerCodec();
       const now = Date.now();
       const posting = (amountMinor: bigint): LedgerPosting => ({
-        entryId: 'crash-fee', accountId: 'ACC-DUP', direction: 'debit', amountMinor, currency: 'USD', bookingTime: now, valueTime: now,
-        status: 'booked', txType: 'fee', endToEndId: 'E2E-crash', remittance: null, tokenizationRef: null,
+        entryId: 'crash-fee',
+        accountId: 'ACC-DUP',
+        direction: 'debit',
+        amountMinor,
+        currency: 'USD',
+        bookingTime: now,
+        valueTime: now,
+        status: 'booked',
+        txType: 'fee',
+        endToEndId: 'E2E-crash',
+        remittance: null,
+        tokenizationRef: null,
       });
       let seq = 0;
       const msg = (amountMinor: bigint, redelivered: boolean): JsMsg => {

@@ -12,17 +12,23 @@ describe('feed stall', () => {
       config: { matching: { windowMs: 3_000, allowedLatenessMs: 1_000, ledgerIdleMs: 2_000, sweepIntervalMs: 250, feedStallMs: 1_500 } },
     });
   }, 60_000);
-  afterAll(async () => { await h?.stop(); });
+  afterAll(async () => {
+    await h?.stop();
+  });
 
   const stalls = async () => (await h.discrepancies()).filter((d) => d.kind === 'FEED_STALLED');
 
   it('opens FEED_STALLED for a silent bank feed once, and resolves it when postings arrive again; the moving chain never stalls', async () => {
     await h.posting({ entryId: 'S-1', accountId: 'ACC-S', amountMinor: 100n });
     await h.mint(w, h.usd(100n));
-    const open = await h.waitFor('a ledger stall', async () => {
-      const s = await stalls();
-      return s.length > 0 ? s : undefined;
-    }, 15_000);
+    const open = await h.waitFor(
+      'a ledger stall',
+      async () => {
+        const s = await stalls();
+        return s.length > 0 ? s : undefined;
+      },
+      15_000,
+    );
     expect(open.map((s) => [s.discrepancy_id.split(':').slice(0, 2).join(':'), s.status])).toEqual([['FEED_STALLED:ledger', 'open']]);
     expect(open[0]!.reason).toMatch(/no bank ledger postings since/);
 

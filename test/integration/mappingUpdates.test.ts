@@ -18,7 +18,9 @@ describe('identity mapping updates and the reject policy', () => {
       config: { matching: { windowMs: 3_000, allowedLatenessMs: 1_000, ledgerIdleMs: 2_000, sweepIntervalMs: 250, unmappedPolicy: 'reject' } },
     });
   }, 60_000);
-  afterAll(async () => { await h?.stop(); });
+  afterAll(async () => {
+    await h?.stop();
+  });
 
   it('matches a deposit of an account mapped by a mapping update published on NATS', async () => {
     await h.js.publish(h.config.nats.mappingSubject, JSON.stringify({ accountId: 'ACC-B', wallets: [walletB] }));
@@ -34,8 +36,7 @@ describe('identity mapping updates and the reject policy', () => {
     await h.posting({ entryId: 'B-2', accountId: 'ACC-B', amountMinor: 800n });
     await h.mint(walletB, h.usd(800n));
     const dl = await h.waitFor('dead letter', async () => {
-      const rows = await queryRows<{ reason_code: string; reason: string }>(h.ch.client,
-        `SELECT reason_code, reason FROM ${h.ch.database}.dead_letters FINAL`);
+      const rows = await queryRows<{ reason_code: string; reason: string }>(h.ch.client, `SELECT reason_code, reason FROM ${h.ch.database}.dead_letters FINAL`);
       return rows.length > 0 ? rows : undefined;
     });
     expect(dl).toHaveLength(1);
@@ -51,8 +52,7 @@ describe('identity mapping updates and the reject policy', () => {
     await h.waitFor('later update applied', async () => h.daemon.identities.walletsOfAccount('ACC-D').length === 1, 10_000);
     expect(h.daemon.identities.accountOfWallet(walletB)).toBe('ACC-B');
     const dl = await h.waitFor('mapping dead letter', async () => {
-      const rows = await queryRows<{ source: string; reason: string }>(h.ch.client,
-        `SELECT source, reason FROM ${h.ch.database}.dead_letters FINAL WHERE source = 'mapping'`);
+      const rows = await queryRows<{ source: string; reason: string }>(h.ch.client, `SELECT source, reason FROM ${h.ch.database}.dead_letters FINAL WHERE source = 'mapping'`);
       return rows.length > 0 ? rows : undefined;
     });
     expect(dl).toHaveLength(1);
@@ -62,8 +62,7 @@ describe('identity mapping updates and the reject policy', () => {
   it('dead-letters a mapping update whose account id carries a control character, naming the field', async () => {
     await h.js.publish(h.config.nats.mappingSubject, JSON.stringify({ accountId: 'ACC-\u202Eevil', wallets: [randomWallet()] }));
     const dl = await h.waitFor('control-character dead letter', async () => {
-      const rows = await queryRows<{ reason: string }>(h.ch.client,
-        `SELECT reason FROM ${h.ch.database}.dead_letters FINAL WHERE source = 'mapping' AND reason LIKE '%accountId%'`);
+      const rows = await queryRows<{ reason: string }>(h.ch.client, `SELECT reason FROM ${h.ch.database}.dead_letters FINAL WHERE source = 'mapping' AND reason LIKE '%accountId%'`);
       return rows.length > 0 ? rows : undefined;
     });
     expect(dl[0]!.reason).toMatch(/accountId: contains U\+202E at index 4/);
@@ -76,10 +75,15 @@ describe('identity mapping updates and the reject policy', () => {
     await h.js.publish(h.config.nats.mappingSubject, JSON.stringify({ accountId: 'ACC-F', wallets: [walletE] }));
     await h.waitFor('wallet moved', async () => h.daemon.identities.accountOfWallet(walletE) === 'ACC-F', 10_000);
     await h.daemon.identityChangesFlushed();
-    const rows = await queryRows<{ change_id: string; mapping_seq: string; kind: string; from_account: string; to_account: string }>(h.ch.client,
+    const rows = await queryRows<{ change_id: string; mapping_seq: string; kind: string; from_account: string; to_account: string }>(
+      h.ch.client,
       `SELECT change_id, mapping_seq, kind, from_account, to_account FROM ${h.ch.database}.identity_changes WHERE wallet = {w:String} ORDER BY mapping_seq`,
-      { w: walletE });
-    expect(rows.map((r) => [r.kind, r.from_account, r.to_account])).toEqual([['linked', '', 'ACC-E'], ['moved', 'ACC-E', 'ACC-F']]);
+      { w: walletE },
+    );
+    expect(rows.map((r) => [r.kind, r.from_account, r.to_account])).toEqual([
+      ['linked', '', 'ACC-E'],
+      ['moved', 'ACC-E', 'ACC-F'],
+    ]);
     expect(rows[1]!.change_id).toBe(`${rows[1]!.mapping_seq}:${walletE}`);
     const metrics = await (await fetch(`${h.daemon.httpAddress()}/metrics`)).text();
     expect(metrics).toMatch(/recon_identity_changes_total\{kind="moved"\} [1-9]/);
@@ -88,13 +92,14 @@ describe('identity mapping updates and the reject policy', () => {
   it('writes each identity change once when a second worker replays the mapping stream', async () => {
     const { startDaemon } = await import('../../src/daemon.js');
     const { pino } = await import('pino');
-    const second = await startDaemon({ ...h.config, workerId: `${h.names.namespace}-replayer`, http: { ...h.config.http, port: -1 } },
-      { clickhouse: h.ch.client, log: pino({ level: 'silent' }), ingest: false });
+    const second = await startDaemon(
+      { ...h.config, workerId: `${h.names.namespace}-replayer`, http: { ...h.config.http, port: -1 } },
+      { clickhouse: h.ch.client, log: pino({ level: 'silent' }), ingest: false },
+    );
     try {
       await second.ready;
       await second.identityChangesFlushed();
-      const [dup] = await queryRows<{ n: string; ids: string }>(h.ch.client,
-        `SELECT count() AS n, uniqExact(change_id) AS ids FROM ${h.ch.database}.identity_changes`);
+      const [dup] = await queryRows<{ n: string; ids: string }>(h.ch.client, `SELECT count() AS n, uniqExact(change_id) AS ids FROM ${h.ch.database}.identity_changes`);
       expect(Number(dup!.n)).toBeGreaterThan(0);
       expect(Number(dup!.n)).toBe(Number(dup!.ids));
       expect(second.identities.accountOfWallet(walletB)).toBe('ACC-B');
@@ -107,18 +112,29 @@ describe('identity mapping updates and the reject policy', () => {
   it('reports not ready on /readyz once the mapping subscription lost its stream, and stays so', async () => {
     const readyz = async () => {
       const r = await fetch(`${h.daemon.httpAddress()}/readyz`);
-      return { status: r.status, body: await r.json() as { checks: Record<string, { ok: boolean; error?: string }> } };
+      return { status: r.status, body: (await r.json()) as { checks: Record<string, { ok: boolean; error?: string }> } };
     };
     await h.waitFor('ready before', async () => (await readyz()).body.checks.mappings?.ok === true, 15_000);
     const jsm = await jetstreamManager(h.nc);
     await jsm.streams.delete(h.config.nats.mappingStream);
-    const r = await h.waitFor('not ready', async () => { const x = await readyz(); return x.status === 503 ? x : undefined; }, 30_000);
+    const r = await h.waitFor(
+      'not ready',
+      async () => {
+        const x = await readyz();
+        return x.status === 503 ? x : undefined;
+      },
+      30_000,
+    );
     expect(r.body.checks.mappings!.ok).toBe(false);
     expect(r.body.checks.mappings!.error).toMatch(/^mapping updates (stalled|stopped)/);
-    const stopped = await h.waitFor('stopped for good', async () => {
-      const x = await readyz();
-      return x.body.checks.mappings?.error?.includes('not found (deleted?)') ? x : undefined;
-    }, 60_000);
+    const stopped = await h.waitFor(
+      'stopped for good',
+      async () => {
+        const x = await readyz();
+        return x.body.checks.mappings?.error?.includes('not found (deleted?)') ? x : undefined;
+      },
+      60_000,
+    );
     expect(stopped.status).toBe(503);
     const metrics = await (await fetch(`${h.daemon.httpAddress()}/metrics`)).text();
     expect(metrics).toMatch(/recon_mapping_follower_up 0/);

@@ -19,7 +19,10 @@ function open(options: Partial<MatchStoreOptions> & { namespace?: string } = {})
   const redis = new Redis(REDIS_URL, { lazyConnect: false, maxRetriesPerRequest: 1 });
   const store = new MatchStore(redis, {
     namespace: options.namespace ?? `t-${randomUUID()}`,
-    toleranceMs: TOLERANCE, windowMs: WINDOW, retentionMs: RETENTION, ...options,
+    toleranceMs: TOLERANCE,
+    windowMs: WINDOW,
+    retentionMs: RETENTION,
+    ...options,
   });
   opened.push({ redis, store });
   return { redis, store };
@@ -33,12 +36,34 @@ afterEach(async () => {
 });
 
 const credit = (n: string, over: Partial<Leg> = {}): Leg => ({
-  legId: `bank:${n}`, side: 'bank', flow: 'deposit', accountId: 'acc-1', wallet: WALLET, currency: 'USD', tokenKey: '',
-  amountKey: '12345', amountNative: '12345', eventTime: T0, reference: null, fingerprint: `fp-${n}`, ...over,
+  legId: `bank:${n}`,
+  side: 'bank',
+  flow: 'deposit',
+  accountId: 'acc-1',
+  wallet: WALLET,
+  currency: 'USD',
+  tokenKey: '',
+  amountKey: '12345',
+  amountNative: '12345',
+  eventTime: T0,
+  reference: null,
+  fingerprint: `fp-${n}`,
+  ...over,
 });
 const mint = (n: string, over: Partial<Leg> = {}): Leg => ({
-  legId: `chain:${n}`, side: 'chain', flow: 'deposit', accountId: 'acc-1', wallet: WALLET, currency: 'USD', tokenKey: TOKEN_KEY,
-  amountKey: '12345', amountNative: '123450000000000000000', eventTime: T0 + 5_000, reference: null, fingerprint: `fp-${n}`, ...over,
+  legId: `chain:${n}`,
+  side: 'chain',
+  flow: 'deposit',
+  accountId: 'acc-1',
+  wallet: WALLET,
+  currency: 'USD',
+  tokenKey: TOKEN_KEY,
+  amountKey: '12345',
+  amountNative: '123450000000000000000',
+  eventTime: T0 + 5_000,
+  reference: null,
+  fingerprint: `fp-${n}`,
+  ...over,
 });
 
 function expectT<K extends Outcome['t']>(o: Outcome, t: K): Extract<Outcome, { t: K }> {
@@ -66,7 +91,10 @@ describe('MatchStore.matchOrPark', () => {
     const commands = store as unknown as { redis: { reconMatchOrPark: (...a: unknown[]) => Promise<string> } };
     const original = commands.redis.reconMatchOrPark.bind(commands.redis);
     let calls = 0;
-    commands.redis.reconMatchOrPark = (...a: unknown[]) => { calls++; return original(...a); };
+    commands.redis.reconMatchOrPark = (...a: unknown[]) => {
+      calls++;
+      return original(...a);
+    };
     try {
       const [parked, matched, bad, other] = await Promise.allSettled([
         store.matchOrPark(credit('e1'), 'booked'),
@@ -245,8 +273,7 @@ describe('MatchStore expiry', () => {
     await store.matchOrPark(mint('m1', { amountKey: '1' }), 'booked');
     await store.matchOrPark(mint('b1', { flow: 'withdrawal', amountKey: '2' }), 'booked');
     expect((await store.claimExpired('bank', T0 + 10 * WINDOW, 100, T0)).map((l) => l.d)).toEqual(['MISSING_BURN:bank:w1']);
-    expect((await store.claimExpired('chain', T0 + 10 * WINDOW, 100, T0)).map((l) => l.d).sort())
-      .toEqual(['MISSING_BANK_CREDIT:chain:m1', 'MISSING_BANK_DEBIT:chain:b1']);
+    expect((await store.claimExpired('chain', T0 + 10 * WINDOW, 100, T0)).map((l) => l.d).sort()).toEqual(['MISSING_BANK_CREDIT:chain:m1', 'MISSING_BANK_DEBIT:chain:b1']);
   });
 
   it('lets a late mint match an expired credit and says which discrepancy it resolves', async () => {

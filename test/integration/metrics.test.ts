@@ -23,23 +23,32 @@ async function tcpRelay(target: { host: string; port: number }) {
   const port = await freePort();
   const sockets = new Set<Socket>();
   let server: Server | undefined;
-  const open = () => new Promise<void>((resolve) => {
-    if (server?.listening) return resolve();
-    server = createServer((client) => {
-      const upstream = tcpConnect(target.port, target.host);
-      sockets.add(client).add(upstream);
-      client.pipe(upstream).pipe(client);
-      const drop = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
-      client.on('error', drop).on('close', drop);
-      upstream.on('error', drop).on('close', drop);
+  const open = () =>
+    new Promise<void>((resolve) => {
+      if (server?.listening) return resolve();
+      server = createServer((client) => {
+        const upstream = tcpConnect(target.port, target.host);
+        sockets.add(client).add(upstream);
+        client.pipe(upstream).pipe(client);
+        const drop = () => {
+          client.destroy();
+          upstream.destroy();
+          sockets.delete(client);
+          sockets.delete(upstream);
+        };
+        client.on('error', drop).on('close', drop);
+        upstream.on('error', drop).on('close', drop);
+      });
+      server.listen(port, '127.0.0.1', () => resolve());
     });
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
   await open();
   return {
     url: `redis://127.0.0.1:${port}`,
     async cut() {
-      await new Promise<void>((resolve) => { server!.close(() => resolve()); for (const s of sockets) s.destroy(); });
+      await new Promise<void>((resolve) => {
+        server!.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      });
     },
     restore: open,
   };
@@ -58,7 +67,12 @@ describe('metrics, health and logs of a running daemon', () => {
   };
 
   beforeAll(async () => {
-    h = await startHarness({ accounts: [{ accountId: 'ACC-M', wallets: [wallet] }, { accountId: 'ACC-LOG', wallets: [randomWallet()] }] });
+    h = await startHarness({
+      accounts: [
+        { accountId: 'ACC-M', wallets: [wallet] },
+        { accountId: 'ACC-LOG', wallets: [randomWallet()] },
+      ],
+    });
     relay = await tcpRelay({ host: '127.0.0.1', port: 6379 });
   }, 60_000);
 
@@ -94,7 +108,9 @@ describe('metrics, health and logs of a running daemon', () => {
     expect(get('recon_messages_in_total{source="ledger"}')).toBeGreaterThanOrEqual(5);
     expect(get('recon_messages_in_total{source="chain"}')).toBeGreaterThanOrEqual(5);
     expect(get('recon_matches_total{flow="deposit",match_by="attributes"}')).toBe(5);
-    expect((after.get('recon_correlation_outcomes_total{source="ledger",outcome="parked"}') ?? 0) + (after.get('recon_correlation_outcomes_total{source="ledger",outcome="match"}') ?? 0)).toBeGreaterThanOrEqual(5);
+    expect(
+      (after.get('recon_correlation_outcomes_total{source="ledger",outcome="parked"}') ?? 0) + (after.get('recon_correlation_outcomes_total{source="ledger",outcome="match"}') ?? 0),
+    ).toBeGreaterThanOrEqual(5);
     expect(get('recon_end_to_end_latency_seconds_count{since="event_time"}')).toBe(5);
     // The publish → durable latency of a live match is well under the 60 s bucket.
     expect(get('recon_end_to_end_latency_seconds_bucket{le="60",since="publish"}')).toBe(5);
@@ -113,9 +129,16 @@ describe('metrics, health and logs of a running daemon', () => {
   });
 
   it('carries a correlation id from pull to ack in the logs, and redacts secrets and account ids', async () => {
-    const sink = new Writable({ write(chunk, _enc, cb) { for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l)); cb(); } });
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l));
+        cb();
+      },
+    });
     const config = parseConfig({
-      ...h.config, workerId: `${h.config.namespace}-b`, redis: { url: relay.url },
+      ...h.config,
+      workerId: `${h.config.namespace}-b`,
+      redis: { url: relay.url },
       clickhouse: { ...h.config.clickhouse, password: 'hunter2' },
       log: { level: 'debug', redactAccounts: true },
     });
@@ -125,12 +148,10 @@ describe('metrics, health and logs of a running daemon', () => {
     await b.ready;
     b.log.info({ clickhouse: config.clickhouse, accountId: 'ACC-LOG' }, 'configuration');
     await h.posting({ entryId: 'log-1', accountId: 'ACC-LOG', amountMinor: 4_200n });
-    const processed = await h.waitFor('the posting processed by B', async () =>
-      lines.find((l) => l.msg === 'message processed' && String(l.corr).startsWith(`${h.config.nats.ledgerStream}:`)));
+    const processed = await h.waitFor('the posting processed by B', async () => lines.find((l) => l.msg === 'message processed' && String(l.corr).startsWith(`${h.config.nats.ledgerStream}:`)));
     const corr = String(processed.corr);
     expect(corr).toMatch(new RegExp(`^${h.config.nats.ledgerStream}:\\d+$`));
-    const durable = await h.waitFor('its batch acked', async () =>
-      lines.find((l) => l.msg === 'batch durable and acked' && (l.corr as string[]).includes(corr)));
+    const durable = await h.waitFor('its batch acked', async () => lines.find((l) => l.msg === 'batch durable and acked' && (l.corr as string[]).includes(corr)));
     expect(durable.level).toBe('debug');
     const text = JSON.stringify(lines);
     expect(text).not.toContain('hunter2');
@@ -140,7 +161,17 @@ describe('metrics, health and logs of a running daemon', () => {
     expect(cfgLine.accountId).toMatch(/^anon:[0-9a-f]{12}$/);
     // Without redactAccounts, account ids stay readable; secrets never do.
     const plain: string[] = [];
-    const log = createLogger({ level: 'info', redactAccounts: false, redactPaths: [] }, { destination: new Writable({ write(c, _e, cb) { plain.push(String(c)); cb(); } }) });
+    const log = createLogger(
+      { level: 'info', redactAccounts: false, redactPaths: [] },
+      {
+        destination: new Writable({
+          write(c, _e, cb) {
+            plain.push(String(c));
+            cb();
+          },
+        }),
+      },
+    );
     log.info({ accountId: 'ACC-1', nats: { password: 'pw' } }, 'x');
     await new Promise((r) => setImmediate(r));
     expect(JSON.parse(plain[0]!)).toMatchObject({ accountId: 'ACC-1', nats: { password: '[redacted]' } });
@@ -149,7 +180,10 @@ describe('metrics, health and logs of a running daemon', () => {
   it('turns unready when Redis goes away and ready again when it is back', async () => {
     expect((await ready(b!)).status).toBe(200);
     await relay.cut();
-    const down = await h.waitFor('B unready', async () => { const r = await ready(b!); return r.status === 503 ? r : undefined; });
+    const down = await h.waitFor('B unready', async () => {
+      const r = await ready(b!);
+      return r.status === 503 ? r : undefined;
+    });
     expect(down.body.checks.redis!.ok).toBe(false);
     expect(down.body.checks.nats!.ok).toBe(true);
     expect(down.body.checks.clickhouse!.ok).toBe(true);
@@ -161,7 +195,10 @@ describe('metrics, health and logs of a running daemon', () => {
 
   it('turns unready when the chain RPC goes away', async () => {
     await h.anvil.stop();
-    const down = await h.waitFor('unready without the chain', async () => { const r = await ready(b!); return r.status === 503 ? r : undefined; });
+    const down = await h.waitFor('unready without the chain', async () => {
+      const r = await ready(b!);
+      return r.status === 503 ? r : undefined;
+    });
     expect(down.body.checks[`chain:${h.anvil.chainId}`]!.ok).toBe(false);
     expect(down.body.checks.redis!.ok).toBe(true);
   });

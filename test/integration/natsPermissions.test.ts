@@ -23,7 +23,11 @@ describe('NATS closed by default (deploy/nats/nats.conf)', () => {
   let ch: TempClickHouse;
   let daemon: Daemon | undefined;
   const open: NatsConnection[] = [];
-  const as = async (role: Parameters<ClosedNats['connectAs']>[0]) => { const nc = await nats.connectAs(role); open.push(nc); return nc; };
+  const as = async (role: Parameters<ClosedNats['connectAs']>[0]) => {
+    const nc = await nats.connectAs(role);
+    open.push(nc);
+    return nc;
+  };
 
   beforeAll(async () => {
     [nats, ch] = await Promise.all([startClosedNats(), tempClickHouse()]);
@@ -43,9 +47,12 @@ describe('NATS closed by default (deploy/nats/nats.conf)', () => {
 
   it('runs the daemon under its user: creates its streams and consumers, consumes postings, publishes dead letters', async () => {
     const config = parseConfig({
-      namespace: `t${randomUUID().slice(0, 8)}`, workerId: 'closed-daemon',
+      namespace: `t${randomUUID().slice(0, 8)}`,
+      workerId: 'closed-daemon',
       nats: nats.natsConfig('daemon'),
-      clickhouse: { database: ch.database }, http: { port: -1 }, log: { level: 'warn' },
+      clickhouse: { database: ch.database },
+      http: { port: -1 },
+      log: { level: 'warn' },
       accounts: [{ accountId: 'ACC-P', wallets: [] }],
     });
     daemon = await startDaemon(config, { clickhouse: ch.client, ingest: false, secrets: { env: nats.env } });
@@ -56,7 +63,20 @@ describe('NATS closed by default (deploy/nats/nats.conf)', () => {
     const js = jetstream(producer);
     const codec = createLedgerCodec();
     const now = Date.now();
-    const { bytes, headers } = codec.encode({ entryId: 'p-1', accountId: 'ACC-P', amountMinor: 1_000n, direction: 'credit', currency: 'USD', bookingTime: now, valueTime: now, status: 'booked', txType: 'deposit', endToEndId: 'E2E-p-1', remittance: null, tokenizationRef: null });
+    const { bytes, headers } = codec.encode({
+      entryId: 'p-1',
+      accountId: 'ACC-P',
+      amountMinor: 1_000n,
+      direction: 'credit',
+      currency: 'USD',
+      bookingTime: now,
+      valueTime: now,
+      status: 'booked',
+      txType: 'deposit',
+      endToEndId: 'E2E-p-1',
+      remittance: null,
+      tokenizationRef: null,
+    });
     const h = natsHeaders();
     for (const [k, v] of Object.entries(headers)) h.set(k, v);
     expect((await js.publish('ledger.postings', bytes, { headers: h, msgID: 'p-1' })).stream).toBe('LEDGER');
@@ -65,7 +85,10 @@ describe('NATS closed by default (deploy/nats/nats.conf)', () => {
     await waitFor('both postings handled', () => daemon!.stats.messages.ledger >= 2 && daemon!.stats.deadLetters >= 1, 30_000);
     // Operators read the dead letter (read-only user).
     const ops = await jetstreamManager(await as('ops'));
-    const dl = await waitFor('the dead letter stored', async () => { const i = await ops.streams.info('DEADLETTER'); return i.state.messages === 1 ? i : undefined; });
+    const dl = await waitFor('the dead letter stored', async () => {
+      const i = await ops.streams.info('DEADLETTER');
+      return i.state.messages === 1 ? i : undefined;
+    });
     expect(dl.config.subjects).toEqual(['deadletter.>']);
     const msg = await ops.streams.getMessage('DEADLETTER', { seq: dl.state.first_seq });
     expect(msg?.subject).toBe('deadletter.ledger');
@@ -99,12 +122,14 @@ describe('NATS closed by default (deploy/nats/nats.conf)', () => {
     await n.stop();
     const nc = await as('notifier');
     await expect(jetstream(nc).publish('ledger.forged', new Uint8Array([1]), { timeout: 3_000 })).rejects.toThrow('Permissions Violation for Publish to "ledger.forged"');
-    await expect(nc.request('$JS.API.CONSUMER.MSG.NEXT.LEDGER.recon-matcher', undefined, { timeout: 3_000 })).rejects.toThrow('Permissions Violation for Publish to "$JS.API.CONSUMER.MSG.NEXT.LEDGER.recon-matcher"');
+    await expect(nc.request('$JS.API.CONSUMER.MSG.NEXT.LEDGER.recon-matcher', undefined, { timeout: 3_000 })).rejects.toThrow(
+      'Permissions Violation for Publish to "$JS.API.CONSUMER.MSG.NEXT.LEDGER.recon-matcher"',
+    );
     const jsm = await jetstreamManager(nc);
     expect((await jsm.streams.info('ALERTS')).config.name).toBe('ALERTS');
   });
 
-  it('gives the demo all rights in an account of its own, which cannot see the engine\'s streams', async () => {
+  it("gives the demo all rights in an account of its own, which cannot see the engine's streams", async () => {
     const jsm = await jetstreamManager(await as('demo'));
     await jsm.streams.add({ name: 'DEMO_LEDGER', subjects: ['demo.ledger.>'] });
     await expect(jsm.streams.info('LEDGER')).rejects.toThrow(/stream not found/);

@@ -19,15 +19,41 @@ const FROM = Date.UTC(2026, 10, 1);
 const TO = Date.UTC(2026, 11, 1);
 
 const entry = (id: string, account: string, direction: 'credit' | 'debit', amount: bigint, at: number, currency = 'USD'): LedgerEntry => ({
-  entryId: id, accountId: account, direction, amountMinor: amount, currency, exponent: 2, bookingTime: at, valueTime: at,
-  status: 'booked', txType: direction === 'credit' ? 'deposit' : 'withdrawal', endToEndId: null, remittance: null, tokenizationRef: null, schemaVersion: 2,
+  entryId: id,
+  accountId: account,
+  direction,
+  amountMinor: amount,
+  currency,
+  exponent: 2,
+  bookingTime: at,
+  valueTime: at,
+  status: 'booked',
+  txType: direction === 'credit' ? 'deposit' : 'withdrawal',
+  endToEndId: null,
+  remittance: null,
+  tokenizationRef: null,
+  schemaVersion: 2,
 });
 const match = (id: string, bankEntry: string, account: string, at: number, late = 0): Fact => ({
   table: 'matches',
   row: {
-    match_id: id, flow: 'deposit', match_by: 'attributes', bank_leg_id: `bank:${bankEntry}`, chain_leg_id: `chain:${id}`, account_id: account,
-    wallet: '0xw', currency: 'USD', token_key: '1:0xt', amount_base: '1', bank_time: at, chain_time: at, late, resolved_discrepancy_id: '',
-    status: 'matched', version: 1, recorded_at: at,
+    match_id: id,
+    flow: 'deposit',
+    match_by: 'attributes',
+    bank_leg_id: `bank:${bankEntry}`,
+    chain_leg_id: `chain:${id}`,
+    account_id: account,
+    wallet: '0xw',
+    currency: 'USD',
+    token_key: '1:0xt',
+    amount_base: '1',
+    bank_time: at,
+    chain_time: at,
+    late,
+    resolved_discrepancy_id: '',
+    status: 'matched',
+    version: 1,
+    recorded_at: at,
   } satisfies MatchRow,
 });
 
@@ -56,17 +82,42 @@ describe('period reports', () => {
       match('M-2', 'E-0', 'ACC-1', FROM - DAY),
       match('M-5', 'E-5', 'ACC-3', FROM + 4 * DAY, 1),
       // Open at the end of the period: opened 40 days before it ends; resolved before the end; opened after it.
-      discrepancyEvent({ id: 'MISSING_MINT:bank:E-2', status: 'open', reason: 'no mint', fallback: { account_id: 'ACC-1', currency: 'USD', expected_amount: '20000' }, eventTime: TO - 40 * DAY, now: TO - 40 * DAY }),
+      discrepancyEvent({
+        id: 'MISSING_MINT:bank:E-2',
+        status: 'open',
+        reason: 'no mint',
+        fallback: { account_id: 'ACC-1', currency: 'USD', expected_amount: '20000' },
+        eventTime: TO - 40 * DAY,
+        now: TO - 40 * DAY,
+      }),
       discrepancyEvent({ id: 'MISSING_MINT:bank:E-9', status: 'open', reason: 'no mint', fallback: { account_id: 'ACC-1', currency: 'USD', expected_amount: '1' }, eventTime: FROM, now: FROM + DAY }),
-      discrepancyEvent({ id: 'MISSING_MINT:bank:E-9', status: 'resolved', reason: 'late mint', fallback: { account_id: 'ACC-1', currency: 'USD', expected_amount: '1' }, eventTime: FROM, now: FROM + 2 * DAY }),
-      discrepancyEvent({ id: 'MISSING_BURN:bank:E-8', status: 'open', reason: 'no burn', fallback: { account_id: 'ACC-2', currency: 'USD', expected_amount: '5' }, eventTime: TO + DAY, now: TO + DAY }),
+      discrepancyEvent({
+        id: 'MISSING_MINT:bank:E-9',
+        status: 'resolved',
+        reason: 'late mint',
+        fallback: { account_id: 'ACC-1', currency: 'USD', expected_amount: '1' },
+        eventTime: FROM,
+        now: FROM + 2 * DAY,
+      }),
+      discrepancyEvent({
+        id: 'MISSING_BURN:bank:E-8',
+        status: 'open',
+        reason: 'no burn',
+        fallback: { account_id: 'ACC-2', currency: 'USD', expected_amount: '5' },
+        eventTime: TO + DAY,
+        now: TO + DAY,
+      }),
     ];
     // A write-off approved by a second person in the period.
     const audit: AuditRecord[] = [];
     const add = (actor: string, action: string, content: unknown, at: number) => audit.push(chainRecord(audit.at(-1) ?? null, { at, actor, action, subject: 'MISSING_MINT:bank:E-2', content }));
     add('alice', 'case.request_write_off', { action: { type: 'request_write_off', amountMinor: '20000', currency: 'USD', reasonCode: 'FEE' }, from: 'assigned', to: 'assigned' }, FROM + 5 * DAY);
     add('bob', 'case.approve', { action: { type: 'approve', requestId: 'R-1' }, from: 'assigned', to: 'resolved', resolution: 'write_off' }, FROM + 6 * DAY);
-    for (const r of audit) facts.push({ table: 'audit_log', row: { seq: r.seq, at: r.at, actor: r.actor, action: r.action, subject: r.subject, content: r.content, prev_hash: r.prevHash, hash: r.hash, recorded_at: r.at } });
+    for (const r of audit)
+      facts.push({
+        table: 'audit_log',
+        row: { seq: r.seq, at: r.at, actor: r.actor, action: r.action, subject: r.subject, content: r.content, prev_hash: r.prevHash, hash: r.hash, recorded_at: r.at },
+      });
     await createFactWriter(ch.client, ch.database).write(facts);
   });
   afterAll(async () => {
@@ -74,7 +125,7 @@ describe('period reports', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('positions: opening and closing balances and the period\'s flows, exact beyond 64 bits', async () => {
+  it("positions: opening and closing balances and the period's flows, exact beyond 64 bits", async () => {
     const r = await csv('positions');
     expect(r.lines).toEqual([
       '"account_id","currency","opening_minor","credits_minor","debits_minor","closing_minor"',
@@ -85,12 +136,8 @@ describe('period reports', () => {
     expect(r).toMatchObject({ rows: 3, pages: 2 });
   });
 
-  it('matched: the period\'s matches per account and currency, with their bank-side totals', async () => {
-    expect((await csv('matched')).lines).toEqual([
-      '"account_id","currency","matches","late_matches","matched_minor"',
-      '"ACC-1","USD",1,0,"50000"',
-      '"ACC-3","USD",1,1,"100000000000000000000"',
-    ]);
+  it("matched: the period's matches per account and currency, with their bank-side totals", async () => {
+    expect((await csv('matched')).lines).toEqual(['"account_id","currency","matches","late_matches","matched_minor"', '"ACC-1","USD",1,0,"50000"', '"ACC-3","USD",1,1,"100000000000000000000"']);
   });
 
   it('exceptions: what is open at the end of the period, aged then', async () => {
@@ -116,7 +163,9 @@ describe('period reports', () => {
     const config = parseConfig({ clickhouse: { database: ch.database, dataDir: ch.dir } });
     const lines: string[] = [];
     const out = join(dir, 'cli-positions.csv');
-    expect(await reportMain(['positions', '--from', new Date(FROM).toISOString(), '--to', new Date(TO).toISOString(), '--out', out], config, { clickhouse: ch.client, out: (l) => lines.push(l) })).toBe(0);
+    expect(
+      await reportMain(['positions', '--from', new Date(FROM).toISOString(), '--to', new Date(TO).toISOString(), '--out', out], config, { clickhouse: ch.client, out: (l) => lines.push(l) }),
+    ).toBe(0);
     expect(JSON.parse(lines[0]!)).toMatchObject({ rows: 3, pages: 1 });
     expect(readFileSync(out, 'utf8')).toContain('"ACC-1","USD","100000","50000","20000","130000"');
     expect(await reportMain(['positions', '--from', 'yesterday', '--out', out], config, { clickhouse: ch.client })).toBe(2);
@@ -127,6 +176,8 @@ describe('period reports', () => {
     const out = join(dir, 'empty.csv');
     const r = await exportReport({ client: ch.client, database: ch.database, report: 'ledger', from: 0, to: 1, format: 'csv', out });
     expect(r.rows).toBe(0);
-    expect(readFileSync(out, 'utf8').trim().split('\n')).toEqual(['"entry_id","account_id","direction","amount_minor","currency","status","tx_type","booking_time_ms","value_time_ms","end_to_end_id","tokenization_ref"']);
+    expect(readFileSync(out, 'utf8').trim().split('\n')).toEqual([
+      '"entry_id","account_id","direction","amount_minor","currency","status","tx_type","booking_time_ms","value_time_ms","end_to_end_id","tokenization_ref"',
+    ]);
   });
 });

@@ -49,8 +49,11 @@ describe('health probes are cached so a busy scraper cannot spend the RPC quota'
 
   async function serve(probeCacheMs: number) {
     const config = parseConfig({
-      namespace: names.namespace, nats: names.nats, clickhouse: { database: ch.database, dataDir: ch.dir },
-      chains: [{ chainId: anvil.chainId, rpcUrls: [proxy.url] }], http: { port: 0, probeCacheMs },
+      namespace: names.namespace,
+      nats: names.nats,
+      clickhouse: { database: ch.database, dataDir: ch.dir },
+      chains: [{ chainId: anvil.chainId, rpcUrls: [proxy.url] }],
+      http: { port: 0, probeCacheMs },
     });
     const jsm = await jetstreamManager(nc);
     await ensureStreams(jsm, config);
@@ -59,7 +62,12 @@ describe('health probes are cached so a busy scraper cannot spend the RPC quota'
     const store = new MatchStore(redis, { namespace: names.namespace, windowMs: 1_000, toleranceMs: 2_000, retentionMs: 10_000 });
     const probes = daemonProbes({ config, nats: nc, jsm, redis, clickhouse: ch.client, store, metrics, consuming: () => true });
     const server = await startHealthServer({
-      host: '127.0.0.1', port: 0, registry: metrics.registry, checks: probes.checks, beforeScrape: probes.sample, cacheMs: config.http.probeCacheMs,
+      host: '127.0.0.1',
+      port: 0,
+      registry: metrics.registry,
+      checks: probes.checks,
+      beforeScrape: probes.sample,
+      cacheMs: config.http.probeCacheMs,
     });
     servers.push(server);
     return server;
@@ -72,7 +80,10 @@ describe('health probes are cached so a busy scraper cannot spend the RPC quota'
     for (let i = 0; i < rounds; i++) {
       const t0 = Date.now();
       const rs = await Promise.all(Array.from({ length: perRound }, (_, k) => fetch(`${server.address}/${k % 2 ? 'metrics' : 'readyz'}`)));
-      for (const r of rs) { statuses.push(r.status); await r.arrayBuffer(); }
+      for (const r of rs) {
+        statuses.push(r.status);
+        await r.arrayBuffer();
+      }
       await new Promise((r) => setTimeout(r, Math.max(0, intervalMs - (Date.now() - t0))));
     }
     return statuses;

@@ -37,23 +37,29 @@ describe('a fleet of workers seen by Prometheus', () => {
     dir = mkdtempSync(join(tmpdir(), 'recon-prom-'));
     const targets = h.daemons.map((d) => new URL(d.httpAddress()!).host);
     writeFileSync(join(dir, 'alerts.yml'), readFileSync(join(root, 'deploy/prometheus/alerts.yml')));
-    writeFileSync(join(dir, 'prometheus.yml'), [
-      'global: { scrape_interval: 1s, evaluation_interval: 1s }',
-      'rule_files: [alerts.yml]',
-      'scrape_configs:',
-      '  - job_name: recon',
-      `    static_configs: [{ targets: ${JSON.stringify(targets)} }]`,
-      '',
-    ].join('\n'));
+    writeFileSync(
+      join(dir, 'prometheus.yml'),
+      [
+        'global: { scrape_interval: 1s, evaluation_interval: 1s }',
+        'rule_files: [alerts.yml]',
+        'scrape_configs:',
+        '  - job_name: recon',
+        `    static_configs: [{ targets: ${JSON.stringify(targets)} }]`,
+        '',
+      ].join('\n'),
+    );
     const port = await freePort();
     promUrl = `http://127.0.0.1:${port}`;
-    prom = spawn('prometheus', [
-      `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn',
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    prom = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
-    prom.stderr!.on('data', (b) => { stderr += String(b); });
-    prom.on('error', (e) => { stderr += `\n${e.message} (apt-get install prometheus; .ci/run installs it)`; });
+    prom.stderr!.on('data', (b) => {
+      stderr += String(b);
+    });
+    prom.on('error', (e) => {
+      stderr += `\n${e.message} (apt-get install prometheus; .ci/run installs it)`;
+    });
     await h.waitFor(`Prometheus ready on ${promUrl}`, async () => (await fetch(`${promUrl}/-/ready`)).ok || (prom.exitCode !== null && Promise.reject(new Error(stderr))), 30_000);
   }, 120_000);
 
@@ -63,7 +69,7 @@ describe('a fleet of workers seen by Prometheus', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('scrapes every worker, sums the fleet\'s messages exactly and evaluates every pipeline-health query', async () => {
+  it("scrapes every worker, sums the fleet's messages exactly and evaluates every pipeline-health query", async () => {
     await h.waitFor('both workers scraped', async () => (await query('count(up{job="recon"} == 1)'))[0]?.value[1] === '2', 30_000);
     // Two waves, each seen by a scrape: a rate needs a counter that grew between two samples.
     const ledgerTotal = async () => (await query('sum(recon_messages_in_total{job="recon", source="ledger"})'))[0]?.value[1];
@@ -92,8 +98,17 @@ describe('a fleet of workers seen by Prometheus', () => {
     // Figures that exist as soon as the fleet runs: every dependency up, both streams' consumers,
     // the ledger's message rate, both sides' parked legs.
     expect(of('min by (dependency) (recon_dependency_up').map((s) => [s.metric.dependency, s.value[1]])).toEqual(
-      expect.arrayContaining([['nats', '1'], ['redis', '1'], ['clickhouse', '1']]));
-    expect(of('recon_consumer_pending_messages').map((s) => s.metric.stream).sort()).toEqual(['chain', 'ledger']);
+      expect.arrayContaining([
+        ['nats', '1'],
+        ['redis', '1'],
+        ['clickhouse', '1'],
+      ]),
+    );
+    expect(
+      of('recon_consumer_pending_messages')
+        .map((s) => s.metric.stream)
+        .sort(),
+    ).toEqual(['chain', 'ledger']);
     expect(of('sum by (source) (rate(recon_messages_in_total').some((s) => s.metric.source === 'ledger' && Number(s.value[1]) > 0)).toBe(true);
     expect(of('recon_parked_legs').length).toBeGreaterThan(0);
 
@@ -101,9 +116,13 @@ describe('a fleet of workers seen by Prometheus', () => {
     const rules = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as { data: { groups: { rules: { name: string; health: string }[] }[] } };
     const loaded = rules.data.groups.flatMap((g) => g.rules);
     expect(loaded.length).toBe(16);
-    await h.waitFor('every rule evaluated', async () => {
-      const r = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as typeof rules;
-      return r.data.groups.flatMap((g) => g.rules).every((x) => x.health === 'ok');
-    }, 15_000);
+    await h.waitFor(
+      'every rule evaluated',
+      async () => {
+        const r = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as typeof rules;
+        return r.data.groups.flatMap((g) => g.rules).every((x) => x.health === 'ok');
+      },
+      15_000,
+    );
   }, 120_000);
 });

@@ -10,9 +10,23 @@ import { randomWallet, startHarness, type Harness } from '../support/harness.js'
  * must be exactly those its scenario produces, and nothing else.
  */
 const scenarios = [
-  'clean', 'cleanV1', 'outOfOrder', 'withdrawal', 'missingMint', 'missingBankCredit', 'missingBurn', 'missingBankDebit',
-  'amountMismatch', 'currencyMismatch', 'duplicateMint', 'duplicateEntry', 'reversalAfterMatch', 'reversalBeforeMint',
-  'pendingThenBooked', 'late', 'refMatch',
+  'clean',
+  'cleanV1',
+  'outOfOrder',
+  'withdrawal',
+  'missingMint',
+  'missingBankCredit',
+  'missingBurn',
+  'missingBankDebit',
+  'amountMismatch',
+  'currencyMismatch',
+  'duplicateMint',
+  'duplicateEntry',
+  'reversalAfterMatch',
+  'reversalBeforeMint',
+  'pendingThenBooked',
+  'late',
+  'refMatch',
 ] as const;
 type Scenario = (typeof scenarios)[number];
 
@@ -86,8 +100,7 @@ describe('reconciliation daemon end to end', () => {
 
     // A late leg: the credit's window closes, then the mint arrives and resolves the discrepancy.
     await h.posting({ entryId: 'late-1', accountId: acct('late'), amountMinor: 1_500n });
-    await h.waitFor('MISSING_MINT for the late scenario', async () =>
-      (await h.discrepancies()).some((d) => d.account_id === acct('late') && d.kind === 'MISSING_MINT'), 20_000);
+    await h.waitFor('MISSING_MINT for the late scenario', async () => (await h.discrepancies()).some((d) => d.account_id === acct('late') && d.kind === 'MISSING_MINT'), 20_000);
     await h.mint(wallet.late, $(1_500n));
 
     // Bad input: not Avro, an unknown currency, no schema header.
@@ -102,11 +115,15 @@ describe('reconciliation daemon end to end', () => {
 
     // Wait until every window has closed and the last expected facts are in.
     await h.waitFor('late match', async () => (await h.matches()).some((m) => m.account_id === acct('late')), 20_000);
-    await h.waitFor('all windows closed', async () => {
-      const d = await h.discrepancies();
-      const p = await h.daemon.store.parkedCount();
-      return d.some((x) => x.kind === 'MISSING_BANK_DEBIT') && d.some((x) => x.kind === 'MISSING_BURN') && p.bank === 0 && p.chain === 0;
-    }, 30_000);
+    await h.waitFor(
+      'all windows closed',
+      async () => {
+        const d = await h.discrepancies();
+        const p = await h.daemon.store.parkedCount();
+        return d.some((x) => x.kind === 'MISSING_BANK_DEBIT') && d.some((x) => x.kind === 'MISSING_BURN') && p.bank === 0 && p.chain === 0;
+      },
+      30_000,
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -114,7 +131,10 @@ describe('reconciliation daemon end to end', () => {
   });
 
   const openKinds = async (s: Scenario) =>
-    (await h.discrepancies()).filter((d) => d.account_id === acct(s)).map((d) => `${d.kind}:${d.status}`).sort();
+    (await h.discrepancies())
+      .filter((d) => d.account_id === acct(s))
+      .map((d) => `${d.kind}:${d.status}`)
+      .sort();
   const matchCount = async (s: Scenario) => (await h.matches()).filter((m) => m.account_id === acct(s) && m.status === 'matched').length;
 
   it('matches clean traffic (credit→mint, chain first, v1 schema, by reference, withdrawal) with no discrepancy', async () => {
@@ -138,8 +158,10 @@ describe('reconciliation daemon end to end', () => {
   it('opens AMOUNT_MISMATCH and CURRENCY_MISMATCH when the reference matches but the terms differ', async () => {
     expect(await openKinds('amountMismatch')).toEqual(['AMOUNT_MISMATCH:open']);
     expect(await openKinds('currencyMismatch')).toEqual(['CURRENCY_MISMATCH:open']);
-    const [am] = await queryRows<{ expected: string; actual: string }>(h.ch.client,
-      `SELECT toString(expected_amount) AS expected, toString(actual_amount) AS actual FROM ${h.ch.database}.discrepancies_current WHERE kind = 'AMOUNT_MISMATCH'`);
+    const [am] = await queryRows<{ expected: string; actual: string }>(
+      h.ch.client,
+      `SELECT toString(expected_amount) AS expected, toString(actual_amount) AS actual FROM ${h.ch.database}.discrepancies_current WHERE kind = 'AMOUNT_MISMATCH'`,
+    );
     expect(am).toEqual({ expected: '10000', actual: '9000.0000000000000001' });
   });
 
@@ -168,14 +190,14 @@ describe('reconciliation daemon end to end', () => {
     expect(await openKinds('late')).toEqual(['MISSING_MINT:resolved']);
     const m = (await h.matches()).find((x) => x.account_id === acct('late'));
     expect(m?.late).toBe(1);
-    const history = await queryRows<{ status: string }>(h.ch.client,
-      `SELECT status FROM ${h.ch.database}.discrepancy_events FINAL WHERE account_id = {a:String} ORDER BY recorded_at, status DESC`, { a: acct('late') });
+    const history = await queryRows<{ status: string }>(h.ch.client, `SELECT status FROM ${h.ch.database}.discrepancy_events FINAL WHERE account_id = {a:String} ORDER BY recorded_at, status DESC`, {
+      a: acct('late'),
+    });
     expect(history.map((r) => r.status)).toEqual(['open', 'resolved']);
   });
 
   it('dead-letters bad input with its reason, to ClickHouse and the dead-letter stream, and keeps going', async () => {
-    const dl = await queryRows<{ reason_code: string; reason: string }>(h.ch.client,
-      `SELECT reason_code, reason FROM ${h.ch.database}.dead_letters FINAL ORDER BY stream_seq`);
+    const dl = await queryRows<{ reason_code: string; reason: string }>(h.ch.client, `SELECT reason_code, reason FROM ${h.ch.database}.dead_letters FINAL ORDER BY stream_seq`);
     expect(dl.map((d) => d.reason_code).sort()).toEqual(['DECODE_ERROR', 'DECODE_ERROR', 'SCHEMA_VIOLATION', 'SCHEMA_VIOLATION', 'SCHEMA_VIOLATION', 'SCHEMA_VIOLATION']);
     const reasons = dl.filter((d) => d.reason_code === 'SCHEMA_VIOLATION').map((d) => d.reason);
     expect(reasons.some((r) => /XXX/.test(r))).toBe(true);
@@ -189,20 +211,37 @@ describe('reconciliation daemon end to end', () => {
 
   it('raises nothing beyond the scenarios, stores each fact once and leaves nothing unacked', async () => {
     const d = await h.discrepancies();
-    const expected = ['MISSING_MINT', 'MISSING_BANK_CREDIT', 'MISSING_BURN', 'MISSING_BANK_DEBIT', 'AMOUNT_MISMATCH', 'CURRENCY_MISMATCH',
-      'DUPLICATE', 'DUPLICATE', 'ORPHAN_CHAIN_EVENT', 'ORPHAN_LEDGER_ENTRY', 'REVERSAL_AFTER_MATCH', 'MISSING_MINT'].sort();
+    const expected = [
+      'MISSING_MINT',
+      'MISSING_BANK_CREDIT',
+      'MISSING_BURN',
+      'MISSING_BANK_DEBIT',
+      'AMOUNT_MISMATCH',
+      'CURRENCY_MISMATCH',
+      'DUPLICATE',
+      'DUPLICATE',
+      'ORPHAN_CHAIN_EVENT',
+      'ORPHAN_LEDGER_ENTRY',
+      'REVERSAL_AFTER_MATCH',
+      'MISSING_MINT',
+    ].sort();
     expect(d.map((x) => x.kind).sort()).toEqual(expected);
     for (const table of ['ledger_entries', 'chain_events', 'matches', 'discrepancy_events', 'dead_letters'] as const) {
-      expect(await countFacts(h.ch.client, h.ch.database, table, { final: false }), table)
-        .toBe(await countFacts(h.ch.client, h.ch.database, table, { final: true }));
+      expect(await countFacts(h.ch.client, h.ch.database, table, { final: false }), table).toBe(await countFacts(h.ch.client, h.ch.database, table, { final: true }));
     }
     // Acks are sent without waiting for the server: give the last ones a moment to land.
     const jsm = await jetstreamManager(h.nc);
     for (const stream of [h.config.nats.ledgerStream, h.config.nats.chainStream]) {
-      const ci = await h.waitFor(`${stream} drained`, async () => {
-        const c = await jsm.consumers.info(stream, h.config.nats.consumerName);
-        return c.num_ack_pending === 0 && c.num_pending === 0 ? c : undefined;
-      }, 10_000).catch(() => jsm.consumers.info(stream, h.config.nats.consumerName));
+      const ci = await h
+        .waitFor(
+          `${stream} drained`,
+          async () => {
+            const c = await jsm.consumers.info(stream, h.config.nats.consumerName);
+            return c.num_ack_pending === 0 && c.num_pending === 0 ? c : undefined;
+          },
+          10_000,
+        )
+        .catch(() => jsm.consumers.info(stream, h.config.nats.consumerName));
       expect(ci.num_ack_pending, stream).toBe(0);
       expect(ci.num_pending, stream).toBe(0);
     }

@@ -14,7 +14,9 @@ import { MatchStore } from '../../src/state/matchStore.js';
  * lateRetentionMs and leaves no per-event key behind.
  */
 const redis = new Redis('redis://127.0.0.1:6379');
-afterAll(async () => { await redis.quit(); });
+afterAll(async () => {
+  await redis.quit();
+});
 
 const keysOf = async (pattern: string) => {
   const out: string[] = [];
@@ -43,8 +45,15 @@ describe('AML state keys expire with the state TTL', () => {
     const ttlMs = 1_500;
     const t = 1_700_000_000_000;
     const r = await store.apply({
-      eventId: 'bank:e1', time: t, readFrom: t - 60_000, readTo: t + 60_000, maxEvents: 100, retentionMs: 120_000,
-      activityRetentionMs: 86_400_000, buckets: [{ bucketMs: 3_600_000, from: 0, to: 1 }], ttlMs,
+      eventId: 'bank:e1',
+      time: t,
+      readFrom: t - 60_000,
+      readTo: t + 60_000,
+      maxEvents: 100,
+      retentionMs: 120_000,
+      activityRetentionMs: 86_400_000,
+      buckets: [{ bucketMs: 3_600_000, from: 0, to: 1 }],
+      ttlMs,
       movements: [{ subjectKey: 'account:ACC-1:USD', entry: { eventId: 'bank:e1', source: 'bank', dir: 'in', amount: 100n, counterparty: '', kind: 'deposit', time: t } }],
     });
     expect(r.status).toBe('open');
@@ -102,8 +111,18 @@ describe('match state is forgotten at event time + lateRetentionMs', () => {
     const store = new MatchStore(redis, { namespace: ns, windowMs: 1_000, toleranceMs: 2_000, retentionMs: RET });
     const T0 = 1_700_000_000_000;
     const leg = (id: string, side: 'bank' | 'chain', amount: string, t: number, ref: string | null = null): Leg => ({
-      legId: `${side}:${id}`, side, flow: 'deposit', accountId: 'acc-1', wallet: '0x1111111111111111111111111111111111111111', currency: 'USD',
-      tokenKey: side === 'chain' ? '1:0xaa' : '', amountKey: amount, amountNative: amount, eventTime: t, reference: ref, fingerprint: `fp-${id}`,
+      legId: `${side}:${id}`,
+      side,
+      flow: 'deposit',
+      accountId: 'acc-1',
+      wallet: '0x1111111111111111111111111111111111111111',
+      currency: 'USD',
+      tokenKey: side === 'chain' ? '1:0xaa' : '',
+      amountKey: amount,
+      amountNative: amount,
+      eventTime: t,
+      reference: ref,
+      fingerprint: `fp-${id}`,
     });
     await store.matchOrPark(leg('m1', 'bank', '100', T0, 'R1'), 'booked');
     await store.matchOrPark(leg('m1', 'chain', '100', T0 + 100, 'R1'), 'booked');

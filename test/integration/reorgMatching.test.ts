@@ -16,12 +16,17 @@ describe('deep reorg through the matcher', () => {
 
   beforeAll(async () => {
     h = await startHarness({
-      accounts: [{ accountId: 'ACC-KEPT', wallets: [kept] }, { accountId: 'ACC-DROPPED', wallets: [dropped] }],
+      accounts: [
+        { accountId: 'ACC-KEPT', wallets: [kept] },
+        { accountId: 'ACC-DROPPED', wallets: [dropped] },
+      ],
       // Windows long enough that the re-mined mint arrives inside the credit's window.
       config: { matching: { windowMs: 20_000, allowedLatenessMs: 1_000, ledgerIdleMs: 2_000, sweepIntervalMs: 250 } },
     });
   }, 60_000);
-  afterAll(async () => { await h?.stop(); });
+  afterAll(async () => {
+    await h?.stop();
+  });
 
   const mintTx = (to: Address, amount: bigint) => ({
     from: h.anvil.accounts[0],
@@ -49,28 +54,33 @@ describe('deep reorg through the matcher', () => {
     expect(depth).toBeGreaterThan(h.config.chains[0]!.confirmations);
     await h.anvil.testClient.request({ method: 'anvil_reorg', params: [depth, [[mintTx(kept, $), 0]]] } as never);
 
-    const retracted = await h.waitFor('two retractions', async () => {
-      const r = await queryRows<{ event_id: string }>(h.ch.client, `SELECT event_id FROM ${h.ch.database}.chain_event_retractions FINAL`);
-      return r.length === 2 ? r : undefined;
-    }, 30_000);
-    expect(retracted.map((r) => `match:bank:RD-1|chain:${r.event_id}`).concat(retracted.map((r) => `match:bank:RK-1|chain:${r.event_id}`)))
-      .toEqual(expect.arrayContaining(first.map((m) => m.match_id)));
+    const retracted = await h.waitFor(
+      'two retractions',
+      async () => {
+        const r = await queryRows<{ event_id: string }>(h.ch.client, `SELECT event_id FROM ${h.ch.database}.chain_event_retractions FINAL`);
+        return r.length === 2 ? r : undefined;
+      },
+      30_000,
+    );
+    expect(retracted.map((r) => `match:bank:RD-1|chain:${r.event_id}`).concat(retracted.map((r) => `match:bank:RK-1|chain:${r.event_id}`))).toEqual(
+      expect.arrayContaining(first.map((m) => m.match_id)),
+    );
 
-    const rematched = await h.waitFor('the re-mined mint matched the re-opened credit', async () =>
-      (await h.matches()).find((m) => m.account_id === 'ACC-KEPT' && m.status === 'matched'), 30_000);
+    const rematched = await h.waitFor('the re-mined mint matched the re-opened credit', async () => (await h.matches()).find((m) => m.account_id === 'ACC-KEPT' && m.status === 'matched'), 30_000);
     expect(first.map((m) => m.match_id)).not.toContain(rematched.match_id);
     const oldKept = first.find((m) => m.account_id === 'ACC-KEPT')!;
     expect((await h.matches()).find((m) => m.match_id === oldKept.match_id)?.status).toBe('retracted');
 
     // The dropped mint's credit is open again and, with no mint on the canonical chain, expires.
-    await h.waitFor('MISSING_MINT for the dropped mint', async () =>
-      (await h.discrepancies()).some((d) => d.account_id === 'ACC-DROPPED' && d.kind === 'MISSING_MINT' && d.status === 'open'), 40_000);
+    await h.waitFor('MISSING_MINT for the dropped mint', async () => (await h.discrepancies()).some((d) => d.account_id === 'ACC-DROPPED' && d.kind === 'MISSING_MINT' && d.status === 'open'), 40_000);
     expect((await h.matches()).find((m) => m.account_id === 'ACC-DROPPED')?.status).toBe('retracted');
     expect((await h.discrepancies()).filter((d) => d.account_id === 'ACC-KEPT' && d.status === 'open')).toEqual([]);
 
     // What the books now say about the chain is the canonical chain: one mint, of the kept deposit.
-    const canonical = await queryRows<{ to_address: string; value: string }>(h.ch.client,
-      `SELECT to_address, toString(value) AS value FROM ${h.ch.database}.chain_events_canonical WHERE kind = 'mint'`);
+    const canonical = await queryRows<{ to_address: string; value: string }>(
+      h.ch.client,
+      `SELECT to_address, toString(value) AS value FROM ${h.ch.database}.chain_events_canonical WHERE kind = 'mint'`,
+    );
     expect(canonical).toEqual([{ to_address: kept, value: $.toString() }]);
   }, 120_000);
 });

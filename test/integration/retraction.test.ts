@@ -15,16 +15,41 @@ function open() {
   return store;
 }
 afterEach(async () => {
-  for (const { redis, store } of stores.splice(0)) { await store.clear(); redis.disconnect(); }
+  for (const { redis, store } of stores.splice(0)) {
+    await store.clear();
+    redis.disconnect();
+  }
 });
 
 const credit = (n: string, over: Partial<Leg> = {}): Leg => ({
-  legId: `bank:${n}`, side: 'bank', flow: 'deposit', accountId: 'acc-1', wallet: '', currency: 'USD', tokenKey: '',
-  amountKey: '500', amountNative: '500', eventTime: T0, reference: null, fingerprint: `fp-${n}`, ...over,
+  legId: `bank:${n}`,
+  side: 'bank',
+  flow: 'deposit',
+  accountId: 'acc-1',
+  wallet: '',
+  currency: 'USD',
+  tokenKey: '',
+  amountKey: '500',
+  amountNative: '500',
+  eventTime: T0,
+  reference: null,
+  fingerprint: `fp-${n}`,
+  ...over,
 });
 const mint = (n: string, over: Partial<Leg> = {}): Leg => ({
-  legId: `chain:${n}`, side: 'chain', flow: 'deposit', accountId: 'acc-1', wallet: '0xw', currency: 'USD', tokenKey: '1:0xt',
-  amountKey: '500', amountNative: '5000000000000000000', eventTime: T0 + 1_000, reference: null, fingerprint: `fp-${n}`, ...over,
+  legId: `chain:${n}`,
+  side: 'chain',
+  flow: 'deposit',
+  accountId: 'acc-1',
+  wallet: '0xw',
+  currency: 'USD',
+  tokenKey: '1:0xt',
+  amountKey: '500',
+  amountNative: '5000000000000000000',
+  eventTime: T0 + 1_000,
+  reference: null,
+  fingerprint: `fp-${n}`,
+  ...over,
 });
 const retraction = (eventId: string) => ({ eventId, chainId: 1, blockNumber: 7n, blockHash: '0xorphan' });
 

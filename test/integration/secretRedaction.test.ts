@@ -34,16 +34,29 @@ describe('secrets in the daemon log', () => {
   });
 
   it('never writes the RPC key of a failing provider, in messages, errors or stacks (real pino to a buffer)', async () => {
-    const sink = new Writable({ write(chunk, _enc, cb) { out += String(chunk); cb(); } });
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        out += String(chunk);
+        cb();
+      },
+    });
     const config = parseConfig({
-      namespace: names.namespace, workerId: `${names.namespace}-w`, nats: names.nats,
+      namespace: names.namespace,
+      workerId: `${names.namespace}-w`,
+      nats: names.nats,
       clickhouse: { database: ch.database, password: CH_PASSWORD },
       http: { port: -1 },
       log: { level: 'debug' },
-      chains: [{
-        chainId: 1, rpcUrls: [`https://x.infura.io/v3/${INFURA_KEY}`], wsUrls: [`wss://recon:${WS_PASSWORD}@x.infura.io/ws/v3/${INFURA_KEY}`],
-        rpcTimeoutMs: 2_000, rpcRetries: 0, pollIntervalMs: 100,
-      }],
+      chains: [
+        {
+          chainId: 1,
+          rpcUrls: [`https://x.infura.io/v3/${INFURA_KEY}`],
+          wsUrls: [`wss://recon:${WS_PASSWORD}@x.infura.io/ws/v3/${INFURA_KEY}`],
+          rpcTimeoutMs: 2_000,
+          rpcRetries: 0,
+          pollIntervalMs: 100,
+        },
+      ],
       tokens: [{ chainId: 1, address: '0x00000000000000000000000000000000000000aa', currency: 'USD' }],
     });
     daemon = await startDaemon(config, { clickhouse: ch.client, logDestination: sink });
@@ -51,7 +64,10 @@ describe('secrets in the daemon log', () => {
     await waitFor('the RPC failure in the log', async () => /chain poll failed|x\.infura\.io/.test(out), 30_000);
     await daemon.stop();
     daemon = undefined;
-    const lines = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const failure = lines.find((l) => String(JSON.stringify(l)).includes('x.infura.io'));
     expect(failure, 'some line names the provider').toBeDefined();
     expect(JSON.stringify(failure)).toContain('x.infura.io/v3/***');

@@ -17,9 +17,23 @@ function entry(id: string, remittance = 'ref'): Fact {
   return {
     table: 'ledger_entries',
     row: {
-      entry_id: id, account_id: 'ACC-1', direction: 'credit', amount_minor: '100', currency: 'USD', exponent: 2,
-      booking_time: T, value_time: T, status: 'booked', tx_type: 'deposit', end_to_end_id: '', remittance, tokenization_ref: '',
-      schema_version: 2, stream_seq: 1, version: 2, recorded_at: T,
+      entry_id: id,
+      account_id: 'ACC-1',
+      direction: 'credit',
+      amount_minor: '100',
+      currency: 'USD',
+      exponent: 2,
+      booking_time: T,
+      value_time: T,
+      status: 'booked',
+      tx_type: 'deposit',
+      end_to_end_id: '',
+      remittance,
+      tokenization_ref: '',
+      schema_version: 2,
+      stream_seq: 1,
+      version: 2,
+      recorded_at: T,
     },
   };
 }
@@ -50,17 +64,24 @@ describe('sink bisect (embedded ClickHouse, NATS)', () => {
     const writer = createFactWriter(ch.client, ch.database);
     const msgs = Array.from({ length: 12 }, (_, i) => fakeMsg(i + 1, { stream: `LEDGER_${id}` }));
     const batch = msgs.map((m, i) => processed(m, [entry(`${id}-E-${i}`, i === 7 ? 'lone \ud800 surrogate' : 'ref')]));
-    const [report] = await firstValueFrom(of(batch).pipe(ackAfterDurable({
-      writer, log: pino({ level: 'silent' }), stopping: () => false, maxBackoffMs: 10,
-      deadLetter: createDeadLetterSink({ js, subjectPrefix: `dlb_${id}` }),
-      advanceWatermarks: async () => undefined,
-    }), toArray()));
+    const [report] = await firstValueFrom(
+      of(batch).pipe(
+        ackAfterDurable({
+          writer,
+          log: pino({ level: 'silent' }),
+          stopping: () => false,
+          maxBackoffMs: 10,
+          deadLetter: createDeadLetterSink({ js, subjectPrefix: `dlb_${id}` }),
+          advanceWatermarks: async () => undefined,
+        }),
+        toArray(),
+      ),
+    );
 
     expect(msgs.map((m) => m.events.join())).toEqual(Array(12).fill('ack'));
     expect(report).toMatchObject({ messages: 12, deadLetters: 1 });
     expect(await countFacts(ch.client, ch.database, 'ledger_entries', { final: false })).toBe(11);
-    const dl = await queryRows<{ dead_letter_id: string; reason_code: string; reason: string }>(ch.client,
-      `SELECT dead_letter_id, reason_code, reason FROM ${ch.database}.dead_letters`);
+    const dl = await queryRows<{ dead_letter_id: string; reason_code: string; reason: string }>(ch.client, `SELECT dead_letter_id, reason_code, reason FROM ${ch.database}.dead_letters`);
     expect(dl).toHaveLength(1);
     expect(dl[0]).toMatchObject({ dead_letter_id: `LEDGER_${id}:8`, reason_code: 'SINK_REJECTED' });
     expect(dl[0]!.reason).toMatch(/server code 25.*surrogate/i);

@@ -58,11 +58,9 @@ describe('stream retention limits', () => {
   });
 
   it('refuses at start a ledger retention shorter than the time a leg stays matchable, naming the field', () => {
-    expect(() => parseConfig({ nats: { limits: { ledger: { maxAgeMs: DAY } } }, matching: { lateRetentionMs: 7 * DAY } }))
-      .toThrow(/nats\.limits\.ledger\.maxAgeMs.*lateRetentionMs/s);
+    expect(() => parseConfig({ nats: { limits: { ledger: { maxAgeMs: DAY } } }, matching: { lateRetentionMs: 7 * DAY } })).toThrow(/nats\.limits\.ledger\.maxAgeMs.*lateRetentionMs/s);
     expect(() => parseConfig({ nats: { limits: { chain: { maxBytes: 10 } } } })).toThrow(/nats\.limits\.chain\.maxBytes.*1 MiB/s);
-    expect(() => parseConfig({ alerts: { streamLimits: { maxAgeMs: 3_600_000 }, duplicateWindowMs: 2 * 3_600_000 } }))
-      .toThrow(/alerts\.streamLimits\.maxAgeMs/);
+    expect(() => parseConfig({ alerts: { streamLimits: { maxAgeMs: 3_600_000 }, duplicateWindowMs: 2 * 3_600_000 } })).toThrow(/alerts\.streamLimits\.maxAgeMs/);
     expect(() => parseConfig({ aml: { enabled: true, stateTtlMs: 30 * DAY } })).toThrow(/aml\.stateTtlMs.*nats\.limits\.ledger\.maxAgeMs/s);
     expect(() => parseConfig({ aml: { enabled: true }, nats: { limits: { chain: { maxAgeMs: 0 } } } })).toThrow(/aml\.stateTtlMs.*unlimited/s);
     expect(parseConfig({ aml: { enabled: true } }).aml.stateTtlMs).toBe(400 * DAY);

@@ -13,8 +13,18 @@ const T0 = 1_700_000_000_000;
 const WINDOW = 60_000;
 const WALLET = '0x1111111111111111111111111111111111111111';
 const credit = (n: string): Leg => ({
-  legId: `bank:${n}`, side: 'bank', flow: 'deposit', accountId: 'acc-1', wallet: WALLET, currency: 'USD', tokenKey: '',
-  amountKey: '12345', amountNative: '12345', eventTime: T0, reference: null, fingerprint: `fp-${n}`,
+  legId: `bank:${n}`,
+  side: 'bank',
+  flow: 'deposit',
+  accountId: 'acc-1',
+  wallet: WALLET,
+  currency: 'USD',
+  tokenKey: '',
+  amountKey: '12345',
+  amountNative: '12345',
+  eventTime: T0,
+  reference: null,
+  fingerprint: `fp-${n}`,
 });
 
 const opened: { redis: Redis; store: MatchStore }[] = [];
@@ -29,7 +39,8 @@ afterEach(async () => {
 function memoryWriter() {
   const stored = new Map<string, Fact>();
   const w = {
-    stored, down: false,
+    stored,
+    down: false,
     async write(facts: readonly Fact[]) {
       if (w.down) throw new SinkUnavailable('ClickHouse unavailable: insert failed after 6 attempts');
       for (const f of facts) stored.set(factKey(f), f);
@@ -51,10 +62,25 @@ describe('sweeper (real Redis, injected clock)', () => {
     const writer = memoryWriter();
     let clock = T0;
     const sweeper = startSweeper({
-      store, writer: writer as unknown as FactWriter, log: pino({ level: 'silent' }), allowedLatenessMs: 5_000, ledgerIdleMs: 3_600_000,
-      retentionMs: 3_600_000, intervalMs: 3_600_000, now: () => clock,
+      store,
+      writer: writer as unknown as FactWriter,
+      log: pino({ level: 'silent' }),
+      allowedLatenessMs: 5_000,
+      ledgerIdleMs: 3_600_000,
+      retentionMs: 3_600_000,
+      intervalMs: 3_600_000,
+      now: () => clock,
     });
-    return { store, writer, sweeper, advance: (ms: number) => { clock += ms; return clock; }, at: () => clock };
+    return {
+      store,
+      writer,
+      sweeper,
+      advance: (ms: number) => {
+        clock += ms;
+        return clock;
+      },
+      at: () => clock,
+    };
   }
 
   it('opens MISSING_MINT for a parked credit once the chain watermark passes its deadline, not before', async () => {
@@ -65,7 +91,7 @@ describe('sweeper (real Redis, injected clock)', () => {
     expect(writer.stored.size).toBe(0);
     await store.advanceWatermark('chain', T0 + WINDOW + 1, at());
     expect(await sweeper.sweepOnce()).toBe(1);
-    expect([...writer.stored.values()].map((f) => (f.row as { kind: string; status: string }))).toMatchObject([{ kind: 'MISSING_MINT', status: 'open' }]);
+    expect([...writer.stored.values()].map((f) => f.row as { kind: string; status: string })).toMatchObject([{ kind: 'MISSING_MINT', status: 'open' }]);
     expect(await sweeper.sweepOnce()).toBe(0);
     await sweeper.stop();
   });

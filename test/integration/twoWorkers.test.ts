@@ -33,24 +33,37 @@ describe('two daemons on the same streams', () => {
       if (hasCredit(i)) await h.posting({ entryId: `E-${i}`, accountId: `ACC-${i}`, amountMinor: BigInt(10_000 + i) });
       if (hasMint(i)) {
         await h.anvil.walletClient.writeContract({
-          address: h.token, abi: depositTokenAbi, functionName: 'mint', args: [wallets[i]!, h.usd(BigInt(10_000 + i))],
+          address: h.token,
+          abi: depositTokenAbi,
+          functionName: 'mint',
+          args: [wallets[i]!, h.usd(BigInt(10_000 + i))],
         });
       }
     }
     const expectedMatches = Array.from({ length: DEPOSITS }, (_, i) => i).filter((i) => hasCredit(i) && hasMint(i)).length;
-    await h.waitFor('every match and discrepancy', async () => {
-      const m = await h.matches();
-      const d = await h.discrepancies();
-      return m.length === expectedMatches && d.length === DEPOSITS - expectedMatches;
-    }, 60_000);
+    await h.waitFor(
+      'every match and discrepancy',
+      async () => {
+        const m = await h.matches();
+        const d = await h.discrepancies();
+        return m.length === expectedMatches && d.length === DEPOSITS - expectedMatches;
+      },
+      60_000,
+    );
     // A little longer: anything extra (a double match, a false discrepancy) would show now.
     await new Promise((r) => setTimeout(r, 1_500));
-    const matches = await queryRows<{ account_id: string; bank_leg_id: string; match_by: string }>(h.ch.client,
-      `SELECT account_id, bank_leg_id, match_by FROM ${database}.matches_current ORDER BY bank_leg_id`);
-    const discrepancies = await queryRows<{ kind: string; account_id: string; status: string }>(h.ch.client,
-      `SELECT kind, account_id, status FROM ${database}.discrepancies_current ORDER BY account_id, kind`);
-    const raw = await queryRows<{ n: string }>(h.ch.client,
-      `SELECT (SELECT count() FROM ${database}.matches) + (SELECT count() FROM ${database}.discrepancy_events) + (SELECT count() FROM ${database}.ledger_entries) + (SELECT count() FROM ${database}.chain_events) AS n`);
+    const matches = await queryRows<{ account_id: string; bank_leg_id: string; match_by: string }>(
+      h.ch.client,
+      `SELECT account_id, bank_leg_id, match_by FROM ${database}.matches_current ORDER BY bank_leg_id`,
+    );
+    const discrepancies = await queryRows<{ kind: string; account_id: string; status: string }>(
+      h.ch.client,
+      `SELECT kind, account_id, status FROM ${database}.discrepancies_current ORDER BY account_id, kind`,
+    );
+    const raw = await queryRows<{ n: string }>(
+      h.ch.client,
+      `SELECT (SELECT count() FROM ${database}.matches) + (SELECT count() FROM ${database}.discrepancy_events) + (SELECT count() FROM ${database}.ledger_entries) + (SELECT count() FROM ${database}.chain_events) AS n`,
+    );
     return { h, matches, discrepancies, rawFacts: Number(raw[0]!.n) };
   }
 

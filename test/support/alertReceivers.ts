@@ -90,35 +90,47 @@ export function validateSlackMessage(m: unknown): string[] {
   if (m.text !== undefined && !isStr(m.text, 40_000)) errs.push('text must be a non-empty string');
   if (m.blocks !== undefined) {
     if (!Array.isArray(m.blocks) || m.blocks.length === 0 || m.blocks.length > 50) errs.push('invalid_blocks: blocks must be 1..50 blocks');
-    else m.blocks.forEach((b, i) => {
-      const w = `blocks[${i}]`;
-      if (!isObj(b)) { errs.push(`${w} must be an object`); return; }
-      switch (b.type) {
-        case 'header': errs.push(...textObject(b.text, `${w}.text`, 150, true)); break;
-        case 'section':
-          if (b.text === undefined && b.fields === undefined) errs.push(`${w} needs text or fields`);
-          if (b.text !== undefined) errs.push(...textObject(b.text, `${w}.text`, 3000));
-          if (b.fields !== undefined) {
-            if (!Array.isArray(b.fields) || b.fields.length === 0 || b.fields.length > 10) errs.push(`${w}.fields must be 1..10`);
-            else for (const [j, f] of b.fields.entries()) errs.push(...textObject(f, `${w}.fields[${j}]`, 2000));
-          }
-          break;
-        case 'context':
-          if (!Array.isArray(b.elements) || b.elements.length === 0 || b.elements.length > 10) errs.push(`${w}.elements must be 1..10`);
-          else for (const [j, el] of b.elements.entries()) errs.push(...textObject(el, `${w}.elements[${j}]`, 3000));
-          break;
-        case 'divider': break;
-        case 'actions':
-          if (!Array.isArray(b.elements) || b.elements.length === 0 || b.elements.length > 25) errs.push(`${w}.elements must be 1..25`);
-          else b.elements.forEach((el, j) => {
-            if (!isObj(el) || el.type !== 'button') { errs.push(`${w}.elements[${j}] must be a button`); return; }
-            errs.push(...textObject(el.text, `${w}.elements[${j}].text`, 75, true));
-            if (el.url !== undefined && (!isStr(el.url, 3000) || !/^https?:\/\//.test(el.url))) errs.push(`${w}.elements[${j}].url must be an http(s) URL`);
-          });
-          break;
-        default: errs.push(`${w}.type ${String(b.type)} is not a supported block`);
-      }
-    });
+    else
+      m.blocks.forEach((b, i) => {
+        const w = `blocks[${i}]`;
+        if (!isObj(b)) {
+          errs.push(`${w} must be an object`);
+          return;
+        }
+        switch (b.type) {
+          case 'header':
+            errs.push(...textObject(b.text, `${w}.text`, 150, true));
+            break;
+          case 'section':
+            if (b.text === undefined && b.fields === undefined) errs.push(`${w} needs text or fields`);
+            if (b.text !== undefined) errs.push(...textObject(b.text, `${w}.text`, 3000));
+            if (b.fields !== undefined) {
+              if (!Array.isArray(b.fields) || b.fields.length === 0 || b.fields.length > 10) errs.push(`${w}.fields must be 1..10`);
+              else for (const [j, f] of b.fields.entries()) errs.push(...textObject(f, `${w}.fields[${j}]`, 2000));
+            }
+            break;
+          case 'context':
+            if (!Array.isArray(b.elements) || b.elements.length === 0 || b.elements.length > 10) errs.push(`${w}.elements must be 1..10`);
+            else for (const [j, el] of b.elements.entries()) errs.push(...textObject(el, `${w}.elements[${j}]`, 3000));
+            break;
+          case 'divider':
+            break;
+          case 'actions':
+            if (!Array.isArray(b.elements) || b.elements.length === 0 || b.elements.length > 25) errs.push(`${w}.elements must be 1..25`);
+            else
+              b.elements.forEach((el, j) => {
+                if (!isObj(el) || el.type !== 'button') {
+                  errs.push(`${w}.elements[${j}] must be a button`);
+                  return;
+                }
+                errs.push(...textObject(el.text, `${w}.elements[${j}].text`, 75, true));
+                if (el.url !== undefined && (!isStr(el.url, 3000) || !/^https?:\/\//.test(el.url))) errs.push(`${w}.elements[${j}].url must be an http(s) URL`);
+              });
+            break;
+          default:
+            errs.push(`${w}.type ${String(b.type)} is not a supported block`);
+        }
+      });
   }
   return errs;
 }
@@ -149,9 +161,15 @@ export interface AlertReceivers {
 }
 
 /** Behaviours: answer the first `n` requests with `answer`, then normally. */
-export const firstN = (n: number, answer: Answer): Behaviour => (i) => (i < n ? answer : undefined);
+export const firstN =
+  (n: number, answer: Answer): Behaviour =>
+  (i) =>
+    i < n ? answer : undefined;
 /** Until `until()` is true, answer with `answer`. */
-export const whileTrue = (until: () => boolean, answer: Answer): Behaviour => () => (until() ? answer : undefined);
+export const whileTrue =
+  (until: () => boolean, answer: Answer): Behaviour =>
+  () =>
+    until() ? answer : undefined;
 
 export async function startAlertReceivers(): Promise<AlertReceivers> {
   const pd: Endpoint = { requests: [] };
@@ -177,10 +195,17 @@ export async function startAlertReceivers(): Promise<AlertReceivers> {
     let body: unknown;
     const errors: string[] = [];
     if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) errors.push('content-type must be application/json');
-    try { body = JSON.parse(raw); } catch { errors.push('body is not JSON'); }
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      errors.push('body is not JSON');
+    }
     const isPd = path === '/v2/enqueue';
     const slackName = path.startsWith('/services/') ? path.split('/')[2]! : undefined;
-    if (!isPd && !slackName) { answer(res, { status: 404, body: 'no_service' }); return; }
+    if (!isPd && !slackName) {
+      answer(res, { status: 404, body: 'no_service' });
+      return;
+    }
     const ep = isPd ? pd : slackEndpoint(slackName!);
     if (body !== undefined) errors.push(...(isPd ? validatePagerDutyEvent(body) : validateSlackMessage(body)));
     const r: ReceivedRequest = { at: Date.now(), path, body, errors, status: 0 };
@@ -193,25 +218,46 @@ export async function startAlertReceivers(): Promise<AlertReceivers> {
       res.on('close', () => hanging.delete(res));
     };
     if (scripted === 'hang') return hang();
-    if (scripted && scripted !== 'processThenHang') { r.status = scripted.status; answer(res, scripted); return; }
+    if (scripted && scripted !== 'processThenHang') {
+      r.status = scripted.status;
+      answer(res, scripted);
+      return;
+    }
     if (errors.length > 0) {
       r.status = 400;
       answer(res, isPd ? { status: 400, body: { status: 'invalid event', message: 'Event object is invalid', errors } } : { status: 400, body: 'invalid_blocks' });
       return;
     }
     r.status = isPd ? 202 : 200;
-    const reply = scripted === 'processThenHang' ? () => { r.processed = true; hang(); } : undefined;
+    const reply =
+      scripted === 'processThenHang'
+        ? () => {
+            r.processed = true;
+            hang();
+          }
+        : undefined;
     if (isPd) {
       const e = body as { routing_key: string; event_action: string; dedup_key: string; payload?: { summary: string; severity: string; custom_details?: Record<string, unknown> } };
       const inc = incidents.get(e.dedup_key);
       if (e.event_action === 'trigger') {
         if (inc && inc.status === 'triggered') inc.triggers++;
-        else incidents.set(e.dedup_key, { dedupKey: e.dedup_key, routingKey: e.routing_key, status: 'triggered', triggers: (inc?.triggers ?? 0) + 1, resolves: inc?.resolves ?? 0, summary: e.payload!.summary, severity: e.payload!.severity, customDetails: e.payload!.custom_details ?? {} });
+        else
+          incidents.set(e.dedup_key, {
+            dedupKey: e.dedup_key,
+            routingKey: e.routing_key,
+            status: 'triggered',
+            triggers: (inc?.triggers ?? 0) + 1,
+            resolves: inc?.resolves ?? 0,
+            summary: e.payload!.summary,
+            severity: e.payload!.severity,
+            customDetails: e.payload!.custom_details ?? {},
+          });
       } else if (e.event_action === 'resolve' && inc) {
         inc.resolves++;
         inc.status = 'resolved';
       }
-      if (reply) reply(); else answer(res, { status: 202, body: { status: 'success', message: 'Event processed', dedup_key: e.dedup_key } });
+      if (reply) reply();
+      else answer(res, { status: 202, body: { status: 'success', message: 'Event processed', dedup_key: e.dedup_key } });
     } else if (reply) reply();
     else answer(res, { status: 200, body: 'ok' });
   };
@@ -222,7 +268,10 @@ export async function startAlertReceivers(): Promise<AlertReceivers> {
     req.on('data', (d: string) => (raw += d));
     req.on('end', () => handle(req, res, raw));
   });
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   const base = `http://127.0.0.1:${port}`;
@@ -234,13 +283,20 @@ export async function startAlertReceivers(): Promise<AlertReceivers> {
       requests: pd.requests,
       accepted: () => pd.requests.filter(ok).map((r) => r.body as Record<string, unknown>),
       incidents: () => incidents,
-      behave: (b) => { pd.behaviour = b; },
+      behave: (b) => {
+        pd.behaviour = b;
+      },
     },
     slack: {
       url: (w) => `${base}/services/${w}/B000/XXXXXXXX`,
       requests: (w) => slackEndpoint(w).requests,
-      accepted: (w) => slackEndpoint(w).requests.filter(ok).map((r) => r.body as { text: string; blocks: Record<string, unknown>[] }),
-      behave: (w, b) => { slackEndpoint(w).behaviour = b; },
+      accepted: (w) =>
+        slackEndpoint(w)
+          .requests.filter(ok)
+          .map((r) => r.body as { text: string; blocks: Record<string, unknown>[] }),
+      behave: (w, b) => {
+        slackEndpoint(w).behaviour = b;
+      },
     },
     invalid: () => [...pd.requests, ...[...slack.values()].flatMap((e) => e.requests)].filter((r) => r.errors.length > 0),
     async close() {

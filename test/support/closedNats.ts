@@ -41,31 +41,51 @@ export async function startClosedNats(o: { extra?: string; caFile?: string; dir?
   const conf = join(dir, 'nats.conf');
   writeFileSync(conf, `${readFileSync(DEPLOY_NATS_CONF, 'utf8')}\n${o.extra ?? ''}\n`);
   const env: Record<string, string> = {
-    NATS_DAEMON_PASSWORD: USERS.daemon.password, NATS_PRODUCER_PASSWORD: USERS.producer.password,
-    NATS_NOTIFIER_PASSWORD: USERS.notifier.password, NATS_OPS_PASSWORD: USERS.ops.password, NATS_DEMO_PASSWORD: USERS.demo.password,
+    NATS_DAEMON_PASSWORD: USERS.daemon.password,
+    NATS_PRODUCER_PASSWORD: USERS.producer.password,
+    NATS_NOTIFIER_PASSWORD: USERS.notifier.password,
+    NATS_OPS_PASSWORD: USERS.ops.password,
+    NATS_DEMO_PASSWORD: USERS.demo.password,
   };
   const proc: ChildProcess = spawn(NATS_SERVER, ['-c', conf, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'js')], {
-    env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
-  proc.stderr!.on('data', (d) => { stderr += String(d); });
+  proc.stderr!.on('data', (d) => {
+    stderr += String(d);
+  });
   const url = `nats://127.0.0.1:${port}`;
   const secretEnv: Record<string, string> = Object.fromEntries(Object.entries(USERS).map(([role, u]) => [`PW_${role}`, u.password]));
   const natsConfig = (role: Role) => ({
-    servers: [url], auth: { user: USERS[role].user, password: { env: `PW_${role}` } }, inboxPrefix: USERS[role].inboxPrefix,
+    servers: [url],
+    auth: { user: USERS[role].user, password: { env: `PW_${role}` } },
+    inboxPrefix: USERS[role].inboxPrefix,
     ...(o.caFile ? { tls: { caFile: o.caFile } } : {}),
   });
   const connectAs = async (role: Role) => connect({ ...natsSecurityOptions(parseConfig({ nats: natsConfig(role) }).nats, { env: secretEnv }), servers: [url], reconnect: false });
   // Ready when it answers: "Server is ready" on stderr, or exit with its reason.
   await new Promise<void>((res, rej) => {
     const t = setTimeout(() => rej(new Error(`nats-server did not start: ${stderr}`)), 15_000);
-    const check = () => { if (/Server is ready/.test(stderr)) { clearTimeout(t); res(); } };
+    const check = () => {
+      if (/Server is ready/.test(stderr)) {
+        clearTimeout(t);
+        res();
+      }
+    };
     proc.stderr!.on('data', check);
-    proc.on('exit', (code) => { clearTimeout(t); rej(new Error(`nats-server exited ${code}: ${stderr}`)); });
+    proc.on('exit', (code) => {
+      clearTimeout(t);
+      rej(new Error(`nats-server exited ${code}: ${stderr}`));
+    });
     check();
   });
   return {
-    url, dir, env: secretEnv, natsConfig, connectAs,
+    url,
+    dir,
+    env: secretEnv,
+    natsConfig,
+    connectAs,
     async stop() {
       if (proc.exitCode === null) {
         const exited = new Promise((r) => proc.once('exit', r));

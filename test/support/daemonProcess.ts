@@ -16,7 +16,10 @@ export interface DaemonProcess {
 
 export function writeConfig(dir: string, config: ConfigInput): string {
   const file = join(dir, `recon-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(file, JSON.stringify(config, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
+  writeFileSync(
+    file,
+    JSON.stringify(config, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)),
+  );
   return file;
 }
 

@@ -21,8 +21,18 @@ import { tempClickHouse, type TempClickHouse } from './clickhouse.js';
 import { isolatedNames } from './harness.js';
 import { waitFor as waitUntil } from './waitFor.js';
 import {
-  backlog, closeWindows, expectedOf, makePair, messagesOfPair, publishMessage, trafficConfig, verify,
-  type Pair, type TrafficOptions, type TrafficTarget, type Verdict,
+  backlog,
+  closeWindows,
+  expectedOf,
+  makePair,
+  messagesOfPair,
+  publishMessage,
+  trafficConfig,
+  verify,
+  type Pair,
+  type TrafficOptions,
+  type TrafficTarget,
+  type Verdict,
 } from './drillTraffic.js';
 
 export interface DrillOptions {
@@ -82,7 +92,14 @@ export async function startDrill(o: DrillOptions = {}): Promise<Drill> {
   const log: Logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const daemons: Daemon[] = [];
   return {
-    names, input, config, ch, nc, js, jsm, log,
+    names,
+    input,
+    config,
+    ch,
+    nc,
+    js,
+    jsm,
+    log,
     target: { js, ledgerSubject: names.ledgerSubject, chainSubjectPrefix: names.nats.chainSubjectPrefix },
     traffic: { accounts, tag: names.namespace, ...o.traffic },
     async startDaemon(options = {}, overrides = {}) {
@@ -172,10 +189,14 @@ export async function settle(d: Drill, o: { sweep?: () => Promise<unknown>; park
   // after the jump (a crash's unacked work) would be later than any allowed lateness.
   await waitFor('consumers drained', async () => (await backlog(d.jsm, streams, d.config.nats.consumerName)) === 0, o.timeoutMs ?? 60_000);
   await closeWindows(d.target, Date.now() + d.config.matching.windowMs + d.config.matching.allowedLatenessMs + 60_000, d.names.namespace);
-  await waitFor('windows closed and consumers drained', async () => {
-    await o.sweep?.();
-    return (await o.parked()) === 0 && (await backlog(d.jsm, streams, d.config.nats.consumerName)) === 0;
-  }, o.timeoutMs ?? 60_000);
+  await waitFor(
+    'windows closed and consumers drained',
+    async () => {
+      await o.sweep?.();
+      return (await o.parked()) === 0 && (await backlog(d.jsm, streams, d.config.nats.consumerName)) === 0;
+    },
+    o.timeoutMs ?? 60_000,
+  );
 }
 
 /** Checks ClickHouse against the pairs (plus settle's fee posting, and `deadLetters` more dead letters than the pairs' poison). */
@@ -212,18 +233,28 @@ export interface PrivateServer {
 
 async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
   const { connect: tcp } = await import('node:net');
-  await waitFor(`port ${port}`, () => new Promise<boolean>((r) => {
-    const s = tcp(port, '127.0.0.1');
-    s.once('connect', () => { s.destroy(); r(true); });
-    s.once('error', () => r(false));
-  }), timeoutMs, 50);
+  await waitFor(
+    `port ${port}`,
+    () =>
+      new Promise<boolean>((r) => {
+        const s = tcp(port, '127.0.0.1');
+        s.once('connect', () => {
+          s.destroy();
+          r(true);
+        });
+        s.once('error', () => r(false));
+      }),
+    timeoutMs,
+    50,
+  );
 }
 
 export function privateServer(port: number, url: string, cmd: string, args: string[], onDispose: () => void = () => undefined): PrivateServer {
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   return {
-    port, url,
+    port,
+    url,
     async start() {
       child = spawn(cmd, args, { stdio: 'ignore' });
       exited = new Promise((r) => child!.once('exit', () => r()));

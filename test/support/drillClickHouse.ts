@@ -21,9 +21,7 @@ export interface SwitchableClickHouse {
 export async function switchableClickHouse(real: ClickHouseClient, mode: 'chdb' | 'http'): Promise<SwitchableClickHouse> {
   let down = false;
   let failures = 0;
-  const http = mode === 'http'
-    ? createClickHouse({ url: `http://127.0.0.1:${await freePort()}`, username: 'default', password: '', database: 'recon', dataDir: '' })
-    : undefined;
+  const http = mode === 'http' ? createClickHouse({ url: `http://127.0.0.1:${await freePort()}`, username: 'default', password: '', database: 'recon', dataDir: '' }) : undefined;
   const client = new Proxy(real, {
     get(target, prop, receiver) {
       if (prop === 'insert' || prop === 'query') {
@@ -72,16 +70,29 @@ export async function clickHouseOutageDrill(mode: 'chdb' | 'http', outageMs = 8_
       await new Promise((r) => setTimeout(r, 250));
     }
     const during = await info();
-    expect(during.map((c) => c.ack_floor.stream_seq), 'nothing acked while ClickHouse is down').toEqual(floorsAtStart);
+    expect(
+      during.map((c) => c.ack_floor.stream_seq),
+      'nothing acked while ClickHouse is down',
+    ).toEqual(floorsAtStart);
     expect(maxInFlight, 'in-flight messages bounded by max_ack_pending').toBeLessThanOrEqual(maxAckPending);
-    expect(during.reduce((n, c) => n + c.num_pending, 0), 'the backlog waits in JetStream').toBeGreaterThan(0);
+    expect(
+      during.reduce((n, c) => n + c.num_pending, 0),
+      'the backlog waits in JetStream',
+    ).toBeGreaterThan(0);
     expect(daemon.stats.deadLetters, 'an unavailable sink is never a dead letter').toBe(0);
     const heapGrowthMiB = (maxHeap - heapBefore) / 2 ** 20;
     expect(heapGrowthMiB, 'memory stays bounded').toBeLessThan(64);
 
     ch.setDown(false);
     const pairs = await traffic.stop();
-    await settle(d, { sweep: () => daemon.sweep(), parked: async () => { const p = await daemon.store.parkedCount(); return p.bank + p.chain; }, timeoutMs: 90_000 });
+    await settle(d, {
+      sweep: () => daemon.sweep(),
+      parked: async () => {
+        const p = await daemon.store.parkedCount();
+        return p.bank + p.chain;
+      },
+      timeoutMs: 90_000,
+    });
     const verdict = await verifyDrill(d, pairs);
     expect(verdict.problems).toEqual([]);
     await ch.close();

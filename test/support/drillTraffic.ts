@@ -92,25 +92,50 @@ export function makePair(i: number, o: TrafficOptions, eventTime: number): Pair 
   const blockHash = hex64(i, salt);
   const ref = fault === 'amount_mismatch' ? `${tag}-REF-${i}` : null;
   const posting: LedgerPosting = {
-    entryId, accountId: accountId(a), direction: 'credit', amountMinor: amount, currency: 'USD',
-    bookingTime: eventTime, valueTime: eventTime, status: 'booked', txType: 'deposit',
-    endToEndId: null, remittance: null, tokenizationRef: ref,
+    entryId,
+    accountId: accountId(a),
+    direction: 'credit',
+    amountMinor: amount,
+    currency: 'USD',
+    bookingTime: eventTime,
+    valueTime: eventTime,
+    status: 'booked',
+    txType: 'deposit',
+    endToEndId: null,
+    remittance: null,
+    tokenizationRef: ref,
   };
   const value = (fault === 'amount_mismatch' ? amount + 1n : amount) * SCALE;
   const chain: ChainEvent = {
-    eventId: `${DRILL_CHAIN_ID}:${blockHash}:0`, chainId: DRILL_CHAIN_ID, token: DRILL_TOKEN,
-    blockNumber: BigInt(i + 1), blockHash, blockTime: eventTime + (o.chainSkewMs ?? 0), txHash: blockHash, logIndex: 0,
-    kind: 'mint', from: '0x0000000000000000000000000000000000000000', to: wallet(a), value, decimals: DECIMALS, reference: ref,
+    eventId: `${DRILL_CHAIN_ID}:${blockHash}:0`,
+    chainId: DRILL_CHAIN_ID,
+    token: DRILL_TOKEN,
+    blockNumber: BigInt(i + 1),
+    blockHash,
+    blockTime: eventTime + (o.chainSkewMs ?? 0),
+    txHash: blockHash,
+    logIndex: 0,
+    kind: 'mint',
+    from: '0x0000000000000000000000000000000000000000',
+    to: wallet(a),
+    value,
+    decimals: DECIMALS,
+    reference: ref,
   };
   const bankLeg = `bank:${entryId}`;
   const chainLeg = `chain:${chain.eventId}`;
   const chainFirst = h32(`${tag}:order:${i}`) < (o.chainFirstShare ?? 0);
   switch (fault) {
-    case 'none': return { i, fault, expect: [], posting, chain, chainFirst, matchId: `match:${bankLeg}|${chainLeg}` };
-    case 'missing_mint': return { i, fault, expect: [`MISSING_MINT:${bankLeg}`], posting, chain: null, chainFirst, matchId: null };
-    case 'missing_credit': return { i, fault, expect: [`MISSING_BANK_CREDIT:${chainLeg}`], posting: null, chain, chainFirst, matchId: null };
-    case 'amount_mismatch': return { i, fault, expect: [`AMOUNT_MISMATCH:${bankLeg}|${chainLeg}`], posting, chain, chainFirst, matchId: null };
-    case 'poison': return { i, fault, expect: [], posting: null, chain: null, chainFirst, matchId: null };
+    case 'none':
+      return { i, fault, expect: [], posting, chain, chainFirst, matchId: `match:${bankLeg}|${chainLeg}` };
+    case 'missing_mint':
+      return { i, fault, expect: [`MISSING_MINT:${bankLeg}`], posting, chain: null, chainFirst, matchId: null };
+    case 'missing_credit':
+      return { i, fault, expect: [`MISSING_BANK_CREDIT:${chainLeg}`], posting: null, chain, chainFirst, matchId: null };
+    case 'amount_mismatch':
+      return { i, fault, expect: [`AMOUNT_MISMATCH:${bankLeg}|${chainLeg}`], posting, chain, chainFirst, matchId: null };
+    case 'poison':
+      return { i, fault, expect: [], posting: null, chain: null, chainFirst, matchId: null };
   }
 }
 
@@ -125,7 +150,15 @@ const codec = createLedgerCodec();
 /** Encoded messages of a pair, in publish order. */
 export function messagesOfPair(p: Pair, t: TrafficTarget): { subject: string; data: Uint8Array; headers?: Record<string, string>; msgID: string; leg: 'bank' | 'chain' | 'poison' }[] {
   if (p.fault === 'poison') {
-    return [{ subject: t.ledgerSubject, data: new TextEncoder().encode(`poison #${p.i}: not avro`), headers: { [SCHEMA_HEADER]: 'ledger-posting/2' }, msgID: `poison-${p.i}-${t.ledgerSubject}`, leg: 'poison' }];
+    return [
+      {
+        subject: t.ledgerSubject,
+        data: new TextEncoder().encode(`poison #${p.i}: not avro`),
+        headers: { [SCHEMA_HEADER]: 'ledger-posting/2' },
+        msgID: `poison-${p.i}-${t.ledgerSubject}`,
+        leg: 'poison',
+      },
+    ];
   }
   const out: ReturnType<typeof messagesOfPair> = [];
   if (p.posting) {
@@ -163,12 +196,24 @@ export async function publishMessage(t: TrafficTarget, m: ReturnType<typeof mess
 export async function closeWindows(t: TrafficTarget, at: number, tag = 't'): Promise<void> {
   const hash = hex64(0xfffffff, 0xfe);
   await publishMessage(t, {
-    subject: chainSubject(t.chainSubjectPrefix, DRILL_CHAIN_ID, 'progress'), msgID: `progress-${tag}-${at}`, leg: 'chain',
+    subject: chainSubject(t.chainSubjectPrefix, DRILL_CHAIN_ID, 'progress'),
+    msgID: `progress-${tag}-${at}`,
+    leg: 'chain',
     data: encodeChainProgress({ chainId: DRILL_CHAIN_ID, blockNumber: 10_000_000n, blockHash: hash, blockTime: at }),
   });
   const { bytes, headers } = codec.encode({
-    entryId: `${tag}-FEE-${at}`, accountId: accountId(0), direction: 'debit', amountMinor: 1n, currency: 'USD',
-    bookingTime: at, valueTime: at, status: 'booked', txType: 'fee', endToEndId: null, remittance: null, tokenizationRef: null,
+    entryId: `${tag}-FEE-${at}`,
+    accountId: accountId(0),
+    direction: 'debit',
+    amountMinor: 1n,
+    currency: 'USD',
+    bookingTime: at,
+    valueTime: at,
+    status: 'booked',
+    txType: 'fee',
+    endToEndId: null,
+    remittance: null,
+    tokenizationRef: null,
   });
   await publishMessage(t, { subject: t.ledgerSubject, data: bytes, headers, msgID: `${tag}-FEE-${at}`, leg: 'bank' });
 }
@@ -234,8 +279,15 @@ export async function verify(ch: ClickHouseClient, db: string, e: Expected): Pro
   if (missingMatches.length) problems.push(`${missingMatches.length} matches missing, e.g. ${missingMatches.slice(0, 3).join(', ')}`);
   if (falseMatches.length) problems.push(`${falseMatches.length} false matches, e.g. ${falseMatches.slice(0, 3).join(', ')}`);
   return {
-    ok: problems.length === 0, problems, counts, discrepanciesFound: found.size, discrepanciesExpected: e.discrepancies.size,
-    missingDiscrepancies, falseDiscrepancies, missingMatches, falseMatches,
+    ok: problems.length === 0,
+    problems,
+    counts,
+    discrepanciesFound: found.size,
+    discrepanciesExpected: e.discrepancies.size,
+    missingDiscrepancies,
+    falseDiscrepancies,
+    missingMatches,
+    falseMatches,
   };
 }
 

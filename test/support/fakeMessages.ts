@@ -17,13 +17,22 @@ export function fakeMsg(seq: number, o: { stream?: string; subject?: string; dat
   const events: MsgEvent[] = [];
   const deliveryCount = o.deliveryCount ?? 1;
   const msg = {
-    seq, subject: o.subject ?? 'ledger.test', data: o.data ?? new TextEncoder().encode(`message ${seq}`), headers: undefined,
+    seq,
+    subject: o.subject ?? 'ledger.test',
+    data: o.data ?? new TextEncoder().encode(`message ${seq}`),
+    headers: undefined,
     redelivered: deliveryCount > 1,
     info: { stream: o.stream ?? 'TEST', deliveryCount, timestampNanos: Date.now() * 1e6 },
     events,
-    ack: () => { events.push('ack'); },
-    nak: (delay?: number) => { events.push(`nak:${delay ?? 0}`); },
-    working: () => { events.push('working'); },
+    ack: () => {
+      events.push('ack');
+    },
+    nak: (delay?: number) => {
+      events.push(`nak:${delay ?? 0}`);
+    },
+    working: () => {
+      events.push('working');
+    },
   };
   return msg as unknown as FakeMsg;
 }

@@ -21,10 +21,14 @@ export function isolatedNames(id = randomUUID().slice(0, 8)) {
   return {
     namespace: `t${id}`,
     nats: {
-      ledgerStream: `LEDGER_${id}`, ledgerSubjects: [`ledger_${id}.>`],
-      chainStream: `CHAIN_${id}`, chainSubjectPrefix: `chain_${id}`,
-      mappingStream: `MAP_${id}`, mappingSubject: `mapping_${id}.accounts`,
-      deadLetterStream: `DL_${id}`, deadLetterSubjectPrefix: `dl_${id}`,
+      ledgerStream: `LEDGER_${id}`,
+      ledgerSubjects: [`ledger_${id}.>`],
+      chainStream: `CHAIN_${id}`,
+      chainSubjectPrefix: `chain_${id}`,
+      mappingStream: `MAP_${id}`,
+      mappingSubject: `mapping_${id}.accounts`,
+      deadLetterStream: `DL_${id}`,
+      deadLetterSubjectPrefix: `dl_${id}`,
       consumerName: 'matcher',
     },
     ledgerSubject: `ledger_${id}.postings`,
@@ -106,12 +110,29 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const db = ch.database;
 
   const h: Harness = {
-    anvil, token, decimals, ch, config, daemon, daemons, nc, js, names,
+    anvil,
+    token,
+    decimals,
+    ch,
+    config,
+    daemon,
+    daemons,
+    nc,
+    js,
+    names,
     async posting(p, opts = {}) {
       const now = Date.now();
       const posting: LedgerPosting = {
-        direction: 'credit', currency: 'USD', bookingTime: now, valueTime: now, status: 'booked', txType: 'deposit',
-        endToEndId: `E2E-${p.entryId}`, remittance: null, tokenizationRef: null, ...p,
+        direction: 'credit',
+        currency: 'USD',
+        bookingTime: now,
+        valueTime: now,
+        status: 'booked',
+        txType: 'deposit',
+        endToEndId: `E2E-${p.entryId}`,
+        remittance: null,
+        tokenizationRef: null,
+        ...p,
       };
       const { bytes, headers } = codec.encode(posting, opts.version);
       const hdrs = natsHeaders();

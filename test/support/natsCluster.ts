@@ -22,10 +22,25 @@ export async function natsCluster(size = 3): Promise<NatsCluster> {
   const routePorts = await Promise.all(Array.from({ length: size }, () => freePort()));
   const dirs = clientPorts.map(() => mkdtempSync(join(tmpdir(), 'recon-nats-cluster-')));
   const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(',');
-  const nodes = clientPorts.map((port, i) => privateServer(port, `127.0.0.1:${port}`, 'nats-server', [
-    '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dirs[i]!, '--server_name', `n${i + 1}`,
-    '--cluster_name', 'recon-test', '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes,
-  ]));
+  const nodes = clientPorts.map((port, i) =>
+    privateServer(port, `127.0.0.1:${port}`, 'nats-server', [
+      '-js',
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-sd',
+      dirs[i]!,
+      '--server_name',
+      `n${i + 1}`,
+      '--cluster_name',
+      'recon-test',
+      '--cluster',
+      `nats://127.0.0.1:${routePorts[i]}`,
+      '--routes',
+      routes,
+    ]),
+  );
   await Promise.all(nodes.map((n) => n.start()));
   const servers = nodes.map((n) => n.url);
   const nc = await connect({ servers });
@@ -33,20 +48,26 @@ export async function natsCluster(size = 3): Promise<NatsCluster> {
     // No API check: until the servers elect a meta leader, JetStream requests time out.
     const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 2_000 });
     const probe = `CLUSTER_PROBE_${clientPorts[0]}`;
-    await waitFor('a JetStream cluster with a meta leader', async () => {
-      try {
-        await jsm.streams.add({ name: probe, subjects: [`${probe.toLowerCase()}.>`], num_replicas: size });
-        return true;
-      } catch {
-        return false;
-      }
-    }, 30_000, 250);
+    await waitFor(
+      'a JetStream cluster with a meta leader',
+      async () => {
+        try {
+          await jsm.streams.add({ name: probe, subjects: [`${probe.toLowerCase()}.>`], num_replicas: size });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      30_000,
+      250,
+    );
     await jsm.streams.delete(probe);
   } finally {
     await nc.close();
   }
   return {
-    nodes, servers,
+    nodes,
+    servers,
     async dispose() {
       for (const n of nodes) await n.dispose();
       for (const d of dirs) rmSync(d, { recursive: true, force: true });

@@ -17,16 +17,27 @@ const entry = (id: string): Fact => ({ table: 'ledger_entries', row: { entry_id:
 function fakeWriter() {
   const stored = new Map<string, Fact>();
   const w = {
-    stored, writes: 0, refuse: true, down: 0, hold: undefined as Promise<void> | undefined,
+    stored,
+    writes: 0,
+    refuse: true,
+    down: 0,
+    hold: undefined as Promise<void> | undefined,
     async write(facts: readonly Fact[]) {
       w.writes++;
       if (w.hold !== undefined) await w.hold;
-      if (w.down > 0) { w.down--; throw new SinkUnavailable('ClickHouse unavailable: insert failed after 6 attempts'); }
+      if (w.down > 0) {
+        w.down--;
+        throw new SinkUnavailable('ClickHouse unavailable: insert failed after 6 attempts');
+      }
       if (w.refuse && facts.some((f) => String((f.row as { entry_id?: string }).entry_id ?? '').startsWith('bad'))) {
         throw new SinkRejected('ClickHouse refused insert into ledger_entries', { serverCode: '25', details: 'Cannot parse escape sequence: missing second part of surrogate pair' });
       }
       let inserted = 0;
-      for (const f of facts) if (!stored.has(factKey(f))) { stored.set(factKey(f), f); inserted++; }
+      for (const f of facts)
+        if (!stored.has(factKey(f))) {
+          stored.set(factKey(f), f);
+          inserted++;
+        }
       return { inserted, skippedDuplicates: facts.length - inserted };
     },
   };
@@ -36,8 +47,15 @@ function fakeWriter() {
 function context(writer: FactWriter, over: Partial<AckAfterDurableContext> = {}): AckAfterDurableContext & { deadLetters: DeadLetter[] } {
   const deadLetters: DeadLetter[] = [];
   return {
-    writer, log, stopping: () => false, maxBackoffMs: 1, deadLetters,
-    deadLetter: async (d) => { deadLetters.push(d); return { table: 'dead_letters', row: { dead_letter_id: `${d.msg.info.stream}:${d.msg.seq}`, reason_code: d.code, reason: d.reason } as never }; },
+    writer,
+    log,
+    stopping: () => false,
+    maxBackoffMs: 1,
+    deadLetters,
+    deadLetter: async (d) => {
+      deadLetters.push(d);
+      return { table: 'dead_letters', row: { dead_letter_id: `${d.msg.info.stream}:${d.msg.seq}`, reason_code: d.code, reason: d.reason } as never };
+    },
     advanceWatermarks: async () => undefined,
     ...over,
   };
@@ -87,7 +105,14 @@ describe('ackAfterDurable', () => {
     const w = fakeWriter();
     let fails = 1;
     const m = fakeMsg(1);
-    await run(context(w, { advanceWatermarks: async () => { if (fails-- > 0) throw new Error('Connection is closed.'); } }), [[processed(m, [entry('e1')], { ledgerTime: 5 })]]);
+    await run(
+      context(w, {
+        advanceWatermarks: async () => {
+          if (fails-- > 0) throw new Error('Connection is closed.');
+        },
+      }),
+      [[processed(m, [entry('e1')], { ledgerTime: 5 })]],
+    );
     expect(m.events).toEqual(['working', 'ack']);
     expect(w.stored.size).toBe(1);
   });
@@ -152,5 +177,3 @@ describe('ackAfterDurable', () => {
     expect(ctx.deadLetters.map((d) => d.msg.seq)).toEqual([2]);
   });
 });
-
-

@@ -28,10 +28,13 @@ describe('circuit breaker', () => {
     let t = 0;
     const states: CircuitState[] = [];
     const b = createCircuitBreaker({ failureThreshold: 3, openMs: 1_000, now: () => t, onStateChange: (s) => states.push(s) });
-    b.failure(); b.failure();
+    b.failure();
+    b.failure();
     expect(b.state).toBe('closed');
     b.success(); // a success resets the count
-    b.failure(); b.failure(); b.failure();
+    b.failure();
+    b.failure();
+    b.failure();
     expect(b.state).toBe('open');
     expect(b.acquire()).toBe(false);
     expect(b.waitMs()).toBe(1_000);
@@ -101,7 +104,13 @@ describe('alert secrets', () => {
 
   it('fails at start naming the field, never the secret', () => {
     const bad = 'not-a-key-but-a-secret-value';
-    const err = (() => { try { resolveAlertSecrets(config, { env: { PD_KEY: bad, SLACK_OPS: 'https://x' }, readFile: () => KEY }); } catch (e) { return e; } })();
+    const err = (() => {
+      try {
+        resolveAlertSecrets(config, { env: { PD_KEY: bad, SLACK_OPS: 'https://x' }, readFile: () => KEY });
+      } catch (e) {
+        return e;
+      }
+    })();
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toContain('alerts.pagerduty.routingKey');
     expect((err as Error).message).not.toContain(bad);
@@ -110,7 +119,15 @@ describe('alert secrets', () => {
   });
 
   it('redacts inline secrets in the printed configuration and keeps references', () => {
-    const inline = alertsConfigSchema.parse({ pagerduty: { routingKey: KEY }, slack: { webhooks: [{ name: 'a', url: 'https://hooks.slack.com/services/T/B/S' }, { name: 'b', url: { env: 'X' } }] } });
+    const inline = alertsConfigSchema.parse({
+      pagerduty: { routingKey: KEY },
+      slack: {
+        webhooks: [
+          { name: 'a', url: 'https://hooks.slack.com/services/T/B/S' },
+          { name: 'b', url: { env: 'X' } },
+        ],
+      },
+    });
     const r = JSON.stringify(redactAlertsConfig(inline));
     expect(r).not.toContain(KEY);
     expect(r).not.toContain('services/T/B/S');

@@ -13,10 +13,23 @@ const hostile = HOSTILE.join(' ');
 
 function alertOf(over: Partial<DiscrepancyEventRow> = {}): AlertEvent {
   const row: DiscrepancyEventRow = {
-    discrepancy_id: `MISSING_MINT:bank:${hostile}`, event_id: 'e:open', kind: 'MISSING_MINT', status: 'open',
-    flow: 'deposit', account_id: `ACC ${hostile}`, wallet: `0x${hostile}`, currency: 'USD', token_key: '', bank_leg_id: `bank:${hostile}`,
-    chain_leg_id: `chain:${hostile}`, expected_amount: '200000', actual_amount: '', reason: `posting memo ${hostile}`, event_time: 1_700_000_000_000,
-    recorded_at: 1_700_000_100_000, ...over,
+    discrepancy_id: `MISSING_MINT:bank:${hostile}`,
+    event_id: 'e:open',
+    kind: 'MISSING_MINT',
+    status: 'open',
+    flow: 'deposit',
+    account_id: `ACC ${hostile}`,
+    wallet: `0x${hostile}`,
+    currency: 'USD',
+    token_key: '',
+    bank_leg_id: `bank:${hostile}`,
+    chain_leg_id: `chain:${hostile}`,
+    expected_amount: '200000',
+    actual_amount: '',
+    reason: `posting memo ${hostile}`,
+    event_time: 1_700_000_000_000,
+    recorded_at: 1_700_000_100_000,
+    ...over,
   };
   return alertOfFact({ table: 'discrepancy_events', row }, cfg)!;
 }
@@ -25,7 +38,10 @@ function alertOf(over: Partial<DiscrepancyEventRow> = {}): AlertEvent {
 function mrkdwnTexts(m: SlackMessage): string[] {
   const out = [m.text];
   for (const b of m.blocks) {
-    if (b.type === 'section') { if (b.text?.type === 'mrkdwn') out.push(b.text.text); for (const f of b.fields ?? []) if (f.type === 'mrkdwn') out.push(f.text); }
+    if (b.type === 'section') {
+      if (b.text?.type === 'mrkdwn') out.push(b.text.text);
+      for (const f of b.fields ?? []) if (f.type === 'mrkdwn') out.push(f.text);
+    }
     if (b.type === 'context') for (const e of b.elements) if (e.type === 'mrkdwn') out.push(e.text);
   }
   return out;

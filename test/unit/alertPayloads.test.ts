@@ -12,10 +12,23 @@ const KEY = 'R0123456789abcdef0123456789abcde';
 
 function discrepancy(over: Partial<DiscrepancyEventRow> = {}): DiscrepancyEventRow {
   return {
-    discrepancy_id: 'MISSING_MINT:bank:mm-1', event_id: 'MISSING_MINT:bank:mm-1:open', kind: 'MISSING_MINT', status: 'open',
-    flow: 'deposit', account_id: 'ACC-1', wallet: `0x${'ab'.repeat(20)}`, currency: 'USD', token_key: '', bank_leg_id: 'bank:mm-1',
-    chain_leg_id: '', expected_amount: '200000', actual_amount: '', reason: 'no mint within the window', event_time: 1_700_000_000_000,
-    recorded_at: 1_700_000_100_000, ...over,
+    discrepancy_id: 'MISSING_MINT:bank:mm-1',
+    event_id: 'MISSING_MINT:bank:mm-1:open',
+    kind: 'MISSING_MINT',
+    status: 'open',
+    flow: 'deposit',
+    account_id: 'ACC-1',
+    wallet: `0x${'ab'.repeat(20)}`,
+    currency: 'USD',
+    token_key: '',
+    bank_leg_id: 'bank:mm-1',
+    chain_leg_id: '',
+    expected_amount: '200000',
+    actual_amount: '',
+    reason: 'no mint within the window',
+    event_time: 1_700_000_000_000,
+    recorded_at: 1_700_000_100_000,
+    ...over,
   };
 }
 const alertOf = (over: Partial<DiscrepancyEventRow> = {}) => alertOfFact({ table: 'discrepancy_events', row: discrepancy(over) }, cfg)!;
@@ -31,7 +44,26 @@ describe('alert of a fact', () => {
 
   it('ignores facts that are not alert-worthy and keeps AML alerts at or above the configured severity', () => {
     expect(alertOfFact({ table: 'matches', row: {} }, cfg)).toBeNull();
-    const aml = (severity: string) => alertOfFact({ table: 'aml_alerts', row: { alert_id: 'structuring:ACC-9:1', rule_id: 'structuring', rule_type: 'structuring', severity, scope: 'account', subject: 'ACC-9', currency: 'USD', summary: '5 deposits just below 10,000.00 USD', event_time: 1, recorded_at: 2, figures: '[]' } }, cfg);
+    const aml = (severity: string) =>
+      alertOfFact(
+        {
+          table: 'aml_alerts',
+          row: {
+            alert_id: 'structuring:ACC-9:1',
+            rule_id: 'structuring',
+            rule_type: 'structuring',
+            severity,
+            scope: 'account',
+            subject: 'ACC-9',
+            currency: 'USD',
+            summary: '5 deposits just below 10,000.00 USD',
+            event_time: 1,
+            recorded_at: 2,
+            figures: '[]',
+          },
+        },
+        cfg,
+      );
     expect(aml('low')).toBeNull();
     expect(aml('high')).toMatchObject({ alertId: 'AML:structuring:ACC-9:1', kind: 'AML_STRUCTURING', severity: 'error', account: 'ACC-9', source: 'aml' });
   });
@@ -53,7 +85,11 @@ describe('PagerDuty Events v2 payloads', () => {
     expect(t.payload).toMatchObject({ severity: 'error', class: 'MISSING_MINT', group: 'USD', component: 'ACC-1', source: 'recon/prod' });
     expect(t.payload!.summary).toContain('2000.00 USD');
     expect(t.payload!.custom_details).toMatchObject({
-      expected_amount: '2000.00 USD', actual_amount: '1999.99 USD', bank_leg: 'bank:mm-1', chain_leg: 'chain:31337:0xabc:1', account: 'ACC-1',
+      expected_amount: '2000.00 USD',
+      actual_amount: '1999.99 USD',
+      bank_leg: 'bank:mm-1',
+      chain_leg: 'chain:31337:0xabc:1',
+      account: 'ACC-1',
     });
     expect(t.links?.[0]?.href).toMatch(/^https:\/\/grafana\.example\.com\/d\/recon-overview\?.*viewPanel=11/);
     const r = pagerdutyResolve(t.dedup_key, { routingKey: KEY });

@@ -19,7 +19,10 @@ describe('labelled AML data set', () => {
   it('scores alerts by shared evidence', () => {
     const a = generateAmlDataset(o);
     const lv = a.instances.find((i) => i.typology === 'large_value' && i.positive)!;
-    const scores = scoreAlerts(a.instances, [{ rule_type: 'large_value', evidence_event_ids: [lv.eventIds[0]!] }, { rule_type: 'large_value', evidence_event_ids: ['bank:nothing'] }]);
+    const scores = scoreAlerts(a.instances, [
+      { rule_type: 'large_value', evidence_event_ids: [lv.eventIds[0]!] },
+      { rule_type: 'large_value', evidence_event_ids: ['bank:nothing'] },
+    ]);
     expect(scores.find((s) => s.typology === 'large_value')).toMatchObject({ alerts: 2, truePositives: 1, detected: 1, precision: 0.5, recall: 1 / 3 });
   });
 });

@@ -21,8 +21,21 @@ export const usd = (cents: bigint) => cents * 10n ** 16n;
 
 export function entry(accountId: string, amountMinor: bigint, time: number, o: Partial<LedgerEntry> = {}): LedgerEntry {
   return {
-    entryId: `e${++seq}`, accountId, direction: 'credit', amountMinor, currency: 'USD', exponent: 2, bookingTime: time, valueTime: time,
-    status: 'booked', txType: 'deposit', endToEndId: null, remittance: null, tokenizationRef: null, schemaVersion: 2, ...o,
+    entryId: `e${++seq}`,
+    accountId,
+    direction: 'credit',
+    amountMinor,
+    currency: 'USD',
+    exponent: 2,
+    bookingTime: time,
+    valueTime: time,
+    status: 'booked',
+    txType: 'deposit',
+    endToEndId: null,
+    remittance: null,
+    tokenizationRef: null,
+    schemaVersion: 2,
+    ...o,
   };
 }
 
@@ -30,9 +43,20 @@ export function chainEvent(kind: 'mint' | 'burn' | 'transfer', from: string, to:
   const n = ++seq;
   const blockHash = `0x${n.toString(16).padStart(64, '0')}`;
   return {
-    eventId: `${CHAIN_ID}:${blockHash}:0`, chainId: CHAIN_ID, token: TOKEN, blockNumber: BigInt(n), blockHash, blockTime: time,
-    txHash: blockHash, logIndex: 0, kind, from: kind === 'mint' ? ZERO : from, to: kind === 'burn' ? ZERO : to,
-    value: value ?? usd(cents), decimals: 18, reference: null,
+    eventId: `${CHAIN_ID}:${blockHash}:0`,
+    chainId: CHAIN_ID,
+    token: TOKEN,
+    blockNumber: BigInt(n),
+    blockHash,
+    blockTime: time,
+    txHash: blockHash,
+    logIndex: 0,
+    kind,
+    from: kind === 'mint' ? ZERO : from,
+    to: kind === 'burn' ? ZERO : to,
+    value: value ?? usd(cents),
+    decimals: 18,
+    reference: null,
   };
 }
 export const transfer = (from: string, to: string, cents: bigint, time: number) => chainEvent('transfer', from, to, cents, time);
@@ -71,8 +95,12 @@ export function rig(o: { accounts?: { accountId: string; wallets: string[] }[]; 
   const watch = new Set<string>();
   const engine = createAmlEngine({ store: o.store ?? new MemoryStateStore(), identities, rules: () => rules, watchlist: () => watch, now: () => T0 });
   return {
-    engine, identities, watch,
-    setRules(doc) { rules = parseRuleSet(doc); },
+    engine,
+    identities,
+    watch,
+    setRules(doc) {
+      rules = parseRuleSet(doc);
+    },
     async feed(events) {
       const alerts: AmlAlertRow[] = [];
       const replayed: boolean[] = [];

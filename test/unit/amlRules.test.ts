@@ -12,7 +12,10 @@ describe('AML rules (pure engine, memory state)', () => {
       for (const w of sc.watch ?? []) r.watch.add(w);
       const { alerts } = await r.feed(sc.events);
       const mine = alerts.filter((a) => a.rule_id === sc.rule);
-      expect(mine.map((a) => a.summary), sc.name).toHaveLength(sc.expected);
+      expect(
+        mine.map((a) => a.summary),
+        sc.name,
+      ).toHaveLength(sc.expected);
       if (sc.evidence) expect([...mine[0]!.evidence_event_ids].sort()).toEqual([...sc.evidence].sort());
       if (sc.subject) expect(mine[0]!.subject).toBe(sc.subject);
       for (const a of mine) {
@@ -32,9 +35,17 @@ describe('AML rules (pure engine, memory state)', () => {
     const { alerts } = await r.feed(es);
     const [a] = alerts;
     expect(a).toMatchObject({
-      alert_id: `structuring:customer:ACC-A:USD:${Math.floor((T0 + 20 * H) / D)}`, rule_id: 'structuring', rule_type: 'structuring',
-      rule_version: 'test-1', scope: 'customer', subject: 'ACC-A', currency: 'USD', window_start: T0, window_end: T0 + 20 * H,
-      event_time: T0 + 20 * H, trigger_event_id: `bank:${es[2]!.entryId}`,
+      alert_id: `structuring:customer:ACC-A:USD:${Math.floor((T0 + 20 * H) / D)}`,
+      rule_id: 'structuring',
+      rule_type: 'structuring',
+      rule_version: 'test-1',
+      scope: 'customer',
+      subject: 'ACC-A',
+      currency: 'USD',
+      window_start: T0,
+      window_end: T0 + 20 * H,
+      event_time: T0 + 20 * H,
+      trigger_event_id: `bank:${es[2]!.entryId}`,
     });
     expect(JSON.parse(a!.figures)).toEqual([
       { name: 'movements just below the threshold', value: '3', op: '>=', threshold: '3', unit: 'count' },
@@ -60,7 +71,7 @@ describe('AML rules (pure engine, memory state)', () => {
     expect(ids((await r.feed([transfer(bad, wallet('a1'), 100n, T0 + 1)])).alerts)).toHaveLength(1);
   });
 
-  it('keeps currencies apart and reads thresholds at each currency\'s exponent', async () => {
+  it("keeps currencies apart and reads thresholds at each currency's exponent", async () => {
     const r = rig();
     const { alerts } = await r.feed([
       entry('ACC-J', 1_000_000n, T0, { currency: 'JPY', exponent: 0 }), // 1,000,000 JPY ≥ 10,000 JPY
@@ -96,7 +107,15 @@ describe('AML rule file', () => {
     expect(() => parseRuleSet({ version: 1, rules: [{ id: 'x', type: 'large_value', threshold: { USD: '10.001' } }] })).toThrow(ConfigError);
     expect(() => parseRuleSet({ version: 1, rules: [{ id: 'x', type: 'large_value', threshold: { USD: '10.001' } }] })).toThrow(/rules\.0\.threshold\.USD/);
     expect(() => parseRuleSet({ version: 1, rules: [{ id: 'v', type: 'velocity' }] })).toThrow(/absolute floor/);
-    expect(() => parseRuleSet({ version: 1, rules: [{ id: 'a', type: 'watchlist' }, { id: 'a', type: 'watchlist' }] })).toThrow(/duplicate rule id/);
+    expect(() =>
+      parseRuleSet({
+        version: 1,
+        rules: [
+          { id: 'a', type: 'watchlist' },
+          { id: 'a', type: 'watchlist' },
+        ],
+      }),
+    ).toThrow(/duplicate rule id/);
     expect(() => parseRuleSet({ version: 1, rules: [{ id: 'c', type: 'cycle', scope: 'currency', minAmount: { '*': '1' } }] })).toThrow(/cycle needs/);
   });
 

@@ -5,10 +5,15 @@ import { canonicalJson, chainRecord, GENESIS, hashOf, verifyChain, type AuditRec
 function chain(n: number): AuditRecord[] {
   const out: AuditRecord[] = [];
   for (let i = 0; i < n; i++) {
-    out.push(chainRecord(out.at(-1) ?? null, {
-      at: 1_760_000_000_000 + i * 1_000, actor: i % 2 ? 'bob' : 'alice', action: 'case.comment', subject: `C-${i % 3}`,
-      content: { text: `note ${i}`, amountMinor: BigInt(i) * 10n ** 20n },
-    }));
+    out.push(
+      chainRecord(out.at(-1) ?? null, {
+        at: 1_760_000_000_000 + i * 1_000,
+        actor: i % 2 ? 'bob' : 'alice',
+        action: 'case.comment',
+        subject: `C-${i % 3}`,
+        content: { text: `note ${i}`, amountMinor: BigInt(i) * 10n ** 20n },
+      }),
+    );
   }
   return out;
 }

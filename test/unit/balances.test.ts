@@ -13,7 +13,10 @@ const inputs = (over: Partial<BalanceInputs> = {}): BalanceInputs => ({
   bankInFlight: [],
   chainInFlight: [],
   reportedSupply: [],
-  tokens: [{ tokenKey: T18, currency: 'USD' }, { tokenKey: T6, currency: 'USD' }],
+  tokens: [
+    { tokenKey: T18, currency: 'USD' },
+    { tokenKey: T6, currency: 'USD' },
+  ],
   accountOfWallet: (w) => (w === W || w === W6 ? 'acc-1' : undefined),
   ...over,
 });
@@ -36,11 +39,16 @@ describe('compareBalances', () => {
   it('stays exact at extreme values: Int128-max bank balances scaled to 18 decimals against UInt256-max wallets', () => {
     const bankMinor = 2n ** 127n - 1n;
     const walletBase = 2n ** 256n - 1n;
-    const rows = compareBalances(inputs({
-      bank: [{ accountId: 'acc-1', currency: 'USD', exponent: 2, minor: bankMinor }],
-      wallets: [{ wallet: W, tokenKey: T18, decimals: 18, base: walletBase }, { wallet: W6, tokenKey: T6, decimals: 6, base: walletBase }],
-      chainInFlight: [{ wallet: W, tokenKey: T18, decimals: 18, base: -walletBase }],
-    }));
+    const rows = compareBalances(
+      inputs({
+        bank: [{ accountId: 'acc-1', currency: 'USD', exponent: 2, minor: bankMinor }],
+        wallets: [
+          { wallet: W, tokenKey: T18, decimals: 18, base: walletBase },
+          { wallet: W6, tokenKey: T6, decimals: 6, base: walletBase },
+        ],
+        chainInFlight: [{ wallet: W, tokenKey: T18, decimals: 18, base: -walletBase }],
+      }),
+    );
     const acc = pick(rows, 'account');
     expect(acc.bank).toBe(bankMinor * 10n ** 16n);
     expect(acc.chain).toBe(walletBase + walletBase * 10n ** 12n);
@@ -54,38 +62,46 @@ describe('compareBalances', () => {
   });
 
   it('explains a gap by a parked bank credit still in flight', () => {
-    const rows = compareBalances(inputs({
-      bank: [{ accountId: 'acc-1', currency: 'USD', exponent: 2, minor: 15_000n }],
-      bankInFlight: [{ accountId: 'acc-1', currency: 'USD', minor: 5_000n }],
-    }));
+    const rows = compareBalances(
+      inputs({
+        bank: [{ accountId: 'acc-1', currency: 'USD', exponent: 2, minor: 15_000n }],
+        bankInFlight: [{ accountId: 'acc-1', currency: 'USD', minor: 5_000n }],
+      }),
+    );
     expect(pick(rows, 'account')).toMatchObject({ inFlight: 50n * E18, unexplained: 0n });
     expect(pick(rows, 'currency')).toMatchObject({ inFlight: 50n * E18, unexplained: 0n });
   });
 
   it('explains a positive gap (bank above chain) by a burn still in flight', () => {
-    const rows = compareBalances(inputs({
-      wallets: [{ wallet: W, tokenKey: T18, decimals: 18, base: 70n * E18 }],
-      chainInFlight: [{ wallet: W, tokenKey: T18, decimals: 18, base: -30n * E18 }],
-    }));
+    const rows = compareBalances(
+      inputs({
+        wallets: [{ wallet: W, tokenKey: T18, decimals: 18, base: 70n * E18 }],
+        chainInFlight: [{ wallet: W, tokenKey: T18, decimals: 18, base: -30n * E18 }],
+      }),
+    );
     expect(pick(rows, 'account')).toMatchObject({ bank: 100n * E18, chain: 70n * E18, inFlight: 30n * E18, unexplained: 0n });
   });
 
   it('explains a negative gap (chain above bank) by a mint still in flight', () => {
-    const rows = compareBalances(inputs({
-      wallets: [{ wallet: W, tokenKey: T18, decimals: 18, base: 150n * E18 }],
-      chainInFlight: [{ wallet: W, tokenKey: T18, decimals: 18, base: 50n * E18 }],
-    }));
+    const rows = compareBalances(
+      inputs({
+        wallets: [{ wallet: W, tokenKey: T18, decimals: 18, base: 150n * E18 }],
+        chainInFlight: [{ wallet: W, tokenKey: T18, decimals: 18, base: 50n * E18 }],
+      }),
+    );
     expect(pick(rows, 'account')).toMatchObject({ inFlight: -50n * E18, unexplained: 0n });
   });
 
   it('adds a 6-decimal and an 18-decimal token of one currency exactly, at 18 decimals', () => {
-    const rows = compareBalances(inputs({
-      bank: [{ accountId: 'acc-1', currency: 'USD', exponent: 2, minor: 401n }], // 4.01 USD
-      wallets: [
-        { wallet: W6, tokenKey: T6, decimals: 6, base: 1_510_000n }, // 1.51
-        { wallet: W, tokenKey: T18, decimals: 18, base: 25n * 10n ** 17n }, // 2.5
-      ],
-    }));
+    const rows = compareBalances(
+      inputs({
+        bank: [{ accountId: 'acc-1', currency: 'USD', exponent: 2, minor: 401n }], // 4.01 USD
+        wallets: [
+          { wallet: W6, tokenKey: T6, decimals: 6, base: 1_510_000n }, // 1.51
+          { wallet: W, tokenKey: T18, decimals: 18, base: 25n * 10n ** 17n }, // 2.5
+        ],
+      }),
+    );
     const acc = pick(rows, 'account');
     expect(acc.decimals).toBe(18);
     expect(acc.chain).toBe(4_010_000_000_000_000_000n);
@@ -100,12 +116,14 @@ describe('compareBalances', () => {
   });
 
   it('counts an unmapped wallet in the currency scope only', () => {
-    const rows = compareBalances(inputs({
-      wallets: [
-        { wallet: W, tokenKey: T18, decimals: 18, base: 100n * E18 },
-        { wallet: '0x9999999999999999999999999999999999999999', tokenKey: T18, decimals: 18, base: 5n * E18 },
-      ],
-    }));
+    const rows = compareBalances(
+      inputs({
+        wallets: [
+          { wallet: W, tokenKey: T18, decimals: 18, base: 100n * E18 },
+          { wallet: '0x9999999999999999999999999999999999999999', tokenKey: T18, decimals: 18, base: 5n * E18 },
+        ],
+      }),
+    );
     expect(pick(rows, 'account').chain).toBe(100n * E18);
     expect(pick(rows, 'currency').chain).toBe(105n * E18);
   });
@@ -113,7 +131,15 @@ describe('compareBalances', () => {
 
 describe('driftDecision', () => {
   const cmp = (unexplained: bigint): BalanceComparison => ({
-    scope: 'account', subject: 'acc-1', currency: 'USD', decimals: 18, bank: 0n, chain: 0n, reported: 0n, inFlight: 0n, unexplained,
+    scope: 'account',
+    subject: 'acc-1',
+    currency: 'USD',
+    decimals: 18,
+    bank: 0n,
+    chain: 0n,
+    reported: 0n,
+    inFlight: 0n,
+    unexplained,
   });
   const opts = { toleranceBase: 10n, graceMs: 60_000 };
 

@@ -9,8 +9,7 @@ const viewer: Actor = { id: 'vic', role: 'viewer' };
 /** Above 1,000.00 USD (100,000 cents) a second person approves; other currencies above 500 minor units. */
 const policy: FourEyesPolicy = { thresholdMinor: { USD: 100_000n }, defaultMinor: 500n };
 
-const run = (actions: [CaseAction, Actor][], from: CaseState = newCase('C-1')): CaseState =>
-  actions.reduce((s, [a, who]) => applyCaseAction(s, a, who, policy), from);
+const run = (actions: [CaseAction, Actor][], from: CaseState = newCase('C-1')): CaseState => actions.reduce((s, [a, who]) => applyCaseAction(s, a, who, policy), from);
 const refusal = (f: () => unknown): CaseActionRefused => {
   try {
     f();
@@ -27,12 +26,19 @@ const writeOff = (amountMinor: bigint, currency = 'USD', requestId = 'R-1'): Cas
 
 describe('case lifecycle: legal transitions', () => {
   it('goes open → acknowledged → assigned → resolved by a manual match, counting versions', () => {
-    const s = run([[ack, alice], [assignAlice, alice], [{ type: 'manual_match', legIds: ['bank:E-1', 'chain:1:0xab:0'] }, alice]]);
+    const s = run([
+      [ack, alice],
+      [assignAlice, alice],
+      [{ type: 'manual_match', legIds: ['bank:E-1', 'chain:1:0xab:0'] }, alice],
+    ]);
     expect(s).toMatchObject({ status: 'resolved', resolution: 'manual_match', assignee: 'alice', version: 3 });
   });
 
   it('assigns straight from open, and reassigns while assigned', () => {
-    const s = run([[assignAlice, alice], [{ type: 'assign', assignee: 'dave' }, bob]]);
+    const s = run([
+      [assignAlice, alice],
+      [{ type: 'assign', assignee: 'dave' }, bob],
+    ]);
     expect(s).toMatchObject({ status: 'assigned', assignee: 'dave' });
   });
 
@@ -45,7 +51,10 @@ describe('case lifecycle: legal transitions', () => {
   });
 
   it('unmatches a manual match: the case is open again', () => {
-    const matched = run([[ack, alice], [{ type: 'manual_match', legIds: ['a', 'b'] }, alice]]);
+    const matched = run([
+      [ack, alice],
+      [{ type: 'manual_match', legIds: ['a', 'b'] }, alice],
+    ]);
     expect(run([[{ type: 'unmatch' }, alice]], matched)).toMatchObject({ status: 'open', resolution: null });
   });
 
@@ -59,19 +68,33 @@ describe('case lifecycle: legal transitions', () => {
 describe('case lifecycle: illegal transitions are refused', () => {
   const resolved = () => run([[{ type: 'resolve_by_data' }, SYSTEM]]);
   it.each([
-    ['acknowledge twice', () => run([[ack, alice], [ack, alice]])],
+    [
+      'acknowledge twice',
+      () =>
+        run([
+          [ack, alice],
+          [ack, alice],
+        ]),
+    ],
     ['acknowledge a resolved case', () => run([[ack, alice]], resolved())],
     ['assign a resolved case', () => run([[assignAlice, alice]], resolved())],
     ['resolve by data twice', () => run([[{ type: 'resolve_by_data' }, SYSTEM]], resolved())],
     ['reopen an open case', () => run([[{ type: 'reopen_by_data' }, SYSTEM]])],
     ['manual match before anyone took the case', () => run([[{ type: 'manual_match', legIds: ['a', 'b'] }, alice]])],
     ['unmatch what data resolved', () => run([[{ type: 'unmatch' }, alice]], resolved())],
-    ['write off without being assigned', () => run([[ack, alice], [writeOff(100n), alice]])],
+    [
+      'write off without being assigned',
+      () =>
+        run([
+          [ack, alice],
+          [writeOff(100n), alice],
+        ]),
+    ],
   ])('%s', (_, f) => {
     expect(refusal(f).code).toBe('ILLEGAL_TRANSITION');
   });
 
-  it('refuses an action the actor\'s role does not allow, naming the role', () => {
+  it("refuses an action the actor's role does not allow, naming the role", () => {
     const e = refusal(() => run([[ack, viewer]]));
     expect(e.code).toBe('FORBIDDEN');
     expect(e.message).toMatch(/vic \(viewer\).*operator role/);
@@ -81,8 +104,22 @@ describe('case lifecycle: illegal transitions are refused', () => {
 
   it('refuses empty comments, one-leg matches and non-positive write-offs', () => {
     expect(refusal(() => run([[{ type: 'comment', text: ' ' }, alice]])).code).toBe('INVALID_ACTION');
-    expect(refusal(() => run([[ack, alice], [{ type: 'manual_match', legIds: ['a'] }, alice]])).code).toBe('INVALID_ACTION');
-    expect(refusal(() => run([[assignAlice, alice], [writeOff(0n), alice]])).code).toBe('INVALID_ACTION');
+    expect(
+      refusal(() =>
+        run([
+          [ack, alice],
+          [{ type: 'manual_match', legIds: ['a'] }, alice],
+        ]),
+      ).code,
+    ).toBe('INVALID_ACTION');
+    expect(
+      refusal(() =>
+        run([
+          [assignAlice, alice],
+          [writeOff(0n), alice],
+        ]),
+      ).code,
+    ).toBe('INVALID_ACTION');
   });
 });
 
@@ -111,7 +148,19 @@ describe('four eyes', () => {
 
   it('needs the approver role to approve, a matching request id, and one request at a time', () => {
     const held = run([[writeOff(200_000n), alice]], assigned());
-    expect(refusal(() => run([[{ type: 'approve', requestId: 'R-1' }, { id: 'eve', role: 'operator' }]], held)).code).toBe('FORBIDDEN');
+    expect(
+      refusal(() =>
+        run(
+          [
+            [
+              { type: 'approve', requestId: 'R-1' },
+              { id: 'eve', role: 'operator' },
+            ],
+          ],
+          held,
+        ),
+      ).code,
+    ).toBe('FORBIDDEN');
     expect(refusal(() => run([[{ type: 'approve', requestId: 'R-2' }, bob]], held)).code).toBe('NO_PENDING_REQUEST');
     expect(refusal(() => run([[writeOff(300_000n, 'USD', 'R-2'), alice]], held)).code).toBe('ILLEGAL_TRANSITION');
     expect(refusal(() => run([[{ type: 'manual_match', legIds: ['a', 'b'] }, alice]], held)).code).toBe('ILLEGAL_TRANSITION');

@@ -77,7 +77,10 @@ describe('chainEventCodec', () => {
   it('carries one message per block, in chain order, with the block id as message id', () => {
     const events = [...ofBlock(hash, 123n, [0, 3, 7]), ...ofBlock(other, 124n, [1])];
     const msgs = chainEventMessages(events);
-    expect(msgs.map((m) => [m.msgID, m.events])).toEqual([[`31337:${hash}`, 3], [`31337:${other}`, 1]]);
+    expect(msgs.map((m) => [m.msgID, m.events])).toEqual([
+      [`31337:${hash}`, 3],
+      [`31337:${other}`, 1],
+    ]);
     expect(msgs.flatMap((m) => decodeChainEvents(m.data))).toEqual(events);
     // Deterministic: the same events give the same bytes, so a re-publish is a JetStream duplicate.
     expect(chainEventMessages(events).map((m) => Buffer.from(m.data).toString())).toEqual(msgs.map((m) => Buffer.from(m.data).toString()));
@@ -86,7 +89,11 @@ describe('chainEventCodec', () => {
   it('splits a huge block into chunks whose ids never equal an event id', () => {
     const events = ofBlock(hash, 123n, [0, 1, 2, 3, 4]);
     const msgs = chainEventMessages(events, { maxPerMessage: 2 });
-    expect(msgs.map((m) => [m.msgID, m.events])).toEqual([[`31337:${hash}:c0`, 2], [`31337:${hash}:c1`, 2], [`31337:${hash}:c2`, 1]]);
+    expect(msgs.map((m) => [m.msgID, m.events])).toEqual([
+      [`31337:${hash}:c0`, 2],
+      [`31337:${hash}:c1`, 2],
+      [`31337:${hash}:c2`, 1],
+    ]);
     expect(msgs.flatMap((m) => decodeChainEvents(m.data))).toEqual(events);
     expect(chainEventMessages(events, { scope: 'tabc' })[0]!.msgID).toBe(`31337:${hash}:tabc`);
     expect(() => chainEventMessages(events, { maxPerMessage: MAX_EVENTS_PER_MESSAGE + 1 })).toThrow(RangeError);
@@ -118,12 +125,23 @@ describe('chainEventCodec', () => {
     const batch = JSON.parse(new TextDecoder().decode(encodeChainEventBatch(ofBlock(hash, 123n, [0, 1])))) as { events: Record<string, unknown>[] } & Record<string, unknown>;
     expect(decodeChainEvents(enc(batch))).toHaveLength(2);
     const wrong: Record<string, unknown[]> = {
-      chainId: [0, -1, 1.5, '31337', null], blockNumber: ['01', '-1', 123, '1e3', ''], blockHash: [hash.toUpperCase(), hash.slice(0, 60), 5],
-      blockTime: [-1, 1.5, '1', null], chunk: [-1, 0.5, '0'], events: [[], 'x', null, Array(MAX_EVENTS_PER_MESSAGE + 1).fill(batch.events[0])],
+      chainId: [0, -1, 1.5, '31337', null],
+      blockNumber: ['01', '-1', 123, '1e3', ''],
+      blockHash: [hash.toUpperCase(), hash.slice(0, 60), 5],
+      blockTime: [-1, 1.5, '1', null],
+      chunk: [-1, 0.5, '0'],
+      events: [[], 'x', null, Array(MAX_EVENTS_PER_MESSAGE + 1).fill(batch.events[0])],
     };
     const wrongEvent: Record<string, unknown[]> = {
-      token: [`0x${'AB'.repeat(20)}`, '0x12', null], txHash: ['0x', 7], logIndex: [-1, 0.5, '0'], kind: ['MINT', 'swap', 1],
-      from: ['', `0x${'1'.repeat(39)}`], to: [undefined, 0], value: ['-1', '007', 7, '1.5'], decimals: [-1, 256, 6.5, '6'], reference: [5, {}],
+      token: [`0x${'AB'.repeat(20)}`, '0x12', null],
+      txHash: ['0x', 7],
+      logIndex: [-1, 0.5, '0'],
+      kind: ['MINT', 'swap', 1],
+      from: ['', `0x${'1'.repeat(39)}`],
+      to: [undefined, 0],
+      value: ['-1', '007', 7, '1.5'],
+      decimals: [-1, 256, 6.5, '6'],
+      reference: [5, {}],
     };
     let cases = 0;
     for (const [field, values] of Object.entries(wrong)) {

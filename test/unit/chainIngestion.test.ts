@@ -70,7 +70,7 @@ function buildBloom(items: Hex[]): Hex {
     const h = Buffer.from(keccak(it).slice(2), 'hex');
     for (let i = 0; i < 6; i += 2) {
       const bit = ((h[i]! << 8) | h[i + 1]!) & 2047;
-      bits[256 - 1 - Math.floor(bit / 8)]! |= 1 << bit % 8;
+      bits[256 - 1 - Math.floor(bit / 8)]! |= 1 << (bit % 8);
     }
   }
   return `0x${Buffer.from(bits).toString('hex')}`;
@@ -80,7 +80,12 @@ describe('event mappings', () => {
   const transfer = parseAbiItem('event Transfer(address indexed from, address indexed to, uint256 value)');
   const minted = parseAbiItem('event Minted(address indexed to, uint256 amount, bytes32 indexed ref)');
   const log = (event: typeof transfer | typeof minted, args: Record<string, unknown>, data: Hex, logIndex: number, tx = H(9)): RawLog => ({
-    address: TOKEN, blockHash: H(1), blockNumber: 10n, logIndex, transactionHash: tx, data,
+    address: TOKEN,
+    blockHash: H(1),
+    blockNumber: 10n,
+    logIndex,
+    transactionHash: tx,
+    data,
     topics: encodeEventTopics({ abi: [event], args } as never) as Hex[],
   });
   const amount = (v: bigint) => encodeAbiParameters([{ type: 'uint256' }], [v]);
@@ -111,7 +116,10 @@ describe('event mappings', () => {
       log(minted, { to: BOB, ref: refB }, amount(7n), 1),
       log(minted, { to: ALICE, ref }, amount(5n), 3),
     ];
-    const times = new Map([[10n, 1_000], [11n, 2_000]]);
+    const times = new Map([
+      [10n, 1_000],
+      [11n, 2_000],
+    ]);
     expect(decodeTokenLogs(1, logs, tokens, (n) => times.get(n)!).map((e) => [e.blockNumber, e.logIndex, e.to, e.reference, e.blockTime])).toEqual([
       [10n, 0, BOB, 'DEP-8', 1_000],
       [10n, 2, ALICE, 'DEP-7', 1_000],
@@ -123,9 +131,7 @@ describe('event mappings', () => {
     const mappings = compileEventMappings([{ abi: 'event Minted(address indexed to, uint256 amount, bytes32 indexed ref)', kind: 'mint', fields: { reference: 'ref' } }]);
     const tokens = new Map([[TOKEN, { decimals: 18, mappings }]]);
     const logs = [log(transfer, { from: ZERO, to: ALICE }, amount(5n), 0), log(minted, { to: ALICE, ref }, amount(5n), 1)];
-    expect(decodeTokenLogs(1, logs, tokens, () => 0).map((e) => [e.kind, e.from, e.to, e.value, e.reference, e.logIndex])).toEqual([
-      ['mint', ZERO, ALICE, 5n, 'DEP-7', 1],
-    ]);
+    expect(decodeTokenLogs(1, logs, tokens, () => 0).map((e) => [e.kind, e.from, e.to, e.value, e.reference, e.logIndex])).toEqual([['mint', ZERO, ALICE, 5n, 'DEP-7', 1]]);
   });
 
   it('decodes static-word events exactly as viem does, and refuses what viem refuses', () => {
@@ -154,9 +160,7 @@ describe('event mappings', () => {
         }
         expect(fields).not.toBeNull();
         // The mapped fields alone (the ingester's hot path) are viem's arguments under the field names.
-        expect(Object.fromEntries(Object.entries(fields!).map(([n, v]) => [n, lower(v)]))).toEqual(
-          Object.fromEntries(Object.entries(m!.fields).map(([f, arg]) => [f, lower(viem[arg])])),
-        );
+        expect(Object.fromEntries(Object.entries(fields!).map(([n, v]) => [n, lower(v)]))).toEqual(Object.fromEntries(Object.entries(m!.fields).map(([f, arg]) => [f, lower(viem[arg])])));
       }
       // A missing topic or short data: viem throws in strict mode, we skip.
       const short = [m!.selector, ...Array.from({ length: indexed - 1 }, (_, i) => word(i))];
@@ -166,7 +170,13 @@ describe('event mappings', () => {
     // Dynamic arguments go through viem: the mapped fields are still viem's arguments.
     const [memo] = compileEventMappings([{ abi: 'event Memo(address indexed to, uint256 amount, string memo)', kind: 'mint', fields: { reference: 'memo' } }]);
     const memoArgs = { to: '0x00000000000000000000000000000000000000ab' as Hex, amount: 42n, memo: 'REF-7' };
-    const memoLog = { topics: encodeEventTopics({ abi: [memo!.event], args: { to: memoArgs.to } }), data: encodeAbiParameters(memo!.event.inputs.filter((x) => !x.indexed), [memoArgs.amount, memoArgs.memo]) };
+    const memoLog = {
+      topics: encodeEventTopics({ abi: [memo!.event], args: { to: memoArgs.to } }),
+      data: encodeAbiParameters(
+        memo!.event.inputs.filter((x) => !x.indexed),
+        [memoArgs.amount, memoArgs.memo],
+      ),
+    };
     expect(memo!.decodeFields(memoLog.topics as Hex[], memoLog.data)).toEqual({ to: memoArgs.to.toLowerCase(), amount: 42n, reference: 'REF-7' });
     expect(memo!.decodeFields(memoLog.topics.slice(0, 1) as Hex[], memoLog.data)).toBeNull();
   });
@@ -191,24 +201,62 @@ describe('RPC retries', () => {
 
     let calls = 0;
     const waits: number[] = [];
-    const v = await withRetry(async () => {
-      if (++calls < 3) throw { status: 429 };
-      return 'ok';
-    }, { retries: 5, initialMs: 1, maxMs: 4, random: () => 0.5, onRetry: (_e, _a, w) => waits.push(w) });
+    const v = await withRetry(
+      async () => {
+        if (++calls < 3) throw { status: 429 };
+        return 'ok';
+      },
+      { retries: 5, initialMs: 1, maxMs: 4, random: () => 0.5, onRetry: (_e, _a, w) => waits.push(w) },
+    );
     expect(v).toBe('ok');
     expect(waits).toEqual([0, 1]); // full jitter: half of 1 ms, then half of 2 ms, rounded down
-    await expect(withRetry(async () => { throw { status: 503 }; }, { retries: 2, initialMs: 1, maxMs: 1 })).rejects.toEqual({ status: 503 });
+    await expect(
+      withRetry(
+        async () => {
+          throw { status: 503 };
+        },
+        { retries: 2, initialMs: 1, maxMs: 1 },
+      ),
+    ).rejects.toEqual({ status: 503 });
   });
 });
 
 describe('toRawLogs', () => {
   it('converts what the ingester uses exactly as viem formatLog does, per log even when blocks alternate', () => {
-    const rpc = (block: number, index: number, time: string | null | undefined, extra: Partial<RpcLog> = {}): RpcLog => ({
-      address: TOKEN, blockHash: H(block), blockNumber: `0x${block.toString(16)}`, logIndex: `0x${index.toString(16)}`, transactionHash: H(100 + index),
-      transactionIndex: '0x0', data: '0x', topics: [H(7)], removed: false, ...(time !== undefined && { blockTimestamp: time }), ...extra,
-    }) as RpcLog;
-    const logs = [rpc(10, 0, '0x10'), rpc(10, 1, '0x10'), rpc(11, 0, '0x20'), rpc(10, 2, '0x10'), rpc(12, 0, undefined), rpc(13, 0, null), rpc(14, 0, '0x30', { blockNumber: null, logIndex: null, blockHash: null, transactionHash: null } as never)];
-    const pick = (l: Record<string, unknown>) => ({ address: l.address, blockHash: l.blockHash, blockNumber: l.blockNumber, logIndex: l.logIndex, transactionHash: l.transactionHash, data: l.data, topics: l.topics, removed: l.removed, blockTimestamp: l.blockTimestamp });
+    const rpc = (block: number, index: number, time: string | null | undefined, extra: Partial<RpcLog> = {}): RpcLog =>
+      ({
+        address: TOKEN,
+        blockHash: H(block),
+        blockNumber: `0x${block.toString(16)}`,
+        logIndex: `0x${index.toString(16)}`,
+        transactionHash: H(100 + index),
+        transactionIndex: '0x0',
+        data: '0x',
+        topics: [H(7)],
+        removed: false,
+        ...(time !== undefined && { blockTimestamp: time }),
+        ...extra,
+      }) as RpcLog;
+    const logs = [
+      rpc(10, 0, '0x10'),
+      rpc(10, 1, '0x10'),
+      rpc(11, 0, '0x20'),
+      rpc(10, 2, '0x10'),
+      rpc(12, 0, undefined),
+      rpc(13, 0, null),
+      rpc(14, 0, '0x30', { blockNumber: null, logIndex: null, blockHash: null, transactionHash: null } as never),
+    ];
+    const pick = (l: Record<string, unknown>) => ({
+      address: l.address,
+      blockHash: l.blockHash,
+      blockNumber: l.blockNumber,
+      logIndex: l.logIndex,
+      transactionHash: l.transactionHash,
+      data: l.data,
+      topics: l.topics,
+      removed: l.removed,
+      blockTimestamp: l.blockTimestamp,
+    });
     expect(toRawLogs(logs).map((l) => pick(l as never))).toEqual(logs.map((l) => pick(formatLog(l) as never)));
   });
 });

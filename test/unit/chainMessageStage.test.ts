@@ -20,12 +20,23 @@ const BLOCK = `0x${'ab'.repeat(32)}`;
 const T0 = 1_760_000_000_000;
 
 const mint = (logIndex: number, to = MAPPED, value = 10n ** 18n): ChainEvent => ({
-  eventId: `1:${BLOCK}:${logIndex}`, chainId: 1, token: TOKEN, blockNumber: 100n, blockHash: BLOCK, blockTime: T0,
-  txHash: `0x${'cd'.repeat(32)}`, logIndex, kind: 'mint', from: ZERO, to, value, decimals: 18, reference: null,
+  eventId: `1:${BLOCK}:${logIndex}`,
+  chainId: 1,
+  token: TOKEN,
+  blockNumber: 100n,
+  blockHash: BLOCK,
+  blockTime: T0,
+  txHash: `0x${'cd'.repeat(32)}`,
+  logIndex,
+  kind: 'mint',
+  from: ZERO,
+  to,
+  value,
+  decimals: 18,
+  reference: null,
 });
 
-const chainMsg = (seq: number, subject: string, data: Uint8Array, deliveryCount = 1): FakeMsg =>
-  fakeMsg(seq, { stream: 'CHAIN', subject, data, deliveryCount });
+const chainMsg = (seq: number, subject: string, data: Uint8Array, deliveryCount = 1): FakeMsg => fakeMsg(seq, { stream: 'CHAIN', subject, data, deliveryCount });
 
 /**
  * The chain message stage with an in-memory match store (parks every leg, remembers it, and can
@@ -50,7 +61,10 @@ function stage(o: { unmappedPolicy?: 'discrepancy' | 'reject'; fail?: (legId: st
   const fingerprints = {
     async check(id: string, fp: string): Promise<FingerprintCheck> {
       const first = contents.get(id);
-      if (first === undefined) { contents.set(id, fp); return { t: 'new' }; }
+      if (first === undefined) {
+        contents.set(id, fp);
+        return { t: 'new' };
+      }
       return first === fp ? { t: 'same' } : { t: 'conflict', first, seenBefore: true };
     },
   } as unknown as EntryFingerprints;
@@ -59,11 +73,15 @@ function stage(o: { unmappedPolicy?: 'discrepancy' | 'reject'; fail?: (legId: st
     tokens: [{ chainId: 1, address: TOKEN, currency: 'USD', startBlock: 0n, events: [] } as never],
   });
   const ctx: MessageStageContext = {
-    ledgerCodec: createLedgerCodec(), identities, store, fingerprints, unmappedPolicy: o.unmappedPolicy ?? 'discrepancy',
-    log: pino({ level: 'silent' }), now: () => T0 + 60_000,
+    ledgerCodec: createLedgerCodec(),
+    identities,
+    store,
+    fingerprints,
+    unmappedPolicy: o.unmappedPolicy ?? 'discrepancy',
+    log: pino({ level: 'silent' }),
+    now: () => T0 + 60_000,
   };
-  const run = (msgs: FakeMsg[]): Promise<Processed[]> =>
-    firstValueFrom(from(msgs.map((msg) => ({ msg, source: 'chain' as const }))).pipe(messageStage(ctx), toArray()));
+  const run = (msgs: FakeMsg[]): Promise<Processed[]> => firstValueFrom(from(msgs.map((msg) => ({ msg, source: 'chain' as const }))).pipe(messageStage(ctx), toArray()));
   return { run, parked };
 }
 
@@ -99,17 +117,14 @@ describe('message stage, chain source', () => {
   });
 
   it('dead-letters a message on an unknown subject and a message that is not a chain batch', async () => {
-    const [a, b] = await stage().run([
-      chainMsg(5, 'chain.1.gossip', new TextEncoder().encode('{}')),
-      chainMsg(6, 'chain.1.events', new TextEncoder().encode('not json')),
-    ]);
+    const [a, b] = await stage().run([chainMsg(5, 'chain.1.gossip', new TextEncoder().encode('{}')), chainMsg(6, 'chain.1.events', new TextEncoder().encode('not json'))]);
     expect(a!.deadLetter).toMatchObject({ code: 'DECODE_ERROR' });
     expect(a!.deadLetter!.reason).toMatch(/chain\.1\.gossip/);
     expect(b!.deadLetter).toMatchObject({ code: 'DECODE_ERROR' });
     expect(a!.facts).toEqual([]);
   });
 
-  it('under unmappedPolicy reject keeps the facts of a block\'s mapped events and dead-letters the message with the rejected ones', async () => {
+  it("under unmappedPolicy reject keeps the facts of a block's mapped events and dead-letters the message with the rejected ones", async () => {
     const s = stage({ unmappedPolicy: 'reject' });
     const [p] = await s.run([chainMsg(7, 'chain.1.events', encodeChainEventBatch([mint(0), mint(1, UNMAPPED), mint(2)]))]);
     expect(p!.facts.filter((f) => f.table === 'chain_events').map((f) => f.row.event_id)).toEqual([`1:${BLOCK}:0`, `1:${BLOCK}:2`]);

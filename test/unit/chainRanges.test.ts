@@ -30,7 +30,7 @@ describe('splitRange', () => {
 });
 
 describe('isRangeTooLargeError', () => {
-  it('recognises providers\' too-large messages and code -32005 anywhere in the cause chain', () => {
+  it("recognises providers' too-large messages and code -32005 anywhere in the cause chain", () => {
     expect(isRangeTooLargeError(new Error('query returned more than 10000 results'))).toBe(true);
     expect(isRangeTooLargeError({ code: -32005, message: 'whatever' })).toBe(true);
     expect(isRangeTooLargeError(new Error('outer', { cause: new Error('eth_getLogs block range is too wide') }))).toBe(true);
@@ -46,19 +46,34 @@ describe('isRangeTooLargeError', () => {
 
 describe('nextRange', () => {
   it('reads all tokens together when they are at the same block, bounded by maxRange and confirmed', () => {
-    const r = new Map([['a', 9n], ['b', 9n]]);
+    const r = new Map([
+      ['a', 9n],
+      ['b', 9n],
+    ]);
     expect(nextRange(r, 100n, 5)).toEqual({ range: { from: 10n, to: 14n }, tokens: ['a', 'b'] });
     expect(nextRange(r, 11n, 5)).toEqual({ range: { from: 10n, to: 11n }, tokens: ['a', 'b'] });
   });
 
   it('lets the token furthest behind catch up alone, stopping where the next one is', () => {
-    const r = new Map([['a', 20n], ['b', 4n]]);
+    const r = new Map([
+      ['a', 20n],
+      ['b', 4n],
+    ]);
     expect(nextRange(r, 100n, 50)).toEqual({ range: { from: 5n, to: 20n }, tokens: ['b'] });
   });
 
   it('returns null once every token has reached confirmed (or starts beyond it)', () => {
     expect(nextRange(new Map([['a', 10n]]), 10n, 5)).toBeNull();
-    expect(nextRange(new Map([['a', 10n], ['b', 50n]]), 10n, 5)).toBeNull();
+    expect(
+      nextRange(
+        new Map([
+          ['a', 10n],
+          ['b', 50n],
+        ]),
+        10n,
+        5,
+      ),
+    ).toBeNull();
     expect(nextRange(new Map(), 10n, 5)).toBeNull();
   });
 });

@@ -26,9 +26,23 @@ describe('ClickHouse sink, pure parts', () => {
 
   it('projects a row onto the schema columns in order, sending an absent amount as NULL', () => {
     const row = {
-      extra: 'dropped', actual_amount: '', expected_amount: '5', discrepancy_id: 'd', event_id: 'd:open', kind: 'K',
-      status: 'open', flow: 'f', account_id: 'a', wallet: 'w', currency: 'USD', token_key: 't', bank_leg_id: 'b',
-      chain_leg_id: '', reason: 'r', event_time: 1, recorded_at: 2,
+      extra: 'dropped',
+      actual_amount: '',
+      expected_amount: '5',
+      discrepancy_id: 'd',
+      event_id: 'd:open',
+      kind: 'K',
+      status: 'open',
+      flow: 'f',
+      account_id: 'a',
+      wallet: 'w',
+      currency: 'USD',
+      token_key: 't',
+      bank_leg_id: 'b',
+      chain_leg_id: '',
+      reason: 'r',
+      event_time: 1,
+      recorded_at: 2,
     };
     const projected = projectRow('discrepancy_events', row);
     expect(Object.keys(projected)).toEqual(Object.keys(FACT_COLUMNS.discrepancy_events));

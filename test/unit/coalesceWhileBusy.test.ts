@@ -24,9 +24,15 @@ describe('coalesceWhileBusy', () => {
     expect(calls.map((c) => c.batch)).toEqual([[1, 2]]);
     calls[0]!.release();
     await tick();
-    expect(calls.map((c) => c.batch)).toEqual([[1, 2], [3, 4, 5, 6]]);
+    expect(calls.map((c) => c.batch)).toEqual([
+      [1, 2],
+      [3, 4, 5, 6],
+    ]);
     calls[1]!.release();
-    expect(await out).toEqual([[1, 2], [3, 4, 5, 6]]);
+    expect(await out).toEqual([
+      [1, 2],
+      [3, 4, 5, 6],
+    ]);
   });
 
   it('never merges beyond maxItems, but takes a single larger batch whole', async () => {
@@ -48,7 +54,13 @@ describe('coalesceWhileBusy', () => {
 
   it('propagates a failure of the project', async () => {
     const input = new Subject<number[]>();
-    const out = lastValueFrom(input.pipe(coalesceWhileBusy(10, async () => { throw new Error('boom'); })));
+    const out = lastValueFrom(
+      input.pipe(
+        coalesceWhileBusy(10, async () => {
+          throw new Error('boom');
+        }),
+      ),
+    );
     input.next([1]);
     await expect(out).rejects.toThrow('boom');
   });

@@ -10,7 +10,11 @@ import { clearRegisteredSecrets, redactText } from '../../src/lib/redact.js';
 
 afterEach(() => clearRegisteredSecrets());
 const dir = mkdtempSync(join(tmpdir(), 'recon-sec-'));
-const file = (name: string, text: string) => { const p = join(dir, name); writeFileSync(p, text); return p; };
+const file = (name: string, text: string) => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
 
 describe('NATS and Redis credentials and TLS in the configuration', () => {
   it('passes user/password from the environment to connect() and registers the password for redaction', () => {
@@ -21,7 +25,9 @@ describe('NATS and Redis credentials and TLS in the configuration', () => {
   });
 
   it('reads a token from a file and TLS files, with handshake-first', () => {
-    const ca = file('ca.pem', 'CA'); const cert = file('c.pem', 'C'); const key = file('k.pem', 'K');
+    const ca = file('ca.pem', 'CA');
+    const cert = file('c.pem', 'C');
+    const key = file('k.pem', 'K');
     const c = parseConfig({ nats: { auth: { token: { file: file('token', 'tok-from-file-9\n') } }, tls: { caFile: ca, certFile: cert, keyFile: key, handshakeFirst: true } } });
     expect(natsSecurityOptions(c.nats, { env: {} })).toEqual({ token: 'tok-from-file-9', tls: { caFile: ca, certFile: cert, keyFile: key, handshakeFirst: true } });
   });
@@ -42,7 +48,9 @@ describe('NATS and Redis credentials and TLS in the configuration', () => {
     expect(() => parseConfig({ nats: { tls: { certFile: 'c.pem' } } })).toThrow(/nats\.tls: certFile and keyFile go together/);
     const c = parseConfig({ nats: { tls: { caFile: join(dir, 'missing.pem') } } });
     expect(() => natsSecurityOptions(c.nats, { env: {} })).toThrow(ConfigError);
-    expect(() => natsSecurityOptions(parseConfig({ nats: { auth: { user: 'u', password: { env: 'UNSET' } } } }).nats, { env: {} })).toThrow(/nats\.auth\.password: environment variable UNSET is not set/);
+    expect(() => natsSecurityOptions(parseConfig({ nats: { auth: { user: 'u', password: { env: 'UNSET' } } } }).nats, { env: {} })).toThrow(
+      /nats\.auth\.password: environment variable UNSET is not set/,
+    );
   });
 
   it('gives ioredis the password and TLS (explicit, or from a rediss:// URL)', () => {
@@ -64,18 +72,37 @@ describe('NATS and Redis credentials and TLS in the configuration', () => {
 
 describe('check-config output', () => {
   it('prints no secret of any URL form or inline credential', () => {
-    const secrets = ['natsTok3n', 'natsPa55', 'redisPa55', 'wsPa55', '0123456789abcdef0123456789abcdef', 'AbCdEfGh_ijKLmnop-1234', 'qnHex0a1b2c3d4e5f60718293a4b5c6d7e8f9', 'inlinePw9', 'chPa55word', 'XXXXXXXXXXXXXXXXXXXXXXXX'];
-    const out = formatConfig(parseConfig({
-      nats: { servers: ['nats://natsTok3n@n1:4222', 'tls://daemon:natsPa55@n2:4222'], auth: { user: 'recon-daemon', password: 'inlinePw9' } },
-      redis: { url: 'rediss://default:redisPa55@redis:6380/0' },
-      clickhouse: { url: 'https://ch.example.com:8443', password: 'chPa55word' },
-      chains: [{
-        chainId: 1,
-        rpcUrls: ['https://mainnet.infura.io/v3/0123456789abcdef0123456789abcdef', 'https://eth-mainnet.g.alchemy.com/v2/AbCdEfGh_ijKLmnop-1234', 'https://a.quiknode.pro/qnHex0a1b2c3d4e5f60718293a4b5c6d7e8f9/'],
-        wsUrls: ['wss://u:wsPa55@eth.example.com/ws?apikey=k'],
-      }],
-      alerts: { slack: { webhooks: [{ name: 'ops', url: 'https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX' }] } },
-    }));
+    const secrets = [
+      'natsTok3n',
+      'natsPa55',
+      'redisPa55',
+      'wsPa55',
+      '0123456789abcdef0123456789abcdef',
+      'AbCdEfGh_ijKLmnop-1234',
+      'qnHex0a1b2c3d4e5f60718293a4b5c6d7e8f9',
+      'inlinePw9',
+      'chPa55word',
+      'XXXXXXXXXXXXXXXXXXXXXXXX',
+    ];
+    const out = formatConfig(
+      parseConfig({
+        nats: { servers: ['nats://natsTok3n@n1:4222', 'tls://daemon:natsPa55@n2:4222'], auth: { user: 'recon-daemon', password: 'inlinePw9' } },
+        redis: { url: 'rediss://default:redisPa55@redis:6380/0' },
+        clickhouse: { url: 'https://ch.example.com:8443', password: 'chPa55word' },
+        chains: [
+          {
+            chainId: 1,
+            rpcUrls: [
+              'https://mainnet.infura.io/v3/0123456789abcdef0123456789abcdef',
+              'https://eth-mainnet.g.alchemy.com/v2/AbCdEfGh_ijKLmnop-1234',
+              'https://a.quiknode.pro/qnHex0a1b2c3d4e5f60718293a4b5c6d7e8f9/',
+            ],
+            wsUrls: ['wss://u:wsPa55@eth.example.com/ws?apikey=k'],
+          },
+        ],
+        alerts: { slack: { webhooks: [{ name: 'ops', url: 'https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX' }] } },
+      }),
+    );
     for (const s of secrets) expect(out, s).not.toContain(s);
     expect(out).toContain('nats://***@n1:4222');
     expect(out).toContain('https://mainnet.infura.io/v3/***');

@@ -25,7 +25,9 @@ describe('docker-compose and nats.conf are closed by default', () => {
       expect(compose.services.nats!.environment![v[1]!], v[1]).toMatch(/^\$\{[A-Z_]+:\?/);
     }
     const generated = execFileSync('sh', [resolve(root, 'scripts/compose-secrets.sh')], { encoding: 'utf8' })
-      .trim().split('\n').map((l) => l.split('='));
+      .trim()
+      .split('\n')
+      .map((l) => l.split('='));
     expect(new Set(generated.map(([k]) => k))).toEqual(required);
     for (const [, v] of generated) expect(v!.length).toBeGreaterThanOrEqual(20);
   });

@@ -11,7 +11,17 @@ describe('depositTokenArtifact', () => {
 
   it('exposes the ERC-20 surface, owner mint/burn and the Minted reference event', () => {
     const names = depositTokenAbi.map((i) => ('name' in i ? `${i.type}:${i.name}` : i.type));
-    for (const n of ['function:mint', 'function:burn', 'function:mintWithReference', 'function:transfer', 'function:transferFrom', 'function:approve', 'function:decimals', 'event:Transfer', 'event:Minted']) {
+    for (const n of [
+      'function:mint',
+      'function:burn',
+      'function:mintWithReference',
+      'function:transfer',
+      'function:transferFrom',
+      'function:approve',
+      'function:decimals',
+      'event:Transfer',
+      'event:Minted',
+    ]) {
       expect(names).toContain(n);
     }
   });

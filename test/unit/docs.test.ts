@@ -16,13 +16,23 @@ const walk = (dir: string): string[] =>
 const docPages = walk('docs').filter((p) => p.endsWith('.md'));
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
-const slug = (heading: string) => heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/ /g, '-');
+const slug = (heading: string) =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/ /g, '-');
 const anchorsOf = (markdown: string) =>
-  new Set(markdown.replace(/```[\s\S]*?```/g, '').split('\n').filter((l) => /^#{1,6} /.test(l)).map((l) => slug(l.replace(/^#+ /, ''))));
+  new Set(
+    markdown
+      .replace(/```[\s\S]*?```/g, '')
+      .split('\n')
+      .filter((l) => /^#{1,6} /.test(l))
+      .map((l) => slug(l.replace(/^#+ /, ''))),
+  );
 
 /** Relative Markdown links of a page: [text](target#anchor). */
-const linksOf = (markdown: string) =>
-  [...markdown.replace(/```[\s\S]*?```/g, '').matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!).filter((t) => !/^[a-z]+:/.test(t));
+const linksOf = (markdown: string) => [...markdown.replace(/```[\s\S]*?```/g, '').matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!).filter((t) => !/^[a-z]+:/.test(t));
 
 describe('README', () => {
   it('stays within 10,000 characters and shows how to run the demo and the tests', () => {
@@ -33,7 +43,10 @@ describe('README', () => {
 
   it('has a project layout that matches the tree: every src folder listed, every listed path present', () => {
     const layout = /## Project layout\n\n```\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
-    const listed = layout.split('\n').filter(Boolean).map((l) => l.split(/\s+/)[0]!.replace(/\/$/, ''));
+    const listed = layout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(/\s+/)[0]!.replace(/\/$/, ''));
     const srcDirs = walk('src').filter((p) => statSync(join(root, p)).isDirectory());
     expect(srcDirs.filter((d) => !listed.includes(d))).toEqual([]);
     expect(listed.filter((p) => !existsSync(join(root, p)))).toEqual([]);
@@ -55,7 +68,10 @@ describe('docs', () => {
       for (const target of linksOf(read(page))) {
         const [file = '', anchor] = target.split('#');
         const path = file ? relative(root, resolve(root, dirname(page), file)) : page;
-        if (!existsSync(join(root, path))) { broken.push(`${page}: ${target}`); continue; }
+        if (!existsSync(join(root, path))) {
+          broken.push(`${page}: ${target}`);
+          continue;
+        }
         if (anchor && !anchorsOf(read(path)).has(anchor)) broken.push(`${page}: ${target} (no such heading)`);
       }
     }
@@ -67,8 +83,7 @@ describe('docs', () => {
     const union = /export type DiscrepancyKind =([^;]+);/.exec(types)?.[1] ?? '';
     const kinds = [...union.matchAll(/'([A-Z_]+)'/g)].map((m) => m[1]!);
     expect(kinds.length).toBeGreaterThan(10);
-    const rules = (parse(read('deploy/prometheus/alerts.yml')) as { groups: { rules: { alert: string }[] }[] })
-      .groups.flatMap((g) => g.rules.map((r) => r.alert));
+    const rules = (parse(read('deploy/prometheus/alerts.yml')) as { groups: { rules: { alert: string }[] }[] }).groups.flatMap((g) => g.rules.map((r) => r.alert));
     expect(rules.length).toBeGreaterThan(10);
     const anchors = anchorsOf(read('docs/runbook.md'));
     expect([...kinds, ...rules].filter((name) => !anchors.has(slug(name)))).toEqual([]);

@@ -18,8 +18,7 @@ function importsOf(dir: string): { file: string; spec: string }[] {
 describe('the domain', () => {
   it('imports nothing but itself, the typed errors and pure libraries: no state, sinks, streams or I/O', () => {
     const allowedPackages = new Set(['zod', 'viem', 'node:crypto']);
-    const offending = importsOf('src/domain').filter(({ spec }) =>
-      spec.startsWith('.') ? !(spec.startsWith('./') || spec === '../lib/errors.js') : !allowedPackages.has(spec));
+    const offending = importsOf('src/domain').filter(({ spec }) => (spec.startsWith('.') ? !(spec.startsWith('./') || spec === '../lib/errors.js') : !allowedPackages.has(spec)));
     expect(offending).toEqual([]);
   });
 });

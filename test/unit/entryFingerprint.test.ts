@@ -5,14 +5,38 @@ import { factOfContentConflict } from '../../src/domain/outcomeFacts.js';
 import type { ChainEvent, LedgerEntry } from '../../src/domain/types.js';
 
 const entry = (over: Partial<LedgerEntry> = {}): LedgerEntry => ({
-  entryId: 'fee-1', accountId: 'ACC-1', direction: 'debit', amountMinor: 150n, currency: 'USD', exponent: 2,
-  bookingTime: 1_000, valueTime: 1_000, status: 'booked', txType: 'fee', endToEndId: 'E2E-1', remittance: 'Monthly fee',
-  tokenizationRef: null, schemaVersion: 2, ...over,
+  entryId: 'fee-1',
+  accountId: 'ACC-1',
+  direction: 'debit',
+  amountMinor: 150n,
+  currency: 'USD',
+  exponent: 2,
+  bookingTime: 1_000,
+  valueTime: 1_000,
+  status: 'booked',
+  txType: 'fee',
+  endToEndId: 'E2E-1',
+  remittance: 'Monthly fee',
+  tokenizationRef: null,
+  schemaVersion: 2,
+  ...over,
 });
 const event = (over: Partial<ChainEvent> = {}): ChainEvent => ({
-  eventId: '31337:0xb:0', chainId: 31337, token: '0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', blockNumber: 7n, blockHash: '0xb',
-  blockTime: 2_000, txHash: '0xt', logIndex: 0, kind: 'transfer', from: '0x1111111111111111111111111111111111111111',
-  to: '0x2222222222222222222222222222222222222222', value: 10n ** 18n, decimals: 18, reference: null, ...over,
+  eventId: '31337:0xb:0',
+  chainId: 31337,
+  token: '0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
+  blockNumber: 7n,
+  blockHash: '0xb',
+  blockTime: 2_000,
+  txHash: '0xt',
+  logIndex: 0,
+  kind: 'transfer',
+  from: '0x1111111111111111111111111111111111111111',
+  to: '0x2222222222222222222222222222222222222222',
+  value: 10n ** 18n,
+  decimals: 18,
+  reference: null,
+  ...over,
 });
 
 describe('ledgerEntryFingerprint', () => {
@@ -24,8 +48,12 @@ describe('ledgerEntryFingerprint', () => {
   });
 
   it.each<[string, Partial<LedgerEntry>]>([
-    ['amount', { amountMinor: 151n }], ['account', { accountId: 'ACC-2' }], ['direction', { direction: 'credit' }],
-    ['currency', { currency: 'EUR' }], ['tx type', { txType: 'transfer' }], ['end-to-end id', { endToEndId: 'E2E-2' }],
+    ['amount', { amountMinor: 151n }],
+    ['account', { accountId: 'ACC-2' }],
+    ['direction', { direction: 'credit' }],
+    ['currency', { currency: 'EUR' }],
+    ['tx type', { txType: 'transfer' }],
+    ['end-to-end id', { endToEndId: 'E2E-2' }],
     ['tokenization reference', { tokenizationRef: 'TOK-1' }],
   ])('differs when the %s differs', (_, over) => {
     expect(ledgerEntryFingerprint(entry(over))).not.toBe(ledgerEntryFingerprint(entry()));
@@ -48,14 +76,24 @@ describe('chainEventFingerprint', () => {
 describe('factOfContentConflict', () => {
   it('opens DUPLICATE keyed by the id and the new fingerprint, naming both fingerprints', () => {
     const f = factOfContentConflict({
-      id: 'bank:fee-1', first: 'aaaa', again: 'bbbb', says: 'fee debit of 175', eventTime: 1_000, now: 9_000,
+      id: 'bank:fee-1',
+      first: 'aaaa',
+      again: 'bbbb',
+      says: 'fee debit of 175',
+      eventTime: 1_000,
+      now: 9_000,
       fields: { account_id: 'ACC-1', currency: 'USD', expected_amount: '175' },
     });
     const row = f.row as DiscrepancyEventRow;
     expect(f.table).toBe('discrepancy_events');
     expect(row).toMatchObject({
-      discrepancy_id: 'DUPLICATE:bank:fee-1:bbbb', kind: 'DUPLICATE', status: 'open', account_id: 'ACC-1', bank_leg_id: 'bank:fee-1',
-      chain_leg_id: '', expected_amount: '175',
+      discrepancy_id: 'DUPLICATE:bank:fee-1:bbbb',
+      kind: 'DUPLICATE',
+      status: 'open',
+      account_id: 'ACC-1',
+      bank_leg_id: 'bank:fee-1',
+      chain_leg_id: '',
+      expected_amount: '175',
     });
     expect(row.reason).toContain('bbbb');
     expect(row.reason).toContain('first seen: aaaa');

@@ -1,23 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { createLedgerCodec } from '../../src/streams/ledgerCodec.js';
-import {
-  EXPECTED_OF_FAULT,
-  FAULT_KINDS,
-  generateTrafficPlan,
-  mulberry32,
-  type Step,
-  type TrafficOptions,
-} from '../../src/generator/index.js';
+import { EXPECTED_OF_FAULT, FAULT_KINDS, generateTrafficPlan, mulberry32, type Step, type TrafficOptions } from '../../src/generator/index.js';
 
 const signers = Array.from({ length: 9 }, (_, i) => ({ accountIndex: i + 1, address: `0x${String(i + 1).padStart(40, '0')}` }));
 const base: TrafficOptions = {
-  seed: 42, durationMs: 600_000, rate: 5, faultShare: 0.1, startTime: Date.UTC(2025, 0, 1), signers, idPrefix: 'T',
+  seed: 42,
+  durationMs: 600_000,
+  rate: 5,
+  faultShare: 0.1,
+  startTime: Date.UTC(2025, 0, 1),
+  signers,
+  idPrefix: 'T',
 };
 const SCALE = 10n ** 16n; // USD cents → 18-decimal base units
 
 describe('traffic generator', () => {
   it('mulberry32 is deterministic for a seed and differs across seeds', () => {
-    const a = mulberry32(1), b = mulberry32(1), c = mulberry32(2);
+    const a = mulberry32(1),
+      b = mulberry32(1),
+      c = mulberry32(2);
     const xs = [a(), a(), a()];
     expect([b(), b(), b()]).toEqual(xs);
     expect(c()).not.toEqual(xs[0]);
@@ -66,7 +67,7 @@ describe('traffic generator', () => {
     expect(new Set(msgIds).size).toBe(msgIds.length);
   });
 
-  it('mints the amount of the credit for every clean deposit, to the customer\'s wallet', () => {
+  it("mints the amount of the credit for every clean deposit, to the customer's wallet", () => {
     const plan = generateTrafficPlan(base);
     const walletOf = new Map(plan.customers.map((c) => [c.accountId, c.wallet]));
     const deposits = plan.scenarios.filter((s) => s.label.scenario === 'deposit' && (s.label.fault === null || s.label.fault === 'duplicate'));
@@ -113,13 +114,17 @@ describe('traffic generator', () => {
 
   it('keeps clean traffic balanced: per account, bank balance equals token balance', () => {
     const plan = generateTrafficPlan({ ...base, faultShare: 0 });
-    const bank = new Map<string, bigint>(), chain = new Map<string, bigint>();
+    const bank = new Map<string, bigint>(),
+      chain = new Map<string, bigint>();
     const add = (m: Map<string, bigint>, k: string, v: bigint) => m.set(k, (m.get(k) ?? 0n) + v);
     for (const s of plan.steps) {
       if (s.kind === 'posting' && s.posting.status === 'booked') add(bank, s.posting.accountId, s.posting.direction === 'credit' ? s.posting.amountMinor : -s.posting.amountMinor);
       if (s.kind === 'mint') add(chain, s.to, s.amount / SCALE);
       if (s.kind === 'burn') add(chain, s.from, -s.amount / SCALE);
-      if (s.kind === 'transfer') { add(chain, s.from, -s.amount / SCALE); add(chain, s.to, s.amount / SCALE); }
+      if (s.kind === 'transfer') {
+        add(chain, s.from, -s.amount / SCALE);
+        add(chain, s.to, s.amount / SCALE);
+      }
     }
     for (const m of plan.accountMappings) expect(bank.get(m.accountId) ?? 0n, m.accountId).toBe(chain.get(m.wallets[0]!) ?? 0n);
   });

@@ -22,8 +22,7 @@ function recordingWriter(failures = 0) {
   };
   return { writer, calls };
 }
-const counted = async (m: ReturnType<typeof createMetrics>, kind: string) =>
-  (await m.identityChanges.get()).values.find((v) => v.labels.kind === kind)?.value ?? 0;
+const counted = async (m: ReturnType<typeof createMetrics>, kind: string) => (await m.identityChanges.get()).values.find((v) => v.labels.kind === kind)?.value ?? 0;
 
 describe('identity change recorder', () => {
   it('writes every change as a suspect fact, counts only live ones', async () => {
@@ -31,7 +30,13 @@ describe('identity change recorder', () => {
     const metrics = createMetrics();
     const r = startIdentityChangeRecorder({ writer, log: pino({ level: 'silent' }), metrics, now: () => 42 });
     r.record([{ kind: 'linked', wallet: W1, from: null, to: 'A' }], { seq: 1, publishedAt: 10, live: false });
-    r.record([{ kind: 'moved', wallet: W1, from: 'A', to: 'B' }, { kind: 'linked', wallet: W2, from: null, to: 'B' }], { seq: 2, publishedAt: 20, live: true });
+    r.record(
+      [
+        { kind: 'moved', wallet: W1, from: 'A', to: 'B' },
+        { kind: 'linked', wallet: W2, from: null, to: 'B' },
+      ],
+      { seq: 2, publishedAt: 20, live: true },
+    );
     await r.flushed();
     const written = calls.flatMap((c) => c.facts);
     expect(written.map(factKey)).toEqual([`identity_changes:1:${W1}`, `identity_changes:2:${W1}`, `identity_changes:2:${W2}`]);
@@ -71,7 +76,13 @@ describe('identity change recorder', () => {
       },
     };
     const r = startIdentityChangeRecorder({ writer, log: pino({ level: 'silent' }), metrics: createMetrics(), now: () => 42, retryDelayMs: 60_000 });
-    r.record([{ kind: 'linked', wallet: W1, from: null, to: 'A' }, { kind: 'linked', wallet: W2, from: null, to: 'A' }], { seq: 3, publishedAt: 10, live: true });
+    r.record(
+      [
+        { kind: 'linked', wallet: W1, from: null, to: 'A' },
+        { kind: 'linked', wallet: W2, from: null, to: 'A' },
+      ],
+      { seq: 3, publishedAt: 10, live: true },
+    );
     await r.flushed();
     expect(stored).toEqual([`identity_changes:3:${W1}`]);
     expect(r.pending()).toBe(0);

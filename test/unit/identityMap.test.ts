@@ -75,18 +75,14 @@ describe('IdentityMap', () => {
 
   it('reports wallets dropped from an account as unlinked, and nothing for wallets that stay', () => {
     const m = seeded();
-    expect(m.setAccount({ accountId: 'acc-1', wallets: [B] })).toEqual([
-      { kind: 'unlinked', wallet: A.toLowerCase(), from: 'acc-1', to: null },
-    ]);
+    expect(m.setAccount({ accountId: 'acc-1', wallets: [B] })).toEqual([{ kind: 'unlinked', wallet: A.toLowerCase(), from: 'acc-1', to: null }]);
     expect(m.setAccount({ accountId: 'acc-1', wallets: [B.toUpperCase().replace('0X', '0x')] })).toEqual([]);
   });
 
   it('does not report a wallet moved away earlier as unlinked when its old account is re-mapped', () => {
     const m = seeded();
     m.setAccount({ accountId: 'acc-2', wallets: [B] });
-    expect(m.setAccount({ accountId: 'acc-1', wallets: [] })).toEqual([
-      { kind: 'unlinked', wallet: A.toLowerCase(), from: 'acc-1', to: null },
-    ]);
+    expect(m.setAccount({ accountId: 'acc-1', wallets: [] })).toEqual([{ kind: 'unlinked', wallet: A.toLowerCase(), from: 'acc-1', to: null }]);
   });
 
   it('answers the currency exponent through the function it was given', () => {

@@ -164,9 +164,7 @@ describe('ledgerCodec: DecodeError', () => {
   });
 
   it('DecodeError when the header is not ledger-posting/<version>', () => {
-    expect(decodeError(() => codec.decode(bytes, { [SCHEMA_HEADER]: 'payments/2' })).shortMessage).toMatch(
-      /expected 'ledger-posting\/<version>'/,
-    );
+    expect(decodeError(() => codec.decode(bytes, { [SCHEMA_HEADER]: 'payments/2' })).shortMessage).toMatch(/expected 'ledger-posting\/<version>'/);
   });
 
   it('DecodeError when the bytes do not decode (invalid enum index)', () => {
@@ -235,9 +233,7 @@ describe('ledgerCodec: SchemaViolation', () => {
   });
 
   it('SchemaViolation for a bookingTime more than a day after now', () => {
-    expect(violation(() => roundTrip(posting({ bookingTime: NOW + DAY + 1 }))).shortMessage).toMatch(
-      /bookingTime .* is more than a day after now/,
-    );
+    expect(violation(() => roundTrip(posting({ bookingTime: NOW + DAY + 1 }))).shortMessage).toMatch(/bookingTime .* is more than a day after now/);
   });
 
   it('SchemaViolation for a valueTime more than a day after now (e.g. microseconds)', () => {
@@ -249,15 +245,11 @@ describe('ledgerCodec: SchemaViolation', () => {
   });
 
   it('SchemaViolation for a DEPOSIT that is a DEBIT', () => {
-    expect(violation(() => roundTrip(posting({ txType: 'deposit', direction: 'debit' }))).shortMessage).toMatch(
-      /a DEPOSIT must be a CREDIT/,
-    );
+    expect(violation(() => roundTrip(posting({ txType: 'deposit', direction: 'debit' }))).shortMessage).toMatch(/a DEPOSIT must be a CREDIT/);
   });
 
   it('SchemaViolation for a WITHDRAWAL that is a CREDIT', () => {
-    expect(violation(() => roundTrip(posting({ txType: 'withdrawal', direction: 'credit' }))).shortMessage).toMatch(
-      /a WITHDRAWAL must be a DEBIT/,
-    );
+    expect(violation(() => roundTrip(posting({ txType: 'withdrawal', direction: 'credit' }))).shortMessage).toMatch(/a WITHDRAWAL must be a DEBIT/);
   });
 
   it('marks decode and business failures permanent, for the dead-letter path', () => {
@@ -287,13 +279,25 @@ describe('ledgerCodec: validation at the door', () => {
     for (const f of schema.fields) if (f.name === 'bookingTime' || f.name === 'valueTime') f.type = 'long';
     const long = avro.types.LongType.__with({
       fromBuffer: (b: Buffer) => b.readBigInt64LE(),
-      toBuffer: (n: bigint) => { const b = Buffer.alloc(8); b.writeBigInt64LE(n); return b; },
-      fromJSON: BigInt, toJSON: String, isValid: (n: unknown) => typeof n === 'bigint', compare: () => 0,
+      toBuffer: (n: bigint) => {
+        const b = Buffer.alloc(8);
+        b.writeBigInt64LE(n);
+        return b;
+      },
+      fromJSON: BigInt,
+      toJSON: String,
+      isValid: (n: unknown) => typeof n === 'bigint',
+      compare: () => 0,
     });
     const type = avro.Type.forSchema(schema as avro.Schema, { registry: { long } });
     const bytes = type.toBuffer({
-      ...p, direction: p.direction.toUpperCase(), status: p.status.toUpperCase(), txType: p.txType.toUpperCase(), channel: 'core',
-      bookingTime: times.bookingTime ?? BigInt(p.bookingTime), valueTime: times.valueTime ?? BigInt(p.valueTime),
+      ...p,
+      direction: p.direction.toUpperCase(),
+      status: p.status.toUpperCase(),
+      txType: p.txType.toUpperCase(),
+      channel: 'core',
+      bookingTime: times.bookingTime ?? BigInt(p.bookingTime),
+      valueTime: times.valueTime ?? BigInt(p.valueTime),
     });
     return () => codec.decode(bytes, { [SCHEMA_HEADER]: 'ledger-posting/2' });
   }

@@ -92,7 +92,13 @@ describe('ledgerEntryToLeg', () => {
   });
 
   it('records fees, transfers and wrong-direction postings of a mapped account as unmatched', () => {
-    for (const [txType, direction] of [['fee', 'debit'], ['transfer', 'credit'], ['transfer', 'debit'], ['deposit', 'debit'], ['reversal', 'credit']] as const) {
+    for (const [txType, direction] of [
+      ['fee', 'debit'],
+      ['transfer', 'credit'],
+      ['transfer', 'debit'],
+      ['deposit', 'debit'],
+      ['reversal', 'credit'],
+    ] as const) {
       expect(ledgerEntryToLeg(entry({ txType, direction }), ids())).toEqual({ kind: 'unmatched' });
     }
   });
@@ -231,4 +237,3 @@ describe('signedMinorUnits', () => {
     expect(signedMinorUnits(7n, 0, 2)).toBe('700');
   });
 });
-

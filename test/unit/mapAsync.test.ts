@@ -6,7 +6,10 @@ import { mapAsync } from '../../src/operators/mapAsync.js';
 function deferred<T>() {
   let resolve!: (v: T) => void;
   let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej; });
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
   return { promise, resolve, reject };
 }
 const tick = () => new Promise((r) => setImmediate(r));
@@ -18,7 +21,15 @@ describe('mapAsync', () => {
     const out: string[] = [];
     let done = false;
     const src = new Subject<string>();
-    src.pipe(mapAsync((v) => { started.push(v); const d = deferred<string>(); pending.set(v, d); return d.promise; }, 2))
+    src
+      .pipe(
+        mapAsync((v) => {
+          started.push(v);
+          const d = deferred<string>();
+          pending.set(v, d);
+          return d.promise;
+        }, 2),
+      )
       .subscribe({ next: (v) => out.push(v), complete: () => (done = true) });
     for (const v of ['a', 'b', 'c', 'd']) src.next(v);
     src.complete();
@@ -41,8 +52,15 @@ describe('mapAsync', () => {
 
   it('maps every value of a long source exactly once', async () => {
     const n = 5_000;
-    const out = await firstValueFrom(from(Array.from({ length: n }, (_, i) => i)).pipe(
-      mapAsync(async (i) => { await tick(); return i * 2; }, 64), toArray()));
+    const out = await firstValueFrom(
+      from(Array.from({ length: n }, (_, i) => i)).pipe(
+        mapAsync(async (i) => {
+          await tick();
+          return i * 2;
+        }, 64),
+        toArray(),
+      ),
+    );
     expect(out).toHaveLength(n);
     expect(new Set(out).size).toBe(n);
     expect(out.reduce((s, x) => s + x, 0)).toBe(n * (n - 1));
@@ -50,11 +68,28 @@ describe('mapAsync', () => {
 
   it('errors when a project rejects, and starts nothing after unsubscribe', async () => {
     const err = new Error('boom');
-    await expect(firstValueFrom(from([1, 2]).pipe(mapAsync(async (v) => { if (v === 2) throw err; return v; }, 1), toArray()))).rejects.toBe(err);
+    await expect(
+      firstValueFrom(
+        from([1, 2]).pipe(
+          mapAsync(async (v) => {
+            if (v === 2) throw err;
+            return v;
+          }, 1),
+          toArray(),
+        ),
+      ),
+    ).rejects.toBe(err);
 
     const started: number[] = [];
     const d = deferred<number>();
-    const sub = from([1, 2, 3]).pipe(mapAsync((v) => { started.push(v); return d.promise; }, 1)).subscribe();
+    const sub = from([1, 2, 3])
+      .pipe(
+        mapAsync((v) => {
+          started.push(v);
+          return d.promise;
+        }, 1),
+      )
+      .subscribe();
     sub.unsubscribe();
     d.resolve(1);
     await tick();

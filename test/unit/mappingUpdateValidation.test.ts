@@ -59,7 +59,10 @@ describe('mapping update validation at the door', () => {
 
 describe('identity_changes facts', () => {
   it('derive their id from the mapping stream seq and the wallet, so replays yield the same facts', () => {
-    const changes = [{ kind: 'moved' as const, wallet: W, from: 'A', to: 'B' }, { kind: 'unlinked' as const, wallet: '0x01', from: 'B', to: null }];
+    const changes = [
+      { kind: 'moved' as const, wallet: W, from: 'A', to: 'B' },
+      { kind: 'unlinked' as const, wallet: '0x01', from: 'B', to: null },
+    ];
     const first = identityChangeFacts(changes, { seq: 7, publishedAt: 1_000 }, 5_000);
     const replay = identityChangeFacts(changes, { seq: 7, publishedAt: 1_000 }, 9_000);
     expect(first.map(factKey)).toEqual([`identity_changes:7:${W}`, 'identity_changes:7:0x01']);

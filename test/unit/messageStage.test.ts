@@ -13,8 +13,19 @@ import { fakeMsg, type FakeMsg } from '../support/fakeMessages.js';
 const WALLET = '0x00000000000000000000000000000000000a11ce';
 const codec = createLedgerCodec();
 const posting = (id: string, over: Partial<LedgerPosting> = {}): LedgerPosting => ({
-  entryId: id, accountId: 'ACC-1', direction: 'credit', amountMinor: 1_000n, currency: 'USD', bookingTime: Date.now(), valueTime: Date.now(),
-  status: 'booked', txType: 'deposit', endToEndId: null, remittance: null, tokenizationRef: null, ...over,
+  entryId: id,
+  accountId: 'ACC-1',
+  direction: 'credit',
+  amountMinor: 1_000n,
+  currency: 'USD',
+  bookingTime: Date.now(),
+  valueTime: Date.now(),
+  status: 'booked',
+  txType: 'deposit',
+  endToEndId: null,
+  remittance: null,
+  tokenizationRef: null,
+  ...over,
 });
 
 /** A delivered ledger message carrying `p` (or raw bytes), on delivery `deliveryCount`. */
@@ -44,17 +55,24 @@ function stage(o: { fail?: (legId: string) => Error | undefined; poison?: Poison
   const fingerprints = {
     async check(id: string, fp: string): Promise<FingerprintCheck> {
       const first = contents.get(id);
-      if (first === undefined) { contents.set(id, fp); return { t: 'new' }; }
+      if (first === undefined) {
+        contents.set(id, fp);
+        return { t: 'new' };
+      }
       return first === fp ? { t: 'same' } : { t: 'conflict', first, seenBefore: false };
     },
   } as unknown as EntryFingerprints;
   const identities = new IdentityMap(currencyExponent, { accounts: [{ accountId: 'ACC-1', wallets: [WALLET] }], tokens: [] });
   const ctx: MessageStageContext = {
-    ledgerCodec: codec, identities, store, fingerprints, unmappedPolicy: 'discrepancy', log: pino({ level: 'silent' }),
+    ledgerCodec: codec,
+    identities,
+    store,
+    fingerprints,
+    unmappedPolicy: 'discrepancy',
+    log: pino({ level: 'silent' }),
     ...(o.poison && { poison: o.poison }),
   };
-  const run = (msgs: FakeMsg[]): Promise<Processed[]> =>
-    firstValueFrom(from(msgs.map((msg) => ({ msg, source: 'ledger' as const }))).pipe(messageStage(ctx), toArray()));
+  const run = (msgs: FakeMsg[]): Promise<Processed[]> => firstValueFrom(from(msgs.map((msg) => ({ msg, source: 'ledger' as const }))).pipe(messageStage(ctx), toArray()));
   return { run, parked };
 }
 

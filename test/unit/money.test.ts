@@ -109,10 +109,7 @@ describe('parseDecimalToMinor', () => {
     expect(() => parseDecimalToMinor('1.5', 0)).toThrow(SchemaViolation);
   });
 
-  it.each(['', ' 1.00', '1e3', '.5', '1.', '1,000.00', '+1', '0x10', 'NaN', '--1'])(
-    'throws SchemaViolation for the malformed amount %j',
-    (text) => {
-      expect(() => parseDecimalToMinor(text, 2)).toThrow(SchemaViolation);
-    },
-  );
+  it.each(['', ' 1.00', '1e3', '.5', '1.', '1,000.00', '+1', '0x10', 'NaN', '--1'])('throws SchemaViolation for the malformed amount %j', (text) => {
+    expect(() => parseDecimalToMinor(text, 2)).toThrow(SchemaViolation);
+  });
 });

@@ -38,7 +38,11 @@ describe('redactText', () => {
   it('redacts every URL in an error message, a stack or a JSON log line', () => {
     const viemError = `HTTP request failed.\n\nURL: https://mainnet.infura.io/v3/${INFURA_KEY}\nRequest body: {"method":"eth_blockNumber"}`;
     expect(redactText(viemError)).not.toContain(INFURA_KEY);
-    const line = JSON.stringify({ msg: 'rpc failed', err: { message: `fetch wss://eth-mainnet.g.alchemy.com/v2/${ALCHEMY_KEY} failed`, url: `nats://n4ts-t0ken@host:4222` }, routing_key: 'abcdefghijklmnopqrstuvwxyz012345' });
+    const line = JSON.stringify({
+      msg: 'rpc failed',
+      err: { message: `fetch wss://eth-mainnet.g.alchemy.com/v2/${ALCHEMY_KEY} failed`, url: `nats://n4ts-t0ken@host:4222` },
+      routing_key: 'abcdefghijklmnopqrstuvwxyz012345',
+    });
     const out = redactText(line);
     for (const s of [ALCHEMY_KEY, 'n4ts-t0ken', 'abcdefghijklmnopqrstuvwxyz012345']) expect(out).not.toContain(s);
     expect(() => JSON.parse(out)).not.toThrow();
@@ -56,7 +60,13 @@ describe('secrets never leave', () => {
       nats: { servers: ['nats://recon:s3cr3t-pass@nats-1:4222', 'nats://n4ts-t0ken@nats-2:4222'] },
       redis: { url: 'rediss://default:s3cr3t-pass@redis:6380' },
       clickhouse: { url: 'https://ch:8443', password: 's3cr3t-pass' },
-      chains: [{ chainId: 1, rpcUrls: [`https://mainnet.infura.io/v3/${INFURA_KEY}`, 'https://snowy-wild.quiknode.pro/qnkey0123456789abcdef0123/'], wsUrls: [`wss://eth-mainnet.g.alchemy.com/v2/${ALCHEMY_KEY}`] }],
+      chains: [
+        {
+          chainId: 1,
+          rpcUrls: [`https://mainnet.infura.io/v3/${INFURA_KEY}`, 'https://snowy-wild.quiknode.pro/qnkey0123456789abcdef0123/'],
+          wsUrls: [`wss://eth-mainnet.g.alchemy.com/v2/${ALCHEMY_KEY}`],
+        },
+      ],
     });
     const printed = JSON.stringify(redactConfig(config), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
     for (const s of SECRETS) expect(printed).not.toContain(s);
@@ -64,7 +74,12 @@ describe('secrets never leave', () => {
 
   it('the daemon logger writes no secret, whatever field or error carries it', () => {
     const lines: string[] = [];
-    const dest = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+    const dest = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    });
     const log = createLogger({ level: 'info', redactAccounts: false, redactPaths: [] }, { destination: dest as never });
     log.error({ err: new Error(`HTTP request failed. URL: https://mainnet.infura.io/v3/${INFURA_KEY}`) }, 'chain: rpc failed');
     log.warn({ rpc: `wss://eth-mainnet.g.alchemy.com/v2/${ALCHEMY_KEY}` }, `retrying nats://n4ts-t0ken@nats-2:4222`);
@@ -107,7 +122,8 @@ describe('redactUrl: every form', () => {
   });
 
   it('leaves URLs without secrets as they are', () => {
-    for (const u of ['http://127.0.0.1:8545', 'nats://127.0.0.1:4222', 'redis://127.0.0.1:6379', 'https://etherscan.io/tx/0x5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060']) expect(redactUrl(u)).toBe(u);
+    for (const u of ['http://127.0.0.1:8545', 'nats://127.0.0.1:4222', 'redis://127.0.0.1:6379', 'https://etherscan.io/tx/0x5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060'])
+      expect(redactUrl(u)).toBe(u);
   });
 });
 

@@ -5,7 +5,7 @@ const o = { allowedLatenessMs: 5_000, ledgerIdleMs: 60_000 };
 const NOW = 1_000_000;
 
 describe('effectiveWatermarks', () => {
-  it('trails a busy ledger\'s latest booking time by the allowed lateness', () => {
+  it("trails a busy ledger's latest booking time by the allowed lateness", () => {
     const wm = effectiveWatermarks({ ledger: 900_000, ledgerSeenAt: NOW - 1_000, chain: 800_000, chainSeenAt: NOW }, o, NOW);
     expect(wm.forChainLegs).toBe(895_000);
   });

@@ -69,12 +69,21 @@ export function generateAmlDataset(o: AmlDatasetOptions): AmlDataset {
   let seq = 0;
 
   // Drafts: chain events get their block coordinates once everything is sorted by time.
-  type Draft = { time: number; posting?: Omit<LedgerPosting, 'bookingTime' | 'valueTime'>; chain?: { kind: 'mint' | 'burn' | 'transfer'; from: string; to: string; cents: bigint }; ref: { id?: string } };
+  type Draft = {
+    time: number;
+    posting?: Omit<LedgerPosting, 'bookingTime' | 'valueTime'>;
+    chain?: { kind: 'mint' | 'burn' | 'transfer'; from: string; to: string; cents: bigint };
+    ref: { id?: string };
+  };
   const drafts: Draft[] = [];
   const posting = (time: number, accountId: string, direction: 'credit' | 'debit', cents: bigint, txType: 'deposit' | 'withdrawal' | 'transfer') => {
     const entryId = `AML-${o.seed}-${++seq}`;
     const ref = { id: `bank:${entryId}` };
-    drafts.push({ time, ref, posting: { entryId, accountId, direction, amountMinor: cents, currency: 'USD', status: 'booked', txType, endToEndId: `E2E-${entryId}`, remittance: null, tokenizationRef: null } });
+    drafts.push({
+      time,
+      ref,
+      posting: { entryId, accountId, direction, amountMinor: cents, currency: 'USD', status: 'booked', txType, endToEndId: `E2E-${entryId}`, remittance: null, tokenizationRef: null },
+    });
     return ref;
   };
   const chain = (time: number, kind: 'mint' | 'burn' | 'transfer', from: string, to: string, cents: bigint) => {
@@ -85,7 +94,10 @@ export function generateAmlDataset(o: AmlDatasetOptions): AmlDataset {
   const deposit = (time: number, c: Customer, cents: bigint) => [posting(time, c.accountId, 'credit', cents, 'deposit'), chain(time + 120_000, 'mint', ZERO, c.wallets[0]!, cents)];
   const withdraw = (time: number, c: Customer, cents: bigint) => [chain(time, 'burn', c.wallets[0]!, ZERO, cents), posting(time + 120_000, c.accountId, 'debit', cents, 'withdrawal')];
 
-  interface Customer { accountId: string; wallets: string[] }
+  interface Customer {
+    accountId: string;
+    wallets: string[];
+  }
   const customers: Customer[] = [];
   const newCustomer = (label: string, twoWallets = false): Customer => {
     const c = { accountId: `ACC-${label}`, wallets: [addr(`${o.seed}:${label}:w1`), ...(twoWallets ? [addr(`${o.seed}:${label}:w2`)] : [])] };
@@ -141,64 +153,133 @@ export function generateAmlDataset(o: AmlDatasetOptions): AmlDataset {
   for (let i = 0; i < per; i++) {
     const t = late();
     // Large value.
-    { const c = subject(`LV${i}`); add('large_value', true, `${c.accountId} deposits ≥ 10,000`, deposit(t, c, between(10_000, 25_000))); }
+    {
+      const c = subject(`LV${i}`);
+      add('large_value', true, `${c.accountId} deposits ≥ 10,000`, deposit(t, c, between(10_000, 25_000)));
+    }
     // Structuring.
-    { const c = subject(`ST${i}`); const n = rnd.int(3, 4); const refs = [];
+    {
+      const c = subject(`ST${i}`);
+      const n = rnd.int(3, 4);
+      const refs = [];
       for (let k = 0; k < n; k++) refs.push(...deposit(t + k * rnd.int(3, 6) * H, c, between(8_200, 9_900)).slice(0, 1));
-      add('structuring', true, `${c.accountId}: ${n} deposits just below 10,000 within a day`, refs); }
+      add('structuring', true, `${c.accountId}: ${n} deposits just below 10,000 within a day`, refs);
+    }
     // Pass-through.
-    { const c = subject(`PT${i}`); const inCents = between(6_000, 9_000);
+    {
+      const c = subject(`PT${i}`);
+      const inCents = between(6_000, 9_000);
       const refs = [deposit(t, c, inCents)[0]!, chain(t + rnd.int(2, 4) * H, 'transfer', c.wallets[0]!, external(), (inCents * BigInt(rnd.int(85, 95))) / 100n)];
-      add('pass_through', true, `${c.accountId}: deposit moved out within hours`, refs); }
+      add('pass_through', true, `${c.accountId}: deposit moved out within hours`, refs);
+    }
     // Velocity: a burst of payments to a few counterparties.
-    { const c = subject(`VE${i}`); const n = rnd.int(18, 25); const to = [external(), external(), external()]; const refs = [];
+    {
+      const c = subject(`VE${i}`);
+      const n = rnd.int(18, 25);
+      const to = [external(), external(), external()];
+      const refs = [];
       for (let k = 0; k < n; k++) refs.push(chain(t + k * 20 * 60_000, 'transfer', c.wallets[0]!, rnd.pick(to), amount(100, 400)));
-      add('velocity', true, `${c.accountId}: ${n} payments in a day`, refs); }
+      add('velocity', true, `${c.accountId}: ${n} payments in a day`, refs);
+    }
     // Fan-out.
-    { const c = subject(`FO${i}`); const n = rnd.int(11, 14); const refs = [];
+    {
+      const c = subject(`FO${i}`);
+      const n = rnd.int(11, 14);
+      const refs = [];
       for (let k = 0; k < n; k++) refs.push(chain(t + k * rnd.int(40, 80) * 60_000, 'transfer', c.wallets[0]!, external(), between(300, 900)));
-      add('fan_out', true, `${c.accountId} pays ${n} new counterparties within a day`, refs); }
+      add('fan_out', true, `${c.accountId} pays ${n} new counterparties within a day`, refs);
+    }
     // Fan-in.
-    { const c = subject(`FI${i}`); const n = rnd.int(11, 14); const refs = [];
+    {
+      const c = subject(`FI${i}`);
+      const n = rnd.int(11, 14);
+      const refs = [];
       for (let k = 0; k < n; k++) refs.push(chain(t + k * rnd.int(40, 80) * 60_000, 'transfer', external(), c.wallets[0]!, between(300, 900)));
-      add('fan_in', true, `${n} new counterparties pay ${c.accountId} within a day`, refs); }
+      add('fan_in', true, `${n} new counterparties pay ${c.accountId} within a day`, refs);
+    }
     // Cycle through 2 to 4 hops.
-    { const c = subject(`CY${i}`); const hops = 2 + (i % 3); const refs = []; let v = between(2_000, 8_000); let time = t;
+    {
+      const c = subject(`CY${i}`);
+      const hops = 2 + (i % 3);
+      const refs = [];
+      let v = between(2_000, 8_000);
+      let time = t;
       const path = [c.wallets[0]!, ...Array.from({ length: hops - 1 }, () => external()), c.wallets[0]!];
-      for (let k = 0; k < hops; k++) { refs.push(chain(time, 'transfer', path[k]!, path[k + 1]!, v)); v = (v * BigInt(rnd.int(96, 99))) / 100n; time += rnd.int(6, 36) * H; }
-      add('cycle', true, `value returns to ${c.accountId} through ${hops} hops`, refs); }
+      for (let k = 0; k < hops; k++) {
+        refs.push(chain(time, 'transfer', path[k]!, path[k + 1]!, v));
+        v = (v * BigInt(rnd.int(96, 99))) / 100n;
+        time += rnd.int(6, 36) * H;
+      }
+      add('cycle', true, `value returns to ${c.accountId} through ${hops} hops`, refs);
+    }
     // Watch list.
-    { const c = subject(`WL${i}`); const s = watchlist[i]!;
+    {
+      const c = subject(`WL${i}`);
+      const s = watchlist[i]!;
       const refs = [i % 2 === 0 ? chain(t, 'transfer', s, c.wallets[0]!, amount(50, 2_000)) : chain(t, 'transfer', c.wallets[0]!, s, amount(50, 2_000))];
-      add('watchlist', true, `${c.accountId} ${i % 2 === 0 ? 'receives from' : 'pays'} a watch-listed address`, refs); }
+      add('watchlist', true, `${c.accountId} ${i % 2 === 0 ? 'receives from' : 'pays'} a watch-listed address`, refs);
+    }
     // Dormant: active in the first ten days only, then a large deposit 95+ days later.
-    { const c = newCustomer(`DO${i}`); ordinary(c, 0, 10, 1);
-      add('dormant', true, `${c.accountId} silent for 95+ days, then deposits`, deposit(start + rnd.int(106, days - 2) * D + 10 * H, c, between(6_000, 9_000)).slice(0, 1)); }
+    {
+      const c = newCustomer(`DO${i}`);
+      ordinary(c, 0, 10, 1);
+      add('dormant', true, `${c.accountId} silent for 95+ days, then deposits`, deposit(start + rnd.int(106, days - 2) * D + 10 * H, c, between(6_000, 9_000)).slice(0, 1));
+    }
   }
 
   for (let i = 0; i < nearCount; i++) {
     const t = late();
-    { const c = subject(`nLV${i}`); add('large_value', false, 'deposit of 9,999.99', deposit(t, c, 999_999n)); }
-    { const c = subject(`nST${i}`); const refs = [];
+    {
+      const c = subject(`nLV${i}`);
+      add('large_value', false, 'deposit of 9,999.99', deposit(t, c, 999_999n));
+    }
+    {
+      const c = subject(`nST${i}`);
+      const refs = [];
       for (const dt of [0, 14 * H, 24 * H + 60_000]) refs.push(...deposit(t + dt, c, between(8_200, 9_900)).slice(0, 1));
-      add('structuring', false, 'three near-threshold deposits spread over just over a day', refs); }
-    { const c = subject(`nPT${i}`); const inCents = between(6_000, 9_000);
-      add('pass_through', false, 'deposit, 60% moved out', [deposit(t, c, inCents)[0]!, chain(t + 3 * H, 'transfer', c.wallets[0]!, external(), (inCents * 60n) / 100n)]); }
-    { const c = subject(`nVE${i}`); const refs = []; const to = external();
+      add('structuring', false, 'three near-threshold deposits spread over just over a day', refs);
+    }
+    {
+      const c = subject(`nPT${i}`);
+      const inCents = between(6_000, 9_000);
+      add('pass_through', false, 'deposit, 60% moved out', [deposit(t, c, inCents)[0]!, chain(t + 3 * H, 'transfer', c.wallets[0]!, external(), (inCents * 60n) / 100n)]);
+    }
+    {
+      const c = subject(`nVE${i}`);
+      const refs = [];
+      const to = external();
       for (let k = 0; k < 12; k++) refs.push(chain(t + k * 30 * 60_000, 'transfer', c.wallets[0]!, to, amount(100, 400)));
-      add('velocity', false, '12 payments in a day (under the floor)', refs); }
-    { const c = subject(`nFO${i}`); const refs = [];
+      add('velocity', false, '12 payments in a day (under the floor)', refs);
+    }
+    {
+      const c = subject(`nFO${i}`);
+      const refs = [];
       for (let k = 0; k < 8; k++) refs.push(chain(t + k * H, 'transfer', c.wallets[0]!, external(), between(300, 900)));
-      add('fan_out', false, '8 counterparties', refs); }
-    { const c = subject(`nFI${i}`); const refs = [];
+      add('fan_out', false, '8 counterparties', refs);
+    }
+    {
+      const c = subject(`nFI${i}`);
+      const refs = [];
       for (let k = 0; k < 8; k++) refs.push(chain(t + k * H, 'transfer', external(), c.wallets[0]!, between(300, 900)));
-      add('fan_in', false, '8 payers', refs); }
-    { const c = subject(`nCY${i}`, true); const v = between(2_000, 8_000);
-      add('cycle', false, 'value round-trips through the customer\'s own wallets', [
-        chain(t, 'transfer', c.wallets[0]!, c.wallets[1]!, v), chain(t + 6 * H, 'transfer', c.wallets[1]!, c.wallets[0]!, v)]); }
-    { const c = subject(`nWL${i}`); add('watchlist', false, 'a payment to an address not on the list', [chain(t, 'transfer', c.wallets[0]!, external(), amount(50, 2_000))]); }
-    { const c = newCustomer(`nDO${i}`); ordinary(c, 0, 10, 1);
-      add('dormant', false, 'silent 95+ days, then a deposit of 3,000', deposit(start + rnd.int(106, days - 2) * D + 10 * H, c, 300_000n).slice(0, 1)); }
+      add('fan_in', false, '8 payers', refs);
+    }
+    {
+      const c = subject(`nCY${i}`, true);
+      const v = between(2_000, 8_000);
+      add('cycle', false, "value round-trips through the customer's own wallets", [
+        chain(t, 'transfer', c.wallets[0]!, c.wallets[1]!, v),
+        chain(t + 6 * H, 'transfer', c.wallets[1]!, c.wallets[0]!, v),
+      ]);
+    }
+    {
+      const c = subject(`nWL${i}`);
+      add('watchlist', false, 'a payment to an address not on the list', [chain(t, 'transfer', c.wallets[0]!, external(), amount(50, 2_000))]);
+    }
+    {
+      const c = newCustomer(`nDO${i}`);
+      ordinary(c, 0, 10, 1);
+      add('dormant', false, 'silent 95+ days, then a deposit of 3,000', deposit(start + rnd.int(106, days - 2) * D + 10 * H, c, 300_000n).slice(0, 1));
+    }
   }
 
   // Order by time and give chain events their block coordinates (one block per event).
@@ -208,16 +289,34 @@ export function generateAmlDataset(o: AmlDatasetOptions): AmlDataset {
     const blockHash = `0x${createHash('sha256').update(`${o.seed}:block:${i}`).digest('hex')}`;
     const c = d.chain!;
     const event: ChainEvent = {
-      eventId: `${chainId}:${blockHash}:0`, chainId, token, blockNumber: BigInt(i + 1), blockHash, blockTime: d.time,
-      txHash: `0x${createHash('sha256').update(`${o.seed}:tx:${i}`).digest('hex')}`, logIndex: 0, kind: c.kind, from: c.from, to: c.to,
-      value: usd(c.cents), decimals, reference: null,
+      eventId: `${chainId}:${blockHash}:0`,
+      chainId,
+      token,
+      blockNumber: BigInt(i + 1),
+      blockHash,
+      blockTime: d.time,
+      txHash: `0x${createHash('sha256').update(`${o.seed}:tx:${i}`).digest('hex')}`,
+      logIndex: 0,
+      kind: c.kind,
+      from: c.from,
+      to: c.to,
+      value: usd(c.cents),
+      decimals,
+      reference: null,
     };
     d.ref.id = `chain:${event.eventId}`;
     return { t: 'chain', event };
   });
   return {
-    startTime: start, endTime: start + days * D, chainId, token, decimals, currency: 'USD',
-    accounts: customers.map((c) => ({ accountId: c.accountId, wallets: c.wallets })), watchlist, events,
+    startTime: start,
+    endTime: start + days * D,
+    chainId,
+    token,
+    decimals,
+    currency: 'USD',
+    accounts: customers.map((c) => ({ accountId: c.accountId, wallets: c.wallets })),
+    watchlist,
+    events,
     instances: instances.map(({ refs, ...x }) => ({ ...x, eventIds: refs.map((r) => r.id!) })),
   };
 }

@@ -28,9 +28,13 @@ export function scoreAlerts(instances: readonly TypologyInstance[], alerts: read
     const truePositives = mine.filter((a) => positives.some((i) => hits(i, a))).length;
     const detected = positives.filter((i) => mine.some((a) => hits(i, a))).length;
     return {
-      typology, instances: positives.length, detected, nearMisses: near.length,
+      typology,
+      instances: positives.length,
+      detected,
+      nearMisses: near.length,
       nearMissesRaised: near.filter((i) => mine.some((a) => hits(i, a))).length,
-      alerts: mine.length, truePositives,
+      alerts: mine.length,
+      truePositives,
       precision: mine.length ? truePositives / mine.length : null,
       recall: positives.length ? detected / positives.length : null,
     };
@@ -42,7 +46,9 @@ export function formatScores(scores: readonly TypologyScore[]): string {
   const pct = (x: number | null) => (x === null ? '   n/a' : `${(x * 100).toFixed(1).padStart(5)}%`);
   const lines = ['typology       instances  detected  near-misses raised  alerts  TP   precision  recall'];
   for (const s of scores) {
-    lines.push(`${s.typology.padEnd(14)} ${String(s.instances).padStart(9)} ${String(s.detected).padStart(9)} ${`${s.nearMisses}`.padStart(12)} ${String(s.nearMissesRaised).padStart(6)} ${String(s.alerts).padStart(7)} ${String(s.truePositives).padStart(3)}   ${pct(s.precision)}   ${pct(s.recall)}`);
+    lines.push(
+      `${s.typology.padEnd(14)} ${String(s.instances).padStart(9)} ${String(s.detected).padStart(9)} ${`${s.nearMisses}`.padStart(12)} ${String(s.nearMissesRaised).padStart(6)} ${String(s.alerts).padStart(7)} ${String(s.truePositives).padStart(3)}   ${pct(s.precision)}   ${pct(s.recall)}`,
+    );
   }
   return lines.join('\n');
 }

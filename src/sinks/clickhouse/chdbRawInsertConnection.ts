@@ -10,9 +10,16 @@ const RAW_FORMATS = new Set(['JSONEachRow', 'JSONCompactEachRow', 'CSV', 'CSVWit
 
 /** Settings with no meaning to an embedded engine (chdb's own connection drops them too). */
 const HTTP_ONLY_SETTINGS = new Set([
-  'wait_end_of_query', 'send_progress_in_http_headers', 'http_response_buffer_size', 'http_headers_progress_interval_ms',
-  'http_send_progress_interval_ms', 'enable_http_compression', 'http_zlib_compression_level', 'http_response_compression_method',
-  'http_native_compression_disable_checksumming_on_decompress', 'default_format',
+  'wait_end_of_query',
+  'send_progress_in_http_headers',
+  'http_response_buffer_size',
+  'http_headers_progress_interval_ms',
+  'http_send_progress_interval_ms',
+  'enable_http_compression',
+  'http_zlib_compression_level',
+  'http_response_compression_method',
+  'http_native_compression_disable_checksumming_on_decompress',
+  'default_format',
 ]);
 
 async function bodyBytes(values: string | Readable): Promise<Buffer> {
@@ -49,12 +56,26 @@ export function chdbRawInsertConnection(inner: ChdbConnection): Connection<Reada
     if (body.length === 0) return { query_id, response_headers: {}, http_status_code: 200 } as ConnInsertResult;
     try {
       const s = await inner.chdb.rawInsert({
-        table: m[1]!, format: m[3]! as 'JSONCompactEachRow', values: body, settings,
+        table: m[1]!,
+        format: m[3]! as 'JSONCompactEachRow',
+        values: body,
+        settings,
         ...(m[2] && { columns: m[2].split(',').map((c) => c.trim()) }),
       });
       return {
-        query_id, response_headers: {}, http_status_code: 200,
-        summary: { read_rows: '0', read_bytes: '0', written_rows: String(s.rowsWritten), written_bytes: String(s.bytesWritten), total_rows_to_read: '0', result_rows: '0', result_bytes: '0', elapsed_ns: String(Math.round(s.elapsed * 1e9)) },
+        query_id,
+        response_headers: {},
+        http_status_code: 200,
+        summary: {
+          read_rows: '0',
+          read_bytes: '0',
+          written_rows: String(s.rowsWritten),
+          written_bytes: String(s.bytesWritten),
+          total_rows_to_read: '0',
+          result_rows: '0',
+          result_bytes: '0',
+          elapsed_ns: String(Math.round(s.elapsed * 1e9)),
+        },
       } as ConnInsertResult;
     } catch (e) {
       const mapped = parseError(e instanceof Error && e.message ? e.message : String(e));

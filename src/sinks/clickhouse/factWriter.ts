@@ -108,32 +108,38 @@ export function createFactWriter(client: ClickHouseClient, database: string, opt
       // failure leaves some tables written: the retry of the same insert (same token) or the
       // redelivery (suspects) completes the others without doubling the ones already stored. The
       // write settles only once every insert has: a retry never overlaps an insert still running.
-      const settled = await Promise.allSettled(FACT_TABLES.map(async (table) => {
-        const group = byTable.get(table);
-        if (!group) return;
-        const suspectFacts = suspects ? [...group.entries()].filter(([k]) => suspects.has(k)).map(([, f]) => f) : [];
-        if (suspectFacts.length > 0) {
-          const stored = await storedKeys(table, suspectFacts);
-          for (const key of stored) if (group.delete(key)) skippedDuplicates++;
-        }
-        if (group.size === 0) return;
+      const settled = await Promise.allSettled(
+        FACT_TABLES.map(async (table) => {
+          const group = byTable.get(table);
+          if (!group) return;
+          const suspectFacts = suspects ? [...group.entries()].filter(([k]) => suspects.has(k)).map(([, f]) => f) : [];
+          if (suspectFacts.length > 0) {
+            const stored = await storedKeys(table, suspectFacts);
+            for (const key of stored) if (group.delete(key)) skippedDuplicates++;
+          }
+          if (group.size === 0) return;
 
-        // One serialisation per row, in factKey order (keys are unique within the group, so the
-        // order, and the token hashed over it, depends only on the set of rows).
-        const keys = [...group.keys()].sort();
-        const rows = keys.map((k) => compactRow(table, group.get(k)!.row));
-        const token = createHash('sha256').update(table).update('\n').update(rows.map((r) => JSON.stringify(r)).join('\n')).digest('hex');
-        await withRetry(`insert into ${table}`, () =>
-          client.insert({
-            table: `${database}.${table}`,
-            values: rows,
-            columns: COLUMN_NAMES[table],
-            format: 'JSONCompactEachRow',
-            clickhouse_settings: { insert_deduplication_token: token },
-          }),
-        );
-        inserted += rows.length;
-      }));
+          // One serialisation per row, in factKey order (keys are unique within the group, so the
+          // order, and the token hashed over it, depends only on the set of rows).
+          const keys = [...group.keys()].sort();
+          const rows = keys.map((k) => compactRow(table, group.get(k)!.row));
+          const token = createHash('sha256')
+            .update(table)
+            .update('\n')
+            .update(rows.map((r) => JSON.stringify(r)).join('\n'))
+            .digest('hex');
+          await withRetry(`insert into ${table}`, () =>
+            client.insert({
+              table: `${database}.${table}`,
+              values: rows,
+              columns: COLUMN_NAMES[table],
+              format: 'JSONCompactEachRow',
+              clickhouse_settings: { insert_deduplication_token: token },
+            }),
+          );
+          inserted += rows.length;
+        }),
+      );
       const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
       log?.debug({ inserted, skippedDuplicates }, 'clickhouse: facts written');
@@ -143,12 +149,8 @@ export function createFactWriter(client: ClickHouseClient, database: string, opt
 }
 
 /** Each table's columns in schema order, and which of them are Nullable (precomputed: hot path). */
-const COLUMN_NAMES = Object.fromEntries(
-  FACT_TABLES.map((t) => [t, Object.keys(FACT_COLUMNS[t]) as [string, ...string[]]]),
-) as Record<FactTable, [string, ...string[]]>;
-const NULLABLE = Object.fromEntries(
-  FACT_TABLES.map((t) => [t, Object.values(FACT_COLUMNS[t] as Record<string, string>).map((type) => type.startsWith('Nullable('))]),
-) as Record<FactTable, boolean[]>;
+const COLUMN_NAMES = Object.fromEntries(FACT_TABLES.map((t) => [t, Object.keys(FACT_COLUMNS[t]) as [string, ...string[]]])) as Record<FactTable, [string, ...string[]]>;
+const NULLABLE = Object.fromEntries(FACT_TABLES.map((t) => [t, Object.values(FACT_COLUMNS[t] as Record<string, string>).map((type) => type.startsWith('Nullable('))])) as Record<FactTable, boolean[]>;
 
 /**
  * The row as inserted: exactly the table's columns in schema order (so its JSON, and the token

@@ -217,8 +217,7 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 1,
     name: 'fact tables',
     // The original six, by name: a table added later gets its own migration (createFactTable).
-    statements: (db) => (['ledger_entries', 'chain_events', 'matches', 'discrepancy_events', 'balance_snapshots', 'dead_letters'] as const)
-      .map((t) => createFactTable(db, t)),
+    statements: (db) => (['ledger_entries', 'chain_events', 'matches', 'discrepancy_events', 'balance_snapshots', 'dead_letters'] as const).map((t) => createFactTable(db, t)),
   },
   {
     version: 2,
@@ -342,8 +341,15 @@ WHERE event_id NOT IN (SELECT event_id FROM ${db}.chain_event_retractions)`,
  */
 /** Tables and materialised views migration 7 creates. */
 export const DASHBOARD_ROLLUP_OBJECTS = [
-  'activity_1m', 'activity_1m_ledger_mv', 'activity_1m_chain_mv', 'matches_1m', 'matches_1m_mv',
-  'discrepancies_1m', 'discrepancies_1m_mv', 'balances_1m', 'balances_1m_mv',
+  'activity_1m',
+  'activity_1m_ledger_mv',
+  'activity_1m_chain_mv',
+  'matches_1m',
+  'matches_1m_mv',
+  'discrepancies_1m',
+  'discrepancies_1m_mv',
+  'balances_1m',
+  'balances_1m_mv',
 ] as const;
 
 export function dashboardRollups(db: string): string[] {
@@ -354,58 +360,89 @@ PARTITION BY toYYYYMM(minute)
 ORDER BY ${orderBy}`;
   const rollups: { table: string; views: { name: string; select: string }[] }[] = [
     {
-      table: table('activity_1m', `  minute DateTime('UTC'),
+      table: table(
+        'activity_1m',
+        `  minute DateTime('UTC'),
   source LowCardinality(String),
   currency LowCardinality(String),
   token_key LowCardinality(String),
-  ids AggregateFunction(uniqExact, String)`, '(source, currency, token_key, minute)'),
+  ids AggregateFunction(uniqExact, String)`,
+        '(source, currency, token_key, minute)',
+      ),
       views: [
-        { name: 'activity_1m_ledger_mv', select: `SELECT toStartOfMinute(booking_time) AS minute, 'ledger' AS source, currency, '' AS token_key, uniqExactState(entry_id) AS ids
-FROM ${db}.ledger_entries GROUP BY minute, currency` },
-        { name: 'activity_1m_chain_mv', select: `SELECT toStartOfMinute(block_time) AS minute, 'chain' AS source, '' AS currency, concat(toString(chain_id), ':', lower(token)) AS token_key, uniqExactState(event_id) AS ids
-FROM ${db}.chain_events GROUP BY minute, token_key` },
+        {
+          name: 'activity_1m_ledger_mv',
+          select: `SELECT toStartOfMinute(booking_time) AS minute, 'ledger' AS source, currency, '' AS token_key, uniqExactState(entry_id) AS ids
+FROM ${db}.ledger_entries GROUP BY minute, currency`,
+        },
+        {
+          name: 'activity_1m_chain_mv',
+          select: `SELECT toStartOfMinute(block_time) AS minute, 'chain' AS source, '' AS currency, concat(toString(chain_id), ':', lower(token)) AS token_key, uniqExactState(event_id) AS ids
+FROM ${db}.chain_events GROUP BY minute, token_key`,
+        },
       ],
     },
     {
-      table: table('matches_1m', `  minute DateTime('UTC'),
+      table: table(
+        'matches_1m',
+        `  minute DateTime('UTC'),
   flow LowCardinality(String),
   match_by LowCardinality(String),
   currency LowCardinality(String),
   token_key LowCardinality(String),
   late UInt8,
   ids AggregateFunction(uniqExact, String),
-  ttm AggregateFunction(quantilesTDigest(0.5, 0.95), Float64)`, '(currency, token_key, flow, match_by, late, minute)'),
+  ttm AggregateFunction(quantilesTDigest(0.5, 0.95), Float64)`,
+        '(currency, token_key, flow, match_by, late, minute)',
+      ),
       views: [
-        { name: 'matches_1m_mv', select: `SELECT toStartOfMinute(bank_time) AS minute, flow, match_by, currency, token_key, late,
+        {
+          name: 'matches_1m_mv',
+          select: `SELECT toStartOfMinute(bank_time) AS minute, flow, match_by, currency, token_key, late,
   uniqExactState(match_id) AS ids,
   quantilesTDigestState(0.5, 0.95)(abs(toUnixTimestamp64Milli(chain_time) - toUnixTimestamp64Milli(bank_time)) / 1000.0) AS ttm
-FROM ${db}.matches WHERE status = 'matched' GROUP BY minute, flow, match_by, currency, token_key, late` },
+FROM ${db}.matches WHERE status = 'matched' GROUP BY minute, flow, match_by, currency, token_key, late`,
+        },
       ],
     },
     {
-      table: table('discrepancies_1m', `  minute DateTime('UTC'),
+      table: table(
+        'discrepancies_1m',
+        `  minute DateTime('UTC'),
   kind LowCardinality(String),
   status LowCardinality(String),
   currency LowCardinality(String),
   token_key LowCardinality(String),
-  ids AggregateFunction(uniqExact, String)`, '(kind, status, currency, token_key, minute)'),
+  ids AggregateFunction(uniqExact, String)`,
+        '(kind, status, currency, token_key, minute)',
+      ),
       views: [
-        { name: 'discrepancies_1m_mv', select: `SELECT toStartOfMinute(event_time) AS minute, kind, status, currency, token_key, uniqExactState(discrepancy_id) AS ids
-FROM ${db}.discrepancy_events GROUP BY minute, kind, status, currency, token_key` },
+        {
+          name: 'discrepancies_1m_mv',
+          select: `SELECT toStartOfMinute(event_time) AS minute, kind, status, currency, token_key, uniqExactState(discrepancy_id) AS ids
+FROM ${db}.discrepancy_events GROUP BY minute, kind, status, currency, token_key`,
+        },
       ],
     },
     {
       // The last snapshot of each (scope, subject, currency) in each minute: balances over a year
       // are read at one point a minute at most, however often the reconciler runs.
-      table: table('balances_1m', `  minute DateTime('UTC'),
+      table: table(
+        'balances_1m',
+        `  minute DateTime('UTC'),
   scope LowCardinality(String),
   subject String,
   currency LowCardinality(String),
-  latest AggregateFunction(argMax, Tuple(Int256, Int256, Int256, Int256, Int256), DateTime64(3, 'UTC'))`, '(scope, currency, subject, minute)'),
+  latest AggregateFunction(argMax, Tuple(Int256, Int256, Int256, Int256, Int256), DateTime64(3, 'UTC'))`,
+        '(scope, currency, subject, minute)',
+      ),
       views: [
-        { name: 'balances_1m_mv', select: `SELECT toStartOfMinute(at) AS minute, scope, subject, currency,
+        {
+          name: 'balances_1m_mv',
+          select: `SELECT toStartOfMinute(at) AS minute, scope, subject, currency,
   argMaxState(tuple(bank_balance, chain_balance, onchain_reported, in_flight, unexplained), at) AS latest
-FROM ${db}.balance_snapshots GROUP BY minute, scope, subject, currency` },
+FROM ${db}.balance_snapshots GROUP BY minute, scope, subject, currency`,
+        },
       ],
     },
   ];

@@ -7,11 +7,7 @@ import { FACT_TABLES } from './migrations.js';
  * 64-bit and wider integers come back as decimal strings (see CLICKHOUSE_SETTINGS); DateTime64
  * columns as 'YYYY-MM-DD hh:mm:ss.sss' strings: select `toUnixTimestamp64Milli(col)` for epoch ms.
  */
-export async function queryRows<T>(
-  client: ClickHouseClient,
-  sql: string,
-  params: Record<string, unknown> = {},
-): Promise<T[]> {
+export async function queryRows<T>(client: ClickHouseClient, sql: string, params: Record<string, unknown> = {}): Promise<T[]> {
   const rs = await client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
   return rs.json<T>();
 }
@@ -25,18 +21,10 @@ function assertDatabase(db: string): void {
 }
 
 /** Rows in a fact table; `final: true` counts after ReplacingMergeTree collapsing (FINAL). */
-export async function countFacts(
-  client: ClickHouseClient,
-  db: string,
-  table: FactTable,
-  options: { final: boolean },
-): Promise<number> {
+export async function countFacts(client: ClickHouseClient, db: string, table: FactTable, options: { final: boolean }): Promise<number> {
   assertDatabase(db);
   assertTable(table);
-  const rows = await queryRows<{ n: string | number }>(
-    client,
-    `SELECT count() AS n FROM ${db}.${table}${options.final ? ' FINAL' : ''}`,
-  );
+  const rows = await queryRows<{ n: string | number }>(client, `SELECT count() AS n FROM ${db}.${table}${options.final ? ' FINAL' : ''}`);
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -65,11 +53,7 @@ export async function openDiscrepancies(client: ClickHouseClient, db: string): P
 }
 
 /** Number of discrepancies per kind, counting each discrepancy once with its latest status. */
-export async function discrepancyCountsByKind(
-  client: ClickHouseClient,
-  db: string,
-  options: { status?: 'open' | 'resolved' } = {},
-): Promise<Record<string, number>> {
+export async function discrepancyCountsByKind(client: ClickHouseClient, db: string, options: { status?: 'open' | 'resolved' } = {}): Promise<Record<string, number>> {
   assertDatabase(db);
   const rows = await queryRows<{ kind: string; n: string | number }>(
     client,

@@ -15,14 +15,7 @@
  * a block time lies between 2015-07-30 and a day after the decoder's clock.
  */
 import { z } from 'zod';
-import {
-  EARLIEST_BLOCK_MS,
-  identifierProblem,
-  MAX_TOKEN_DECIMALS,
-  MAX_UINT256,
-  preview as previewText,
-  timestampProblem,
-} from '../../domain/inputBounds.js';
+import { EARLIEST_BLOCK_MS, identifierProblem, MAX_TOKEN_DECIMALS, MAX_UINT256, preview as previewText, timestampProblem } from '../../domain/inputBounds.js';
 import type { ChainEvent, ChainProgress, ChainRetraction } from '../../domain/types.js';
 import { DecodeError, SchemaViolation } from '../../lib/errors.js';
 
@@ -155,9 +148,7 @@ const chainStallWire = z.object({
 
 /** Serialises a retraction for the `<prefix>.<chainId>.retract` subject. */
 export function encodeChainRetraction(r: ChainRetraction): Uint8Array {
-  return encoder.encode(
-    JSON.stringify({ v: CHAIN_CODEC_VERSION, chainId: r.chainId, blockNumber: r.blockNumber.toString(), blockHash: r.blockHash, eventIds: r.eventIds }),
-  );
+  return encoder.encode(JSON.stringify({ v: CHAIN_CODEC_VERSION, chainId: r.chainId, blockNumber: r.blockNumber.toString(), blockHash: r.blockHash, eventIds: r.eventIds }));
 }
 
 /** Parses a retraction; throws `DecodeError` or `SchemaViolation`. */
@@ -168,9 +159,7 @@ export function decodeChainRetraction(bytes: Uint8Array): ChainRetraction {
 
 /** Serialises a stall notice for the `<prefix>.<chainId>.stall` subject. */
 export function encodeChainStall(s: ChainStall): Uint8Array {
-  return encoder.encode(
-    JSON.stringify({ v: CHAIN_CODEC_VERSION, chainId: s.chainId, stalled: s.stalled, headNumber: s.headNumber.toString(), sinceMs: s.sinceMs, observedAtMs: s.observedAtMs }),
-  );
+  return encoder.encode(JSON.stringify({ v: CHAIN_CODEC_VERSION, chainId: s.chainId, stalled: s.stalled, headNumber: s.headNumber.toString(), sinceMs: s.sinceMs, observedAtMs: s.observedAtMs }));
 }
 
 /** Parses a stall notice; throws `DecodeError` or `SchemaViolation`. */
@@ -207,10 +196,7 @@ export function encodeChainEvent(e: ChainEvent): Uint8Array {
  * most `maxPerMessage` events of a block, each with its deterministic message id. `scope`, when
  * given, is appended to the ids (the ingester's token subset; see `chainEventBatchMsgId`).
  */
-export function chainEventMessages(
-  events: readonly ChainEvent[],
-  options: { maxPerMessage?: number; scope?: string } = {},
-): { data: Uint8Array; msgID: string; events: number }[] {
+export function chainEventMessages(events: readonly ChainEvent[], options: { maxPerMessage?: number; scope?: string } = {}): { data: Uint8Array; msgID: string; events: number }[] {
   const max = options.maxPerMessage ?? MAX_EVENTS_PER_MESSAGE;
   if (!(max >= 1 && max <= MAX_EVENTS_PER_MESSAGE)) throw new RangeError(`maxPerMessage must be 1..${MAX_EVENTS_PER_MESSAGE}`);
   const out: { data: Uint8Array; msgID: string; events: number }[] = [];

@@ -87,10 +87,7 @@ export interface ChainIngester {
 }
 
 /** Creates the CHAIN stream (`<prefix>.>`, file storage, 2-minute duplicate window) unless it exists. */
-export async function ensureChainStream(
-  jsm: JetStreamManager,
-  config: { nats: Pick<Config['nats'], 'chainStream' | 'chainSubjectPrefix'> },
-): Promise<void> {
+export async function ensureChainStream(jsm: JetStreamManager, config: { nats: Pick<Config['nats'], 'chainStream' | 'chainSubjectPrefix'> }): Promise<void> {
   const name = config.nats.chainStream;
   const subjects = chainStreamSubjects(config.nats.chainSubjectPrefix);
   try {
@@ -136,8 +133,15 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
   let loop: Promise<void> | null = null;
 
   const heads = headWatch({
-    chainId, subjectPrefix, stallTimeoutMs: chain.stallTimeoutMs, wsUrls: chain.wsUrls, rpcTimeoutMs: chain.rpcTimeoutMs,
-    retry: { initialMs: initialBackoff, maxMs: maxBackoff }, js, log, onHeadStatus: options.onHeadStatus,
+    chainId,
+    subjectPrefix,
+    stallTimeoutMs: chain.stallTimeoutMs,
+    wsUrls: chain.wsUrls,
+    rpcTimeoutMs: chain.rpcTimeoutMs,
+    retry: { initialMs: initialBackoff, maxMs: maxBackoff },
+    js,
+    log,
+    onHeadStatus: options.onHeadStatus,
   });
   const ctx: ReadContext = {
     client,
@@ -154,7 +158,14 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
       }),
   };
   const sync = chainSync({
-    chain, tokens, ctx, client, js, subjectPrefix, log, heads,
+    chain,
+    tokens,
+    ctx,
+    client,
+    js,
+    subjectPrefix,
+    log,
+    heads,
     mappings: new Map(tokens.map((t) => [t.address, compileEventMappings(t.events, t.address)])),
     checkpoints: checkpointStore(redis, namespace, chainId),
     history: blockHistory(redis, namespace, chainId, chain.reorgHistory),

@@ -34,9 +34,7 @@ import { nextRange } from './nextRange.js';
 import { ChainReadError, fetchHeader, readBlock, readRange, type ReadContext, type ReadResult } from './readConfirmedLogs.js';
 import { headPosition, linkBreak, planReorg } from './reorgHandling.js';
 
-const erc20DecimalsAbi = [
-  { type: 'function', name: 'decimals', stateMutability: 'view', inputs: [], outputs: [{ type: 'uint8' }] },
-] as const;
+const erc20DecimalsAbi = [{ type: 'function', name: 'decimals', stateMutability: 'view', inputs: [], outputs: [{ type: 'uint8' }] }] as const;
 
 /** Publishes in flight at once: JetStream keeps one connection's publishes in order. */
 const PUBLISH_WINDOW = 256;
@@ -51,7 +49,10 @@ export const MAX_EVENTS_PER_STEP = 50_000;
  * tokens (JetStream would drop one of the two as a duplicate).
  */
 function tokenScope(stepTokens: readonly string[]): string {
-  return `t${createHash('sha256').update([...stepTokens].sort().join(',')).digest('hex').slice(0, 16)}`;
+  return `t${createHash('sha256')
+    .update([...stepTokens].sort().join(','))
+    .digest('hex')
+    .slice(0, 16)}`;
 }
 
 export interface ChainSyncOptions {
@@ -376,11 +377,9 @@ export function chainSync(o: ChainSyncOptions): ChainSync {
     if (plan.beyondHistory) log.error({ fork: plan.fork, history: chain.reorgHistory }, 'reorg deeper than the stored block history: events of older orphaned blocks cannot be retracted');
     for (const r of plan.retractions) {
       await ensureLeader();
-      await js.publish(
-        chainSubject(subjectPrefix, chainId, 'retract'),
-        encodeChainRetraction({ chainId, blockNumber: r.blockNumber, blockHash: r.blockHash, eventIds: r.eventIds }),
-        { msgID: r.msgId },
-      );
+      await js.publish(chainSubject(subjectPrefix, chainId, 'retract'), encodeChainRetraction({ chainId, blockNumber: r.blockNumber, blockHash: r.blockHash, eventIds: r.eventIds }), {
+        msgID: r.msgId,
+      });
     }
     const retracted = plan.retractions.reduce((n, r) => n + r.eventIds.length, 0);
     const rewound: string[] = [];

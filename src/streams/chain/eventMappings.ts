@@ -218,12 +218,7 @@ interface Annotation {
  * selector is not configured, or whose topics do not fit the ABI (an ERC-721 Transfer), are skipped.
  * `blockTime(n)` gives the block's timestamp in epoch ms.
  */
-export function decodeTokenLogs(
-  chainId: number,
-  logs: readonly RawLog[],
-  tokens: ReadonlyMap<string, TokenEvents>,
-  blockTime: (blockNumber: bigint) => number,
-): ChainEvent[] {
+export function decodeTokenLogs(chainId: number, logs: readonly RawLog[], tokens: ReadonlyMap<string, TokenEvents>, blockTime: (blockNumber: bigint) => number): ChainEvent[] {
   // Hot path of a backfill (one pass per log): no closures per log, and what repeats across the
   // logs of one block, transaction or token (lower-casing, lookups, block time) is done once.
   const events: ChainEvent[] = [];
@@ -311,13 +306,9 @@ export function decodeTokenLogs(
       else byTx.set(k, [e]);
     }
     for (const a of annotations) {
-      const e = byTx.get(`${a.token}:${a.tx}`)?.find(
-        (x) =>
-          !x.reference &&
-          (a.to === undefined || x.to === a.to) &&
-          (a.from === undefined || x.from === a.from) &&
-          (a.amount === undefined || x.value === a.amount),
-      );
+      const e = byTx
+        .get(`${a.token}:${a.tx}`)
+        ?.find((x) => !x.reference && (a.to === undefined || x.to === a.to) && (a.from === undefined || x.from === a.from) && (a.amount === undefined || x.value === a.amount));
       if (e) {
         e.reference = a.reference;
         a.used = true;
@@ -371,4 +362,3 @@ export function selectorsOf(tokens: Iterable<TokenEvents>): Hex[] {
   for (const t of tokens) for (const m of t.mappings) out.add(m.selector);
   return [...out];
 }
-

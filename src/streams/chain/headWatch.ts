@@ -60,7 +60,10 @@ export function headWatch(o: HeadWatchOptions): HeadWatch {
   const heads =
     o.wsUrls.length > 0
       ? newHeads({
-          urls: [...o.wsUrls], logger: o.log, retry: o.retry, timeoutMs: o.rpcTimeoutMs,
+          urls: [...o.wsUrls],
+          logger: o.log,
+          retry: o.retry,
+          timeoutMs: o.rpcTimeoutMs,
           onHead: () => {
             headAnnounced = true;
             if (wakeOnHead) wake?.();
@@ -70,11 +73,9 @@ export function headWatch(o: HeadWatchOptions): HeadWatch {
 
   async function publishStall(on: boolean, head: bigint, sinceMs: number, at: number): Promise<void> {
     try {
-      await o.js.publish(
-        chainSubject(o.subjectPrefix, o.chainId, 'stall'),
-        encodeChainStall({ chainId: o.chainId, stalled: on, headNumber: head, sinceMs, observedAtMs: at }),
-        { msgID: `stall:${o.chainId}:${head}:${on ? 'on' : 'off'}` },
-      );
+      await o.js.publish(chainSubject(o.subjectPrefix, o.chainId, 'stall'), encodeChainStall({ chainId: o.chainId, stalled: on, headNumber: head, sinceMs, observedAtMs: at }), {
+        msgID: `stall:${o.chainId}:${head}:${on ? 'on' : 'off'}`,
+      });
     } catch (err) {
       o.log.warn({ err }, 'could not publish the stall notice');
     }

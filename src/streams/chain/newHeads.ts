@@ -87,7 +87,10 @@ export function newHeads(options: NewHeadsOptions): NewHeads {
       client = await withTimeout(pending, timeoutMs, 'connect');
     } catch (err) {
       // A connect that opens after its timeout must not leave a socket behind.
-      pending.then((late) => late.close(), () => undefined);
+      pending.then(
+        (late) => late.close(),
+        () => undefined,
+      );
       return fail(gen, 'connect failed', err);
     }
     if (gen !== generation || !active) {

@@ -173,12 +173,7 @@ export interface ReadRangeOptions {
 }
 
 /** Reads `range` by eth_getLogs; see the module comment. */
-export async function readRange(
-  ctx: ReadContext,
-  range: BlockRange,
-  tokens: ReadonlyMap<string, TokenEvents>,
-  options: ReadRangeOptions,
-): Promise<ReadResult> {
+export async function readRange(ctx: ReadContext, range: BlockRange, tokens: ReadonlyMap<string, TokenEvents>, options: ReadRangeOptions): Promise<ReadResult> {
   const { anchor } = options;
   if (range.to > anchor.blockNumber) throw new RangeError(`range ${range.from}-${range.to} lies above its anchor ${anchor.blockNumber}`);
   await anchor.ready();
@@ -300,10 +295,7 @@ const HEADER_CONCURRENCY = 16;
  * `getLogs({ events })` would decode every log's arguments, and `decodeTokenLogs` decodes them
  * anyway, so decoding twice would cost more than the RPC itself on a busy range.
  */
-async function ethGetLogs(
-  client: PublicClient,
-  filter: { address: Address[]; topics: [Hex[]] } & ({ blockHash: Hex } | { fromBlock: bigint; toBlock: bigint }),
-): Promise<RawLog[]> {
+async function ethGetLogs(client: PublicClient, filter: { address: Address[]; topics: [Hex[]] } & ({ blockHash: Hex } | { fromBlock: bigint; toBlock: bigint })): Promise<RawLog[]> {
   const params =
     'blockHash' in filter
       ? { address: filter.address, topics: filter.topics, blockHash: filter.blockHash }

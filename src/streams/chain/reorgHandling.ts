@@ -52,8 +52,14 @@ export function planReorg(chainId: number, walked: readonly BlockRecord[], canon
   }
   if (orphans.length === 0) return null;
   const beyondHistory = fork === null;
-  const retractions = [...orphans].reverse().filter((r) => r.logIndexes.length > 0).map((r) => ({
-    blockNumber: r.number, blockHash: r.hash, eventIds: recordEventIds(chainId, r), msgId: `retract:${chainId}:${r.hash}`,
-  }));
+  const retractions = [...orphans]
+    .reverse()
+    .filter((r) => r.logIndexes.length > 0)
+    .map((r) => ({
+      blockNumber: r.number,
+      blockHash: r.hash,
+      eventIds: recordEventIds(chainId, r),
+      msgId: `retract:${chainId}:${r.hash}`,
+    }));
   return { fork: fork ?? orphans[orphans.length - 1]!.number - 1n, beyondHistory, orphans, retractions };
 }

@@ -40,7 +40,6 @@ export interface RetryOptions {
   cancelled?: () => boolean;
 }
 
-
 /** Whether an RPC failure is transient: timeouts, rate limits, server errors, broken connections. */
 export function isRetryableRpcError(e: unknown): boolean {
   if (isRangeTooLargeError(e)) return false;
