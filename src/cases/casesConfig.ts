@@ -5,7 +5,14 @@ import type { FourEyesPolicy } from './caseLifecycle.js';
 
 // A bigint too: a parsed configuration is parsed again when a caller derives one from it.
 const minorUnits = z
-  .union([z.string().regex(/^(0|[1-9][0-9]{0,18})$/, 'a whole number of minor units, as a string'), z.number().int().min(0), z.bigint().min(0n).max(10n ** 19n - 1n)])
+  .union([
+    z.string().regex(/^(0|[1-9][0-9]{0,18})$/, 'a whole number of minor units, as a string'),
+    z.number().int().min(0),
+    z
+      .bigint()
+      .min(0n)
+      .max(10n ** 19n - 1n),
+  ])
   .transform((v) => BigInt(v));
 
 /** The `cases` section: the operators' API, its users and the four-eyes thresholds (docs/cases.md). */
