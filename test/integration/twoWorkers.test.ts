@@ -1,3 +1,4 @@
+import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Address } from 'viem';
 import { depositTokenAbi } from '../../src/devchain/depositTokenArtifact.js';
@@ -50,8 +51,14 @@ describe('two daemons on the same streams', () => {
       },
       60_000,
     );
-    // A little longer: anything extra (a double match, a false discrepancy) would show now.
-    await new Promise((r) => setTimeout(r, 1_500));
+    // Anything extra (a double match, a false discrepancy) would be durable once every message
+    // published so far is acked (ack after durable) and each worker has swept once more.
+    const jsm = await jetstreamManager(h.nc);
+    for (const stream of [h.config.nats.ledgerStream, h.config.nats.chainStream]) {
+      const last = (await jsm.streams.info(stream)).state.last_seq;
+      await h.waitFor(`${stream} acked up to ${last}`, async () => (await jsm.consumers.info(stream, h.config.nats.consumerName)).ack_floor.stream_seq >= last, 30_000);
+    }
+    for (const d of h.daemons) await d.sweep();
     const matches = await queryRows<{ account_id: string; bank_leg_id: string; match_by: string }>(
       h.ch.client,
       `SELECT account_id, bank_leg_id, match_by FROM ${database}.matches_current ORDER BY bank_leg_id`,
