@@ -77,6 +77,8 @@ export interface StartDaemonOptions {
   clickhouse?: ClickHouseClient | undefined;
   /** Where `{ env }` / `{ file }` secret references are read (default: this process's environment). */
   secrets?: SecretSources | undefined;
+  /** The balance job's clock (default Date.now): tests move it past the drift grace period instead of sleeping. */
+  balancesClock?: (() => number) | undefined;
 }
 
 /** Starts a reconciliation worker: connections, migrations, streams, ingesters, pipeline, sweeper. */
@@ -224,7 +226,17 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     intervalMs: m.sweepIntervalMs,
     onFacts: countFacts,
   });
-  balances = startBalanceReconciler({ config, clickhouse, writer, redis, log, identities, onFacts: countFacts, durableBlock: (chainId) => store.chainBlock(chainId) });
+  balances = startBalanceReconciler({
+    config,
+    clickhouse,
+    writer,
+    redis,
+    log,
+    identities,
+    onFacts: countFacts,
+    durableBlock: (chainId) => store.chainBlock(chainId),
+    ...(options.balancesClock && { now: options.balancesClock }),
+  });
 
   const cases = config.cases.enabled ? await startCases({ config, redis, clickhouse, writer, secrets, log: log.child({ component: 'cases' }) }) : null;
 

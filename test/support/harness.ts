@@ -66,6 +66,8 @@ export interface HarnessOptions {
   workers?: number;
   /** Reuse this process's chdb (one data dir per process) with a database of this harness's own. */
   shared?: { ch: TempClickHouse; database: string };
+  /** The daemons' balance job clock (see StartDaemonOptions.balancesClock). */
+  balancesClock?: () => number;
 }
 
 /**
@@ -99,7 +101,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'warn' });
   const daemons: Daemon[] = [];
   for (let i = 0; i < (o.workers ?? 1); i++) {
-    const d = await startDaemon({ ...config, workerId: `${names.namespace}-w${i}` }, { clickhouse: ch.client, log });
+    const d = await startDaemon({ ...config, workerId: `${names.namespace}-w${i}` }, { clickhouse: ch.client, log, ...(o.balancesClock && { balancesClock: o.balancesClock }) });
     await d.ready;
     daemons.push(d);
   }
