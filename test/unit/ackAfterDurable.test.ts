@@ -8,6 +8,7 @@ import type { Processed } from '../../src/worker/messageStage.js';
 import type { FactWriter } from '../../src/sinks/clickhouse/factWriter.js';
 import type { DeadLetter } from '../../src/sinks/deadLetters.js';
 import { fakeMsg, processed } from '../support/fakeMessages.js';
+import { waitFor } from '../support/waitFor.js';
 
 const log = pino({ level: 'silent' });
 
@@ -73,11 +74,10 @@ describe('ackAfterDurable', () => {
     const reports: BatchReport[] = [];
     input.pipe(ackAfterDurable(context(w))).subscribe((r) => reports.push(r));
     input.next(msgs.map((m, i) => processed(m, [entry(`e${i}`)])));
-    await new Promise((r) => setTimeout(r, 20));
-    expect(w.writes).toBe(1);
+    await waitFor('the batch write started', () => w.writes === 1, 2_000, 1);
     expect(msgs.map((m) => m.events)).toEqual([[], []]);
     release();
-    await new Promise((r) => setTimeout(r, 5));
+    await waitFor('the batch reported', () => reports.length === 1, 2_000, 1);
     expect(msgs.map((m) => m.events)).toEqual([['ack'], ['ack']]);
     expect(reports[0]).toMatchObject({ messages: 2, inserted: 2 });
   });
@@ -167,7 +167,7 @@ describe('ackAfterDurable', () => {
     const input = new Subject<Processed[]>();
     const done = firstValueFrom(input.pipe(ackAfterDurable(ctx), toArray()));
     input.next([processed(good, [entry('e1')])]);
-    await new Promise((r) => setTimeout(r, 5));
+    await waitFor('the good message acked', () => good.events.length > 0, 2_000, 1);
     clock += 30_000;
     input.next([processed(bad, [entry('bad-1')])]);
     input.complete();
