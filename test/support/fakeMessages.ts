@@ -1,6 +1,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import type { Processed } from '../../src/worker/messageStage.js';
 import type { Fact } from '../../src/domain/facts.js';
+import type { EntryFingerprints, FingerprintCheck } from '../../src/state/entryFingerprints.js';
 
 /** What was done to a fake JetStream message, in order. */
 export type MsgEvent = 'ack' | `nak:${number}` | 'working';
@@ -40,4 +41,22 @@ export function fakeMsg(seq: number, o: { stream?: string; subject?: string; dat
 /** A processed message carrying `facts` (no dead letter, no suspects). */
 export function processed(msg: FakeMsg, facts: Fact[], over: Partial<Processed> = {}): Processed {
   return { msg, source: 'ledger', facts, suspects: [], corr: `${msg.info.stream}:${msg.seq}`, ...over };
+}
+
+/**
+ * The content record of entry ids in memory, answering as the Redis one does (EntryFingerprints):
+ * new, the same content again, or a conflict with the first content (`seenBefore` as given).
+ */
+export function memoryFingerprints(seenBefore: boolean): EntryFingerprints {
+  const contents = new Map<string, string>();
+  return {
+    async check(id: string, fp: string): Promise<FingerprintCheck> {
+      const first = contents.get(id);
+      if (first === undefined) {
+        contents.set(id, fp);
+        return { t: 'new' };
+      }
+      return first === fp ? { t: 'same' } : { t: 'conflict', first, seenBefore };
+    },
+  } as unknown as EntryFingerprints;
 }

@@ -6,11 +6,10 @@ import { IdentityMap } from '../../src/domain/identityMap.js';
 import type { ChainEvent } from '../../src/domain/types.js';
 import type { RetractionOutcome } from '../../src/domain/outcomes.js';
 import { messageStage, type MessageStageContext, type Processed } from '../../src/worker/messageStage.js';
-import type { EntryFingerprints, FingerprintCheck } from '../../src/state/entryFingerprints.js';
 import type { MatchStore } from '../../src/state/matchStore.js';
 import { createLedgerCodec } from '../../src/streams/ledgerCodec.js';
 import { encodeChainEventBatch, encodeChainProgress, encodeChainRetraction, encodeChainStall } from '../../src/streams/chain/chainEventCodec.js';
-import { fakeMsg, type FakeMsg } from '../support/fakeMessages.js';
+import { fakeMsg, memoryFingerprints, type FakeMsg } from '../support/fakeMessages.js';
 
 const TOKEN = '0x00000000000000000000000000000000000000d1';
 const MAPPED = '0x00000000000000000000000000000000000a11ce';
@@ -44,7 +43,6 @@ const chainMsg = (seq: number, subject: string, data: Uint8Array, deliveryCount 
  */
 function stage(o: { unmappedPolicy?: 'discrepancy' | 'reject'; fail?: (legId: string) => Error | undefined } = {}) {
   const parked = new Map<string, number>();
-  const contents = new Map<string, string>();
   const store = {
     async matchOrPark(leg: { legId: string }) {
       const err = o.fail?.(leg.legId);
@@ -58,16 +56,7 @@ function stage(o: { unmappedPolicy?: 'discrepancy' | 'reject'; fail?: (legId: st
       return { replayed: false, outcome: known ? { t: 'unknown', legId } : { t: 'unknown' } };
     },
   } as unknown as MatchStore;
-  const fingerprints = {
-    async check(id: string, fp: string): Promise<FingerprintCheck> {
-      const first = contents.get(id);
-      if (first === undefined) {
-        contents.set(id, fp);
-        return { t: 'new' };
-      }
-      return first === fp ? { t: 'same' } : { t: 'conflict', first, seenBefore: true };
-    },
-  } as unknown as EntryFingerprints;
+  const fingerprints = memoryFingerprints(true);
   const identities = new IdentityMap(currencyExponent, {
     accounts: [{ accountId: 'ACC-1', wallets: [MAPPED] }],
     tokens: [{ chainId: 1, address: TOKEN, currency: 'USD', startBlock: 0n, events: [] } as never],

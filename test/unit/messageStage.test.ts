@@ -5,10 +5,9 @@ import { currencyExponent } from '../../src/domain/currencies.js';
 import { IdentityMap } from '../../src/domain/identityMap.js';
 import { messageStage, type MessageStageContext, type Processed } from '../../src/worker/messageStage.js';
 import { PoisonEvidence } from '../../src/worker/poisonEvidence.js';
-import type { EntryFingerprints, FingerprintCheck } from '../../src/state/entryFingerprints.js';
 import type { MatchStore } from '../../src/state/matchStore.js';
 import { createLedgerCodec, type LedgerPosting } from '../../src/streams/ledgerCodec.js';
-import { fakeMsg, type FakeMsg } from '../support/fakeMessages.js';
+import { fakeMsg, memoryFingerprints, type FakeMsg } from '../support/fakeMessages.js';
 
 const WALLET = '0x00000000000000000000000000000000000a11ce';
 const codec = createLedgerCodec();
@@ -42,7 +41,6 @@ function ledgerMsg(seq: number, p: LedgerPosting | Uint8Array, deliveryCount = 1
  */
 function stage(o: { fail?: (legId: string) => Error | undefined; poison?: PoisonEvidence } = {}) {
   const parked = new Set<string>();
-  const contents = new Map<string, string>();
   const store = {
     async matchOrPark(leg: { legId: string }) {
       const err = o.fail?.(leg.legId);
@@ -52,16 +50,7 @@ function stage(o: { fail?: (legId: string) => Error | undefined; poison?: Poison
       return { replayed, outcome: { t: 'parked', legId: leg.legId } };
     },
   } as unknown as MatchStore;
-  const fingerprints = {
-    async check(id: string, fp: string): Promise<FingerprintCheck> {
-      const first = contents.get(id);
-      if (first === undefined) {
-        contents.set(id, fp);
-        return { t: 'new' };
-      }
-      return first === fp ? { t: 'same' } : { t: 'conflict', first, seenBefore: false };
-    },
-  } as unknown as EntryFingerprints;
+  const fingerprints = memoryFingerprints(false);
   const identities = new IdentityMap(currencyExponent, { accounts: [{ accountId: 'ACC-1', wallets: [WALLET] }], tokens: [] });
   const ctx: MessageStageContext = {
     ledgerCodec: codec,
