@@ -1,3 +1,5 @@
+import { startWatchedRuleFile } from './config/watchedRuleFile.js';
+import { loadMatchingRules } from './matching/ruleFile.js';
 import type { Redis } from 'ioredis';
 import { Gauge } from 'prom-client';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -138,12 +140,26 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   await mappings.caughtUp;
 
   const m = config.matching;
+  // Throws ConfigError on an invalid rule file: a worker does not start with rules it cannot read.
+  const matchingRules = m.rulesFile
+    ? startWatchedRuleFile({
+        file: m.rulesFile,
+        load: loadMatchingRules,
+        label: 'matching',
+        describe: (r) => ({ version: r.version, rules: r.rules.map((x) => x.id) }),
+        nats,
+        reloadSubject: m.rulesReloadSubject,
+        pollIntervalMs: m.rulesPollIntervalMs,
+        log,
+      })
+    : null;
   const store = new MatchStore(redis, {
     namespace: config.namespace,
     windowMs: m.windowMs,
     toleranceMs: m.windowMs + m.allowedLatenessMs,
     retentionMs: m.lateRetentionMs,
     requireEpoch: true,
+    ...(matchingRules && { rules: () => matchingRules.current() }),
   });
   // The content first seen under each entry id. A record must outlive every state that may still act
   // on its id: legs are remembered lateRetentionMs past their event time (which precedes arrival),
@@ -238,7 +254,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     ...(options.balancesClock && { now: options.balancesClock }),
   });
 
-  const cases = config.cases.enabled ? await startCases({ config, redis, clickhouse, writer, secrets, log: log.child({ component: 'cases' }) }) : null;
+  const cases = config.cases.enabled ? await startCases({ config, redis, clickhouse, writer, secrets, store, log: log.child({ component: 'cases' }) }) : null;
 
   let server: HealthServer | undefined;
   if (config.http.port >= 0) {
@@ -281,6 +297,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
       mappings.stop();
       await identityChanges.stop();
       aml?.stop();
+      matchingRules?.stop();
       await server?.close();
       await nats.drain().catch(() => undefined);
       await redis.quit().catch(() => undefined);

@@ -59,6 +59,8 @@ const KIND_SUMMARY: Record<string, string> = {
   REVERSAL_AFTER_MATCH: 'bank posting reversed after its tokens moved',
   BALANCE_DRIFT: 'unexplained gap between bank and on-chain balances',
   FEED_STALLED: 'a feed stopped advancing',
+  PARTIALLY_MATCHED: 'tranches met only part of a leg by its window',
+  PROPOSED_MATCH: 'a loose pair waits for an operator to confirm or reject it',
 };
 export const kindSummary = (kind: string): string => KIND_SUMMARY[kind] ?? kind.toLowerCase().replace(/_/g, ' ');
 

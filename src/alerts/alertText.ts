@@ -54,6 +54,8 @@ const RUNBOOK: Record<string, string> = {
   REVERSAL_AFTER_MATCH: 'The bank reversed a posting whose tokens exist: burn (or re-mint) to restore parity.',
   BALANCE_DRIFT: 'Compare bank and on-chain balances in the balance snapshots; look for unrecorded postings or transfers.',
   FEED_STALLED: 'Check the ingester / ledger producer and its connection to NATS; look at the watermark lag metric.',
+  PARTIALLY_MATCHED: 'Find the missing tranche for the reference (a batch mint that stopped half-way); mint or burn the remainder with the same reference.',
+  PROPOSED_MATCH: 'Compare the two legs and the difference; confirm or reject the proposal (recon cases proposal <id> confirm|reject).',
 };
 
 /** One sentence on what the operator should look at first. */

@@ -64,6 +64,8 @@ const DEFAULT_SEVERITIES: Record<string, AlertSeverity> = {
   REVERSAL_AFTER_MATCH: 'critical',
   BALANCE_DRIFT: 'critical',
   FEED_STALLED: 'error',
+  PARTIALLY_MATCHED: 'error',
+  PROPOSED_MATCH: 'info',
 };
 
 export const alertsConfigSchema = z.object({

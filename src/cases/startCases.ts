@@ -10,6 +10,8 @@ import { caseApi } from '../http/caseApi.js';
 import { AuditLog } from './auditLog.js';
 import { fourEyesPolicyOf } from './casesConfig.js';
 import { CaseStore } from './caseStore.js';
+import { decideProposal } from '../matching/proposalDecisions.js';
+import type { MatchStore } from '../state/matchStore.js';
 
 export interface Cases {
   audit: AuditLog;
@@ -23,7 +25,7 @@ export interface Cases {
  * crash are written first; a head Redis lost is taken from the last durable record), the case
  * store, and the API with its users' tokens resolved from the configuration.
  */
-export async function startCases(o: { config: Config; redis: Redis; clickhouse: ClickHouseClient; writer: FactWriter; secrets: SecretSources; log: Logger }): Promise<Cases> {
+export async function startCases(o: { config: Config; redis: Redis; clickhouse: ClickHouseClient; writer: FactWriter; secrets: SecretSources; log: Logger; store: MatchStore }): Promise<Cases> {
   const { config } = o;
   const database = config.clickhouse.database;
   const users = config.cases.tokens.map((t, i) => {
@@ -36,7 +38,16 @@ export async function startCases(o: { config: Config; redis: Redis; clickhouse: 
   if ((await audit.head()) === null) await audit.restoreHead();
   if (flushed > 0) o.log.warn({ records: flushed }, 'cases: wrote audit records left pending by a previous run');
   const cases = new CaseStore({ redis: o.redis, audit, namespace: config.namespace, policy: fourEyesPolicyOf(config.cases) });
-  const handle = caseApi({ users, cases, audit, redis: o.redis, clickhouse: o.clickhouse, database, namespace: config.namespace });
+  const handle = caseApi({
+    users,
+    cases,
+    audit,
+    redis: o.redis,
+    clickhouse: o.clickhouse,
+    database,
+    namespace: config.namespace,
+    decideProposal: (pid, decision, actor, note) => decideProposal({ store: o.store, writer: o.writer, audit }, pid, decision, actor, note),
+  });
   o.log.info({ users: users.map((u) => ({ id: u.id, role: u.role })) }, 'cases: API on /api/v1');
   return { audit, cases, handle };
 }

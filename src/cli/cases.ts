@@ -4,6 +4,7 @@
  *   recon cases list [--status open|resolved|all] [--kind K] [--account A] [--min-amount N] [--cursor C]
  *   recon cases show <id>
  *   recon cases act <id> <type> [--assignee X] [--text T] [--legs a,b] [--request-id R]
+ *   recon cases proposal <proposal id> confirm|reject [--text T]
  *                   [--amount-minor N] [--currency CUR] [--reason-code C] [--idempotency-key K]
  *
  * RECON_API_URL (default http://127.0.0.1:9464) and RECON_API_TOKEN (the bearer token) from the
@@ -14,6 +15,7 @@ import { parseArgs } from 'node:util';
 const USAGE = `usage: recon cases list [--status S] [--kind K] [--account A] [--min-amount N] [--cursor C]
        recon cases show <id>
        recon cases act <id> <type> [--assignee X] [--text T] [--legs a,b] [--request-id R] [--amount-minor N] [--currency CUR] [--reason-code C] [--idempotency-key K]
+       recon cases proposal <proposal id> confirm|reject [--text T]
 environment: RECON_API_URL (default http://127.0.0.1:9464), RECON_API_TOKEN`;
 
 export async function casesMain(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, o: { out?: (line: string) => void; fetch?: typeof fetch } = {}): Promise<number> {
@@ -91,6 +93,9 @@ export async function casesMain(argv: readonly string[], env: NodeJS.ProcessEnv 
       body: JSON.stringify(body),
       headers: { 'content-type': 'application/json', ...(v['idempotency-key'] && { 'idempotency-key': v['idempotency-key'] }) },
     };
+  } else if (sub === 'proposal' && id && (type === 'confirm' || type === 'reject')) {
+    path = `/api/v1/proposals/${encodeURIComponent(id)}/${type}`;
+    init = { method: 'POST', body: JSON.stringify({ text: v.text ?? '' }), headers: { 'content-type': 'application/json' } };
   } else {
     console.error(`recon cases: ${sub === undefined ? 'a subcommand is needed' : `cannot '${[sub, id, type].filter(Boolean).join(' ')}'`}\n${USAGE}`);
     return 2;

@@ -258,6 +258,13 @@ export const configSchema = z
         sweepIntervalMs: durationMs(z.number().int().positive()).default(1_000).describe('How often expired windows are swept.'),
         /** What to do with an entry or event whose identity is not mapped. */
         unmappedPolicy: z.enum(['discrepancy', 'reject']).default('discrepancy').describe('Unmapped account or wallet: `discrepancy` (ORPHAN_*) or `reject` (dead letter `UNMAPPED_IDENTITY`).'),
+        /** The matching rule cascade (src/matching/ruleFile.ts); absent: the shared reference, then account + exact amount. */
+        rulesFile: z
+          .string()
+          .optional()
+          .describe('Versioned matching rule file (YAML or JSON; see docs/matching-rules.md), validated at start and on every reload; absent: reference, then account + exact amount.'),
+        rulesReloadSubject: z.string().default('matching.rules.reload').describe('A message here makes every worker re-read the matching rule file now.'),
+        rulesPollIntervalMs: durationMs(z.number().int().positive()).default(2_000).describe('How often the matching rule file is checked for changes.'),
       })
       .prefault({})
       .describe('Event-time windows of the matcher.'),

@@ -62,10 +62,17 @@ export interface MatchRow {
   /** 1 when the match resolved a discrepancy raised earlier (the leg came late). */
   late: number;
   resolved_discrepancy_id: string;
-  /** 'matched', or 'reversed' when the bank entry was reversed afterwards. */
+  /** 'proposed' (a loose rule's candidate), 'matched', 'rejected' (an operator said no), 'reversed' when the bank entry was reversed afterwards, 'retracted' (reorg). */
   status: string;
   version: number;
   recorded_at: number;
+  /** The matching rule (src/matching/ruleFile.ts) that made or proposed the match, and its file's version. */
+  rule_id: string;
+  rule_version: string;
+  /** 'confirmed' by its rule, 'operator' when a person confirmed a proposal, 'proposed' while it waits. */
+  confidence: string;
+  /** Bank minus chain amount, minor units (a fee, a rounding), '' when the pair is a tranche of a split. */
+  amount_difference: string;
 }
 
 export interface DiscrepancyEventRow {

@@ -1,6 +1,7 @@
 import type { DiscrepancyEventRow, Fact, MatchRow } from './facts.js';
-import type { Outcome, RetractionOutcome, StoredLeg } from './outcomes.js';
+import type { Outcome, ProposalDecision, RetractionOutcome, StoredLeg } from './outcomes.js';
 import type { DiscrepancyKind, Leg } from './types.js';
+import { amountDifference } from './amountRange.js';
 
 /** The leg fields facts need, whichever of Leg (just decoded) or StoredLeg (from Redis) we hold. */
 export interface LegView {
@@ -80,10 +81,27 @@ export function discrepancyEvent(args: {
   return { table: 'discrepancy_events', row };
 }
 
-const MATCH_VERSION = { matched: 1, reversed: 2, retracted: 3 } as const;
+/** Status versions of a match: a proposal (0) is confirmed (1) or rejected (4); a match may later be reversed or retracted. */
+const MATCH_VERSION = { proposed: 0, matched: 1, reversed: 2, retracted: 3, rejected: 4 } as const;
 
-function matchRow(bank: LegView, chain: LegView, o: { mid: string; by: string; resolves: string }, status: keyof typeof MATCH_VERSION, now: number): MatchRow {
+/** `id@version` → its two parts ('' for a match made before rules were recorded). */
+export function splitRule(rule: string | undefined): { rule_id: string; rule_version: string } {
+  if (!rule) return { rule_id: '', rule_version: '' };
+  const at = rule.lastIndexOf('@');
+  return at < 0 ? { rule_id: rule, rule_version: '' } : { rule_id: rule.slice(0, at), rule_version: rule.slice(at + 1) };
+}
+
+function matchRow(
+  bank: LegView,
+  chain: LegView,
+  o: { mid: string; by: string; resolves: string; rule?: string | undefined; confidence?: string },
+  status: keyof typeof MATCH_VERSION,
+  now: number,
+): MatchRow {
   return {
+    ...splitRule(o.rule),
+    confidence: o.confidence ?? (status === 'proposed' ? 'proposed' : 'confirmed'),
+    amount_difference: o.by === 'tranche' ? '' : amountDifference(bank.amountKey, chain.amountKey),
     match_id: o.mid,
     flow: bank.flow,
     match_by: o.by,
@@ -192,6 +210,28 @@ export function factsOfOutcome(leg: Leg, outcome: Outcome, now: number): Fact[] 
       }
       return facts;
     }
+    case 'proposal': {
+      const { bank, chain } = pair(viewOfStored(outcome.other));
+      return factsOfProposal(bank, chain, outcome, self.eventTime, now);
+    }
+    case 'split':
+      return outcome.parts.flatMap((p) => {
+        const { bank, chain } = pair(viewOfStored(p.other));
+        const facts: Fact[] = [{ table: 'matches', row: matchRow(bank, chain, { mid: p.mid, by: 'tranche', resolves: p.resolves, rule: p.rule }, 'matched', now) }];
+        if (p.resolves)
+          facts.push(
+            discrepancyEvent({
+              id: p.resolves,
+              status: 'resolved',
+              bank,
+              chain,
+              eventTime: self.eventTime,
+              now,
+              reason: `late ${self.side} leg ${self.id} met ${p.other.id} as one of its tranches (${p.mid})`,
+            }),
+          );
+        return facts;
+      });
     case 'duplicate': {
       const { bank, chain } = pair(viewOfStored(outcome.other));
       return [
@@ -279,6 +319,9 @@ export function factsOfRetraction(r: { eventId: string; chainId: number; blockNu
     const row = matchRow(bank, chain, { mid: outcome.mid, by: outcome.by || 'attributes', resolves: outcome.rs }, 'retracted', now);
     facts.push({ table: 'matches', row });
   }
+  for (const t of outcome.others ?? []) {
+    if (t.mid) facts.push({ table: 'matches', row: matchRow(viewOfStored(t.other), chain, { mid: t.mid, by: 'tranche', resolves: '' }, 'retracted', now) });
+  }
   if (outcome.resolves) {
     facts.push(
       discrepancyEvent({
@@ -295,16 +338,112 @@ export function factsOfRetraction(r: { eventId: string; chainId: number; blockNu
   return facts;
 }
 
-/** The open discrepancy for a leg whose window closed without a counterpart. */
+/** The open discrepancy for a leg whose window closed without a counterpart (or with tranches short of its amount). */
 export function factOfExpiredLeg(l: StoredLeg, now: number): Fact {
   const v = viewOfStored(l);
+  const side = l.s === 'bank' ? { bank: v } : { chain: v };
+  if (l.rem) {
+    const matched = amountDifference(l.m, l.rem);
+    return discrepancyEvent({
+      id: l.d,
+      kind: 'PARTIALLY_MATCHED',
+      status: 'open',
+      ...side,
+      fallback: l.s === 'bank' ? { actual_amount: matched } : { expected_amount: matched },
+      eventTime: l.t,
+      now,
+      reason: `${l.id} (${v.amountKey} minor units of ${v.currency}, account ${v.accountId}) was met by tranches of ${matched}; ${l.rem} remain open after its window`,
+    });
+  }
   const missing = l.s === 'bank' ? (l.f === 'deposit' ? 'mint' : 'burn') : l.f === 'deposit' ? 'bank credit' : 'bank debit';
   return discrepancyEvent({
     id: l.d,
     status: 'open',
-    ...(l.s === 'bank' ? { bank: v } : { chain: v }),
+    ...side,
     eventTime: l.t,
     now,
     reason: `${l.id} (${v.amountKey} minor units of ${v.currency}, account ${v.accountId}) saw no ${missing} within its window`,
   });
+}
+
+/** Facts of a window that closed: its discrepancy and, when it was paired as it closed, the pairing. */
+export function factsOfExpiredLeg(l: StoredLeg, now: number): Fact[] {
+  const facts = [factOfExpiredLeg(l, now)];
+  const p = l.pair;
+  if (!p) return facts;
+  const self = viewOfStored(l);
+  const other = viewOfStored(p.other);
+  const { bank, chain } = self.side === 'bank' ? { bank: self, chain: other } : { bank: other, chain: self };
+  const resolve = (id: string, reason: string) => {
+    if (id) facts.push(discrepancyEvent({ id, status: 'resolved', bank, chain, eventTime: l.t, now, reason }));
+  };
+  switch (p.t) {
+    case 'match':
+      facts.push({ table: 'matches', row: matchRow(bank, chain, { mid: p.mid, by: p.by, resolves: p.resolves, rule: p.rule }, 'matched', now) });
+      resolve(p.resolves, `${l.id} met ${p.other.id} as its window closed, under ${p.rule} (${p.mid})`);
+      resolve(p.resolvesOther, `${p.other.id} met ${l.id} as the latter's window closed, under ${p.rule} (${p.mid})`);
+      break;
+    case 'mismatch':
+      facts.push(
+        discrepancyEvent({
+          id: p.discrepancyId,
+          kind: 'AMOUNT_MISMATCH',
+          status: 'open',
+          bank,
+          chain,
+          eventTime: l.t,
+          now,
+          reason: `${bank.id} and ${chain.id} share account ${bank.accountId} and ${bank.currency} and no other leg meets either, but amounts differ: bank ${bank.amountKey} vs chain ${chain.amountKey} (difference ${amountDifference(bank.amountKey, chain.amountKey)}; rule ${p.rule})`,
+        }),
+      );
+      resolve(p.resolves, `superseded by ${p.discrepancyId}: paired with ${p.other.id} as one amount mismatch`);
+      resolve(p.resolvesOther, `superseded by ${p.discrepancyId}: paired with ${l.id} as one amount mismatch`);
+      break;
+    case 'proposal':
+      facts.push(...factsOfProposal(bank, chain, { pid: p.pid, by: p.by, rule: p.rule, resolves: '' }, l.t, now));
+      break;
+  }
+  return facts;
+}
+
+/** The proposal id's discrepancy in the operators' queue. */
+export const proposalDiscrepancyId = (pid: string) => `PROPOSED_MATCH:${pid.slice('proposal:'.length)}`;
+
+/** A proposed pair: the match row (status proposed) and an open PROPOSED_MATCH for the operators' queue. */
+export function factsOfProposal(bank: LegView, chain: LegView, o: { pid: string; by: string; rule: string; resolves: string }, eventTime: number, now: number): Fact[] {
+  return [
+    { table: 'matches', row: matchRow(bank, chain, { mid: o.pid, by: o.by, resolves: o.resolves, rule: o.rule }, 'proposed', now) },
+    discrepancyEvent({
+      id: proposalDiscrepancyId(o.pid),
+      kind: 'PROPOSED_MATCH',
+      status: 'open',
+      bank,
+      chain,
+      eventTime,
+      now,
+      reason: `${bank.id} and ${chain.id} are proposed as a pair by ${o.rule} (difference ${amountDifference(bank.amountKey, chain.amountKey)} minor units of ${bank.currency}): confirm or reject ${o.pid}`,
+    }),
+  ];
+}
+
+/** Facts of an operator's decision on a proposal. */
+export function factsOfDecision(d: ProposalDecision, actor: string, now: number): Fact[] {
+  if (d.t !== 'confirmed' && d.t !== 'rejected') return [];
+  const bank = viewOfStored(d.bank);
+  const chain = viewOfStored(d.chain);
+  const pdid = proposalDiscrepancyId(d.pid);
+  if (d.t === 'rejected') {
+    return [
+      { table: 'matches', row: matchRow(bank, chain, { mid: d.pid, by: 'attributes', resolves: '', confidence: 'operator' }, 'rejected', now) },
+      discrepancyEvent({ id: pdid, status: 'resolved', bank, chain, eventTime: now, now, reason: `rejected by ${actor}: ${bank.id} and ${chain.id} wait for their own counterparts again` }),
+    ];
+  }
+  const facts: Fact[] = [
+    { table: 'matches', row: matchRow(bank, chain, { mid: d.mid, by: d.by, resolves: d.resolves, rule: d.rule, confidence: 'operator' }, 'matched', now) },
+    discrepancyEvent({ id: pdid, status: 'resolved', bank, chain, eventTime: now, now, reason: `confirmed by ${actor} as ${d.mid}` }),
+  ];
+  for (const id of new Set([d.resolves, d.bankD, d.chainD])) {
+    if (id) facts.push(discrepancyEvent({ id, status: 'resolved', bank, chain, eventTime: now, now, reason: `${d.pid} confirmed by ${actor} as ${d.mid}` }));
+  }
+  return facts;
 }

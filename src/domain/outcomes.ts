@@ -21,14 +21,52 @@ export interface StoredLeg {
   state: string;
   d: string;
   mid?: string;
+  /** Amount still open of a leg met by tranches ('' or absent: none). */
+  rem?: string;
+  /** How the leg was paired when its window closed (expiry sweeps only). */
+  pair?: ExpiryPairing;
 }
+
+/** A pairing made when a leg's window closed: a late counterpart, a tolerant rule, a proposal or one mismatch. */
+export type ExpiryPairing =
+  | { t: 'match'; mid: string; by: string; rule: string; other: StoredLeg; resolves: string; resolvesOther: string }
+  | { t: 'proposal'; pid: string; by: string; rule: string; other: StoredLeg }
+  | { t: 'mismatch'; kind: 'AMOUNT_MISMATCH'; discrepancyId: string; rule: string; other: StoredLeg; resolves: string; resolvesOther: string };
+
+/** One tranche of a split: the match it makes with the leg being processed. */
+export interface TranchePart {
+  mid: string;
+  rule: string;
+  other: StoredLeg;
+  resolves: string;
+}
+
+/** What an operator's decision on a proposal did (src/state/lua/decideProposal.lua). */
+export type ProposalDecision =
+  | { t: 'unknown' }
+  | { t: 'superseded' }
+  | { t: 'confirmed'; pid: string; mid: string; rule: string; by: string; resolves: string; bank: StoredLeg; chain: StoredLeg; bankD: string; chainD: string }
+  | { t: 'rejected'; pid: string; bank: StoredLeg; chain: StoredLeg };
 
 /** What the atomic match-or-park decided for one leg. */
 export type Outcome =
   | { t: 'parked'; legId: string }
   | { t: 'pending'; legId: string }
   | { t: 'stale'; legId: string }
-  | { t: 'match'; legId: string; mid: string; by: 'reference' | 'attributes'; other: StoredLeg; resolves: string }
+  | {
+      t: 'match';
+      legId: string;
+      mid: string;
+      by: 'reference' | 'attributes' | 'tranche';
+      /** `id@version` of the matching rule. */
+      rule?: string;
+      other: StoredLeg;
+      resolves: string;
+      /** A tranche: what the other leg still has open after it ('0': complete). */
+      remaining?: string;
+    }
+  | { t: 'proposal'; legId: string; pid: string; by: 'reference' | 'attributes'; rule: string; other: StoredLeg; resolves: string }
+  | { t: 'split'; legId: string; parts: TranchePart[]; remaining: string }
   | {
       t: 'mismatch';
       legId: string;
@@ -56,6 +94,8 @@ export type RetractionOutcome =
       other?: StoredLeg;
       /** The match that no longer holds. */
       mid: string;
+      /** Tranches re-opened when the retracted leg was met by several legs of the other side. */
+      others?: { other: StoredLeg; mid: string }[];
       by: string;
       rs: string;
       /** A discrepancy that no longer holds (the leg's own MISSING_*, a mismatch, a duplicate). */

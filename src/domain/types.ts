@@ -121,6 +121,10 @@ export type DiscrepancyKind =
   | 'MISSING_BANK_DEBIT'
   | 'AMOUNT_MISMATCH'
   | 'CURRENCY_MISMATCH'
+  /** A leg met by tranches of the other side whose window closed with an amount still open. */
+  | 'PARTIALLY_MATCHED'
+  /** A pair only a loose rule supports, waiting for an operator to confirm or reject it. */
+  | 'PROPOSED_MATCH'
   | 'DUPLICATE'
   | 'ORPHAN_CHAIN_EVENT'
   | 'ORPHAN_LEDGER_ENTRY'

@@ -9,6 +9,7 @@ import type { CaseStore } from '../cases/caseStore.js';
 import { hasRole, type Actor, type Role } from '../cases/roles.js';
 import { queryRows } from '../sinks/clickhouse/queries.js';
 import { CASE_API_OPENAPI } from './caseApiOpenapi.js';
+import type { DecidedProposal } from '../matching/proposalDecisions.js';
 
 /** The web console (console/console.html), served at `/console`. */
 const CONSOLE_HTML = readFileSync(new URL('./console/console.html', import.meta.url), 'utf8');
@@ -29,6 +30,8 @@ export interface CaseApiOptions {
   database: string;
   namespace: string;
   now?: () => number;
+  /** Confirms or rejects a proposed pair (src/matching/proposalDecisions.ts); absent: the route answers 404. */
+  decideProposal?: (pid: string, decision: 'confirm' | 'reject', actor: string, note: string) => Promise<DecidedProposal>;
 }
 
 /** A request the API answered: the status and JSON body, and who asked (for the audit record). */
@@ -151,6 +154,24 @@ export function caseApi(o: CaseApiOptions): (req: IncomingMessage, res: ServerRe
       const states = await Promise.all(rows.map((r) => o.cases.get(r.discrepancy_id)));
       const items = rows.map((r, i) => ({ ...r, case: caseBody(states[i]!) }));
       return { status: 200, body: { items, nextCursor: rows.length === limit ? rows.at(-1)!.discrepancy_id : null } };
+    }
+    const pm = /^\/api\/v1\/proposals\/([^/]+)\/(confirm|reject)$/.exec(path);
+    if (pm && req.method === 'POST' && o.decideProposal) {
+      if (!hasRole(actor, 'operator')) return problem(403, 'FORBIDDEN', `${actor.id} (${actor.role}) may not decide proposals: it needs the operator role`);
+      let body: unknown;
+      try {
+        body = await readBody(req);
+      } catch {
+        return problem(400, 'INVALID_BODY', 'the body is JSON of at most 64 KiB');
+      }
+      const text = (body as { text?: unknown }).text;
+      const note = typeof text === 'string' ? text.slice(0, 2_000) : '';
+      const r = await o.decideProposal(decodeURIComponent(pm[1]!), pm[2] as 'confirm' | 'reject', actor.id, note);
+      if (r.outcome.t === 'unknown') return problem(404, 'NOT_FOUND', `no proposal ${decodeURIComponent(pm[1]!)}`);
+      if (r.outcome.t === 'superseded') return problem(409, 'SUPERSEDED', 'the legs are no longer proposed as this pair');
+      const decided = r.outcome.t === 'confirmed' ? 'confirm' : 'reject';
+      if (r.replayed && decided !== pm[2]) return problem(409, 'ALREADY_DECIDED', `the proposal was already ${r.outcome.t}`);
+      return { status: 200, body: { replayed: r.replayed, decision: r.outcome } };
     }
     const m = /^\/api\/v1\/cases\/([^/]+)(\/actions)?$/.exec(path);
     if (!m) return problem(404, 'NOT_FOUND', `no route ${req.method} ${path}`);

@@ -37,6 +37,22 @@ export const CASE_API_OPENAPI = {
         responses: { 200: { description: 'The case' }, 404: { description: 'NOT_FOUND', content: { 'application/json': { schema: error } } }, ...refusals },
       },
     },
+    '/api/v1/proposals/{id}/{decision}': {
+      post: {
+        summary: 'Confirm or reject a proposed pair (operator): at most once; deciding again returns the stored decision (replayed)',
+        parameters: [
+          { name: 'id', in: 'path', required: true, description: '`proposal:<bank leg id>|<chain leg id>`', schema: { type: 'string' } },
+          { name: 'decision', in: 'path', required: true, schema: { type: 'string', enum: ['confirm', 'reject'] } },
+        ],
+        requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { text: { type: 'string', maxLength: 2000 } } } } } },
+        responses: {
+          '200': { description: 'Decided (or the stored decision)' },
+          '403': { description: 'Not an operator' },
+          '404': { description: 'No such proposal' },
+          '409': { description: 'Superseded, or already decided the other way' },
+        },
+      },
+    },
     '/api/v1/cases/{id}/actions': {
       post: {
         summary: 'Act on a case (operator; approve and reject_request: approver, never the requester)',

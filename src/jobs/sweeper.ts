@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Fact } from '../domain/facts.js';
 import { factKey } from '../domain/facts.js';
 import { feedStallDecision } from '../domain/feedStalls.js';
-import { discrepancyEvent, factOfExpiredLeg } from '../domain/outcomeFacts.js';
+import { discrepancyEvent, factsOfExpiredLeg } from '../domain/outcomeFacts.js';
 import type { FactWriter } from '../sinks/clickhouse/factWriter.js';
 import type { MatchStore, Watermarks } from '../state/matchStore.js';
 
@@ -58,7 +58,7 @@ export function startSweeper(o: SweeperOptions): { stop(): Promise<void>; sweepO
       for (;;) {
         const legs = await o.store.claimExpired(side, watermark, o.batch ?? 500, t);
         if (legs.length === 0) break;
-        const facts = legs.map((l) => factOfExpiredLeg(l, t));
+        const facts = legs.flatMap((l) => factsOfExpiredLeg(l, t));
         // A claim handed out again may already be durable: let the writer check.
         await o.writer.write(facts, { suspects: new Set(facts.map(factKey)) });
         await o.store.ackClaimed(legs.map((l) => l.id));

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import type { Outcome, RetractionOutcome, StoredLeg } from '../domain/outcomes.js';
+import type { Outcome, ProposalDecision, RetractionOutcome, StoredLeg } from '../domain/outcomes.js';
+import { DEFAULT_MATCHING_RULES, type MatchingRuleSet } from '../matching/ruleFile.js';
+import { encodeProbes, probesFor } from '../matching/ruleCascade.js';
 import type { Leg, PostingStatus, Side } from '../domain/types.js';
 import { ScriptError } from '../lib/errors.js';
 import { inScript, asScriptError } from './scriptErrors.js';
@@ -42,6 +44,8 @@ export interface MatchStoreOptions {
    * once the state is rebuilt from the facts (src/state/stateGuard.ts).
    */
   requireEpoch?: boolean;
+  /** The matching rule set in force (hot-reloaded by the caller); default: reference, then account + exact amount. */
+  rules?: () => MatchingRuleSet;
 }
 
 export interface Watermarks {
@@ -58,6 +62,7 @@ interface MatchCommands {
   reconAdvanceWatermark(...args: (string | number)[]): Promise<number>;
   reconRetract(...args: (string | number)[]): Promise<string>;
   reconRestore(...args: (string | number)[]): Promise<number>;
+  reconDecideProposal(...args: (string | number)[]): Promise<string>;
 }
 
 /** A leg rebuilt from the facts, with the state they imply (src/state/stateGuard.ts). */
@@ -89,6 +94,7 @@ export class MatchStore {
       redis.defineCommand('reconAdvanceWatermark', { numberOfKeys: 0, lua: lua('advanceWatermark') });
       redis.defineCommand('reconRetract', { numberOfKeys: 0, lua: withLib('retract') });
       redis.defineCommand('reconRestore', { numberOfKeys: 0, lua: withLib('restore') });
+      redis.defineCommand('reconDecideProposal', { numberOfKeys: 0, lua: withLib('decideProposal') });
     }
     this.redis = redis as Redis & MatchCommands;
   }
@@ -99,6 +105,11 @@ export class MatchStore {
    * applies them one after the other in call order (see `flushMatches`).
    */
   matchOrPark(leg: Leg, status: PostingStatus): Promise<CorrelationResult> {
+    const rules = this.options.rules?.() ?? DEFAULT_MATCHING_RULES;
+    const o = this.options;
+    const defaults = { attributeWindowMs: o.toleranceMs, referenceWindowMs: o.retentionMs, expiryWindowMs: o.retentionMs };
+    const arrival = encodeProbes(probesFor(rules, leg, 'arrival', defaults));
+    const expiry = encodeProbes(probesFor(rules, leg, 'expiry', defaults));
     return new Promise((resolve, reject) => {
       this.queued.push({
         args: [
@@ -116,6 +127,8 @@ export class MatchStore {
           leg.fingerprint,
           status,
           legHandle(leg.legId),
+          arrival,
+          expiry,
         ],
         resolve,
         reject,
@@ -173,13 +186,34 @@ export class MatchStore {
     // go on while it says due buckets remain and the limit is not reached.
     for (;;) {
       const raw = await inScript('expire', () =>
-        this.redis.reconExpire(this.prefix, side, watermark, limit - claimed.length, now, this.options.claimVisibilityMs ?? 30_000, this.options.windowMs, this.options.sweepBudget ?? SWEEP_BUDGET),
+        this.redis.reconExpire(
+          this.prefix,
+          side,
+          watermark,
+          limit - claimed.length,
+          now,
+          this.options.claimVisibilityMs ?? 30_000,
+          this.options.windowMs,
+          this.options.sweepBudget ?? SWEEP_BUDGET,
+          this.options.retentionMs,
+        ),
       );
       // cjson encodes an empty Lua table as {}.
       const r = JSON.parse(raw) as { l: StoredLeg[] | Record<string, never>; more: number };
       if (Array.isArray(r.l)) claimed.push(...r.l);
       if (r.more !== 1 || claimed.length >= limit) return claimed;
     }
+  }
+
+  /**
+   * An operator's decision on a proposal (atomic, at most once; a repeat returns the stored
+   * decision with replayed = true). The caller writes `factsOfDecision` afterwards: the decision
+   * is stored first so that a crash before the facts are durable is mended by deciding again.
+   */
+  async decideProposal(pid: string, bankLegId: string, chainLegId: string, decision: 'confirm' | 'reject'): Promise<{ replayed: boolean; outcome: ProposalDecision }> {
+    const raw = await inScript('decideProposal', () => this.redis.reconDecideProposal(this.prefix, pid, bankLegId, chainLegId, decision, this.options.windowMs));
+    const parsed = JSON.parse(raw) as { replayed?: number; outcome: ProposalDecision };
+    return { replayed: parsed.replayed === 1, outcome: parsed.outcome };
   }
 
   /** Confirms that the discrepancies of these claimed legs are durable. */

@@ -83,6 +83,10 @@ function match(id: string): Fact {
       status: 'matched',
       version: 1,
       recorded_at: T1,
+      rule_id: 'deposit-fee',
+      rule_version: '2026-12-05.1',
+      confidence: 'confirmed',
+      amount_difference: '0.5',
     },
   };
 }

@@ -54,6 +54,10 @@ const match = (id: string, bankEntry: string, account: string, at: number, late 
     status: 'matched',
     version: 1,
     recorded_at: at,
+    rule_id: 'exact-attributes',
+    rule_version: 'builtin-1',
+    confidence: 'confirmed',
+    amount_difference: '0',
   } satisfies MatchRow,
 });
 

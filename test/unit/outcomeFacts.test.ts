@@ -66,7 +66,7 @@ describe('factsOfOutcome', () => {
 
   it('writes one match row (version 1, not late) when a mint matches a parked credit', () => {
     const mid = 'match:bank:e1|chain:31337:0xb:0';
-    const facts = factsOfOutcome(chainLeg(), { t: 'match', legId: 'chain:31337:0xb:0', mid, by: 'attributes', other: stored(bankLeg()), resolves: '' }, NOW);
+    const facts = factsOfOutcome(chainLeg(), { t: 'match', legId: 'chain:31337:0xb:0', mid, by: 'attributes', rule: 'exact-attributes@7', other: stored(bankLeg()), resolves: '' }, NOW);
     expect(facts).toHaveLength(1);
     expect(matchRows(facts)[0]).toEqual({
       match_id: mid,
@@ -86,6 +86,10 @@ describe('factsOfOutcome', () => {
       status: 'matched',
       version: 1,
       recorded_at: NOW,
+      rule_id: 'exact-attributes',
+      rule_version: '7',
+      confidence: 'confirmed',
+      amount_difference: '0',
     });
   });
 

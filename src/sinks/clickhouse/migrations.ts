@@ -69,6 +69,10 @@ export const FACT_COLUMNS: { [T in FactTable]: { [C in keyof FactRows[T]]-?: str
     status: 'LowCardinality(String)',
     version: 'UInt32',
     recorded_at: "DateTime64(3, 'UTC')",
+    rule_id: "LowCardinality(String) DEFAULT ''",
+    rule_version: "LowCardinality(String) DEFAULT ''",
+    confidence: "LowCardinality(String) DEFAULT 'confirmed'",
+    amount_difference: 'Nullable(Decimal256(18))',
   },
   discrepancy_events: {
     discrepancy_id: 'String',
@@ -326,6 +330,34 @@ WHERE event_id NOT IN (SELECT event_id FROM ${db}.chain_event_retractions)`,
     name: 'audit_log',
     // The cases' hash-chained audit trail (src/cases/auditLog.ts). Versions 30-39 belong to cases.
     statements: (db) => [createFactTable(db, 'audit_log')],
+  },
+  {
+    version: 40,
+    name: 'matches: rule, confidence and amount difference; matches_current with them',
+    // Matching rules (src/matching): every match names the rule and rule-file version that made it,
+    // whether a rule or an operator confirmed it, and the bank - chain difference (a fee, a rounding).
+    // Versions 40-49 belong to matching. A table created after this change already has the columns.
+    statements: (db) => [
+      `ALTER TABLE ${db}.matches ADD COLUMN IF NOT EXISTS rule_id LowCardinality(String) DEFAULT ''`,
+      `ALTER TABLE ${db}.matches ADD COLUMN IF NOT EXISTS rule_version LowCardinality(String) DEFAULT ''`,
+      `ALTER TABLE ${db}.matches ADD COLUMN IF NOT EXISTS confidence LowCardinality(String) DEFAULT 'confirmed'`,
+      `ALTER TABLE ${db}.matches ADD COLUMN IF NOT EXISTS amount_difference Nullable(Decimal256(18))`,
+      `DROP VIEW IF EXISTS ${db}.matches_current`,
+      `CREATE VIEW ${db}.matches_current AS
+SELECT match_id, latest.1 AS status, latest.2 AS flow, latest.3 AS match_by, latest.4 AS bank_leg_id, latest.5 AS chain_leg_id,
+  latest.6 AS account_id, latest.7 AS wallet, latest.8 AS currency, latest.9 AS token_key, latest.10 AS amount_base,
+  latest.11 AS bank_time, latest.12 AS chain_time, latest.13 AS late, latest.14 AS resolved_discrepancy_id, latest.15 AS version,
+  latest.16 AS rule_id, latest.17 AS rule_version, latest.18 AS confidence, latest.19 AS amount_difference,
+  first_recorded AS matched_at
+FROM (
+  SELECT match_id,
+    argMax(tuple(status, flow, match_by, bank_leg_id, chain_leg_id, account_id, wallet, currency, token_key, amount_base,
+                 bank_time, chain_time, late, resolved_discrepancy_id, version, rule_id, rule_version, confidence, amount_difference), version) AS latest,
+    min(recorded_at) AS first_recorded
+  FROM ${db}.matches
+  GROUP BY match_id
+)`,
+    ],
   },
 ];
 

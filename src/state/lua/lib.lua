@@ -23,16 +23,18 @@
 -- (packNative), 5 event time, 6 reference, 7 fingerprint, 8 code = status char .. state char ..
 -- ('1' when rebuilt from the facts), 9 (optional) map of: x counterpart legId, mid, by, rs, d
 -- discrepancy id, o stored outcome JSON (absent: the leg's own outcome was {t:'parked'}), ro
--- stored retraction outcome JSON.
+-- stored retraction outcome JSON, q expiry-stage probes (see parseProbes), xp stored outcome of a
+-- pairing when its window closed, rem amount still open of a leg met by tranches, ru the rule
+-- (id@version) that matched or proposed it.
 
 local P
 local ST_CODE = { pending = 'n', booked = 'b', reversed = 'r' }
 local ST_NAME = { n = 'pending', b = 'booked', r = 'reversed' }
 local STATE_CODE = { parked = 'P', expired = 'E', matched = 'M', mismatched = 'X', duplicate = 'D',
-                     reversed = 'R', pending = 'N', retracted = 'T' }
+                     reversed = 'R', pending = 'N', retracted = 'T', proposed = 'Q' }
 local STATE_NAME = {}
 for k, v in pairs(STATE_CODE) do STATE_NAME[v] = k end
-local EXT = { 'x', 'mid', 'by', 'rs', 'd', 'o', 'ro' }
+local EXT = { 'x', 'mid', 'by', 'rs', 'd', 'o', 'ro', 'q', 'xp', 'rem', 'ru' }
 
 local function handleOf(legId) return redis.sha1hex(legId):sub(1, 16) end
 local function recKey(h) return P .. 'L:' .. h:sub(1, 2) end
@@ -236,11 +238,144 @@ local function poolRange(f, s, a, c, m, lo, hi, limit)
 end
 
 local function refKey(f, s, ref) return P .. 'r:' .. f .. ':' .. s .. ':' .. redis.sha1hex(ref):sub(1, 3) end
-local function refGet(f, s, ref) return redis.call('HGET', refKey(f, s, ref), ref) end
-local function refSet(l) redis.call('HSET', refKey(l.f, l.s, l.r), l.r, l.h) end
+-- A reference usually names one leg per side; tranches (several legs with one reference) make it a
+-- space-separated list of handles, oldest first, at most REF_MAX (the oldest is dropped).
+local REF_MAX = 16
+local function refList(f, s, ref)
+  local v = redis.call('HGET', refKey(f, s, ref), ref)
+  if not v then return {} end
+  if #v == 16 then return { v } end
+  local out = {}
+  for h in string.gmatch(v, '%x+') do out[#out + 1] = h end
+  return out
+end
+local function refSet(l)
+  local rk = refKey(l.f, l.s, l.r)
+  local v = redis.call('HGET', rk, l.r)
+  if not v or v == l.h then redis.call('HSET', rk, l.r, l.h) return end
+  if string.find(v, l.h, 1, true) then return end
+  -- The previous owner stays listed only while it is open: a matched one is replaced (as before).
+  local keep = {}
+  for h in string.gmatch(v, '%x+') do
+    local o = loadH(h)
+    if o and (o.state == 'parked' or o.state == 'expired' or o.state == 'proposed') then keep[#keep + 1] = h end
+  end
+  keep[#keep + 1] = l.h
+  while #keep > REF_MAX do table.remove(keep, 1) end
+  redis.call('HSET', rk, l.r, table.concat(keep, ' '))
+end
 local function refDelIfOwn(l)
   local rk = refKey(l.f, l.s, l.r)
-  if redis.call('HGET', rk, l.r) == l.h then redis.call('HDEL', rk, l.r) end
+  local v = redis.call('HGET', rk, l.r)
+  if not v then return end
+  if v == l.h then redis.call('HDEL', rk, l.r) return end
+  if not string.find(v, l.h, 1, true) then return end
+  local keep = {}
+  for h in string.gmatch(v, '%x+') do if h ~= l.h then keep[#keep + 1] = h end end
+  if #keep == 0 then redis.call('HDEL', rk, l.r) else redis.call('HSET', rk, l.r, table.concat(keep, ' ')) end
+end
+
+-- Exact decimal arithmetic on canonical non-negative decimal strings (amount keys, probe bounds):
+-- amounts reach 10^18 minor units and 18 fractional digits, beyond what a Lua number holds.
+local function decParts(a)
+  local i, f = string.match(a, '^(%d+)%.?(%d*)$')
+  return i, f
+end
+local function cmpDec(a, b)
+  if a == b then return 0 end
+  local ai, af = decParts(a)
+  local bi, bf = decParts(b)
+  if #ai ~= #bi then if #ai < #bi then return -1 end return 1 end
+  if ai ~= bi then if ai < bi then return -1 end return 1 end
+  local n = math.max(#af, #bf)
+  af, bf = af .. string.rep('0', n - #af), bf .. string.rep('0', n - #bf)
+  if af == bf then return 0 end
+  if af < bf then return -1 end
+  return 1
+end
+-- Digits of a and b aligned on the same number of fractional digits.
+local function decAlign(a, b)
+  local ai, af = decParts(a)
+  local bi, bf = decParts(b)
+  local n = math.max(#af, #bf)
+  local x, y = ai .. af .. string.rep('0', n - #af), bi .. bf .. string.rep('0', n - #bf)
+  local w = math.max(#x, #y)
+  return string.rep('0', w - #x) .. x, string.rep('0', w - #y) .. y, n
+end
+local function decCanon(digits, n)
+  local i, f = digits:sub(1, #digits - n), digits:sub(#digits - n + 1)
+  if n == 0 then f = '' end
+  i = i:gsub('^0+', '')
+  if i == '' then i = '0' end
+  f = f:gsub('0+$', '')
+  if f == '' then return i end
+  return i .. '.' .. f
+end
+-- a - b for a >= b.
+local function subDec(a, b)
+  local x, y, n = decAlign(a, b)
+  local out, borrow = {}, 0
+  for i = #x, 1, -1 do
+    local d = x:byte(i) - y:byte(i) - borrow
+    if d < 0 then d, borrow = d + 10, 1 else borrow = 0 end
+    out[i] = string.char(48 + d)
+  end
+  return decCanon(table.concat(out), n)
+end
+local function addDec(a, b)
+  local x, y, n = decAlign(a, b)
+  local out, carry = {}, 0
+  for i = #x, 1, -1 do
+    local d = x:byte(i) + y:byte(i) - 96 + carry
+    if d >= 10 then d, carry = d - 10, 1 else carry = 0 end
+    out[i] = string.char(48 + d)
+  end
+  local s = table.concat(out)
+  if carry == 1 then s = '1' .. s end
+  return decCanon(s, n)
+end
+
+-- Probes of the matching cascade (src/matching/ruleCascade.ts encodeProbes): records separated by
+-- \30, fields by \31: rule (id@version), key (r|a), lo, hi ('' unbounded), window ms, confidence
+-- (c|p), outcome (m|x), split (0|1).
+local function parseProbes(s)
+  local out = {}
+  if not s or s == '' then return out end
+  for rec in string.gmatch(s, '[^\30]+') do
+    local f = split(rec)
+    out[#out + 1] = { rule = f[1], key = f[2], lo = f[3], hi = f[4], win = tonumber(f[5]), conf = f[6], out = f[7], split = f[8] == '1' }
+  end
+  return out
+end
+-- lo '-': an empty interval (the rule applies, no amount meets it).
+local function inRange(m, p) return p.lo ~= '-' and cmpDec(m, p.lo) >= 0 and (p.hi == '' or cmpDec(m, p.hi) <= 0) end
+
+-- Handles of the open legs of one pool whose amount lies within a probe's bounds and whose event
+-- time lies in [lo, hi]: the tolerant search, which cannot use the amount order of the members
+-- (they sort as text), so it reads the pool (its overflow shards only when the base is full), at
+-- most `limit` members per zset. Returns {handle, amount, time} triples.
+local function poolScan(f, s, a, c, p, lo, hi, limit)
+  local base = P .. 'p:' .. f .. ':' .. s .. ':' .. a .. ':' .. c
+  local keys = { base }
+  if redis.call('ZCARD', base) >= POOL_BASE then
+    for i = 0, 15 do keys[#keys + 1] = base .. ':' .. string.format('%x', i) end
+  end
+  local out = {}
+  for _, k in ipairs(keys) do
+    for _, member in ipairs(redis.call('ZRANGE', k, 0, limit - 1)) do
+      local m, t, h = string.match(member, '^(.-)|(%d+)|(%x+)$')
+      t = tonumber(t)
+      if t >= lo and t <= hi and inRange(m, p) then out[#out + 1] = { h, m, t } end
+    end
+  end
+  return out
+end
+
+-- Operators' rejections: a pair once rejected is never proposed again.
+local function rejectedPair(a, b)
+  local bank, chain = a, b
+  if a.s == 'chain' then bank, chain = b, a end
+  return redis.call('SISMEMBER', P .. 'rj', bank.h .. chain.h) == 1
 end
 
 -- Time-bucketed index of handles: a zset of one-second buckets, one list per bucket.

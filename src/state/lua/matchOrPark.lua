@@ -9,9 +9,10 @@
 -- ARGV: 1 prefix, 2 tolerance ms (window + lateness), 3 retention ms (how long terminal legs are
 --       remembered), 4 window ms (a parked leg's deadline is its event time + window), 5 '1' when
 --       the state must carry its epoch key (a worker's store), else '' (unit tests);
---       then 14 per leg: legId, side, flow, account, wallet, currency, tokenKey, amountKey,
+--       then 16 per leg: legId, side, flow, account, wallet, currency, tokenKey, amountKey,
 --       amountNative, eventTime, reference ('' for none), fingerprint, status (pending|booked|reversed),
---       handle (handleOf(legId), computed by the client)
+--       handle (handleOf(legId), computed by the client), arrival probes and expiry probes of the
+--       matching cascade (lib.lua parseProbes; '' for none)
 -- Returns a JSON array, one element per leg: {"replayed":0|1,"outcome":{...}}, or {"error":"..."}
 -- when that leg failed (the others are applied).
 
@@ -110,44 +111,138 @@ elseif status == 'reversed' then
   return finish('reversed', { t = 'withdrawn', resolves = '' })
 end
 
--- Find the counterpart: the shared reference first, then account + currency + exact amount,
--- nearest in event time within the tolerance.
+-- Find the counterpart by the rule cascade (src/matching/ruleCascade.ts): the probes of this leg,
+-- in order; a reference probe looks at the legs of the other side that share the reference, an
+-- account probe at the pool of the same flow, account and currency, within its amount bounds and
+-- event-time window. Then, beyond every window, an expired leg of the exact amount (a late leg).
+local probes = parseProbes(A[o + 15])
 local os = other(leg.s)
 local t = leg.t
-local candidate, by = nil, nil
+local candidate, by, hit = nil, nil, nil
+local function isOpen(c) return c and (c.state == 'parked' or c.state == 'expired') end
+local function allowed(c, p) return math.abs(c.t - t) <= p.win and (p.conf == 'c' or not rejectedPair(leg, c)) end
+
+-- Tranches: legs of one reference that split the amount of a leg of the other side.
+local parts = nil
 if leg.r ~= '' then
-  local ch = refGet(leg.f, os, leg.r)
-  if ch then
+  local refs, dup = refList(leg.f, os, leg.r), nil
+  for _, ch in ipairs(refs) do
     local c = loadH(ch)
-    if c and (c.state == 'parked' or c.state == 'expired') then
-      candidate, by = c, 'reference'
+    if isOpen(c) and not candidate then
+      local took = false
+      for _, p in ipairs(probes) do
+        if p.key == 'r' and allowed(c, p) then
+          local cOpen = c.rem or c.m
+          local mine = leg.rem or leg.m
+          if p.split and c.rem and inRange(cOpen, p) then
+            -- The last tranche of c: completes it.
+            candidate, by, hit = c, 'reference', p
+          elseif not c.rem and not leg.rem and inRange(c.m, p) then
+            candidate, by, hit = c, 'reference', p
+          elseif p.split and cmpDec(mine, cOpen) < 0 then
+            -- This leg is one tranche of c: allocate it, c stays open for the rest.
+            candidate, by, hit = c, 'tranche', p
+          elseif p.split and cmpDec(c.m, mine) <= 0 and c.c == leg.c and not c.rem then
+            -- c is one tranche of this leg.
+            parts = parts or {}
+            parts[#parts + 1] = { c = c, p = p }
+            leg.rem = subDec(mine, c.m)
+            took = true
+          end
+          if candidate or took then break end
+        end
+      end
+      if not candidate and not parts and not hit then
+        -- Shared reference, but no rule accepts the amounts: a mismatch by reference (below).
+        local anyRef = false
+        for _, p in ipairs(probes) do if p.key == 'r' then anyRef = true end end
+        if anyRef then candidate, by = c, 'reference' end
+      end
     elseif c and (c.state == 'matched' or c.state == 'mismatched') then
-      return finish('duplicate', { t = 'duplicate', other = public(c) })
+      dup = dup or c
     end
+    if leg.rem == '0' then break end
   end
+  if not candidate and not parts and dup then return finish('duplicate', { t = 'duplicate', other = public(dup) }) end
 end
-if not candidate then
-  -- Within the tolerance any waiting leg will do; beyond it (up to the retention), only a leg whose
-  -- window already closed: the newcomer is its late counterpart and resolves its discrepancy.
-  local function nearest(lo, hi, expiredOnly)
+if not candidate and not parts then
+  -- Within a window any waiting leg will do; two legs that both carry references only match by reference.
+  local function fits(c, p, expiredOnly)
+    return isOpen(c) and (leg.r == '' or c.r == '' or c.r == leg.r) and (not expiredOnly or c.state == 'expired') and (not p or p.conf == 'c' or not rejectedPair(leg, c))
+  end
+  local function nearestExact(lo, hi, expiredOnly, p)
     local best, bestDist = nil, nil
     for _, ch in ipairs(poolRange(leg.f, os, leg.a, leg.c, leg.m, lo, hi, 64)) do
       local c = loadH(ch)
-      -- Two legs that both carry references only match by reference.
-      if c and (c.state == 'parked' or c.state == 'expired') and (leg.r == '' or c.r == '' or c.r == leg.r)
-        and (not expiredOnly or c.state == 'expired') then
+      if fits(c, p, expiredOnly) then
         local dist = math.abs(c.t - t)
         if best == nil or dist < bestDist then best, bestDist = c, dist end
       end
     end
     return best
   end
-  local best = nearest(t - tolerance, t + tolerance, false)
-  if not best then best = nearest(t - retention, t + retention, true) end
-  if best then candidate, by = best, 'attributes' end
+  for _, p in ipairs(probes) do
+    if p.key == 'a' then
+      local best = nil
+      if p.lo == leg.m and p.hi == leg.m then
+        best = nearestExact(t - p.win, t + p.win, false, p)
+      else
+        local bestDist, bestExact = nil, false
+        for _, e in ipairs(poolScan(leg.f, os, leg.a, leg.c, p, t - p.win, t + p.win, 256)) do
+          local c = loadH(e[1])
+          if fits(c, p, false) then
+            local exact, dist = e[2] == leg.m, math.abs(e[3] - t)
+            if best == nil or (exact and not bestExact) or (exact == bestExact and dist < bestDist) then best, bestDist, bestExact = c, dist, exact end
+          end
+        end
+      end
+      if best then candidate, by, hit = best, 'attributes', p break end
+    end
+  end
+  if not candidate then
+    local best = nearestExact(t - retention, t + retention, true, nil)
+    if best then candidate, by = best, 'attributes' end
+  end
+end
+
+local function ids(c)
+  if leg.s == 'chain' then return c.id, id end
+  return id, c.id
+end
+local rule = (hit and hit.rule) or 'late-counterpart@builtin'
+
+if parts then
+  -- This leg is split by tranches of the other side: one match per tranche.
+  local out = {}
+  local trs = {}
+  for _, e in ipairs(parts) do
+    local c = e.c
+    unindex(c, true)
+    local rs = ''
+    if c.state == 'expired' then rs = c.d or '' end
+    local bankId, chainId = ids(c)
+    local mid = 'match:' .. bankId .. '|' .. chainId
+    local pub = public(c)
+    c.state, c.x, c.mid, c.by, c.rs, c.ru = 'matched', id, mid, 'tranche', rs, e.p.rule
+    save(c)
+    trs[#trs + 1] = c.id
+    out[#out + 1] = { mid = mid, other = pub, resolves = rs, rule = e.p.rule }
+  end
+  leg.tr = table.concat(trs, ' ')
+  if leg.r ~= '' then refSet(leg) end
+  if leg.rem == '0' then
+    leg.x, leg.mid, leg.by, leg.ru = trs[#trs], out[#out].mid, 'tranche', out[#out].rule
+    return finish('matched', { t = 'split', parts = out, remaining = '0' })
+  end
+  -- Still open for the rest: waits by reference only (not in the amount pool), with its deadline.
+  local res = finish('parked', { t = 'split', parts = out, remaining = leg.rem })
+  if A[o + 16] ~= '' then leg.q = A[o + 16] save(leg) end
+  indexAddOnce(P .. 'dl:' .. leg.s, deadline, leg.h)
+  return res
 end
 
 if not candidate then
+  if A[o + 16] ~= '' then leg.q = A[o + 16] end
   local out = finish('parked', { t = 'parked' })
   poolAdd(leg, not existing)
   if leg.r ~= '' then refSet(leg) end
@@ -155,16 +250,30 @@ if not candidate then
   return out
 end
 
-unindex(candidate, true)
-if leg.r ~= '' then refSet(leg) end
+local bankId, chainId = ids(candidate)
 local resolves = ''
 if candidate.state == 'expired' then resolves = candidate.d or '' end
-local bankId, chainId = id, candidate.id
-if leg.s == 'chain' then bankId, chainId = candidate.id, id end
+
+if by == 'tranche' then
+  -- One tranche of the candidate: allocated against what it still has open.
+  local cOpen = candidate.rem or candidate.m
+  poolRem(candidate)
+  candidate.rem = subDec(cOpen, leg.m)
+  candidate.tr = ((candidate.tr and (candidate.tr .. ' ')) or '') .. id
+  candidate.ru = rule
+  save(candidate)
+  if leg.r ~= '' then refSet(leg) end
+  local mid = 'match:' .. bankId .. '|' .. chainId
+  leg.x, leg.mid, leg.by, leg.ru = candidate.id, mid, 'tranche', rule
+  return finish('matched', { t = 'match', mid = mid, by = 'tranche', rule = rule, conf = 'c', other = public(candidate), resolves = '', remaining = candidate.rem })
+end
+
+unindex(candidate, true)
+if leg.r ~= '' then refSet(leg) end
 
 local kind = nil
 if candidate.c ~= leg.c then kind = 'CURRENCY_MISMATCH'
-elseif candidate.m ~= leg.m then kind = 'AMOUNT_MISMATCH' end
+elseif not hit and candidate.m ~= leg.m then kind = 'AMOUNT_MISMATCH' end
 
 local pub = public(candidate)
 if kind then
@@ -176,16 +285,29 @@ if kind then
                                 other = pub, resolves = resolves })
 end
 
+if hit and hit.conf == 'p' then
+  -- A loose rule: a proposal the operator confirms or rejects; both legs wait for the decision.
+  local pid = 'proposal:' .. bankId .. '|' .. chainId
+  candidate.state, candidate.x, candidate.mid, candidate.by, candidate.rs, candidate.ru = 'proposed', id, pid, by, resolves, rule
+  save(candidate)
+  leg.x, leg.mid, leg.by, leg.rs, leg.ru = candidate.id, pid, by, resolves, rule
+  return finish('proposed', { t = 'proposal', pid = pid, by = by, rule = rule, other = pub, resolves = resolves })
+end
+
 local mid = 'match:' .. bankId .. '|' .. chainId
-candidate.state, candidate.x, candidate.mid, candidate.by, candidate.rs = 'matched', id, mid, by, resolves
+local last = candidate.rem ~= nil
+if last then candidate.rem = '0' end
+candidate.state, candidate.x, candidate.mid, candidate.by, candidate.rs, candidate.ru = 'matched', id, mid, by, resolves, rule
 save(candidate)
-leg.x, leg.mid, leg.by, leg.rs = candidate.id, mid, by, resolves
-return finish('matched', { t = 'match', mid = mid, by = by, other = pub, resolves = resolves })
+leg.x, leg.mid, leg.by, leg.rs, leg.ru = candidate.id, mid, by, resolves, rule
+local res = { t = 'match', mid = mid, by = by, rule = rule, conf = 'c', other = pub, resolves = resolves }
+if last then res.remaining = '0' res.by = 'tranche' end
+return finish('matched', res)
 end
 
 local out = {}
 PARKED_DELTA = {}
-for o = 5, #ARGV - 1, 14 do
+for o = 5, #ARGV - 1, 16 do
   local ok, res = pcall(one, ARGV, o)
   if ok then out[#out + 1] = res
   else out[#out + 1] = cjson.encode({ error = tostring(res) }) end
