@@ -152,6 +152,14 @@ export function factOfContentConflict(args: {
 
 /** Facts that follow from one correlation outcome for `leg` (the leg just processed). */
 export function factsOfOutcome(leg: Leg, outcome: Outcome, now: number): Fact[] {
+  const facts = factsOfOutcomeOnly(leg, outcome, now);
+  // The other leg's window had closed by event time before this leg came: its discrepancy opens
+  // first (then the facts above resolve it), as when the sweep ran before this leg was processed.
+  if ((outcome.t === 'match' || outcome.t === 'mismatch' || outcome.t === 'proposal') && outcome.opens) facts.unshift(factOfExpiredLeg({ ...outcome.other, d: outcome.opens }, now));
+  return facts;
+}
+
+function factsOfOutcomeOnly(leg: Leg, outcome: Outcome, now: number): Fact[] {
   const self = viewOfLeg(leg);
   const pair = (other: LegView) => (self.side === 'bank' ? { bank: self, chain: other } : { bank: other, chain: self });
   switch (outcome.t) {
@@ -368,8 +376,9 @@ export function factOfExpiredLeg(l: StoredLeg, now: number): Fact {
 
 /** Facts of a window that closed: its discrepancy and, when it was paired as it closed, the pairing. */
 export function factsOfExpiredLeg(l: StoredLeg, now: number): Fact[] {
-  const facts = [factOfExpiredLeg(l, now)];
   const p = l.pair;
+  // Paired as one mismatch: that discrepancy names both legs; this leg's MISSING_* never opens.
+  const facts = p?.t === 'mismatch' ? [] : [factOfExpiredLeg(l, now)];
   if (!p) return facts;
   const self = viewOfStored(l);
   const other = viewOfStored(p.other);

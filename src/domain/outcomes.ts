@@ -64,8 +64,10 @@ export type Outcome =
       resolves: string;
       /** A tranche: what the other leg still has open after it ('0': complete). */
       remaining?: string;
+      /** The other leg's window had closed by event time: its discrepancy opens (and `resolves` resolves it). */
+      opens?: string;
     }
-  | { t: 'proposal'; legId: string; pid: string; by: 'reference' | 'attributes'; rule: string; other: StoredLeg; resolves: string }
+  | { t: 'proposal'; legId: string; pid: string; by: 'reference' | 'attributes'; rule: string; other: StoredLeg; resolves: string; opens?: string }
   | { t: 'split'; legId: string; parts: TranchePart[]; remaining: string }
   | {
       t: 'mismatch';
@@ -75,6 +77,7 @@ export type Outcome =
       by: 'reference' | 'attributes';
       other: StoredLeg;
       resolves: string;
+      opens?: string;
     }
   | { t: 'duplicate'; legId: string; other: StoredLeg }
   | { t: 'conflict'; legId: string; other: StoredLeg }

@@ -36,10 +36,8 @@ export interface Probe {
 export interface CascadeDefaults {
   /** Default window of an arrival rule by account and amount: the matching window plus the allowed lateness. */
   attributeWindowMs: number;
-  /** Default window of an arrival rule by reference: the late retention (a shared reference is evidence enough). */
+  /** Default window of a rule by reference: the late retention (a shared reference is evidence enough). */
   referenceWindowMs: number;
-  /** Default window of an expiry rule: the late retention. */
-  expiryWindowMs: number;
 }
 
 function applies(rule: MatchingRule, leg: ProbeLeg, groups: Record<string, string[]>): boolean {
@@ -76,7 +74,7 @@ export function probesFor(rules: MatchingRuleSet, leg: ProbeLeg, stage: 'arrival
       key: rule.key,
       lo: range?.lo ?? EMPTY,
       hi: range ? range.hi : EMPTY,
-      windowMs: rule.window ?? (stage === 'expiry' ? d.expiryWindowMs : rule.key === 'reference' ? d.referenceWindowMs : d.attributeWindowMs),
+      windowMs: rule.window ?? (rule.key === 'reference' ? d.referenceWindowMs : d.attributeWindowMs),
       confidence: rule.confidence,
       outcome: rule.outcome,
       split: rule.split,

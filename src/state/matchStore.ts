@@ -107,7 +107,7 @@ export class MatchStore {
   matchOrPark(leg: Leg, status: PostingStatus): Promise<CorrelationResult> {
     const rules = this.options.rules?.() ?? DEFAULT_MATCHING_RULES;
     const o = this.options;
-    const defaults = { attributeWindowMs: o.toleranceMs, referenceWindowMs: o.retentionMs, expiryWindowMs: o.retentionMs };
+    const defaults = { attributeWindowMs: o.toleranceMs, referenceWindowMs: o.retentionMs };
     const arrival = encodeProbes(probesFor(rules, leg, 'arrival', defaults));
     const expiry = encodeProbes(probesFor(rules, leg, 'expiry', defaults));
     return new Promise((resolve, reject) => {

@@ -4,7 +4,7 @@ import { encodeProbes, probesFor, type ProbeLeg } from '../../src/matching/ruleC
 import { DEFAULT_MATCHING_RULES, parseMatchingRules } from '../../src/matching/ruleFile.js';
 
 const none: Allowance = { absMinor: 0n, tolBps: 0, feeFixedMinor: 0n, feeBps: 0, feeLowers: 'chain' };
-const D = { attributeWindowMs: 1_000, referenceWindowMs: 9_000, expiryWindowMs: 99_000 };
+const D = { attributeWindowMs: 1_000, referenceWindowMs: 9_000 };
 const bankLeg = (amountKey: string, over: Partial<ProbeLeg> = {}): ProbeLeg => ({ side: 'bank', flow: 'deposit', accountId: 'ACC-1', currency: 'USD', amountKey, ...over });
 const chainLeg = (amountKey: string, over: Partial<ProbeLeg> = {}): ProbeLeg => ({ side: 'chain', flow: 'deposit', accountId: 'ACC-1', currency: 'USD', amountKey, ...over });
 
@@ -99,16 +99,16 @@ describe('the rule file and its cascade', () => {
     expect(probesFor(rules, chainLeg('99950.5'), 'arrival', D)[0]).toMatchObject({ lo: '-', hi: '-' });
   });
 
-  it('default windows: reference by the late retention, attributes by window + lateness, expiry by the retention', () => {
+  it('default windows: reference by the late retention, account and amount by window + lateness', () => {
     const ps = probesFor(rules, bankLeg('100000'), 'arrival', D);
     expect(ps.find((p) => p.key === 'reference')!.windowMs).toBe(9_000);
     expect(ps.find((p) => p.key === 'accountAmount')!.windowMs).toBe(1_000);
-    expect(probesFor(rules, bankLeg('100000'), 'expiry', D)[0]!.windowMs).toBe(99_000);
+    expect(probesFor(rules, bankLeg('100000'), 'expiry', D)[0]!.windowMs).toBe(1_000);
   });
 
   it('encodes probes for the Lua script', () => {
     const enc = encodeProbes(probesFor(rules, bankLeg('100000'), 'expiry', D));
-    expect(enc.split('\x1e')).toEqual(['nearest@2026-12-05.1\x1fa\x1f95000\x1f105000\x1f99000\x1fp\x1fm\x1f0', 'pair-mismatch@2026-12-05.1\x1fa\x1f0\x1f200000\x1f99000\x1fc\x1fx\x1f0']);
+    expect(enc.split('\x1e')).toEqual(['nearest@2026-12-05.1\x1fa\x1f95000\x1f105000\x1f1000\x1fp\x1fm\x1f0', 'pair-mismatch@2026-12-05.1\x1fa\x1f0\x1f200000\x1f1000\x1fc\x1fx\x1f0']);
   });
 
   it('the default rule set is today’s behaviour: reference, then account + exact amount', () => {

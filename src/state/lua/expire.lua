@@ -53,7 +53,9 @@ local function counterpartAtExpiry(l)
   for _, p in ipairs(parseProbes(l.q)) do
     if p.key == 'a' then
       local bestExact = false
-      for _, e in ipairs(poolScan(l.f, os, l.a, l.c, p, l.t - p.win, l.t + p.win, 256)) do
+      -- Only legs of the other side up to this leg's deadline in event time: those that had come
+      -- when the watermark passed it, whenever the sweep runs (same input, same pairing).
+      for _, e in ipairs(poolScan(l.f, os, l.a, l.c, p, l.t - p.win, math.min(l.t + p.win, l.t + window), 256)) do
         local c = loadH(e[1])
         if fits(l, c, p) then
           local exact, dist = e[2] == l.m, math.abs(e[3] - l.t)
@@ -78,9 +80,10 @@ local function pairAtExpiry(l, c, p)
   if c.state == 'expired' then otherD = c.d or '' end
   if p and p.out == 'x' then
     local did = 'AMOUNT_MISMATCH:' .. bank.id .. '|' .. chain.id
-    l.state, l.x, c.state, c.x, c.d = 'mismatched', c.id, 'mismatched', l.id, did
+    -- One discrepancy naming both legs instead of this leg's MISSING_* (never opened).
+    l.state, l.x, l.d, c.state, c.x, c.d = 'mismatched', c.id, did, 'mismatched', l.id, did
     save(c)
-    return { t = 'mismatch', kind = 'AMOUNT_MISMATCH', discrepancyId = did, rule = rule, other = other, resolves = l.d, resolvesOther = otherD }
+    return { t = 'mismatch', kind = 'AMOUNT_MISMATCH', discrepancyId = did, rule = rule, other = other, resolves = '', resolvesOther = otherD }
   end
   if p and p.conf == 'p' then
     local pid = 'proposal:' .. bank.id .. '|' .. chain.id

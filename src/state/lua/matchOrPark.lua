@@ -24,6 +24,7 @@ if ARGV[5] == '1' and redis.call('EXISTS', P .. 'epoch') == 0 then
   return redis.error_reply('STATE_LOST ' .. P .. 'epoch is missing: match state is being rebuilt')
 end
 local RANK = { pending = 1, booked = 2, reversed = 3 }
+local MISSING_OF_BANK = { deposit = 'MISSING_MINT', withdrawal = 'MISSING_BURN' }
 local tolerance, retention, window = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 
 local function other(side) if side == 'bank' then return 'chain' end return 'bank' end
@@ -253,6 +254,14 @@ end
 local bankId, chainId = ids(candidate)
 local resolves = ''
 if candidate.state == 'expired' then resolves = candidate.d or '' end
+-- A credit's window closes when the confirmed chain passes its deadline: a mint later than that is
+-- late by event time, whether or not a sweep ran before it was processed. Its discrepancy opens
+-- and resolves now, the same facts as when the sweep came first (batching must not change them).
+local opens = ''
+if candidate.state == 'parked' and candidate.s == 'bank' and leg.s == 'chain' and t > candidate.t + window and not candidate.rem then
+  opens = MISSING_OF_BANK[candidate.f] .. ':' .. candidate.id
+  candidate.d, resolves = opens, opens
+end
 
 if by == 'tranche' then
   -- One tranche of the candidate: allocated against what it still has open.
@@ -282,7 +291,7 @@ if kind then
   save(candidate)
   leg.x, leg.d = candidate.id, did
   return finish('mismatched', { t = 'mismatch', kind = kind, discrepancyId = did, by = by,
-                                other = pub, resolves = resolves })
+                                other = pub, resolves = resolves, opens = opens })
 end
 
 if hit and hit.conf == 'p' then
@@ -291,7 +300,8 @@ if hit and hit.conf == 'p' then
   candidate.state, candidate.x, candidate.mid, candidate.by, candidate.rs, candidate.ru = 'proposed', id, pid, by, resolves, rule
   save(candidate)
   leg.x, leg.mid, leg.by, leg.rs, leg.ru = candidate.id, pid, by, resolves, rule
-  return finish('proposed', { t = 'proposal', pid = pid, by = by, rule = rule, other = pub, resolves = resolves })
+  if opens ~= '' then resolves = '' end
+  return finish('proposed', { t = 'proposal', pid = pid, by = by, rule = rule, other = pub, resolves = resolves, opens = opens })
 end
 
 local mid = 'match:' .. bankId .. '|' .. chainId
@@ -300,7 +310,7 @@ if last then candidate.rem = '0' end
 candidate.state, candidate.x, candidate.mid, candidate.by, candidate.rs, candidate.ru = 'matched', id, mid, by, resolves, rule
 save(candidate)
 leg.x, leg.mid, leg.by, leg.rs, leg.ru = candidate.id, mid, by, resolves, rule
-local res = { t = 'match', mid = mid, by = by, rule = rule, conf = 'c', other = pub, resolves = resolves }
+local res = { t = 'match', mid = mid, by = by, rule = rule, conf = 'c', other = pub, resolves = resolves, opens = opens }
 if last then res.remaining = '0' res.by = 'tranche' end
 return finish('matched', res)
 end
