@@ -58,6 +58,7 @@ export function startSweeper(o: SweeperOptions): { stop(): Promise<void>; sweepO
       for (;;) {
         const legs = await o.store.claimExpired(side, watermark, o.batch ?? 500, t);
         if (legs.length === 0) break;
+        await o.store.pairExpired(legs);
         const facts = legs.flatMap((l) => factsOfExpiredLeg(l, t));
         // A claim handed out again may already be durable: let the writer check.
         await o.writer.write(facts, { suspects: new Set(facts.map(factKey)) });

@@ -59,13 +59,38 @@ export function allowanceOf(rule: MatchingRule, flow: Flow, currency: string): A
   };
 }
 
+/** The rules of a rule set that apply to legs of one stage, flow, account and currency (memoised: the hot path asks per leg). */
+const applicable = new WeakMap<MatchingRuleSet, Map<string, { rule: MatchingRule; allowance: Allowance; exact: boolean }[]>>();
+function rulesFor(rules: MatchingRuleSet, leg: ProbeLeg, stage: 'arrival' | 'expiry') {
+  let byKey = applicable.get(rules);
+  if (!byKey) applicable.set(rules, (byKey = new Map()));
+  const key = `${stage}|${leg.flow}|${leg.currency}|${leg.accountId}`;
+  let list = byKey.get(key);
+  if (!list) {
+    list = rules.rules
+      .filter((r) => r.stage === stage && applies(r, leg, rules.accountGroups))
+      .map((rule) => {
+        const allowance = allowanceOf(rule, leg.flow, leg.currency);
+        return { rule, allowance, exact: allowance.absMinor === 0n && allowance.tolBps === 0 && allowance.feeFixedMinor === 0n && allowance.feeBps === 0 };
+      });
+    // Bounded by the mapped accounts and currencies; a reload brings a new rule set (and map).
+    byKey.set(key, list);
+  }
+  return list;
+}
+
 /** The probes of one leg at one stage, in cascade order (rules whose interval is empty are left out). */
 export function probesFor(rules: MatchingRuleSet, leg: ProbeLeg, stage: 'arrival' | 'expiry', d: CascadeDefaults): Probe[] {
   const out: Probe[] = [];
-  for (const rule of rules.rules) {
-    if (rule.stage !== stage || !applies(rule, leg, rules.accountGroups)) continue;
-    const allowance = allowanceOf(rule, leg.flow, leg.currency);
-    const range = leg.side === 'bank' ? chainRangeOfBank(leg.amountKey, allowance) : bankRangeOfChain(leg.amountKey, allowance);
+  for (const { rule, allowance, exact } of rulesFor(rules, leg, stage)) {
+    // Exact: the same amount (a whole one, when the bank side is looked for).
+    const range = exact
+      ? leg.side === 'chain' && leg.amountKey.includes('.')
+        ? null
+        : { lo: leg.amountKey, hi: leg.amountKey }
+      : leg.side === 'bank'
+        ? chainRangeOfBank(leg.amountKey, allowance)
+        : bankRangeOfChain(leg.amountKey, allowance);
     // No amount meets it: an account rule is left out; a reference rule stays, with an empty
     // interval, so that a shared reference it applies to is still a mismatch rather than ignored.
     if (!range && rule.key !== 'reference') continue;

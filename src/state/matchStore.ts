@@ -63,6 +63,7 @@ interface MatchCommands {
   reconRetract(...args: (string | number)[]): Promise<string>;
   reconRestore(...args: (string | number)[]): Promise<number>;
   reconDecideProposal(...args: (string | number)[]): Promise<string>;
+  reconPairExpired(...args: (string | number)[]): Promise<string>;
 }
 
 /** A leg rebuilt from the facts, with the state they imply (src/state/stateGuard.ts). */
@@ -95,6 +96,7 @@ export class MatchStore {
       redis.defineCommand('reconRetract', { numberOfKeys: 0, lua: withLib('retract') });
       redis.defineCommand('reconRestore', { numberOfKeys: 0, lua: withLib('restore') });
       redis.defineCommand('reconDecideProposal', { numberOfKeys: 0, lua: withLib('decideProposal') });
+      redis.defineCommand('reconPairExpired', { numberOfKeys: 0, lua: withLib('pairExpired') });
     }
     this.redis = redis as Redis & MatchCommands;
   }
@@ -109,7 +111,6 @@ export class MatchStore {
     const o = this.options;
     const defaults = { attributeWindowMs: o.toleranceMs, referenceWindowMs: o.retentionMs };
     const arrival = encodeProbes(probesFor(rules, leg, 'arrival', defaults));
-    const expiry = encodeProbes(probesFor(rules, leg, 'expiry', defaults));
     return new Promise((resolve, reject) => {
       this.queued.push({
         args: [
@@ -128,7 +129,6 @@ export class MatchStore {
           status,
           legHandle(leg.legId),
           arrival,
-          expiry,
         ],
         resolve,
         reject,
@@ -214,6 +214,36 @@ export class MatchStore {
     const raw = await inScript('decideProposal', () => this.redis.reconDecideProposal(this.prefix, pid, bankLegId, chainLegId, decision, this.options.windowMs));
     const parsed = JSON.parse(raw) as { replayed?: number; outcome: ProposalDecision };
     return { replayed: parsed.replayed === 1, outcome: parsed.outcome };
+  }
+
+  /**
+   * The expiry rules of claimed legs whose window closed without a counterpart (no-op without such
+   * rules): each leg a rule pairs gets its `pair` (and, paired as one mismatch, that discrepancy as
+   * its `d`). Call before writing the legs' facts; repeated, it returns the same pairings.
+   */
+  async pairExpired(legs: StoredLeg[]): Promise<void> {
+    const rules = this.options.rules?.();
+    if (!rules?.rules.some((r) => r.stage === 'expiry')) return;
+    const defaults = { attributeWindowMs: this.options.toleranceMs, referenceWindowMs: this.options.retentionMs };
+    const todo: { leg: StoredLeg; probes: string }[] = [];
+    for (const l of legs) {
+      if (l.pair || l.state !== 'expired' || l.rem) continue;
+      const probes = encodeProbes(probesFor(rules, { side: l.s, flow: l.f, accountId: l.a, currency: l.c, amountKey: l.m }, 'expiry', defaults));
+      if (probes) todo.push({ leg: l, probes });
+    }
+    if (todo.length === 0) return;
+    const args: (string | number)[] = [this.prefix, this.options.windowMs];
+    for (const t of todo) args.push(t.leg.id, t.probes);
+    const raw = await inScript('pairExpired', () => this.redis.reconPairExpired(...args));
+    const pairs = JSON.parse(raw) as (NonNullable<StoredLeg['pair']> | false)[] | Record<string, never>;
+    if (!Array.isArray(pairs)) return;
+    todo.forEach((t, i) => {
+      const p = pairs[i];
+      if (!p) return;
+      t.leg.pair = p;
+      t.leg.state = p.t === 'match' ? 'matched' : p.t === 'proposal' ? 'proposed' : 'mismatched';
+      if (p.t === 'mismatch') t.leg.d = p.discrepancyId;
+    });
   }
 
   /** Confirms that the discrepancies of these claimed legs are durable. */

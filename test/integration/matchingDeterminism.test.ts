@@ -125,7 +125,9 @@ async function replay(arrivals: Arrival[], batch: number, sweepEvery: number) {
   for (let i = 0; i < arrivals.length; i += batch) {
     const part = arrivals.slice(i, i + batch);
     const results = await Promise.all(part.map((a) => store.matchOrPark(a.leg, 'booked')));
-    results.forEach((r, j) => facts.push(...factsOfOutcome(part[j]!.leg, r.outcome, T0)));
+    results.forEach((r, j) => {
+      facts.push(...factsOfOutcome(part[j]!.leg, r.outcome, T0));
+    });
     for (const side of ['bank', 'chain'] as const) {
       const ts = part.filter((a) => a.leg.side === side).map((a) => a.leg.eventTime);
       if (ts.length > 0) await store.advanceWatermark(side === 'bank' ? 'ledger' : 'chain', Math.max(...ts), T0);

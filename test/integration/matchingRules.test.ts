@@ -81,7 +81,12 @@ function expectT<K extends Outcome['t']>(o: Outcome, t: K): Extract<Outcome, { t
   return o as Extract<Outcome, { t: K }>;
 }
 const run = async (store: MatchStore, leg: Leg) => (await store.matchOrPark(leg, 'booked')).outcome;
-const expire = (store: MatchStore, side: 'bank' | 'chain', at = T0 + 2 * RETENTION) => store.claimExpired(side, at, 100, T0);
+/** What the sweeper does when windows close: claim the expired legs, then apply the expiry rules. */
+async function expire(store: MatchStore, side: 'bank' | 'chain', at = T0 + 2 * RETENTION): Promise<StoredLeg[]> {
+  const legs = await store.claimExpired(side, at, 100, T0);
+  await store.pairExpired(legs);
+  return legs;
+}
 
 describe('matching rules: tolerances and fees', () => {
   it('matches a deposit of 1,000.00 minted as 999.50 under the fee rule and records the rule', async () => {

@@ -23,9 +23,9 @@
 -- (packNative), 5 event time, 6 reference, 7 fingerprint, 8 code = status char .. state char ..
 -- ('1' when rebuilt from the facts), 9 (optional) map of: x counterpart legId, mid, by, rs, d
 -- discrepancy id, o stored outcome JSON (absent: the leg's own outcome was {t:'parked'}), ro
--- stored retraction outcome JSON, q expiry-stage probes (see parseProbes), xp stored outcome of a
--- pairing when its window closed, rem amount still open of a leg met by tranches, ru the rule
--- (id@version) that matched or proposed it.
+-- stored retraction outcome JSON, xp stored pairing made when its window closed, rem amount still
+-- open of a leg met by tranches, ru the rule (id@version) that matched or proposed it, tr the legs
+-- of the other side that met it as tranches (space-separated ids).
 
 local P
 local ST_CODE = { pending = 'n', booked = 'b', reversed = 'r' }
@@ -34,7 +34,7 @@ local STATE_CODE = { parked = 'P', expired = 'E', matched = 'M', mismatched = 'X
                      reversed = 'R', pending = 'N', retracted = 'T', proposed = 'Q' }
 local STATE_NAME = {}
 for k, v in pairs(STATE_CODE) do STATE_NAME[v] = k end
-local EXT = { 'x', 'mid', 'by', 'rs', 'd', 'o', 'ro', 'q', 'xp', 'rem', 'ru' }
+local EXT = { 'x', 'mid', 'by', 'rs', 'd', 'o', 'ro', 'xp', 'rem', 'ru', 'tr' }
 
 local function handleOf(legId) return redis.sha1hex(legId):sub(1, 16) end
 local function recKey(h) return P .. 'L:' .. h:sub(1, 2) end
@@ -360,9 +360,14 @@ local function poolScan(f, s, a, c, p, lo, hi, limit)
   if redis.call('ZCARD', base) >= POOL_BASE then
     for i = 0, 15 do keys[#keys + 1] = base .. ':' .. string.format('%x', i) end
   end
+  -- Amounts with as many integer digits sort as text in numeric order: when both bounds have the
+  -- same number, a text range narrows the read (members of other lengths in it are filtered out).
+  local li, hi2 = decParts(p.lo), p.hi ~= '' and decParts(p.hi) or nil
+  local min, max = '-', '+'
+  if hi2 and #li == #hi2 then min, max = '[' .. p.lo, '[' .. p.hi .. '|~' end
   local out = {}
   for _, k in ipairs(keys) do
-    for _, member in ipairs(redis.call('ZRANGE', k, 0, limit - 1)) do
+    for _, member in ipairs(redis.call('ZRANGEBYLEX', k, min, max, 'LIMIT', 0, limit)) do
       local m, t, h = string.match(member, '^(.-)|(%d+)|(%x+)$')
       t = tonumber(t)
       if t >= lo and t <= hi and inRange(m, p) then out[#out + 1] = { h, m, t } end
@@ -441,3 +446,43 @@ local function sweep(idx, wm, limit, budget, visit)
   end
   return done, true
 end
+
+local function otherSide(s) if s == 'bank' then return 'chain' end return 'bank' end
+
+-- Whether c, an open leg of the other side, may pair with l as l's window closes (p: the expiry
+-- probe, nil for the exact late counterpart; a pair an operator rejected is never paired again).
+local function fitsAtExpiry(l, c, p)
+  return c and c.id ~= l.id and (c.state == 'parked' or c.state == 'expired') and not c.rem
+    and (l.r == '' or c.r == '' or c.r == l.r) and (not p or (p.conf == 'c' and p.out == 'm') or not rejectedPair(l, c))
+end
+-- Pairs the closing leg l (already expired, with its discrepancy id) with c; returns the pairing.
+local function pairAtExpiry(l, c, p)
+  poolRem(c)
+  if c.state == 'expired' then redis.call('ZREM', P .. 'claimed', c.h) end
+  local bank, chain = l, c
+  if l.s == 'chain' then bank, chain = c, l end
+  local rule = (p and p.rule) or 'late-counterpart@builtin'
+  local other = public(c)
+  local otherD = ''
+  if c.state == 'expired' then otherD = c.d or '' end
+  if p and p.out == 'x' then
+    local did = 'AMOUNT_MISMATCH:' .. bank.id .. '|' .. chain.id
+    -- One discrepancy naming both legs instead of this leg's MISSING_* (never opened).
+    l.state, l.x, l.d, c.state, c.x, c.d = 'mismatched', c.id, did, 'mismatched', l.id, did
+    save(c)
+    return { t = 'mismatch', kind = 'AMOUNT_MISMATCH', discrepancyId = did, rule = rule, other = other, resolves = '', resolvesOther = otherD }
+  end
+  if p and p.conf == 'p' then
+    local pid = 'proposal:' .. bank.id .. '|' .. chain.id
+    l.state, l.x, l.mid, l.by, l.ru = 'proposed', c.id, pid, 'attributes', rule
+    c.state, c.x, c.mid, c.by, c.ru = 'proposed', l.id, pid, 'attributes', rule
+    save(c)
+    return { t = 'proposal', pid = pid, by = 'attributes', rule = rule, other = other, resolves = '' }
+  end
+  local mid = 'match:' .. bank.id .. '|' .. chain.id
+  l.state, l.x, l.mid, l.by, l.rs, l.ru = 'matched', c.id, mid, 'attributes', l.d, rule
+  c.state, c.x, c.mid, c.by, c.rs, c.ru = 'matched', l.id, mid, 'attributes', otherD, rule
+  save(c)
+  return { t = 'match', mid = mid, by = 'attributes', rule = rule, conf = 'c', other = other, resolves = l.d, resolvesOther = otherD }
+end
+

@@ -9,10 +9,10 @@
 -- ARGV: 1 prefix, 2 tolerance ms (window + lateness), 3 retention ms (how long terminal legs are
 --       remembered), 4 window ms (a parked leg's deadline is its event time + window), 5 '1' when
 --       the state must carry its epoch key (a worker's store), else '' (unit tests);
---       then 16 per leg: legId, side, flow, account, wallet, currency, tokenKey, amountKey,
+--       then 15 per leg: legId, side, flow, account, wallet, currency, tokenKey, amountKey,
 --       amountNative, eventTime, reference ('' for none), fingerprint, status (pending|booked|reversed),
---       handle (handleOf(legId), computed by the client), arrival probes and expiry probes of the
---       matching cascade (lib.lua parseProbes; '' for none)
+--       handle (handleOf(legId), computed by the client), the probes of the matching cascade
+--       (lib.lua parseProbes; '' for none)
 -- Returns a JSON array, one element per leg: {"replayed":0|1,"outcome":{...}}, or {"error":"..."}
 -- when that leg failed (the others are applied).
 
@@ -237,13 +237,11 @@ if parts then
   end
   -- Still open for the rest: waits by reference only (not in the amount pool), with its deadline.
   local res = finish('parked', { t = 'split', parts = out, remaining = leg.rem })
-  if A[o + 16] ~= '' then leg.q = A[o + 16] save(leg) end
   indexAddOnce(P .. 'dl:' .. leg.s, deadline, leg.h)
   return res
 end
 
 if not candidate then
-  if A[o + 16] ~= '' then leg.q = A[o + 16] end
   local out = finish('parked', { t = 'parked' })
   poolAdd(leg, not existing)
   if leg.r ~= '' then refSet(leg) end
@@ -317,7 +315,7 @@ end
 
 local out = {}
 PARKED_DELTA = {}
-for o = 5, #ARGV - 1, 16 do
+for o = 5, #ARGV - 1, 15 do
   local ok, res = pcall(one, ARGV, o)
   if ok then out[#out + 1] = res
   else out[#out + 1] = cjson.encode({ error = tostring(res) }) end
