@@ -279,6 +279,12 @@ export const configSchema = z
         driftGraceMs: durationMs(z.number().int().min(0))
           .default(5 * 60_000)
           .describe('Drift must persist this long before BALANCE_DRIFT opens (5 min).'),
+        accountDrift: z
+          .boolean()
+          .default(true)
+          .describe(
+            'Raise BALANCE_DRIFT per account as well as per currency. Off for freely transferable tokens (wallet-to-wallet transfers move balances without a bank posting): the aggregate invariant, bank liability against total supply, still holds.',
+          ),
       })
       .prefault({})
       .describe('Balance checks: bank balance against on-chain balance and totalSupply.'),

@@ -10,6 +10,10 @@ export interface BalanceInputs {
   bankInFlight: { accountId: string; currency: string; minor: bigint }[];
   /** Chain legs still inside their window (signed: mint +, burn −), base units. */
   chainInFlight: { wallet: string; tokenKey: string; decimals: number; base: bigint }[];
+  /** Unmatched bank legs named by an open discrepancy (a MISSING_MINT's credit…), signed, minor units. */
+  bankOpen?: { accountId: string; currency: string; minor: bigint }[];
+  /** Unmatched chain legs named by an open discrepancy, signed, base units. */
+  chainOpen?: { wallet: string; tokenKey: string; decimals: number; base: bigint }[];
   /** totalSupply() read from each token contract at the confirmed block, when available. */
   reportedSupply: { tokenKey: string; decimals: number; base: bigint }[];
   tokens: { tokenKey: string; currency: string }[];
@@ -26,7 +30,9 @@ export interface BalanceComparison {
   chain: bigint;
   reported: bigint;
   inFlight: bigint;
-  /** bank − chain − inFlight: the part of the gap that nothing in flight explains. */
+  /** The part of the gap that open leg discrepancies already name (a MISSING_MINT's credit, …). */
+  explained: bigint;
+  /** bank − chain − inFlight − explained: the part of the gap that nothing in flight or already open explains. */
   unexplained: bigint;
 }
 
@@ -54,7 +60,7 @@ export function compareBalances(i: BalanceInputs): BalanceComparison[] {
     const k = `${scope}|${subject}|${currency}`;
     let r = rows.get(k);
     if (!r) {
-      r = { scope, subject, currency, decimals: decimalsOf.get(currency) ?? 0, bank: 0n, chain: 0n, reported: 0n, inFlight: 0n, unexplained: 0n };
+      r = { scope, subject, currency, decimals: decimalsOf.get(currency) ?? 0, bank: 0n, chain: 0n, reported: 0n, inFlight: 0n, explained: 0n, unexplained: 0n };
       rows.set(k, r);
     }
     return r;
@@ -70,6 +76,19 @@ export function compareBalances(i: BalanceInputs): BalanceComparison[] {
     const v = scale(b.minor, exponentOf.get(b.currency) ?? 0, D(b.currency));
     row('account', b.accountId, b.currency).inFlight += v;
     row('currency', b.currency, b.currency).inFlight += v;
+  }
+  for (const b of i.bankOpen ?? []) {
+    const v = scale(b.minor, exponentOf.get(b.currency) ?? 0, D(b.currency));
+    row('account', b.accountId, b.currency).explained += v;
+    row('currency', b.currency, b.currency).explained += v;
+  }
+  for (const w of i.chainOpen ?? []) {
+    const c = currencyOfToken.get(w.tokenKey);
+    if (!c) continue;
+    const v = scale(w.base, w.decimals, D(c));
+    const account = i.accountOfWallet(w.wallet);
+    if (account) row('account', account, c).explained -= v;
+    row('currency', c, c).explained -= v;
   }
   for (const w of i.wallets) {
     const c = currencyOfToken.get(w.tokenKey);
@@ -95,7 +114,7 @@ export function compareBalances(i: BalanceInputs): BalanceComparison[] {
   for (const r of rows.values()) {
     // Per currency the contract's own totalSupply is the chain's word; per account, the events.
     r.reported = r.scope === 'currency' ? (reported.get(r.currency) ?? r.chain) : r.chain;
-    r.unexplained = r.bank - r.reported - r.inFlight;
+    r.unexplained = r.bank - r.reported - r.inFlight - r.explained;
   }
   return [...rows.values()].sort((a, b) => (a.scope + a.subject + a.currency).localeCompare(b.scope + b.subject + b.currency));
 }
@@ -111,6 +130,7 @@ export function snapshotRow(c: BalanceComparison, at: number): BalanceSnapshotRo
     chain_balance: c.chain.toString(),
     onchain_reported: c.reported.toString(),
     in_flight: c.inFlight.toString(),
+    explained_by_open: c.explained.toString(),
     unexplained: c.unexplained.toString(),
     at,
   };

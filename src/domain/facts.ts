@@ -106,6 +106,8 @@ export interface BalanceSnapshotRow {
   chain_balance: string;
   onchain_reported: string;
   in_flight: string;
+  /** Part of the gap open leg discrepancies already name (linked, not raised again as drift). */
+  explained_by_open: string;
   unexplained: string;
   at: number;
 }

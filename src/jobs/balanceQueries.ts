@@ -3,7 +3,7 @@ import type { BalanceInputs } from '../domain/balances.js';
 import { queryRows } from '../sinks/clickhouse/queries.js';
 
 /** The four books a balance check reads from ClickHouse, as exact integers. */
-export type BookBalances = Pick<BalanceInputs, 'bank' | 'wallets' | 'bankInFlight' | 'chainInFlight'>;
+export type BookBalances = Pick<BalanceInputs, 'bank' | 'wallets' | 'bankInFlight' | 'chainInFlight' | 'bankOpen' | 'chainOpen'>;
 
 const LIMB = 2n ** 128n;
 const LOW_MASK = `toUInt256('${LIMB - 1n}')`;
@@ -41,7 +41,31 @@ export function combineSignedSum(row: Record<string, unknown>, alias: string): b
  */
 export async function queryBookBalances(clickhouse: ClickHouseClient, db: string): Promise<BookBalances> {
   type Limbs = Record<string, string>;
-  const [bank, wallets, bankInFlight, chainInFlight] = await Promise.all([
+  // Legs not matched: in flight (named by no open discrepancy), or already named by an open one.
+  const unmatchedBankLegs = (open: boolean) =>
+    queryRows<{ account_id: string; currency: string; minor: string }>(
+      clickhouse,
+      `
+      SELECT account_id, currency, toString(sum(if(direction = 'credit', toInt256(amount_minor), -toInt256(amount_minor)))) AS minor
+      FROM ${db}.ledger_entries_current
+      WHERE status = 'booked' AND ((tx_type = 'deposit' AND direction = 'credit') OR (tx_type = 'withdrawal' AND direction = 'debit'))
+        AND concat('bank:', entry_id) NOT IN (SELECT bank_leg_id FROM ${db}.matches_current WHERE status = 'matched')
+        AND concat('bank:', entry_id) ${open ? 'IN' : 'NOT IN'} (SELECT bank_leg_id FROM ${db}.discrepancies_current WHERE status = 'open')
+      GROUP BY account_id, currency`,
+    );
+  const unmatchedChainLegs = (open: boolean) =>
+    queryRows<{ wallet: string; token_key: string; decimals: number } & Limbs>(
+      clickhouse,
+      `
+      SELECT if(kind = 'mint', to_address, from_address) AS wallet, concat(toString(chain_id), ':', token) AS token_key,
+             any(decimals) AS decimals, ${exactSignedSumSql('value', "kind = 'mint'", "kind = 'burn'", 'base')}
+      FROM ${db}.chain_events_canonical
+      WHERE kind IN ('mint', 'burn')
+        AND concat('chain:', event_id) NOT IN (SELECT chain_leg_id FROM ${db}.matches_current WHERE status = 'matched')
+        AND concat('chain:', event_id) ${open ? 'IN' : 'NOT IN'} (SELECT chain_leg_id FROM ${db}.discrepancies_current WHERE status = 'open')
+      GROUP BY wallet, token_key`,
+    );
+  const [bank, wallets, bankInFlight, chainInFlight, bankOpen, chainOpen] = await Promise.all([
     queryRows<{ account_id: string; currency: string; exponent: number; minor: string }>(
       clickhouse,
       `
@@ -60,32 +84,17 @@ export async function queryBookBalances(clickhouse: ClickHouseClient, db: string
         FROM ${db}.chain_events_canonical WHERE kind IN ('burn', 'transfer'))
       GROUP BY wallet, token_key`,
     ),
-    queryRows<{ account_id: string; currency: string; minor: string }>(
-      clickhouse,
-      `
-      SELECT account_id, currency, toString(sum(if(direction = 'credit', toInt256(amount_minor), -toInt256(amount_minor)))) AS minor
-      FROM ${db}.ledger_entries_current
-      WHERE status = 'booked' AND ((tx_type = 'deposit' AND direction = 'credit') OR (tx_type = 'withdrawal' AND direction = 'debit'))
-        AND concat('bank:', entry_id) NOT IN (SELECT bank_leg_id FROM ${db}.matches_current WHERE status = 'matched')
-        AND concat('bank:', entry_id) NOT IN (SELECT bank_leg_id FROM ${db}.discrepancies_current WHERE status = 'open')
-      GROUP BY account_id, currency`,
-    ),
-    queryRows<{ wallet: string; token_key: string; decimals: number } & Limbs>(
-      clickhouse,
-      `
-      SELECT if(kind = 'mint', to_address, from_address) AS wallet, concat(toString(chain_id), ':', token) AS token_key,
-             any(decimals) AS decimals, ${exactSignedSumSql('value', "kind = 'mint'", "kind = 'burn'", 'base')}
-      FROM ${db}.chain_events_canonical
-      WHERE kind IN ('mint', 'burn')
-        AND concat('chain:', event_id) NOT IN (SELECT chain_leg_id FROM ${db}.matches_current WHERE status = 'matched')
-        AND concat('chain:', event_id) NOT IN (SELECT chain_leg_id FROM ${db}.discrepancies_current WHERE status = 'open')
-      GROUP BY wallet, token_key`,
-    ),
+    unmatchedBankLegs(false),
+    unmatchedChainLegs(false),
+    unmatchedBankLegs(true),
+    unmatchedChainLegs(true),
   ]);
   return {
     bank: bank.map((r) => ({ accountId: r.account_id, currency: r.currency, exponent: Number(r.exponent), minor: BigInt(r.minor) })),
     wallets: wallets.map((r) => ({ wallet: r.wallet, tokenKey: r.token_key, decimals: Number(r.decimals), base: combineSignedSum(r, 'base') })),
     bankInFlight: bankInFlight.map((r) => ({ accountId: r.account_id, currency: r.currency, minor: BigInt(r.minor) })),
     chainInFlight: chainInFlight.map((r) => ({ wallet: r.wallet, tokenKey: r.token_key, decimals: Number(r.decimals), base: combineSignedSum(r, 'base') })),
+    bankOpen: bankOpen.map((r) => ({ accountId: r.account_id, currency: r.currency, minor: BigInt(r.minor) })),
+    chainOpen: chainOpen.map((r) => ({ wallet: r.wallet, tokenKey: r.token_key, decimals: Number(r.decimals), base: combineSignedSum(r, 'base') })),
   };
 }

@@ -107,6 +107,8 @@ export function startBalanceReconciler(o: BalanceReconcilerOptions): BalanceReco
       wallets: books.wallets,
       bankInFlight: books.bankInFlight.filter((r) => mapped(r.accountId)),
       chainInFlight: books.chainInFlight,
+      bankOpen: (books.bankOpen ?? []).filter((r) => mapped(r.accountId)),
+      chainOpen: books.chainOpen ?? [],
       reportedSupply: supply,
       tokens: config.tokens.map((t) => ({ tokenKey: tokenKeyOf(t.chainId, t.address), currency: t.currency })),
       accountOfWallet,
@@ -122,7 +124,11 @@ export function startBalanceReconciler(o: BalanceReconcilerOptions): BalanceReco
     for (const c of comparisons) {
       const field = `${c.scope}|${c.subject}|${c.currency}`;
       const before = state[field] ? (JSON.parse(state[field]) as DriftState) : {};
-      const d = driftDecision(c, before, { toleranceBase: config.balances.toleranceBase, graceMs: config.balances.driftGraceMs }, at);
+      // Freely transferable tokens move between wallets without a bank posting: per-account drift
+      // is then noise, and the aggregate (bank liability against total supply) is the invariant.
+      // Turned off, an open one resolves.
+      const judged = c.scope === 'account' && !config.balances.accountDrift ? { ...c, unexplained: 0n } : c;
+      const d = driftDecision(judged, before, { toleranceBase: config.balances.toleranceBase, graceMs: config.balances.driftGraceMs }, at);
       const base = {
         // Minor units of the currency, like every discrepancy; exact (a fraction where the token
         // balance is not a whole number of minor units). The reason keeps the base-unit figures.
@@ -142,7 +148,7 @@ export function startBalanceReconciler(o: BalanceReconcilerOptions): BalanceReco
             kind: 'BALANCE_DRIFT',
             status: 'open',
             ...base,
-            reason: `${c.scope} ${c.subject}: bank ${c.bank} vs chain ${c.reported} token base units (${c.currency}, ${c.decimals} decimals); ${c.inFlight} in flight leaves ${c.unexplained} unexplained beyond tolerance ${config.balances.toleranceBase}`,
+            reason: `${c.scope} ${c.subject}: bank ${c.bank} vs chain ${c.reported} token base units (${c.currency}, ${c.decimals} decimals); ${c.inFlight} in flight and ${c.explained} named by open leg discrepancies leave ${c.unexplained} unexplained beyond tolerance ${config.balances.toleranceBase}`,
           }),
         );
       if (d.resolve)

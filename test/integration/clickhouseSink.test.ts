@@ -129,6 +129,7 @@ function balance(id: string): Fact {
       chain_balance: `-${BIG}`,
       onchain_reported: BIG,
       in_flight: '0',
+      explained_by_open: '5',
       unexplained: `-${BIG}`,
       at: T1,
     },

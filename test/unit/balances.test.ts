@@ -56,6 +56,24 @@ describe('compareBalances', () => {
     expect(acc.unexplained).toBe(bankMinor * 10n ** 16n - (walletBase + walletBase * 10n ** 12n) - walletBase);
   });
 
+  it('links a gap an open MISSING_MINT already names instead of calling it unexplained', () => {
+    // 100.00 credited, never minted: the credit is named by its open MISSING_MINT.
+    const rows = compareBalances(inputs({ wallets: [{ wallet: W, tokenKey: T18, decimals: 18, base: 0n }], bankOpen: [{ accountId: 'acc-1', currency: 'USD', minor: 10_000n }] }));
+    expect(pick(rows, 'account')).toMatchObject({ bank: 100n * E18, chain: 0n, explained: 100n * E18, unexplained: 0n });
+    expect(pick(rows, 'currency')).toMatchObject({ explained: 100n * E18, unexplained: 0n });
+  });
+
+  it('links a mint named by an open MISSING_BANK_CREDIT, and leaves what nothing names unexplained', () => {
+    const rows = compareBalances(
+      inputs({
+        wallets: [{ wallet: W, tokenKey: T18, decimals: 18, base: 130n * E18 }],
+        chainOpen: [{ wallet: W, tokenKey: T18, decimals: 18, base: 20n * E18 }],
+      }),
+    );
+    // 100 bank against 130 chain: 20 named by the open discrepancy, 10 unexplained.
+    expect(pick(rows, 'account')).toMatchObject({ explained: -20n * E18, unexplained: -10n * E18 });
+  });
+
   it('reports a gap with nothing in flight as unexplained, in token base units', () => {
     const rows = compareBalances(inputs({ wallets: [{ wallet: W, tokenKey: T18, decimals: 18, base: 99n * E18 }] }));
     expect(pick(rows, 'account').unexplained).toBe(1n * E18);
@@ -139,6 +157,7 @@ describe('driftDecision', () => {
     chain: 0n,
     reported: 0n,
     inFlight: 0n,
+    explained: 0n,
     unexplained,
   });
   const opts = { toleranceBase: 10n, graceMs: 60_000 };

@@ -103,6 +103,7 @@ export const FACT_COLUMNS: { [T in FactTable]: { [C in keyof FactRows[T]]-?: str
     chain_balance: 'Int256',
     onchain_reported: 'Int256',
     in_flight: 'Int256',
+    explained_by_open: 'Int256 DEFAULT 0',
     unexplained: 'Int256',
     at: "DateTime64(3, 'UTC')",
   },
@@ -358,6 +359,12 @@ FROM (
   GROUP BY match_id
 )`,
     ],
+  },
+  {
+    version: 41,
+    name: 'balance_snapshots.explained_by_open',
+    // The part of a balance gap that open leg discrepancies already name: linked, not raised again.
+    statements: (db) => [`ALTER TABLE ${db}.balance_snapshots ADD COLUMN IF NOT EXISTS explained_by_open Int256 DEFAULT 0 AFTER in_flight`],
   },
 ];
 
