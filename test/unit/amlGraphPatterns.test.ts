@@ -110,13 +110,17 @@ describe('graph typologies on the period transfer graph', () => {
 
   it('finds scatter-gather only when the gathers follow the scatters', () => {
     const t: T[] = [];
-    ['x', 'y', 'z'].forEach((m, i) => t.push(['orig', m, 400, 2 + i], [m, 'dest', 380, 10 + i]));
+    ['x', 'y', 'z'].forEach((m, i) => {
+      t.push(['orig', m, 400, 2 + i], [m, 'dest', 380, 10 + i]);
+    });
     const hit = patterns(t).find((h) => h.typology === 'scatter_gather');
     expect(hit?.anchor).toBe('orig');
     expect(hit?.members).toEqual(['orig', 'x', 'y', 'z', 'dest']);
     expect(hit?.evidence).toHaveLength(6);
     const reversed: T[] = [];
-    ['x', 'y', 'z'].forEach((m, i) => reversed.push(['orig', m, 400, 20 + i], [m, 'dest', 380, 2 + i]));
+    ['x', 'y', 'z'].forEach((m, i) => {
+      reversed.push(['orig', m, 400, 20 + i], [m, 'dest', 380, 2 + i]);
+    });
     expect(typologies(reversed).filter((x) => x.startsWith('scatter'))).toEqual([]);
   });
 
@@ -142,10 +146,14 @@ describe('risk score per customer', () => {
   it('ranks several weak signals on one customer above a busy account with one strong one', () => {
     const t: T[] = [];
     for (let d = 0; d < 28; d++) for (const c of ['c1', 'c2', 'c3']) t.push([c, 'busy', 100, d], ['busy', c, 90, d]);
-    [1, 4, 8, 12].forEach((d, i) => t.push([`f${i}`, 'busy', 500, d]));
+    [1, 4, 8, 12].forEach((d, i) => {
+      t.push([`f${i}`, 'busy', 500, d]);
+    });
     // `quiet`: a gather-scatter, and a member of a fan-out, and little else.
     t.push(['p1', 'quiet', 900, 2], ['p2', 'quiet', 700, 3], ['quiet', 'q1', 500, 9], ['quiet', 'q2', 600, 12]);
-    [1, 2, 3].forEach((d, i) => t.push(['boss', `o${i}`, 300, d]));
+    [1, 2, 3].forEach((d, i) => {
+      t.push(['boss', `o${i}`, 300, d]);
+    });
     t.push(['boss', 'quiet', 300, 5]);
     const g = buildTransferGraph(windowsOf(t), 0, 30 * DAY);
     const ranking = scoreCustomers(g, detectPatterns(g, P), R);
