@@ -67,7 +67,7 @@ export function createAmlEngine(o: AmlEngineOptions): AmlEngine {
   const ttlMs = o.ttlMs ?? 400 * DAY_MS;
 
   async function run(eventId: string, time: number, movements: Movement[], rules: RuleSet): Promise<AmlResult> {
-    if (movements.length === 0 || rules.rules.length === 0) return { alerts: [], replayed: false };
+    if (movements.length === 0 || (rules.rules.length === 0 && !rules.risk)) return { alerts: [], replayed: false };
     const horizon = rules.horizonMs;
     const dormancy = Math.max(0, ...rules.rules.map((r) => (r.type === 'dormant' ? r.dormancy : 0)));
     const buckets = [...rules.buckets].map(([bucketMs, n]) => {

@@ -123,6 +123,38 @@ export const ruleSchema = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('dormant'), dormancy: duration.default(90 * 86_400_000), threshold: amountTable }),
 ]);
 
+const points = z.number().int().min(0).max(1_000_000);
+
+/** The period risk score (src/aml/risk): graph typologies on the rolling transfer graph, weighted per customer. */
+export const riskSchema = z.object({
+  /** Length of the period scored (the transfer graph covers it; windows keep at least this much). */
+  period: duration.default(30 * 86_400_000),
+  /** Currency whose transfers form the graph (one graph per currency). */
+  currency: z.string().regex(/^[A-Z]{3}$/),
+  fanMinCounterparties: z.number().int().min(2).default(4),
+  gatherScatterMinIn: z.number().int().min(1).default(2),
+  gatherScatterMinOut: z.number().int().min(1).default(2),
+  scatterGatherMinMiddles: z.number().int().min(2).default(3),
+  cycleMinLength: z.number().int().min(3).max(20).default(3),
+  cycleMaxLength: z.number().int().min(3).max(20).default(10),
+  /** Value roughly holds along a loop: its smallest hop is at least this share of its largest. */
+  cycleMinHopShare: share.default(1_000),
+  cycleMaxRecurringHops: z.number().int().min(0).max(3).default(1),
+  cycleSearchBudget: z.number().int().positive().default(100_000),
+  weights: z
+    .object({ fan_in: points.default(40), fan_out: points.default(40), cycle: points.default(60), scatter_gather: points.default(60), gather_scatter: points.default(60) })
+    .default({ fan_in: 40, fan_out: 40, cycle: 60, scatter_gather: 60, gather_scatter: 60 }),
+  /** Share of a pattern's weight each non-anchor member gets. */
+  memberShare: share.default(7_000),
+  freshEdgePoints: points.default(5),
+  freshSharePoints: points.default(40),
+  alertThreshold: points.default(50),
+  escalateThreshold: points.default(100),
+  /** Only customers anchoring a pattern are alerted (members are ranked, not alerted). */
+  alertAnchorsOnly: z.boolean().default(true),
+});
+export type RiskSection = z.infer<typeof riskSchema>;
+
 export const ruleFileSchema = z
   .object({
     /** Recorded on every alert raised under this file. */
@@ -134,6 +166,8 @@ export const ruleFileSchema = z
     /** At most this many movements of one subject are read per evaluation (the latest). */
     maxWindowEvents: z.number().int().positive().default(2_000),
     rules: z.array(ruleSchema).default([]),
+    /** Optional per-customer period risk score (graph typologies); absent: not computed. */
+    risk: riskSchema.optional(),
   })
   .superRefine((f, ctx) => {
     const seen = new Set<string>();
@@ -145,6 +179,8 @@ export const ruleFileSchema = z
       if ((r.type === 'fan_out' || r.type === 'fan_in') && r.scope === 'currency') ctx.addIssue({ code: 'custom', path: ['rules', i, 'scope'], message: 'fan-out/in needs customer or wallet scope' });
       if (r.scope === 'wallet' && r.sources?.includes('bank')) ctx.addIssue({ code: 'custom', path: ['rules', i, 'sources'], message: 'a wallet scope sees chain events only' });
     });
+    if (f.risk && f.risk.cycleMinLength > f.risk.cycleMaxLength) ctx.addIssue({ code: 'custom', path: ['risk'], message: 'cycleMinLength > cycleMaxLength' });
+    if (f.risk && f.risk.alertThreshold > f.risk.escalateThreshold) ctx.addIssue({ code: 'custom', path: ['risk'], message: 'alertThreshold > escalateThreshold' });
   });
 
 export type RuleFileInput = z.input<typeof ruleFileSchema>;
@@ -165,6 +201,8 @@ export interface RuleSet {
   horizonMs: number;
   /** Velocity aggregates kept: bucket size → number of baseline buckets. */
   buckets: ReadonlyMap<number, number>;
+  /** The period risk score section, if the file has one. */
+  risk: RiskSection | undefined;
   /** Threshold of `table` in minor units of `currency`, or undefined if the table has none for it. */
   amount(table: AmountTable | undefined, currency: string): bigint | undefined;
 }
@@ -198,8 +236,10 @@ export function compileRuleSet(parsed: z.infer<typeof ruleFileSchema>): RuleSet 
     maxWindowEvents: parsed.maxWindowEvents,
     allowedLatenessMs: parsed.allowedLateness,
     rules,
-    scopes: new Set(rules.map((r) => r.scope)),
-    horizonMs: Math.max(0, ...rules.map(ruleWindowMs)),
+    // The risk score reads customer windows: they must exist and reach back one period.
+    scopes: new Set([...rules.map((r) => r.scope), ...(parsed.risk ? (['customer'] as const) : [])]),
+    horizonMs: Math.max(0, ...rules.map(ruleWindowMs), parsed.risk?.period ?? 0),
+    risk: parsed.risk,
     buckets,
     amount(table, currency) {
       if (!table) return undefined;

@@ -39,14 +39,20 @@ async function main(): Promise<number> {
       customers: { type: 'string', default: '60' },
       per: { type: 'string', default: '6' },
       rules: { type: 'string', default: 'config/aml-rules.yaml' },
+      dataset: { type: 'string', default: 'generator' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log('usage: npm run aml:report -- [--seed 7] [--days 120] [--customers 60] [--per 6] [--rules config/aml-rules.yaml] [--json]');
+    console.log('usage: npm run aml:report -- [--dataset generator|amlsim] [--seed 7] [--days 120] [--customers 60] [--per 6] [--rules config/aml-rules.yaml] [--json]');
     return 0;
   }
+  if (values.dataset === 'amlsim') {
+    const { amlSimReport } = await import('./amlSimReport.js');
+    return amlSimReport({ rules: values.rules, json: values.json, redisUrl: process.env.AML_REDIS_URL ?? 'redis://127.0.0.1:6379' });
+  }
+  if (values.dataset !== 'generator') throw new Error(`unknown --dataset ${values.dataset} (generator | amlsim)`);
   const seed = Number(values.seed);
   const days = Number(values.days);
   const began = Date.now();
