@@ -27,7 +27,11 @@ export type FaultKind =
   | 'orphan_mint'
   | 'orphan_posting'
   | 'poison_bytes'
-  | 'poison_currency';
+  | 'poison_currency'
+  /** A credit minted only in part (one tranche carrying its reference, the rest never). */
+  | 'partial_tranche'
+  /** A mint a few percent off its credit, no reference: the loose rule proposes the pair. */
+  | 'near_amount';
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   'missing_mint',
@@ -40,22 +44,28 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'orphan_posting',
   'poison_bytes',
   'poison_currency',
+  'partial_tranche',
+  'near_amount',
 ];
 
 /** What the engine must report: a discrepancy kind, or a dead letter for input it cannot read. */
 export type Expectation = DiscrepancyKind | 'DEAD_LETTER';
 
 /**
- * The findings each fault must produce. Chain events carry no reference today, so matching is by
- * account + currency + exact amount: a mint of another amount than its credit matches nothing and
- * shows as a missing mint plus a missing bank credit, not as AMOUNT_MISMATCH.
+ * The findings each fault must produce under the shipped matching rules
+ * (config/matching-rules.yaml). A mint 20-45 % off its credit, with no reference to tie them, is
+ * one AMOUNT_MISMATCH naming both legs (rule amount-typed-wrong) when the windows close; a mint
+ * 1-4 % off is a PROPOSED_MATCH (rule nearest-amount), whose legs also open a MISSING_* until an
+ * operator decides.
  */
 export const EXPECTED_OF_FAULT: Readonly<Record<FaultKind, readonly Expectation[]>> = {
   missing_mint: ['MISSING_MINT'],
   missing_bank_credit: ['MISSING_BANK_CREDIT'],
   missing_burn: ['MISSING_BURN'],
   missing_bank_debit: ['MISSING_BANK_DEBIT'],
-  amount_mismatch: ['MISSING_MINT', 'MISSING_BANK_CREDIT'],
+  amount_mismatch: ['AMOUNT_MISMATCH'],
+  partial_tranche: ['PARTIALLY_MATCHED'],
+  near_amount: ['PROPOSED_MATCH'],
   duplicate: ['DUPLICATE'],
   orphan_mint: ['ORPHAN_CHAIN_EVENT'],
   orphan_posting: ['ORPHAN_LEDGER_ENTRY'],
@@ -74,6 +84,8 @@ export interface StepLabel {
   expect: readonly Expectation[];
   /** One line for humans ("deposit 1234.56 USD to ACC-123456: credit, mint"). */
   note: string;
+  /** Clean but imperfect (a fee, tranches, a rounding): the matching rule that must reconcile it. */
+  reconcileBy?: string;
 }
 
 export interface Customer {
@@ -100,8 +112,8 @@ export type Step = StepBase &
         /** Appended to the JetStream msgID of a deliberate redelivery, so JetStream keeps it. */
         msgIdSuffix?: string;
       }
-    /** Owner mints `amount` token base units to `to`. */
-    | { kind: 'mint'; to: string; amount: bigint }
+    /** Owner mints `amount` token base units to `to` (with a bytes32 reference when given). */
+    | { kind: 'mint'; to: string; amount: bigint; reference?: string }
     /** Owner burns `amount` token base units held by `from`. */
     | { kind: 'burn'; from: string; amount: bigint }
     /** Anvil account `fromIndex` (wallet `from`) sends `amount` base units to `to`. */
@@ -133,6 +145,8 @@ export interface TrafficOptions {
   tokenDecimals?: number;
   /** Prefix of entry ids, so runs sharing a ledger never reuse one. */
   idPrefix?: string;
+  /** Share of clean deposits with an everyday imperfection the matching rules reconcile (default 0.2). */
+  imperfectShare?: number;
   /** Relative weights of the fault kinds (default equal); 0 disables a kind. */
   faultWeights?: Partial<Record<FaultKind, number>>;
 }
@@ -173,6 +187,7 @@ export function generateTrafficPlan(o: TrafficOptions): TrafficPlan {
     currency,
     tokenDecimals: decimals,
     idPrefix,
+    imperfectShare: o.imperfectShare ?? 0.2,
     faultWeights,
   };
   const toBase = (minor: bigint) => (decimals >= exponent ? minor * 10n ** BigInt(decimals - exponent) : minor / 10n ** BigInt(exponent - decimals));
@@ -245,6 +260,7 @@ export function generateTrafficPlan(o: TrafficOptions): TrafficPlan {
       currency?: string;
       endToEndId?: string | null;
       remittance?: string | null;
+      tokenizationRef?: string | null;
       bookingAt?: number;
     },
     legacy: boolean,
@@ -262,29 +278,32 @@ export function generateTrafficPlan(o: TrafficOptions): TrafficPlan {
       txType: p.txType,
       endToEndId: p.endToEndId ?? null,
       remittance: p.remittance ?? null,
-      // Chain events carry no reference yet, so the bank side sends none either (matching by attributes).
-      tokenizationRef: null,
+      // Most mints carry no reference, so most postings carry none either (matching by attributes);
+      // tranches share one.
+      tokenizationRef: p.tokenizationRef ?? null,
       ...(legacy ? {} : { channel: r.pick(CHANNELS) }),
     };
   }
 
-  function scenario(t: number, kind: ScenarioKind, fault: FaultKind | null, note: string) {
+  function scenario(t: number, kind: ScenarioKind, fault: FaultKind | null, note: string, reconcileBy?: string) {
     const label: StepLabel = {
       scenarioId: `S${String(scenarios.length + 1).padStart(5, '0')}`,
       scenario: kind,
       fault,
       expect: fault ? EXPECTED_OF_FAULT[fault] : [],
       note,
+      ...(reconcileBy && { reconcileBy }),
     };
     const s: Scenario = { label, entryIds: [] };
     scenarios.push(s);
     return {
       post(at: number, p: Parameters<typeof posting>[1], msgIdSuffix?: string) {
-        const legacy = r.chance(0.1);
+        // Schema v1 has no tokenization reference: a posting that carries one is v2.
+        const legacy = !p.tokenizationRef && r.chance(0.1);
         steps.push({ at: t + at, label, kind: 'posting', posting: posting(t + at, p, legacy), schemaVersion: legacy ? 1 : 2, ...(msgIdSuffix ? { msgIdSuffix } : {}) });
         if (!s.entryIds.includes(p.entryId)) s.entryIds.push(p.entryId);
       },
-      mint: (at: number, to: string, amount: bigint) => steps.push({ at: t + at, label, kind: 'mint', to, amount }),
+      mint: (at: number, to: string, amount: bigint, reference?: string) => steps.push({ at: t + at, label, kind: 'mint', to, amount, ...(reference && { reference }) }),
       burn: (at: number, from: string, amount: bigint) => steps.push({ at: t + at, label, kind: 'burn', from, amount }),
       transfer: (at: number, from: Customer, to: string, amount: bigint) => steps.push({ at: t + at, label, kind: 'transfer', fromIndex: from.signerIndex!, from: from.wallet, to, amount }),
       poison: (at: number, entryId: string, bytes: Uint8Array, headers: Record<string, string>, reason: string) => {
@@ -303,21 +322,38 @@ export function generateTrafficPlan(o: TrafficOptions): TrafficPlan {
     return lo + BigInt(Math.floor(r.next() * Number(hi - lo)));
   };
 
-  function deposit(t: number, fault: 'missing_mint' | 'missing_bank_credit' | 'amount_mismatch' | 'duplicate' | null) {
+  /** The everyday imperfections the shipped matching rules reconcile, and the rule that must. */
+  const IMPERFECTIONS = { fee: 'deposit-fee', tranches: 'tranches', rounding: 'token-rounding' } as const;
+
+  function deposit(t: number, fault: 'missing_mint' | 'missing_bank_credit' | 'amount_mismatch' | 'duplicate' | 'partial_tranche' | 'near_amount' | null) {
     const c = r.pick(customers);
     const amount = depositAmountMinor(r, exponent);
     const entryId = nextEntryId();
+    // Clean traffic: a share of deposits carries an imperfection (a fee taken before minting, a
+    // mint in two tranches, a fraction of a cent lost to the token's decimals).
+    const imperfection = fault === null && amount >= 20n * 10n ** BigInt(exponent) && r.chance(options.imperfectShare) ? r.pick(['fee', 'tranches', 'rounding'] as const) : null;
     const what =
       fault === 'missing_mint'
         ? 'credit, no mint'
         : fault === 'missing_bank_credit'
           ? 'mint, no credit'
           : fault === 'amount_mismatch'
-            ? 'credit, mint of another amount'
-            : fault === 'duplicate'
-              ? 'credit, mint, credit redelivered with another amount'
-              : 'credit, mint';
-    const s = scenario(t, 'deposit', fault, `deposit ${money(amount)} ${currency} to ${c.accountId}: ${what}`);
+            ? 'credit, mint 20-45 % off, no reference'
+            : fault === 'near_amount'
+              ? 'credit, mint 1-4 % off, no reference'
+              : fault === 'partial_tranche'
+                ? 'credit with a reference, one tranche minted, the rest never'
+                : fault === 'duplicate'
+                  ? 'credit, mint, credit redelivered with another amount'
+                  : imperfection === 'fee'
+                    ? 'credit, 0.50 fee debit, mint less the fee'
+                    : imperfection === 'tranches'
+                      ? 'credit with a reference, minted in two tranches carrying it'
+                      : imperfection === 'rounding'
+                        ? 'credit, mint 1 wei short'
+                        : 'credit, mint';
+    const s = scenario(t, 'deposit', fault, `deposit ${money(amount)} ${currency} to ${c.accountId}: ${what}`, imperfection ? IMPERFECTIONS[imperfection] : undefined);
+    const reference = imperfection === 'tranches' || fault === 'partial_tranche' ? `TR${r.hex(10).toUpperCase()}` : null;
     const credit = {
       entryId,
       accountId: c.accountId,
@@ -326,10 +362,11 @@ export function generateTrafficPlan(o: TrafficOptions): TrafficPlan {
       txType: 'deposit' as const,
       endToEndId: `E2E${r.hex(8).toUpperCase()}`,
       remittance: r.pick(['Tokenize deposit', 'Wire in: tokenize', 'Deposit to token wallet', 'Top-up']),
+      tokenizationRef: reference,
     };
     let creditAt = 0;
     if (fault !== 'missing_bank_credit') {
-      if (fault === null && r.chance(0.15)) {
+      if (fault === null && imperfection === null && r.chance(0.15)) {
         // Booked pending first (e.g. a card top-up), booked a moment later with the same booking time.
         s.post(0, { ...credit, status: 'pending' });
         creditAt = r.int(800, 2_500);
@@ -340,14 +377,28 @@ export function generateTrafficPlan(o: TrafficOptions): TrafficPlan {
       add(bank, c.accountId, amount, t + creditAt);
     }
     const mintAt = creditAt + r.int(200, 2_000);
-    if (fault === 'amount_mismatch') {
-      const other = mismatchedAmount(r, amount);
-      s.mint(mintAt, c.wallet, toBase(other));
-      add(tokens, c.wallet, other, t + mintAt);
-    } else if (fault !== 'missing_mint') {
-      s.mint(mintAt, c.wallet, toBase(amount));
+    const share = (lo: number, hi: number) => (amount * BigInt(r.int(lo, hi))) / 100n;
+    const mintOf = (value: bigint, at = mintAt, ref?: string) => {
+      s.mint(at, c.wallet, toBase(value), ref);
+      add(tokens, c.wallet, value, t + at);
+    };
+    if (fault === 'amount_mismatch') mintOf(amount + share(20, 45));
+    else if (fault === 'near_amount') mintOf(amount + share(1, 4));
+    else if (fault === 'partial_tranche') mintOf(share(30, 70), mintAt, reference!);
+    else if (imperfection === 'fee') {
+      // A 0.50 fee (in minor units of a 2-decimal currency) debited at the bank, the rest minted.
+      const fee = 50n;
+      s.post(r.int(50, 150), { entryId: nextEntryId(), accountId: c.accountId, direction: 'debit', amountMinor: fee, txType: 'fee', remittance: 'Tokenization fee', bookingAt: t });
+      add(bank, c.accountId, -fee, t);
+      mintOf(amount - fee);
+    } else if (imperfection === 'tranches') {
+      const first = share(30, 70);
+      mintOf(first, mintAt, reference!);
+      mintOf(amount - first, mintAt + r.int(300, 1_500), reference!);
+    } else if (imperfection === 'rounding') {
+      s.mint(mintAt, c.wallet, toBase(amount) - 1n);
       add(tokens, c.wallet, amount, t + mintAt);
-    }
+    } else if (fault !== 'missing_mint') mintOf(amount);
     if (fault === 'duplicate') {
       s.post(mintAt + r.int(2_000, 4_000), { ...credit, amountMinor: mismatchedAmount(r, amount), bookingAt: t }, 'redelivered');
     }

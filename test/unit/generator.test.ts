@@ -56,7 +56,9 @@ describe('traffic generator', () => {
       if (step.label.fault) expect(step.label.expect).toEqual(EXPECTED_OF_FAULT[step.label.fault]);
       else expect(step.label.expect).toEqual([]);
     }
-    expect(EXPECTED_OF_FAULT.amount_mismatch).toEqual(['MISSING_MINT', 'MISSING_BANK_CREDIT']);
+    // Under the shipped matching rules: one AMOUNT_MISMATCH naming both legs, not two MISSING_*.
+    expect(EXPECTED_OF_FAULT.amount_mismatch).toEqual(['AMOUNT_MISMATCH']);
+    expect(EXPECTED_OF_FAULT.partial_tranche).toEqual(['PARTIALLY_MATCHED']);
     for (const k of FAULT_KINDS) expect(EXPECTED_OF_FAULT[k].length).toBeGreaterThan(0);
   });
 
@@ -70,7 +72,7 @@ describe('traffic generator', () => {
   it("mints the amount of the credit for every clean deposit, to the customer's wallet", () => {
     const plan = generateTrafficPlan(base);
     const walletOf = new Map(plan.customers.map((c) => [c.accountId, c.wallet]));
-    const deposits = plan.scenarios.filter((s) => s.label.scenario === 'deposit' && (s.label.fault === null || s.label.fault === 'duplicate'));
+    const deposits = plan.scenarios.filter((s) => s.label.scenario === 'deposit' && !s.label.reconcileBy && (s.label.fault === null || s.label.fault === 'duplicate'));
     expect(deposits.length).toBeGreaterThan(500);
     for (const d of deposits) {
       const steps = plan.steps.filter((s) => s.label.scenarioId === d.label.scenarioId);
@@ -84,6 +86,32 @@ describe('traffic generator', () => {
         expect(mints[0]!.to).toBe(walletOf.get(c.posting.accountId));
         expect(mints[0]!.at).toBeGreaterThan(c.at);
       }
+    }
+  });
+
+  it('gives a share of clean deposits an imperfection the matching rules must reconcile, labelled with the rule', () => {
+    const plan = generateTrafficPlan(base);
+    const by = (rule: string) => plan.scenarios.filter((s) => s.label.reconcileBy === rule);
+    const stepsOf = (id: string) => plan.steps.filter((s) => s.label.scenarioId === id);
+    const mintsOf = (id: string) => stepsOf(id).filter((s): s is Extract<Step, { kind: 'mint' }> => s.kind === 'mint');
+    const postingsOf = (id: string) => stepsOf(id).filter((s): s is Extract<Step, { kind: 'posting' }> => s.kind === 'posting');
+    for (const rule of ['deposit-fee', 'tranches', 'token-rounding']) expect(by(rule).length, rule).toBeGreaterThan(20);
+    for (const s of by('deposit-fee')) {
+      const [credit, fee] = postingsOf(s.label.scenarioId);
+      expect(fee!.posting).toMatchObject({ txType: 'fee', direction: 'debit', amountMinor: 50n, accountId: credit!.posting.accountId });
+      expect(mintsOf(s.label.scenarioId).map((m) => m.amount)).toEqual([(credit!.posting.amountMinor - 50n) * SCALE]);
+    }
+    for (const s of by('tranches')) {
+      const [credit] = postingsOf(s.label.scenarioId);
+      const mints = mintsOf(s.label.scenarioId);
+      expect(mints).toHaveLength(2);
+      expect(mints.every((m) => m.reference === credit!.posting.tokenizationRef && m.reference !== undefined)).toBe(true);
+      expect(mints[0]!.amount + mints[1]!.amount).toBe(credit!.posting.amountMinor * SCALE);
+      expect(credit!.schemaVersion).toBe(2);
+    }
+    for (const s of by('token-rounding')) {
+      const [credit] = postingsOf(s.label.scenarioId);
+      expect(mintsOf(s.label.scenarioId).map((m) => m.amount)).toEqual([credit!.posting.amountMinor * SCALE - 1n]);
     }
   });
 
@@ -114,19 +142,22 @@ describe('traffic generator', () => {
 
   it('keeps clean traffic balanced: per account, bank balance equals token balance', () => {
     const plan = generateTrafficPlan({ ...base, faultShare: 0 });
+    // In token base units: a fee is debited at the bank as well; a rounding loses exactly one wei.
     const bank = new Map<string, bigint>(),
-      chain = new Map<string, bigint>();
+      chain = new Map<string, bigint>(),
+      wei = new Map<string, bigint>();
     const add = (m: Map<string, bigint>, k: string, v: bigint) => m.set(k, (m.get(k) ?? 0n) + v);
     for (const s of plan.steps) {
-      if (s.kind === 'posting' && s.posting.status === 'booked') add(bank, s.posting.accountId, s.posting.direction === 'credit' ? s.posting.amountMinor : -s.posting.amountMinor);
-      if (s.kind === 'mint') add(chain, s.to, s.amount / SCALE);
-      if (s.kind === 'burn') add(chain, s.from, -s.amount / SCALE);
+      if (s.kind === 'posting' && s.posting.status === 'booked') add(bank, s.posting.accountId, (s.posting.direction === 'credit' ? s.posting.amountMinor : -s.posting.amountMinor) * SCALE);
+      if (s.kind === 'mint') add(chain, s.to, s.amount);
+      if (s.kind === 'mint' && s.label.reconcileBy === 'token-rounding') add(wei, s.to, 1n);
+      if (s.kind === 'burn') add(chain, s.from, -s.amount);
       if (s.kind === 'transfer') {
-        add(chain, s.from, -s.amount / SCALE);
-        add(chain, s.to, s.amount / SCALE);
+        add(chain, s.from, -s.amount);
+        add(chain, s.to, s.amount);
       }
     }
-    for (const m of plan.accountMappings) expect(bank.get(m.accountId) ?? 0n, m.accountId).toBe(chain.get(m.wallets[0]!) ?? 0n);
+    for (const m of plan.accountMappings) expect(bank.get(m.accountId) ?? 0n, m.accountId).toBe((chain.get(m.wallets[0]!) ?? 0n) + (wei.get(m.wallets[0]!) ?? 0n));
   });
 
   it('encodes every posting step, except the poison ones, with the real codec', () => {

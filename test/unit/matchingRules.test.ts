@@ -140,6 +140,6 @@ describe('the shipped rule file', () => {
   it('validates', async () => {
     const { loadMatchingRules } = await import('../../src/matching/ruleFile.js');
     const r = loadMatchingRules('config/matching-rules.yaml');
-    expect(r.rules.map((x) => x.id)).toEqual(['exact-reference', 'tranches', 'exact-attributes', 'deposit-fee', 'token-rounding', 'nearest-amount', 'amount-typed-wrong']);
+    expect(r.rules.map((x) => x.id)).toEqual(['exact-reference', 'tranches', 'exact-attributes', 'token-rounding', 'deposit-fee', 'nearest-amount', 'amount-typed-wrong']);
   });
 });

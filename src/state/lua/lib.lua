@@ -376,6 +376,21 @@ local function poolScan(f, s, a, c, p, lo, hi, limit)
   return out
 end
 
+-- |a - b| of two canonical decimal strings.
+local function distDec(a, b)
+  if cmpDec(a, b) >= 0 then return subDec(a, b) end
+  return subDec(b, a)
+end
+-- Whether candidate (amount m, event time t) ranks before the best so far for a leg of amount m0
+-- and time t0: the exact amount first, then the nearest amount, then the nearest time.
+local function nearer(m0, t0, m, t, best)
+  if not best then return true end
+  local d, bd = distDec(m0, m), distDec(m0, best.m)
+  local c = cmpDec(d, bd)
+  if c ~= 0 then return c < 0 end
+  return math.abs(t - t0) < math.abs(best.t - t0)
+end
+
 -- Operators' rejections: a pair once rejected is never proposed again.
 local function rejectedPair(a, b)
   local bank, chain = a, b

@@ -188,12 +188,10 @@ if not candidate and not parts then
       if p.lo == leg.m and p.hi == leg.m then
         best = nearestExact(t - p.win, t + p.win, false, p)
       else
-        local bestDist, bestExact = nil, false
         for _, e in ipairs(poolScan(leg.f, os, leg.a, leg.c, p, t - p.win, t + p.win, 256)) do
-          local c = loadH(e[1])
-          if fits(c, p, false) then
-            local exact, dist = e[2] == leg.m, math.abs(e[3] - t)
-            if best == nil or (exact and not bestExact) or (exact == bestExact and dist < bestDist) then best, bestDist, bestExact = c, dist, exact end
+          if nearer(leg.m, t, e[2], e[3], best) then
+            local c = loadH(e[1])
+            if fits(c, p, false) then best = c end
           end
         end
       end

@@ -16,14 +16,13 @@ for i = 3, #ARGV - 1, 2 do
   if l and l.xp then
     r = cjson.decode(l.xp)
   elseif l and l.state == 'expired' and not l.rem then
-    local best, bestDist, bestExact, hit = nil, nil, false, nil
+    local best, hit = nil, nil
     for _, p in ipairs(parseProbes(ARGV[i + 1])) do
       if p.key == 'a' then
         for _, e in ipairs(poolScan(l.f, otherSide(l.s), l.a, l.c, p, l.t - p.win, math.min(l.t + p.win, l.t + window), 256)) do
-          local c = loadH(e[1])
-          if fitsAtExpiry(l, c, p) then
-            local exact, dist = e[2] == l.m, math.abs(e[3] - l.t)
-            if best == nil or (exact and not bestExact) or (exact == bestExact and dist < bestDist) then best, bestDist, bestExact = c, dist, exact end
+          if nearer(l.m, l.t, e[2], e[3], best) then
+            local c = loadH(e[1])
+            if fitsAtExpiry(l, c, p) then best = c end
           end
         end
         if best then hit = p break end
