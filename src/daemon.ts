@@ -1,5 +1,6 @@
 import { startWatchedRuleFile } from './config/watchedRuleFile.js';
 import { loadMatchingRules } from './matching/ruleFile.js';
+import { reversedEntryFinder } from './worker/reversalLinking.js';
 import type { Redis } from 'ioredis';
 import { Gauge } from 'prom-client';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -224,7 +225,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     log,
     metrics,
     stats,
-    stage: { ledgerCodec: codec, identities, store, fingerprints, ...(aml && { aml: aml.engine }) },
+    stage: { ledgerCodec: codec, identities, store, fingerprints, findReversed: reversedEntryFinder(clickhouse, db), ...(aml && { aml: aml.engine }) },
     onDurable: (r) => {
       if (r.written.some((f) => f.table === 'ledger_entries' || f.table === 'chain_events')) balances?.changed();
       options.onBatch?.(r);

@@ -43,6 +43,22 @@ export const viewOfStored = (l: StoredLeg): LegView => ({
   eventTime: l.t,
 });
 
+/** The leg a stored record describes (facts of an outcome about a leg this message did not carry). */
+export const legOfStored = (l: StoredLeg): Leg => ({
+  legId: l.id,
+  side: l.s,
+  flow: l.f,
+  accountId: l.a,
+  wallet: l.w,
+  currency: l.c,
+  tokenKey: l.k,
+  amountKey: l.m,
+  amountNative: l.n,
+  eventTime: l.t,
+  reference: l.r || null,
+  fingerprint: '',
+});
+
 const kindOfId = (discrepancyId: string) => discrepancyId.slice(0, discrepancyId.indexOf(':')) as DiscrepancyKind;
 
 /** A discrepancy status change about one or two legs. `bank`/`chain` may be absent (missing leg). */

@@ -64,6 +64,7 @@ interface MatchCommands {
   reconRestore(...args: (string | number)[]): Promise<number>;
   reconDecideProposal(...args: (string | number)[]): Promise<string>;
   reconPairExpired(...args: (string | number)[]): Promise<string>;
+  reconReverseLeg(...args: (string | number)[]): Promise<string>;
 }
 
 /** A leg rebuilt from the facts, with the state they imply (src/state/stateGuard.ts). */
@@ -97,6 +98,7 @@ export class MatchStore {
       redis.defineCommand('reconRestore', { numberOfKeys: 0, lua: withLib('restore') });
       redis.defineCommand('reconDecideProposal', { numberOfKeys: 0, lua: withLib('decideProposal') });
       redis.defineCommand('reconPairExpired', { numberOfKeys: 0, lua: withLib('pairExpired') });
+      redis.defineCommand('reconReverseLeg', { numberOfKeys: 0, lua: withLib('reverseLeg') });
     }
     this.redis = redis as Redis & MatchCommands;
   }
@@ -244,6 +246,16 @@ export class MatchStore {
       t.leg.state = p.t === 'match' ? 'matched' : p.t === 'proposal' ? 'proposed' : 'mismatched';
       if (p.t === 'mismatch') t.leg.d = p.discrepancyId;
     });
+  }
+
+  /**
+   * Reverses a bank leg because an entry of its own reversed it (not a status update of the same
+   * entry): the outcome a status update to 'reversed' would have had, and the leg as stored.
+   */
+  async reverseLeg(legId: string, reversingEntryId: string): Promise<{ replayed: boolean; outcome: Outcome | { t: 'unknown' }; leg?: StoredLeg }> {
+    const raw = await inScript('reverseLeg', () => this.redis.reconReverseLeg(this.prefix, legId, reversingEntryId));
+    const parsed = JSON.parse(raw) as { replayed?: number; outcome: Outcome | { t: 'unknown' }; leg?: StoredLeg };
+    return { replayed: parsed.replayed === 1, outcome: parsed.outcome, ...(parsed.leg && { leg: parsed.leg }) };
   }
 
   /** Confirms that the discrepancies of these claimed legs are durable. */

@@ -3,7 +3,8 @@ import { factKey, type Fact } from '../domain/facts.js';
 import { ledgerEntryFact } from '../domain/factRows.js';
 import { ledgerEntryToLeg } from '../domain/legs.js';
 import { ledgerEntryFingerprint, ledgerEntryKey } from '../domain/entryFingerprint.js';
-import { discrepancyEvent, factOfContentConflict, factsOfOutcome } from '../domain/outcomeFacts.js';
+import { discrepancyEvent, factOfContentConflict, factsOfOutcome, legOfStored } from '../domain/outcomeFacts.js';
+import { reversalLookupOf } from '../domain/reversalLink.js';
 import { orphanOrReject, timedMatchOrPark } from './legMatching.js';
 import type { MessageStageContext, Processed } from './messageStage.js';
 
@@ -52,6 +53,29 @@ export async function ledgerMessage(ctx: MessageStageContext, msg: JsMsg, now: n
         now,
       }),
     );
+  } else if (decision.kind === 'unmatched' && ctx.findReversed) {
+    const look = reversalLookupOf(entry);
+    if (look && entry.status === 'booked') {
+      const original = await ctx.findReversed(look);
+      const r = original ? await ctx.store.reverseLeg(`bank:${original}`, entry.entryId) : null;
+      if (r && r.outcome.t !== 'unknown' && r.leg) {
+        replayed = r.replayed;
+        outcome = `reverses:${r.outcome.t}`;
+        facts.push(...factsOfOutcome(legOfStored(r.leg), r.outcome, now));
+      } else if (!original) {
+        facts.push(
+          discrepancyEvent({
+            id: `ORPHAN_LEDGER_ENTRY:bank:${entry.entryId}`,
+            kind: 'ORPHAN_LEDGER_ENTRY',
+            status: 'open',
+            reason: `reversal ${entry.entryId} names no known ${look.reverses} of ${entry.amountMinor} minor units of ${entry.currency} on ${entry.accountId} (end-to-end id ${look.ids.join(', ') || '-'}, reference ${look.reference ?? '-'})`,
+            fallback: { account_id: entry.accountId, currency: entry.currency, bank_leg_id: `bank:${entry.entryId}`, expected_amount: entry.amountMinor.toString() },
+            eventTime: entry.bookingTime,
+            now,
+          }),
+        );
+      }
+    }
   } else if (decision.kind === 'leg') {
     const r = await timedMatchOrPark(ctx, decision.leg, entry.status);
     replayed = r.replayed;

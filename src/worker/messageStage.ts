@@ -1,3 +1,4 @@
+import type { ReversalLookup } from '../domain/reversalLink.js';
 import { filter, pipe, type OperatorFunction } from 'rxjs';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
@@ -52,6 +53,8 @@ export interface MessageStageContext {
   metrics?: Metrics;
   /** AML rules: every entry and chain event also goes through them; alerts are facts of the same message. */
   aml?: AmlEngine;
+  /** Finds the entry a reversal entry reverses in the durable facts (src/worker/reversalLinking.ts); absent: reversal entries are recorded only. */
+  findReversed?: (l: ReversalLookup) => Promise<string | null>;
   /** Decides retry against dead letter for a message that keeps failing (default: DEFAULT_POISON_POLICY). */
   poison?: PoisonEvidence;
 }

@@ -17,7 +17,7 @@ const VIEWER = 'viewer-token-0123456789abcdefghijklmnop';
  */
 describe('matching rule cascade in the worker', () => {
   let h: Harness;
-  const [wFee, wTr, wProp] = [randomWallet(), randomWallet(), randomWallet()] as Address[];
+  const [wFee, wTr, wProp, wRev] = [randomWallet(), randomWallet(), randomWallet(), randomWallet()] as Address[];
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'recon-rules-'));
@@ -49,6 +49,7 @@ rules:
         { accountId: 'ACC-FEE', wallets: [wFee!] },
         { accountId: 'ACC-TR', wallets: [wTr!] },
         { accountId: 'ACC-PROP', wallets: [wProp!] },
+        { accountId: 'ACC-REV', wallets: [wRev!] },
       ],
       config: {
         matching: { windowMs: 3_000, allowedLatenessMs: 1_000, ledgerIdleMs: 2_000, sweepIntervalMs: 250, lateRetentionMs: 3_600_000, rulesFile },
@@ -126,5 +127,25 @@ rules:
     expect(audit).toEqual([{ actor: 'olga', action: 'proposal.confirm' }]);
     // The tranches' credit, posted before this one, saw its window close too: nothing opened for it.
     expect((await h.discrepancies()).filter((d) => d.account_id === 'ACC-TR')).toEqual([]);
+  });
+
+  it('links a reversal booked as an entry of its own: after a match REVERSAL_AFTER_MATCH, before a mint the MISSING_MINT resolves', async () => {
+    // Matched, then the bank reverses the credit with a debit entry naming its end-to-end id.
+    await h.posting({ entryId: 'REV-1', accountId: 'ACC-REV', amountMinor: 70_000n });
+    await h.mint(wRev!, h.usd(70_000n));
+    await h.waitFor('match', async () => (await h.matches()).some((m) => m.match_id.startsWith('match:bank:REV-1|')));
+    await h.posting({ entryId: 'REV-1-R', accountId: 'ACC-REV', amountMinor: 70_000n, direction: 'debit', txType: 'reversal', endToEndId: 'E2E-REV-1' });
+    await h.waitFor('REVERSAL_AFTER_MATCH', async () => (await h.discrepancies()).some((d) => d.discrepancy_id === 'REVERSAL_AFTER_MATCH:bank:REV-1' && d.status === 'open'));
+    expect((await h.matches()).find((m) => m.match_id.startsWith('match:bank:REV-1|'))?.status).toBe('reversed');
+
+    // Never minted: its MISSING_MINT opens, then a reversal sharing its reference resolves it.
+    await h.posting({ entryId: 'REV-2', accountId: 'ACC-REV', amountMinor: 33_300n, tokenizationRef: 'REV-REF-2' });
+    await h.waitFor('MISSING_MINT', async () => (await h.discrepancies()).some((d) => d.discrepancy_id === 'MISSING_MINT:bank:REV-2'));
+    await h.posting({ entryId: 'REV-2-R', accountId: 'ACC-REV', amountMinor: 33_300n, direction: 'debit', txType: 'reversal', endToEndId: null, tokenizationRef: 'REV-REF-2' });
+    await h.waitFor('resolved', async () => (await h.discrepancies()).some((d) => d.discrepancy_id === 'MISSING_MINT:bank:REV-2' && d.status === 'resolved'));
+
+    // A reversal naming nothing known is an orphan, not silence.
+    await h.posting({ entryId: 'REV-9-R', accountId: 'ACC-REV', amountMinor: 1_234n, direction: 'debit', txType: 'reversal', endToEndId: 'E2E-NOTHING' });
+    await h.waitFor('orphan', async () => (await h.discrepancies()).some((d) => d.discrepancy_id === 'ORPHAN_LEDGER_ENTRY:bank:REV-9-R'));
   });
 });
