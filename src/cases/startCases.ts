@@ -11,6 +11,7 @@ import { AuditLog } from './auditLog.js';
 import { fourEyesPolicyOf } from './casesConfig.js';
 import { CaseStore } from './caseStore.js';
 import { decideProposal } from '../matching/proposalDecisions.js';
+import { manualMatch } from '../matching/manualMatches.js';
 import type { MatchStore } from '../state/matchStore.js';
 
 export interface Cases {
@@ -47,6 +48,7 @@ export async function startCases(o: { config: Config; redis: Redis; clickhouse: 
     database,
     namespace: config.namespace,
     decideProposal: (pid, decision, actor, note) => decideProposal({ store: o.store, writer: o.writer, audit }, pid, decision, actor, note),
+    manualMatch: (op, bankLegId, chainLegId, actor, note) => manualMatch({ store: o.store, writer: o.writer, audit }, op, bankLegId, chainLegId, actor, note),
   });
   o.log.info({ users: users.map((u) => ({ id: u.id, role: u.role })) }, 'cases: API on /api/v1');
   return { audit, cases, handle };

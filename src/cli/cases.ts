@@ -5,6 +5,8 @@
  *   recon cases show <id>
  *   recon cases act <id> <type> [--assignee X] [--text T] [--legs a,b] [--request-id R]
  *   recon cases proposal <proposal id> confirm|reject [--text T]
+ *   recon cases match <bank leg id> <chain leg id> [--text T]
+ *   recon cases unmatch <match id> [--text T]
  *                   [--amount-minor N] [--currency CUR] [--reason-code C] [--idempotency-key K]
  *
  * RECON_API_URL (default http://127.0.0.1:9464) and RECON_API_TOKEN (the bearer token) from the
@@ -16,6 +18,8 @@ const USAGE = `usage: recon cases list [--status S] [--kind K] [--account A] [--
        recon cases show <id>
        recon cases act <id> <type> [--assignee X] [--text T] [--legs a,b] [--request-id R] [--amount-minor N] [--currency CUR] [--reason-code C] [--idempotency-key K]
        recon cases proposal <proposal id> confirm|reject [--text T]
+       recon cases match <bank leg id> <chain leg id> [--text T]
+       recon cases unmatch <match id> [--text T]
 environment: RECON_API_URL (default http://127.0.0.1:9464), RECON_API_TOKEN`;
 
 export async function casesMain(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, o: { out?: (line: string) => void; fetch?: typeof fetch } = {}): Promise<number> {
@@ -93,6 +97,12 @@ export async function casesMain(argv: readonly string[], env: NodeJS.ProcessEnv 
       body: JSON.stringify(body),
       headers: { 'content-type': 'application/json', ...(v['idempotency-key'] && { 'idempotency-key': v['idempotency-key'] }) },
     };
+  } else if (sub === 'match' && id && type) {
+    path = '/api/v1/matches';
+    init = { method: 'POST', body: JSON.stringify({ bankLegId: id, chainLegId: type, text: v.text ?? '' }), headers: { 'content-type': 'application/json' } };
+  } else if (sub === 'unmatch' && id) {
+    path = `/api/v1/matches/${encodeURIComponent(id)}/unmatch`;
+    init = { method: 'POST', body: JSON.stringify({ text: v.text ?? '' }), headers: { 'content-type': 'application/json' } };
   } else if (sub === 'proposal' && id && (type === 'confirm' || type === 'reject')) {
     path = `/api/v1/proposals/${encodeURIComponent(id)}/${type}`;
     init = { method: 'POST', body: JSON.stringify({ text: v.text ?? '' }), headers: { 'content-type': 'application/json' } };

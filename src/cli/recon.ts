@@ -38,7 +38,7 @@ commands:
   check-config   validate the configuration and print the effective one (secrets redacted)
   notify         run the alert notifier (ALERTS outbox → PagerDuty, Slack); "notify silence …" records a silence
   audit          "audit verify [--from N] [--to N] [--heads FILE]" checks the audit trail; "audit head" prints its head
-  cases          "cases list|show <id>|act <id> <type> …|proposal <id> confirm|reject" through the case API (RECON_API_URL, RECON_API_TOKEN)
+  cases          "cases list|show|act|proposal|match|unmatch …" through the case API (RECON_API_URL, RECON_API_TOKEN)
   report         "report <positions|matched|exceptions|adjustments|ledger> --from ISO --to ISO --format csv|parquet --out PATH"
 
 environment: RECON_CONFIG, CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CHDB_PATH,

@@ -1,5 +1,5 @@
 import type { DiscrepancyEventRow, Fact, MatchRow } from './facts.js';
-import type { Outcome, ProposalDecision, RetractionOutcome, StoredLeg } from './outcomes.js';
+import type { ManualMatchOutcome, Outcome, ProposalDecision, RetractionOutcome, StoredLeg } from './outcomes.js';
 import type { DiscrepancyKind, Leg } from './types.js';
 import { amountDifference } from './amountRange.js';
 
@@ -67,6 +67,8 @@ export function discrepancyEvent(args: {
   kind?: DiscrepancyKind;
   status: 'open' | 'resolved';
   reason: string;
+  /** This status change's own id when one discrepancy may open more than once (re-opened by an unmatch). */
+  eventId?: string;
   bank?: LegView | undefined;
   chain?: LegView | undefined;
   /** Used for identity fields when neither leg is known (orphans and dead identities). */
@@ -78,7 +80,7 @@ export function discrepancyEvent(args: {
   const any = bank ?? chain;
   const row: DiscrepancyEventRow = {
     discrepancy_id: args.id,
-    event_id: `${args.id}:${args.status}`,
+    event_id: args.eventId ?? `${args.id}:${args.status}`,
     kind: args.kind ?? kindOfId(args.id),
     status: args.status,
     flow: any?.flow ?? args.fallback?.flow ?? '',
@@ -98,7 +100,7 @@ export function discrepancyEvent(args: {
 }
 
 /** Status versions of a match: a proposal (0) is confirmed (1) or rejected (4); a match may later be reversed or retracted. */
-const MATCH_VERSION = { proposed: 0, matched: 1, reversed: 2, retracted: 3, rejected: 4 } as const;
+const MATCH_VERSION = { proposed: 0, matched: 1, reversed: 2, retracted: 3, rejected: 4, unmatched: 5 } as const;
 
 /** `id@version` → its two parts ('' for a match made before rules were recorded). */
 export function splitRule(rule: string | undefined): { rule_id: string; rule_version: string } {
@@ -448,6 +450,31 @@ export function factsOfProposal(bank: LegView, chain: LegView, o: { pid: string;
       now,
       reason: `${bank.id} and ${chain.id} are proposed as a pair by ${o.rule} (difference ${amountDifference(bank.amountKey, chain.amountKey)} minor units of ${bank.currency}): confirm or reject ${o.pid}`,
     }),
+  ];
+}
+
+/** Facts of an operator's manual match or unmatch. */
+export function factsOfManualMatch(d: ManualMatchOutcome, actor: string, note: string, now: number): Fact[] {
+  if (d.t === 'refused') return [];
+  const bank = viewOfStored(d.bank);
+  const chain = viewOfStored(d.chain);
+  if (d.t === 'matched') {
+    const resolves = d.resolves.filter(Boolean);
+    return [
+      // Versions above every automatic status: a manual decision is the latest word on the pair.
+      {
+        table: 'matches',
+        row: { ...matchRow(bank, chain, { mid: d.mid, by: 'manual', resolves: resolves[0] ?? '', rule: 'manual@operator', confidence: 'operator' }, 'matched', now), version: 10 + d.n },
+      },
+      ...resolves.map((id) => discrepancyEvent({ id, status: 'resolved', bank, chain, eventTime: now, now, reason: `matched by hand by ${actor} (${d.mid})${note ? `: ${note}` : ''}` })),
+    ];
+  }
+  const reopened = Array.isArray(d.reopened) ? d.reopened : [];
+  return [
+    { table: 'matches', row: { ...matchRow(bank, chain, { mid: d.mid, by: 'manual', resolves: '', confidence: 'operator' }, 'unmatched', now), version: 10 + d.n } },
+    ...reopened.map((id) =>
+      discrepancyEvent({ id, eventId: `${id}:reopened:${d.n}`, status: 'open', bank, chain, eventTime: now, now, reason: `re-opened: ${d.mid} undone by ${actor}${note ? `: ${note}` : ''}` }),
+    ),
   ];
 }
 

@@ -41,6 +41,13 @@ export interface TranchePart {
   resolves: string;
 }
 
+/** What an operator's manual match or unmatch did (src/state/lua/manualMatch.lua). */
+export type ManualMatchOutcome =
+  | { t: 'refused'; reason: string }
+  /** n: the how-manyth manual operation on this pair (its match fact's version is 10 + n). */
+  | { t: 'matched'; mid: string; bank: StoredLeg; chain: StoredLeg; resolves: string[]; n: number }
+  | { t: 'unmatched'; mid: string; bank: StoredLeg; chain: StoredLeg; reopened: string[] | Record<string, never>; n: number };
+
 /** What an operator's decision on a proposal did (src/state/lua/decideProposal.lua). */
 export type ProposalDecision =
   | { t: 'unknown' }

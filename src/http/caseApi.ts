@@ -10,6 +10,8 @@ import { hasRole, type Actor, type Role } from '../cases/roles.js';
 import { queryRows } from '../sinks/clickhouse/queries.js';
 import { CASE_API_OPENAPI } from './caseApiOpenapi.js';
 import type { DecidedProposal } from '../matching/proposalDecisions.js';
+import { legsOfMatch } from '../matching/manualMatches.js';
+import type { ManualMatchOutcome } from '../domain/outcomes.js';
 
 /** The web console (console/console.html), served at `/console`. */
 const CONSOLE_HTML = readFileSync(new URL('./console/console.html', import.meta.url), 'utf8');
@@ -30,6 +32,8 @@ export interface CaseApiOptions {
   database: string;
   namespace: string;
   now?: () => number;
+  /** Matches two open legs by hand or undoes a match (src/matching/manualMatches.ts); absent: the routes answer 404. */
+  manualMatch?: (op: 'match' | 'unmatch', bankLegId: string, chainLegId: string, actor: string, note: string) => Promise<{ replayed: boolean; outcome: ManualMatchOutcome }>;
   /** Confirms or rejects a proposed pair (src/matching/proposalDecisions.ts); absent: the route answers 404. */
   decideProposal?: (pid: string, decision: 'confirm' | 'reject', actor: string, note: string) => Promise<DecidedProposal>;
 }
@@ -154,6 +158,27 @@ export function caseApi(o: CaseApiOptions): (req: IncomingMessage, res: ServerRe
       const states = await Promise.all(rows.map((r) => o.cases.get(r.discrepancy_id)));
       const items = rows.map((r, i) => ({ ...r, case: caseBody(states[i]!) }));
       return { status: 200, body: { items, nextCursor: rows.length === limit ? rows.at(-1)!.discrepancy_id : null } };
+    }
+    const mm = path === '/api/v1/matches' ? ['match', '', ''] : /^\/api\/v1\/matches\/([^/]+)\/(unmatch)$/.exec(path);
+    if (mm && req.method === 'POST' && o.manualMatch) {
+      if (!hasRole(actor, 'operator')) return problem(403, 'FORBIDDEN', `${actor.id} (${actor.role}) may not match by hand: it needs the operator role`);
+      let body: { bankLegId?: unknown; chainLegId?: unknown; text?: unknown };
+      try {
+        body = (await readBody(req)) as typeof body;
+      } catch {
+        return problem(400, 'INVALID_BODY', 'the body is JSON of at most 64 KiB');
+      }
+      const note = typeof body.text === 'string' ? body.text.slice(0, 2_000) : '';
+      const legs =
+        mm[2] === 'unmatch'
+          ? legsOfMatch(decodeURIComponent(mm[1]!))
+          : typeof body.bankLegId === 'string' && typeof body.chainLegId === 'string'
+            ? { bankLegId: body.bankLegId, chainLegId: body.chainLegId }
+            : null;
+      if (!legs) return problem(400, 'INVALID_ACTION', mm[2] === 'unmatch' ? 'a match id is match:<bank leg id>|<chain leg id>' : 'give bankLegId and chainLegId');
+      const r = await o.manualMatch(mm[2] === 'unmatch' ? 'unmatch' : 'match', legs.bankLegId, legs.chainLegId, actor.id, note);
+      if (r.outcome.t === 'refused') return problem(409, 'REFUSED', r.outcome.reason);
+      return { status: 200, body: { replayed: r.replayed, outcome: r.outcome } };
     }
     const pm = /^\/api\/v1\/proposals\/([^/]+)\/(confirm|reject)$/.exec(path);
     if (pm && req.method === 'POST' && o.decideProposal) {

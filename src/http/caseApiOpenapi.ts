@@ -37,6 +37,30 @@ export const CASE_API_OPENAPI = {
         responses: { 200: { description: 'The case' }, 404: { description: 'NOT_FOUND', content: { 'application/json': { schema: error } } }, ...refusals },
       },
     },
+    '/api/v1/matches': {
+      post: {
+        summary: 'Match two open legs by hand (operator): atomic against the stream; the stream never matches them again. 409 REFUSED when a leg is no longer open',
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['bankLegId', 'chainLegId'],
+                properties: { bankLegId: { type: 'string' }, chainLegId: { type: 'string' }, text: { type: 'string', maxLength: 2000 } },
+              },
+            },
+          },
+        },
+        responses: { '200': { description: 'Matched (or the stored outcome)' }, '403': { description: 'Not an operator' }, '409': { description: 'Refused, with the reason' } },
+      },
+    },
+    '/api/v1/matches/{id}/unmatch': {
+      post: {
+        summary: 'Undo a match (operator): both legs wait again (a closed window re-opens its discrepancy); no rule pairs them again',
+        parameters: [{ name: 'id', in: 'path', required: true, description: '`match:<bank leg id>|<chain leg id>`', schema: { type: 'string' } }],
+        responses: { '200': { description: 'Unmatched (or the stored outcome)' }, '403': { description: 'Not an operator' }, '409': { description: 'Not a match the engine holds' } },
+      },
+    },
     '/api/v1/proposals/{id}/{decision}': {
       post: {
         summary: 'Confirm or reject a proposed pair (operator): at most once; deciding again returns the stored decision (replayed)',

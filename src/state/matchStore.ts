@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import type { Outcome, ProposalDecision, RetractionOutcome, StoredLeg } from '../domain/outcomes.js';
+import type { ManualMatchOutcome, Outcome, ProposalDecision, RetractionOutcome, StoredLeg } from '../domain/outcomes.js';
 import { DEFAULT_MATCHING_RULES, type MatchingRuleSet } from '../matching/ruleFile.js';
 import { encodeProbes, probesFor } from '../matching/ruleCascade.js';
 import type { Leg, PostingStatus, Side } from '../domain/types.js';
@@ -65,6 +65,7 @@ interface MatchCommands {
   reconDecideProposal(...args: (string | number)[]): Promise<string>;
   reconPairExpired(...args: (string | number)[]): Promise<string>;
   reconReverseLeg(...args: (string | number)[]): Promise<string>;
+  reconManualMatch(...args: (string | number)[]): Promise<string>;
 }
 
 /** A leg rebuilt from the facts, with the state they imply (src/state/stateGuard.ts). */
@@ -99,6 +100,7 @@ export class MatchStore {
       redis.defineCommand('reconDecideProposal', { numberOfKeys: 0, lua: withLib('decideProposal') });
       redis.defineCommand('reconPairExpired', { numberOfKeys: 0, lua: withLib('pairExpired') });
       redis.defineCommand('reconReverseLeg', { numberOfKeys: 0, lua: withLib('reverseLeg') });
+      redis.defineCommand('reconManualMatch', { numberOfKeys: 0, lua: withLib('manualMatch') });
     }
     this.redis = redis as Redis & MatchCommands;
   }
@@ -256,6 +258,13 @@ export class MatchStore {
     const raw = await inScript('reverseLeg', () => this.redis.reconReverseLeg(this.prefix, legId, reversingEntryId));
     const parsed = JSON.parse(raw) as { replayed?: number; outcome: Outcome | { t: 'unknown' }; leg?: StoredLeg };
     return { replayed: parsed.replayed === 1, outcome: parsed.outcome, ...(parsed.leg && { leg: parsed.leg }) };
+  }
+
+  /** An operator matches two open legs by hand, or undoes a match (atomic against the stream; idempotent). */
+  async manualMatch(op: 'match' | 'unmatch', bankLegId: string, chainLegId: string): Promise<{ replayed: boolean; outcome: ManualMatchOutcome }> {
+    const raw = await inScript('manualMatch', () => this.redis.reconManualMatch(this.prefix, op, bankLegId, chainLegId, this.options.windowMs));
+    const parsed = JSON.parse(raw) as { replayed?: number; outcome: ManualMatchOutcome };
+    return { replayed: parsed.replayed === 1, outcome: parsed.outcome };
   }
 
   /** Confirms that the discrepancies of these claimed legs are durable. */

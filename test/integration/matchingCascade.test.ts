@@ -17,7 +17,7 @@ const VIEWER = 'viewer-token-0123456789abcdefghijklmnop';
  */
 describe('matching rule cascade in the worker', () => {
   let h: Harness;
-  const [wFee, wTr, wProp, wRev] = [randomWallet(), randomWallet(), randomWallet(), randomWallet()] as Address[];
+  const [wFee, wTr, wProp, wRev, wMan] = [randomWallet(), randomWallet(), randomWallet(), randomWallet(), randomWallet()] as Address[];
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'recon-rules-'));
@@ -50,6 +50,7 @@ rules:
         { accountId: 'ACC-TR', wallets: [wTr!] },
         { accountId: 'ACC-PROP', wallets: [wProp!] },
         { accountId: 'ACC-REV', wallets: [wRev!] },
+        { accountId: 'ACC-MAN', wallets: [wMan!] },
       ],
       config: {
         matching: { windowMs: 3_000, allowedLatenessMs: 1_000, ledgerIdleMs: 2_000, sweepIntervalMs: 250, lateRetentionMs: 3_600_000, rulesFile },
@@ -147,5 +148,35 @@ rules:
     // A reversal naming nothing known is an orphan, not silence.
     await h.posting({ entryId: 'REV-9-R', accountId: 'ACC-REV', amountMinor: 1_234n, direction: 'debit', txType: 'reversal', endToEndId: 'E2E-NOTHING' });
     await h.waitFor('orphan', async () => (await h.discrepancies()).some((d) => d.discrepancy_id === 'ORPHAN_LEDGER_ENTRY:bank:REV-9-R'));
+  });
+
+  it('matches two open legs by hand through the CLI (operator only), audited, and unmatches them', async () => {
+    await h.posting({ entryId: 'MAN-1', accountId: 'ACC-MAN', amountMinor: 100_000n });
+    await h.mint(wMan!, h.usd(60_000n)); // 40 % off: no rule of this file pairs them
+    const open = async () =>
+      (await h.discrepancies())
+        .filter((d) => d.account_id === 'ACC-MAN' && d.status === 'open')
+        .map((d) => d.kind)
+        .sort();
+    await h.waitFor('both windows closed', async () => (await open()).length === 2);
+    expect(await open()).toEqual(['MISSING_BANK_CREDIT', 'MISSING_MINT']);
+    const [c] = await queryRows<{ chain_leg_id: string }>(h.ch.client, `SELECT chain_leg_id FROM ${h.ch.database}.discrepancies_current WHERE kind = 'MISSING_BANK_CREDIT' AND account_id = 'ACC-MAN'`);
+    const base = h.daemon.httpAddress()!;
+    const lines: string[] = [];
+    const asViewer = await casesMain(['match', 'bank:MAN-1', c!.chain_leg_id], { RECON_API_URL: base, RECON_API_TOKEN: VIEWER }, { out: (l) => lines.push(l) });
+    expect(asViewer).toBe(1);
+    const env = { RECON_API_URL: base, RECON_API_TOKEN: OPERATOR };
+    expect(await casesMain(['match', 'bank:MAN-1', c!.chain_leg_id, '--text', 'customer paid 600.00 by mistake, rest refunded'], env, { out: (l) => lines.push(l) })).toBe(0);
+    const mid = `match:bank:MAN-1|${c!.chain_leg_id}`;
+    expect(await open()).toEqual([]);
+    expect((await matchRows()).find((m) => m.match_id === mid)).toMatchObject({ status: 'matched', match_by: 'manual', confidence: 'operator', difference: '40000' });
+    expect(await casesMain(['unmatch', mid], env, { out: (l) => lines.push(l) })).toBe(0);
+    expect(await open()).toEqual(['MISSING_BANK_CREDIT', 'MISSING_MINT']);
+    expect((await matchRows()).find((m) => m.match_id === mid)?.status).toBe('unmatched');
+    const audit = await queryRows<{ actor: string; action: string }>(h.ch.client, `SELECT actor, action FROM ${h.ch.database}.audit_log FINAL WHERE subject = {mid:String} ORDER BY seq`, { mid });
+    expect(audit).toEqual([
+      { actor: 'olga', action: 'match.match' },
+      { actor: 'olga', action: 'match.unmatch' },
+    ]);
   });
 });

@@ -246,3 +246,51 @@ describe('matching rules: two workers racing for the same legs', () => {
     expect(await w1.parkedCount()).toEqual({ bank: 0, chain: 0 });
   });
 });
+
+describe('manual match and unmatch', () => {
+  it('a manual match racing the stream for the same credit: exactly one wins, the other is refused', async () => {
+    for (let round = 0; round < 5; round++) {
+      const ns = `t-${randomUUID()}`;
+      const op = open(ns);
+      const stream = open(ns);
+      await run(op, credit('e1', '100000'));
+      await run(op, mint('m1', '77000')); // too far off for any arrival rule: both wait
+      const [manual, exact] = await Promise.all([op.manualMatch('match', 'bank:e1', 'chain:m1'), run(stream, mint('m2', '100000'))]);
+      if (manual.outcome.t === 'matched') expect(exact.t).toBe('parked');
+      else {
+        expect(manual.outcome).toMatchObject({ t: 'refused', reason: 'bank:e1 is matched, not open' });
+        expect(exact).toMatchObject({ t: 'match', other: { id: 'bank:e1' } });
+      }
+    }
+  });
+
+  it('a manual match resolves what was open, is idempotent, and the stream never takes its legs', async () => {
+    const store = open(`t-${randomUUID()}`, parseMatchingRules({ version: 'exact', rules: [{ id: 'exact-attributes', key: 'accountAmount' }] }));
+    await run(store, credit('e1', '100000'));
+    await run(store, mint('m1', '77000'));
+    const [l] = await expire(store, 'bank', T0 + WINDOW);
+    expect(l!.d).toBe('MISSING_MINT:bank:e1');
+    const m = await store.manualMatch('match', 'bank:e1', 'chain:m1');
+    expect(m).toMatchObject({ replayed: false, outcome: { t: 'matched', mid: 'match:bank:e1|chain:m1', resolves: ['MISSING_MINT:bank:e1', ''], n: 1 } });
+    expect((await store.manualMatch('match', 'bank:e1', 'chain:m1')).replayed).toBe(true);
+    // An exact mint for the credit now finds nothing open: it waits.
+    expectT(await run(store, mint('m2', '100000')), 'parked');
+  });
+
+  it('unmatch re-opens both legs and their discrepancies; no rule pairs them again', async () => {
+    const store = open();
+    await run(store, credit('e1', '100000'));
+    await run(store, mint('m1', '100000'));
+    const u = await store.manualMatch('unmatch', 'bank:e1', 'chain:m1');
+    expect(u.outcome).toMatchObject({ t: 'unmatched', mid: 'match:bank:e1|chain:m1', reopened: {}, n: 1 });
+    expect(await store.parkedCount()).toEqual({ bank: 1, chain: 1 });
+    // Their windows close: each its own MISSING_*, never the same match again.
+    const [b] = await expire(store, 'bank', T0 + 2 * WINDOW);
+    expect(b).toMatchObject({ d: 'MISSING_MINT:bank:e1', state: 'expired' });
+    expect(b!.pair).toBeUndefined();
+    // The same request again is the stored outcome; unmatching what is not a match is refused.
+    expect((await store.manualMatch('unmatch', 'bank:e1', 'chain:m1')).replayed).toBe(true);
+    await run(store, mint('m9', '5'));
+    expect((await store.manualMatch('unmatch', 'bank:e1', 'chain:m9')).outcome).toMatchObject({ t: 'refused', reason: 'match:bank:e1|chain:m9 is not a match the engine holds' });
+  });
+});

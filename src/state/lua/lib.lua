@@ -391,8 +391,12 @@ local function nearer(m0, t0, m, t, best)
   return math.abs(t - t0) < math.abs(best.t - t0)
 end
 
--- Operators' rejections: a pair once rejected is never proposed again.
+-- Operators' decisions: a pair whose proposal was rejected, or whose match was undone by hand, is
+-- never paired again by any rule. RJ caches, per script call, whether any such pair exists.
+local RJ = nil
 local function rejectedPair(a, b)
+  if RJ == nil then RJ = redis.call('EXISTS', P .. 'rj') == 1 end
+  if not RJ then return false end
   local bank, chain = a, b
   if a.s == 'chain' then bank, chain = b, a end
   return redis.call('SISMEMBER', P .. 'rj', bank.h .. chain.h) == 1
@@ -468,7 +472,7 @@ local function otherSide(s) if s == 'bank' then return 'chain' end return 'bank'
 -- probe, nil for the exact late counterpart; a pair an operator rejected is never paired again).
 local function fitsAtExpiry(l, c, p)
   return c and c.id ~= l.id and (c.state == 'parked' or c.state == 'expired') and not c.rem
-    and (l.r == '' or c.r == '' or c.r == l.r) and (not p or (p.conf == 'c' and p.out == 'm') or not rejectedPair(l, c))
+    and (l.r == '' or c.r == '' or c.r == l.r) and not rejectedPair(l, c)
 end
 -- Pairs the closing leg l (already expired, with its discrepancy id) with c; returns the pairing.
 local function pairAtExpiry(l, c, p)

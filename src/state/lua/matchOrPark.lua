@@ -121,7 +121,7 @@ local os = other(leg.s)
 local t = leg.t
 local candidate, by, hit = nil, nil, nil
 local function isOpen(c) return c and (c.state == 'parked' or c.state == 'expired') end
-local function allowed(c, p) return math.abs(c.t - t) <= p.win and (p.conf == 'c' or not rejectedPair(leg, c)) end
+local function allowed(c, p) return math.abs(c.t - t) <= p.win and not rejectedPair(leg, c) end
 
 -- Tranches: legs of one reference that split the amount of a leg of the other side.
 local parts = nil
@@ -157,7 +157,7 @@ if leg.r ~= '' then
         -- Shared reference, but no rule accepts the amounts: a mismatch by reference (below).
         local anyRef = false
         for _, p in ipairs(probes) do if p.key == 'r' then anyRef = true end end
-        if anyRef then candidate, by = c, 'reference' end
+        if anyRef and not rejectedPair(leg, c) then candidate, by = c, 'reference' end
       end
     elseif c and (c.state == 'matched' or c.state == 'mismatched') then
       dup = dup or c
@@ -169,7 +169,7 @@ end
 if not candidate and not parts then
   -- Within a window any waiting leg will do; two legs that both carry references only match by reference.
   local function fits(c, p, expiredOnly)
-    return isOpen(c) and (leg.r == '' or c.r == '' or c.r == leg.r) and (not expiredOnly or c.state == 'expired') and (not p or p.conf == 'c' or not rejectedPair(leg, c))
+    return isOpen(c) and (leg.r == '' or c.r == '' or c.r == leg.r) and (not expiredOnly or c.state == 'expired') and not rejectedPair(leg, c)
   end
   local function nearestExact(lo, hi, expiredOnly, p)
     local best, bestDist = nil, nil
