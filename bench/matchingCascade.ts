@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import type { Leg } from '../src/domain/types.js';
 import { DEFAULT_MATCHING_RULES, loadMatchingRules, parseMatchingRules, type MatchingRuleSet } from '../src/matching/ruleFile.js';
 import { MatchStore } from '../src/state/matchStore.js';
+import { findSplit } from '../src/domain/subsetSum.js';
 import { cpuAccounting } from './cpuAccounting.js';
 
 const { values: argv } = parseArgs({ options: { legs: { type: 'string', default: '20000' }, url: { type: 'string', default: 'redis://127.0.0.1:6379' } } });
@@ -108,4 +109,16 @@ await probe(
   Array.from({ length: 2_000 }, (_, i) => leg('chain', `r${i}`, 7, 1_000_000n + BigInt(i % 256) * 1_000n + 5n, T0 + 10_000_000 + i, null)),
 );
 await store.clear();
+
+// The split search at its bound: 16 open legs, splits of up to 16 parts, none adds up (every subset tried).
+const cands = Array.from({ length: 16 }, (_, i) => ({ id: `l${i}`, amountKey: String(1_000_000 + i * 1_000), eventTime: i }));
+for (const [legs, parts] of [
+  [12, 4],
+  [16, 16],
+] as const) {
+  const t0 = process.cpuUsage();
+  const r = findSplit({ lo: '1', hi: '1' }, cands.slice(0, legs), { maxLegs: legs, maxParts: parts });
+  const u = process.cpuUsage(t0);
+  console.log(`split search at its bound (${legs} open legs, up to ${parts} parts, no split): ${r.t === 'none' ? r.subsetsTried : '?'} subsets in ${((u.user + u.system) / 1e3).toFixed(1)} ms of CPU`);
+}
 redis.disconnect();

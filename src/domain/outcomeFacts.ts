@@ -1,5 +1,6 @@
 import type { DiscrepancyEventRow, Fact, MatchRow } from './facts.js';
-import type { ManualMatchOutcome, Outcome, ProposalDecision, RetractionOutcome, StoredLeg } from './outcomes.js';
+import type { ExpiryPairing, ManualMatchOutcome, Outcome, ProposalDecision, RetractionOutcome, StoredLeg } from './outcomes.js';
+import { sumAmounts } from './subsetSum.js';
 import type { DiscrepancyKind, Leg } from './types.js';
 import { amountDifference } from './amountRange.js';
 
@@ -99,8 +100,8 @@ export function discrepancyEvent(args: {
   return { table: 'discrepancy_events', row };
 }
 
-/** Status versions of a match: a proposal (0) is confirmed (1) or rejected (4); a match may later be reversed or retracted. */
-const MATCH_VERSION = { proposed: 0, matched: 1, reversed: 2, retracted: 3, rejected: 4, unmatched: 5 } as const;
+/** Status versions of a match: a proposal (0) is confirmed or rejected (4; confirmed, its match is a row of its own); a match may later be reversed or retracted. */
+const MATCH_VERSION = { proposed: 0, matched: 1, reversed: 2, retracted: 3, rejected: 4, confirmed: 4, unmatched: 5 } as const;
 
 /** `id@version` → its two parts ('' for a match made before rules were recorded). */
 export function splitRule(rule: string | undefined): { rule_id: string; rule_version: string } {
@@ -388,7 +389,7 @@ export function factOfExpiredLeg(l: StoredLeg, now: number): Fact {
     ...side,
     eventTime: l.t,
     now,
-    reason: `${l.id} (${v.amountKey} minor units of ${v.currency}, account ${v.accountId}) saw no ${missing} within its window`,
+    reason: `${l.id} (${v.amountKey} minor units of ${v.currency}, account ${v.accountId}) saw no ${missing} within its window${l.note ? `; ${l.note}` : ''}`,
   });
 }
 
@@ -399,6 +400,7 @@ export function factsOfExpiredLeg(l: StoredLeg, now: number): Fact[] {
   const facts = p?.t === 'mismatch' ? [] : [factOfExpiredLeg(l, now)];
   if (!p) return facts;
   const self = viewOfStored(l);
+  if (p.t === 'split' || p.t === 'splitProposal') return [...facts, ...factsOfSplit(self, p, l.t, now)];
   const other = viewOfStored(p.other);
   const { bank, chain } = self.side === 'bank' ? { bank: self, chain: other } : { bank: other, chain: self };
   const resolve = (id: string, reason: string) => {
@@ -430,6 +432,48 @@ export function factsOfExpiredLeg(l: StoredLeg, now: number): Fact[] {
       facts.push(...factsOfProposal(bank, chain, { pid: p.pid, by: p.by, rule: p.rule, resolves: '' }, l.t, now));
       break;
   }
+  return facts;
+}
+
+/** Facts of a split found by search: a match (or a proposed match) per part; a confirmed one resolves the leg's discrepancy. */
+function factsOfSplit(self: LegView, p: Extract<ExpiryPairing, { t: 'split' | 'splitProposal' }>, eventTime: number, now: number): Fact[] {
+  const pairOf = (other: LegView) => (self.side === 'bank' ? { bank: self, chain: other } : { bank: other, chain: self });
+  const facts: Fact[] = [];
+  if (p.t === 'split') {
+    for (const part of p.parts) {
+      const { bank, chain } = pairOf(viewOfStored(part.other));
+      facts.push({ table: 'matches', row: matchRow(bank, chain, { mid: part.mid, by: 'split', resolves: part.resolves, rule: part.rule }, 'matched', now) });
+      if (part.resolves)
+        facts.push(discrepancyEvent({ id: part.resolves, status: 'resolved', bank, chain, eventTime, now, reason: `${part.other.id} is one part of the split of ${self.id} (${part.rule})` }));
+    }
+    const total = sumAmounts(p.parts.map((x) => x.other.m));
+    facts.push(
+      discrepancyEvent({
+        id: p.resolves,
+        status: 'resolved',
+        ...(self.side === 'bank' ? { bank: self } : { chain: self }),
+        eventTime,
+        now,
+        reason: `${self.id} met as its window closed by ${p.parts.length} legs adding up to ${total} (split found by search, ${p.rule})`,
+      }),
+    );
+    return facts;
+  }
+  for (const part of p.parts) {
+    const { bank, chain } = pairOf(viewOfStored(part));
+    facts.push({ table: 'matches', row: matchRow(bank, chain, { mid: `${p.pid}:${part.id}`, by: 'split', resolves: '', rule: p.rule }, 'proposed', now) });
+  }
+  facts.push(
+    discrepancyEvent({
+      id: proposalDiscrepancyId(p.pid),
+      kind: 'PROPOSED_MATCH',
+      status: 'open',
+      ...(self.side === 'bank' ? { bank: self } : { chain: self }),
+      eventTime,
+      now,
+      reason: `${self.id} is proposed as met by ${p.parts.length} legs adding up to ${sumAmounts(p.parts.map((x) => x.m))} (${p.parts.map((x) => x.id).join(', ')}; split found by search, ${p.rule}): confirm or reject ${p.pid}`,
+    }),
+  );
   return facts;
 }
 
@@ -478,8 +522,35 @@ export function factsOfManualMatch(d: ManualMatchOutcome, actor: string, note: s
   ];
 }
 
+function factsOfSplitDecision(d: Extract<ProposalDecision, { t: 'confirmedSplit' | 'rejectedSplit' }>, actor: string, now: number): Fact[] {
+  const whole = viewOfStored(d.whole);
+  const pairOf = (other: LegView) => (whole.side === 'bank' ? { bank: whole, chain: other } : { bank: other, chain: whole });
+  const self = whole.side === 'bank' ? { bank: whole } : { chain: whole };
+  const pdid = proposalDiscrepancyId(d.pid);
+  if (d.t === 'rejectedSplit') {
+    return [
+      ...d.parts.map((p): Fact => {
+        const { bank, chain } = pairOf(viewOfStored(p));
+        return { table: 'matches', row: matchRow(bank, chain, { mid: `${d.pid}:${p.id}`, by: 'split', resolves: '', confidence: 'operator' }, 'rejected', now) };
+      }),
+      discrepancyEvent({ id: pdid, status: 'resolved', ...self, eventTime: now, now, reason: `rejected by ${actor}: ${whole.id} and its proposed parts wait for their own counterparts again` }),
+    ];
+  }
+  const facts: Fact[] = [];
+  for (const p of d.parts) {
+    const { bank, chain } = pairOf(viewOfStored(p.other));
+    facts.push({ table: 'matches', row: matchRow(bank, chain, { mid: `${d.pid}:${p.other.id}`, by: 'split', resolves: '', confidence: 'operator' }, 'confirmed', now) });
+    facts.push({ table: 'matches', row: matchRow(bank, chain, { mid: p.mid, by: 'split', resolves: p.resolves, rule: p.rule, confidence: 'operator' }, 'matched', now) });
+    if (p.resolves) facts.push(discrepancyEvent({ id: p.resolves, status: 'resolved', bank, chain, eventTime: now, now, reason: `${d.pid} confirmed by ${actor} (${p.mid})` }));
+  }
+  facts.push(discrepancyEvent({ id: pdid, status: 'resolved', ...self, eventTime: now, now, reason: `confirmed by ${actor}: ${whole.id} met by ${d.parts.length} legs` }));
+  if (d.resolves) facts.push(discrepancyEvent({ id: d.resolves, status: 'resolved', ...self, eventTime: now, now, reason: `${d.pid} confirmed by ${actor}` }));
+  return facts;
+}
+
 /** Facts of an operator's decision on a proposal. */
 export function factsOfDecision(d: ProposalDecision, actor: string, now: number): Fact[] {
+  if (d.t === 'confirmedSplit' || d.t === 'rejectedSplit') return factsOfSplitDecision(d, actor, now);
   if (d.t !== 'confirmed' && d.t !== 'rejected') return [];
   const bank = viewOfStored(d.bank);
   const chain = viewOfStored(d.chain);
@@ -491,6 +562,7 @@ export function factsOfDecision(d: ProposalDecision, actor: string, now: number)
     ];
   }
   const facts: Fact[] = [
+    { table: 'matches', row: matchRow(bank, chain, { mid: d.pid, by: d.by, resolves: '', rule: d.rule, confidence: 'operator' }, 'confirmed', now) },
     { table: 'matches', row: matchRow(bank, chain, { mid: d.mid, by: d.by, resolves: d.resolves, rule: d.rule, confidence: 'operator' }, 'matched', now) },
     discrepancyEvent({ id: pdid, status: 'resolved', bank, chain, eventTime: now, now, reason: `confirmed by ${actor} as ${d.mid}` }),
   ];

@@ -25,13 +25,19 @@ export interface StoredLeg {
   rem?: string;
   /** How the leg was paired when its window closed (expiry sweeps only). */
   pair?: ExpiryPairing;
+  /** Why a split search did not run (beyond its bound), for the discrepancy's reason. */
+  note?: string;
 }
 
 /** A pairing made when a leg's window closed: a late counterpart, a tolerant rule, a proposal or one mismatch. */
 export type ExpiryPairing =
   | { t: 'match'; mid: string; by: string; rule: string; other: StoredLeg; resolves: string; resolvesOther: string }
   | { t: 'proposal'; pid: string; by: string; rule: string; other: StoredLeg }
-  | { t: 'mismatch'; kind: 'AMOUNT_MISMATCH'; discrepancyId: string; rule: string; other: StoredLeg; resolves: string; resolvesOther: string };
+  | { t: 'mismatch'; kind: 'AMOUNT_MISMATCH'; discrepancyId: string; rule: string; other: StoredLeg; resolves: string; resolvesOther: string }
+  /** A split found by search: one match per part (its discrepancy, opened as the window closed, resolves). */
+  | { t: 'split'; rule: string; parts: TranchePart[]; resolves: string }
+  /** A split found by search that a loose rule only proposes: the leg and its parts wait for an operator. */
+  | { t: 'splitProposal'; pid: string; rule: string; parts: StoredLeg[] };
 
 /** One tranche of a split: the match it makes with the leg being processed. */
 export interface TranchePart {
@@ -53,7 +59,9 @@ export type ProposalDecision =
   | { t: 'unknown' }
   | { t: 'superseded' }
   | { t: 'confirmed'; pid: string; mid: string; rule: string; by: string; resolves: string; bank: StoredLeg; chain: StoredLeg; bankD: string; chainD: string }
-  | { t: 'rejected'; pid: string; bank: StoredLeg; chain: StoredLeg };
+  | { t: 'rejected'; pid: string; bank: StoredLeg; chain: StoredLeg }
+  | { t: 'confirmedSplit'; pid: string; whole: StoredLeg; parts: TranchePart[]; resolves: string }
+  | { t: 'rejectedSplit'; pid: string; whole: StoredLeg; parts: StoredLeg[] };
 
 /** What the atomic match-or-park decided for one leg. */
 export type Outcome =

@@ -13,6 +13,9 @@ import type { MatchStore } from '../state/matchStore.js';
 
 /** `proposal:<bank leg id>|<chain leg id>` → the two leg ids, or null when it is not one. */
 export function legsOfProposal(pid: string): { bankLegId: string; chainLegId: string } | null {
+  // A split found by search names the leg that was split; its parts are in the store.
+  const s = /^proposal:split:((?:bank|chain):.+)$/.exec(pid);
+  if (s) return { bankLegId: s[1]!, chainLegId: '' };
   const m = /^proposal:(bank:.+)\|(chain:.+)$/.exec(pid);
   return m ? { bankLegId: m[1]!, chainLegId: m[2]! } : null;
 }

@@ -31,6 +31,9 @@ export interface Probe {
   confidence: 'confirmed' | 'proposed';
   outcome: 'match' | 'mismatch';
   split: boolean;
+  /** Split search bounds (not sent to Lua). */
+  maxLegs: number;
+  maxParts: number;
 }
 
 export interface CascadeDefaults {
@@ -103,6 +106,8 @@ export function probesFor(rules: MatchingRuleSet, leg: ProbeLeg, stage: 'arrival
       confidence: rule.confidence,
       outcome: rule.outcome,
       split: rule.split,
+      maxLegs: rule.maxLegs,
+      maxParts: rule.maxParts,
     });
   }
   return out;

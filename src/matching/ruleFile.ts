@@ -61,17 +61,26 @@ export const matchingRuleSchema = z
     /** `match`: the pair reconciles; `mismatch`: the pair is one AMOUNT_MISMATCH naming both legs (expiry stage only). */
     outcome: z.enum(['match', 'mismatch']).default('match'),
     /**
-     * Tranches (reference key): one leg may be met by several smaller legs of the other side carrying
-     * the same reference, each allocated against its remaining amount; what is left when its window
-     * closes is PARTIALLY_MATCHED.
+     * Tranches (reference key, arrival): one leg may be met by several smaller legs of the other side
+     * carrying the same reference, each allocated against its remaining amount; what is left when
+     * its window closes is PARTIALLY_MATCHED. Search (accountAmount key, expiry): the open legs of
+     * the other side of the same account and currency inside the window that add up to the closing
+     * leg's amount within the allowance (a bounded subset-sum search).
      */
     split: z.boolean().default(false),
+    /** Split search: more open legs than this on the other side, and no search (a recorded reason). */
+    maxLegs: z.number().int().min(2).max(16).default(12),
+    /** Split search: at most this many legs in one split. */
+    maxParts: z.number().int().min(2).max(16).default(4),
   })
   .superRefine((r, ctx) => {
     if (r.outcome === 'mismatch' && r.stage !== 'expiry')
       ctx.addIssue({ code: 'custom', path: ['outcome'], message: 'a mismatch rule pairs legs only when their windows close: stage must be expiry' });
-    if (r.split && r.key !== 'reference') ctx.addIssue({ code: 'custom', path: ['split'], message: 'tranches are found by their shared reference: key must be reference' });
-    if (r.split && r.stage !== 'arrival') ctx.addIssue({ code: 'custom', path: ['split'], message: 'tranches are allocated as they arrive: stage must be arrival' });
+    if (r.split && r.key === 'reference' && r.stage !== 'arrival')
+      ctx.addIssue({ code: 'custom', path: ['split'], message: 'tranches by reference are allocated as they arrive: stage must be arrival' });
+    if (r.split && r.key === 'accountAmount' && r.stage !== 'expiry')
+      ctx.addIssue({ code: 'custom', path: ['split'], message: 'a split without a reference is searched when the window closes: stage must be expiry' });
+    if (r.split && r.outcome === 'mismatch') ctx.addIssue({ code: 'custom', path: ['split'], message: 'a split is a match or a proposal, not a mismatch' });
   });
 
 export type MatchingRule = z.output<typeof matchingRuleSchema>;

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import type { ManualMatchOutcome, Outcome, ProposalDecision, RetractionOutcome, StoredLeg } from '../domain/outcomes.js';
+import type { ExpiryPairing, ManualMatchOutcome, Outcome, ProposalDecision, RetractionOutcome, StoredLeg } from '../domain/outcomes.js';
+import { findSplit } from '../domain/subsetSum.js';
 import { DEFAULT_MATCHING_RULES, type MatchingRuleSet } from '../matching/ruleFile.js';
 import { encodeProbes, probesFor } from '../matching/ruleCascade.js';
 import type { Leg, PostingStatus, Side } from '../domain/types.js';
@@ -66,6 +67,8 @@ interface MatchCommands {
   reconPairExpired(...args: (string | number)[]): Promise<string>;
   reconReverseLeg(...args: (string | number)[]): Promise<string>;
   reconManualMatch(...args: (string | number)[]): Promise<string>;
+  reconOpenLegs(...args: (string | number)[]): Promise<string>;
+  reconClaimSplit(...args: (string | number)[]): Promise<string>;
 }
 
 /** A leg rebuilt from the facts, with the state they imply (src/state/stateGuard.ts). */
@@ -101,6 +104,8 @@ export class MatchStore {
       redis.defineCommand('reconPairExpired', { numberOfKeys: 0, lua: withLib('pairExpired') });
       redis.defineCommand('reconReverseLeg', { numberOfKeys: 0, lua: withLib('reverseLeg') });
       redis.defineCommand('reconManualMatch', { numberOfKeys: 0, lua: withLib('manualMatch') });
+      redis.defineCommand('reconOpenLegs', { numberOfKeys: 0, lua: withLib('openLegs') });
+      redis.defineCommand('reconClaimSplit', { numberOfKeys: 0, lua: withLib('claimSplit') });
     }
     this.redis = redis as Redis & MatchCommands;
   }
@@ -228,14 +233,19 @@ export class MatchStore {
   async pairExpired(legs: StoredLeg[]): Promise<void> {
     const rules = this.options.rules?.();
     if (!rules?.rules.some((r) => r.stage === 'expiry')) return;
+    const single = rules.rules.some((r) => r.stage === 'expiry' && !r.split);
     const defaults = { attributeWindowMs: this.options.toleranceMs, referenceWindowMs: this.options.retentionMs };
     const todo: { leg: StoredLeg; probes: string }[] = [];
     for (const l of legs) {
-      if (l.pair || l.state !== 'expired' || l.rem) continue;
-      const probes = encodeProbes(probesFor(rules, { side: l.s, flow: l.f, accountId: l.a, currency: l.c, amountKey: l.m }, 'expiry', defaults));
+      if (!single || l.pair || l.state !== 'expired' || l.rem) continue;
+      const probes = encodeProbes(probesFor(rules, { side: l.s, flow: l.f, accountId: l.a, currency: l.c, amountKey: l.m }, 'expiry', defaults).filter((p) => !p.split));
       if (probes) todo.push({ leg: l, probes });
     }
-    if (todo.length === 0) return;
+    if (todo.length > 0) await this.pairSingle(todo);
+    await this.searchSplits(legs, rules);
+  }
+
+  private async pairSingle(todo: { leg: StoredLeg; probes: string }[]): Promise<void> {
     const args: (string | number)[] = [this.prefix, this.options.windowMs];
     for (const t of todo) args.push(t.leg.id, t.probes);
     const raw = await inScript('pairExpired', () => this.redis.reconPairExpired(...args));
@@ -248,6 +258,41 @@ export class MatchStore {
       t.leg.state = p.t === 'match' ? 'matched' : p.t === 'proposal' ? 'proposed' : 'mismatched';
       if (p.t === 'mismatch') t.leg.d = p.discrepancyId;
     });
+  }
+
+  /**
+   * Split rules (expiry, account and amount, split): for each closing leg still unpaired, the open
+   * legs of the other side inside the rule's window are read, searched for a subset adding up to the
+   * leg's amount (src/domain/subsetSum.ts, bounded), and the split claimed atomically.
+   */
+  private async searchSplits(legs: StoredLeg[], rules: MatchingRuleSet): Promise<void> {
+    if (!rules.rules.some((r) => r.stage === 'expiry' && r.split)) return;
+    const defaults = { attributeWindowMs: this.options.toleranceMs, referenceWindowMs: this.options.retentionMs };
+    for (const l of legs) {
+      if (l.pair || l.state !== 'expired' || l.rem) continue;
+      const probes = probesFor(rules, { side: l.s, flow: l.f, accountId: l.a, currency: l.c, amountKey: l.m }, 'expiry', defaults).filter((p) => p.split);
+      for (const p of probes) {
+        const raw = await inScript('openLegs', () => this.redis.reconOpenLegs(this.prefix, l.id, l.t - p.windowMs, Math.min(l.t + p.windowMs, l.t + this.options.windowMs), p.maxLegs));
+        const open = JSON.parse(raw) as { state: string; legs?: { id: string; m: string; t: number }[] };
+        if (open.state !== 'expired' || !open.legs) break;
+        const found = findSplit(
+          { lo: p.lo, hi: p.hi },
+          open.legs.map((x) => ({ id: x.id, amountKey: x.m, eventTime: x.t })),
+          { maxLegs: p.maxLegs, maxParts: p.maxParts },
+        );
+        if (found.t === 'bounded') {
+          l.note = `${found.reason} (rule ${p.rule})`;
+          continue;
+        }
+        if (found.t !== 'found') continue;
+        const claimed = await inScript('claimSplit', () => this.redis.reconClaimSplit(this.prefix, l.id, p.rule, p.confidence === 'confirmed' ? 'c' : 'p', ...found.parts.map((x) => x.id)));
+        const pair = JSON.parse(claimed) as ExpiryPairing | { t: 'stale' };
+        if (pair.t === 'stale') continue;
+        l.pair = pair;
+        l.state = pair.t === 'split' ? 'matched' : 'proposed';
+        break;
+      }
+    }
   }
 
   /**

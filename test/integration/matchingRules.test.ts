@@ -294,3 +294,64 @@ describe('manual match and unmatch', () => {
     expect((await store.manualMatch('unmatch', 'bank:e1', 'chain:m9')).outcome).toMatchObject({ t: 'refused', reason: 'match:bank:e1|chain:m9 is not a match the engine holds' });
   });
 });
+
+describe('split found by search (no shared reference)', () => {
+  const SEARCH = (confidence: 'confirmed' | 'proposed', maxLegs = 12) =>
+    parseMatchingRules({
+      version: 's1',
+      rules: [
+        { id: 'exact-attributes', key: 'accountAmount' },
+        { id: 'batch-split', key: 'accountAmount', stage: 'expiry', split: true, confidence, maxLegs },
+      ],
+    });
+
+  it('N:1: several credits minted by one batch mint, found when the mint window closes', async () => {
+    const store = open(`t-${randomUUID()}`, SEARCH('confirmed'));
+    await run(store, credit('e1', '30000'));
+    await run(store, credit('e2', '50000'));
+    await run(store, credit('x9', '12345')); // not part of it
+    await run(store, credit('e3', '20000'));
+    await run(store, mint('m1', '100000'));
+    const [l] = await expire(store, 'chain');
+    const pair = l!.pair as Extract<NonNullable<StoredLeg['pair']>, { t: 'split' }>;
+    expect(pair).toMatchObject({ t: 'split', rule: 'batch-split@s1', resolves: 'MISSING_BANK_CREDIT:chain:m1' });
+    expect(pair.parts.map((p) => p.other.id).sort()).toEqual(['bank:e1', 'bank:e2', 'bank:e3']);
+    // Only the credit that was not part of it is left to close as missing.
+    expect((await expire(store, 'bank')).map((x) => x.d)).toEqual(['MISSING_MINT:bank:x9']);
+  });
+
+  it('a proposed split waits for an operator; confirmed, its parts are matches', async () => {
+    const store = open(`t-${randomUUID()}`, SEARCH('proposed'));
+    await run(store, credit('e1', '30000'));
+    await run(store, credit('e2', '70000'));
+    await run(store, mint('m1', '100000'));
+    const [l] = await expire(store, 'chain');
+    expect(l!.pair).toMatchObject({ t: 'splitProposal', pid: 'proposal:split:chain:m1' });
+    expect(await expire(store, 'bank')).toEqual([]);
+    const d = await store.decideProposal('proposal:split:chain:m1', 'chain:m1', '', 'confirm');
+    expect(d.outcome).toMatchObject({ t: 'confirmedSplit', resolves: 'MISSING_BANK_CREDIT:chain:m1' });
+  });
+
+  it('a rejected split proposal is never proposed again', async () => {
+    const store = open(`t-${randomUUID()}`, SEARCH('proposed'));
+    await run(store, credit('e1', '30000'));
+    await run(store, credit('e2', '70000'));
+    await run(store, mint('m1', '100000'));
+    await expire(store, 'chain');
+    expect((await store.decideProposal('proposal:split:chain:m1', 'chain:m1', '', 'reject')).outcome.t).toBe('rejectedSplit');
+    const bank = await expire(store, 'bank');
+    expect(bank.map((x) => [x.d, x.pair])).toEqual([
+      ['MISSING_MINT:bank:e1', undefined],
+      ['MISSING_MINT:bank:e2', undefined],
+    ]);
+  });
+
+  it('beyond its bound it does not search, and the discrepancy says why', async () => {
+    const store = open(`t-${randomUUID()}`, SEARCH('confirmed', 3));
+    for (const [i, a] of ['10000', '20000', '30000', '40000'].entries()) await run(store, credit(`e${i}`, a));
+    await run(store, mint('m1', '15000'));
+    const [l] = await expire(store, 'chain');
+    expect(l!.pair).toBeUndefined();
+    expect(l!.note).toBe('split search skipped: 4 open legs of the other side, beyond the bound of 3 (rule batch-split@s1)');
+  });
+});

@@ -120,7 +120,11 @@ describe('the rule file and its cascade', () => {
 
   it('refuses a bad file naming the field', () => {
     expect(() => parseMatchingRules({ version: 1, rules: [{ id: 'x', key: 'accountAmount', stage: 'arrival', outcome: 'mismatch' }] })).toThrow(/rules\.0\.outcome: a mismatch rule/);
-    expect(() => parseMatchingRules({ version: 1, rules: [{ id: 'x', key: 'accountAmount', split: true }] })).toThrow(/rules\.0\.split/);
+    expect(() => parseMatchingRules({ version: 1, rules: [{ id: 'x', key: 'accountAmount', split: true }] })).toThrow(
+      /rules\.0\.split: a split without a reference is searched when the window closes/,
+    );
+    expect(() => parseMatchingRules({ version: 1, rules: [{ id: 'x', key: 'reference', split: true, stage: 'expiry' }] })).toThrow(/rules\.0\.split: tranches by reference/);
+    expect(() => parseMatchingRules({ version: 1, rules: [{ id: 'x', key: 'accountAmount', split: true, stage: 'expiry', maxLegs: 17 }] })).toThrow(/rules\.0\.maxLegs/);
     expect(() => parseMatchingRules({ version: 1, rules: [{ id: 'x', key: 'accountAmount', accounts: ['@nope'] }] })).toThrow(/rules\.0\.accounts\.0: unknown account group @nope/);
     expect(() => parseMatchingRules({ version: 1, rules: [{ id: 'x', key: 'accountAmount', tolerance: { bps: 10_001 } }] })).toThrow(/rules\.0\.tolerance\.bps/);
     expect(() =>

@@ -18,7 +18,7 @@ for i = 3, #ARGV - 1, 2 do
   elseif l and l.state == 'expired' and not l.rem then
     local best, hit = nil, nil
     for _, p in ipairs(parseProbes(ARGV[i + 1])) do
-      if p.key == 'a' then
+      if p.key == 'a' and not p.split then
         for _, e in ipairs(poolScan(l.f, otherSide(l.s), l.a, l.c, p, l.t - p.win, math.min(l.t + p.win, l.t + window), 256)) do
           if nearer(l.m, l.t, e[2], e[3], best) then
             local c = loadH(e[1])
