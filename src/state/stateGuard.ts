@@ -212,6 +212,23 @@ export async function rebuildFromFacts(o: Pick<StateGuardOptions, 'redis' | 'sto
   for (const m of matches) {
     const b = legs.get(m.bank_leg_id);
     const c = legs.get(m.chain_leg_id);
+    // A proposal waiting for an operator: both legs wait with it (a split's proposal rows are one
+    // per part, under `proposal:split:<leg>:<part>`: not rebuilt, its legs come back open).
+    if (m.status === 'proposed') {
+      if (m.match_id.startsWith('proposal:split:')) continue;
+      for (const [l, x] of [
+        [b, m.chain_leg_id],
+        [c, m.bank_leg_id],
+      ] as const) {
+        if (l) {
+          l.state = 'proposed';
+          l.extra = { mid: m.match_id, by: m.match_by, x };
+        }
+      }
+      continue;
+    }
+    // A decided proposal's own row, or a match undone by hand: the legs are what other facts say.
+    if (m.status !== 'matched' && m.status !== 'reversed') continue;
     const extra = { mid: m.match_id, by: m.match_by, rs: m.resolved_discrepancy_id };
     if (b) {
       b.state = m.status === 'reversed' ? 'reversed' : 'matched';
