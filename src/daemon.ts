@@ -6,7 +6,7 @@ import { Gauge } from 'prom-client';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { DestinationStream, Logger } from 'pino';
-import { startCases } from './cases/startCases.js';
+import { startCases, type Cases } from './cases/startCases.js';
 import { createDurableWriter } from './worker/durableWriter.js';
 import { startWorkerPipeline } from './worker/workerPipeline.js';
 import { countDurableFacts, emptyWorkerStats, type WorkerStats } from './worker/workerStats.js';
@@ -61,6 +61,8 @@ export interface Daemon {
   /** One sweep now (tests and the demo use it instead of waiting for the interval). */
   sweep(): Promise<number>;
   balances: BalanceReconciler;
+  /** The case workflow when `cases.enabled` (its SLA job's `checkNow` for tests). */
+  cases: Cases | null;
   /** The AML rule engine's rules, watch list and state (null unless `aml.enabled`). */
   aml: AmlRuntime | null;
   /** Graceful stop: stop pulling, make in-flight work durable and ack it, drain connections. */
@@ -82,6 +84,8 @@ export interface StartDaemonOptions {
   secrets?: SecretSources | undefined;
   /** The balance job's clock (default Date.now): tests move it past the drift grace period instead of sleeping. */
   balancesClock?: (() => number) | undefined;
+  /** The case jobs' clock (SLA escalation); tests move it instead of sleeping. */
+  casesClock?: (() => number) | undefined;
 }
 
 /** Starts a reconciliation worker: connections, migrations, streams, ingesters, pipeline, sweeper. */
@@ -255,7 +259,9 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     ...(options.balancesClock && { now: options.balancesClock }),
   });
 
-  const cases = config.cases.enabled ? await startCases({ config, redis, clickhouse, writer, secrets, store, log: log.child({ component: 'cases' }) }) : null;
+  const cases = config.cases.enabled
+    ? await startCases({ config, redis, clickhouse, writer, outbox: writer.outbox, secrets, store, log: log.child({ component: 'cases' }), ...(options.casesClock && { now: options.casesClock }) })
+    : null;
 
   let server: HealthServer | undefined;
   if (config.http.port >= 0) {
@@ -299,6 +305,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
       await identityChanges.stop();
       aml?.stop();
       matchingRules?.stop();
+      await cases?.sla.stop();
       await server?.close();
       await nats.drain().catch(() => undefined);
       await redis.quit().catch(() => undefined);
@@ -322,6 +329,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     done: pipeline.done,
     stop,
     balances,
+    cases,
     aml,
     sweep: () => sweeper.sweepOnce(),
     identityChangesFlushed: () => identityChanges.flushed(),

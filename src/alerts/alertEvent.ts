@@ -17,7 +17,7 @@ export const alertEventSchema = z.object({
   /** `${alertId}:${state}`: the outbox msgID, so a re-published fact is stored once. */
   eventId: z.string().min(1),
   state: z.enum(['firing', 'resolved']),
-  source: z.enum(['discrepancy', 'aml', 'feed']),
+  source: z.enum(['discrepancy', 'aml', 'feed', 'case']),
   kind: z.string().min(1),
   severity: severitySchema,
   /** Kind and token (currency, or token key when there is no currency): alerts are grouped by it. */

@@ -31,7 +31,7 @@ export interface AuditLogOptions {
 }
 
 type Head = { seq: number; hash: string };
-type AppendCommand = { reconAuditAppend(head: string, pending: string, onSeq: number, seq: number, hash: string, record: string): Promise<[number, string?]> };
+type AppendCommand = { reconAuditAppend(head: string, pending: string, once: string, onSeq: number, seq: number, hash: string, record: string, onceKey: string): Promise<[number, string?]> };
 
 const rowOf = (r: AuditRecord, now: number): AuditLogRow => ({
   seq: r.seq,
@@ -66,19 +66,27 @@ export class AuditLog {
   /** Redis keys of the chain's head and pending list (a case store updates them in the same script). */
   readonly headKey: string;
   readonly pendingKey: string;
+  private readonly onceKey: string;
   private readonly now: () => number;
 
   constructor(private readonly o: AuditLogOptions) {
     this.headKey = `${o.namespace}:{audit}:head`;
     this.pendingKey = `${o.namespace}:{audit}:pending`;
     this.now = o.now ?? Date.now;
-    if (!('reconAuditAppend' in o.redis)) o.redis.defineCommand('reconAuditAppend', { numberOfKeys: 2, lua: APPEND_LUA });
+    this.onceKey = `${o.namespace}:{audit}:once`;
+    if (!('reconAuditAppend' in o.redis)) o.redis.defineCommand('reconAuditAppend', { numberOfKeys: 3, lua: APPEND_LUA });
   }
 
-  /** Chains `entries` in order and makes them durable; resolves with the records as chained. */
-  async append(entries: readonly AuditEntry[]): Promise<AuditRecord[]> {
+  /**
+   * Chains `entries` in order and makes them durable; resolves with the records as chained. An
+   * entry with a `once` key already chained under that key is skipped (not in the result).
+   */
+  async append(entries: readonly (AuditEntry & { once?: string })[]): Promise<AuditRecord[]> {
     const out: AuditRecord[] = [];
-    for (const e of entries) out.push(await this.chainOne(e));
+    for (const e of entries) {
+      const r = await this.chainOne(e, e.once ?? '');
+      if (r) out.push(r);
+    }
     await this.persist(out);
     return out;
   }
@@ -93,14 +101,16 @@ export class AuditLog {
     await this.dropPending(records);
   }
 
-  private async chainOne(e: AuditEntry): Promise<AuditRecord> {
+  private async chainOne(e: AuditEntry, once: string): Promise<AuditRecord | null> {
     let head = await this.head();
+    const { at, actor, action, subject, content } = e;
     for (let attempt = 0; attempt < 1_000; attempt++) {
-      const r = chainRecord(head, e);
+      const r = chainRecord(head, { at, actor, action, subject, content });
       const [ok, moved] = await inScript('auditAppend', () =>
-        (this.o.redis as unknown as AppendCommand).reconAuditAppend(this.headKey, this.pendingKey, head?.seq ?? 0, r.seq, r.hash, JSON.stringify(r)),
+        (this.o.redis as unknown as AppendCommand).reconAuditAppend(this.headKey, this.pendingKey, this.onceKey, head?.seq ?? 0, r.seq, r.hash, JSON.stringify(r), once),
       );
       if (ok === 1) return r;
+      if (ok === 2) return null;
       head = moved ? (JSON.parse(moved) as Head) : null;
     }
     throw new Error('audit: the chain head kept moving for 1,000 attempts');

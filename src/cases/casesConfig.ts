@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { durationMs } from '../config/duration.js';
 import { secretRefSchema } from '../alerts/alertsConfig.js';
 import { CURRENCY_EXPONENTS } from '../domain/currencies.js';
 import type { FourEyesPolicy } from './caseLifecycle.js';
@@ -46,6 +47,21 @@ export const casesConfigSchema = z
       })
       .prefault({})
       .describe('Four eyes on write-offs and adjustments.'),
+    sla: z
+      .array(
+        z.object({
+          kinds: z.array(z.string()).default([]).describe('Discrepancy kinds this rule covers; empty: every kind.'),
+          minAmountMinor: minorUnits.default(0n).describe('Lower bound of the amount band, minor units (the larger side of the discrepancy).'),
+          acknowledgeWithinMs: durationMs(z.number().int().positive()).describe('A case still open (not acknowledged) this long after it opened breaches.'),
+          resolveWithinMs: durationMs(z.number().int().positive()).describe('A case unresolved this long after it opened breaches.'),
+        }),
+      )
+      .default([
+        { kinds: [], minAmountMinor: 0n, acknowledgeWithinMs: 4 * 3_600_000, resolveWithinMs: 24 * 3_600_000 },
+        { kinds: [], minAmountMinor: 100_000_000n, acknowledgeWithinMs: 30 * 60_000, resolveWithinMs: 4 * 3_600_000 },
+      ])
+      .describe('Service levels per kind and amount band (the highest band a case reaches applies); a breach escalates through the alert outbox once.'),
+    slaCheckIntervalMs: durationMs(z.number().int().positive()).default(60_000).describe('How often open cases are checked against their service level.'),
   })
   .describe("Case workflow: the operators' API, users and four eyes (docs/cases.md).");
 

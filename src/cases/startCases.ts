@@ -12,11 +12,15 @@ import { fourEyesPolicyOf } from './casesConfig.js';
 import { CaseStore } from './caseStore.js';
 import { decideProposal } from '../matching/proposalDecisions.js';
 import { manualMatch } from '../matching/manualMatches.js';
+import { startSlaEscalation } from '../jobs/slaEscalation.js';
+import type { AlertOutbox } from '../alerts/alertOutbox.js';
 import type { MatchStore } from '../state/matchStore.js';
 
 export interface Cases {
   audit: AuditLog;
   cases: CaseStore;
+  /** The SLA escalation job (src/jobs/slaEscalation.ts). */
+  sla: { checkNow(): Promise<number>; stop(): Promise<void> };
   /** The API's request handler for the worker's HTTP server. */
   handle: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
@@ -26,7 +30,17 @@ export interface Cases {
  * crash are written first; a head Redis lost is taken from the last durable record), the case
  * store, and the API with its users' tokens resolved from the configuration.
  */
-export async function startCases(o: { config: Config; redis: Redis; clickhouse: ClickHouseClient; writer: FactWriter; secrets: SecretSources; log: Logger; store: MatchStore }): Promise<Cases> {
+export async function startCases(o: {
+  config: Config;
+  redis: Redis;
+  clickhouse: ClickHouseClient;
+  writer: FactWriter;
+  outbox?: AlertOutbox | undefined;
+  secrets: SecretSources;
+  log: Logger;
+  store: MatchStore;
+  now?: () => number;
+}): Promise<Cases> {
   const { config } = o;
   const database = config.clickhouse.database;
   const users = config.cases.tokens.map((t, i) => {
@@ -51,5 +65,18 @@ export async function startCases(o: { config: Config; redis: Redis; clickhouse: 
     manualMatch: (op, bankLegId, chainLegId, actor, note) => manualMatch({ store: o.store, writer: o.writer, audit }, op, bankLegId, chainLegId, actor, note),
   });
   o.log.info({ users: users.map((u) => ({ id: u.id, role: u.role })) }, 'cases: API on /api/v1');
-  return { audit, cases, handle };
+  const sla = startSlaEscalation({
+    clickhouse: o.clickhouse,
+    database,
+    redis: o.redis,
+    namespace: config.namespace,
+    cases,
+    audit,
+    outbox: o.outbox,
+    rules: config.cases.sla,
+    intervalMs: config.cases.slaCheckIntervalMs,
+    log: o.log,
+    ...(o.now && { now: o.now }),
+  });
+  return { audit, cases, handle, sla };
 }

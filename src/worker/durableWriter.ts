@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import { startAlertOutbox, withAlertOutbox } from '../alerts/alertOutbox.js';
+import { startAlertOutbox, withAlertOutbox, type AlertOutbox } from '../alerts/alertOutbox.js';
 import type { AlertsConfig } from '../alerts/alertsConfig.js';
 import { createFactWriter, type FactWriter } from '../sinks/clickhouse/factWriter.js';
 import { timed, type Metrics } from '../observability/metrics.js';
@@ -25,10 +25,13 @@ export interface DurableWriterOptions {
  * resolve, so only then is the input that produced the facts acked. Each write is timed as
  * `recon_clickhouse_duration_seconds{operation="insert"}` and its failures counted.
  */
-export async function createDurableWriter(o: DurableWriterOptions): Promise<FactWriter> {
-  const inner = withAlertOutbox(createFactWriter(o.clickhouse, o.database, { log: o.log }), await startAlertOutbox(o.jsm, o.js, o.alerts, o.replicas));
+export async function createDurableWriter(o: DurableWriterOptions): Promise<FactWriter & { outbox: AlertOutbox | undefined }> {
+  const outbox = await startAlertOutbox(o.jsm, o.js, o.alerts, o.replicas);
+  const inner = withAlertOutbox(createFactWriter(o.clickhouse, o.database, { log: o.log }), outbox);
   return {
     ...inner,
+    /** The outbox itself, for alerts that are not facts (SLA breaches). */
+    outbox,
     write: async (...args) => {
       try {
         return await timed(o.metrics.clickhouseSeconds, { operation: 'insert' }, () => inner.write(...args));

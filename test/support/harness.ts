@@ -68,6 +68,8 @@ export interface HarnessOptions {
   shared?: { ch: TempClickHouse; database: string };
   /** The daemons' balance job clock (see StartDaemonOptions.balancesClock). */
   balancesClock?: () => number;
+  /** The daemons' case jobs' clock (StartDaemonOptions.casesClock). */
+  casesClock?: () => number;
 }
 
 /**
@@ -101,7 +103,10 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'warn' });
   const daemons: Daemon[] = [];
   for (let i = 0; i < (o.workers ?? 1); i++) {
-    const d = await startDaemon({ ...config, workerId: `${names.namespace}-w${i}` }, { clickhouse: ch.client, log, ...(o.balancesClock && { balancesClock: o.balancesClock }) });
+    const d = await startDaemon(
+      { ...config, workerId: `${names.namespace}-w${i}` },
+      { clickhouse: ch.client, log, ...(o.balancesClock && { balancesClock: o.balancesClock }), ...(o.casesClock && { casesClock: o.casesClock }) },
+    );
     await d.ready;
     daemons.push(d);
   }
