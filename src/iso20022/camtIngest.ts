@@ -1,0 +1,195 @@
+/**
+ * Whole-or-nothing ingestion of one camt message: the message is walked once to parse and validate
+ * everything (XML, optional XSD, mapping, the codec's business rules on every posting, the account
+ * of every statement), and only then walked again to publish its postings to the ledger stream as
+ * Avro, each with a message id derived from the posting's id, status and content (a repeat is
+ * dropped by JetStream, a changed entry reaches the worker as a DUPLICATE). Any failure before
+ * publishing dead-letters the message with its reason and publishes nothing; a failure while
+ * publishing (NATS down) is transient and thrown, and a retry re-publishes harmlessly.
+ */
+import { createHash } from 'node:crypto';
+import { headers as natsHeaders } from '@nats-io/nats-core';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { Config } from '../config/schema.js';
+import { ledgerEntryFingerprint } from '../domain/entryFingerprint.js';
+import { amountLimitsOf } from '../domain/inputBounds.js';
+import { isPermanent, type ReconError, SchemaViolation } from '../lib/errors.js';
+import { redactText } from '../lib/redact.js';
+import { createLedgerCodec, type LedgerCodec } from '../streams/ledgerCodec.js';
+import { camtMappingOptions } from './camtConfig.js';
+import type { StatementBalance, StatementHeader } from './camtMapping.js';
+import { walkCamt, type CamtWalkOptions } from './camtWalk.js';
+import { validateCamtXsd } from './xsdValidation.js';
+
+/** A camt message that can be read more than once (a file, a buffer). */
+export interface CamtInput {
+  /** File path or subject, for messages and dead letters. */
+  name: string;
+  /** Its size in bytes, when known before reading (refused above `camt.maxMessageBytes`). */
+  size?: number;
+  open(): AsyncIterable<Uint8Array | string>;
+}
+
+/** What one statement (report, notification) of a message said. */
+export interface StatementSummary {
+  header: StatementHeader;
+  accountId: string;
+  balances: StatementBalance[];
+  /** Net of the booked entries, signed minor units. */
+  bookedNetMinor: bigint;
+  entries: number;
+  postings: number;
+}
+
+export type CamtIngestResult =
+  | { ok: true; name: string; sha256: string; statements: StatementSummary[]; postings: number; published: number; duplicates: number }
+  | { ok: false; name: string; sha256: string | null; code: string; reason: string };
+
+export interface CamtIngestDeps {
+  js: JetStreamClient;
+  config: Config;
+  codec?: LedgerCodec;
+  /** Called for each statement after its postings are durable (balance facts and checks). */
+  onStatement?: (s: StatementSummary, input: CamtInput) => Promise<void>;
+  /** Postings published concurrently (waiting for their acks), default 512. */
+  inflight?: number;
+}
+
+/** Header naming the camt message a posting or dead letter came from. */
+export const CAMT_SOURCE_HEADER = 'Recon-Camt-Source';
+/** Largest part of a refused message kept in its dead letter (NATS max payload is 1 MiB by default). */
+const DEAD_LETTER_MAX_BYTES = 900 * 1024;
+
+async function* hashing(source: AsyncIterable<Uint8Array | string>, hash: ReturnType<typeof createHash>, limit: number, name: string, keep?: Uint8Array[]): AsyncGenerator<Uint8Array> {
+  let total = 0;
+  for await (const chunk of source) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    total += bytes.byteLength;
+    if (total > limit) throw new SchemaViolation(`${name}: larger than camt.maxMessageBytes (${limit} bytes).`);
+    hash.update(bytes);
+    keep?.push(bytes);
+    yield bytes;
+  }
+}
+
+/** The account resolver of the configuration: `camt.accounts`, then mapped accounts, then (if allowed) any. */
+export function camtAccountResolver(config: Config): (account: string) => string | undefined {
+  const known = new Set(config.accounts.map((a) => a.accountId));
+  return (account) => config.camt.accounts[account] ?? (known.has(account) || config.camt.acceptUnlistedAccounts ? account : undefined);
+}
+
+/**
+ * Ingests one camt message (see the module comment). Returns what was published, or the dead
+ * letter's code and reason when the message was refused; throws only transient errors.
+ */
+export async function ingestCamt(input: CamtInput, deps: CamtIngestDeps): Promise<CamtIngestResult> {
+  const { config, js } = deps;
+  const camt = config.camt;
+  const codec = deps.codec ?? createLedgerCodec({ amountLimits: amountLimitsOf(config.limits.maxAmountMinor) });
+  const walkOptions: CamtWalkOptions = { name: input.name, mapping: camtMappingOptions(camt), resolveAccount: camtAccountResolver(config) };
+  const statements: StatementSummary[] = [];
+  let postings = 0;
+  let sha256: string | null = null;
+  const kept: Uint8Array[] | undefined = camt.xsdValidation ? [] : undefined;
+
+  // Pass 1: everything is read and validated; nothing leaves the process.
+  try {
+    if (input.size !== undefined && input.size > camt.maxMessageBytes) throw new SchemaViolation(`${input.name}: ${input.size} bytes, larger than camt.maxMessageBytes (${camt.maxMessageBytes}).`);
+    const hash = createHash('sha256');
+    for await (const it of walkCamt(hashing(input.open(), hash, camt.maxMessageBytes, input.name, kept), walkOptions)) {
+      if (it.t === 'statement') statements.push({ header: it.header, accountId: it.accountId, balances: [], bookedNetMinor: 0n, entries: 0, postings: 0 });
+      else if (it.t === 'balance') statements[statements.length - 1]!.balances.push(it.balance);
+      else if (it.t === 'posting') {
+        // The worker's own decoder is the judge: what it would dead-letter is refused here, whole.
+        const enc = codec.encode(it.posting);
+        codec.decode(enc.bytes, enc.headers);
+        postings++;
+      } else {
+        const s = statements[statements.length - 1]!;
+        s.bookedNetMinor = it.bookedNetMinor;
+        s.entries = it.entries;
+        s.postings = it.postings;
+      }
+    }
+    sha256 = hash.digest('hex');
+    if (kept) {
+      const first = statements[0]!.header;
+      await validateCamtXsd(Buffer.concat(kept), first, camt.xsdDir, input.name);
+    }
+  } catch (e) {
+    if (!isPermanent(e)) throw e;
+    return deadLetter(input, deps, e, sha256, kept);
+  }
+
+  // Pass 2: publish. The message ids make a retry after a failure here harmless.
+  const subject = camt.ledgerSubject;
+  let published = 0;
+  let duplicates = 0;
+  const hash = createHash('sha256');
+  const pending = new Set<Promise<void>>();
+  const limit = deps.inflight ?? 512;
+  let failure: unknown;
+  let count = 0;
+  for await (const it of walkCamt(hashing(input.open(), hash, camt.maxMessageBytes, input.name), walkOptions)) {
+    if (it.t !== 'posting') continue;
+    count++;
+    const { bytes, headers } = codec.encode(it.posting);
+    const entry = codec.decode(bytes, headers);
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(headers)) h.set(k, v);
+    h.set(CAMT_SOURCE_HEADER, it.posting.details.source ?? input.name);
+    const msgID = `${it.posting.entryId}:${it.posting.status.toUpperCase()}:${ledgerEntryFingerprint(entry)}`;
+    const p = js.publish(subject, bytes, { msgID, headers: h }).then(
+      (ack) => {
+        if (ack.duplicate) duplicates++;
+        else published++;
+      },
+      (e: unknown) => {
+        failure ??= e;
+      },
+    );
+    const tracked = p.finally(() => pending.delete(tracked));
+    pending.add(tracked);
+    if (pending.size >= limit) await Promise.race(pending);
+    if (failure) break;
+  }
+  await Promise.all(pending);
+  if (failure) throw failure;
+  if (hash.digest('hex') !== sha256 || count !== postings) {
+    throw new SchemaViolation(`${input.name}: changed while it was being ingested (${postings} postings validated, ${count} read again); it is retried whole.`);
+  }
+  for (const s of statements) await deps.onStatement?.(s, input);
+  return { ok: true, name: input.name, sha256, statements, postings, published, duplicates };
+}
+
+async function deadLetter(input: CamtInput, deps: CamtIngestDeps, e: ReconError, sha256: string | null, kept: Uint8Array[] | undefined): Promise<CamtIngestResult> {
+  const reason = redactText(e.message).toWellFormed();
+  const code = e.code;
+  let payload: Uint8Array = new Uint8Array(0);
+  let truncated = false;
+  try {
+    const chunks: Uint8Array[] = kept && kept.length > 0 ? kept : [];
+    let size = chunks.reduce((n, c) => n + c.byteLength, 0);
+    if (size === 0) {
+      for await (const c of input.open()) {
+        const b = typeof c === 'string' ? Buffer.from(c) : c;
+        chunks.push(b);
+        size += b.byteLength;
+        if (size > DEAD_LETTER_MAX_BYTES) break;
+      }
+    }
+    const all = Buffer.concat(chunks);
+    truncated = all.byteLength > DEAD_LETTER_MAX_BYTES;
+    payload = truncated ? all.subarray(0, DEAD_LETTER_MAX_BYTES) : all;
+  } catch {
+    // The input cannot be read again: the dead letter carries the reason only.
+  }
+  const h = natsHeaders();
+  h.set('Recon-Dead-Letter-Code', code);
+  h.set('Recon-Dead-Letter-Reason', reason.replace(/[\r\n]+/g, ' ').slice(0, 2_000));
+  h.set(CAMT_SOURCE_HEADER, input.name.slice(0, 512));
+  if (truncated) h.set('Recon-Payload-Truncated', 'true');
+  const id = sha256 ?? createHash('sha256').update(payload).digest('hex');
+  await deps.js.publish(`${deps.config.nats.deadLetterSubjectPrefix}.camt`, payload, { headers: h, msgID: `dl:camt:${id}:${code}` });
+  return { ok: false, name: input.name, sha256, code, reason };
+}
