@@ -59,6 +59,9 @@ const KIND_SUMMARY: Record<string, string> = {
   REVERSAL_AFTER_MATCH: 'bank posting reversed after its tokens moved',
   BALANCE_DRIFT: 'unexplained gap between bank and on-chain balances',
   FEED_STALLED: 'a feed stopped advancing',
+  STATEMENT_BALANCE_MISMATCH: "a bank statement's balances do not add up",
+  STATEMENT_SEQUENCE_GAP: 'bank statements are missing from the sequence',
+  STATEMENT_OVERLAP: 'bank statements overlap or reuse a number',
 };
 export const kindSummary = (kind: string): string => KIND_SUMMARY[kind] ?? kind.toLowerCase().replace(/_/g, ' ');
 

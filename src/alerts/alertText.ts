@@ -54,6 +54,9 @@ const RUNBOOK: Record<string, string> = {
   REVERSAL_AFTER_MATCH: 'The bank reversed a posting whose tokens exist: burn (or re-mint) to restore parity.',
   BALANCE_DRIFT: 'Compare bank and on-chain balances in the balance snapshots; look for unrecorded postings or transfers.',
   FEED_STALLED: 'Check the ingester / ledger producer and its connection to NATS; look at the watermark lag metric.',
+  STATEMENT_BALANCE_MISMATCH: "Compare the statement's opening and closing balances with its entries in statement_balances and ledger_entries; ask the bank for a corrected statement.",
+  STATEMENT_SEQUENCE_GAP: 'Ask the bank (or the drop directory / camt subject) for the missing statements and ingest them; the gap resolves itself.',
+  STATEMENT_OVERLAP: 'Two statements cover the same period or number: check for a re-issued statement and whether its entries were counted twice.',
 };
 
 /** One sentence on what the operator should look at first. */

@@ -64,6 +64,9 @@ const DEFAULT_SEVERITIES: Record<string, AlertSeverity> = {
   REVERSAL_AFTER_MATCH: 'critical',
   BALANCE_DRIFT: 'critical',
   FEED_STALLED: 'error',
+  STATEMENT_BALANCE_MISMATCH: 'critical',
+  STATEMENT_SEQUENCE_GAP: 'error',
+  STATEMENT_OVERLAP: 'warning',
 };
 
 export const alertsConfigSchema = z.object({

@@ -18,6 +18,8 @@ import { camtDropDir } from '../iso20022/camtDropDir.js';
 import type { CamtIngestResult } from '../iso20022/camtIngest.js';
 import { ingestCamt } from '../iso20022/camtIngest.js';
 import { consumeCamtSubject } from '../iso20022/camtSubject.js';
+import { redisStatementSequences } from '../iso20022/statementSequence.js';
+import { connectRedis } from '../state/redisClient.js';
 import { createLogger } from '../observability/logger.js';
 import { ensureStreams } from '../streams/jetstreamSetup.js';
 
@@ -58,15 +60,17 @@ export async function camtMain(argv: readonly string[], config: Config): Promise
   }
   const log = createLogger(config.log);
   const nc = await connect({ ...natsSecurityOptions(config.nats), servers: config.nats.servers, name: `${config.workerId}-camt`, noAsyncTraces: true });
+  const redis = connectRedis(config.redis);
   try {
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
     await ensureStreams(jsm, config);
+    const sequences = redisStatementSequences(redis, config.namespace);
     if (sub === 'ingest') {
       let refused = 0;
       for (const file of args) {
         const size = (await stat(file)).size;
-        const r = await ingestCamt({ name: file, size, open: () => createReadStream(file, { highWaterMark: 256 * 1024 }) }, { js, config });
+        const r = await ingestCamt({ name: file, size, open: () => createReadStream(file, { highWaterMark: 256 * 1024 }) }, { js, config, sequences });
         if (!r.ok) refused++;
         console.log(camtResultLine(r));
       }
@@ -74,16 +78,17 @@ export async function camtMain(argv: readonly string[], config: Config): Promise
     }
     const signal = onStop();
     if (sub === 'watch') {
-      const watcher = camtDropDir({ dir: args[0]!, js, config, log }).start();
+      const watcher = camtDropDir({ dir: args[0]!, js, config, log, sequences }).start();
       log.info({ dir: args[0] }, 'camt: watching the drop directory');
       await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
       await watcher.stop();
       return 0;
     }
     log.info({ stream: config.camt.inputStream, subject: config.camt.inputSubject }, 'camt: consuming the input subject');
-    await consumeCamtSubject({ js, jsm, config, log, signal, onResult: (r) => console.log(camtResultLine(r)) });
+    await consumeCamtSubject({ js, jsm, config, log, signal, sequences, onResult: (r) => console.log(camtResultLine(r)) });
     return 0;
   } finally {
+    redis.disconnect();
     await nc.close();
   }
 }

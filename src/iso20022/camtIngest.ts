@@ -19,6 +19,9 @@ import { createLedgerCodec, type LedgerCodec } from '../streams/ledgerCodec.js';
 import { camtMappingOptions } from './camtConfig.js';
 import type { StatementBalance, StatementHeader } from './camtMapping.js';
 import { walkCamt, type CamtWalkOptions } from './camtWalk.js';
+import { balanceCheck, sequenceCheck, sequenceOf } from './statementChecks.js';
+import { STATEMENT_SCHEMA, statementMessage } from './statementMessage.js';
+import type { StatementSequences } from './statementSequence.js';
 import { validateCamtXsd } from './xsdValidation.js';
 
 /** A camt message that can be read more than once (a file, a buffer). */
@@ -49,8 +52,8 @@ export interface CamtIngestDeps {
   js: JetStreamClient;
   config: Config;
   codec?: LedgerCodec;
-  /** Called for each statement after its postings are durable (balance facts and checks). */
-  onStatement?: (s: StatementSummary, input: CamtInput) => Promise<void>;
+  /** Statement sequence numbers seen so far (Redis); without it, no gap or overlap check. */
+  sequences?: StatementSequences;
   /** Postings published concurrently (waiting for their acks), default 512. */
   inflight?: number;
 }
@@ -158,7 +161,8 @@ export async function ingestCamt(input: CamtInput, deps: CamtIngestDeps): Promis
   if (hash.digest('hex') !== sha256 || count !== postings) {
     throw new SchemaViolation(`${input.name}: changed while it was being ingested (${postings} postings validated, ${count} read again); it is retried whole.`);
   }
-  for (const s of statements) await deps.onStatement?.(s, input);
+  // Then each statement's balances and findings, after its postings: a worker sees them in order.
+  for (const s of statements) await publishStatement(s, subject, deps);
   return { ok: true, name: input.name, sha256, statements, postings, published, duplicates };
 }
 
@@ -192,4 +196,30 @@ async function deadLetter(input: CamtInput, deps: CamtIngestDeps, e: ReconError,
   const id = sha256 ?? createHash('sha256').update(payload).digest('hex');
   await deps.js.publish(`${deps.config.nats.deadLetterSubjectPrefix}.camt`, payload, { headers: h, msgID: `dl:camt:${id}:${code}` });
   return { ok: false, name: input.name, sha256, code, reason };
+}
+
+/** Subject suffix of statement messages, under `camt.ledgerSubject`. */
+export const STATEMENT_SUBJECT_SUFFIX = 'statement';
+
+/**
+ * Checks a statement (balances; sequence and period against its neighbours when `sequences` is
+ * given), publishes its balances and findings for the workers, then records its sequence number.
+ */
+async function publishStatement(s: StatementSummary, subject: string, deps: CamtIngestDeps): Promise<void> {
+  const h = s.header;
+  const currency = h.accountCurrency ?? s.balances[0]?.currency ?? '';
+  const findings = balanceCheck(s);
+  const seq = sequenceOf(h);
+  if (deps.sequences && seq !== null) {
+    const n = await deps.sequences.neighbours(s.accountId, h.family, seq);
+    findings.push(...sequenceCheck({ header: h, accountId: s.accountId, currency, ...n }));
+  }
+  const m = statementMessage(s, findings);
+  const bytes = Buffer.from(JSON.stringify(m));
+  const hdr = natsHeaders();
+  hdr.set('Recon-Schema', STATEMENT_SCHEMA);
+  hdr.set(CAMT_SOURCE_HEADER, `${m.messageType}:${h.reportId}`);
+  const digest = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+  await deps.js.publish(`${subject}.${STATEMENT_SUBJECT_SUFFIX}`, bytes, { headers: hdr, msgID: `camt-stmt:${s.accountId}:${m.messageType}:${h.reportId}:${digest}` });
+  if (deps.sequences && seq !== null) await deps.sequences.record(s.accountId, h.family, { seq, reportId: h.reportId, from: h.from, to: h.to });
 }

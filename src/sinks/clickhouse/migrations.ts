@@ -161,6 +161,21 @@ export const FACT_COLUMNS: { [T in FactTable]: { [C in keyof FactRows[T]]-?: str
     summary: 'String',
     recorded_at: "DateTime64(3, 'UTC')",
   },
+  statement_balances: {
+    balance_id: 'String',
+    account_id: 'String',
+    statement_account: 'String',
+    message_type: 'LowCardinality(String)',
+    statement_id: 'String',
+    message_id: 'String',
+    balance_type: 'LowCardinality(String)',
+    amount_minor: 'Int128',
+    currency: 'LowCardinality(String)',
+    exponent: 'UInt8',
+    balance_time: "DateTime64(3, 'UTC')",
+    sequence: 'Int64',
+    recorded_at: "DateTime64(3, 'UTC')",
+  },
 };
 
 /** Engine, key and partition of each table. ledger_entries and matches keep their status history:
@@ -184,6 +199,7 @@ const TABLE_LAYOUT: { [T in FactTable]: { engine: string; orderBy: string; parti
   identity_changes: { engine: 'ReplacingMergeTree', orderBy: 'change_id', partitionBy: 'toYYYYMM(effective_at)' },
   // Keyed by the chain position: a replayed record collapses; an edit shows in `recon audit verify`.
   audit_log: { engine: 'ReplacingMergeTree', orderBy: 'seq', partitionBy: 'toYYYYMM(at)' },
+  statement_balances: { engine: 'ReplacingMergeTree', orderBy: 'balance_id', partitionBy: 'toYYYYMM(balance_time)' },
 };
 
 export const FACT_TABLES = Object.keys(FACT_COLUMNS) as FactTable[];
@@ -320,6 +336,12 @@ WHERE event_id NOT IN (SELECT event_id FROM ${db}.chain_event_retractions)`,
     // Wallets linked, moved or unlinked by mapping updates: facts, so "whose wallet was it then?"
     // has an answer after the in-memory map moved on.
     statements: (db) => [createFactTable(db, 'identity_changes')],
+  },
+  {
+    version: 20,
+    name: 'statement_balances',
+    // Balances reported by ISO 20022 camt statements (src/iso20022). Versions 20-29 belong to camt.
+    statements: (db) => [createFactTable(db, 'statement_balances')],
   },
   {
     version: 30,

@@ -1,0 +1,164 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Config } from '../../src/config/schema.js';
+import { writeCamt } from '../../src/generator/camtWriter.js';
+import { ingestCamt, type CamtInput } from '../../src/iso20022/camtIngest.js';
+import { redisStatementSequences } from '../../src/iso20022/statementSequence.js';
+import { queryRows } from '../../src/sinks/clickhouse/queries.js';
+import type { LedgerPosting } from '../../src/streams/ledgerCodec.js';
+import { randomWallet, startHarness, type Harness } from '../support/harness.js';
+
+const input = (chunks: string[], name: string): CamtInput => ({
+  name,
+  open: async function* () {
+    for (const c of chunks) yield Buffer.from(c);
+  },
+});
+
+/**
+ * The same traffic, once as Avro postings (account AVRO) and once as camt files (account CAMT),
+ * through one worker on real NATS, Redis, anvil and chdb: the two accounts must end with the same
+ * matches and the same discrepancies.
+ */
+describe('camt round trip: camt files give the same reconciliation as the Avro feed', () => {
+  let h: Harness;
+  let redis: Redis;
+  let config: Config;
+  const wallets = { AVRO: randomWallet(), CAMT: randomWallet() };
+
+  beforeAll(async () => {
+    h = await startHarness({
+      accounts: [
+        { accountId: 'AVRO', wallets: [wallets.AVRO] },
+        { accountId: 'CAMT', wallets: [wallets.CAMT] },
+      ],
+    });
+    config = { ...h.config, camt: { ...h.config.camt, ledgerSubject: h.names.ledgerSubject, accounts: { 'DE-STMT-IBAN': 'STMT' } } };
+    redis = new Redis(h.config.redis.url);
+  }, 120_000);
+  afterAll(async () => {
+    redis?.disconnect();
+    await h?.stop();
+  });
+
+  it('matches, misses and duplicates the same way', async () => {
+    const now = Date.now();
+    const $ = (n: bigint) => h.usd(n);
+    const traffic = (account: 'AVRO' | 'CAMT'): LedgerPosting[] =>
+      [
+        { id: 'dep-1', amountMinor: 10_000n, direction: 'credit', txType: 'deposit' },
+        { id: 'dep-2', amountMinor: 2_500n, direction: 'credit', txType: 'deposit' },
+        { id: 'wd-1', amountMinor: 3_000n, direction: 'debit', txType: 'withdrawal' },
+        { id: 'fee-1', amountMinor: 150n, direction: 'debit', txType: 'fee' },
+      ].map((p, i) => ({
+        entryId: `${account}-${p.id}`,
+        accountId: account,
+        direction: p.direction as 'credit' | 'debit',
+        amountMinor: p.amountMinor,
+        currency: 'USD',
+        bookingTime: now + i,
+        valueTime: now + i,
+        status: 'booked',
+        txType: p.txType as 'deposit' | 'withdrawal' | 'fee',
+        endToEndId: `E2E-${p.id}`,
+        remittance: null,
+        tokenizationRef: null,
+      }));
+    const avro = traffic('AVRO');
+    const camt = traffic('CAMT');
+    // The first deposit arrives pending, then booked: a camt.052 then a camt.054 and the day's camt.053.
+    await h.posting({ ...avro[0]!, status: 'pending' });
+    const report = writeCamt([{ ...camt[0]!, status: 'pending' }], { family: 'camt.052', messageId: 'R-1', account: 'CAMT', currency: 'USD', createdAt: now });
+    expect(await ingestCamt(input(report, 'r1.xml'), { js: h.js, config })).toMatchObject({ ok: true, published: 1 });
+    for (const p of avro) await h.posting(p);
+    const notification = writeCamt(camt.slice(0, 2), { family: 'camt.054', messageId: 'N-1', account: 'CAMT', currency: 'USD', createdAt: now });
+    expect(await ingestCamt(input(notification, 'n1.xml'), { js: h.js, config })).toMatchObject({ ok: true, published: 2 });
+    const statement = writeCamt(camt, { family: 'camt.053', messageId: 'S-1', account: 'CAMT', currency: 'USD', openingMinor: 0n, createdAt: now });
+    expect(await ingestCamt(input(statement, 's1.xml'), { js: h.js, config })).toMatchObject({ ok: true, postings: 4, published: 2, duplicates: 2 });
+
+    for (const w of [wallets.AVRO, wallets.CAMT]) {
+      await h.mint(w, $(10_000n));
+      await h.burn(w, $(3_000n));
+      await h.mint(w, $(777n));
+    }
+    // The bank re-sends dep-2 with another amount: a DUPLICATE, not a new posting.
+    await h.posting({ ...avro[1]!, amountMinor: 2_600n }, { msgId: 'AVRO-dep-2:changed' });
+    const resent = writeCamt([{ ...camt[1]!, amountMinor: 2_600n }], { family: 'camt.054', messageId: 'N-2', account: 'CAMT', currency: 'USD', createdAt: now });
+    expect(await ingestCamt(input(resent, 'n2.xml'), { js: h.js, config })).toMatchObject({ ok: true, published: 1 });
+
+    const summary = async (account: string) => {
+      const d = (await h.discrepancies()).filter((x) => x.account_id === account).map((x) => `${x.kind}:${x.status}`);
+      const m = (await h.matches()).filter((x) => x.account_id === account).map((x) => `${x.match_by}:${x.status}`);
+      return { discrepancies: d.sort(), matches: m.sort() };
+    };
+    const expected = { discrepancies: ['DUPLICATE:open', 'MISSING_BANK_CREDIT:open', 'MISSING_MINT:open'], matches: ['amount:matched', 'amount:matched'] };
+    const avroSide = await h.waitFor(
+      'the Avro account to settle',
+      async () => {
+        const s = await summary('AVRO');
+        return s.discrepancies.length === 3 && s.matches.length === 2 && s;
+      },
+      60_000,
+    );
+    const camtSide = await h.waitFor(
+      'the camt account to settle',
+      async () => {
+        const s = await summary('CAMT');
+        return s.discrepancies.length === 3 && s.matches.length === 2 && s;
+      },
+      60_000,
+    );
+    expect(avroSide.discrepancies).toEqual(expected.discrepancies);
+    expect(camtSide).toEqual(avroSide);
+    const entries = await queryRows<{ account_id: string; status: string; tx_type: string; amount_text: string }>(
+      h.ch.client,
+      `SELECT account_id, status, tx_type, toString(amount_minor) AS amount_text FROM ${h.ch.database}.ledger_entries_current WHERE account_id IN ('AVRO', 'CAMT') ORDER BY account_id, toInt64(amount_minor)`,
+    );
+    const side = (a: string) => entries.filter((e) => e.account_id === a).map((e) => `${e.status}:${e.tx_type}:${e.amount_text}`);
+    expect(side('CAMT')).toEqual(side('AVRO'));
+    expect(side('CAMT')).toEqual(['booked:fee:150', 'booked:deposit:2500', 'booked:withdrawal:3000', 'booked:deposit:10000']);
+  }, 120_000);
+
+  it('records statement balances, and opens and resolves statement discrepancies', async () => {
+    const sequences = redisStatementSequences(redis, config.namespace);
+    const day = 86_400_000;
+    const t0 = Date.UTC(2025, 0, 6);
+    const stmt = (n: number, openingMinor: bigint, tweak = (x: string) => x) =>
+      input(
+        writeCamt([], {
+          family: 'camt.053',
+          messageId: `SM-${n}`,
+          reportId: `ST-${n}`,
+          account: 'DE-STMT-IBAN',
+          currency: 'USD',
+          openingMinor,
+          electronicSeq: BigInt(n),
+          from: t0 + n * day,
+          to: t0 + (n + 1) * day - 1,
+          createdAt: t0 + (n + 1) * day,
+        }).map(tweak),
+        `st${n}.xml`,
+      );
+    expect((await ingestCamt(stmt(1, 100n), { js: h.js, config, sequences })).ok).toBe(true);
+    // Statement 3 before 2: a gap; its CLBD is off by one cent.
+    const off = (x: string) => x.replace(/<Cd>CLBD<\/Cd><\/CdOrPrtry><\/Tp><Amt Ccy="USD">1\.00</, '<Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="USD">1.01<');
+    expect((await ingestCamt(stmt(3, 100n, off), { js: h.js, config, sequences })).ok).toBe(true);
+    const stmtDiscrepancies = async () => (await h.discrepancies()).filter((d) => d.account_id === 'STMT').map((d) => `${d.discrepancy_id}=${d.status}`);
+    await h.waitFor('gap and mismatch', async () => (await stmtDiscrepancies()).length === 2);
+    expect(await stmtDiscrepancies()).toEqual(['STATEMENT_BALANCE_MISMATCH:STMT:camt.053:ST-3=open', 'STATEMENT_SEQUENCE_GAP:STMT:camt.053:2-2=open']);
+    expect((await ingestCamt(stmt(2, 100n), { js: h.js, config, sequences })).ok).toBe(true);
+    await h.waitFor('the gap resolved', async () => (await stmtDiscrepancies()).includes('STATEMENT_SEQUENCE_GAP:STMT:camt.053:2-2=resolved'));
+    const balances = await queryRows<{ statement_id: string; balance_type: string; amount_minor: string; sequence: string }>(
+      h.ch.client,
+      `SELECT statement_id, balance_type, toString(amount_minor) AS amount_minor, toString(sequence) AS sequence FROM ${h.ch.database}.statement_balances FINAL WHERE account_id = 'STMT' ORDER BY statement_id, balance_type`,
+    );
+    expect(balances.map((b) => `${b.statement_id}:${b.balance_type}:${b.amount_minor}:${b.sequence}`)).toEqual([
+      'ST-1:CLBD:100:1',
+      'ST-1:OPBD:100:1',
+      'ST-2:CLBD:100:2',
+      'ST-2:OPBD:100:2',
+      'ST-3:CLBD:101:3',
+      'ST-3:OPBD:100:3',
+    ]);
+  }, 60_000);
+});
