@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Config } from '../config/schema.js';
+import { currencyExponent } from '../domain/currencies.js';
 import { ledgerEntryFingerprint } from '../domain/entryFingerprint.js';
 import { amountLimitsOf } from '../domain/inputBounds.js';
 import { isPermanent, type ReconError, SchemaViolation } from '../lib/errors.js';
@@ -129,34 +130,47 @@ export async function ingestCamt(input: CamtInput, deps: CamtIngestDeps): Promis
   let published = 0;
   let duplicates = 0;
   const hash = createHash('sha256');
-  const pending = new Set<Promise<void>>();
+  // A counting semaphore, not Promise.race over the in-flight set: racing N promises per publish
+  // costs N reactions each, which dominated the publishing pass at 512 in flight.
   const limit = deps.inflight ?? 512;
+  let inflight = 0;
+  let wake: (() => void) | undefined;
+  const settled = () => {
+    inflight--;
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const room = async (max: number) => {
+    while (inflight > max) await new Promise<void>((r) => (wake = r));
+  };
   let failure: unknown;
   let count = 0;
   for await (const it of walkCamt(hashing(input.open(), hash, camt.maxMessageBytes, input.name), walkOptions)) {
     if (it.t !== 'posting') continue;
     count++;
     const { bytes, headers } = codec.encode(it.posting);
-    const entry = codec.decode(bytes, headers);
     const h = natsHeaders();
     for (const [k, v] of Object.entries(headers)) h.set(k, v);
     h.set(CAMT_SOURCE_HEADER, it.posting.details.source ?? input.name);
-    const msgID = `${it.posting.entryId}:${it.posting.status.toUpperCase()}:${ledgerEntryFingerprint(entry)}`;
-    const p = js.publish(subject, bytes, { msgID, headers: h }).then(
+    // Pass 1 decoded every posting already; the fingerprint reads only fields the mapping set exactly.
+    const msgID = `${it.posting.entryId}:${it.posting.status.toUpperCase()}:${ledgerEntryFingerprint({ ...it.posting, exponent: currencyExponent(it.posting.currency), schemaVersion: codec.latestVersion })}`;
+    inflight++;
+    js.publish(subject, bytes, { msgID, headers: h }).then(
       (ack) => {
         if (ack.duplicate) duplicates++;
         else published++;
+        settled();
       },
       (e: unknown) => {
         failure ??= e;
+        settled();
       },
     );
-    const tracked = p.finally(() => pending.delete(tracked));
-    pending.add(tracked);
-    if (pending.size >= limit) await Promise.race(pending);
+    await room(limit - 1);
     if (failure) break;
   }
-  await Promise.all(pending);
+  await room(0);
   if (failure) throw failure;
   if (hash.digest('hex') !== sha256 || count !== postings) {
     throw new SchemaViolation(`${input.name}: changed while it was being ingested (${postings} postings validated, ${count} read again); it is retried whole.`);

@@ -161,8 +161,17 @@ export async function* readCamt(chunks: AsyncIterable<string | Uint8Array> | Ite
   yield* pending.splice(0);
 }
 
+/** Shared by every element without attributes (most of them): never written to. */
+const NO_ATTRS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 function attrsOf(tag: SaxesTagNS): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const a of Object.values(tag.attributes)) out[a.local] = a.value;
+  let out = NO_ATTRS;
+  for (const name in tag.attributes) {
+    const a = tag.attributes[name]!;
+    // xmlns declarations are namespace bindings, not data.
+    if (a.prefix === 'xmlns' || a.local === 'xmlns') continue;
+    if (out === NO_ATTRS) out = {};
+    out[a.local] = a.value;
+  }
   return out;
 }

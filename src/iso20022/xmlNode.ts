@@ -12,10 +12,18 @@ export interface XmlNode {
   children: XmlNode[];
 }
 
+const paths = new Map<string, string[]>();
+
 /** The first descendant along `path` (`'Refs/EndToEndId'`), or undefined. */
 export function child(node: XmlNode | undefined, path: string): XmlNode | undefined {
   let cur = node;
-  for (const name of path.split('/')) {
+  let parts = paths.get(path);
+  if (!parts) {
+    parts = path.split('/');
+    // The paths are the mapping's literals: a bounded set.
+    if (paths.size < 10_000) paths.set(path, parts);
+  }
+  for (const name of parts) {
     if (!cur) return undefined;
     cur = cur.children.find((c) => c.name === name);
   }

@@ -269,6 +269,8 @@ export function createLedgerCodec(options: LedgerCodecOptions = {}): LedgerCodec
     }
   }
   const knownList = known.map((v) => `${SCHEMA_SUBJECT}/${v}`).join(', ');
+  /** Field names per schema version, for encode's check that no data is dropped. */
+  const fieldNames = new Map<number, Set<string>>();
 
   function writerVersion(headers: LedgerHeaders): number {
     const value = readHeader(headers, SCHEMA_HEADER);
@@ -398,7 +400,11 @@ export function createLedgerCodec(options: LedgerCodecOptions = {}): LedgerCodec
       if (!type) {
         throw new ConfigError(`Cannot encode with schema ${SCHEMA_SUBJECT}/${version}: not known (known: ${knownList}).`);
       }
-      const fields = new Set((type as unknown as { fields: { name: string }[] }).fields.map((f) => f.name));
+      let fields = fieldNames.get(version);
+      if (!fields) {
+        fields = new Set((type as unknown as { fields: { name: string }[] }).fields.map((f) => f.name));
+        fieldNames.set(version, fields);
+      }
       const record: Record<string, unknown> = {
         entryId: posting.entryId,
         accountId: posting.accountId,

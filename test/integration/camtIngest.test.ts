@@ -71,7 +71,8 @@ describe('camt ingestion into the ledger stream (real NATS)', () => {
     await nc.close();
   });
 
-  const count = async (stream: string) => (await jsm.streams.info(stream)).state.messages;
+  /** Postings in the ledger stream (statement messages go to `<ledgerSubject>.statement`). */
+  const count = async (stream: string) => (await jsm.streams.info(stream, { subjects_filter: '>' })).state.subjects?.[names.ledgerSubject] ?? 0;
   const lastDeadLetter = async () => {
     const m = await jsm.streams.getMessage(names.nats.deadLetterStream, { last_by_subj: `${names.nats.deadLetterSubjectPrefix}.camt` });
     return { code: m!.header.get('Recon-Dead-Letter-Code'), reason: m!.header.get('Recon-Dead-Letter-Reason'), bytes: m!.data.byteLength };
@@ -89,6 +90,17 @@ describe('camt ingestion into the ledger stream (real NATS)', () => {
 
     const m = await jsm.streams.getMessage(names.nats.ledgerStream, { last_by_subj: names.ledgerSubject });
     const entry = createLedgerCodec().decode(m!.data, m!.header);
+    const statement = await jsm.streams.getMessage(names.nats.ledgerStream, { last_by_subj: `${names.ledgerSubject}.statement` });
+    expect(statement!.header.get('Recon-Schema')).toBe('camt-statement/1');
+    expect(JSON.parse(new TextDecoder().decode(statement!.data))).toMatchObject({
+      accountId: 'ACC-1',
+      statementId: 'M-once',
+      balances: [
+        { type: 'OPBD', amountMinor: '0' },
+        { type: 'CLBD', amountMinor: '1000' },
+      ],
+      findings: [],
+    });
     expect(entry).toMatchObject({
       accountId: 'ACC-1',
       direction: 'debit',
@@ -139,7 +151,7 @@ describe('camt ingestion into the ledger stream (real NATS)', () => {
     const r = await ingestCamt(input(xml), { js, config: strict });
     expect(r).toMatchObject({ ok: false, code: 'SCHEMA_VIOLATION' });
     expect((r as { reason: string }).reason).toMatch(/not valid against camt\.053\.001\.08\.xsd[\s\S]*Bogus/);
-    expect((await count(names.nats.ledgerStream)) - before).toBe(1);
+    expect((await count(names.nats.ledgerStream)) - before).toBe(0);
   });
 
   it('moves drop-directory files to processed/ and failed/ with a reason file', async () => {
