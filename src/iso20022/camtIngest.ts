@@ -229,6 +229,11 @@ async function publishStatement(s: StatementSummary, subject: string, deps: Camt
     findings.push(...sequenceCheck({ header: h, accountId: s.accountId, currency, ...n }));
   }
   const m = statementMessage(s, findings);
+  // A notification without balances and without findings has nothing for the workers to record.
+  if (m.balances.length === 0 && m.findings.length === 0) {
+    if (deps.sequences && seq !== null) await deps.sequences.record(s.accountId, h.family, { seq, reportId: h.reportId, from: h.from, to: h.to });
+    return;
+  }
   const bytes = Buffer.from(JSON.stringify(m));
   const hdr = natsHeaders();
   hdr.set('Recon-Schema', STATEMENT_SCHEMA);

@@ -233,6 +233,9 @@ export function extractReference(candidates: Readonly<Record<ReferenceSource, re
 
 const hashId = (parts: readonly string[]) => `camt-${createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32)}`;
 
+/** The posting id of an entry (or batch transaction) the bank references with `servicerRef` (AcctSvcrRef) on `accountId`. */
+export const camtPostingId = (accountId: string, servicerRef: string) => hashId([accountId, `svc:${servicerRef}`]);
+
 /**
  * The postings of one Ntry: none for an INFO entry, one per TxDtls when the entry batches several
  * transactions that each carry an amount (the batch's id as `groupId`), else one. Throws
