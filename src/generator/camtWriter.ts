@@ -47,9 +47,11 @@ function bkTxCd(txType: TxType): string {
   return `<BkTxCd><Domn><Cd>${d}</Cd><Fmly><Cd>${f}</Cd><SubFmlyCd>${s}</SubFmlyCd></Fmly></Domn></BkTxCd>`;
 }
 
+/** A balance; intraday (ITBD) at its exact time, the day's balances at their date. */
 function balance(code: string, minor: bigint, currency: string, exponent: number, at: number): string {
   const abs = minor < 0n ? -minor : minor;
-  return `<Bal><Tp><CdOrPrtry><Cd>${code}</Cd></CdOrPrtry></Tp><Amt Ccy="${currency}">${formatMinor(abs, exponent)}</Amt><CdtDbtInd>${minor < 0n ? 'DBIT' : 'CRDT'}</CdtDbtInd><Dt><Dt>${day(at)}</Dt></Dt></Bal>`;
+  const date = code === 'ITBD' ? `<DtTm>${iso(at)}</DtTm>` : `<Dt>${day(at)}</Dt>`;
+  return `<Bal><Tp><CdOrPrtry><Cd>${code}</Cd></CdOrPrtry></Tp><Amt Ccy="${currency}">${formatMinor(abs, exponent)}</Amt><CdtDbtInd>${minor < 0n ? 'DBIT' : 'CRDT'}</CdtDbtInd><Dt>${date}</Dt></Bal>`;
 }
 
 /** One Ntry of a posting. */

@@ -90,6 +90,7 @@ describe('camt round trip: camt files give the same reconciliation as the Avro f
     await bank('dep-2', 2_500n, 'credit', 'deposit');
     await chain((w) => h.mint(w, $(777n)));
     // The day's camt.053 repeats every booked entry: nothing new is published.
+    const eodMessage = n + 1;
     const eod = await camtFile(
       'camt.053',
       ['dep-1', 'wd-1', 'fee-1', 'dep-2'].map((id) => made[id]!.CAMT),
@@ -119,6 +120,17 @@ describe('camt round trip: camt files give the same reconciliation as the Avro f
     const side = (a: string) => entries.filter((e) => e.account_id === a).map((e) => `${e.status}:${e.tx_type}:${e.amount_text}`);
     expect(side('CAMT')).toEqual(side('AVRO'));
     expect(side('CAMT')).toEqual(['booked:fee:150', 'booked:deposit:2500', 'booked:withdrawal:3000', 'booked:deposit:10000']);
+    // Three-way: the statement's CLBD against the engine's running balance of the account (the
+    // chain side is the balance reconciler's); the day's statement, with an opening of 0, agrees.
+    const gaps = await queryRows<{ statement_id: string; balance_type: string; statement_minor: string; engine_minor: string; gap: string }>(
+      h.ch.client,
+      `SELECT statement_id, balance_type, toString(statement_minor) AS statement_minor, toString(engine_minor) AS engine_minor, toString(gap) AS gap FROM ${h.ch.database}.statement_balance_gaps WHERE account_id = 'CAMT' ORDER BY statement_id`,
+    );
+    // The intraday report (pending deposit only) at its time, and the day's statement.
+    expect(gaps).toEqual([
+      { statement_id: 'MSG-1', balance_type: 'ITBD', statement_minor: '0', engine_minor: '0', gap: '0' },
+      { statement_id: `MSG-${eodMessage}`, balance_type: 'CLBD', statement_minor: '9350', engine_minor: '9350', gap: '0' },
+    ]);
   }, 120_000);
 
   it('records statement balances, and opens and resolves statement discrepancies', async () => {

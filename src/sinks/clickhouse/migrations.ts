@@ -344,6 +344,29 @@ WHERE event_id NOT IN (SELECT event_id FROM ${db}.chain_event_retractions)`,
     statements: (db) => [createFactTable(db, 'statement_balances')],
   },
   {
+    version: 21,
+    name: 'statement_balance_gaps view',
+    // The bank's closing balance (CLBD; ITBD intraday) beside the engine's running balance of the
+    // account: its booked entries up to that balance (a date-only balance covers the whole day).
+    // `gap` is the statement minus the engine; constant across statements, it is the account's
+    // balance before the engine saw it; changing, something was booked the engine did not see.
+    statements: (db) => [
+      `CREATE VIEW IF NOT EXISTS ${db}.statement_balance_gaps AS
+SELECT s.account_id AS account_id, s.statement_id AS statement_id, s.message_type AS message_type, s.balance_type AS balance_type,
+  s.currency AS currency, s.balance_time AS balance_time, s.amount_minor AS statement_minor,
+  toInt128(sumIf(if(e.direction = 'credit', e.amount_minor, -e.amount_minor), e.status = 'booked' AND e.booking_time < s.cutoff)) AS engine_minor,
+  statement_minor - engine_minor AS gap
+FROM (
+  SELECT account_id, statement_id, message_type, balance_type, currency, balance_time, amount_minor,
+    if(balance_time = toStartOfDay(balance_time), balance_time + INTERVAL 1 DAY, balance_time + INTERVAL 1 MILLISECOND) AS cutoff
+  FROM ${db}.statement_balances FINAL
+  WHERE balance_type IN ('CLBD', 'ITBD')
+) AS s
+LEFT JOIN ${db}.ledger_entries_current AS e ON e.account_id = s.account_id AND e.currency = s.currency
+GROUP BY s.account_id, s.statement_id, s.message_type, s.balance_type, s.currency, s.balance_time, s.amount_minor`,
+    ],
+  },
+  {
     version: 30,
     name: 'audit_log',
     // The cases' hash-chained audit trail (src/cases/auditLog.ts). Versions 30-39 belong to cases.
