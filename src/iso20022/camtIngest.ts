@@ -1,22 +1,22 @@
 /**
- * Whole-or-nothing ingestion of one camt message: the message is walked once to parse and validate
- * everything (XML, optional XSD, mapping, the codec's business rules on every posting, the account
- * of every statement), and only then walked again to publish its postings to the ledger stream as
- * Avro, each with a message id derived from the posting's id, status and content (a repeat is
- * dropped by JetStream, a changed entry reaches the worker as a DUPLICATE). Any failure before
- * publishing dead-letters the message with its reason and publishes nothing; a failure while
- * publishing (NATS down) is transient and thrown, and a retry re-publishes harmlessly.
+ * Whole-or-nothing ingestion of one camt message: the message is parsed and validated whole first
+ * (XML, optional XSD, mapping, the codec's business rules on every posting, the account of every
+ * statement) while its encoded postings go to a spool file, and only then are they published to
+ * the ledger stream as Avro, each with a message id derived from the posting's id, status and
+ * content (a repeat is dropped by JetStream, a changed entry reaches the worker as a DUPLICATE).
+ * Any failure before publishing dead-letters the message with its reason and publishes nothing; a
+ * failure while publishing (NATS down) is transient and thrown, and a retry re-publishes harmlessly.
  */
 import { createHash } from 'node:crypto';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Config } from '../config/schema.js';
-import { currencyExponent } from '../domain/currencies.js';
 import { ledgerEntryFingerprint } from '../domain/entryFingerprint.js';
 import { amountLimitsOf } from '../domain/inputBounds.js';
 import { isPermanent, type ReconError, SchemaViolation } from '../lib/errors.js';
 import { redactText } from '../lib/redact.js';
-import { createLedgerCodec, type LedgerCodec } from '../streams/ledgerCodec.js';
+import { createLedgerCodec, type LedgerCodec, type LedgerPosting } from '../streams/ledgerCodec.js';
+import { createPostingSpool } from './postingSpool.js';
 import { camtMappingOptions } from './camtConfig.js';
 import type { StatementBalance, StatementHeader } from './camtMapping.js';
 import { walkCamt, type CamtWalkOptions } from './camtWalk.js';
@@ -96,89 +96,110 @@ export async function ingestCamt(input: CamtInput, deps: CamtIngestDeps): Promis
   let sha256: string | null = null;
   const kept: Uint8Array[] | undefined = camt.xsdValidation ? [] : undefined;
 
-  // Pass 1: everything is read and validated; nothing leaves the process.
+  // Pass 1: everything is read and validated; nothing leaves the process. The encoded postings
+  // go to a spool file, so the publishing pass neither parses the XML again nor holds them.
+  const spool = await createPostingSpool();
   try {
-    if (input.size !== undefined && input.size > camt.maxMessageBytes) throw new SchemaViolation(`${input.name}: ${input.size} bytes, larger than camt.maxMessageBytes (${camt.maxMessageBytes}).`);
-    const hash = createHash('sha256');
-    for await (const it of walkCamt(hashing(input.open(), hash, camt.maxMessageBytes, input.name, kept), walkOptions)) {
-      if (it.t === 'statement') statements.push({ header: it.header, accountId: it.accountId, balances: [], bookedNetMinor: 0n, entries: 0, postings: 0 });
-      else if (it.t === 'balance') statements[statements.length - 1]!.balances.push(it.balance);
-      else if (it.t === 'posting') {
-        // The worker's own decoder is the judge: what it would dead-letter is refused here, whole.
-        const enc = codec.encode(it.posting);
-        codec.decode(enc.bytes, enc.headers);
-        postings++;
-      } else {
-        const s = statements[statements.length - 1]!;
-        s.bookedNetMinor = it.bookedNetMinor;
-        s.entries = it.entries;
-        s.postings = it.postings;
-      }
-    }
-    sha256 = hash.digest('hex');
-    if (kept) {
-      const first = statements[0]!.header;
-      await validateCamtXsd(Buffer.concat(kept), first, camt.xsdDir, input.name);
-    }
-  } catch (e) {
-    if (!isPermanent(e)) throw e;
-    return deadLetter(input, deps, e, sha256, kept);
+    return await validateThenPublish();
+  } finally {
+    await spool.dispose();
   }
 
-  // Pass 2: publish. The message ids make a retry after a failure here harmless.
-  const subject = camt.ledgerSubject;
-  let published = 0;
-  let duplicates = 0;
-  const hash = createHash('sha256');
-  // A counting semaphore, not Promise.race over the in-flight set: racing N promises per publish
-  // costs N reactions each, which dominated the publishing pass at 512 in flight.
-  const limit = deps.inflight ?? 512;
-  let inflight = 0;
-  let wake: (() => void) | undefined;
-  const settled = () => {
-    inflight--;
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  const room = async (max: number) => {
-    while (inflight > max) await new Promise<void>((r) => (wake = r));
-  };
-  let failure: unknown;
-  let count = 0;
-  for await (const it of walkCamt(hashing(input.open(), hash, camt.maxMessageBytes, input.name), walkOptions)) {
-    if (it.t !== 'posting') continue;
-    count++;
-    const { bytes, headers } = codec.encode(it.posting);
-    const h = natsHeaders();
-    for (const [k, v] of Object.entries(headers)) h.set(k, v);
-    h.set(CAMT_SOURCE_HEADER, it.posting.details.source ?? input.name);
-    // Pass 1 decoded every posting already; the fingerprint reads only fields the mapping set exactly.
-    const msgID = `${it.posting.entryId}:${it.posting.status.toUpperCase()}:${ledgerEntryFingerprint({ ...it.posting, exponent: currencyExponent(it.posting.currency), schemaVersion: codec.latestVersion })}`;
-    inflight++;
-    js.publish(subject, bytes, { msgID, headers: h }).then(
-      (ack) => {
-        if (ack.duplicate) duplicates++;
-        else published++;
-        settled();
-      },
-      (e: unknown) => {
-        failure ??= e;
-        settled();
-      },
-    );
-    await room(limit - 1);
-    if (failure) break;
+  async function validateThenPublish(): Promise<CamtIngestResult> {
+    try {
+      if (input.size !== undefined && input.size > camt.maxMessageBytes) throw new SchemaViolation(`${input.name}: ${input.size} bytes, larger than camt.maxMessageBytes (${camt.maxMessageBytes}).`);
+      const hash = createHash('sha256');
+      for await (const it of walkCamt(hashing(input.open(), hash, camt.maxMessageBytes, input.name, kept), walkOptions)) {
+        if (it.t === 'statement') statements.push({ header: it.header, accountId: it.accountId, balances: [], bookedNetMinor: 0n, entries: 0, postings: 0 });
+        else if (it.t === 'balance') statements[statements.length - 1]!.balances.push(it.balance);
+        else if (it.t === 'posting') {
+          // The worker's own decoder is the judge: what it would dead-letter is refused here, whole.
+          const enc = codec.encode(it.posting);
+          const entry = codec.decode(enc.bytes, enc.headers);
+          // One message id per posting, status and content: a repeat is dropped by JetStream, a
+          // pending entry booked later or an entry changed since gets through.
+          const msgID = `${entry.entryId}:${entry.status.toUpperCase()}:${ledgerEntryFingerprint(entry)}`;
+          await spool.append({ msgID, source: it.posting.details.source ?? input.name, bytes: enc.bytes });
+          postings++;
+        } else {
+          const s = statements[statements.length - 1]!;
+          s.bookedNetMinor = it.bookedNetMinor;
+          s.entries = it.entries;
+          s.postings = it.postings;
+        }
+      }
+      sha256 = hash.digest('hex');
+      await spool.finish();
+      if (kept) {
+        const first = statements[0]!.header;
+        await validateCamtXsd(Buffer.concat(kept), first, camt.xsdDir, input.name);
+      }
+    } catch (e) {
+      if (!isPermanent(e)) throw e;
+      return deadLetter(input, deps, e, sha256, kept);
+    }
+
+    // Pass 2: publish from the spool. The message ids make a retry after a failure here harmless.
+    const subject = camt.ledgerSubject;
+    const schemaHeader = codec.encode(EMPTY_POSTING).headers;
+    let published = 0;
+    let duplicates = 0;
+    // A counting semaphore bounds the publishes awaiting their ack.
+    const limit = deps.inflight ?? 512;
+    let inflight = 0;
+    let wake: (() => void) | undefined;
+    const settled = () => {
+      inflight--;
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const room = async (max: number) => {
+      while (inflight > max) await new Promise<void>((r) => (wake = r));
+    };
+    let failure: unknown;
+    for await (const p of spool.read()) {
+      const h = natsHeaders();
+      for (const [k, v] of Object.entries(schemaHeader)) h.set(k, v);
+      h.set(CAMT_SOURCE_HEADER, p.source);
+      inflight++;
+      js.publish(subject, p.bytes, { msgID: p.msgID, headers: h }).then(
+        (ack) => {
+          if (ack.duplicate) duplicates++;
+          else published++;
+          settled();
+        },
+        (e: unknown) => {
+          failure ??= e;
+          settled();
+        },
+      );
+      await room(limit - 1);
+      if (failure) break;
+    }
+    await room(0);
+    if (failure) throw failure;
+    // Then each statement's balances and findings, after its postings: a worker sees them in order.
+    for (const s of statements) await publishStatement(s, subject, deps);
+    return { ok: true, name: input.name, sha256: sha256!, statements, postings, published, duplicates };
   }
-  await room(0);
-  if (failure) throw failure;
-  if (hash.digest('hex') !== sha256 || count !== postings) {
-    throw new SchemaViolation(`${input.name}: changed while it was being ingested (${postings} postings validated, ${count} read again); it is retried whole.`);
-  }
-  // Then each statement's balances and findings, after its postings: a worker sees them in order.
-  for (const s of statements) await publishStatement(s, subject, deps);
-  return { ok: true, name: input.name, sha256, statements, postings, published, duplicates };
 }
+
+/** Any valid posting: encoding it gives the `Recon-Schema` header of the codec's latest version. */
+const EMPTY_POSTING: LedgerPosting = {
+  entryId: 'x',
+  accountId: 'x',
+  direction: 'credit',
+  amountMinor: 1n,
+  currency: 'USD',
+  bookingTime: 0,
+  valueTime: 0,
+  status: 'booked',
+  txType: 'deposit',
+  endToEndId: null,
+  remittance: null,
+  tokenizationRef: null,
+};
 
 async function deadLetter(input: CamtInput, deps: CamtIngestDeps, e: ReconError, sha256: string | null, kept: Uint8Array[] | undefined): Promise<CamtIngestResult> {
   const reason = redactText(e.message).toWellFormed();
