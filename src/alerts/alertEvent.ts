@@ -61,6 +61,9 @@ const KIND_SUMMARY: Record<string, string> = {
   FEED_STALLED: 'a feed stopped advancing',
   PARTIALLY_MATCHED: 'tranches met only part of a leg by its window',
   PROPOSED_MATCH: 'a loose pair waits for an operator to confirm or reject it',
+  STATEMENT_BALANCE_MISMATCH: "a bank statement's balances do not add up",
+  STATEMENT_SEQUENCE_GAP: 'bank statements are missing from the sequence',
+  STATEMENT_OVERLAP: 'bank statements overlap or reuse a number',
 };
 export const kindSummary = (kind: string): string => KIND_SUMMARY[kind] ?? kind.toLowerCase().replace(/_/g, ' ');
 

@@ -56,6 +56,9 @@ const RUNBOOK: Record<string, string> = {
   FEED_STALLED: 'Check the ingester / ledger producer and its connection to NATS; look at the watermark lag metric.',
   PARTIALLY_MATCHED: 'Find the missing tranche for the reference (a batch mint that stopped half-way); mint or burn the remainder with the same reference.',
   PROPOSED_MATCH: 'Compare the two legs and the difference; confirm or reject the proposal (recon cases proposal <id> confirm|reject).',
+  STATEMENT_BALANCE_MISMATCH: "Compare the statement's opening and closing balances with its entries in statement_balances and ledger_entries; ask the bank for a corrected statement.",
+  STATEMENT_SEQUENCE_GAP: 'Ask the bank (or the drop directory / camt subject) for the missing statements and ingest them; the gap resolves itself.',
+  STATEMENT_OVERLAP: 'Two statements cover the same period or number: check for a re-issued statement and whether its entries were counted twice.',
 };
 
 /** One sentence on what the operator should look at first. */

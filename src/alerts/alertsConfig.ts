@@ -66,6 +66,9 @@ const DEFAULT_SEVERITIES: Record<string, AlertSeverity> = {
   FEED_STALLED: 'error',
   PARTIALLY_MATCHED: 'error',
   PROPOSED_MATCH: 'info',
+  STATEMENT_BALANCE_MISMATCH: 'critical',
+  STATEMENT_SEQUENCE_GAP: 'error',
+  STATEMENT_OVERLAP: 'warning',
 };
 
 export const alertsConfigSchema = z.object({

@@ -1,13 +1,19 @@
 /**
- * `npm run demo [-- --duration 60 --rate 5 --faults 0.1 --seed 1 --keep-streams]`
+ * `npm run demo [-- --duration 60 --rate 5 --faults 0.1 --seed 1 --keep-streams --input avro|camt]`
  *
  * One command on a fresh machine: makes sure NATS and Redis answer, starts anvil, deploys a USD
  * deposit token, starts the engine in-process with a configuration built here (its own namespace,
  * streams and ClickHouse database, so reruns never mix), plays seeded bank and chain traffic with
- * labelled faults, then reports what the engine found against what was injected.
+ * labelled faults, then reports what the engine found against what was injected. With
+ * `--input camt` the bank side arrives as ISO 20022 files instead of Avro: each movement a
+ * camt.054 (camt.052 while pending), ingested from a temp folder, and at the end one camt.053 per
+ * account repeating the day's booked entries (which must publish nothing new).
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
@@ -24,6 +30,10 @@ import { deployDepositToken, freePort, startAnvil, type AnvilNode } from '../dev
 import { createLedgerCodec } from '../streams/ledgerCodec.js';
 import { FAULT_KINDS, generateTrafficPlan, publishPosting, publishRaw, type Step, type TrafficPlan } from '../generator/index.js';
 import { ensureLocalServices } from './localServices.js';
+import { writeCamt } from '../generator/camtWriter.js';
+import { ingestCamt } from '../iso20022/camtIngest.js';
+import { camtPostingId } from '../iso20022/camtMapping.js';
+import type { LedgerPosting } from '../streams/ledgerCodec.js';
 
 interface DemoArgs {
   durationS: number;
@@ -31,6 +41,8 @@ interface DemoArgs {
   faults: number;
   seed: number;
   keepStreams: boolean;
+  /** How the bank side arrives: Avro postings, or ISO 20022 camt files. */
+  input: 'avro' | 'camt';
 }
 
 function parseDemoArgs(argv: string[]): DemoArgs {
@@ -42,11 +54,12 @@ function parseDemoArgs(argv: string[]): DemoArgs {
       faults: { type: 'string', default: '0.1' },
       seed: { type: 'string' },
       'keep-streams': { type: 'boolean', default: false },
+      input: { type: 'string', default: 'avro' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log('usage: npm run demo -- [--duration <s>=60] [--rate <postings/s>=5] [--faults <share>=0.1] [--seed <n>] [--keep-streams]');
+    console.log('usage: npm run demo -- [--duration <s>=60] [--rate <postings/s>=5] [--faults <share>=0.1] [--seed <n>] [--keep-streams] [--input avro|camt]');
     process.exit(0);
   }
   const num = (name: string, v: string, ok: (n: number) => boolean) => {
@@ -57,12 +70,18 @@ function parseDemoArgs(argv: string[]): DemoArgs {
     }
     return n;
   };
+  const input = values.input;
+  if (input !== 'avro' && input !== 'camt') {
+    console.error(`demo: invalid --input ${JSON.stringify(input)} (avro or camt)`);
+    process.exit(2);
+  }
   return {
     durationS: num('duration', values.duration, (n) => n > 0),
     rate: num('rate', values.rate, (n) => n > 0 && n <= 200),
     faults: num('faults', values.faults, (n) => n >= 0 && n <= 1),
     seed: values.seed !== undefined ? num('seed', values.seed, Number.isInteger) : Math.floor(Math.random() * 2 ** 31),
     keepStreams: values['keep-streams'],
+    input,
   };
 }
 
@@ -110,6 +129,9 @@ function buildConfig(o: { runId: string; tag: string; anvil: AnvilNode; token: A
     accounts: o.plan.accountMappings,
     http: { host: '127.0.0.1', port: o.httpPort },
     log: { level: 'warn' },
+    // camt input: postings on the ledger stream like core banking's; any account is taken (as Avro
+    // postings are), an unmapped one becomes an ORPHAN_LEDGER_ENTRY in the worker.
+    camt: { ledgerSubject: `${o.tag}.ledger.camt`, acceptUnlistedAccounts: true },
   });
 }
 
@@ -181,14 +203,48 @@ interface RunRecord {
   poisonSeqs: Map<string, string>;
   published: { postings: number; poison: number; chainTxs: number };
   failures: string[];
+  /** camt input: scenarios whose camt file was refused (dead-lettered) by the ingester. */
+  camtRefused: Set<string>;
+  /** camt input: the end-of-day camt.053 statements. */
+  camtEndOfDay?: { statements: number; entries: number; published: number; duplicates: number };
 }
 
-async function playPlan(o: { plan: TrafficPlan; js: JetStreamClient; config: Config; anvil: AnvilNode; token: Address; aborted: () => boolean }): Promise<RunRecord> {
+/** The camt files of a run: each ingested from a temp folder, as a bank's drop would be. */
+function camtFiles(config: Config, js: JetStreamClient) {
+  const dir = mkdtempSync(join(tmpdir(), 'recon-demo-camt-'));
+  let n = 0;
+  return {
+    async ingest(chunks: (string | Uint8Array)[], kind: string) {
+      const file = join(dir, `${String(++n).padStart(6, '0')}-${kind}.xml`);
+      writeFileSync(file, Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))));
+      return ingestCamt({ name: file, open: () => createReadStream(file) }, { js, config });
+    },
+    close: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** One posting as the camt message a bank would send: camt.052 while pending, else camt.054 (an unknown currency kept as sent). */
+function camtOfPosting(p: LedgerPosting, id: string): string[] {
+  const bad = !/^[A-Z]{3}$/.test(p.currency) || p.currency === 'XTS';
+  const chunks = writeCamt([{ ...p, currency: bad ? 'USD' : p.currency }], {
+    family: p.status === 'pending' ? 'camt.052' : 'camt.054',
+    messageId: id,
+    account: p.accountId,
+    currency: bad ? 'USD' : p.currency,
+    createdAt: Math.max(p.bookingTime, p.valueTime),
+  });
+  return bad ? chunks.map((c) => c.replaceAll('Ccy="USD"', `Ccy="${p.currency.replace(/[^A-Za-z]/g, '')}"`)) : chunks;
+}
+
+async function playPlan(o: { plan: TrafficPlan; js: JetStreamClient; config: Config; anvil: AnvilNode; token: Address; aborted: () => boolean; input: 'avro' | 'camt' }): Promise<RunRecord> {
   const { plan, js, config } = o;
+  const camt = o.input === 'camt' ? camtFiles(config, js) : undefined;
+  /** camt input: the first booked content of each entry, per account, for the end-of-day statements. */
+  const booked = new Map<string, Map<string, LedgerPosting>>();
   const codec = createLedgerCodec();
   const sender = createChainSender(o.anvil, o.token);
   const subject = `${config.nats.ledgerSubjects[0]!.replace(/\.>$/, '')}.postings`;
-  const rec: RunRecord = { legs: new Map(), poisonSeqs: new Map(), published: { postings: 0, poison: 0, chainTxs: 0 }, failures: [] };
+  const rec: RunRecord = { legs: new Map(), poisonSeqs: new Map(), published: { postings: 0, poison: 0, chainTxs: 0 }, failures: [], camtRefused: new Set() };
   const legsOf = (id: string) => rec.legs.get(id) ?? rec.legs.set(id, new Set()).get(id)!;
   for (const s of plan.scenarios) for (const e of s.entryIds) legsOf(s.label.scenarioId).add(`bank:${e}`);
   const inflight: Promise<void>[] = [];
@@ -202,7 +258,23 @@ async function playPlan(o: { plan: TrafficPlan; js: JetStreamClient; config: Con
     if (wait > 0) await sleep(wait);
     const id = step.label.scenarioId;
     try {
-      if (step.kind === 'posting') {
+      if (step.kind === 'posting' && camt !== undefined) {
+        const p = { ...step.posting, bookingTime: step.posting.bookingTime + shift, valueTime: step.posting.valueTime + shift };
+        legsOf(id).add(`bank:${camtPostingId(p.accountId, p.entryId)}`);
+        const r = await camt.ingest(camtOfPosting(p, `${p.entryId}-${p.status}${step.msgIdSuffix ? `-${step.msgIdSuffix}` : ''}`), p.status === 'pending' ? 'camt052' : 'camt054');
+        if (!r.ok) {
+          rec.camtRefused.add(id);
+          rec.published.poison++;
+        } else {
+          rec.published.postings++;
+          const mine = booked.get(p.accountId) ?? booked.set(p.accountId, new Map()).get(p.accountId)!;
+          if (p.status === 'booked' && !mine.has(p.entryId)) mine.set(p.entryId, p);
+        }
+      } else if (step.kind === 'poison' && camt !== undefined) {
+        const r = await camt.ingest([step.bytes], 'poison');
+        if (!r.ok) rec.camtRefused.add(id);
+        rec.published.poison++;
+      } else if (step.kind === 'posting') {
         const p = { ...step.posting, bookingTime: step.posting.bookingTime + shift, valueTime: step.posting.valueTime + shift };
         const ack = await publishPosting(js, subject, p, { version: step.schemaVersion, codec, ...(step.msgIdSuffix ? { msgIdSuffix: step.msgIdSuffix } : {}) });
         if (step.label.expect.includes('DEAD_LETTER')) rec.poisonSeqs.set(`${ack.stream}:${ack.seq}`, id);
@@ -229,6 +301,24 @@ async function playPlan(o: { plan: TrafficPlan; js: JetStreamClient; config: Con
     }
   }
   await Promise.all(inflight);
+  if (camt !== undefined) {
+    // End of day: each account's camt.053 repeats its booked entries; they are already in.
+    const eod = { statements: 0, entries: 0, published: 0, duplicates: 0 };
+    for (const [account, entries] of booked) {
+      const ps = [...entries.values()].sort((a, b) => a.bookingTime - b.bookingTime);
+      const r = await camt.ingest(writeCamt(ps, { family: 'camt.053', messageId: `EOD-${account}`, account, currency: ps[0]!.currency, openingMinor: 0n, createdAt: Date.now() }), 'camt053');
+      if (!r.ok) {
+        rec.failures.push(`end-of-day camt.053 of ${account}: ${r.reason.split('\n')[0]}`);
+        continue;
+      }
+      eod.statements++;
+      eod.entries += r.postings;
+      eod.published += r.published;
+      eod.duplicates += r.duplicates;
+    }
+    rec.camtEndOfDay = eod;
+    camt.close();
+  }
   return rec;
 }
 
@@ -284,7 +374,7 @@ async function finalReport(o: { daemon: Daemon; plan: TrafficPlan; rec: RunRecor
       `${plan.scenarios.length} scenarios (${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}), ${faulted.length} faulted`,
   );
   line(
-    `published: ${rec.published.postings} postings, ${rec.published.poison} poison messages, ${rec.published.chainTxs} token transactions` +
+    `published: ${rec.published.postings} postings${o.args.input === 'camt' ? ' (as camt.052/054 files)' : ''}, ${rec.published.poison} poison messages, ${rec.published.chainTxs} token transactions` +
       (rec.failures.length ? ` (${rec.failures.length} failed: ${rec.failures.slice(0, 3).join('; ')})` : ''),
   );
   line(
@@ -311,6 +401,10 @@ async function finalReport(o: { daemon: Daemon; plan: TrafficPlan; rec: RunRecor
       for (const s of these) {
         const legs = rec.legs.get(s.label.scenarioId) ?? new Set<string>();
         if (kind === 'DEAD_LETTER') {
+          if (rec.camtRefused.has(s.label.scenarioId)) {
+            found++;
+            continue;
+          }
           const dl = deadLetters.find((d) => rec.poisonSeqs.get(d.dead_letter_id) === s.label.scenarioId);
           if (dl) {
             found++;
@@ -447,7 +541,11 @@ async function main(): Promise<void> {
     const ticker = (phase: () => string) => setInterval(() => console.log(summaryLine(d, Math.round((Date.now() - t0) / 1000), phase())), 2_000);
     let phase = 'traffic';
     const timer = ticker(() => phase);
-    const rec = await playPlan({ plan, js, config, anvil, token, aborted: () => aborted });
+    const rec = await playPlan({ plan, js, config, anvil, token, aborted: () => aborted, input: args.input });
+    if (rec.camtEndOfDay) {
+      const e = rec.camtEndOfDay;
+      console.log(`  end-of-day camt.053: ${e.statements} statements repeating ${e.entries} booked entries: ${e.published} new postings published, ${e.duplicates} recognised`);
+    }
     if (rec.failures.length) console.log(`  ${rec.failures.length} step(s) failed, first: ${rec.failures[0]}`);
 
     if (!aborted) {

@@ -7,6 +7,7 @@
  *   recon audit          verify the audit trail's hash chain, print its head (src/cli/audit.ts)
  *   recon cases          list, show and act on cases through the case API (src/cli/cases.ts)
  *   recon report         export a period report as CSV or Parquet (src/cli/report.ts)
+ *   recon camt           ingest ISO 20022 camt files, a drop directory or subject (src/cli/camt.ts)
  *
  * Exit codes: 0 success (including a graceful stop on SIGTERM/SIGINT), 1 runtime failure,
  * 2 invalid configuration or usage.
@@ -27,6 +28,7 @@ import { REDACTED, redactText, redactUrl } from '../lib/redact.js';
 import { auditMain } from './audit.js';
 import { casesMain } from './cases.js';
 import { reportMain } from './report.js';
+import { camtMain } from './camt.js';
 import { notifyMain } from './notifier.js';
 import { redactSecretRef } from '../config/secrets.js';
 
@@ -40,6 +42,7 @@ commands:
   audit          "audit verify [--from N] [--to N] [--heads FILE]" checks the audit trail; "audit head" prints its head
   cases          "cases list|show|act|proposal|match|unmatch …" through the case API (RECON_API_URL, RECON_API_TOKEN)
   report         "report <positions|matched|exceptions|adjustments|ledger> --from ISO --to ISO --format csv|parquet --out PATH"
+  camt           "camt ingest <files…>" | "camt watch <dir>" | "camt consume": ISO 20022 camt.052/053/054 into the ledger stream
 
 environment: RECON_CONFIG, CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CHDB_PATH,
              NATS_URL, NATS_USER, NATS_PASSWORD[_FILE], NATS_TOKEN[_FILE], NATS_CREDS,
@@ -147,7 +150,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   }
   // A client of the case API: it needs the API's address and a token, not the configuration.
   if (command === 'cases') return casesMain(argv.slice(1), env);
-  if (!['run', 'migrate', 'check-config', 'notify', 'audit', 'report'].includes(command)) {
+  if (!['run', 'migrate', 'check-config', 'notify', 'audit', 'report', 'camt'].includes(command)) {
     console.error(`recon: unknown command '${command}'\n\n${USAGE}`);
     return 2;
   }
@@ -172,6 +175,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       return auditMain(argv.slice(1), config);
     case 'report':
       return reportMain(argv.slice(1), config);
+    case 'camt':
+      return camtMain(argv.slice(1), config);
     case 'migrate':
       await runMigrations(config);
       return 0;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { alertsConfigSchema } from '../alerts/alertsConfig.js';
 import { casesConfigSchema } from '../cases/casesConfig.js';
+import { camtConfigSchema } from '../iso20022/camtConfig.js';
 import { DEFAULT_STREAM_LIMITS, streamLimitsSchema } from './streamLimits.js';
 import { CURRENCY_EXPONENTS } from '../domain/currencies.js';
 import { amountBoundProblem, DEFAULT_MAX_AMOUNT_MINOR, identifierProblem, MAX_IDENTIFIER_LENGTH, MAX_TEXT_LENGTH, preview, textProblem } from '../domain/inputBounds.js';
@@ -358,6 +359,8 @@ export const configSchema = z
     alerts: alertsConfigSchema.prefault({}).describe('Alert outbox and notifier (PagerDuty, Slack): see docs/alerts.md.'),
     /** Case workflow: see src/cases/casesConfig.ts. */
     cases: casesConfigSchema.prefault({}).describe("Case workflow: the operators' API, users and four eyes (docs/cases.md)."),
+    /** ISO 20022 camt ingestion: see src/iso20022/camtConfig.ts. */
+    camt: camtConfigSchema,
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (`LOG_LEVEL` overrides).'),

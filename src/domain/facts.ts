@@ -112,6 +112,28 @@ export interface BalanceSnapshotRow {
   at: number;
 }
 
+/** A balance of a bank statement (ISO 20022 camt Bal): OPBD, CLBD, ITBD, CLAV, … as the bank reported it. */
+export interface StatementBalanceRow {
+  /** `<account>:<family>:<statement id>:<type>:<date>`. */
+  balance_id: string;
+  account_id: string;
+  /** The account as the bank names it (IBAN or other id). */
+  statement_account: string;
+  /** camt.052, camt.053 or camt.054, with its version (`camt.053.001.08`). */
+  message_type: string;
+  statement_id: string;
+  message_id: string;
+  balance_type: string;
+  /** Signed minor units (a debit balance is negative). */
+  amount_minor: string;
+  currency: string;
+  exponent: number;
+  balance_time: number;
+  /** ElctrncSeqNb, else LglSeqNb; -1 when the statement has none. */
+  sequence: string;
+  recorded_at: number;
+}
+
 export interface DeadLetterRow {
   dead_letter_id: string;
   source: string;
@@ -208,6 +230,7 @@ export interface FactRows {
   chain_event_retractions: ChainEventRetractionRow;
   identity_changes: IdentityChangeRow;
   audit_log: AuditLogRow;
+  statement_balances: StatementBalanceRow;
 }
 
 export type FactTable = keyof FactRows;
@@ -224,6 +247,7 @@ export const FACT_ID_COLUMN: { [T in FactTable]: keyof FactRows[T] & string } = 
   chain_event_retractions: 'event_id',
   identity_changes: 'change_id',
   audit_log: 'seq',
+  statement_balances: 'balance_id',
 };
 
 export type Fact = { [T in FactTable]: { table: T; row: FactRows[T] } }[FactTable];

@@ -4,7 +4,8 @@ import type { Flow, LedgerEntry } from './types.js';
  * What identifies the posting a reversal entry reverses (a reversal booked as an entry of its own,
  * core banking's usual practice and camt's RvslInd): same account, currency and amount, the
  * opposite direction of the flow it undoes (a debit undoes a deposit credit), and a reference they
- * share: the end-to-end id (or the reversed entry's own id) or the tokenization reference.
+ * share: the end-to-end id (or the reversed entry's own id; for camt input `details.reversalOf`,
+ * the original's EndToEndId) or the tokenization reference.
  */
 export interface ReversalLookup {
   accountId: string;
@@ -18,7 +19,8 @@ export interface ReversalLookup {
 
 export function reversalLookupOf(e: LedgerEntry): ReversalLookup | null {
   if (e.txType !== 'reversal') return null;
-  const ids = [e.endToEndId].filter((x): x is string => !!x);
+  // camt's RvslInd: reversalOf is the original's EndToEndId or its servicer reference.
+  const ids = [...new Set([e.details?.reversalOf, e.endToEndId].filter((x): x is string => !!x))];
   if (ids.length === 0 && !e.tokenizationRef) return null;
   return {
     accountId: e.accountId,

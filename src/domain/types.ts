@@ -28,6 +28,35 @@ export interface LedgerEntry {
   tokenizationRef: string | null;
   /** Version of the Avro schema that wrote the message. */
   schemaVersion: number;
+  /** What a v3 posting adds (ISO 20022 sources fill it); absent from v1/v2 messages. */
+  details?: PostingDetails;
+}
+
+/**
+ * Optional detail of a posting (Avro v3), as ISO 20022 camt messages carry it. Every field may be
+ * null; none of them takes part in matching or in the content fingerprint.
+ */
+export interface PostingDetails {
+  /** ISO date (YYYY-MM-DD) or date-time of ValDt, as the bank wrote it. */
+  valueDate: string | null;
+  /** ISO date or date-time of BookgDt, as the bank wrote it. */
+  bookingDate: string | null;
+  /** Id shared by the postings of one batch entry (one Ntry with several TxDtls). */
+  groupId: string | null;
+  instructionId: string | null;
+  transactionId: string | null;
+  /** AcctSvcrRef: the account servicer's reference of the entry (or of the transaction). */
+  accountServicerRef: string | null;
+  /** NtryRef. */
+  entryRef: string | null;
+  /** Bank transaction code, `DOMN/FMLY/SUBFMLY` or `prtry:<code>`. */
+  transactionCode: string | null;
+  counterparty: string | null;
+  counterpartyAccount: string | null;
+  /** RvslInd: the posting reverses an earlier one (its servicer reference when known). */
+  reversalOf: string | null;
+  /** Where the posting came from, e.g. `camt.053.001.08:<statement id>`. */
+  source: string | null;
 }
 
 /** `collateral`: a collateral (proof-of-reserve) update from a custom event; recorded, never matched. */
@@ -130,4 +159,7 @@ export type DiscrepancyKind =
   | 'ORPHAN_LEDGER_ENTRY'
   | 'REVERSAL_AFTER_MATCH'
   | 'BALANCE_DRIFT'
-  | 'FEED_STALLED';
+  | 'FEED_STALLED'
+  | 'STATEMENT_BALANCE_MISMATCH'
+  | 'STATEMENT_SEQUENCE_GAP'
+  | 'STATEMENT_OVERLAP';

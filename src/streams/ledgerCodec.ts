@@ -15,7 +15,7 @@ import avro from 'avsc';
 import type { Schema, Type } from 'avsc';
 import { currencyExponent } from '../domain/currencies.js';
 import { amountProblem, DEFAULT_AMOUNT_LIMITS, EARLIEST_POSTING_MS, identifierProblem, preview, textProblem, timestampProblem, type AmountLimits } from '../domain/inputBounds.js';
-import type { Direction, LedgerEntry, PostingStatus, TxType } from '../domain/types.js';
+import type { Direction, LedgerEntry, PostingDetails, PostingStatus, TxType } from '../domain/types.js';
 import { ConfigError, DecodeError, SchemaViolation } from '../lib/errors.js';
 
 /** Header carrying the writer's schema version, as `ledger-posting/<N>`. */
@@ -48,7 +48,25 @@ export interface LedgerPosting {
   tokenizationRef: string | null;
   /** Only from v2 on (the schema default is 'core'); must be absent when encoding v1. */
   channel?: string;
+  /** Only from v3 on (every field nullable); must be absent or all null when encoding v1/v2. */
+  details?: PostingDetails;
 }
+
+/** The v3 detail fields, in schema order: each is a nullable string of `PostingDetails`. */
+export const DETAIL_FIELDS = [
+  'valueDate',
+  'bookingDate',
+  'groupId',
+  'instructionId',
+  'transactionId',
+  'accountServicerRef',
+  'entryRef',
+  'transactionCode',
+  'counterparty',
+  'counterpartyAccount',
+  'reversalOf',
+  'source',
+] as const satisfies readonly (keyof PostingDetails)[];
 
 /** Message headers: a NATS `MsgHdrs` (anything with `get`) or a plain record. */
 export type LedgerHeaders = { get(name: string): string | undefined } | Record<string, string>;
@@ -131,8 +149,8 @@ class StrictStringType extends avro.types.StringType {
 }
 const strictString = new StrictStringType();
 
-/** The shape avsc reads with the latest schema (v2 today); later fields are ignored here. */
-interface AvroPosting {
+/** The shape avsc reads with the latest schema (v3 today); v1/v2 messages read the v3 defaults. */
+interface AvroPosting extends Partial<Record<(typeof DETAIL_FIELDS)[number], string | null>> {
   entryId: string;
   accountId: string;
   direction: string;
@@ -205,6 +223,12 @@ function readHeader(headers: LedgerHeaders, name: string): string | undefined {
   return key === undefined ? undefined : record[key];
 }
 
+/** `{ details }` when a v3 posting carries any detail, else nothing (v1/v2 entries stay as they were). */
+function detailsOf(p: AvroPosting): { details?: PostingDetails } {
+  if (DETAIL_FIELDS.every((f) => (p[f] ?? null) === null)) return {};
+  return { details: Object.fromEntries(DETAIL_FIELDS.map((f) => [f, p[f] ?? null])) as unknown as PostingDetails };
+}
+
 function toEpochMs(value: number | bigint): number {
   return typeof value === 'bigint' ? Number(value) : value;
 }
@@ -245,6 +269,8 @@ export function createLedgerCodec(options: LedgerCodecOptions = {}): LedgerCodec
     }
   }
   const knownList = known.map((v) => `${SCHEMA_SUBJECT}/${v}`).join(', ');
+  /** Field names per schema version, for encode's check that no data is dropped. */
+  const fieldNames = new Map<number, Set<string>>();
 
   function writerVersion(headers: LedgerHeaders): number {
     const value = readHeader(headers, SCHEMA_HEADER);
@@ -294,7 +320,7 @@ export function createLedgerCodec(options: LedgerCodecOptions = {}): LedgerCodec
    * input, so neither a 10,000-character id nor an absurd time can make formatting it throw.
    */
   function validate(p: AvroPosting, version: number): LedgerEntry {
-    for (const field of ['entryId', 'accountId', 'currency', 'endToEndId', 'remittance', 'tokenizationRef'] as const) {
+    for (const field of ['entryId', 'accountId', 'currency', 'endToEndId', 'remittance', 'tokenizationRef', ...DETAIL_FIELDS] as const) {
       const value: unknown = p[field];
       if (value instanceof InvalidUtf8) {
         throw new DecodeError(
@@ -331,6 +357,11 @@ export function createLedgerCodec(options: LedgerCodecOptions = {}): LedgerCodec
       const problem = timestampProblem(p[name], { earliestMs: EARLIEST_POSTING_MS, nowMs: current });
       if (problem) throw violation(`${name} ${problem}.`);
     }
+    for (const field of DETAIL_FIELDS) {
+      const value = p[field] ?? null;
+      const problem = value === null ? undefined : textProblem(value);
+      if (problem) throw violation(`${field} ${problem} (${preview(value ?? '')}).`);
+    }
     const bookingTime = toEpochMs(p.bookingTime);
     const valueTime = toEpochMs(p.valueTime);
     const direction = DIRECTIONS[p.direction];
@@ -357,6 +388,7 @@ export function createLedgerCodec(options: LedgerCodecOptions = {}): LedgerCodec
       remittance: p.remittance,
       tokenizationRef: p.tokenizationRef ?? null,
       schemaVersion: version,
+      ...detailsOf(p),
     };
   }
 
@@ -368,7 +400,11 @@ export function createLedgerCodec(options: LedgerCodecOptions = {}): LedgerCodec
       if (!type) {
         throw new ConfigError(`Cannot encode with schema ${SCHEMA_SUBJECT}/${version}: not known (known: ${knownList}).`);
       }
-      const fields = new Set((type as unknown as { fields: { name: string }[] }).fields.map((f) => f.name));
+      let fields = fieldNames.get(version);
+      if (!fields) {
+        fields = new Set((type as unknown as { fields: { name: string }[] }).fields.map((f) => f.name));
+        fieldNames.set(version, fields);
+      }
       const record: Record<string, unknown> = {
         entryId: posting.entryId,
         accountId: posting.accountId,
@@ -384,6 +420,7 @@ export function createLedgerCodec(options: LedgerCodecOptions = {}): LedgerCodec
         tokenizationRef: posting.tokenizationRef,
         channel: posting.channel ?? 'core',
       };
+      for (const f of DETAIL_FIELDS) record[f] = posting.details?.[f] ?? null;
       // Refuse to drop data silently: a field the writer schema lacks must be empty.
       for (const [name, value] of Object.entries(record)) {
         const unset = value === null || (name === 'channel' && posting.channel === undefined);

@@ -7,6 +7,7 @@ import { discrepancyEvent, factOfContentConflict, factsOfOutcome, legOfStored } 
 import { reversalLookupOf } from '../domain/reversalLink.js';
 import { orphanOrReject, timedMatchOrPark } from './legMatching.js';
 import type { MessageStageContext, Processed } from './messageStage.js';
+import { decodeStatementMessage, STATEMENT_SCHEMA, statementFacts } from '../iso20022/statementMessage.js';
 
 const emptyHeaders = { get: () => undefined };
 
@@ -16,6 +17,11 @@ const emptyHeaders = { get: () => undefined };
  * and turned into the facts to make durable before the message is acked.
  */
 export async function ledgerMessage(ctx: MessageStageContext, msg: JsMsg, now: number): Promise<Processed> {
+  // A bank statement's balances and check findings (ISO 20022 camt ingestion): facts only.
+  if (msg.headers?.get('Recon-Schema') === STATEMENT_SCHEMA) {
+    const facts = statementFacts(decodeStatementMessage(msg.data), now);
+    return { msg, source: 'ledger', facts, outcome: 'statement', suspects: msg.redelivered ? facts.map(factKey) : [] };
+  }
   const entry = ctx.ledgerCodec.decode(msg.data, msg.headers ?? emptyHeaders);
   // Every entry, leg or not (fees, transfers, orphans), first proves its id carries the content
   // first seen under it; another content is a DUPLICATE and nothing else (no entry fact, no

@@ -168,7 +168,16 @@ describe('ClickHouse sink (chdb)', () => {
     expect(await migrate(ch.client, ch.database)).toEqual([]);
     const tables = await queryRows<{ name: string }>(ch.client, 'SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name', { db: ch.database });
     expect(tables.map((t) => t.name)).toEqual(
-      [...FACT_TABLES, ...DASHBOARD_ROLLUP_OBJECTS, 'chain_events_canonical', 'discrepancies_current', 'ledger_entries_current', 'matches_current', 'schema_migrations'].sort(),
+      [
+        ...FACT_TABLES,
+        ...DASHBOARD_ROLLUP_OBJECTS,
+        'chain_events_canonical',
+        'discrepancies_current',
+        'ledger_entries_current',
+        'matches_current',
+        'schema_migrations',
+        'statement_balance_gaps',
+      ].sort(),
     );
     const versions = await queryRows<{ version: number }>(ch.client, `SELECT version FROM ${ch.database}.schema_migrations ORDER BY version`);
     expect(versions.map((v) => Number(v.version))).toEqual(MIGRATIONS.map((m) => m.version));

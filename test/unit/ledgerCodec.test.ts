@@ -58,7 +58,7 @@ describe('ledgerCodec: schemas and versions', () => {
     const cwd = process.cwd();
     try {
       process.chdir(tmpdir());
-      expect(createLedgerCodec().latestVersion).toBe(2);
+      expect(createLedgerCodec().latestVersion).toBe(3);
     } finally {
       process.chdir(cwd);
     }
@@ -66,12 +66,13 @@ describe('ledgerCodec: schemas and versions', () => {
 
   it('writes the version in the Recon-Schema header', () => {
     expect(SCHEMA_HEADER).toBe('Recon-Schema');
-    expect(codec.encode(posting()).headers).toEqual({ 'Recon-Schema': 'ledger-posting/2' });
+    expect(codec.encode(posting()).headers).toEqual({ 'Recon-Schema': 'ledger-posting/3' });
+    expect(codec.encode(posting(), 2).headers).toEqual({ 'Recon-Schema': 'ledger-posting/2' });
     expect(codec.encode(posting({ tokenizationRef: null }), 1).headers).toEqual({ 'Recon-Schema': 'ledger-posting/1' });
   });
 
   it('round-trips a v2 posting into the domain LedgerEntry with lower-case enums, exponent and schemaVersion', () => {
-    expect(roundTrip(posting())).toEqual({
+    expect(roundTrip(posting(), 2)).toEqual({
       entryId: 'E-1001',
       accountId: 'ACC-42',
       direction: 'credit',
@@ -135,15 +136,39 @@ describe('ledgerCodec: schemas and versions', () => {
   });
 
   it('reads the header from a NATS-style headers object with get(), treating "" as missing', () => {
-    const { bytes, headers } = codec.encode(posting());
+    const { bytes, headers } = codec.encode(posting(), 2);
     const natsLike = { get: (name: string) => (name === SCHEMA_HEADER ? headers[SCHEMA_HEADER] : '') };
     expect(codec.decode(bytes, natsLike).schemaVersion).toBe(2);
     expect(() => codec.decode(bytes, { get: () => '' })).toThrow(DecodeError);
   });
 
   it('reads the header case-insensitively from a plain record', () => {
-    const { bytes } = codec.encode(posting());
+    const { bytes } = codec.encode(posting(), 2);
     expect(codec.decode(bytes, { 'recon-schema': 'ledger-posting/2' }).schemaVersion).toBe(2);
+  });
+
+  it('round-trips the v3 details of an ISO 20022 posting, and reads v1/v2 without details', () => {
+    const details = {
+      valueDate: '2024-05-03',
+      bookingDate: '2024-05-02T10:00:00+02:00',
+      groupId: 'camt-g',
+      instructionId: 'I-1',
+      transactionId: 'T-1',
+      accountServicerRef: 'SVC-1',
+      entryRef: null,
+      transactionCode: 'PMNT/RCDT/ESCT',
+      counterparty: 'Payer',
+      counterpartyAccount: 'FR7630006000011234567890189',
+      reversalOf: null,
+      source: 'camt.053.001.08:S-1',
+    };
+    const entry = roundTrip(posting({ details }));
+    expect(entry.schemaVersion).toBe(3);
+    expect(entry.details).toEqual(details);
+    expect(roundTrip(posting()).details).toBeUndefined();
+    expect(roundTrip(posting(), 2).details).toBeUndefined();
+    expect(() => codec.encode(posting({ details }), 2)).toThrow(/field valueDate does not exist in ledger-posting\/2/);
+    expect(() => roundTrip(posting({ details: { ...details, counterparty: 'x'.repeat(2_000) } }))).toThrow(/counterparty/);
   });
 
   it('refuses to encode a tokenizationRef into v1, which has no such field', () => {
@@ -152,7 +177,7 @@ describe('ledgerCodec: schemas and versions', () => {
 });
 
 describe('ledgerCodec: DecodeError', () => {
-  const { bytes } = codec.encode(posting());
+  const { bytes } = codec.encode(posting(), 2);
 
   it('DecodeError when the Recon-Schema header is missing', () => {
     expect(decodeError(() => codec.decode(bytes, {})).shortMessage).toMatch(/no Recon-Schema header/);
@@ -160,7 +185,7 @@ describe('ledgerCodec: DecodeError', () => {
 
   it('DecodeError when the header names an unknown version', () => {
     const e = decodeError(() => codec.decode(bytes, { [SCHEMA_HEADER]: 'ledger-posting/9' }));
-    expect(e.shortMessage).toMatch(/ledger-posting\/9, which this engine does not know \(known: ledger-posting\/1, ledger-posting\/2\)/);
+    expect(e.shortMessage).toMatch(/ledger-posting\/9, which this engine does not know \(known: ledger-posting\/1, ledger-posting\/2, ledger-posting\/3\)/);
   });
 
   it('DecodeError when the header is not ledger-posting/<version>', () => {

@@ -166,6 +166,21 @@ export const FACT_COLUMNS: { [T in FactTable]: { [C in keyof FactRows[T]]-?: str
     summary: 'String',
     recorded_at: "DateTime64(3, 'UTC')",
   },
+  statement_balances: {
+    balance_id: 'String',
+    account_id: 'String',
+    statement_account: 'String',
+    message_type: 'LowCardinality(String)',
+    statement_id: 'String',
+    message_id: 'String',
+    balance_type: 'LowCardinality(String)',
+    amount_minor: 'Int128',
+    currency: 'LowCardinality(String)',
+    exponent: 'UInt8',
+    balance_time: "DateTime64(3, 'UTC')",
+    sequence: 'Int64',
+    recorded_at: "DateTime64(3, 'UTC')",
+  },
 };
 
 /** Engine, key and partition of each table. ledger_entries and matches keep their status history:
@@ -189,6 +204,7 @@ const TABLE_LAYOUT: { [T in FactTable]: { engine: string; orderBy: string; parti
   identity_changes: { engine: 'ReplacingMergeTree', orderBy: 'change_id', partitionBy: 'toYYYYMM(effective_at)' },
   // Keyed by the chain position: a replayed record collapses; an edit shows in `recon audit verify`.
   audit_log: { engine: 'ReplacingMergeTree', orderBy: 'seq', partitionBy: 'toYYYYMM(at)' },
+  statement_balances: { engine: 'ReplacingMergeTree', orderBy: 'balance_id', partitionBy: 'toYYYYMM(balance_time)' },
 };
 
 export const FACT_TABLES = Object.keys(FACT_COLUMNS) as FactTable[];
@@ -325,6 +341,35 @@ WHERE event_id NOT IN (SELECT event_id FROM ${db}.chain_event_retractions)`,
     // Wallets linked, moved or unlinked by mapping updates: facts, so "whose wallet was it then?"
     // has an answer after the in-memory map moved on.
     statements: (db) => [createFactTable(db, 'identity_changes')],
+  },
+  {
+    version: 20,
+    name: 'statement_balances',
+    // Balances reported by ISO 20022 camt statements (src/iso20022). Versions 20-29 belong to camt.
+    statements: (db) => [createFactTable(db, 'statement_balances')],
+  },
+  {
+    version: 21,
+    name: 'statement_balance_gaps view',
+    // The bank's closing balance (CLBD; ITBD intraday) beside the engine's running balance of the
+    // account: its booked entries up to that balance (a date-only balance covers the whole day).
+    // `gap` is the statement minus the engine; constant across statements, it is the account's
+    // balance before the engine saw it; changing, something was booked the engine did not see.
+    statements: (db) => [
+      `CREATE VIEW IF NOT EXISTS ${db}.statement_balance_gaps AS
+SELECT s.account_id AS account_id, s.statement_id AS statement_id, s.message_type AS message_type, s.balance_type AS balance_type,
+  s.currency AS currency, s.balance_time AS balance_time, s.amount_minor AS statement_minor,
+  toInt128(sumIf(if(e.direction = 'credit', e.amount_minor, -e.amount_minor), e.status = 'booked' AND e.booking_time < s.cutoff)) AS engine_minor,
+  statement_minor - engine_minor AS gap
+FROM (
+  SELECT account_id, statement_id, message_type, balance_type, currency, balance_time, amount_minor,
+    if(balance_time = toStartOfDay(balance_time), balance_time + INTERVAL 1 DAY, balance_time + INTERVAL 1 MILLISECOND) AS cutoff
+  FROM ${db}.statement_balances FINAL
+  WHERE balance_type IN ('CLBD', 'ITBD')
+) AS s
+LEFT JOIN ${db}.ledger_entries_current AS e ON e.account_id = s.account_id AND e.currency = s.currency
+GROUP BY s.account_id, s.statement_id, s.message_type, s.balance_type, s.currency, s.balance_time, s.amount_minor`,
+    ],
   },
   {
     version: 30,

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { createPostingSpool } from '../../src/iso20022/postingSpool.js';
+
+describe('posting spool', () => {
+  it('reads back every record in order, across read chunks and flushes, a record larger than a chunk included', async () => {
+    const spool = await createPostingSpool();
+    try {
+      const records = Array.from({ length: 20_000 }, (_, i) => ({
+        msgID: `camt-${i}:BOOKED:${i.toString(16)}`,
+        source: `camt.053.001.08:S-${i % 7}`,
+        bytes: Uint8Array.from({ length: (i * 37) % 500 }, (_, j) => (i + j) % 256),
+      }));
+      records.splice(12_345, 0, { msgID: 'big', source: 'é', bytes: new Uint8Array(700_000).fill(7) });
+      for (const r of records) await spool.append(r);
+      await spool.finish();
+      const back = [];
+      for await (const r of spool.read()) back.push({ msgID: r.msgID, source: r.source, bytes: Uint8Array.from(r.bytes) });
+      expect(back.length).toBe(records.length);
+      expect(back).toEqual(records);
+    } finally {
+      await spool.dispose();
+    }
+  });
+
+  it('reads an empty spool as nothing', async () => {
+    const spool = await createPostingSpool();
+    await spool.finish();
+    const back = [];
+    for await (const r of spool.read()) back.push(r);
+    expect(back).toEqual([]);
+    await spool.dispose();
+    await spool.dispose();
+  });
+});
