@@ -72,7 +72,11 @@ export function ledgerEntryToLeg(e: LedgerEntry, ids: IdentityView): LegDecision
       amountKey: e.amountMinor.toString(),
       amountNative: e.amountMinor.toString(),
       eventTime: e.bookingTime,
-      reference: e.tokenizationRef,
+      // A batch (camt: one entry with several transactions) minted by one batch mint carries the
+      // batch id as the mint's reference: without a tokenization reference of its own, a leg is
+      // found by its batch id, and the tranche rules make the batch's legs one N:1 split (across
+      // accounts too: the omnibus mint of several customers' deposits).
+      reference: e.tokenizationRef ?? e.details?.groupId ?? null,
       fingerprint: shortHash(`${e.accountId}|${e.direction}|${e.amountMinor}|${e.currency}|${e.txType}`),
     },
   };

@@ -146,6 +146,15 @@ describe('matching rules: tranches and partials', () => {
     expect(await store.parkedCount()).toEqual({ bank: 0, chain: 0 });
   });
 
+  it("N:1 across accounts: customers' credits of one bank batch, minted by one omnibus batch mint carrying the batch id", async () => {
+    const store = open();
+    await run(store, credit('c1', '25000', { accountId: 'CUST-1', reference: 'BATCH-42' }));
+    await run(store, credit('c2', '75000', { accountId: 'CUST-2', reference: 'BATCH-42' }));
+    const s = expectT(await run(store, mint('omni', '100000', { accountId: 'OMNIBUS', reference: 'BATCH-42' })), 'split');
+    expect(s.remaining).toBe('0');
+    expect(s.parts.map((p) => p.other.a).sort()).toEqual(['CUST-1', 'CUST-2']);
+  });
+
   it('a partial: the remainder is PARTIALLY_MATCHED when the window closes, and a late tranche resolves it', async () => {
     const store = open();
     await run(store, credit('e1', '100000', { reference: 'R-2' }));

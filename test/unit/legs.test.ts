@@ -80,6 +80,13 @@ describe('flowOfEntry', () => {
 });
 
 describe('ledgerEntryToLeg', () => {
+  it('takes the batch id (camt group) as the reference when the posting carries no tokenization reference', () => {
+    const details = { groupId: 'BATCH-7' } as NonNullable<LedgerEntry['details']>;
+    expect(legOf(ledgerEntryToLeg(entry({ tokenizationRef: null, details }), ids())).reference).toBe('BATCH-7');
+    expect(legOf(ledgerEntryToLeg(entry({ tokenizationRef: 'TOK-1', details }), ids())).reference).toBe('TOK-1');
+    expect(legOf(ledgerEntryToLeg(entry({ tokenizationRef: null }), ids())).reference).toBeNull();
+  });
+
   it('orphans a posting on an account that has no wallets', () => {
     const d = ledgerEntryToLeg(entry({ accountId: 'acc-unknown' }), ids());
     expect(d.kind).toBe('orphan');
