@@ -1,3 +1,4 @@
+import { engineGapMismatches } from '../domain/statementGaps.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -115,6 +116,49 @@ export function startBalanceReconciler(o: BalanceReconcilerOptions): BalanceReco
     });
   }
 
+  /**
+   * The third leg of the three-way check (src/domain/statementGaps.ts): bank statements (camt)
+   * against the engine's running balance, for statements older than the drift grace (their
+   * postings have had time to arrive). The engine against the chain is the drift above.
+   */
+  async function statementEngineFacts(at: number): Promise<Fact[]> {
+    const rows = await queryRows<{ account_id: string; currency: string; statement_id: string; bt: string; g: string }>(
+      clickhouse,
+      `SELECT account_id, currency, statement_id, toString(toUnixTimestamp64Milli(balance_time)) AS bt, toString(gap) AS g
+       FROM ${db}.statement_balance_gaps WHERE balance_type = 'CLBD' AND toUnixTimestamp64Milli(balance_time) <= {cutoff:Int64}`,
+      { cutoff: at - config.balances.driftGraceMs },
+    );
+    const mismatches = engineGapMismatches(rows.map((r) => ({ accountId: r.account_id, currency: r.currency, statementId: r.statement_id, balanceTime: Number(r.bt), gap: BigInt(r.g) })));
+    const open = new Set(
+      (
+        await queryRows<{ discrepancy_id: string }>(
+          clickhouse,
+          `SELECT discrepancy_id FROM ${db}.discrepancies_current WHERE status = 'open' AND startsWith(discrepancy_id, 'STATEMENT_BALANCE_MISMATCH:engine:')`,
+        )
+      ).map((r) => r.discrepancy_id),
+    );
+    const facts: Fact[] = [];
+    const now = new Set(mismatches.map((m) => m.id));
+    for (const m of mismatches) {
+      if (open.has(m.id)) continue;
+      facts.push(
+        discrepancyEvent({
+          id: m.id,
+          kind: 'STATEMENT_BALANCE_MISMATCH',
+          status: 'open',
+          fallback: { account_id: m.accountId, currency: m.currency, expected_amount: m.change.toString() },
+          eventTime: at,
+          now: at,
+          reason: `statement ${m.statementId} of ${m.accountId}: the bank's closing balance moved ${m.change} minor units of ${m.currency} against the engine's since statement ${m.previousStatementId} (gap ${m.gap}): something was booked that one side did not see`,
+        }),
+      );
+    }
+    for (const id of open) {
+      if (!now.has(id)) facts.push(discrepancyEvent({ id, kind: 'STATEMENT_BALANCE_MISMATCH', status: 'resolved', eventTime: at, now: at, reason: 'the statement and the engine agree again' }));
+    }
+    return facts;
+  }
+
   async function checkNow(): Promise<BalanceComparison[]> {
     const at = now();
     const comparisons = await gather();
@@ -158,6 +202,7 @@ export function startBalanceReconciler(o: BalanceReconcilerOptions): BalanceReco
       const next = JSON.stringify(d.next);
       if (next !== (state[field] ?? '{}')) updates[field] = next;
     }
+    facts.push(...(await statementEngineFacts(at)));
     await o.writer.write(facts);
     if (Object.keys(updates).length > 0) await o.redis.hset(driftKey, updates);
     o.onFacts?.(facts);
