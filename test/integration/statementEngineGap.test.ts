@@ -12,13 +12,11 @@ import { startHarness, type Harness } from '../support/harness.js';
  */
 describe('statement against engine', () => {
   let h: Harness;
-  let skipped = 0;
   const T = Date.UTC(2026, 10, 2);
   const DAY = 86_400_000;
 
   beforeAll(async () => {
     h = await startHarness({
-      balancesClock: () => Date.now() + skipped,
       config: { balances: { intervalMs: 3_600_000, onChangeDebounceMs: 3_600_000, driftGraceMs: 60_000 } },
     });
   }, 60_000);
