@@ -54,7 +54,7 @@ describe('statement against engine', () => {
       currency: 'EUR',
       exponent: 2,
       balance_time: day,
-      sequence: 0,
+      sequence: '0',
       recorded_at: Date.now(),
     },
   });
