@@ -241,6 +241,13 @@ export const STATEMENT_SUBJECT_SUFFIX = 'statement';
  * given), publishes its balances and findings for the workers, then records its sequence number.
  */
 async function publishStatement(s: StatementSummary, subject: string, deps: CamtIngestDeps): Promise<void> {
+  const seq = sequenceOf(s.header);
+  // Neighbours read, findings published and the number recorded as one piece per account and family.
+  if (deps.sequences && seq !== null) return deps.sequences.exclusive(s.accountId, s.header.family, () => publishStatementAlone(s, subject, deps));
+  return publishStatementAlone(s, subject, deps);
+}
+
+async function publishStatementAlone(s: StatementSummary, subject: string, deps: CamtIngestDeps): Promise<void> {
   const h = s.header;
   const currency = h.accountCurrency ?? s.balances[0]?.currency ?? '';
   const findings = balanceCheck(s);
