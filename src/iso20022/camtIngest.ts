@@ -21,7 +21,7 @@ import { camtMappingOptions } from './camtConfig.js';
 import type { StatementBalance, StatementHeader } from './camtMapping.js';
 import { walkCamt, type CamtWalkOptions } from './camtWalk.js';
 import { balanceCheck, sequenceCheck, sequenceOf } from './statementChecks.js';
-import { STATEMENT_SCHEMA, statementMessage } from './statementMessage.js';
+import { CAMT_DEAD_LETTER_ROW_BYTES, CAMT_DEAD_LETTER_SCHEMA, STATEMENT_SCHEMA, statementMessage, type CamtDeadLetterMessage } from './statementMessage.js';
 import type { StatementSequences } from './statementSequence.js';
 import { validateCamtXsd } from './xsdValidation.js';
 
@@ -230,6 +230,20 @@ async function deadLetter(input: CamtInput, deps: CamtIngestDeps, e: ReconError,
   if (truncated) h.set('Recon-Payload-Truncated', 'true');
   const id = sha256 ?? createHash('sha256').update(payload).digest('hex');
   await deps.js.publish(`${deps.config.nats.deadLetterSubjectPrefix}.camt`, payload, { headers: h, msgID: `dl:camt:${id}:${code}` });
+  // And its record on the ledger stream, for the workers to store in `dead_letters` like every
+  // other dead letter (the ingester has no ClickHouse of its own).
+  const kept2 = payload.subarray(0, CAMT_DEAD_LETTER_ROW_BYTES);
+  const record: CamtDeadLetterMessage = {
+    id: `${id}:${code}`,
+    code,
+    reason: reason.slice(0, 2_000),
+    source: input.name.slice(0, 512),
+    payloadBase64: Buffer.from(kept2).toString('base64'),
+    truncated: truncated || kept2.byteLength < payload.byteLength,
+  };
+  const dh = natsHeaders();
+  dh.set('Recon-Schema', CAMT_DEAD_LETTER_SCHEMA);
+  await deps.js.publish(`${deps.config.camt.ledgerSubject}.${STATEMENT_SUBJECT_SUFFIX}`, Buffer.from(JSON.stringify(record)), { headers: dh, msgID: `camt-dl:${id}:${code}` });
   return { ok: false, name: input.name, sha256, code, reason };
 }
 

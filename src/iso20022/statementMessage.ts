@@ -111,3 +111,43 @@ export function statementFacts(m: StatementMessage, now: number): Fact[] {
   }
   return facts;
 }
+
+/** `Recon-Schema` of the record of a camt message the ingester refused, for the workers to store. */
+export const CAMT_DEAD_LETTER_SCHEMA = 'camt-deadletter/1';
+
+/** Bytes of a refused message kept in its `dead_letters` row (the DEADLETTER stream keeps up to 1 MiB). */
+export const CAMT_DEAD_LETTER_ROW_BYTES = 64 * 1024;
+
+const deadLetterSchema = z.object({
+  id: z.string().min(1).max(256),
+  code: z.string().min(1).max(64),
+  reason: z.string().max(2_000),
+  source: z.string().max(512),
+  payloadBase64: z.string().max(Math.ceil((CAMT_DEAD_LETTER_ROW_BYTES * 4) / 3) + 4),
+  truncated: z.boolean(),
+});
+export type CamtDeadLetterMessage = z.infer<typeof deadLetterSchema>;
+
+/** The `dead_letters` fact of a refused camt message (the same id however often it is refused). */
+export function camtDeadLetterFact(bytes: Uint8Array, now: number): Fact {
+  let m: CamtDeadLetterMessage;
+  try {
+    m = deadLetterSchema.parse(JSON.parse(Buffer.from(bytes).toString('utf8')));
+  } catch (e) {
+    throw new DecodeError(`not a camt dead-letter record: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return {
+    table: 'dead_letters',
+    row: {
+      dead_letter_id: `camt:${m.id}`,
+      source: 'camt',
+      subject: m.source,
+      stream_seq: 0,
+      reason_code: m.code,
+      reason: m.reason,
+      payload_base64: m.payloadBase64,
+      headers: JSON.stringify({ 'Recon-Payload-Truncated': String(m.truncated) }),
+      recorded_at: now,
+    },
+  };
+}

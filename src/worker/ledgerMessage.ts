@@ -7,7 +7,7 @@ import { discrepancyEvent, factOfContentConflict, factsOfOutcome, legOfStored } 
 import { reversalLookupOf } from '../domain/reversalLink.js';
 import { orphanOrReject, timedMatchOrPark } from './legMatching.js';
 import type { MessageStageContext, Processed } from './messageStage.js';
-import { decodeStatementMessage, STATEMENT_SCHEMA, statementFacts } from '../iso20022/statementMessage.js';
+import { CAMT_DEAD_LETTER_SCHEMA, camtDeadLetterFact, decodeStatementMessage, STATEMENT_SCHEMA, statementFacts } from '../iso20022/statementMessage.js';
 
 const emptyHeaders = { get: () => undefined };
 
@@ -18,6 +18,11 @@ const emptyHeaders = { get: () => undefined };
  */
 export async function ledgerMessage(ctx: MessageStageContext, msg: JsMsg, now: number): Promise<Processed> {
   // A bank statement's balances and check findings (ISO 20022 camt ingestion): facts only.
+  // A camt message the ingester refused: its dead letter, stored like any other.
+  if (msg.headers?.get('Recon-Schema') === CAMT_DEAD_LETTER_SCHEMA) {
+    const facts = [camtDeadLetterFact(msg.data, now)];
+    return { msg, source: 'ledger', facts, outcome: 'camt-dead-letter', suspects: facts.map(factKey) };
+  }
   if (msg.headers?.get('Recon-Schema') === STATEMENT_SCHEMA) {
     const facts = statementFacts(decodeStatementMessage(msg.data), now);
     return { msg, source: 'ledger', facts, outcome: 'statement', suspects: msg.redelivered ? facts.map(factKey) : [] };

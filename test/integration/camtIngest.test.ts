@@ -130,12 +130,16 @@ describe('camt ingestion into the ledger stream (real NATS)', () => {
     ['an amount that does not fit', () => camt053([posting(22)]).replaceAll('>10.22<', '>99999999999999999999.00<'), 'SCHEMA_VIOLATION', /amount/],
     ['a later entry breaking a rule', () => camt053([posting(23), posting(24)]).replace('>10.24<', '>10.241<'), 'SCHEMA_VIOLATION', /more decimal places/],
     ['an unknown version', () => fixture('camt052.v1.xml'), 'DECODE_ERROR', /camt\.052\.001\.01/],
-  ])('dead-letters %s with its reason and publishes nothing', async (_what, xml, code, reason) => {
+  ])('dead-letters %s with its reason and publishes no posting', async (_what, xml, code, reason) => {
     const before = await count(names.nats.ledgerStream);
     const r = await ingestCamt(input(xml()), { js, config });
     expect(r).toMatchObject({ ok: false, code });
     expect((r as { reason: string }).reason).toMatch(reason);
     expect((await count(names.nats.ledgerStream)) - before).toBe(0);
+    // Beside the postings, the dead letter's record for the workers' dead_letters table.
+    const rec = await jsm.streams.getMessage(names.nats.ledgerStream, { last_by_subj: `${config.camt.ledgerSubject}.statement` });
+    expect(rec?.header.get('Recon-Schema')).toBe('camt-deadletter/1');
+    expect(JSON.parse(new TextDecoder().decode(rec!.data))).toMatchObject({ code, source: expect.any(String) });
     const dl = await lastDeadLetter();
     expect(dl.code).toBe(code);
     expect(dl.reason).toMatch(reason);

@@ -175,4 +175,19 @@ describe('camt round trip: camt files give the same reconciliation as the Avro f
       'ST-3:OPBD:100:3',
     ]);
   }, 60_000);
+
+  it('stores a refused camt message in dead_letters through the worker, like any dead letter', async () => {
+    const bad = input(['<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt>'], 'broken.xml');
+    const r = await ingestCamt(bad, { js: h.js, config });
+    expect(r).toMatchObject({ ok: false, code: 'DECODE_ERROR' });
+    const rows = await h.waitFor('dead_letters row', async () => {
+      const x = await queryRows<{ source: string; subject: string; reason_code: string; payload_base64: string }>(
+        h.ch.client,
+        `SELECT source, subject, reason_code, payload_base64 FROM ${h.ch.database}.dead_letters FINAL WHERE source = 'camt'`,
+      );
+      return x.length > 0 && x;
+    });
+    expect(rows).toEqual([{ source: 'camt', subject: 'broken.xml', reason_code: 'DECODE_ERROR', payload_base64: expect.any(String) }]);
+    expect(Buffer.from(rows[0]!.payload_base64, 'base64').toString()).toContain('BkToCstmrStmt');
+  });
 });
