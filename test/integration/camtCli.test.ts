@@ -1,11 +1,12 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { camtMain } from '../../src/cli/camt.js';
 import { parseConfig } from '../../src/config/load.js';
+import { CAMT_DEAD_LETTER_SCHEMA } from '../../src/iso20022/statementMessage.js';
 import type { Config } from '../../src/config/schema.js';
 import { isolatedNames } from '../support/harness.js';
 import { fixture } from '../unit/camtFixtures.js';
@@ -50,7 +51,12 @@ describe('recon camt ingest (real NATS and Redis)', () => {
     expect(b).toMatchObject({ file: bad, ok: false, code: 'UNMAPPED_IDENTITY' });
     const info = await jsm.streams.info(names.nats.ledgerStream, { subjects_filter: '>' });
     expect(info.state.subjects?.[names.ledgerSubject]).toBe(2);
-    expect(info.state.subjects?.[`${names.ledgerSubject}.statement`]).toBe(2);
+    // Two statements' records, and the refused file's dead-letter record for the workers.
+    expect(info.state.subjects?.[`${names.ledgerSubject}.statement`]).toBe(3);
+    const js = jetstream(nc);
+    const last = await (await js.streams.get(names.nats.ledgerStream)).getMessage({ last_by_subj: `${names.ledgerSubject}.statement` });
+    expect(last?.header.get('Recon-Schema')).toBe(CAMT_DEAD_LETTER_SCHEMA);
+    expect(last?.json<{ code: string; source: string }>()).toMatchObject({ code: 'UNMAPPED_IDENTITY', source: bad });
   });
 
   it('answers usage errors with exit code 2', async () => {

@@ -212,14 +212,28 @@ export async function waitFor(what: string, probe: () => Promise<boolean> | bool
 
 /** A free TCP port on 127.0.0.1 (closed again: nothing listens on it until someone binds it). */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
+  return (await freePorts(1))[0]!;
+}
+
+/** `n` distinct free TCP ports on 127.0.0.1, all held open together until every one is known. */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = Array.from({ length: n }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (s) =>
+          new Promise<number>((resolve, reject) => {
+            s.once('error', reject);
+            s.listen(0, '127.0.0.1', () => {
+              const a = s.address();
+              resolve(typeof a === 'object' && a ? a.port : 0);
+            });
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((r) => (s.listening ? s.close(() => r()) : r()))));
+  }
 }
 
 /** A server process the drill owns (a private redis-server or nats-server), restartable on the same port. */
@@ -256,9 +270,24 @@ export function privateServer(port: number, url: string, cmd: string, args: stri
     port,
     url,
     async start() {
-      child = spawn(cmd, args, { stdio: 'ignore' });
-      exited = new Promise((r) => child!.once('exit', () => r()));
-      await waitForPort(port);
+      // A server that cannot start (its port taken meanwhile by another process's connection,
+      // say) fails the start at once with its own words, instead of a wait for a port.
+      const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      child = c;
+      let stderr = '';
+      c.stderr!.on('data', (b: Buffer) => void (stderr = (stderr + b.toString('utf8')).slice(-2_000)));
+      let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+      exited = new Promise((r) =>
+        c.once('exit', (code, signal) => {
+          exit = { code, signal };
+          r();
+        }),
+      );
+      const stillRunning = exited.then(() => {
+        throw new Error(`${cmd} on port ${port} exited (${exit?.code ?? exit?.signal}) before it listened: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      });
+      stillRunning.catch(() => undefined);
+      await Promise.race([waitForPort(port, 20_000), stillRunning]);
     },
     async kill(signal = 'SIGKILL') {
       if (child && child.exitCode === null && child.signalCode === null) {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { freePort, privateServer, waitFor, type PrivateServer } from './drill.js';
+import { freePorts, privateServer, waitFor, type PrivateServer } from './drill.js';
 
 export interface NatsCluster {
   nodes: PrivateServer[];
@@ -18,8 +18,21 @@ export interface NatsCluster {
  * leader and a stream with `size` replicas can be created.
  */
 export async function natsCluster(size = 3): Promise<NatsCluster> {
-  const clientPorts = await Promise.all(Array.from({ length: size }, () => freePort()));
-  const routePorts = await Promise.all(Array.from({ length: size }, () => freePort()));
+  // A port found free can be taken before nats-server binds it (by any process's outgoing
+  // connection): a node that exits at start is retried on fresh ports, twice.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNatsCluster(size);
+    } catch (e) {
+      if (attempt >= 3 || !(e instanceof Error) || !/exited .* before it listened/.test(e.message)) throw e;
+    }
+  }
+}
+
+async function startNatsCluster(size: number): Promise<NatsCluster> {
+  const ports = await freePorts(size * 2);
+  const clientPorts = ports.slice(0, size);
+  const routePorts = ports.slice(size);
   const dirs = clientPorts.map(() => mkdtempSync(join(tmpdir(), 'recon-nats-cluster-')));
   const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(',');
   const nodes = clientPorts.map((port, i) =>
@@ -41,7 +54,13 @@ export async function natsCluster(size = 3): Promise<NatsCluster> {
       routes,
     ]),
   );
-  await Promise.all(nodes.map((n) => n.start()));
+  try {
+    await Promise.all(nodes.map((n) => n.start()));
+  } catch (e) {
+    for (const n of nodes) await n.dispose();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    throw e;
+  }
   const servers = nodes.map((n) => n.url);
   const nc = await connect({ servers });
   try {
