@@ -7,6 +7,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { DestinationStream, Logger } from 'pino';
 import { startCases, type Cases } from './cases/startCases.js';
+import { withDataStatusTrail } from './cases/dataStatusTrail.js';
 import { createDurableWriter } from './worker/durableWriter.js';
 import { startWorkerPipeline } from './worker/workerPipeline.js';
 import { countDurableFacts, emptyWorkerStats, type WorkerStats } from './worker/workerStats.js';
@@ -123,7 +124,10 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   await ensureConsumers(jsm, config);
 
   const identities = new IdentityMap(currencyExponent, { accounts: config.accounts, tokens: config.tokens });
-  const writer = await createDurableWriter({ clickhouse, database: db, jsm, js, alerts: config.alerts, replicas: config.nats.replicas, log, metrics });
+  const durable = await createDurableWriter({ clickhouse, database: db, jsm, js, alerts: config.alerts, replicas: config.nats.replicas, log, metrics });
+  // With the case workflow on, a write is durable once its status changes are in the audit chain too.
+  let cases: Cases | null = null;
+  const writer = { ...withDataStatusTrail(durable, () => cases?.dataTrail ?? null), outbox: durable.outbox };
   const deadLetter = createDeadLetterSink({ js, subjectPrefix: config.nats.deadLetterSubjectPrefix });
   // Wallets moved between accounts are facts (identity_changes), logged and counted when live.
   const identityChanges = startIdentityChangeRecorder({ writer, log, metrics });
@@ -183,6 +187,20 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     workerId: config.workerId,
   });
   await stateGuard.ready;
+  // The case workflow before anything writes facts, so that every status change reaches its trail.
+  if (config.cases.enabled) {
+    cases = await startCases({
+      config,
+      redis,
+      clickhouse,
+      writer,
+      outbox: writer.outbox,
+      secrets,
+      store,
+      log: log.child({ component: 'cases' }),
+      ...(options.casesClock && { now: options.casesClock }),
+    });
+  }
   const codec = createLedgerCodec({ amountLimits: amountLimitsOf(config.limits.maxAmountMinor) });
   // Throws ConfigError on an invalid rule file: a worker does not start with rules it cannot read.
   const aml = config.aml.enabled ? startAml({ config, redis, nats, identities, log }) : null;
@@ -258,10 +276,6 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     durableBlock: (chainId) => store.chainBlock(chainId),
     ...(options.balancesClock && { now: options.balancesClock }),
   });
-
-  const cases = config.cases.enabled
-    ? await startCases({ config, redis, clickhouse, writer, outbox: writer.outbox, secrets, store, log: log.child({ component: 'cases' }), ...(options.casesClock && { now: options.casesClock }) })
-    : null;
 
   let server: HealthServer | undefined;
   if (config.http.port >= 0) {

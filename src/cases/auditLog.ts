@@ -31,7 +31,22 @@ export interface AuditLogOptions {
 }
 
 type Head = { seq: number; hash: string };
-type AppendCommand = { reconAuditAppend(head: string, pending: string, once: string, onSeq: number, seq: number, hash: string, record: string, onceKey: string): Promise<[number, string?]> };
+type AppendCommand = {
+  reconAuditAppend(head: string, pending: string, once: string, onSeq: number, seq: number, hash: string, record: string, onceKey: string, onceTtlSeconds: number): Promise<[number, string?]>;
+};
+
+/**
+ * How long a once-key is remembered. Without a scope, for ever (rare events: an SLA breach). With
+ * one, in a bucket per day of `at` (a time the entry always carries, whoever records it again)
+ * that expires `forMs` after its last write: enough for redeliveries and restarts, without a
+ * key per status change kept for ever.
+ */
+export interface OnceScope {
+  at: number;
+  forMs: number;
+}
+
+const DAY_MS = 86_400_000;
 
 const rowOf = (r: AuditRecord, now: number): AuditLogRow => ({
   seq: r.seq,
@@ -81,10 +96,10 @@ export class AuditLog {
    * Chains `entries` in order and makes them durable; resolves with the records as chained. An
    * entry with a `once` key already chained under that key is skipped (not in the result).
    */
-  async append(entries: readonly (AuditEntry & { once?: string })[]): Promise<AuditRecord[]> {
+  async append(entries: readonly (AuditEntry & { once?: string; onceScope?: OnceScope })[]): Promise<AuditRecord[]> {
     const out: AuditRecord[] = [];
     for (const e of entries) {
-      const r = await this.chainOne(e, e.once ?? '');
+      const r = await this.chainOne(e, e.once ?? '', e.onceScope);
       if (r) out.push(r);
     }
     await this.persist(out);
@@ -101,13 +116,15 @@ export class AuditLog {
     await this.dropPending(records);
   }
 
-  private async chainOne(e: AuditEntry, once: string): Promise<AuditRecord | null> {
+  private async chainOne(e: AuditEntry, once: string, scope: OnceScope | undefined): Promise<AuditRecord | null> {
     let head = await this.head();
     const { at, actor, action, subject, content } = e;
+    const onceHash = scope ? `${this.onceKey}:${Math.floor(scope.at / DAY_MS)}` : this.onceKey;
+    const onceTtl = scope ? Math.ceil(scope.forMs / 1_000) : 0;
     for (let attempt = 0; attempt < 1_000; attempt++) {
       const r = chainRecord(head, { at, actor, action, subject, content });
       const [ok, moved] = await inScript('auditAppend', () =>
-        (this.o.redis as unknown as AppendCommand).reconAuditAppend(this.headKey, this.pendingKey, this.onceKey, head?.seq ?? 0, r.seq, r.hash, JSON.stringify(r), once),
+        (this.o.redis as unknown as AppendCommand).reconAuditAppend(this.headKey, this.pendingKey, onceHash, head?.seq ?? 0, r.seq, r.hash, JSON.stringify(r), once, onceTtl),
       );
       if (ok === 1) return r;
       if (ok === 2) return null;

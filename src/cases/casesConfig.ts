@@ -62,6 +62,10 @@ export const casesConfigSchema = z
       ])
       .describe('Service levels per kind and amount band (the highest band a case reaches applies); a breach escalates through the alert outbox once.'),
     slaCheckIntervalMs: durationMs(z.number().int().positive()).default(60_000).describe('How often open cases are checked against their service level.'),
+    auditDataStatus: z
+      .boolean()
+      .default(true)
+      .describe('Chain every discrepancy status change made by data (opened, resolved, re-opened) into the audit trail, and move the cases operators hold along with it.'),
   })
   .describe("Case workflow: the operators' API, users and four eyes (docs/cases.md).");
 

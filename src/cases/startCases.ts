@@ -10,6 +10,7 @@ import { caseApi } from '../http/caseApi.js';
 import { AuditLog } from './auditLog.js';
 import { fourEyesPolicyOf } from './casesConfig.js';
 import { CaseStore } from './caseStore.js';
+import { createDataStatusTrail, type DataStatusTrail } from './dataStatusTrail.js';
 import { decideProposal } from '../matching/proposalDecisions.js';
 import { manualMatch } from '../matching/manualMatches.js';
 import { startSlaEscalation } from '../jobs/slaEscalation.js';
@@ -21,6 +22,8 @@ export interface Cases {
   cases: CaseStore;
   /** The SLA escalation job (src/jobs/slaEscalation.ts). */
   sla: { checkNow(): Promise<number>; stop(): Promise<void> };
+  /** Status changes made by data, into the audit chain (null when `cases.auditDataStatus` is off). */
+  dataTrail: DataStatusTrail | null;
   /** The API's request handler for the worker's HTTP server. */
   handle: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
@@ -78,5 +81,6 @@ export async function startCases(o: {
     log: o.log,
     ...(o.now && { now: o.now }),
   });
-  return { audit, cases, handle, sla };
+  const dataTrail = config.cases.auditDataStatus ? createDataStatusTrail({ audit, cases, ...(o.now && { now: o.now }) }) : null;
+  return { audit, cases, handle, sla, dataTrail };
 }

@@ -206,7 +206,7 @@ export function caseApi(o: CaseApiOptions): (req: IncomingMessage, res: ServerRe
       if (!discrepancy) return problem(404, 'NOT_FOUND', `no discrepancy ${caseId}`);
       const history = await queryRows(
         o.clickhouse,
-        `SELECT seq, toUnixTimestamp64Milli(at) AS at, actor, action, content FROM ${db}.audit_log FINAL WHERE subject = {id:String} AND action LIKE 'case.%' ORDER BY seq`,
+        `SELECT seq, toUnixTimestamp64Milli(at) AS at, actor, action, content FROM ${db}.audit_log FINAL WHERE subject = {id:String} AND (action LIKE 'case.%' OR action LIKE 'discrepancy.%') ORDER BY seq`,
         { id: caseId },
       );
       return { status: 200, body: { discrepancy, case: caseBody(await o.cases.get(caseId)), history } };

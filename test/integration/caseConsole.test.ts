@@ -86,7 +86,7 @@ describe('case console in a browser', () => {
     await expect.poll(() => bob.locator('#case-status').textContent()).toBe('resolved');
     expect(await bob.locator('#case').textContent()).toContain('write_off');
     const history = await bob.locator('#case table tbody tr').allTextContents();
-    expect(history.map((r) => r.replace(/^\d+[^a-z]*Z/, ''))).toEqual(['alicecase.acknowledge', 'alicecase.assign', 'alicecase.request_write_off', 'bobcase.approve']);
+    expect(history.map((r) => r.replace(/^\d+[^a-z]*Z/, ''))).toEqual(['systemdiscrepancy.open', 'alicecase.acknowledge', 'alicecase.assign', 'alicecase.request_write_off', 'bobcase.approve']);
     mkdirSync(ARTIFACTS, { recursive: true });
     await bob.screenshot({ path: join(ARTIFACTS, 'case-console-approved.png'), fullPage: true });
   }, 60_000);
