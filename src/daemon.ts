@@ -320,6 +320,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
       aml?.stop();
       matchingRules?.stop();
       await cases?.sla.stop();
+      await cases?.headExport?.stop();
       await server?.close();
       await nats.drain().catch(() => undefined);
       await redis.quit().catch(() => undefined);

@@ -155,11 +155,16 @@ export class AuditLog {
 
   /** After Redis lost its memory: the head is the last durable record (or nothing). */
   async restoreHead(): Promise<Head | null> {
-    const [last] = await queryRows<AuditLogRow>(this.o.clickhouse, `SELECT ${COLUMNS} FROM ${this.o.database}.audit_log FINAL ORDER BY seq DESC LIMIT 1`);
-    if (!last) return null;
-    const head = { seq: Number(last.seq), hash: last.hash };
+    const head = await this.lastDurable();
+    if (!head) return null;
     await this.o.redis.set(this.headKey, JSON.stringify(head), 'NX');
     return this.head();
+  }
+
+  /** The last record ClickHouse holds (the head worth exporting: every record up to it is durable). */
+  async lastDurable(): Promise<Head | null> {
+    const [last] = await queryRows<AuditLogRow>(this.o.clickhouse, `SELECT ${COLUMNS} FROM ${this.o.database}.audit_log FINAL ORDER BY seq DESC LIMIT 1`);
+    return last ? { seq: Number(last.seq), hash: last.hash } : null;
   }
 
   /** Records `fromSeq..toSeq` as stored, in seq order, a page at a time. */

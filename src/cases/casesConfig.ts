@@ -62,6 +62,22 @@ export const casesConfigSchema = z
       ])
       .describe('Service levels per kind and amount band (the highest band a case reaches applies); a breach escalates through the alert outbox once.'),
     slaCheckIntervalMs: durationMs(z.number().int().positive()).default(60_000).describe('How often open cases are checked against their service level.'),
+    headExport: z
+      .object({
+        intervalMs: durationMs(z.number().int().positive()).default(3_600_000).describe('How often the head is exported (only when it moved since the last export).'),
+        file: z.string().min(1).optional().describe('JSON-lines file the heads are appended to (fsynced): keep it, or a copy, where whoever could rewrite ClickHouse cannot.'),
+        anchor: z
+          .object({
+            chainId: z.number().int().positive().describe('Chain to anchor on.'),
+            rpcUrl: z.string().url().optional().describe('Its JSON-RPC endpoint (default: the first of `chains[]` with this id).'),
+            privateKey: secretRefSchema.describe('Key of the account that sends the anchoring transactions (to itself, zero value): `{ env: NAME }` or `{ file: PATH }`.'),
+          })
+          .optional()
+          .describe('Also write each exported head on an EVM chain (`recon-audit-head:<seq>:<hash>` as calldata), recorded in the exported line.'),
+      })
+      .refine((h) => h.file !== undefined || h.anchor !== undefined, { message: 'an export needs a file, an anchor, or both' })
+      .optional()
+      .describe('Scheduled export of the audit head (`recon audit verify --heads FILE [--anchors]` checks the trail against it).'),
     auditDataStatus: z
       .boolean()
       .default(true)

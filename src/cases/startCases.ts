@@ -14,6 +14,9 @@ import { createDataStatusTrail, type DataStatusTrail } from './dataStatusTrail.j
 import { decideProposal } from '../matching/proposalDecisions.js';
 import { manualMatch } from '../matching/manualMatches.js';
 import { startSlaEscalation } from '../jobs/slaEscalation.js';
+import { startAuditHeadExport, type AuditHeadExport } from '../jobs/auditHeadExport.js';
+import { chainAnchor, type AnchorHead } from './headAnchor.js';
+import type { Hex } from 'viem';
 import type { AlertOutbox } from '../alerts/alertOutbox.js';
 import type { MatchStore } from '../state/matchStore.js';
 
@@ -22,6 +25,8 @@ export interface Cases {
   cases: CaseStore;
   /** The SLA escalation job (src/jobs/slaEscalation.ts). */
   sla: { checkNow(): Promise<number>; stop(): Promise<void> };
+  /** The scheduled head export (null without `cases.headExport`). */
+  headExport: AuditHeadExport | null;
   /** Status changes made by data, into the audit chain (null when `cases.auditDataStatus` is off). */
   dataTrail: DataStatusTrail | null;
   /** The API's request handler for the worker's HTTP server. */
@@ -81,6 +86,29 @@ export async function startCases(o: {
     log: o.log,
     ...(o.now && { now: o.now }),
   });
+  const he = config.cases.headExport;
+  let headExport: AuditHeadExport | null = null;
+  if (he) {
+    let anchor: AnchorHead | undefined;
+    if (he.anchor) {
+      const rpcUrl = he.anchor.rpcUrl ?? config.chains.find((c) => c.chainId === he.anchor!.chainId)?.rpcUrls[0];
+      if (!rpcUrl) throw new ConfigError(`invalid configuration: cases.headExport.anchor.rpcUrl: none given and no chains[] entry has chainId ${he.anchor.chainId}`);
+      const privateKey = resolveSecret(he.anchor.privateKey, 'cases.headExport.anchor.privateKey', o.secrets);
+      if (!/^0x[0-9a-fA-F]{64}$/.test(privateKey)) throw new ConfigError('invalid configuration: cases.headExport.anchor.privateKey: a 32-byte hex key (0x…)');
+      anchor = chainAnchor({ rpcUrl, chainId: he.anchor.chainId, privateKey: privateKey as Hex });
+    }
+    headExport = startAuditHeadExport({
+      audit,
+      redis: o.redis,
+      namespace: config.namespace,
+      intervalMs: he.intervalMs,
+      file: he.file,
+      anchor,
+      workerId: config.workerId,
+      log: o.log,
+      ...(o.now && { now: o.now }),
+    });
+  }
   const dataTrail = config.cases.auditDataStatus ? createDataStatusTrail({ audit, cases, ...(o.now && { now: o.now }) }) : null;
-  return { audit, cases, handle, sla, dataTrail };
+  return { audit, cases, handle, sla, dataTrail, headExport };
 }
