@@ -41,7 +41,25 @@ export interface AmlEngine {
   facts(r: AmlResult): Fact[];
 }
 
-export function alertRowOf(c: AlertCandidate, now: number): AmlAlertRow {
+/**
+ * The bank customers (account ids) a movement involves: the posting's account, or the accounts of
+ * the wallets a chain event touches and of its counterparty, and a customer-scope subject. A
+ * watch-list hit on a listed address thus names the customer who paid it or was paid by it.
+ */
+export function customersOf(m: Movement, ids: IdentityView): string[] {
+  const out = new Set<string>();
+  const accountOf = (party: string) => (party.startsWith('0x') ? ids.accountOfWallet(party) : party);
+  if (m.source === 'bank') for (const t of m.touches) out.add(t);
+  else
+    for (const party of [...m.touches, m.counterparty]) {
+      const a = party === '' ? undefined : accountOf(party);
+      if (a) out.add(a);
+    }
+  if (m.scope === 'customer' && !m.subject.startsWith('0x')) out.add(m.subject);
+  return [...out].sort();
+}
+
+export function alertRowOf(c: AlertCandidate, now: number, customers: readonly string[] = []): AmlAlertRow {
   return {
     alert_id: c.alertId,
     rule_id: c.ruleId,
@@ -59,6 +77,7 @@ export function alertRowOf(c: AlertCandidate, now: number): AmlAlertRow {
     figures: JSON.stringify(c.figures),
     summary: c.summary,
     recorded_at: now,
+    customers: [...customers],
   };
 }
 
@@ -89,22 +108,23 @@ export function createAmlEngine(o: AmlEngineOptions): AmlEngine {
         entry: { eventId: m.eventId, source: m.source, dir: m.dir, amount: m.amount, counterparty: m.counterparty, kind: m.kind, time: m.time },
       })),
     });
-    if (applied.status === 'done') return { alerts: applied.alerts, replayed: true };
+    // Rows decided before customers were recorded have none (a redelivery across the upgrade).
+    if (applied.status === 'done') return { alerts: applied.alerts.map((a) => ({ ...a, customers: a.customers ?? [] })), replayed: true };
 
     const windows = new Map<string, readonly WindowEntry[]>();
     for (const [k, s] of applied.subjects) windows.set(k, s.window);
     await prefetchForCycles(rules, movements, windows);
     const watchlist = o.watchlist();
-    const candidates = new Map<string, AlertCandidate>();
+    const candidates = new Map<string, { c: AlertCandidate; m: Movement }>();
     for (const m of movements) {
       const state: SubjectState = applied.subjects.get(m.subjectKey) ?? { window: [], previousActivity: null, buckets: new Map() };
       for (const c of evaluateMovement({ rules, movement: m, state, watchlist, windowOf: (k) => windows.get(k) })) {
-        if (!candidates.has(c.alertId)) candidates.set(c.alertId, c);
+        if (!candidates.has(c.alertId)) candidates.set(c.alertId, { c, m });
       }
     }
     const at = now();
-    const commit: CommitCandidate[] = [...candidates.values()].map((c) => ({
-      row: alertRowOf(c, at),
+    const commit: CommitCandidate[] = [...candidates.values()].map(({ c, m }) => ({
+      row: alertRowOf(c, at, customersOf(m, o.identities)),
       ruleId: c.ruleId,
       subjectKey: c.subjectKey,
       time: c.bucketTime,

@@ -15,7 +15,14 @@ import { hasRole, type Role } from './roles.js';
  * Every function here is pure: it returns the next state or throws `CaseActionRefused`.
  */
 export type CaseStatus = 'open' | 'acknowledged' | 'assigned' | 'resolved';
-export type Resolution = 'data' | 'manual_match' | 'write_off' | 'adjustment';
+export type Resolution = 'data' | 'manual_match' | 'write_off' | 'adjustment' | AmlDisposition;
+
+/**
+ * How an analyst closes an AML alert's case: a false positive, escalated to the bank's
+ * investigations (MLRO), or reported to the authorities (a SAR/STR filed).
+ */
+export type AmlDisposition = 'false_positive' | 'escalated' | 'reported';
+export const AML_DISPOSITIONS: readonly AmlDisposition[] = ['false_positive', 'escalated', 'reported'];
 
 /** A write-off or adjustment waiting for its approver. */
 export interface PendingApproval {
@@ -46,6 +53,7 @@ export type CaseAction =
   | { type: 'manual_match'; legIds: readonly string[] }
   | { type: 'unmatch' }
   | { type: 'request_write_off' | 'request_adjustment'; requestId: string; amountMinor: bigint; currency: string; reasonCode: string }
+  | { type: 'dispose'; disposition: AmlDisposition; reasonCode: string }
   | { type: 'approve'; requestId: string }
   | { type: 'reject_request'; requestId: string };
 
@@ -80,6 +88,7 @@ const NEEDS: Record<CaseAction['type'], Role | 'system'> = {
   unmatch: 'operator',
   request_write_off: 'operator',
   request_adjustment: 'operator',
+  dispose: 'operator',
   approve: 'approver',
   reject_request: 'approver',
   resolve_by_data: 'system',
@@ -126,6 +135,12 @@ export function applyCaseAction(state: CaseState, action: CaseAction, actor: Act
       if (state.pending) refuse(`a ${state.pending.type.replace('_', '-')} waits for approval`);
       if (action.legIds.length < 2) throw new CaseActionRefused('INVALID_ACTION', 'a manual match names at least two legs');
       return next({ status: 'resolved', resolution: 'manual_match' });
+    case 'dispose':
+      // An AML alert's case (the API offers it on alerts only): taken first, then closed.
+      if (state.status !== 'acknowledged' && state.status !== 'assigned') refuse(`it is ${state.status}: acknowledge or assign it first`);
+      if (!AML_DISPOSITIONS.includes(action.disposition)) throw new CaseActionRefused('INVALID_ACTION', `a disposition is one of ${AML_DISPOSITIONS.join(', ')}`);
+      if (action.reasonCode.trim() === '') throw new CaseActionRefused('INVALID_ACTION', 'a disposition carries a reason code');
+      return next({ status: 'resolved', resolution: action.disposition });
     case 'unmatch':
       if (state.resolution !== 'manual_match') refuse('only a manual match can be unmatched');
       return next({ status: 'open', resolution: null, assignee: null });

@@ -2,8 +2,9 @@
  * `recon cases`: a client of the case API (src/http/caseApi.ts), never a second path into the state.
  *
  *   recon cases list [--status open|resolved|all] [--kind K] [--account A] [--min-amount N] [--cursor C]
+ *   recon cases alerts [--status open|disposed|all] [--rule R] [--customer A] [--cursor C]
  *   recon cases show <id>
- *   recon cases act <id> <type> [--assignee X] [--text T] [--legs a,b] [--request-id R]
+ *   recon cases act <id> <type> [--assignee X] [--text T] [--legs a,b] [--request-id R] [--disposition D]
  *   recon cases proposal <proposal id> confirm|reject [--text T]
  *   recon cases match <bank leg id> <chain leg id> [--text T]
  *   recon cases unmatch <match id> [--text T]
@@ -15,8 +16,9 @@
 import { parseArgs } from 'node:util';
 
 const USAGE = `usage: recon cases list [--status S] [--kind K] [--account A] [--min-amount N] [--cursor C]
+       recon cases alerts [--status open|disposed|all] [--rule R] [--customer A] [--cursor C]
        recon cases show <id>
-       recon cases act <id> <type> [--assignee X] [--text T] [--legs a,b] [--request-id R] [--amount-minor N] [--currency CUR] [--reason-code C] [--idempotency-key K]
+       recon cases act <id> <type> [--assignee X] [--text T] [--legs a,b] [--request-id R] [--amount-minor N] [--currency CUR] [--reason-code C] [--disposition D] [--idempotency-key K]
        recon cases proposal <proposal id> confirm|reject [--text T]
        recon cases match <bank leg id> <chain leg id> [--text T]
        recon cases unmatch <match id> [--text T]
@@ -46,6 +48,9 @@ export async function casesMain(argv: readonly string[], env: NodeJS.ProcessEnv 
         'amount-minor': { type: 'string' },
         currency: { type: 'string' },
         'reason-code': { type: 'string' },
+        disposition: { type: 'string' },
+        rule: { type: 'string' },
+        customer: { type: 'string' },
         'idempotency-key': { type: 'string' },
       },
     });
@@ -80,6 +85,10 @@ export async function casesMain(argv: readonly string[], env: NodeJS.ProcessEnv 
       if (v[k] !== undefined) q.set(name, v[k]!);
     }
     path = `/api/v1/cases${q.size > 0 ? `?${q}` : ''}`;
+  } else if (sub === 'alerts') {
+    const q = new URLSearchParams();
+    for (const k of ['status', 'rule', 'customer', 'cursor'] as const) if (v[k] !== undefined) q.set(k, v[k]!);
+    path = `/api/v1/aml/alerts${q.size > 0 ? `?${q}` : ''}`;
   } else if (sub === 'show' && id) {
     path = `/api/v1/cases/${encodeURIComponent(id)}`;
   } else if (sub === 'act' && id && type) {
@@ -91,6 +100,7 @@ export async function casesMain(argv: readonly string[], env: NodeJS.ProcessEnv 
     if (v['amount-minor'] !== undefined) body.amountMinor = v['amount-minor'];
     if (v.currency !== undefined) body.currency = v.currency;
     if (v['reason-code'] !== undefined) body.reasonCode = v['reason-code'];
+    if (v.disposition !== undefined) body.disposition = v.disposition;
     path = `/api/v1/cases/${encodeURIComponent(id)}/actions`;
     init = {
       method: 'POST',

@@ -180,6 +180,8 @@ export interface AmlAlertRow {
   figures: string;
   summary: string;
   recorded_at: number;
+  /** The bank customers (account ids) involved: whom the analyst's case is about. */
+  customers: string[];
 }
 
 /**

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
 import type { AuditLog } from '../cases/auditLog.js';
-import { CaseActionRefused, type CaseAction, type CaseState } from '../cases/caseLifecycle.js';
+import { AML_DISPOSITIONS, type AmlDisposition, CaseActionRefused, type CaseAction, type CaseState } from '../cases/caseLifecycle.js';
 import type { CaseStore } from '../cases/caseStore.js';
 import { hasRole, type Actor, type Role } from '../cases/roles.js';
 import { queryRows } from '../sinks/clickhouse/queries.js';
@@ -59,7 +59,10 @@ const json = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === 'bigint'
 /** Case state as the API shows it (bigints as decimal strings). */
 const caseBody = (s: CaseState) => JSON.parse(json(s)) as unknown;
 
-const ACTION_TYPES = new Set(['acknowledge', 'assign', 'comment', 'manual_match', 'unmatch', 'request_write_off', 'request_adjustment', 'approve', 'reject_request']);
+const ACTION_TYPES = new Set(['acknowledge', 'assign', 'comment', 'manual_match', 'unmatch', 'request_write_off', 'request_adjustment', 'dispose', 'approve', 'reject_request']);
+
+/** Actions that only make sense on a discrepancy's case; `dispose` only on an AML alert's. */
+const DISCREPANCY_ONLY = new Set(['manual_match', 'unmatch', 'request_write_off', 'request_adjustment', 'approve', 'reject_request']);
 
 /** The action of a request body, or why it is not one (amounts are decimal strings of minor units). */
 function parseAction(b: unknown): CaseAction | string {
@@ -90,6 +93,13 @@ function parseAction(b: unknown): CaseAction | string {
       const requestId = str('requestId', 128);
       if (!reasonCode || !requestId) return '"reasonCode" and "requestId" are required';
       return { type, requestId, amountMinor: BigInt(amount), currency, reasonCode };
+    }
+    case 'dispose': {
+      const disposition = str('disposition', 32);
+      if (!disposition || !(AML_DISPOSITIONS as readonly string[]).includes(disposition)) return `"disposition" is one of ${AML_DISPOSITIONS.join(', ')}`;
+      const reasonCode = str('reasonCode', 64);
+      if (!reasonCode) return '"reasonCode" says why (a code of your procedure)';
+      return { type, disposition: disposition as AmlDisposition, reasonCode };
     }
     default: {
       const requestId = str('requestId', 128);
@@ -127,6 +137,18 @@ export function caseApi(o: CaseApiOptions): (req: IncomingMessage, res: ServerRe
   };
   const db = o.database;
 
+  /** An AML alert as its case shows it (bank customers named), or undefined. */
+  async function amlAlert(alertId: string): Promise<Record<string, unknown> | undefined> {
+    const [alert] = await queryRows<Record<string, unknown>>(
+      o.clickhouse,
+      `SELECT alert_id, rule_id, rule_type, rule_version, severity, scope, subject, currency, customers, summary, figures, evidence_event_ids,
+              toUnixTimestamp64Milli(event_time) AS event_time, toUnixTimestamp64Milli(window_start) AS window_start, toUnixTimestamp64Milli(window_end) AS window_end
+       FROM ${db}.aml_alerts FINAL WHERE alert_id = {id:String}`,
+      { id: alertId },
+    );
+    return alert;
+  }
+
   async function route(req: IncomingMessage, actor: Actor, path: string, url: URL): Promise<Answer> {
     if (req.method === 'GET' && path === '/api/v1/openapi.json') return { status: 200, body: CASE_API_OPENAPI };
     if (req.method === 'GET' && path === '/api/v1/cases') {
@@ -158,6 +180,29 @@ export function caseApi(o: CaseApiOptions): (req: IncomingMessage, res: ServerRe
       const states = await Promise.all(rows.map((r) => o.cases.get(r.discrepancy_id)));
       const items = rows.map((r, i) => ({ ...r, case: caseBody(states[i]!) }));
       return { status: 200, body: { items, nextCursor: rows.length === limit ? rows.at(-1)!.discrepancy_id : null } };
+    }
+    if (req.method === 'GET' && path === '/api/v1/aml/alerts') {
+      // The analysts' queue: alerts with the customers they name, open until disposed of.
+      const status = url.searchParams.get('status') ?? 'open';
+      const rule = url.searchParams.get('rule') ?? '';
+      const customer = url.searchParams.get('customer') ?? '';
+      const cursor = url.searchParams.get('cursor') ?? '';
+      const limit = Math.min(500, Math.max(1, Number(url.searchParams.get('limit') ?? 100) || 100));
+      if (!['open', 'disposed', 'all'].includes(status)) return problem(400, 'INVALID_QUERY', 'status is open, disposed or all');
+      const rows = await queryRows<Record<string, unknown> & { alert_id: string }>(
+        o.clickhouse,
+        `SELECT a.alert_id AS alert_id, a.rule_id AS rule_id, a.rule_version AS rule_version, a.severity AS severity, a.scope AS scope, a.subject AS subject,
+                a.currency AS currency, a.customers AS customers, a.summary AS summary, toUnixTimestamp64Milli(a.event_time) AS event_time, d.disposition AS disposition
+         FROM (SELECT * FROM ${db}.aml_alerts FINAL
+               WHERE ({rule:String} = '' OR rule_id = {rule:String}) AND ({customer:String} = '' OR has(customers, {customer:String})) AND alert_id > {cursor:String}) AS a
+         LEFT JOIN (SELECT alert_id, argMax(disposition, seq) AS disposition FROM ${db}.aml_dispositions GROUP BY alert_id) AS d ON d.alert_id = a.alert_id
+         WHERE {status:String} = 'all' OR ({status:String} = 'open') = (d.disposition = '')
+         ORDER BY a.alert_id LIMIT {limit:UInt32}`,
+        { status, rule, customer, cursor, limit },
+      );
+      const states = await Promise.all(rows.map((r) => o.cases.get(r.alert_id)));
+      const items = rows.map((r, i) => ({ ...r, case: caseBody(states[i]!) }));
+      return { status: 200, body: { items, nextCursor: rows.length === limit ? rows.at(-1)!.alert_id : null } };
     }
     const mm = path === '/api/v1/matches' ? ['match', '', ''] : /^\/api\/v1\/matches\/([^/]+)\/(unmatch)$/.exec(path);
     if (mm && req.method === 'POST' && o.manualMatch) {
@@ -203,7 +248,16 @@ export function caseApi(o: CaseApiOptions): (req: IncomingMessage, res: ServerRe
     const caseId = decodeURIComponent(m[1]!);
     if (req.method === 'GET' && !m[2]) {
       const [discrepancy] = await queryRows(o.clickhouse, `SELECT * FROM ${db}.discrepancies_current WHERE discrepancy_id = {id:String}`, { id: caseId });
-      if (!discrepancy) return problem(404, 'NOT_FOUND', `no discrepancy ${caseId}`);
+      if (!discrepancy) {
+        const alert = await amlAlert(caseId);
+        if (!alert) return problem(404, 'NOT_FOUND', `no discrepancy or AML alert ${caseId}`);
+        const history = await queryRows(
+          o.clickhouse,
+          `SELECT seq, toUnixTimestamp64Milli(at) AS at, actor, action, content FROM ${db}.audit_log FINAL WHERE subject = {id:String} AND action LIKE 'case.%' ORDER BY seq`,
+          { id: caseId },
+        );
+        return { status: 200, body: { alert, case: caseBody(await o.cases.get(caseId)), history } };
+      }
       const history = await queryRows(
         o.clickhouse,
         `SELECT seq, toUnixTimestamp64Milli(at) AS at, actor, action, content FROM ${db}.audit_log FINAL WHERE subject = {id:String} AND (action LIKE 'case.%' OR action LIKE 'discrepancy.%') ORDER BY seq`,
@@ -221,6 +275,17 @@ export function caseApi(o: CaseApiOptions): (req: IncomingMessage, res: ServerRe
       }
       const action = parseAction(body);
       if (typeof action === 'string') return problem(400, 'INVALID_ACTION', action);
+      // An AML alert's case is taken, commented and disposed of; a discrepancy's is matched,
+      // written off or adjusted. Which one this is, ClickHouse knows.
+      if (action.type === 'dispose' || DISCREPANCY_ONLY.has(action.type)) {
+        const isAlert = (await amlAlert(caseId)) !== undefined;
+        if (isAlert !== (action.type === 'dispose'))
+          return problem(
+            400,
+            'INVALID_ACTION',
+            action.type === 'dispose' ? `${caseId} is not an AML alert: only an alert is disposed of` : `${caseId} is an AML alert: it is disposed of, not ${action.type.replaceAll('_', ' ')}ed`,
+          );
+      }
       const key = req.headers['idempotency-key'];
       const idemKey = typeof key === 'string' && key.length > 0 && key.length <= 128 ? `${o.namespace}:{audit}:idem:${actor.id}:${key}` : null;
       if (idemKey) {

@@ -30,9 +30,25 @@ export const CASE_API_OPENAPI = {
         },
       },
     },
+    '/api/v1/aml/alerts': {
+      get: {
+        summary: "The AML analysts' queue: alerts with the bank customers they name, open until disposed of",
+        parameters: [
+          { name: 'status', in: 'query', schema: { enum: ['open', 'disposed', 'all'], default: 'open' } },
+          { name: 'rule', in: 'query', schema: { type: 'string' } },
+          { name: 'customer', in: 'query', description: "A bank account id among the alert's customers", schema: { type: 'string' } },
+          { name: 'cursor', in: 'query', description: 'nextCursor of the previous page', schema: { type: 'string' } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } },
+        ],
+        responses: {
+          200: { description: 'A page of alerts', content: { 'application/json': { schema: { type: 'object', properties: { items: { type: 'array' }, nextCursor: { type: ['string', 'null'] } } } } } },
+          ...refusals,
+        },
+      },
+    },
     '/api/v1/cases/{id}': {
       get: {
-        summary: 'A case: its discrepancy (the evidence), its state and its history',
+        summary: 'A case: its discrepancy or AML alert (the evidence), its state and its history',
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
         responses: { 200: { description: 'The case' }, 404: { description: 'NOT_FOUND', content: { 'application/json': { schema: error } } }, ...refusals },
       },
@@ -79,7 +95,8 @@ export const CASE_API_OPENAPI = {
     },
     '/api/v1/cases/{id}/actions': {
       post: {
-        summary: 'Act on a case (operator; approve and reject_request: approver, never the requester)',
+        summary:
+          'Act on a case (operator; approve and reject_request: approver, never the requester). An AML alert is acknowledged, assigned, commented and disposed of; only a discrepancy is matched, written off or adjusted',
         parameters: [
           { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
           { name: 'Idempotency-Key', in: 'header', description: 'The same key returns the first answer for 24 h', schema: { type: 'string', maxLength: 128 } },
@@ -103,7 +120,7 @@ export const CASE_API_OPENAPI = {
           caseId: { type: 'string' },
           status: { enum: ['open', 'acknowledged', 'assigned', 'resolved'] },
           assignee: { type: ['string', 'null'] },
-          resolution: { enum: ['data', 'manual_match', 'write_off', 'adjustment', null] },
+          resolution: { enum: ['data', 'manual_match', 'write_off', 'adjustment', 'false_positive', 'escalated', 'reported', null] },
           pending: { type: ['object', 'null'] },
           version: { type: 'integer' },
         },
@@ -112,7 +129,8 @@ export const CASE_API_OPENAPI = {
         type: 'object',
         required: ['type'],
         properties: {
-          type: { enum: ['acknowledge', 'assign', 'comment', 'manual_match', 'unmatch', 'request_write_off', 'request_adjustment', 'approve', 'reject_request'] },
+          type: { enum: ['acknowledge', 'assign', 'comment', 'manual_match', 'unmatch', 'request_write_off', 'request_adjustment', 'dispose', 'approve', 'reject_request'] },
+          disposition: { enum: ['false_positive', 'escalated', 'reported'], description: 'dispose: how the AML alert is closed' },
           assignee: { type: 'string' },
           text: { type: 'string', maxLength: 4000 },
           legIds: { type: 'array', items: { type: 'string' } },

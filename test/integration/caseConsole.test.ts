@@ -90,4 +90,16 @@ describe('case console in a browser', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     await bob.screenshot({ path: join(ARTIFACTS, 'case-console-approved.png'), fullPage: true });
   }, 60_000);
+
+  it('opens the case a Grafana panel links to (/console#case=<id>), after sign-in, and on a later link', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${h.daemon.httpAddress()}/console#case=${encodeURIComponent('MISSING_MINT:bank:E-7')}`);
+    await page.getByLabel('API token').fill(TOKENS.alice);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.locator('#case h2').textContent()).toBe('Case MISSING_MINT:bank:E-7');
+    expect(await page.locator('dl').textContent()).toContain('ACC-7');
+    // A later link in the same tab: only the fragment changes.
+    await page.goto(`${h.daemon.httpAddress()}/console#case=nope`);
+    await expect.poll(() => page.getByRole('status').textContent()).toContain('NOT_FOUND');
+  }, 60_000);
 });

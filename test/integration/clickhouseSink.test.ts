@@ -171,6 +171,7 @@ describe('ClickHouse sink (chdb)', () => {
       [
         ...FACT_TABLES,
         ...DASHBOARD_ROLLUP_OBJECTS,
+        'aml_dispositions',
         'chain_events_canonical',
         'discrepancies_current',
         'ledger_entries_current',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseRuleSet } from '../../src/aml/ruleFile.js';
 import { movementsOfChainEvent, movementsOfLedgerEntry } from '../../src/aml/movements.js';
+import { customersOf } from '../../src/aml/engine.js';
 import { ConfigError } from '../../src/lib/errors.js';
 import { BASE_RULES, D, entry, H, ids, rig, T0, transfer, wallet } from './amlFixtures.js';
 import { scenarios } from './amlScenarios.js';
@@ -94,6 +95,17 @@ describe('AML movements', () => {
   it('sees a transfer between two wallets of one customer at wallet scope only', () => {
     const ms = movementsOfChainEvent(transfer(wallet('a1'), wallet('a2'), 100n, T0), ids2, rules);
     expect(ms.map((m) => `${m.scope}:${m.subject}:${m.dir}`)).toEqual([`wallet:${wallet('a1')}:out`, `wallet:${wallet('a2')}:in`]);
+  });
+
+  it("names the customers a movement involves: the posting's account, the accounts of the wallets a transfer touches", () => {
+    const [bank] = movementsOfLedgerEntry(entry('A', 1_000n, T0), rules);
+    expect(customersOf(bank!, ids2)).toEqual(['A']);
+    // A customer's wallet pays an outside address: at wallet scope, both sides name customer A.
+    const ms = movementsOfChainEvent(transfer(wallet('a1'), wallet('x9'), 100n, T0), ids2, rules).filter((m) => m.scope === 'wallet');
+    expect(ms.map((m) => customersOf(m, ids2))).toEqual([['A'], ['A']]);
+    // Two outside addresses: nobody the bank knows.
+    const outside = movementsOfChainEvent(transfer(wallet('x1'), wallet('x2'), 100n, T0), ids2, rules);
+    expect(outside.map((m) => customersOf(m, ids2))).toEqual(outside.map(() => []));
   });
 
   it('floors token amounts to whole minor units', () => {

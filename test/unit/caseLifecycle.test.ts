@@ -58,6 +58,33 @@ describe('case lifecycle: legal transitions', () => {
     expect(run([[{ type: 'unmatch' }, alice]], matched)).toMatchObject({ status: 'open', resolution: null });
   });
 
+  it('disposes of an AML alert once taken: false positive, escalated or reported, with a reason code', () => {
+    for (const disposition of ['false_positive', 'escalated', 'reported'] as const) {
+      const s = run([
+        [ack, alice],
+        [{ type: 'dispose', disposition, reasonCode: 'R' }, alice],
+      ]);
+      expect(s).toMatchObject({ status: 'resolved', resolution: disposition, version: 2 });
+    }
+    expect(refusal(() => run([[{ type: 'dispose', disposition: 'false_positive', reasonCode: 'R' }, alice]])).code).toBe('ILLEGAL_TRANSITION');
+    expect(
+      refusal(() =>
+        run([
+          [ack, alice],
+          [{ type: 'dispose', disposition: 'false_positive', reasonCode: ' ' }, alice],
+        ]),
+      ).code,
+    ).toBe('INVALID_ACTION');
+    expect(
+      refusal(() =>
+        run([
+          [ack, alice],
+          [{ type: 'dispose', disposition: 'false_positive', reasonCode: 'R' }, viewer],
+        ]),
+      ).code,
+    ).toBe('FORBIDDEN');
+  });
+
   it('takes comments in every status but resolved', () => {
     expect(run([[{ type: 'comment', text: 'looking' }, alice]]).version).toBe(1);
     const done = run([[{ type: 'resolve_by_data' }, SYSTEM]]);

@@ -98,6 +98,7 @@ export function scorePeriod(windows: ReadonlyMap<string, readonly WindowEntry[]>
         ]),
         summary: `customer ${c.customer} scored ${c.score} (${c.level}): anchor of ${c.anchored.join(', ') || 'none'}; member of ${c.memberOf.join(', ') || 'none'}`,
         recorded_at: now,
+        customers: c.customer.startsWith('0x') ? [] : [c.customer],
       }),
     );
   return { ranking, hits, alerts };

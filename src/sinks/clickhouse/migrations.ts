@@ -165,6 +165,7 @@ export const FACT_COLUMNS: { [T in FactTable]: { [C in keyof FactRows[T]]-?: str
     figures: 'String',
     summary: 'String',
     recorded_at: "DateTime64(3, 'UTC')",
+    customers: 'Array(String) DEFAULT []',
   },
   statement_balances: {
     balance_id: 'String',
@@ -376,6 +377,19 @@ GROUP BY s.account_id, s.statement_id, s.message_type, s.balance_type, s.currenc
     name: 'audit_log',
     // The cases' hash-chained audit trail (src/cases/auditLog.ts). Versions 30-39 belong to cases.
     statements: (db) => [createFactTable(db, 'audit_log')],
+  },
+  {
+    version: 31,
+    name: 'aml_alerts.customers; aml_dispositions view',
+    // AML alerts are cases (issue 17): named after the bank customers involved, closed with a
+    // disposition that is a `case.dispose` record of the audit trail, read here per alert.
+    statements: (db) => [
+      `ALTER TABLE ${db}.aml_alerts ADD COLUMN IF NOT EXISTS customers Array(String) DEFAULT [] AFTER recorded_at`,
+      `CREATE VIEW IF NOT EXISTS ${db}.aml_dispositions AS
+SELECT subject AS alert_id, JSONExtractString(content, 'action', 'disposition') AS disposition,
+       JSONExtractString(content, 'action', 'reasonCode') AS reason_code, actor, at, seq
+FROM ${db}.audit_log FINAL WHERE action = 'case.dispose'`,
+    ],
   },
   {
     version: 40,
