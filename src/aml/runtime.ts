@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { IdentityView } from '../domain/legs.js';
 import { createAmlEngine, type AmlEngine } from './engine.js';
+import { withShadow } from './shadowEngine.js';
 import { RedisStateStore } from './redisStateStore.js';
 import { startRuleSource, type RuleSource } from './ruleSource.js';
 import { startWatchlist, type Watchlist } from './watchlist.js';
@@ -18,6 +19,8 @@ export interface AmlRuntime {
   rules: RuleSource;
   watchlist: Watchlist;
   store: RedisStateStore;
+  /** The shadow rule-file version running beside the live one (`aml.shadowRulesFile`), or null. */
+  shadow: { rules: RuleSource; store: RedisStateStore } | null;
   stop(): void;
 }
 
@@ -42,14 +45,27 @@ export function startAml(o: StartAmlOptions): AmlRuntime {
     log,
   });
   const store = new RedisStateStore(o.redis, o.config.namespace);
-  const engine = createAmlEngine({ store, identities: o.identities, rules: () => rules.current(), watchlist: () => watchlist.current(), ttlMs: a.stateTtlMs });
+  const live = createAmlEngine({ store, identities: o.identities, rules: () => rules.current(), watchlist: () => watchlist.current(), ttlMs: a.stateTtlMs });
+  let shadow: AmlRuntime['shadow'] = null;
+  let engine = live;
+  if (a.shadowRulesFile !== undefined) {
+    // Its own window state (a shadow with other windows or thresholds must not share the live
+    // one's), the same watch list, reloaded with the live file.
+    const shadowRules = startRuleSource({ file: a.shadowRulesFile, nats: o.nats, reloadSubject: a.reloadSubject, pollIntervalMs: a.pollIntervalMs, log: log.child({ shadow: true }) });
+    const shadowStore = new RedisStateStore(o.redis, `${o.config.namespace}:shadow`);
+    shadow = { rules: shadowRules, store: shadowStore };
+    engine = withShadow(live, createAmlEngine({ store: shadowStore, identities: o.identities, rules: () => shadowRules.current(), watchlist: () => watchlist.current(), ttlMs: a.stateTtlMs }));
+    log.info({ live: rules.current().version, shadow: shadowRules.current().version }, 'aml: shadow rule file runs beside the live one (alerts stored, not sent)');
+  }
   return {
     engine,
     rules,
     watchlist,
     store,
+    shadow,
     stop() {
       rules.stop();
+      shadow?.rules.stop();
       watchlist.stop();
     },
   };

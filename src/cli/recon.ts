@@ -4,6 +4,7 @@
  *   recon run            start a worker (npm start): config from RECON_CONFIG + environment
  *   recon migrate        apply the ClickHouse migrations and exit
  *   recon check-config   validate the configuration and print it, secrets redacted
+ *   recon aml            compare the shadow rule file with the live one, promote it (src/cli/aml.ts)
  *   recon audit          verify the audit trail's hash chain, print its head (src/cli/audit.ts)
  *   recon cases          list, show and act on cases through the case API (src/cli/cases.ts)
  *   recon report         export a period report as CSV or Parquet (src/cli/report.ts)
@@ -26,6 +27,7 @@ import { redactConnectionSections } from '../config/connectionSecurity.js';
 import { createLogger } from '../observability/logger.js';
 import { REDACTED, redactText, redactUrl } from '../lib/redact.js';
 import { auditMain } from './audit.js';
+import { amlMain } from './aml.js';
 import { casesMain } from './cases.js';
 import { reportMain } from './report.js';
 import { camtMain } from './camt.js';
@@ -39,6 +41,7 @@ commands:
   migrate        apply ClickHouse migrations and exit
   check-config   validate the configuration and print the effective one (secrets redacted)
   notify         run the alert notifier (ALERTS outbox → PagerDuty, Slack); "notify silence …" records a silence
+  aml            "aml shadow-report [--from ISO] [--to ISO]" compares the shadow rule file's alerts with the live ones; "aml promote --actor NAME" makes it live, audited
   audit          "audit verify [--from N] [--to N] [--heads FILE]" checks the audit trail; "audit head" prints its head
   cases          "cases list|show|act|proposal|match|unmatch …" through the case API (RECON_API_URL, RECON_API_TOKEN)
   report         "report <positions|matched|exceptions|adjustments|ledger> --from ISO --to ISO --format csv|parquet --out PATH"
@@ -150,7 +153,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   }
   // A client of the case API: it needs the API's address and a token, not the configuration.
   if (command === 'cases') return casesMain(argv.slice(1), env);
-  if (!['run', 'migrate', 'check-config', 'notify', 'audit', 'report', 'camt'].includes(command)) {
+  if (!['run', 'migrate', 'check-config', 'notify', 'audit', 'report', 'camt', 'aml'].includes(command)) {
     console.error(`recon: unknown command '${command}'\n\n${USAGE}`);
     return 2;
   }
@@ -173,6 +176,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       return notifyMain(argv.slice(1), config, env);
     case 'audit':
       return auditMain(argv.slice(1), config);
+    case 'aml':
+      return amlMain(argv.slice(1), config);
     case 'report':
       return reportMain(argv.slice(1), config);
     case 'camt':

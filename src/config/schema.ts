@@ -338,6 +338,12 @@ export const configSchema = z
         enabled: z.boolean().default(false).describe('Run the AML rules on every booked posting and confirmed chain event; off, a worker records and matches only.'),
         /** Versioned rule file (YAML or JSON), validated at start and on every reload. */
         rulesFile: z.string().default('config/aml-rules.yaml').describe('Versioned rule file (YAML or JSON), validated at start and on every reload.'),
+        shadowRulesFile: z
+          .string()
+          .optional()
+          .describe(
+            'A candidate rule file run beside the live one on live traffic: its alerts are stored in `aml_shadow_alerts`, never sent; compare with `recon aml shadow-report`, promote with `recon aml promote`.',
+          ),
         /** Watch-listed addresses/accounts, one a line (or a YAML list); re-read when it changes. */
         watchlistFile: z.string().optional().describe('Watch-listed addresses/accounts, one a line (or a YAML list); re-read when it changes.'),
         /** A message here makes every worker re-read the rule file now. */

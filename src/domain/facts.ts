@@ -229,6 +229,8 @@ export interface FactRows {
   balance_snapshots: BalanceSnapshotRow;
   dead_letters: DeadLetterRow;
   aml_alerts: AmlAlertRow;
+  /** Alerts of a shadow rule-file version (stored, never sent): `aml.shadowRulesFile`. */
+  aml_shadow_alerts: AmlAlertRow;
   chain_event_retractions: ChainEventRetractionRow;
   identity_changes: IdentityChangeRow;
   audit_log: AuditLogRow;
@@ -246,6 +248,7 @@ export const FACT_ID_COLUMN: { [T in FactTable]: keyof FactRows[T] & string } = 
   balance_snapshots: 'snapshot_id',
   dead_letters: 'dead_letter_id',
   aml_alerts: 'alert_id',
+  aml_shadow_alerts: 'alert_id',
   chain_event_retractions: 'event_id',
   identity_changes: 'change_id',
   audit_log: 'seq',

@@ -167,6 +167,26 @@ export const FACT_COLUMNS: { [T in FactTable]: { [C in keyof FactRows[T]]-?: str
     recorded_at: "DateTime64(3, 'UTC')",
     customers: 'Array(String) DEFAULT []',
   },
+  aml_shadow_alerts: {
+    alert_id: 'String',
+    rule_id: 'LowCardinality(String)',
+    rule_type: 'LowCardinality(String)',
+    rule_version: 'String',
+    severity: 'LowCardinality(String)',
+    scope: 'LowCardinality(String)',
+    subject: 'String',
+    currency: 'LowCardinality(String)',
+    window_start: "DateTime64(3, 'UTC')",
+    window_end: "DateTime64(3, 'UTC')",
+    event_time: "DateTime64(3, 'UTC')",
+    trigger_event_id: 'String',
+    evidence_event_ids: 'Array(String)',
+    // JSON: [{name, value, op, threshold, unit}], amounts as decimal strings in minor units.
+    figures: 'String',
+    summary: 'String',
+    recorded_at: "DateTime64(3, 'UTC')",
+    customers: 'Array(String) DEFAULT []',
+  },
   statement_balances: {
     balance_id: 'String',
     account_id: 'String',
@@ -202,6 +222,7 @@ const TABLE_LAYOUT: { [T in FactTable]: { engine: string; orderBy: string; parti
   dead_letters: { engine: 'ReplacingMergeTree', orderBy: 'dead_letter_id' },
   chain_event_retractions: { engine: 'ReplacingMergeTree', orderBy: 'event_id' },
   aml_alerts: { engine: 'ReplacingMergeTree', orderBy: 'alert_id', partitionBy: 'toYYYYMM(event_time)' },
+  aml_shadow_alerts: { engine: 'ReplacingMergeTree', orderBy: 'alert_id', partitionBy: 'toYYYYMM(event_time)' },
   identity_changes: { engine: 'ReplacingMergeTree', orderBy: 'change_id', partitionBy: 'toYYYYMM(effective_at)' },
   // Keyed by the chain position: a replayed record collapses; an edit shows in `recon audit verify`.
   audit_log: { engine: 'ReplacingMergeTree', orderBy: 'seq', partitionBy: 'toYYYYMM(at)' },
@@ -424,6 +445,13 @@ FROM (
     name: 'balance_snapshots.explained_by_open',
     // The part of a balance gap that open leg discrepancies already name: linked, not raised again.
     statements: (db) => [`ALTER TABLE ${db}.balance_snapshots ADD COLUMN IF NOT EXISTS explained_by_open Int256 DEFAULT 0 AFTER in_flight`],
+  },
+  {
+    version: 50,
+    name: 'aml_shadow_alerts',
+    // A shadow rule-file version runs beside the live one; its alerts are stored here, never sent.
+    // Versions 50-59 belong to AML detection (issue 19).
+    statements: (db) => [createFactTable(db, 'aml_shadow_alerts')],
   },
 ];
 
