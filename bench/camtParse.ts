@@ -4,6 +4,8 @@
  * this one run and on the same file:
  *
  * - the ceiling: the bare saxes parse rate (every event, nothing built: what the XML library costs);
+ * - the alternative the choice was made against: a DOM parser (@xmldom/xmldom) reading the whole
+ *   file into a tree, then counting its entries (its rate and what holding the tree costs in RSS);
  * - the reader (src/iso20022/camtReader.ts: bounded element trees, events);
  * - the reader plus mapping to postings (camtWalk);
  * - ingestion (camtIngest: validating pass that spools the encoded postings, then publishing pass
@@ -20,6 +22,8 @@ import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { readFileSync } from 'node:fs';
+import { DOMParser } from '@xmldom/xmldom';
 import { SaxesParser } from 'saxes';
 import { parseConfig } from '../src/config/load.js';
 import { writeCamt } from '../src/generator/camtWriter.js';
@@ -113,7 +117,7 @@ try {
   console.log(`camt.053 of ${N.toLocaleString('en-US')} entries: ${mib(size)} (${file})`);
   const line = (what: string, m: { seconds: number; peakRss: number; rssBefore: number }) =>
     console.log(
-      `${what.padEnd(44)} ${Math.round(N / m.seconds)
+      `${what.padEnd(52)} ${Math.round(N / m.seconds)
         .toLocaleString('en-US')
         .padStart(10)} entries/s  ${m.seconds.toFixed(2).padStart(6)} s  peak RSS ${mib(m.peakRss)} (before ${mib(m.rssBefore)})`,
     );
@@ -172,6 +176,20 @@ try {
   });
   line(`ceiling: bare JetStream publish (${sample.data.byteLength} B, acked)`, publishOnly);
   console.log(`ingest / ceiling: ${((bare.seconds / ingest.seconds) * 100).toFixed(1)} % of the bare parse rate (ingest maps, encodes, decodes, spools and publishes each posting)`);
+
+  // The road not taken, last (the tree's memory stays with the process): the whole document as a
+  // DOM tree, what most camt parsers do.
+  try {
+    const dom = await measured(async () => {
+      const doc = new DOMParser().parseFromString(readFileSync(file, 'utf8'), 'text/xml');
+      return doc.getElementsByTagNameNS('*', 'Ntry').length;
+    });
+    if (dom.result !== N) throw new Error(`DOM parse counted ${dom.result} entries`);
+    line('alternative: DOM parse, whole file (@xmldom/xmldom)', dom);
+  } catch (e) {
+    console.log(`alternative: DOM parse, whole file (@xmldom/xmldom): failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+
 } finally {
   for (const s of [config.nats.ledgerStream, config.nats.deadLetterStream, config.nats.chainStream, config.nats.mappingStream]) await jsm.streams.delete(s).catch(() => undefined);
   await nc.close();
