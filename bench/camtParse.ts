@@ -189,7 +189,6 @@ try {
   } catch (e) {
     console.log(`alternative: DOM parse, whole file (@xmldom/xmldom): failed: ${e instanceof Error ? e.message : String(e)}`);
   }
-
 } finally {
   for (const s of [config.nats.ledgerStream, config.nats.deadLetterStream, config.nats.chainStream, config.nats.mappingStream]) await jsm.streams.delete(s).catch(() => undefined);
   await nc.close();
