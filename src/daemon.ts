@@ -7,6 +7,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { DestinationStream, Logger } from 'pino';
 import { startCases, type Cases } from './cases/startCases.js';
+import { startRiskScoring, type RiskScoring } from './jobs/riskScoring.js';
 import { withDataStatusTrail } from './cases/dataStatusTrail.js';
 import { createDurableWriter } from './worker/durableWriter.js';
 import { startWorkerPipeline } from './worker/workerPipeline.js';
@@ -66,6 +67,8 @@ export interface Daemon {
   cases: Cases | null;
   /** The AML rule engine's rules, watch list and state (null unless `aml.enabled`). */
   aml: AmlRuntime | null;
+  /** The scheduled risk score (null unless `aml.enabled`; scores only with a `risk` section). */
+  riskScoring: RiskScoring | null;
   /** Graceful stop: stop pulling, make in-flight work durable and ack it, drain connections. */
   stop(): Promise<void>;
   /** Resolves when the pipeline ended (after stop, or on a fatal error). */
@@ -204,6 +207,19 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   const codec = createLedgerCodec({ amountLimits: amountLimitsOf(config.limits.maxAmountMinor) });
   // Throws ConfigError on an invalid rule file: a worker does not start with rules it cannot read.
   const aml = config.aml.enabled ? startAml({ config, redis, nats, identities, log }) : null;
+  // The risk score per customer and period, when the rule file has a `risk` section.
+  const riskScoring = aml
+    ? startRiskScoring({
+        rules: () => aml.rules.current(),
+        store: aml.store,
+        customers: () => identities.accounts(),
+        writer,
+        redis,
+        namespace: config.namespace,
+        everyMs: config.aml.riskScoreEveryMs,
+        log: log.child({ component: 'aml' }),
+      })
+    : null;
 
   const countFacts = (facts: readonly Fact[]) => countDurableFacts(stats, metrics, facts);
 
@@ -317,6 +333,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
       await balances.stop();
       mappings.stop();
       await identityChanges.stop();
+      await riskScoring?.stop();
       aml?.stop();
       matchingRules?.stop();
       await cases?.sla.stop();
@@ -346,6 +363,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     balances,
     cases,
     aml,
+    riskScoring,
     sweep: () => sweeper.sweepOnce(),
     identityChangesFlushed: () => identityChanges.flushed(),
     httpAddress: () => address,

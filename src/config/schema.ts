@@ -354,6 +354,11 @@ export const configSchema = z
         pollIntervalMs: durationMs(z.number().int().positive()).default(2_000).describe('How often the rule and watch-list files are checked for changes.'),
         /** aml_alerts facts at or above this severity are meant for the alert outbox too. */
         outboxSeverity: z.enum(['low', 'medium', 'high', 'critical']).default('high').describe('AML severity meant for the alert outbox (the outbox itself reads `alerts.amlMinSeverity`).'),
+        riskScoreEveryMs: durationMs(z.number().int().positive())
+          .default(86_400_000)
+          .describe(
+            "With a `risk` section in the rule file: risk periods end on multiples of this (UTC); each one is scored once, by one worker, after the rules' allowed lateness, over the section's `period` before its end (checked every minute).",
+          ),
         /** Wall-clock lifetime of AML state in Redis (windows, day activity, applied event ids). */
         stateTtlMs: durationMs(z.number().int().positive())
           .default(400 * 86_400_000)

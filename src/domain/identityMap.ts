@@ -40,6 +40,11 @@ export class IdentityMap implements IdentityView {
    * wallet: the listed wallets in the order given, then the dropped ones. Deterministic: the same
    * sequence of updates from the same seed yields the same changes on every worker.
    */
+  /** The accounts that have wallets, sorted (the customers the risk score ranks). */
+  accounts(): string[] {
+    return [...this.accountToWallets.keys()].sort();
+  }
+
   setAccount(m: AccountMapping): IdentityChange[] {
     const wallets = new Set(m.wallets.map((w) => w.toLowerCase()));
     const changes: IdentityChange[] = [];
