@@ -71,7 +71,50 @@ const base = {
   sources: z.array(source).min(1).optional(),
   /** One alert per rule and subject within this event-time distance. */
   suppress: duration.default(86_400_000),
+  /**
+   * The same rule at longer (or shorter) time scales: each entry a window with the thresholds
+   * that fit it, run as a rule of its own, id `<id>@<window>` (fan patterns whose counterparties
+   * arrive over weeks are invisible to a one-day window; a 30-day count needs another threshold).
+   */
+  scales: z
+    .array(
+      z
+        .object({
+          window: duration,
+          minCounterparties: z.number().int().min(2).optional(),
+          minCount: z.number().int().min(2).optional(),
+          minTotal: amountTable.optional(),
+          threshold: amountTable.optional(),
+          minAmount: amountTable.optional(),
+          suppress: duration.optional(),
+        })
+        .strict(),
+    )
+    .max(6)
+    .optional(),
 };
+
+/** Which fields a scale of each windowed rule type may set (its window always). */
+const SCALE_FIELDS: Partial<Record<string, readonly string[]>> = {
+  structuring: ['window', 'threshold', 'minCount', 'suppress'],
+  pass_through: ['window', 'minAmount', 'suppress'],
+  fan_out: ['window', 'minCounterparties', 'minTotal', 'suppress'],
+  fan_in: ['window', 'minCounterparties', 'minTotal', 'suppress'],
+  cycle: ['window', 'minAmount', 'suppress'],
+};
+
+/** `7d`, `12h`, `90m`, or ms: the label of a scale in its rule id. */
+export function windowLabel(ms: number): string {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1_000],
+  ] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
 
 export const ruleSchema = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('large_value'), threshold: amountTable, direction: direction.default('any') }),
@@ -174,6 +217,18 @@ export const ruleFileSchema = z
     f.rules.forEach((r, i) => {
       if (seen.has(r.id)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: `duplicate rule id ${r.id}` });
       seen.add(r.id);
+      (r.scales ?? []).forEach((sc, j) => {
+        const allowed = SCALE_FIELDS[r.type];
+        if (!allowed) {
+          ctx.addIssue({ code: 'custom', path: ['rules', i, 'scales'], message: `a ${r.type} rule has no window to scale` });
+          return;
+        }
+        for (const k of Object.keys(sc)) if (!allowed.includes(k)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'scales', j, k], message: `a ${r.type} rule's scale sets ${allowed.join(', ')}` });
+        if ('window' in r && sc.window === r.window) ctx.addIssue({ code: 'custom', path: ['rules', i, 'scales', j, 'window'], message: `the rule itself runs at ${windowLabel(sc.window)}` });
+        const id = `${r.id}@${windowLabel(sc.window)}`;
+        if (seen.has(id)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'scales', j, 'window'], message: `duplicate rule id ${id}` });
+        seen.add(id);
+      });
       if (r.type === 'cycle' && r.minDepth > r.maxDepth) ctx.addIssue({ code: 'custom', path: ['rules', i], message: 'minDepth > maxDepth' });
       if (r.type === 'cycle' && r.scope === 'currency') ctx.addIssue({ code: 'custom', path: ['rules', i, 'scope'], message: 'a cycle needs customer or wallet scope' });
       if ((r.type === 'fan_out' || r.type === 'fan_in') && r.scope === 'currency') ctx.addIssue({ code: 'custom', path: ['rules', i, 'scope'], message: 'fan-out/in needs customer or wallet scope' });
@@ -226,7 +281,16 @@ export function ruleWindowMs(r: Rule): number {
 
 /** Compiles a parsed rule file. */
 export function compileRuleSet(parsed: z.infer<typeof ruleFileSchema>): RuleSet {
-  const rules = parsed.rules.filter((r) => r.enabled).map((r) => ({ ...r, sources: r.sources ?? DEFAULT_SOURCES[r.scope] }) as Rule);
+  // Each scale is a rule of its own: the base rule with the scale's window and thresholds.
+  const expanded = parsed.rules.flatMap((r) => {
+    const { scales, ...rule } = r;
+    const scaled = (scales ?? []).map((sc) => {
+      const overrides = Object.fromEntries(Object.entries(sc).filter(([, v]) => v !== undefined));
+      return { ...rule, ...overrides, id: `${r.id}@${windowLabel(sc.window)}` } as typeof rule;
+    });
+    return [rule, ...scaled];
+  });
+  const rules = expanded.filter((r) => r.enabled).map((r) => ({ ...r, sources: r.sources ?? DEFAULT_SOURCES[r.scope] }) as Rule);
   const buckets = new Map<number, number>();
   for (const r of rules) if (r.type === 'velocity') buckets.set(r.period, Math.max(buckets.get(r.period) ?? 0, r.baselinePeriods));
   const cache = new Map<AmountTable, Map<string, bigint | undefined>>();

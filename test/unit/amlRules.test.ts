@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRuleSet } from '../../src/aml/ruleFile.js';
+import { parseRuleSet, type RuleFileInput } from '../../src/aml/ruleFile.js';
 import { movementsOfChainEvent, movementsOfLedgerEntry } from '../../src/aml/movements.js';
 import { customersOf } from '../../src/aml/engine.js';
 import { ConfigError } from '../../src/lib/errors.js';
@@ -143,5 +143,39 @@ describe('AML rule file', () => {
   it('validates the shipped rule file', async () => {
     const { loadRuleFile } = await import('../../src/aml/ruleFile.js');
     expect(loadRuleFile('config/aml-rules.yaml').rules.length).toBe(10);
+  });
+});
+
+describe('AML rules at several time scales', () => {
+  const fanIn = (extra: Record<string, unknown> = {}): RuleFileInput => ({
+    version: 'scales-1',
+    rules: [{ id: 'fan-in', type: 'fan_in', scope: 'customer', minCounterparties: 4, suppress: 0, scales: [{ window: '7d' }, { window: '30d', minCounterparties: 6 }], ...extra }],
+  });
+
+  it('runs each scale as a rule of its own, id <id>@<window>, with the thresholds it sets', () => {
+    const r = parseRuleSet(fanIn());
+    expect(r.rules.map((x) => [x.id, x.type === 'fan_in' && x.window, x.type === 'fan_in' && x.minCounterparties])).toEqual([
+      ['fan-in', D, 4],
+      ['fan-in@7d', 7 * D, 4],
+      ['fan-in@30d', 30 * D, 6],
+    ]);
+    // Window state is kept for the longest scale.
+    expect(r.horizonMs).toBe(30 * D);
+  });
+
+  it('refuses a scale the rule cannot have, naming it', () => {
+    expect(() => parseRuleSet(fanIn({ scales: [{ window: '7d', minCount: 3 }] }))).toThrow(/rules\.0\.scales\.0\.minCount: a fan_in rule's scale sets window, minCounterparties, minTotal, suppress/);
+    expect(() => parseRuleSet(fanIn({ scales: [{ window: '1d' }] }))).toThrow(/rules\.0\.scales\.0\.window: the rule itself runs at 1d/);
+    expect(() => parseRuleSet(fanIn({ scales: [{ window: '7d' }, { window: '168h' }] }))).toThrow(/duplicate rule id fan-in@7d/);
+    expect(() => parseRuleSet({ version: 1, rules: [{ id: 'big', type: 'large_value', threshold: { USD: '10.00' }, scales: [{ window: '7d' }] }] })).toThrow(
+      /a large_value rule has no window to scale/,
+    );
+  });
+
+  it('sees four payers over five days at the week scale, where the day scale sees none', async () => {
+    const r = rig({ accounts: [{ accountId: 'A', wallets: [wallet('a1')] }], rules: fanIn() });
+    const { alerts } = await r.feed(Array.from({ length: 4 }, (_, k) => transfer(wallet(`p${k}`), wallet('a1'), 50_000n, T0 + k * 30 * H)));
+    expect(alerts.map((a) => a.rule_id)).toEqual(['fan-in@7d']);
+    expect(alerts[0]!.customers).toEqual(['A']);
   });
 });
