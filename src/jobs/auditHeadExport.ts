@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../cases/auditLog.js';
 import type { AnchorHead, ExportedHead } from '../cases/headAnchor.js';
+import { repeatEvery } from '../lib/repeatEvery.js';
 
 /** Raises the last exported seq, never lowers it. KEYS[1] the key, ARGV[1] the seq. */
 const RAISE_LUA = `local v = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -65,23 +66,9 @@ export function startAuditHeadExport(o: {
     }
   }
 
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> = Promise.resolve();
-  let stopped = false;
-  const tick = () => {
-    running = exportNow()
-      .catch((e: unknown) => o.log.error({ err: e }, 'audit: head export failed; trying again at the next interval'))
-      .finally(() => {
-        if (!stopped) (timer = setTimeout(tick, o.intervalMs)).unref();
-      });
-  };
-  (timer = setTimeout(tick, o.intervalMs)).unref();
+  const loop = repeatEvery(o.intervalMs, exportNow, (e) => o.log.error({ err: e }, 'audit: head export failed; trying again at the next interval'));
   return {
     exportNow,
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
+    stop: () => loop.stop(),
   };
 }

@@ -5,6 +5,7 @@ import { runRiskPeriod } from '../aml/risk/riskPeriod.js';
 import type { AmlStateStore } from '../aml/stateStore.js';
 import { factKey, type Fact } from '../domain/facts.js';
 import type { FactWriter } from '../sinks/clickhouse/factWriter.js';
+import { repeatEvery } from '../lib/repeatEvery.js';
 
 export interface RiskScoring {
   /** Scores the last period that ended (or `periodEnd`) unless it was scored; its alerts, or null. */
@@ -59,24 +60,13 @@ export function startRiskScoring(o: {
     }
   }
 
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> = Promise.resolve();
-  let stopped = false;
-  const every = o.checkEveryMs ?? 60_000;
-  const tick = () => {
-    running = scoreNow()
-      .catch((e: unknown) => o.log.error({ err: e }, 'aml: risk scoring failed; trying again at the next check'))
-      .finally(() => {
-        if (!stopped) (timer = setTimeout(tick, every)).unref();
-      });
-  };
-  (timer = setTimeout(tick, every)).unref();
+  const loop = repeatEvery(
+    o.checkEveryMs ?? 60_000,
+    () => scoreNow(),
+    (e) => o.log.error({ err: e }, 'aml: risk scoring failed; trying again at the next check'),
+  );
   return {
     scoreNow,
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
+    stop: () => loop.stop(),
   };
 }

@@ -5,6 +5,7 @@ import { feedStallDecision } from '../domain/feedStalls.js';
 import { discrepancyEvent, factsOfExpiredLeg } from '../domain/outcomeFacts.js';
 import type { FactWriter } from '../sinks/clickhouse/factWriter.js';
 import type { MatchStore, Watermarks } from '../state/matchStore.js';
+import { repeatEvery } from '../lib/repeatEvery.js';
 
 export interface SweeperOptions {
   store: MatchStore;
@@ -41,9 +42,6 @@ export function effectiveWatermarks(w: Watermarks, o: { allowedLatenessMs: numbe
  */
 export function startSweeper(o: SweeperOptions): { stop(): Promise<void>; sweepOnce(): Promise<number> } {
   const now = o.now ?? Date.now;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<number> | undefined;
-  let stopped = false;
 
   async function sweepOnce(): Promise<number> {
     const t = now();
@@ -109,25 +107,10 @@ export function startSweeper(o: SweeperOptions): { stop(): Promise<void>; sweepO
     o.onFacts?.(facts);
   }
 
-  const tick = () => {
-    if (stopped) return;
-    running = sweepOnce()
-      .catch((e) => {
-        o.log.error({ err: e }, 'sweep failed; retrying at the next tick');
-        return 0;
-      })
-      .finally(() => {
-        if (!stopped) timer = setTimeout(tick, o.intervalMs);
-      });
-  };
-  timer = setTimeout(tick, o.intervalMs);
+  const loop = repeatEvery(o.intervalMs, sweepOnce, (e) => o.log.error({ err: e }, 'sweep failed; retrying at the next tick'));
 
   return {
     sweepOnce,
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
+    stop: () => loop.stop(),
   };
 }

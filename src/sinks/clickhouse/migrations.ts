@@ -2,6 +2,28 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import type { FactRows, FactTable } from '../../domain/facts.js';
 
+/** Columns of an AML alert, live (`aml_alerts`) or from a shadow rule file (`aml_shadow_alerts`). */
+const AML_ALERT_COLUMNS: { [C in keyof FactRows['aml_alerts']]-?: string } = {
+  alert_id: 'String',
+  rule_id: 'LowCardinality(String)',
+  rule_type: 'LowCardinality(String)',
+  rule_version: 'String',
+  severity: 'LowCardinality(String)',
+  scope: 'LowCardinality(String)',
+  subject: 'String',
+  currency: 'LowCardinality(String)',
+  window_start: "DateTime64(3, 'UTC')",
+  window_end: "DateTime64(3, 'UTC')",
+  event_time: "DateTime64(3, 'UTC')",
+  trigger_event_id: 'String',
+  evidence_event_ids: 'Array(String)',
+  // JSON: [{name, value, op, threshold, unit}], amounts as decimal strings in minor units.
+  figures: 'String',
+  summary: 'String',
+  recorded_at: "DateTime64(3, 'UTC')",
+  customers: 'Array(String) DEFAULT []',
+};
+
 /**
  * Column types of every fact table, in insert order. The single source of truth for the DDL below
  * and for the writer's row serialisation (which projects each row onto these columns, so the hash
@@ -147,46 +169,9 @@ export const FACT_COLUMNS: { [T in FactTable]: { [C in keyof FactRows[T]]-?: str
     hash: 'FixedString(64)',
     recorded_at: "DateTime64(3, 'UTC')",
   },
-  aml_alerts: {
-    alert_id: 'String',
-    rule_id: 'LowCardinality(String)',
-    rule_type: 'LowCardinality(String)',
-    rule_version: 'String',
-    severity: 'LowCardinality(String)',
-    scope: 'LowCardinality(String)',
-    subject: 'String',
-    currency: 'LowCardinality(String)',
-    window_start: "DateTime64(3, 'UTC')",
-    window_end: "DateTime64(3, 'UTC')",
-    event_time: "DateTime64(3, 'UTC')",
-    trigger_event_id: 'String',
-    evidence_event_ids: 'Array(String)',
-    // JSON: [{name, value, op, threshold, unit}], amounts as decimal strings in minor units.
-    figures: 'String',
-    summary: 'String',
-    recorded_at: "DateTime64(3, 'UTC')",
-    customers: 'Array(String) DEFAULT []',
-  },
-  aml_shadow_alerts: {
-    alert_id: 'String',
-    rule_id: 'LowCardinality(String)',
-    rule_type: 'LowCardinality(String)',
-    rule_version: 'String',
-    severity: 'LowCardinality(String)',
-    scope: 'LowCardinality(String)',
-    subject: 'String',
-    currency: 'LowCardinality(String)',
-    window_start: "DateTime64(3, 'UTC')",
-    window_end: "DateTime64(3, 'UTC')",
-    event_time: "DateTime64(3, 'UTC')",
-    trigger_event_id: 'String',
-    evidence_event_ids: 'Array(String)',
-    // JSON: [{name, value, op, threshold, unit}], amounts as decimal strings in minor units.
-    figures: 'String',
-    summary: 'String',
-    recorded_at: "DateTime64(3, 'UTC')",
-    customers: 'Array(String) DEFAULT []',
-  },
+  aml_alerts: AML_ALERT_COLUMNS,
+  // A shadow rule file's alerts: the same row, another table (nothing sends them).
+  aml_shadow_alerts: AML_ALERT_COLUMNS,
   statement_balances: {
     balance_id: 'String',
     account_id: 'String',
