@@ -8,6 +8,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { DestinationStream, Logger } from 'pino';
 import { startCases, type Cases } from './cases/startCases.js';
 import { startRiskScoring, type RiskScoring } from './jobs/riskScoring.js';
+import { startAmountPercentiles, type AmountPercentiles } from './jobs/amountPercentiles.js';
 import { withDataStatusTrail } from './cases/dataStatusTrail.js';
 import { createDurableWriter } from './worker/durableWriter.js';
 import { startWorkerPipeline } from './worker/workerPipeline.js';
@@ -44,6 +45,9 @@ import { startAml, type AmlRuntime } from './aml/runtime.js';
 /** Running totals of the worker (src/worker/workerStats.ts). */
 export type DaemonStats = WorkerStats;
 
+/** No percentiles computed yet: thresholds from data are their floors. */
+const NO_PERCENTILES: ReadonlyMap<string, bigint> = new Map();
+
 export interface Daemon {
   config: Config;
   log: Logger;
@@ -67,6 +71,8 @@ export interface Daemon {
   cases: Cases | null;
   /** The AML rule engine's rules, watch list and state (null unless `aml.enabled`). */
   aml: AmlRuntime | null;
+  /** Thresholds from data: percentiles of posting amounts (null unless `aml.enabled`). */
+  amountPercentiles: AmountPercentiles | null;
   /** The scheduled risk score (null unless `aml.enabled`; scores only with a `risk` section). */
   riskScoring: RiskScoring | null;
   /** Graceful stop: stop pulling, make in-flight work durable and ack it, drain connections. */
@@ -206,7 +212,22 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   }
   const codec = createLedgerCodec({ amountLimits: amountLimitsOf(config.limits.maxAmountMinor) });
   // Throws ConfigError on an invalid rule file: a worker does not start with rules it cannot read.
-  const aml = config.aml.enabled ? startAml({ config, redis, nats, identities, log }) : null;
+  // Thresholds from data: the engine reads the percentiles the job below keeps computed.
+  let amountPercentiles: AmountPercentiles | null = null;
+  const aml = config.aml.enabled ? startAml({ config, redis, nats, identities, log, percentiles: () => amountPercentiles?.current() ?? NO_PERCENTILES }) : null;
+  if (aml) {
+    amountPercentiles = startAmountPercentiles({
+      rules: () => [aml.rules.current(), ...(aml.shadow ? [aml.shadow.rules.current()] : [])],
+      clickhouse,
+      database: db,
+      redis,
+      namespace: config.namespace,
+      audit: cases?.audit ?? null,
+      everyMs: config.aml.percentilesEveryMs,
+      log: log.child({ component: 'aml' }),
+    });
+    await amountPercentiles.refresh();
+  }
   // The risk score per customer and period, when the rule file has a `risk` section.
   const riskScoring = aml
     ? startRiskScoring({
@@ -334,6 +355,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
       mappings.stop();
       await identityChanges.stop();
       await riskScoring?.stop();
+      await amountPercentiles?.stop();
       aml?.stop();
       matchingRules?.stop();
       await cases?.sla.stop();
@@ -364,6 +386,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     cases,
     aml,
     riskScoring,
+    amountPercentiles,
     sweep: () => sweeper.sweepOnce(),
     identityChangesFlushed: () => identityChanges.flushed(),
     httpAddress: () => address,

@@ -9,7 +9,7 @@ import type { AmlAlertRow, Fact } from '../domain/facts.js';
 import type { IdentityView } from '../domain/legs.js';
 import type { ChainEvent, LedgerEntry } from '../domain/types.js';
 import { movementsOfChainEvent, movementsOfLedgerEntry, subjectKeyOf } from './movements.js';
-import type { RuleSet } from './ruleFile.js';
+import type { PercentileValues, RuleSet } from './ruleFile.js';
 import { cycleRulesOf, evaluateMovement } from './rules.js';
 import { DAY_MS, type AmlStateStore, type CommitCandidate } from './stateStore.js';
 import type { AlertCandidate, Movement, SubjectState, WindowEntry } from './types.js';
@@ -21,6 +21,8 @@ export interface AmlEngineOptions {
   rules: () => RuleSet;
   /** Watch-listed identities, lower case (read at every event). */
   watchlist: () => ReadonlySet<string>;
+  /** The latest computed percentiles for thresholds from data (src/jobs/amountPercentiles.ts). */
+  percentiles?: () => PercentileValues;
   /** Wall-clock lifetime of state keys (default 400 days). */
   ttlMs?: number;
   /** Day-activity kept for dormancy (default: the longest dormancy + 30 days, at least 400 days). */
@@ -115,10 +117,13 @@ export function createAmlEngine(o: AmlEngineOptions): AmlEngine {
     for (const [k, s] of applied.subjects) windows.set(k, s.window);
     await prefetchForCycles(rules, movements, windows);
     const watchlist = o.watchlist();
+    // Thresholds from data read the percentiles computed last.
+    const data = o.percentiles?.();
+    const evaluated: RuleSet = data ? { ...rules, amount: (t, c) => rules.amount(t, c, data) } : rules;
     const candidates = new Map<string, { c: AlertCandidate; m: Movement }>();
     for (const m of movements) {
       const state: SubjectState = applied.subjects.get(m.subjectKey) ?? { window: [], previousActivity: null, buckets: new Map() };
-      for (const c of evaluateMovement({ rules, movement: m, state, watchlist, windowOf: (k) => windows.get(k) })) {
+      for (const c of evaluateMovement({ rules: evaluated, movement: m, state, watchlist, windowOf: (k) => windows.get(k) })) {
         if (!candidates.has(c.alertId)) candidates.set(c.alertId, { c, m });
       }
     }

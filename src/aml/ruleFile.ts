@@ -29,26 +29,54 @@ export const share = z.union([z.number().int().min(0).max(10_000), z.string().re
 
 const decimalText = z.union([z.string().regex(/^\d+(\.\d+)?$/, 'must be a non-negative decimal such as "10000.00"'), z.number().int().nonnegative()]).transform((v) => String(v));
 
-/** Amounts per currency code (exact decimals at its exponent) or '*' (whole major units). */
-export const amountTable = z.record(z.string(), decimalText).superRefine((t, ctx) => {
-  for (const [code, text] of Object.entries(t)) {
+/**
+ * A threshold from data: the given percentile of the currency's booked posting amounts over the
+ * last `over`, recomputed on a schedule (src/jobs/amountPercentiles.ts), never below `floor`.
+ */
+const percentileEntry = z
+  .object({
+    percentile: z.number().min(50).max(99.99),
+    over: duration.default(30 * 86_400_000),
+    floor: decimalText.optional(),
+  })
+  .strict();
+export type PercentileEntry = z.infer<typeof percentileEntry>;
+
+/**
+ * Amounts per currency code (exact decimals at its exponent, or a percentile of the currency's
+ * amounts) or '*' (whole major units).
+ */
+export const amountTable = z.record(z.string(), z.union([decimalText, percentileEntry])).superRefine((t, ctx) => {
+  for (const [code, entry] of Object.entries(t)) {
     if (code !== '*' && !/^[A-Z]{3}$/.test(code)) {
       // Named by a preview, not by the path: a key is free text until checked.
       ctx.addIssue({ code: 'custom', message: `key ${preview(code)} must be '*' or an ISO 4217 code such as USD` });
       continue;
     }
     if (code === '*') {
-      if (!/^\d+$/.test(text)) ctx.addIssue({ code: 'custom', path: [code], message: "'*' must be a whole number of major units" });
+      if (typeof entry !== 'string' || !/^\d+$/.test(entry)) ctx.addIssue({ code: 'custom', path: [code], message: "'*' must be a whole number of major units" });
       continue;
     }
+    const text = typeof entry === 'string' ? entry : entry.floor;
+    if (text === undefined) continue;
     try {
       parseDecimalToMinor(text, currencyExponent(code));
     } catch (e) {
-      ctx.addIssue({ code: 'custom', path: [code], message: (e as Error).message });
+      ctx.addIssue({ code: 'custom', path: typeof entry === 'string' ? [code] : [code, 'floor'], message: (e as Error).message });
     }
   }
 });
 export type AmountTable = z.infer<typeof amountTable>;
+
+/** One percentile of one currency's booked posting amounts over a period. */
+export interface PercentileSpec {
+  currency: string;
+  percentile: number;
+  overMs: number;
+}
+/** Computed percentiles in minor units, by `percentileKey`. */
+export type PercentileValues = ReadonlyMap<string, bigint>;
+export const percentileKey = (currency: string, percentile: number, overMs: number) => `${currency}|${percentile}|${overMs}`;
 
 const scope = z.enum(['customer', 'wallet', 'currency']);
 const source = z.enum(['bank', 'chain']);
@@ -258,8 +286,13 @@ export interface RuleSet {
   buckets: ReadonlyMap<number, number>;
   /** The period risk score section, if the file has one. */
   risk: RiskSection | undefined;
-  /** Threshold of `table` in minor units of `currency`, or undefined if the table has none for it. */
-  amount(table: AmountTable | undefined, currency: string): bigint | undefined;
+  /** Percentiles of posting amounts the rules' thresholds need (computed by src/jobs/amountPercentiles.ts). */
+  percentiles: readonly PercentileSpec[];
+  /**
+   * Threshold of `table` in minor units of `currency`, or undefined if the table has none for it.
+   * A percentile entry reads `data` (the latest computed percentiles) and keeps to its floor.
+   */
+  amount(table: AmountTable | undefined, currency: string, data?: PercentileValues): bigint | undefined;
 }
 
 const DEFAULT_SOURCES: Record<AmlScope, AmlSource[]> = { customer: ['bank', 'chain'], wallet: ['chain'], currency: ['bank', 'chain'] };
@@ -294,6 +327,18 @@ export function compileRuleSet(parsed: z.infer<typeof ruleFileSchema>): RuleSet 
   const buckets = new Map<number, number>();
   for (const r of rules) if (r.type === 'velocity') buckets.set(r.period, Math.max(buckets.get(r.period) ?? 0, r.baselinePeriods));
   const cache = new Map<AmountTable, Map<string, bigint | undefined>>();
+  // Every percentile some enabled rule's amount table asks for, once each.
+  const percentiles = new Map<string, PercentileSpec>();
+  for (const r of rules) {
+    for (const v of Object.values(r)) {
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) continue;
+      for (const [currency, entry] of Object.entries(v as Record<string, unknown>)) {
+        if (!/^[A-Z]{3}$/.test(currency) || entry === null || typeof entry !== 'object' || !('percentile' in entry)) continue;
+        const e = entry as PercentileEntry;
+        percentiles.set(percentileKey(currency, e.percentile, e.over), { currency, percentile: e.percentile, overMs: e.over });
+      }
+    }
+  }
   return {
     version: parsed.version,
     bankTxTypes: new Set(parsed.bankTxTypes),
@@ -305,17 +350,32 @@ export function compileRuleSet(parsed: z.infer<typeof ruleFileSchema>): RuleSet 
     horizonMs: Math.max(0, ...rules.map(ruleWindowMs), parsed.risk?.period ?? 0),
     risk: parsed.risk,
     buckets,
-    amount(table, currency) {
+    percentiles: [...percentiles.values()],
+    amount(table, currency, data) {
       if (!table) return undefined;
+      const entry = table[currency];
+      if (entry !== undefined && typeof entry !== 'string') {
+        // From data: the latest computed percentile, never below the floor; nothing computed yet
+        // and no floor: the rule waits.
+        let floor: bigint | undefined;
+        try {
+          floor = entry.floor === undefined ? undefined : parseDecimalToMinor(entry.floor, currencyExponent(currency));
+        } catch {
+          floor = undefined;
+        }
+        const computed = data?.get(percentileKey(currency, entry.percentile, entry.over));
+        if (computed === undefined) return floor;
+        return floor !== undefined && floor > computed ? floor : computed;
+      }
       let byCurrency = cache.get(table);
       if (!byCurrency) cache.set(table, (byCurrency = new Map()));
       if (byCurrency.has(currency)) return byCurrency.get(currency);
       let v: bigint | undefined;
       try {
         const exponent = currencyExponent(currency);
-        const explicit = table[currency];
-        if (explicit !== undefined) v = parseDecimalToMinor(explicit, exponent);
-        else if (table['*'] !== undefined) v = BigInt(table['*']) * 10n ** BigInt(exponent);
+        const star = table['*'];
+        if (entry !== undefined) v = parseDecimalToMinor(entry, exponent);
+        else if (typeof star === 'string') v = BigInt(star) * 10n ** BigInt(exponent);
       } catch {
         v = undefined;
       }

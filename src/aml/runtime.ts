@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { IdentityView } from '../domain/legs.js';
 import { createAmlEngine, type AmlEngine } from './engine.js';
+import type { PercentileValues } from './ruleFile.js';
 import { withShadow } from './shadowEngine.js';
 import { RedisStateStore } from './redisStateStore.js';
 import { startRuleSource, type RuleSource } from './ruleSource.js';
@@ -30,6 +31,8 @@ export interface StartAmlOptions {
   nats: NatsConnection;
   identities: IdentityView;
   log: Logger;
+  /** The latest computed percentiles for thresholds from data (src/jobs/amountPercentiles.ts). */
+  percentiles?: () => PercentileValues;
 }
 
 /** Starts the engine of one worker; throws `ConfigError` if the rule file is invalid. */
@@ -45,7 +48,14 @@ export function startAml(o: StartAmlOptions): AmlRuntime {
     log,
   });
   const store = new RedisStateStore(o.redis, o.config.namespace);
-  const live = createAmlEngine({ store, identities: o.identities, rules: () => rules.current(), watchlist: () => watchlist.current(), ttlMs: a.stateTtlMs });
+  const live = createAmlEngine({
+    store,
+    identities: o.identities,
+    rules: () => rules.current(),
+    watchlist: () => watchlist.current(),
+    ttlMs: a.stateTtlMs,
+    ...(o.percentiles && { percentiles: o.percentiles }),
+  });
   let shadow: AmlRuntime['shadow'] = null;
   let engine = live;
   if (a.shadowRulesFile !== undefined) {
@@ -54,7 +64,17 @@ export function startAml(o: StartAmlOptions): AmlRuntime {
     const shadowRules = startRuleSource({ file: a.shadowRulesFile, nats: o.nats, reloadSubject: a.reloadSubject, pollIntervalMs: a.pollIntervalMs, log: log.child({ shadow: true }) });
     const shadowStore = new RedisStateStore(o.redis, `${o.config.namespace}:shadow`);
     shadow = { rules: shadowRules, store: shadowStore };
-    engine = withShadow(live, createAmlEngine({ store: shadowStore, identities: o.identities, rules: () => shadowRules.current(), watchlist: () => watchlist.current(), ttlMs: a.stateTtlMs }));
+    engine = withShadow(
+      live,
+      createAmlEngine({
+        store: shadowStore,
+        identities: o.identities,
+        rules: () => shadowRules.current(),
+        watchlist: () => watchlist.current(),
+        ttlMs: a.stateTtlMs,
+        ...(o.percentiles && { percentiles: o.percentiles }),
+      }),
+    );
     log.info({ live: rules.current().version, shadow: shadowRules.current().version }, 'aml: shadow rule file runs beside the live one (alerts stored, not sent)');
   }
   return {

@@ -354,6 +354,11 @@ export const configSchema = z
         pollIntervalMs: durationMs(z.number().int().positive()).default(2_000).describe('How often the rule and watch-list files are checked for changes.'),
         /** aml_alerts facts at or above this severity are meant for the alert outbox too. */
         outboxSeverity: z.enum(['low', 'medium', 'high', 'critical']).default('high').describe('AML severity meant for the alert outbox (the outbox itself reads `alerts.amlMinSeverity`).'),
+        percentilesEveryMs: durationMs(z.number().int().positive())
+          .default(86_400_000)
+          .describe(
+            'How often the percentiles that amount thresholds from data ask for (`{ percentile, over, floor }` in a rule file) are recomputed from the booked postings (one worker; every worker reads them within a minute).',
+          ),
         riskScoreEveryMs: durationMs(z.number().int().positive())
           .default(86_400_000)
           .describe(

@@ -179,3 +179,30 @@ describe('AML rules at several time scales', () => {
     expect(alerts[0]!.customers).toEqual(['A']);
   });
 });
+
+describe('AML thresholds from data', () => {
+  const doc = (entry: unknown): RuleFileInput => ({ version: 'p', rules: [{ id: 'big', type: 'large_value', threshold: { USD: entry, EUR: '10000.00' } as never }] });
+
+  it('asks for each percentile once, and reads the computed one, never below its floor', () => {
+    const r = parseRuleSet(doc({ percentile: 99.5, over: '7d', floor: '1000.00' }));
+    expect(r.percentiles).toEqual([{ currency: 'USD', percentile: 99.5, overMs: 7 * D }]);
+    const rule = r.rules[0]!;
+    const table = rule.type === 'large_value' ? rule.threshold : undefined;
+    const key = `USD|99.5|${7 * D}`;
+    expect(r.amount(table, 'USD')).toBe(100_000n); // nothing computed: the floor
+    expect(r.amount(table, 'USD', new Map([[key, 250_000n]]))).toBe(250_000n);
+    expect(r.amount(table, 'USD', new Map([[key, 50_000n]]))).toBe(100_000n); // the floor holds
+    expect(r.amount(table, 'EUR', new Map([[key, 1n]]))).toBe(1_000_000n); // fixed entries stay fixed
+    expect(parseRuleSet(doc({ percentile: 95 }))).toMatchObject({ percentiles: [{ overMs: 30 * D }] });
+    // No floor, nothing computed: the rule waits.
+    const bare = parseRuleSet(doc({ percentile: 95 }));
+    const r0 = bare.rules[0]!;
+    expect(bare.amount(r0.type === 'large_value' ? r0.threshold : undefined, 'USD')).toBeUndefined();
+  });
+
+  it('refuses a percentile out of range, an unknown field, and a floor the currency cannot hold', () => {
+    expect(() => parseRuleSet(doc({ percentile: 40 }))).toThrow(ConfigError);
+    expect(() => parseRuleSet(doc({ percentile: 99, of: 'segment' }))).toThrow(ConfigError);
+    expect(() => parseRuleSet(doc({ percentile: 99, floor: '10.001' }))).toThrow(/threshold\.USD\.floor/);
+  });
+});
