@@ -118,7 +118,7 @@ export function createAmlEngine(o: AmlEngineOptions): AmlEngine {
     await prefetchForCycles(rules, movements, windows);
     const watchlist = o.watchlist();
     // Thresholds from data read the percentiles computed last.
-    const data = o.percentiles?.();
+    const data = rules.percentiles.length > 0 ? o.percentiles?.() : undefined;
     const evaluated: RuleSet = data ? { ...rules, amount: (t, c) => rules.amount(t, c, data) } : rules;
     const candidates = new Map<string, { c: AlertCandidate; m: Movement }>();
     for (const m of movements) {
