@@ -39,8 +39,13 @@ describe('data status changes in the audit trail', () => {
     await h.posting({ entryId: 'dt-1', accountId: 'ACC-DT', amountMinor: 12_300n });
     await h.waitFor('the MISSING_MINT', async () => (await h.discrepancies()).some((d) => d.discrepancy_id === id && d.status === 'open'));
     const cases = h.daemon.cases!;
-    // The open record is chained before the write that carried it counted as durable.
-    expect((await trail(id)).map((r) => [r.actor, r.action])).toEqual([['system', 'discrepancy.open']]);
+    // The fact is visible in ClickHouse a moment before its record is chained (the writer writes
+    // the facts, then chains their status changes, and only then counts the batch durable).
+    const opened = await h.waitFor('the open record', async () => {
+      const r = await trail(id);
+      return r.length > 0 && r;
+    });
+    expect(opened.map((r) => [r.actor, r.action])).toEqual([['system', 'discrepancy.open']]);
     await cases.cases.act(id, { type: 'acknowledge' }, { id: 'olga', role: 'operator' });
 
     await h.mint(wLate!, h.usd(12_300n));
