@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import { routedScripts } from '../state/routedScripts.js';
 import type { AmlAlertRow } from '../domain/facts.js';
 import { SchemaViolation } from '../lib/errors.js';
 import { decodeEntry, encodeEntry, type AmlStateStore, type ApplyRequest, type ApplyResult, type CommitCandidate } from './stateStore.js';
@@ -22,16 +23,14 @@ interface AmlCommands {
  */
 export class RedisStateStore implements AmlStateStore {
   readonly prefix: string;
-  private readonly redis: Redis & AmlCommands;
+  private readonly redis: Redis;
+  private readonly cmd: AmlCommands;
 
   constructor(redis: Redis, namespace: string) {
     this.prefix = `${namespace}:{aml}:`;
-    const r = redis as Redis & Partial<AmlCommands>;
-    if (!r.amlApply) {
-      redis.defineCommand('amlApply', { numberOfKeys: 0, lua: lua('amlApply') });
-      redis.defineCommand('amlCommit', { numberOfKeys: 0, lua: lua('amlCommit') });
-    }
-    this.redis = redis as Redis & AmlCommands;
+    // Routed by their first argument, this prefix: on Redis Cluster the node of the {aml} slot runs them.
+    this.cmd = routedScripts(redis, { amlApply: lua('amlApply'), amlCommit: lua('amlCommit') }) as unknown as AmlCommands;
+    this.redis = redis;
   }
 
   async apply(req: ApplyRequest): Promise<ApplyResult> {
@@ -43,7 +42,7 @@ export class RedisStateStore implements AmlStateStore {
       if (m.entry.amount < 0n) throw new SchemaViolation(`AML movement of ${m.entry.eventId}: field amount is negative (${m.entry.amount})`);
     }
     for (const m of req.movements) args.push(m.subjectKey, encodeEntry(m.entry), m.entry.dir, m.entry.amount.toString(), m.entry.time);
-    const raw = JSON.parse(await inScript('amlApply', () => this.redis.amlApply(...args))) as
+    const raw = JSON.parse(await inScript('amlApply', () => this.cmd.amlApply(...args))) as
       | { s: 'done'; r: AmlAlertRow[] }
       | { s: 'open'; subjects: Record<string, { w: string[] | Record<string, never>; p: string | false; b: string[] | Record<string, never> }> | unknown[] };
     if (raw.s === 'done') return { status: 'done', alerts: raw.r };
@@ -82,7 +81,7 @@ export class RedisStateStore implements AmlStateStore {
   async commit(eventId: string, candidates: readonly CommitCandidate[], ttlMs: number): Promise<{ alerts: AmlAlertRow[]; replayed: boolean }> {
     const args: (string | number)[] = [this.prefix, eventId, ttlMs, candidates.length];
     for (const c of candidates) args.push(`${c.ruleId}|${c.subjectKey}`, c.time, c.suppressMs, JSON.stringify(c.row));
-    const [replayed, r] = await inScript('amlCommit', () => this.redis.amlCommit(...args));
+    const [replayed, r] = await inScript('amlCommit', () => this.cmd.amlCommit(...args));
     return { alerts: JSON.parse(r) as AmlAlertRow[], replayed: replayed === 1 };
   }
 

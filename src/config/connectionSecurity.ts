@@ -69,6 +69,8 @@ interface NatsSection {
 }
 export interface RedisSection {
   url: string;
+  /** Redis Cluster seed nodes; empty: a single Redis at `url`. */
+  clusterNodes?: readonly string[] | undefined;
   username?: string | undefined;
   password?: z.infer<typeof secretRefSchema> | undefined;
   tls?: { caFile?: string | undefined; certFile?: string | undefined; keyFile?: string | undefined; servername?: string | undefined } | undefined;

@@ -216,6 +216,10 @@ export const configSchema = z
     redis: z
       .object({
         url: z.string().default('redis://127.0.0.1:6379').describe('`redis://host:port[/db]`, `rediss://` for TLS (`REDIS_URL` overrides).'),
+        clusterNodes: z
+          .array(z.string().regex(/^rediss?:\/\/[^/\s]+$/, 'a redis://host:port (or rediss://) URL'))
+          .default([])
+          .describe('Redis Cluster: seed nodes as `redis://host:port`; when set, `url` is not used and the engine talks to the cluster (state of one kind shares a hash tag: docs/deployment.md).'),
         /** ACL user, password (`{ env }`/`{ file }` preferred) and TLS (also on for `rediss://` URLs): docs/security.md. */
         ...redisSecuritySchema,
       })

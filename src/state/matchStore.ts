@@ -7,6 +7,7 @@ import { DEFAULT_MATCHING_RULES, type MatchingRuleSet } from '../matching/ruleFi
 import { encodeProbes, probesFor } from '../matching/ruleCascade.js';
 import type { Leg, PostingStatus, Side } from '../domain/types.js';
 import { ScriptError } from '../lib/errors.js';
+import { routedScripts } from './routedScripts.js';
 import { inScript, asScriptError } from './scriptErrors.js';
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
@@ -83,7 +84,8 @@ export interface RestoredLeg {
 /** The Redis-held matching windows: atomic Lua scripts over legs, indexes, deadlines and watermarks. */
 export class MatchStore {
   readonly prefix: string;
-  private readonly redis: Redis & MatchCommands;
+  private readonly redis: Redis;
+  private readonly cmd: MatchCommands;
   private queued: { args: (string | number)[]; resolve: (r: CorrelationResult) => void; reject: (e: unknown) => void }[] = [];
   private flushScheduled = false;
 
@@ -92,22 +94,22 @@ export class MatchStore {
     private readonly options: MatchStoreOptions,
   ) {
     this.prefix = `${options.namespace}:{m}:`;
-    const r = redis as Redis & Partial<MatchCommands>;
-    if (!r.reconMatchOrPark) {
-      redis.defineCommand('reconMatchOrPark', { numberOfKeys: 0, lua: withLib('matchOrPark') });
-      redis.defineCommand('reconExpire', { numberOfKeys: 0, lua: withLib('expire') });
-      redis.defineCommand('reconGc', { numberOfKeys: 0, lua: withLib('gc') });
-      redis.defineCommand('reconAdvanceWatermark', { numberOfKeys: 0, lua: lua('advanceWatermark') });
-      redis.defineCommand('reconRetract', { numberOfKeys: 0, lua: withLib('retract') });
-      redis.defineCommand('reconRestore', { numberOfKeys: 0, lua: withLib('restore') });
-      redis.defineCommand('reconDecideProposal', { numberOfKeys: 0, lua: withLib('decideProposal') });
-      redis.defineCommand('reconPairExpired', { numberOfKeys: 0, lua: withLib('pairExpired') });
-      redis.defineCommand('reconReverseLeg', { numberOfKeys: 0, lua: withLib('reverseLeg') });
-      redis.defineCommand('reconManualMatch', { numberOfKeys: 0, lua: withLib('manualMatch') });
-      redis.defineCommand('reconOpenLegs', { numberOfKeys: 0, lua: withLib('openLegs') });
-      redis.defineCommand('reconClaimSplit', { numberOfKeys: 0, lua: withLib('claimSplit') });
-    }
-    this.redis = redis as Redis & MatchCommands;
+    // Routed by their first argument, this prefix: on Redis Cluster the node of the {m} slot runs them.
+    this.cmd = routedScripts(redis, {
+      reconMatchOrPark: withLib('matchOrPark'),
+      reconExpire: withLib('expire'),
+      reconGc: withLib('gc'),
+      reconAdvanceWatermark: lua('advanceWatermark'),
+      reconRetract: withLib('retract'),
+      reconRestore: withLib('restore'),
+      reconDecideProposal: withLib('decideProposal'),
+      reconPairExpired: withLib('pairExpired'),
+      reconReverseLeg: withLib('reverseLeg'),
+      reconManualMatch: withLib('manualMatch'),
+      reconOpenLegs: withLib('openLegs'),
+      reconClaimSplit: withLib('claimSplit'),
+    }) as unknown as MatchCommands;
+    this.redis = redis;
   }
 
   /**
@@ -164,7 +166,7 @@ export class MatchStore {
     for (const q of batch) for (const a of q.args) args.push(a);
     // Through a promise, so that even a synchronous throw rejects the legs instead of stranding them.
     Promise.resolve()
-      .then(() => this.redis.reconMatchOrPark(...args))
+      .then(() => this.cmd.reconMatchOrPark(...args))
       .then(
         (raw) => {
           const results = JSON.parse(raw) as ({ replayed: number; outcome: Outcome } | { error: string })[];
@@ -183,7 +185,7 @@ export class MatchStore {
 
   /** Retracts a chain leg orphaned by a deep reorg and re-opens its counterpart (idempotent). */
   async retract(legId: string): Promise<{ replayed: boolean; outcome: RetractionOutcome }> {
-    const raw = await inScript('retract', () => this.redis.reconRetract(this.prefix, legId, this.options.windowMs));
+    const raw = await inScript('retract', () => this.cmd.reconRetract(this.prefix, legId, this.options.windowMs));
     const parsed = JSON.parse(raw) as { replayed: number; outcome: RetractionOutcome };
     return { replayed: parsed.replayed === 1, outcome: parsed.outcome };
   }
@@ -195,7 +197,7 @@ export class MatchStore {
     // go on while it says due buckets remain and the limit is not reached.
     for (;;) {
       const raw = await inScript('expire', () =>
-        this.redis.reconExpire(
+        this.cmd.reconExpire(
           this.prefix,
           side,
           watermark,
@@ -220,7 +222,7 @@ export class MatchStore {
    * is stored first so that a crash before the facts are durable is mended by deciding again.
    */
   async decideProposal(pid: string, bankLegId: string, chainLegId: string, decision: 'confirm' | 'reject'): Promise<{ replayed: boolean; outcome: ProposalDecision }> {
-    const raw = await inScript('decideProposal', () => this.redis.reconDecideProposal(this.prefix, pid, bankLegId, chainLegId, decision, this.options.windowMs));
+    const raw = await inScript('decideProposal', () => this.cmd.reconDecideProposal(this.prefix, pid, bankLegId, chainLegId, decision, this.options.windowMs));
     const parsed = JSON.parse(raw) as { replayed?: number; outcome: ProposalDecision };
     return { replayed: parsed.replayed === 1, outcome: parsed.outcome };
   }
@@ -248,7 +250,7 @@ export class MatchStore {
   private async pairSingle(todo: { leg: StoredLeg; probes: string }[]): Promise<void> {
     const args: (string | number)[] = [this.prefix, this.options.windowMs];
     for (const t of todo) args.push(t.leg.id, t.probes);
-    const raw = await inScript('pairExpired', () => this.redis.reconPairExpired(...args));
+    const raw = await inScript('pairExpired', () => this.cmd.reconPairExpired(...args));
     const pairs = JSON.parse(raw) as (NonNullable<StoredLeg['pair']> | false)[] | Record<string, never>;
     if (!Array.isArray(pairs)) return;
     todo.forEach((t, i) => {
@@ -272,7 +274,7 @@ export class MatchStore {
       if (l.pair || l.state !== 'expired' || l.rem) continue;
       const probes = probesFor(rules, { side: l.s, flow: l.f, accountId: l.a, currency: l.c, amountKey: l.m }, 'expiry', defaults).filter((p) => p.split);
       for (const p of probes) {
-        const raw = await inScript('openLegs', () => this.redis.reconOpenLegs(this.prefix, l.id, l.t - p.windowMs, Math.min(l.t + p.windowMs, l.t + this.options.windowMs), p.maxLegs));
+        const raw = await inScript('openLegs', () => this.cmd.reconOpenLegs(this.prefix, l.id, l.t - p.windowMs, Math.min(l.t + p.windowMs, l.t + this.options.windowMs), p.maxLegs));
         const open = JSON.parse(raw) as { state: string; legs?: { id: string; m: string; t: number }[] };
         if (open.state !== 'expired' || !open.legs) break;
         const found = findSplit(
@@ -285,7 +287,7 @@ export class MatchStore {
           continue;
         }
         if (found.t !== 'found') continue;
-        const claimed = await inScript('claimSplit', () => this.redis.reconClaimSplit(this.prefix, l.id, p.rule, p.confidence === 'confirmed' ? 'c' : 'p', ...found.parts.map((x) => x.id)));
+        const claimed = await inScript('claimSplit', () => this.cmd.reconClaimSplit(this.prefix, l.id, p.rule, p.confidence === 'confirmed' ? 'c' : 'p', ...found.parts.map((x) => x.id)));
         const pair = JSON.parse(claimed) as ExpiryPairing | { t: 'stale' };
         if (pair.t === 'stale') continue;
         l.pair = pair;
@@ -300,14 +302,14 @@ export class MatchStore {
    * entry): the outcome a status update to 'reversed' would have had, and the leg as stored.
    */
   async reverseLeg(legId: string, reversingEntryId: string): Promise<{ replayed: boolean; outcome: Outcome | { t: 'unknown' }; leg?: StoredLeg }> {
-    const raw = await inScript('reverseLeg', () => this.redis.reconReverseLeg(this.prefix, legId, reversingEntryId));
+    const raw = await inScript('reverseLeg', () => this.cmd.reconReverseLeg(this.prefix, legId, reversingEntryId));
     const parsed = JSON.parse(raw) as { replayed?: number; outcome: Outcome | { t: 'unknown' }; leg?: StoredLeg };
     return { replayed: parsed.replayed === 1, outcome: parsed.outcome, ...(parsed.leg && { leg: parsed.leg }) };
   }
 
   /** An operator matches two open legs by hand, or undoes a match (atomic against the stream; idempotent). */
   async manualMatch(op: 'match' | 'unmatch', bankLegId: string, chainLegId: string): Promise<{ replayed: boolean; outcome: ManualMatchOutcome }> {
-    const raw = await inScript('manualMatch', () => this.redis.reconManualMatch(this.prefix, op, bankLegId, chainLegId, this.options.windowMs));
+    const raw = await inScript('manualMatch', () => this.cmd.reconManualMatch(this.prefix, op, bankLegId, chainLegId, this.options.windowMs));
     const parsed = JSON.parse(raw) as { replayed?: number; outcome: ManualMatchOutcome };
     return { replayed: parsed.replayed === 1, outcome: parsed.outcome };
   }
@@ -319,12 +321,12 @@ export class MatchStore {
 
   /** Raises a source's watermark (never lowers it). */
   async advanceWatermark(source: 'ledger' | 'chain', eventTime: number, now = Date.now()): Promise<void> {
-    await inScript('advanceWatermark', () => this.redis.reconAdvanceWatermark(this.prefix, source, eventTime, now));
+    await inScript('advanceWatermark', () => this.cmd.reconAdvanceWatermark(this.prefix, source, eventTime, now));
   }
 
   /** Records that every event of `chainId` up to `blockNumber` is durable (monotonic). */
   async advanceChainBlock(chainId: number, blockNumber: bigint, now = Date.now()): Promise<void> {
-    await inScript('advanceWatermark', () => this.redis.reconAdvanceWatermark(this.prefix, `chain:${chainId}:block`, blockNumber.toString(), now));
+    await inScript('advanceWatermark', () => this.cmd.reconAdvanceWatermark(this.prefix, `chain:${chainId}:block`, blockNumber.toString(), now));
   }
 
   /** The highest block of `chainId` whose events are all durable, or null before the first. */
@@ -341,7 +343,7 @@ export class MatchStore {
 
   /** Forgets legs whose retention has passed the watermark; returns how many. */
   async gc(watermark: number, limit = 1_000): Promise<number> {
-    return inScript('gc', () => this.redis.reconGc(this.prefix, watermark, limit, this.options.retentionMs));
+    return inScript('gc', () => this.cmd.reconGc(this.prefix, watermark, limit, this.options.retentionMs));
   }
 
   /** Number of legs currently waiting for a counterpart, per side (an exact counter the scripts keep). */
@@ -389,7 +391,7 @@ export class MatchStore {
         x.d ?? '',
       );
     }
-    return legs.length === 0 ? 0 : inScript('restore', () => this.redis.reconRestore(...args));
+    return legs.length === 0 ? 0 : inScript('restore', () => this.cmd.reconRestore(...args));
   }
 
   /** Deletes every key of this namespace (tests and `recon reset`). */

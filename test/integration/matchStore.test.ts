@@ -88,10 +88,10 @@ describe('MatchStore.matchOrPark', () => {
 
   it('sends the legs of one turn as one script call, applies them in call order, and fails a bad leg alone', async () => {
     const { store } = open();
-    const commands = store as unknown as { redis: { reconMatchOrPark: (...a: unknown[]) => Promise<string> } };
-    const original = commands.redis.reconMatchOrPark.bind(commands.redis);
+    const commands = store as unknown as { cmd: { reconMatchOrPark: (...a: unknown[]) => Promise<string> } };
+    const original = commands.cmd.reconMatchOrPark.bind(commands.cmd);
     let calls = 0;
-    commands.redis.reconMatchOrPark = (...a: unknown[]) => {
+    commands.cmd.reconMatchOrPark = (...a: unknown[]) => {
       calls++;
       return original(...a);
     };
@@ -111,7 +111,7 @@ describe('MatchStore.matchOrPark', () => {
       expect(other).toEqual({ status: 'fulfilled', value: { replayed: false, outcome: { t: 'parked', legId: 'bank:e2' } } });
       expect(await store.parkedCount()).toEqual({ bank: 1, chain: 0 });
     } finally {
-      commands.redis.reconMatchOrPark = original;
+      commands.cmd.reconMatchOrPark = original;
     }
   });
 

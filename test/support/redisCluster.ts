@@ -1,0 +1,94 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { freePorts, privateServer, waitFor, type PrivateServer } from './drill.js';
+
+const run = promisify(execFile);
+
+export interface RedisCluster {
+  nodes: PrivateServer[];
+  /** Seed URLs of every node, for `redis.clusterNodes`. */
+  urls: string[];
+  /** The port of the master serving `key`'s slot. */
+  masterOf(key: string): Promise<number>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * A Redis Cluster of `masters` masters with one replica each, from the redis-server binary CI
+ * installs, on 127.0.0.1 (in memory: nothing persisted but the cluster's own node files, in a temp
+ * dir); resolves once every node reports `cluster_state:ok`.
+ */
+export async function redisCluster(masters = 3): Promise<RedisCluster> {
+  const ports = await freePorts(masters * 2);
+  const dir = mkdtempSync(join(tmpdir(), 'recon-redis-cluster-'));
+  const nodes = ports.map((port) =>
+    privateServer(port, `redis://127.0.0.1:${port}`, 'redis-server', [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      join(dir, `nodes-${port}.conf`),
+      '--cluster-node-timeout',
+      '2000',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+    ]),
+  );
+  try {
+    await Promise.all(nodes.map((n) => n.start()));
+    await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes']);
+    await waitFor(
+      'every node of the cluster ok',
+      async () => {
+        for (const p of ports) {
+          const c = new Redis(p, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
+          try {
+            await c.connect();
+            if (!String(await c.cluster('INFO')).includes('cluster_state:ok')) return false;
+          } catch {
+            return false;
+          } finally {
+            c.disconnect();
+          }
+        }
+        return true;
+      },
+      30_000,
+      200,
+    );
+  } catch (e) {
+    for (const n of nodes) await n.dispose();
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    nodes,
+    urls: nodes.map((n) => n.url),
+    async masterOf(key) {
+      const c = new Redis(ports[0]!, '127.0.0.1');
+      try {
+        const slot = Number(await c.cluster('KEYSLOT', key));
+        const shards = await c.cluster('SLOTS');
+        const owner = shards.find(([from, to]) => slot >= from && slot <= to);
+        return Number(owner![2]![1]);
+      } finally {
+        c.disconnect();
+      }
+    },
+    async dispose() {
+      for (const n of nodes) await n.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
