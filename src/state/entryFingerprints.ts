@@ -30,9 +30,8 @@ interface FingerprintCommands {
  * through it, legs or not (fees, transfers, orphans), so a re-used id with other content is caught
  * whatever it is. Each id is its own hash tag, so in a Redis Cluster the record lives on the id's
  * slot, not the shard of the leg. Checks made in the same turn of the event loop go to Redis in
- * one pipeline (one round trip for a block's events or for concurrent messages); the daemon holds
- * one Redis connection (a Cluster client would need the calls sent one by one, as a pipeline
- * there must stay in one slot).
+ * one pipeline (one round trip for a block's events or for concurrent messages); on a Redis
+ * Cluster they are sent one by one, as a pipeline there must stay in one slot.
  */
 export class EntryFingerprints {
   readonly prefix: string;
@@ -70,10 +69,25 @@ export class EntryFingerprints {
     this.flushScheduled = false;
     const batch = this.queued.splice(0, this.queued.length);
     if (batch.length === 0) return;
-    const pipe = this.redis.pipeline() as unknown as { reconClaimFingerprint(...a: (string | number)[]): void; exec(): Promise<[Error | null, unknown][] | null> };
-    for (const q of batch) pipe.reconClaimFingerprint(this.keyOf(q.id), q.fingerprint, this.options.ttlMs);
+    // On Redis Cluster each id is its own slot and a pipeline must stay in one: the calls go one
+    // by one (the cluster client still batches those bound for one node).
+    const replies = (this.redis as unknown as { isCluster?: boolean }).isCluster
+      ? () =>
+          Promise.all(
+            batch.map((q) =>
+              this.redis.reconClaimFingerprint(this.keyOf(q.id), q.fingerprint, this.options.ttlMs).then(
+                (r): [Error | null, unknown] => [null, r],
+                (e: unknown): [Error | null, unknown] => [e instanceof Error ? e : new Error(String(e)), null],
+              ),
+            ),
+          )
+      : () => {
+          const pipe = this.redis.pipeline() as unknown as { reconClaimFingerprint(...a: (string | number)[]): void; exec(): Promise<[Error | null, unknown][] | null> };
+          for (const q of batch) pipe.reconClaimFingerprint(this.keyOf(q.id), q.fingerprint, this.options.ttlMs);
+          return pipe.exec();
+        };
     Promise.resolve()
-      .then(() => pipe.exec())
+      .then(replies)
       .then(
         (res) => {
           for (const [i, q] of batch.entries()) {

@@ -76,15 +76,22 @@ export async function redisCluster(masters = 3): Promise<RedisCluster> {
     nodes,
     urls: nodes.map((n) => n.url),
     async masterOf(key) {
-      const c = new Redis(ports[0]!, '127.0.0.1');
-      try {
-        const slot = Number(await c.cluster('KEYSLOT', key));
-        const shards = await c.cluster('SLOTS');
-        const owner = shards.find(([from, to]) => slot >= from && slot <= to);
-        return Number(owner![2]![1]);
-      } finally {
-        c.disconnect();
+      // Asked of any node still up (the one asked first may be the one a drill killed).
+      for (const port of ports) {
+        const c = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        try {
+          await c.connect();
+          const slot = Number(await c.cluster('KEYSLOT', key));
+          const shards = await c.cluster('SLOTS');
+          const owner = shards.find(([from, to]) => slot >= from && slot <= to);
+          if (owner) return Number(owner[2]![1]);
+        } catch {
+          // down: ask the next one
+        } finally {
+          c.disconnect();
+        }
       }
+      throw new Error(`no node of the cluster answers for ${key}`);
     },
     async dispose() {
       for (const n of nodes) await n.dispose();
