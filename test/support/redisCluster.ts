@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,11 +20,13 @@ export interface RedisCluster {
 /**
  * A Redis Cluster of `masters` masters with one replica each, from the redis-server binary CI
  * installs, on 127.0.0.1 (in memory: nothing persisted but the cluster's own node files, in a temp
- * dir); resolves once every node reports `cluster_state:ok`.
+ * dir); resolves once every node reports `cluster_state:ok` and every replica is in sync.
  */
 export async function redisCluster(masters = 3): Promise<RedisCluster> {
   const ports = await freePorts(masters * 2);
   const dir = mkdtempSync(join(tmpdir(), 'recon-redis-cluster-'));
+  // A dir per node: replicas sync through an RDB file, which nodes sharing a dir would overwrite.
+  for (const port of ports) mkdirSync(join(dir, String(port)));
   const nodes = ports.map((port) =>
     privateServer(port, `redis://127.0.0.1:${port}`, 'redis-server', [
       '--port',
@@ -41,21 +43,28 @@ export async function redisCluster(masters = 3): Promise<RedisCluster> {
       '',
       '--appendonly',
       'no',
+      // Replicas sync at once (the default waits 5 s for more replicas): a drill may kill a
+      // master seconds after the start, and an unsynced replica never takes over.
+      '--repl-diskless-sync-delay',
+      '0',
       '--dir',
-      dir,
+      join(dir, String(port)),
     ]),
   );
   try {
     await Promise.all(nodes.map((n) => n.start()));
     await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes']);
     await waitFor(
-      'every node of the cluster ok',
+      'every node of the cluster ok, every replica in sync',
       async () => {
         for (const p of ports) {
           const c = new Redis(p, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
           try {
             await c.connect();
             if (!String(await c.cluster('INFO')).includes('cluster_state:ok')) return false;
+            // Every replica in sync with its master.
+            const repl = String(await c.info('replication'));
+            if (repl.includes('role:slave') && !repl.includes('master_link_status:up')) return false;
           } catch {
             return false;
           } finally {
