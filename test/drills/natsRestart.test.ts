@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { privateNats, settle, startDrill, steadyTraffic, verifyDrill, waitFor, type Drill, type PrivateServer } from '../support/drill.js';
+import { privateNats, settleDaemon, startDrill, steadyTraffic, verifyDrill, waitFor, type Drill, type PrivateServer } from '../support/drill.js';
 
 /**
  * Drill: a private nats-server (JetStream, its own store dir, another port) is killed under steady
@@ -33,14 +33,7 @@ describe('drill: NATS restarted', () => {
     // The mapping follower's ordered consumer (in memory on the server) is re-created: ready again.
     await waitFor('mapping follower following again', async () => (await mappingsCheck())?.ok === true, 60_000);
     const pairs = await traffic.stop();
-    await settle(d, {
-      sweep: () => daemon.sweep(),
-      parked: async () => {
-        const p = await daemon.store.parkedCount();
-        return p.bank + p.chain;
-      },
-      timeoutMs: 90_000,
-    });
+    await settleDaemon(d, daemon);
     const verdict = await verifyDrill(d, pairs);
     expect(verdict.problems).toEqual([]);
     console.info(`NATS restart drill: ${pairs.length} pairs across a NATS SIGKILL + restart, ${verdict.discrepanciesFound} injected discrepancies found, 0 false, facts once, nothing unacked`);

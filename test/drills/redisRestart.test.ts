@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { privateRedis, settle, startDrill, steadyTraffic, verifyDrill, waitFor, type Drill, type PrivateServer } from '../support/drill.js';
+import { privateRedis, settleDaemon, startDrill, steadyTraffic, verifyDrill, waitFor, type Drill, type PrivateServer } from '../support/drill.js';
 
 /**
  * Drill: a private in-memory redis-server (nothing on disk) is killed under steady traffic and
@@ -36,14 +36,7 @@ describe('drill: Redis restarted with its memory lost', () => {
     const epoch = await daemon.redis.get(`${daemon.store.prefix}epoch`);
     expect(Number(epoch?.split(':').pop())).toBeGreaterThan(restartedAt);
     const pairs = await traffic.stop();
-    await settle(d, {
-      sweep: () => daemon.sweep(),
-      parked: async () => {
-        const p = await daemon.store.parkedCount();
-        return p.bank + p.chain;
-      },
-      timeoutMs: 90_000,
-    });
+    await settleDaemon(d, daemon);
     const verdict = await verifyDrill(d, pairs);
     expect(verdict.problems).toEqual([]);
     console.info(`Redis restart drill: ${pairs.length} pairs across a Redis SIGKILL + empty restart, ${verdict.discrepanciesFound} injected discrepancies found, 0 false`);

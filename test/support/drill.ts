@@ -199,6 +199,18 @@ export async function settle(d: Drill, o: { sweep?: () => Promise<unknown>; park
   );
 }
 
+/** `settle` for an in-process daemon: its own sweep, its parked legs. */
+export function settleDaemon(d: Drill, daemon: Daemon, timeoutMs = 90_000): Promise<void> {
+  return settle(d, {
+    sweep: () => daemon.sweep(),
+    parked: async () => {
+      const p = await daemon.store.parkedCount();
+      return p.bank + p.chain;
+    },
+    timeoutMs,
+  });
+}
+
 /** Checks ClickHouse against the pairs (plus settle's fee posting, and `deadLetters` more dead letters than the pairs' poison). */
 export function verifyDrill(d: Drill, pairs: readonly Pair[], ch = d.ch!.client, database = d.config.clickhouse.database, o: { deadLetters?: number } = {}): Promise<Verdict> {
   const e = expectedOf(pairs, 1);
