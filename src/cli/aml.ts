@@ -11,7 +11,7 @@
  *       asks every worker to reload. Exit 0 done, 1 refused (invalid shadow file), 2 usage.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { connect } from '@nats-io/transport-node';
@@ -147,18 +147,25 @@ export async function amlMain(
     try {
       const audit = new AuditLog({ redis, clickhouse, database: config.clickhouse.database, writer: createFactWriter(clickhouse, config.clickhouse.database), namespace: config.namespace });
       if ((await audit.head()) === null) await audit.restoreHead();
-      // Recorded first: a promotion that happened is never missing from the trail.
-      await audit.append([
-        {
-          at: now(),
-          actor: v.actor,
-          action: 'aml.promote',
-          subject: config.aml.rulesFile,
-          content: { from: { version: liveVersion, sha256: sha256(liveBytes) }, to: { version: shadowRules.version, sha256: sha256(shadowBytes) }, reason: v.reason ?? '' },
-        },
-      ]);
+      // The new file is written beside the live one first (a full disk or a read-only dir stops
+      // here, before anything is recorded); then the promotion is recorded, so one that happens is
+      // never missing from the trail; then the rename, atomic, makes it live.
       const tmp = `${config.aml.rulesFile}.promote-${process.pid}`;
       writeFileSync(tmp, shadowBytes);
+      try {
+        await audit.append([
+          {
+            at: now(),
+            actor: v.actor,
+            action: 'aml.promote',
+            subject: config.aml.rulesFile,
+            content: { from: { version: liveVersion, sha256: sha256(liveBytes) }, to: { version: shadowRules.version, sha256: sha256(shadowBytes) }, reason: v.reason ?? '' },
+          },
+        ]);
+      } catch (e) {
+        rmSync(tmp, { force: true });
+        throw e;
+      }
       renameSync(tmp, config.aml.rulesFile);
     } finally {
       redis.disconnect();
