@@ -141,6 +141,16 @@ describe('NATS closed by default (deploy/nats/nats.conf)', () => {
   it('keeps the ops user read-only: no publish, no purge, no delete', async () => {
     const nc = await as('ops');
     const jsm = await jetstreamManager(nc);
+    // The daemon dead-letters the earlier tests' forged messages on its own time: counted once it
+    // has worked the ledger off, so that what this test sees is only what it did.
+    await waitFor(
+      'the ledger worked off',
+      async () => {
+        const c = await jsm.consumers.info('LEDGER', 'recon-matcher');
+        return c.num_pending === 0 && c.num_ack_pending === 0;
+      },
+      30_000,
+    );
     const before = (await jsm.streams.info('DEADLETTER')).state.messages;
     await expect(nc.request('$JS.API.STREAM.PURGE.LEDGER', undefined, { timeout: 3_000 })).rejects.toThrow('Permissions Violation for Publish to "$JS.API.STREAM.PURGE.LEDGER"');
     await expect(nc.request('$JS.API.STREAM.DELETE.DEADLETTER', undefined, { timeout: 3_000 })).rejects.toThrow('Permissions Violation for Publish to "$JS.API.STREAM.DELETE.DEADLETTER"');
