@@ -33,6 +33,7 @@ import { createDeadLetterSink } from './sinks/deadLetters.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { EntryFingerprints } from './state/entryFingerprints.js';
 import { MatchStore } from './state/matchStore.js';
+import { ensureShardLayout } from './state/shardLayout.js';
 import { startStateGuard } from './state/stateGuard.js';
 import { chainIngester, type ChainIngester } from './streams/chain/chainIngester.js';
 import { ensureConsumers, ensureStreams } from './streams/jetstreamSetup.js';
@@ -177,8 +178,12 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     toleranceMs: m.windowMs + m.allowedLatenessMs,
     retentionMs: m.lateRetentionMs,
     requireEpoch: true,
+    shards: config.redis.shards,
+    shardKey: config.redis.shardKey,
     ...(matchingRules && { rules: () => matchingRules.current() }),
   });
+  // The shard count the state in Redis is laid out in must be the configured one (or be migrated).
+  await ensureShardLayout({ redis, store, namespace: config.namespace, migrate: config.redis.migrateShards, log });
   // The content first seen under each entry id. A record must outlive every state that may still act
   // on its id: legs are remembered lateRetentionMs past their event time (which precedes arrival),
   // so lateRetentionMs plus the window and lateness from first sight covers them.

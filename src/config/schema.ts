@@ -220,6 +220,27 @@ export const configSchema = z
           .array(z.string().regex(/^rediss?:\/\/[^/\s]+$/, 'a redis://host:port (or rediss://) URL'))
           .default([])
           .describe('Redis Cluster: seed nodes as `redis://host:port`; when set, `url` is not used and the engine talks to the cluster (state of one kind shares a hash tag: docs/deployment.md).'),
+        shards: z
+          .number()
+          .int()
+          .min(1)
+          .max(1024)
+          .default(1)
+          .describe(
+            'Shards of the match state, each under a hash tag of its own (`{m0}`…) so Redis Cluster spreads matching over its masters; 1 keeps the single `{m}` tag. Changing it on an existing deployment needs `migrateShards` (docs/runbook.md#sharded-state).',
+          ),
+        shardKey: z
+          .enum(['account', 'reference'])
+          .default('account')
+          .describe(
+            "What a leg's shard is derived from: `account` (the account both legs resolve to: every account-scoped rule works, a reference pair across accounts such as an omnibus batch mint is not found) or `reference` (a leg's reference when it has one, else its account: omnibus batches are found, an account pair of a leg with a reference and one without is not). docs/architecture.md#sharded-state.",
+          ),
+        migrateShards: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Allow a start with `shards` different from the count stored in Redis: the match state of the old layout is deleted and rebuilt from the facts in ClickHouse (docs/runbook.md#sharded-state). Without it such a start is refused.',
+          ),
         /** ACL user, password (`{ env }`/`{ file }` preferred) and TLS (also on for `rediss://` URLs): docs/security.md. */
         ...redisSecuritySchema,
       })

@@ -7,8 +7,10 @@ import { DEFAULT_MATCHING_RULES, type MatchingRuleSet } from '../matching/ruleFi
 import { encodeProbes, probesFor } from '../matching/ruleCascade.js';
 import type { Leg, PostingStatus, Side } from '../domain/types.js';
 import { ScriptError } from '../lib/errors.js';
+import { shardedLeg, shardOf, shardPrefixes, type ShardKeyMode } from '../domain/stateShards.js';
 import { routedScripts } from './routedScripts.js';
 import { inScript, asScriptError } from './scriptErrors.js';
+import { scanKeys } from './shardLayout.js';
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 /** A script with the shared layout (records, pools, indexes) in front of it. */
@@ -30,8 +32,15 @@ export interface CorrelationResult {
 }
 
 export interface MatchStoreOptions {
-  /** Namespace of this deployment; keys are `${namespace}:{m}:…` (one hash tag: one Cluster slot). */
+  /**
+   * Namespace of this deployment; keys are `${namespace}:{m}:…` (one hash tag: one Cluster slot),
+   * or with `shards` > 1 `${namespace}:{m<i>}:…` per shard (src/domain/stateShards.ts).
+   */
   namespace: string;
+  /** Number of shards of the match state (default 1: today's single `{m}` tag). */
+  shards?: number;
+  /** What a leg's shard is derived from (default `account`; src/domain/stateShards.ts). */
+  shardKey?: ShardKeyMode;
   /** Window + allowed lateness: the largest event-time distance between two legs that match. */
   toleranceMs: number;
   /** Window: a parked leg's deadline is its event time + windowMs, against the other side's watermark. */
@@ -82,11 +91,22 @@ export interface RestoredLeg {
 }
 
 /** The Redis-held matching windows: atomic Lua scripts over legs, indexes, deadlines and watermarks. */
+type QueuedLeg = { args: (string | number)[]; resolve: (r: CorrelationResult) => void; reject: (e: unknown) => void };
+
 export class MatchStore {
+  /**
+   * The prefix of the state shared by every shard (watermarks, chain blocks, feed stalls, the
+   * rebuild lock, drift episodes, the stored shard count): `${namespace}:{m}:`. With one shard it
+   * is also that shard's prefix, so an unsharded deployment keeps every key name.
+   */
   readonly prefix: string;
+  /** The prefix of each shard (index = shard number); `[prefix]` with one shard. */
+  readonly shardPrefixes: readonly string[];
   private readonly redis: Redis;
   private readonly cmd: MatchCommands;
-  private queued: { args: (string | number)[]; resolve: (r: CorrelationResult) => void; reject: (e: unknown) => void }[] = [];
+  private readonly shardKey: ShardKeyMode;
+  /** Legs waiting to be sent, per shard: one script call per shard present in a flush. */
+  private queued = new Map<number, QueuedLeg[]>();
   private flushScheduled = false;
 
   constructor(
@@ -94,7 +114,9 @@ export class MatchStore {
     private readonly options: MatchStoreOptions,
   ) {
     this.prefix = `${options.namespace}:{m}:`;
-    // Routed by their first argument, this prefix: on Redis Cluster the node of the {m} slot runs them.
+    this.shardPrefixes = shardPrefixes(options.namespace, options.shards ?? 1);
+    this.shardKey = options.shardKey ?? 'account';
+    // Routed by their first argument, a prefix: on Redis Cluster the node of its slot runs them.
     this.cmd = routedScripts(redis, {
       reconMatchOrPark: withLib('matchOrPark'),
       reconExpire: withLib('expire'),
@@ -122,8 +144,11 @@ export class MatchStore {
     const o = this.options;
     const defaults = { attributeWindowMs: o.toleranceMs, referenceWindowMs: o.retentionMs };
     const arrival = encodeProbes(probesFor(rules, leg, 'arrival', defaults));
+    const shard = this.shardOfLeg(leg);
     return new Promise((resolve, reject) => {
-      this.queued.push({
+      let q = this.queued.get(shard);
+      if (!q) this.queued.set(shard, (q = []));
+      q.push({
         args: [
           leg.legId,
           leg.side,
@@ -144,7 +169,7 @@ export class MatchStore {
         resolve,
         reject,
       });
-      if (this.queued.length >= MATCH_BATCH) this.flushMatches();
+      if (q.length >= MATCH_BATCH) this.flushMatches();
       else if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flushMatches());
@@ -152,17 +177,45 @@ export class MatchStore {
     });
   }
 
+  /** The shard of a leg, or of a stored leg (src/domain/stateShards.ts). */
+  shardOfLeg(l: Pick<Leg, 'accountId' | 'reference'> | { a: string; r: string }): number {
+    return shardOf(shardedLeg(l), this.shardPrefixes.length, this.shardKey);
+  }
+
   /**
-   * Sends the queued legs as one script call (in order: Redis applies them one after the other, as
-   * if called one by one). A failed call (Redis down, state lost) rejects every leg in it; a leg
-   * the script could not apply rejects alone.
+   * The shard that holds a leg known only by its id: the first whose records have it (one HEXISTS
+   * per shard), else shard 0, where the scripts answer `unknown` without writing. One shard: 0.
    */
+  async shardOfId(legId: string): Promise<number> {
+    return (await this.locate(legId)) ?? 0;
+  }
+
+  /** The shard whose records have this leg, or null (with one shard: 0 without asking). */
+  private async locate(legId: string): Promise<number | null> {
+    if (this.shardPrefixes.length === 1) return 0;
+    const h = legHandle(legId);
+    const found = await Promise.all(this.shardPrefixes.map((p) => this.redis.hexists(`${p}L:${h.slice(0, 2)}`, h)));
+    const i = found.indexOf(1);
+    return i < 0 ? null : i;
+  }
+
+  /** Sends the queued legs: one script call per shard present (see `flushShard`). */
   private flushMatches(): void {
     this.flushScheduled = false;
-    const batch = this.queued.splice(0, this.queued.length);
+    const queued = this.queued;
+    this.queued = new Map();
+    for (const [shard, batch] of queued) this.flushShard(shard, batch);
+  }
+
+  /**
+   * Sends one shard's queued legs as one script call (in order: Redis applies them one after the
+   * other, as if called one by one). A failed call (Redis down, state lost) rejects every leg in
+   * it; a leg the script could not apply rejects alone.
+   */
+  private flushShard(shard: number, batch: QueuedLeg[]): void {
     if (batch.length === 0) return;
     const o = this.options;
-    const args: (string | number)[] = [this.prefix, o.toleranceMs, o.retentionMs, o.windowMs, o.requireEpoch ? '1' : ''];
+    const args: (string | number)[] = [this.shardPrefixes[shard]!, o.toleranceMs, o.retentionMs, o.windowMs, o.requireEpoch ? '1' : ''];
     for (const q of batch) for (const a of q.args) args.push(a);
     // Through a promise, so that even a synchronous throw rejects the legs instead of stranding them.
     Promise.resolve()
@@ -185,20 +238,33 @@ export class MatchStore {
 
   /** Retracts a chain leg orphaned by a deep reorg and re-opens its counterpart (idempotent). */
   async retract(legId: string): Promise<{ replayed: boolean; outcome: RetractionOutcome }> {
-    const raw = await inScript('retract', () => this.cmd.reconRetract(this.prefix, legId, this.options.windowMs));
+    const p = this.shardPrefixes[await this.shardOfId(legId)]!;
+    const raw = await inScript('retract', () => this.cmd.reconRetract(p, legId, this.options.windowMs));
     const parsed = JSON.parse(raw) as { replayed: number; outcome: RetractionOutcome };
     return { replayed: parsed.replayed === 1, outcome: parsed.outcome };
   }
 
-  /** Claims up to `limit` legs of `side` whose deadline has passed `watermark`; they are now expired. */
+  /**
+   * Claims up to `limit` legs of `side` whose deadline has passed `watermark`; they are now expired.
+   * Shards are swept in turn, starting one further at each call so that none waits behind another.
+   */
   async claimExpired(side: Side, watermark: number, limit: number, now = Date.now()): Promise<StoredLeg[]> {
     const claimed: StoredLeg[] = [];
+    const n = this.shardPrefixes.length;
+    const first = this.sweepStart++ % n;
+    for (let i = 0; i < n && claimed.length < limit; i++) await this.claimExpiredIn(this.shardPrefixes[(first + i) % n]!, side, watermark, limit, now, claimed);
+    return claimed;
+  }
+
+  private sweepStart = 0;
+
+  private async claimExpiredIn(prefix: string, side: Side, watermark: number, limit: number, now: number, claimed: StoredLeg[]): Promise<void> {
     // One call looks at a bounded number of deadline entries (most belong to legs matched since);
     // go on while it says due buckets remain and the limit is not reached.
     for (;;) {
       const raw = await inScript('expire', () =>
         this.cmd.reconExpire(
-          this.prefix,
+          prefix,
           side,
           watermark,
           limit - claimed.length,
@@ -212,7 +278,7 @@ export class MatchStore {
       // cjson encodes an empty Lua table as {}.
       const r = JSON.parse(raw) as { l: StoredLeg[] | Record<string, never>; more: number };
       if (Array.isArray(r.l)) claimed.push(...r.l);
-      if (r.more !== 1 || claimed.length >= limit) return claimed;
+      if (r.more !== 1 || claimed.length >= limit) return;
     }
   }
 
@@ -222,7 +288,9 @@ export class MatchStore {
    * is stored first so that a crash before the facts are durable is mended by deciding again.
    */
   async decideProposal(pid: string, bankLegId: string, chainLegId: string, decision: 'confirm' | 'reject'): Promise<{ replayed: boolean; outcome: ProposalDecision }> {
-    const raw = await inScript('decideProposal', () => this.cmd.reconDecideProposal(this.prefix, pid, bankLegId, chainLegId, decision, this.options.windowMs));
+    // A proposal pairs legs of one shard (it was made by a script of that shard).
+    const p = this.shardPrefixes[await this.shardOfId(bankLegId)]!;
+    const raw = await inScript('decideProposal', () => this.cmd.reconDecideProposal(p, pid, bankLegId, chainLegId, decision, this.options.windowMs));
     const parsed = JSON.parse(raw) as { replayed?: number; outcome: ProposalDecision };
     return { replayed: parsed.replayed === 1, outcome: parsed.outcome };
   }
@@ -243,12 +311,18 @@ export class MatchStore {
       const probes = encodeProbes(probesFor(rules, { side: l.s, flow: l.f, accountId: l.a, currency: l.c, amountKey: l.m }, 'expiry', defaults).filter((p) => !p.split));
       if (probes) todo.push({ leg: l, probes });
     }
-    if (todo.length > 0) await this.pairSingle(todo);
+    // One call per shard present: a leg is paired within its own shard.
+    const byShard = new Map<number, typeof todo>();
+    for (const t of todo) {
+      const s = this.shardOfLeg(t.leg);
+      byShard.set(s, [...(byShard.get(s) ?? []), t]);
+    }
+    for (const [s, part] of byShard) await this.pairSingle(this.shardPrefixes[s]!, part);
     await this.searchSplits(legs, rules);
   }
 
-  private async pairSingle(todo: { leg: StoredLeg; probes: string }[]): Promise<void> {
-    const args: (string | number)[] = [this.prefix, this.options.windowMs];
+  private async pairSingle(prefix: string, todo: { leg: StoredLeg; probes: string }[]): Promise<void> {
+    const args: (string | number)[] = [prefix, this.options.windowMs];
     for (const t of todo) args.push(t.leg.id, t.probes);
     const raw = await inScript('pairExpired', () => this.cmd.reconPairExpired(...args));
     const pairs = JSON.parse(raw) as (NonNullable<StoredLeg['pair']> | false)[] | Record<string, never>;
@@ -273,8 +347,9 @@ export class MatchStore {
     for (const l of legs) {
       if (l.pair || l.state !== 'expired' || l.rem) continue;
       const probes = probesFor(rules, { side: l.s, flow: l.f, accountId: l.a, currency: l.c, amountKey: l.m }, 'expiry', defaults).filter((p) => p.split);
+      const prefix = this.shardPrefixes[this.shardOfLeg(l)]!;
       for (const p of probes) {
-        const raw = await inScript('openLegs', () => this.cmd.reconOpenLegs(this.prefix, l.id, l.t - p.windowMs, Math.min(l.t + p.windowMs, l.t + this.options.windowMs), p.maxLegs));
+        const raw = await inScript('openLegs', () => this.cmd.reconOpenLegs(prefix, l.id, l.t - p.windowMs, Math.min(l.t + p.windowMs, l.t + this.options.windowMs), p.maxLegs));
         const open = JSON.parse(raw) as { state: string; legs?: { id: string; m: string; t: number }[] };
         if (open.state !== 'expired' || !open.legs) break;
         const found = findSplit(
@@ -287,7 +362,7 @@ export class MatchStore {
           continue;
         }
         if (found.t !== 'found') continue;
-        const claimed = await inScript('claimSplit', () => this.cmd.reconClaimSplit(this.prefix, l.id, p.rule, p.confidence === 'confirmed' ? 'c' : 'p', ...found.parts.map((x) => x.id)));
+        const claimed = await inScript('claimSplit', () => this.cmd.reconClaimSplit(prefix, l.id, p.rule, p.confidence === 'confirmed' ? 'c' : 'p', ...found.parts.map((x) => x.id)));
         const pair = JSON.parse(claimed) as ExpiryPairing | { t: 'stale' };
         if (pair.t === 'stale') continue;
         l.pair = pair;
@@ -302,21 +377,35 @@ export class MatchStore {
    * entry): the outcome a status update to 'reversed' would have had, and the leg as stored.
    */
   async reverseLeg(legId: string, reversingEntryId: string): Promise<{ replayed: boolean; outcome: Outcome | { t: 'unknown' }; leg?: StoredLeg }> {
-    const raw = await inScript('reverseLeg', () => this.cmd.reconReverseLeg(this.prefix, legId, reversingEntryId));
+    const p = this.shardPrefixes[await this.shardOfId(legId)]!;
+    const raw = await inScript('reverseLeg', () => this.cmd.reconReverseLeg(p, legId, reversingEntryId));
     const parsed = JSON.parse(raw) as { replayed?: number; outcome: Outcome | { t: 'unknown' }; leg?: StoredLeg };
     return { replayed: parsed.replayed === 1, outcome: parsed.outcome, ...(parsed.leg && { leg: parsed.leg }) };
   }
 
-  /** An operator matches two open legs by hand, or undoes a match (atomic against the stream; idempotent). */
+  /**
+   * An operator matches two open legs by hand, or undoes a match (atomic against the stream;
+   * idempotent). Two legs in different shards cannot be matched (one script, one slot): refused.
+   */
   async manualMatch(op: 'match' | 'unmatch', bankLegId: string, chainLegId: string): Promise<{ replayed: boolean; outcome: ManualMatchOutcome }> {
-    const raw = await inScript('manualMatch', () => this.cmd.reconManualMatch(this.prefix, op, bankLegId, chainLegId, this.options.windowMs));
+    const [sb, sc] = await Promise.all([this.locate(bankLegId), this.locate(chainLegId)]);
+    if (sb !== null && sc !== null && sb !== sc) {
+      const reason = `${bankLegId} is in state shard ${sb} and ${chainLegId} in shard ${sc}: legs of different shards cannot be matched (docs/runbook.md#sharded-state)`;
+      return { replayed: false, outcome: { t: 'refused', reason } };
+    }
+    // An unknown leg: the script of the other's shard refuses it, naming it.
+    const p = this.shardPrefixes[sb ?? sc ?? 0]!;
+    const raw = await inScript('manualMatch', () => this.cmd.reconManualMatch(p, op, bankLegId, chainLegId, this.options.windowMs));
     const parsed = JSON.parse(raw) as { replayed?: number; outcome: ManualMatchOutcome };
     return { replayed: parsed.replayed === 1, outcome: parsed.outcome };
   }
 
   /** Confirms that the discrepancies of these claimed legs are durable. */
   async ackClaimed(legIds: readonly string[]): Promise<void> {
-    if (legIds.length > 0) await this.redis.zrem(`${this.prefix}claimed`, ...legIds.map(legHandle));
+    if (legIds.length === 0) return;
+    // By id only: removed from every shard's claims (a handle is claimed in its own shard alone).
+    const handles = legIds.map(legHandle);
+    await Promise.all(this.shardPrefixes.map((p) => this.redis.zrem(`${p}claimed`, ...handles)));
   }
 
   /** Raises a source's watermark (never lowers it). */
@@ -341,33 +430,61 @@ export class MatchStore {
     return { ledger: n('ledger'), ledgerSeenAt: n('ledger:seen'), chain: n('chain'), chainSeenAt: n('chain:seen') };
   }
 
-  /** Forgets legs whose retention has passed the watermark; returns how many. */
+  /** Forgets legs whose retention has passed the watermark, in every shard (up to `limit` each); returns how many. */
   async gc(watermark: number, limit = 1_000): Promise<number> {
-    return inScript('gc', () => this.cmd.reconGc(this.prefix, watermark, limit, this.options.retentionMs));
+    let n = 0;
+    for (const p of this.shardPrefixes) n += await inScript('gc', () => this.cmd.reconGc(p, watermark, limit, this.options.retentionMs));
+    return n;
   }
 
-  /** Number of legs currently waiting for a counterpart, per side (an exact counter the scripts keep). */
+  /** Number of legs currently waiting for a counterpart, per side (exact counters the scripts keep, summed over the shards). */
   async parkedCount(): Promise<{ bank: number; chain: number }> {
-    const [bank, chain] = await this.redis.hmget(`${this.prefix}n`, 'bank', 'chain');
-    return { bank: Number(bank ?? 0), chain: Number(chain ?? 0) };
+    const per = await this.parkedPerShard();
+    return per.reduce((a, b) => ({ bank: a.bank + b.bank, chain: a.chain + b.chain }), { bank: 0, chain: 0 });
+  }
+
+  /** The parked counters of each shard (index = shard). */
+  async parkedPerShard(): Promise<{ bank: number; chain: number }[]> {
+    return Promise.all(
+      this.shardPrefixes.map(async (p) => {
+        const [bank, chain] = await this.redis.hmget(`${p}n`, 'bank', 'chain');
+        return { bank: Number(bank ?? 0), chain: Number(chain ?? 0) };
+      }),
+    );
   }
 
   /** Whether Redis still remembers this leg (false once it has been forgotten after its retention). */
   async knows(legId: string): Promise<boolean> {
     const h = legHandle(legId);
-    return (await this.redis.hexists(`${this.prefix}L:${h.slice(0, 2)}`, h)) === 1;
+    const p = this.shardPrefixes[await this.shardOfId(legId)]!;
+    return (await this.redis.hexists(`${p}L:${h.slice(0, 2)}`, h)) === 1;
   }
 
   /** Bytes of the stored record of one leg (the bench's per-leg sample), or 0 when unknown. */
   async recordBytes(legId: string): Promise<number> {
     const h = legHandle(legId);
-    return this.redis.hstrlen(`${this.prefix}L:${h.slice(0, 2)}`, h);
+    const p = this.shardPrefixes[await this.shardOfId(legId)]!;
+    return this.redis.hstrlen(`${p}L:${h.slice(0, 2)}`, h);
   }
 
-  /** Writes legs rebuilt from the facts (flagged as rebuilt), with their indexes; returns how many. */
+  /**
+   * Writes legs rebuilt from the facts (flagged as rebuilt), with their indexes, each into its
+   * shard (one script call per shard present); returns how many.
+   */
   async restore(legs: readonly RestoredLeg[]): Promise<number> {
+    const byShard = new Map<number, RestoredLeg[]>();
+    for (const r of legs) {
+      const s = this.shardOfLeg(r.leg);
+      byShard.set(s, [...(byShard.get(s) ?? []), r]);
+    }
+    let n = 0;
+    for (const [s, part] of byShard) n += await this.restoreIn(this.shardPrefixes[s]!, part);
+    return n;
+  }
+
+  private async restoreIn(prefix: string, legs: readonly RestoredLeg[]): Promise<number> {
     const o = this.options;
-    const args: (string | number)[] = [this.prefix, o.windowMs, o.retentionMs];
+    const args: (string | number)[] = [prefix, o.windowMs, o.retentionMs];
     for (const { leg: l, status, state, extra: x } of legs) {
       args.push(
         l.legId,
@@ -394,14 +511,12 @@ export class MatchStore {
     return legs.length === 0 ? 0 : inScript('restore', () => this.cmd.reconRestore(...args));
   }
 
-  /** Deletes every key of this namespace (tests and `recon reset`). */
+  /** Deletes every key of this namespace's match state, shared and per shard (tests and `recon reset`). */
   async clear(): Promise<void> {
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await this.redis.del(...keys);
-    } while (cursor !== '0');
+    for (const prefix of new Set([this.prefix, ...this.shardPrefixes])) {
+      // One DEL per page: the keys of one prefix share its slot, so a cluster takes them together.
+      for await (const keys of scanKeys(this.redis, `${prefix}*`)) await this.redis.del(...keys);
+    }
   }
 
   /** Feed-stall episodes currently open (see src/domain/feedStalls.ts). */

@@ -11,6 +11,10 @@
  * reversed (the posting's status), otherwise parked with its window deadline. Rebuilt parked legs
  * are flagged so that a redelivery of their message matches them again rather than replaying a
  * stored outcome the rebuild could not know.
+ *
+ * A sharded state (src/domain/stateShards.ts) has an epoch per shard: a Redis Cluster master that
+ * restarts empty loses the shards in its slots only, and only those are rebuilt (the legs the
+ * facts put in them); matching in the other shards goes on.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
@@ -44,15 +48,21 @@ export interface StateGuard {
 
 /** Starts watching the epoch; rebuilds the state whenever it disappears. */
 export function startStateGuard(o: StateGuardOptions): StateGuard {
-  const epochKey = `${o.store.prefix}epoch`;
+  const epochKeys = o.store.shardPrefixes.map((p) => `${p}epoch`);
+  const epochKey = epochKeys.length === 1 ? epochKeys[0]! : epochKeys.join(' ');
   const lockKey = `${o.store.prefix}rebuild-lock`;
+  /** The shards whose epoch is missing. */
+  const missing = async () => {
+    const exists = await Promise.all(epochKeys.map((k) => o.redis.exists(k)));
+    return exists.flatMap((e, i) => (e === 1 ? [] : [i]));
+  };
   let rebuilds = 0;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
 
   async function ensure(firstStart: boolean): Promise<void> {
-    if ((await o.redis.exists(epochKey)) === 1) return;
+    if ((await missing()).length === 0) return;
     if ((await o.redis.set(lockKey, o.workerId, 'PX', 120_000, 'NX')) !== 'OK') return; // another worker rebuilds
     try {
       if (firstStart) o.log.info({ epochKey }, 'match state has no epoch (new namespace, or Redis lost it): deriving it from the facts');
@@ -60,10 +70,11 @@ export function startStateGuard(o: StateGuardOptions): StateGuard {
       // Batches matched before the loss may still be on their way to ClickHouse: let them land.
       if (!firstStart) await new Promise((r) => setTimeout(r, o.settleMs ?? 3_000));
       const t0 = Date.now();
-      const legs = await rebuildFromFacts(o);
-      await o.redis.set(epochKey, `${o.workerId}:${Date.now()}`);
+      const shards = await missing();
+      const legs = await rebuildFromFacts(o, shards.length === epochKeys.length ? undefined : new Set(shards));
+      for (const s of shards) await o.redis.set(epochKeys[s]!, `${o.workerId}:${Date.now()}`);
       rebuilds++;
-      o.log[firstStart && legs === 0 ? 'info' : 'warn']({ legs, ms: Date.now() - t0 }, 'match state rebuilt from the facts; matching resumes');
+      o.log[firstStart && legs === 0 ? 'info' : 'warn']({ legs, shards, ms: Date.now() - t0 }, 'match state rebuilt from the facts; matching resumes');
     } finally {
       await o.redis.del(lockKey).catch(() => undefined);
     }
@@ -72,7 +83,7 @@ export function startStateGuard(o: StateGuardOptions): StateGuard {
   const ready = (async () => {
     for (;;) {
       await ensure(true);
-      if ((await o.redis.exists(epochKey)) === 1 || stopped) break;
+      if ((await missing()).length === 0 || stopped) break;
       await new Promise((r) => setTimeout(r, 250));
     }
   })();
@@ -105,8 +116,14 @@ export function startStateGuard(o: StateGuardOptions): StateGuard {
 
 type RebuiltLeg = RestoredLeg;
 
-/** Writes the state the facts in ClickHouse imply into Redis; returns the number of legs. */
-export async function rebuildFromFacts(o: Pick<StateGuardOptions, 'redis' | 'store' | 'clickhouse' | 'database' | 'identities' | 'windowMs' | 'retentionMs'>): Promise<number> {
+/**
+ * Writes the state the facts in ClickHouse imply into Redis; returns the number of legs. With
+ * `onlyShards`, only the legs of those shards (the others kept their state).
+ */
+export async function rebuildFromFacts(
+  o: Pick<StateGuardOptions, 'redis' | 'store' | 'clickhouse' | 'database' | 'identities' | 'windowMs' | 'retentionMs'>,
+  onlyShards?: ReadonlySet<number>,
+): Promise<number> {
   const db = o.database;
   const since = Date.now() - o.retentionMs;
   const legs = new Map<string, RebuiltLeg>();
@@ -270,7 +287,7 @@ export async function rebuildFromFacts(o: Pick<StateGuardOptions, 'redis' | 'sto
   }
 
   // The layout is the scripts' (lua/lib.lua): written through a script, in batches.
-  const all = [...legs.values()];
+  const all = [...legs.values()].filter((l) => !onlyShards || onlyShards.has(o.store.shardOfLeg(l.leg)));
   for (let i = 0; i < all.length; i += 200 * 8) {
     await Promise.all(Array.from({ length: 8 }, (_, j) => all.slice(i + j * 200, i + (j + 1) * 200)).map((batch) => o.store.restore(batch)));
   }
@@ -279,5 +296,5 @@ export async function rebuildFromFacts(o: Pick<StateGuardOptions, 'redis' | 'sto
   // The bank feed's watermark as far as the facts show; the chain's comes back with its next progress message.
   if (ledgerWatermark >= 0) pipe.hset(`${P}wm`, 'ledger', String(ledgerWatermark), 'ledger:seen', String(Date.now()));
   await pipe.exec();
-  return legs.size;
+  return all.length;
 }

@@ -1,0 +1,97 @@
+/**
+ * The number of shards the match state in Redis is laid out in (issue 18), kept at
+ * `<namespace>:{m}:shards`. A worker configured with another count would look for legs where they
+ * are not and pair nothing it should: it refuses to start, unless told to migrate, which deletes
+ * the old layout's match state and leaves the state guard (stateGuard.ts) to rebuild it from the
+ * facts in ClickHouse, each leg into its new shard (docs/runbook.md#sharded-state).
+ */
+import { Cluster, type Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { shardPrefixes } from '../domain/stateShards.js';
+import { ConfigError } from '../lib/errors.js';
+import type { MatchStore } from './matchStore.js';
+
+/** Keys under the shared `{m}` prefix that are not a shard's state and survive a migration. */
+export const SHARED_KEYS = ['wm', 'stalls', 'drift', 'shards', 'rebuild-lock'] as const;
+
+export interface ShardLayoutOptions {
+  redis: Redis;
+  store: MatchStore;
+  namespace: string;
+  /** `redis.migrateShards`: rebuild into the configured count when the stored one differs. */
+  migrate: boolean;
+  log: Pick<Logger, 'info' | 'warn'>;
+}
+
+/**
+ * Checks the stored shard count against the configured one before matching starts: records it on
+ * a new namespace, throws ConfigError on a difference without `migrate`, migrates with it. State
+ * written before shard counts were stored is a one-shard layout. Returns the count found before.
+ */
+export async function ensureShardLayout(o: ShardLayoutOptions): Promise<number> {
+  const want = o.store.shardPrefixes.length;
+  const key = `${o.store.prefix}shards`;
+  const stored = await o.redis.get(key);
+  let have: number;
+  if (stored !== null) have = Number(stored);
+  else {
+    // No count yet: a new namespace, or the state of a version that did not shard ({m}).
+    const legacy = (await o.redis.exists(`${o.store.prefix}epoch`)) === 1 || (await o.redis.exists(`${o.store.prefix}n`)) === 1;
+    have = legacy ? 1 : want;
+  }
+  if (have === want) {
+    if (stored === null) await o.redis.set(key, String(want));
+    return have;
+  }
+  if (!o.migrate) {
+    throw new ConfigError(`The match state in Redis is laid out in ${have} shard(s), the configuration says redis.shards = ${want}.`, {
+      details: 'Stop every worker, then start one with redis.migrateShards: true (the state is rebuilt from the facts), or set redis.shards back (docs/runbook.md#sharded-state).',
+    });
+  }
+  if ((await o.redis.set(`${o.store.prefix}rebuild-lock`, 'shard-migration', 'PX', 120_000, 'NX')) !== 'OK') {
+    throw new ConfigError('Another worker is rebuilding the match state; start again once it is done.');
+  }
+  try {
+    o.log.warn({ from: have, to: want }, 'migrating the match state to another shard count: deleting the old layout, it is rebuilt from the facts');
+    const deleted = await deleteShardState(o.redis, o.namespace, [have, want]);
+    await o.redis.set(key, String(want));
+    o.log.info({ from: have, to: want, deleted }, 'old match state layout deleted; the state guard rebuilds it from the facts');
+  } finally {
+    await o.redis.del(`${o.store.prefix}rebuild-lock`);
+  }
+  return have;
+}
+
+/**
+ * Deletes the match state of the shard layouts `counts` (their legs, indexes, deadlines, counters
+ * and epochs) and keeps the shared keys (watermarks, stalls, drift, the count); returns how many
+ * keys went.
+ */
+export async function deleteShardState(redis: Redis, namespace: string, counts: readonly number[]): Promise<number> {
+  const shared = new Set(SHARED_KEYS.map((k) => `${namespace}:{m}:${k}`));
+  const prefixes = new Set(counts.flatMap((n) => shardPrefixes(namespace, n)));
+  let deleted = 0;
+  for (const prefix of prefixes) {
+    for await (const keys of scanKeys(redis, `${prefix}*`)) {
+      const doomed = keys.filter((k) => !shared.has(k));
+      // One DEL per key: on a cluster the keys of one prefix share a slot, but stay simple and safe.
+      for (const k of doomed) deleted += await redis.del(k);
+    }
+  }
+  return deleted;
+}
+
+/** Every key matching `pattern`, in pages: from each master of a cluster, or from the one Redis. */
+export async function* scanKeys(redis: Redis, pattern: string): AsyncGenerator<string[]> {
+  // connectRedis hands a Cluster out as a Redis (src/state/redisClient.ts).
+  const client = redis as unknown as Redis | Cluster;
+  const nodes: Redis[] = client instanceof Cluster ? client.nodes('master') : [redis];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) yield keys;
+    } while (cursor !== '0');
+  }
+}
