@@ -85,6 +85,8 @@ export async function deleteShardState(redis: Redis, namespace: string, counts: 
 export async function* scanKeys(redis: Redis, pattern: string): AsyncGenerator<string[]> {
   // connectRedis hands a Cluster out as a Redis (src/state/redisClient.ts).
   const client = redis as unknown as Redis | Cluster;
+  // A cluster client knows its masters once it has read the slot map.
+  if (client instanceof Cluster && client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
   const nodes: Redis[] = client instanceof Cluster ? client.nodes('master') : [redis];
   for (const node of nodes) {
     let cursor = '0';
