@@ -125,6 +125,13 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     if (redisDown) log.info('redis: reconnected');
     redisDown = false;
   });
+  // The match state in Redis must be laid out in the configured shard count (or be migrated to it)
+  // before anything else starts: a refusal leaves nothing running.
+  await ensureShardLayout({ redis, namespace: config.namespace, shards: config.redis.shards, migrate: config.redis.migrateShards, log }).catch(async (e: unknown) => {
+    await redis.quit().catch(() => undefined);
+    if (!options.clickhouse) await clickhouse.close().catch(() => undefined);
+    throw e;
+  });
   // No async stack traces: each publish and request would capture one (measured ~0.4 ms per 1,000
   // chain events published); errors still carry the server's reason.
   const nats = await connect({ ...natsSecurityOptions(config.nats, secrets), servers: config.nats.servers, name: config.workerId, maxReconnectAttempts: -1, noAsyncTraces: true });
@@ -182,8 +189,6 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     shardKey: config.redis.shardKey,
     ...(matchingRules && { rules: () => matchingRules.current() }),
   });
-  // The shard count the state in Redis is laid out in must be the configured one (or be migrated).
-  await ensureShardLayout({ redis, store, namespace: config.namespace, migrate: config.redis.migrateShards, log });
   // The content first seen under each entry id. A record must outlive every state that may still act
   // on its id: legs are remembered lateRetentionMs past their event time (which precedes arrival),
   // so lateRetentionMs plus the window and lateness from first sight covers them.

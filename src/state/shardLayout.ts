@@ -9,15 +9,15 @@ import { Cluster, type Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { shardPrefixes } from '../domain/stateShards.js';
 import { ConfigError } from '../lib/errors.js';
-import type { MatchStore } from './matchStore.js';
 
 /** Keys under the shared `{m}` prefix that are not a shard's state and survive a migration. */
 export const SHARED_KEYS = ['wm', 'stalls', 'drift', 'shards', 'rebuild-lock'] as const;
 
 export interface ShardLayoutOptions {
   redis: Redis;
-  store: MatchStore;
   namespace: string;
+  /** `redis.shards`: the count configured. */
+  shards: number;
   /** `redis.migrateShards`: rebuild into the configured count when the stored one differs. */
   migrate: boolean;
   log: Pick<Logger, 'info' | 'warn'>;
@@ -29,14 +29,15 @@ export interface ShardLayoutOptions {
  * written before shard counts were stored is a one-shard layout. Returns the count found before.
  */
 export async function ensureShardLayout(o: ShardLayoutOptions): Promise<number> {
-  const want = o.store.shardPrefixes.length;
-  const key = `${o.store.prefix}shards`;
+  const want = o.shards;
+  const shared = `${o.namespace}:{m}:`;
+  const key = `${shared}shards`;
   const stored = await o.redis.get(key);
   let have: number;
   if (stored !== null) have = Number(stored);
   else {
     // No count yet: a new namespace, or the state of a version that did not shard ({m}).
-    const legacy = (await o.redis.exists(`${o.store.prefix}epoch`)) === 1 || (await o.redis.exists(`${o.store.prefix}n`)) === 1;
+    const legacy = (await o.redis.exists(`${shared}epoch`)) === 1 || (await o.redis.exists(`${shared}n`)) === 1;
     have = legacy ? 1 : want;
   }
   if (have === want) {
@@ -48,7 +49,7 @@ export async function ensureShardLayout(o: ShardLayoutOptions): Promise<number> 
       details: 'Stop every worker, then start one with redis.migrateShards: true (the state is rebuilt from the facts), or set redis.shards back (docs/runbook.md#sharded-state).',
     });
   }
-  if ((await o.redis.set(`${o.store.prefix}rebuild-lock`, 'shard-migration', 'PX', 120_000, 'NX')) !== 'OK') {
+  if ((await o.redis.set(`${shared}rebuild-lock`, 'shard-migration', 'PX', 120_000, 'NX')) !== 'OK') {
     throw new ConfigError('Another worker is rebuilding the match state; start again once it is done.');
   }
   try {
@@ -57,7 +58,7 @@ export async function ensureShardLayout(o: ShardLayoutOptions): Promise<number> 
     await o.redis.set(key, String(want));
     o.log.info({ from: have, to: want, deleted }, 'old match state layout deleted; the state guard rebuilds it from the facts');
   } finally {
-    await o.redis.del(`${o.store.prefix}rebuild-lock`);
+    await o.redis.del(`${shared}rebuild-lock`);
   }
   return have;
 }

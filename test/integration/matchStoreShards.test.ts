@@ -174,23 +174,23 @@ describe('a sharded match state', () => {
 describe('the stored shard count', () => {
   it('is recorded on a new namespace; a start with another count is refused, and migrates only when told to', async () => {
     const { redis, namespace, store, make } = open();
-    expect(await ensureShardLayout({ redis, store, namespace, migrate: false, log })).toBe(SHARDS);
+    expect(await ensureShardLayout({ redis, namespace, shards: SHARDS, migrate: false, log })).toBe(SHARDS);
     expect(await redis.get(`${namespace}:{m}:shards`)).toBe(String(SHARDS));
     for (let i = 0; i < 8; i++) await store.matchOrPark(leg('bank', `e${i}`, `ACC-${i}`), 'booked');
     await store.advanceWatermark('chain', T0, 1);
     await redis.set(`${store.shardPrefixes[0]}epoch`, 'w:1');
 
     const six = make({ shards: 6 });
-    await expect(ensureShardLayout({ redis, store: six, namespace, migrate: false, log })).rejects.toBeInstanceOf(ConfigError);
+    await expect(ensureShardLayout({ redis, namespace, shards: 6, migrate: false, log })).rejects.toBeInstanceOf(ConfigError);
     expect((await keysPerShard(redis, namespace, SHARDS)).reduce((a, b) => a + b)).toBeGreaterThan(0);
 
-    expect(await ensureShardLayout({ redis, store: six, namespace, migrate: true, log })).toBe(SHARDS);
+    expect(await ensureShardLayout({ redis, namespace, shards: 6, migrate: true, log })).toBe(SHARDS);
     expect(await redis.get(`${namespace}:{m}:shards`)).toBe('6');
     // The old layout is gone, the shared watermarks stay; the state guard rebuilds from the facts.
     expect(await keysPerShard(redis, namespace, SHARDS)).toEqual([0, 0, 0, 0]);
     expect(await keysPerShard(redis, namespace, 6)).toEqual([0, 0, 0, 0, 0, 0]);
     expect((await six.watermarks()).chain).toBe(T0);
-    expect(await ensureShardLayout({ redis, store: six, namespace, migrate: false, log })).toBe(6);
+    expect(await ensureShardLayout({ redis, namespace, shards: 6, migrate: false, log })).toBe(6);
   });
 
   it('takes the state of a version that did not shard ({m} only) for one shard', async () => {
@@ -198,8 +198,8 @@ describe('the stored shard count', () => {
     const legacy = make({ shards: 1 });
     await legacy.matchOrPark(leg('bank', 'e1', 'ACC-1'), 'booked');
     await redis.set(`${namespace}:{m}:epoch`, 'w:1');
-    await expect(ensureShardLayout({ redis, store: make({ shards: 3 }), namespace, migrate: false, log })).rejects.toThrow(/1 shard\(s\).*redis.shards = 3/);
-    expect(await ensureShardLayout({ redis, store: make({ shards: 1 }), namespace, migrate: false, log })).toBe(1);
+    await expect(ensureShardLayout({ redis, namespace, shards: 3, migrate: false, log })).rejects.toThrow(/1 shard\(s\).*redis.shards = 3/);
+    expect(await ensureShardLayout({ redis, namespace, shards: 1, migrate: false, log })).toBe(1);
     expect(await legacy.knows('bank:e1')).toBe(true);
   });
 });
