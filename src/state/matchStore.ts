@@ -301,6 +301,30 @@ export class MatchStore {
    * its `d`). Call before writing the legs' facts; repeated, it returns the same pairings.
    */
   async pairExpired(legs: StoredLeg[]): Promise<void> {
+    await this.pairByRules(legs);
+    if (this.shardPrefixes.length > 1) await this.noteOtherShards(legs);
+  }
+
+  /**
+   * A closing leg with a reference whose counterpart by that reference waits in another shard
+   * (legs of two shards are never paired: docs/architecture.md#sharded-state): its note, and so
+   * its discrepancy's reason, names that shard, so the operator sees why it was not matched.
+   */
+  private async noteOtherShards(legs: StoredLeg[]): Promise<void> {
+    for (const l of legs) {
+      if (l.pair || l.state !== 'expired' || !l.r) continue;
+      const own = this.shardOfLeg(l);
+      const other = l.s === 'bank' ? 'chain' : 'bank';
+      const field = `r:${l.f}:${other}:${createHash('sha1').update(l.r).digest('hex').slice(0, 3)}`;
+      const found = await Promise.all(this.shardPrefixes.map((p, i) => (i === own ? null : this.redis.hget(`${p}${field}`, l.r))));
+      const shards = found.flatMap((v, i) => (v ? [i] : []));
+      if (shards.length === 0) continue;
+      const note = `a ${other} leg with reference ${l.r} waits in state shard ${shards.join(', ')}, this leg is in shard ${own}: legs of different shards are not paired (docs/runbook.md#sharded-state)`;
+      l.note = l.note ? `${l.note}; ${note}` : note;
+    }
+  }
+
+  private async pairByRules(legs: StoredLeg[]): Promise<void> {
     const rules = this.options.rules?.();
     if (!rules?.rules.some((r) => r.stage === 'expiry')) return;
     const single = rules.rules.some((r) => r.stage === 'expiry' && !r.split);

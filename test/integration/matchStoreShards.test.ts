@@ -103,6 +103,23 @@ describe('a sharded match state', () => {
     expect(r.outcome.t).toBe('parked');
   });
 
+  it('names the other shard in the reason of a leg whose reference counterpart waits there', async () => {
+    const { store } = open();
+    const shard = (x: string) => shardOf({ accountId: x, reference: null }, SHARDS, 'account');
+    const b = ['ACC-1', 'ACC-2', 'ACC-3', 'ACC-4', 'ACC-5'].find((x) => shard(x) !== shard('ACC-0'))!;
+    await store.matchOrPark(leg('bank', 'e1', 'ACC-0', { reference: 'R-7' }), 'booked');
+    await store.matchOrPark(leg('chain', 'm1', b, { reference: 'R-7' }), 'booked');
+    await store.matchOrPark(leg('bank', 'e2', 'ACC-0', { reference: 'R-8', amountKey: '5' }), 'booked');
+    const claimed = await store.claimExpired('bank', T0 + WINDOW, 100, T0);
+    await store.pairExpired(claimed);
+    const byId = new Map(claimed.map((l) => [l.id, l]));
+    expect(byId.get('bank:e1')?.note).toBe(
+      `a chain leg with reference R-7 waits in state shard ${shard(b)}, this leg is in shard ${shard('ACC-0')}: legs of different shards are not paired (docs/runbook.md#sharded-state)`,
+    );
+    // No counterpart anywhere: no note.
+    expect(byId.get('bank:e2')?.note).toBeUndefined();
+  });
+
   it('finds a reference pair across accounts when sharded by reference', async () => {
     const { store } = open({ shardKey: 'reference' });
     await store.matchOrPark(leg('bank', 'c1', 'CUST-1', { reference: 'BATCH-42', amountKey: '25000' }), 'booked');
