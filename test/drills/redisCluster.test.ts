@@ -9,7 +9,8 @@ import { redisCluster, type RedisCluster } from '../support/redisCluster.js';
  * matched once, every injected discrepancy found, none false. Calls made during the failover fail
  * (CLUSTERDOWN, MOVED, a closed connection) and their messages are redelivered, as for any
  * dependency outage. (The first drill caught the entry-fingerprint pipeline spanning slots, which a
- * few messages at a time did not.)
+ * few messages at a time did not.) The same steady drill with the match state in six shards
+ * (redis.shards, spread over the three masters) gives the same verdict.
  */
 describe('drills: a worker on Redis Cluster', () => {
   let cluster: RedisCluster;
@@ -22,8 +23,8 @@ describe('drills: a worker on Redis Cluster', () => {
     await cluster?.dispose();
   });
 
-  const drill = async () => {
-    const d = await startDrill({ config: { redis: { clusterNodes: cluster.urls } }, traffic: { faultShare: 0.03, chainFirstShare: 0.3 } });
+  const drill = async (shards = 1) => {
+    const d = await startDrill({ config: { redis: { clusterNodes: cluster.urls, shards } }, traffic: { faultShare: 0.03, chainFirstShare: 0.3 } });
     drills.push(d);
     return d;
   };
@@ -39,6 +40,32 @@ describe('drills: a worker on Redis Cluster', () => {
     expect(verdict.problems).toEqual([]);
     console.info(`Redis Cluster drill: ${pairs.length} pairs through 3 masters, ${verdict.discrepanciesFound} injected discrepancies found, 0 false`);
     // One embedded ClickHouse per process: this drill's goes before the next one opens its own.
+    await d.cleanup();
+    drills.splice(drills.indexOf(d), 1);
+  }, 120_000);
+
+  it('with six state shards: every pair once, exactly the injected discrepancies, legs parked on every master', async () => {
+    const d = await drill(6);
+    const daemon = await d.startDaemon();
+    const traffic = steadyTraffic(d, 300);
+    // Parked legs seen in shards on each of the three masters while traffic flows.
+    const masters = await Promise.all(daemon.store.shardPrefixes.map((p) => cluster.masterOf(p)));
+    const seen = new Set<number>();
+    await waitFor(
+      'traffic flowing, legs parked on every master',
+      async () => {
+        (await daemon.store.parkedPerShard()).forEach((p, i) => {
+          if (p.bank + p.chain > 0) seen.add(masters[i]!);
+        });
+        return daemon.stats.matches > 600 && seen.size === 3;
+      },
+      30_000,
+    );
+    const pairs = await traffic.stop();
+    await settleDaemon(d, daemon);
+    const verdict = await verifyDrill(d, pairs);
+    expect(verdict.problems).toEqual([]);
+    console.info(`Redis Cluster drill, 6 shards: ${pairs.length} pairs through 3 masters, ${verdict.discrepanciesFound} injected discrepancies found, 0 false`);
     await d.cleanup();
     drills.splice(drills.indexOf(d), 1);
   }, 120_000);
