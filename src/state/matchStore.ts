@@ -90,8 +90,21 @@ export interface RestoredLeg {
   extra: Record<string, string>;
 }
 
-/** The Redis-held matching windows: atomic Lua scripts over legs, indexes, deadlines and watermarks. */
 type QueuedLeg = { args: (string | number)[]; resolve: (r: CorrelationResult) => void; reject: (e: unknown) => void };
+
+/** Groups items by the shard `shardOf` gives each, keeping their order within a shard. */
+function byShard<T>(items: readonly T[], shardOf: (t: T) => number): Map<number, T[]> {
+  const out = new Map<number, T[]>();
+  for (const t of items) {
+    const s = shardOf(t);
+    const list = out.get(s);
+    if (list) list.push(t);
+    else out.set(s, [t]);
+  }
+  return out;
+}
+
+/** The Redis-held matching windows: atomic Lua scripts over legs, indexes, deadlines and watermarks. */
 
 export class MatchStore {
   /**
@@ -336,12 +349,7 @@ export class MatchStore {
       if (probes) todo.push({ leg: l, probes });
     }
     // One call per shard present: a leg is paired within its own shard.
-    const byShard = new Map<number, typeof todo>();
-    for (const t of todo) {
-      const s = this.shardOfLeg(t.leg);
-      byShard.set(s, [...(byShard.get(s) ?? []), t]);
-    }
-    for (const [s, part] of byShard) await this.pairSingle(this.shardPrefixes[s]!, part);
+    for (const [s, part] of byShard(todo, (t) => this.shardOfLeg(t.leg))) await this.pairSingle(this.shardPrefixes[s]!, part);
     await this.searchSplits(legs, rules);
   }
 
@@ -496,13 +504,8 @@ export class MatchStore {
    * shard (one script call per shard present); returns how many.
    */
   async restore(legs: readonly RestoredLeg[]): Promise<number> {
-    const byShard = new Map<number, RestoredLeg[]>();
-    for (const r of legs) {
-      const s = this.shardOfLeg(r.leg);
-      byShard.set(s, [...(byShard.get(s) ?? []), r]);
-    }
     let n = 0;
-    for (const [s, part] of byShard) n += await this.restoreIn(this.shardPrefixes[s]!, part);
+    for (const [s, part] of byShard(legs, (r) => this.shardOfLeg(r.leg))) n += await this.restoreIn(this.shardPrefixes[s]!, part);
     return n;
   }
 
