@@ -16,7 +16,7 @@ import { ensureConsumers, ensureStreams } from '../../src/streams/jetstreamSetup
 import { createLedgerCodec } from '../../src/streams/ledgerCodec.js';
 import { deployDepositToken, startAnvil, type AnvilNode } from '../support/anvil.js';
 import { spawnDaemon, writeConfig, type DaemonProcess } from '../support/daemonProcess.js';
-import { isolatedNames, randomWallet } from '../support/harness.js';
+import { isolatedNames, randomWallet, testSink } from '../support/harness.js';
 
 const ROUNDS = 8;
 const PER_ROUND = 40;
@@ -37,7 +37,7 @@ describe('crash and restart', () => {
     await anvil?.stop();
     const nc = await connect({});
     const jsm = await jetstreamManager(nc);
-    for (const s of Object.values(names.nats).filter((v) => typeof v === 'string' && /^[A-Z]+_/.test(v))) {
+    for (const s of [...Object.values(names.nats), `FACTS_${names.namespace}`].filter((v) => typeof v === 'string' && /^[A-Z]+_/.test(v))) {
       await jsm.streams.delete(s as string).catch(() => undefined);
     }
     await nc.close();
@@ -60,7 +60,7 @@ describe('crash and restart', () => {
       // Long windows: this test is about exactly-once, not about expiry.
       matching: { windowMs: 3_600_000, allowedLatenessMs: 60_000, ledgerIdleMs: 3_600_000 },
       balances: { intervalMs: 3_600_000, onChangeDebounceMs: 3_600_000 },
-      sink: { maxBatchRows: 25, maxBatchDelayMs: 20 },
+      sink: testSink(names, { maxBatchRows: 25, maxBatchDelayMs: 20 }),
       chains: [{ chainId: anvil.chainId, rpcUrls: [anvil.rpcUrl], confirmations: 0, pollIntervalMs: 100, maxBlockRange: 20 }],
       tokens: [{ chainId: anvil.chainId, address: token, currency: 'USD' }],
       accounts: wallets.map((w, i) => ({ accountId: `ACC-${i}`, wallets: [w] })),
@@ -136,7 +136,9 @@ describe('crash and restart', () => {
       const events = chain.state.subjects?.[`${names.nats.chainSubjectPrefix}.${anvil.chainId}.events`] ?? 0;
       const l = await jsm.consumers.info(config.nats.ledgerStream, config.nats.consumerName);
       const c = await jsm.consumers.info(config.nats.chainStream, config.nats.consumerName);
-      if (events === N && l.num_pending + l.num_ack_pending + c.num_pending + c.num_ack_pending === 0) break;
+      // With the fact log, a fact is in ClickHouse once the loader has acked its log message too.
+      const f = config.sink.mode === 'log' ? await jsm.consumers.info(config.sink.log.stream, config.sink.log.consumerName) : { num_pending: 0, num_ack_pending: 0 };
+      if (events === N && l.num_pending + l.num_ack_pending + c.num_pending + c.num_ack_pending + f.num_pending + f.num_ack_pending === 0) break;
       if (Date.now() > deadline)
         throw new Error(`not drained: ${events}/${N} events, ledger ${l.num_pending}/${l.num_ack_pending}, chain ${c.num_pending}/${c.num_ack_pending}\n${daemon.output().slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 250));
