@@ -54,7 +54,7 @@ export interface Daemon {
   config: Config;
   log: Logger;
   clickhouse: ClickHouseClient;
-  /** Resolves once every identity change seen so far is durable in ClickHouse. */
+  /** Resolves once every identity change seen so far is in ClickHouse. */
   identityChangesFlushed(): Promise<void>;
   /** Resolves once every fact durable so far is in ClickHouse (at once with `sink.mode: direct`; the fact log loaded with `log`). */
   factsLoaded(): Promise<void>;
@@ -338,6 +338,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     identities,
     onFacts: countFacts,
     durableBlock: (chainId) => store.chainBlock(chainId),
+    factsLoaded,
     ...(options.balancesClock && { now: options.balancesClock }),
   });
 
@@ -416,7 +417,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     riskScoring,
     amountPercentiles,
     sweep: () => sweeper.sweepOnce(),
-    identityChangesFlushed: () => identityChanges.flushed(),
+    identityChangesFlushed: () => identityChanges.flushed().then(factsLoaded),
     factsLoaded,
     httpAddress: () => address,
   };

@@ -83,6 +83,8 @@ export interface HarnessOptions {
   balancesClock?: () => number;
   /** The daemons' case jobs' clock (StartDaemonOptions.casesClock). */
   casesClock?: () => number;
+  /** `sink.mode` (default: RECON_TEST_SINK_MODE, else direct). */
+  sinkMode?: 'direct' | 'log';
 }
 
 /**
@@ -105,7 +107,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     clickhouse: { database: ch.database, dataDir: ch.dir },
     matching: { windowMs: 3_000, allowedLatenessMs: 1_000, ledgerIdleMs: 2_000, sweepIntervalMs: 250, lateRetentionMs: 3_600_000 },
     balances: { intervalMs: 3_600_000, onChangeDebounceMs: 3_600_000, driftGraceMs: 3_600_000 },
-    sink: testSink(names, { maxBatchDelayMs: 50 }),
+    sink: testSink(names, { maxBatchDelayMs: 50 }, o.sinkMode),
     chains: [{ chainId: anvil.chainId, rpcUrls: [anvil.rpcUrl], confirmations: 1, pollIntervalMs: 200 }],
     tokens: [{ chainId: anvil.chainId, address: token, currency: 'USD' }],
     accounts: o.accounts ?? [],
