@@ -26,7 +26,8 @@
  * phases, default log,direct) --latency-seconds S (default 15) --saturation-pairs N (default 30000)
  * --parked N (pending legs for the memory figure, default 1000000) --accounts N (default 1000)
  * --batch-delay-ms MS (the sink's maxBatchDelayMs, default 50) --cpu-profile FILE (a V8 CPU profile of
- * the drain (b) alone, for Chrome DevTools or any .cpuprofile reader).
+ * the drain (b) alone, for Chrome DevTools or any .cpuprofile reader) --cpu-profile-fixed FILE (the
+ * same of the first fixed-rate phase).
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -66,6 +67,7 @@ const { values: argv } = parseArgs({
     'max-batch-rows': { type: 'string', default: '5000' },
     'max-ack-pending': { type: 'string', default: '4000' },
     'cpu-profile': { type: 'string' },
+    'cpu-profile-fixed': { type: 'string' },
   },
 });
 const PAIRS = Number(argv.pairs);
@@ -405,11 +407,24 @@ async function main() {
         insertsByTable.clear();
         const cpu0 = cpu.sample();
         const t0 = nowMs();
+        // A V8 profile of the first fixed-rate phase, when asked for.
+        const fixedProfiler = argv['cpu-profile-fixed'] && fixedResults.length === 0 ? new Session() : null;
+        if (fixedProfiler) {
+          fixedProfiler.connect();
+          await fixedProfiler.post('Profiler.enable');
+          await fixedProfiler.post('Profiler.start');
+        }
         // Unacknowledged core publishes: the generator shares the two cores, so it should cost little.
         const fixed = await publisher.publish(n1, traffic, from, to, ratePairs, 256, false);
         await waitUntil('fixed-rate matches durable', () => fixed.samples.every(([m]) => durableAt.has(m)), 120_000);
         await waitUntil('fixed-rate matches visible', () => fixed.samples.every(([m]) => visibleAt.has(m)), 120_000);
         const seconds = (nowMs() - t0) / 1_000;
+        if (fixedProfiler) {
+          const { profile } = await fixedProfiler.post('Profiler.stop');
+          writeFileSync(argv['cpu-profile-fixed']!, JSON.stringify(profile));
+          fixedProfiler.disconnect();
+          say(`    CPU profile of this phase written to ${argv['cpu-profile-fixed']}`);
+        }
         // The phase's CPU, the generator's included (it shares the cores: part of the load on this machine).
         const fixedCpu = perMessage(cpu.since(cpu0), fixed.messages);
         const generatorUs = Math.round((fixed.cpuSeconds * 1e6) / fixed.messages);
