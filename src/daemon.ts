@@ -36,6 +36,7 @@ import { createMetrics, type Metrics } from './observability/metrics.js';
 import { EntryFingerprints } from './state/entryFingerprints.js';
 import { MatchStore } from './state/matchStore.js';
 import { startStateGuard } from './state/stateGuard.js';
+import { replicaWait } from './state/replicaWait.js';
 import { chainIngester, type ChainIngester } from './streams/chain/chainIngester.js';
 import { ensureConsumers, ensureStreams } from './streams/jetstreamSetup.js';
 import { createLedgerCodec } from './streams/ledgerCodec.js';
@@ -306,6 +307,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     config,
     js,
     writer,
+    replicated: replicaWait(redis, { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs }),
     deadLetter,
     store,
     log,

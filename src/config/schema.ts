@@ -220,6 +220,16 @@ export const configSchema = z
           .array(z.string().regex(/^rediss?:\/\/[^/\s]+$/, 'a redis://host:port (or rediss://) URL'))
           .default([])
           .describe('Redis Cluster: seed nodes as `redis://host:port`; when set, `url` is not used and the engine talks to the cluster (state of one kind shares a hash tag: docs/deployment.md).'),
+        waitReplicas: z
+          .number()
+          .int()
+          .min(0)
+          .max(5)
+          .default(0)
+          .describe(
+            'Before a batch is acked, wait until this many replicas of every master hold its state writes (Redis WAIT); 0 does not wait. A master that dies before replicating then loses nothing acknowledged (docs/failures.md).',
+          ),
+        waitTimeoutMs: durationMs(z.number().int().positive()).default(1_000).describe('How long one WAIT may take; fewer replicas in time and the batch is retried, its messages unacked.'),
         /** ACL user, password (`{ env }`/`{ file }` preferred) and TLS (also on for `rediss://` URLs): docs/security.md. */
         ...redisSecuritySchema,
       })
