@@ -11,6 +11,8 @@ import { startRiskScoring, type RiskScoring } from './jobs/riskScoring.js';
 import { startAmountPercentiles, type AmountPercentiles } from './jobs/amountPercentiles.js';
 import { withDataStatusTrail } from './cases/dataStatusTrail.js';
 import { createDurableWriter } from './worker/durableWriter.js';
+import { factLogFlushed, startFactLoader } from './sinks/factLog/factLoader.js';
+import { createFactWriter } from './sinks/clickhouse/factWriter.js';
 import { startWorkerPipeline } from './worker/workerPipeline.js';
 import { countDurableFacts, emptyWorkerStats, type WorkerStats } from './worker/workerStats.js';
 import { daemonProbes } from './http/daemonProbes.js';
@@ -35,6 +37,7 @@ import { EntryFingerprints } from './state/entryFingerprints.js';
 import { MatchStore } from './state/matchStore.js';
 import { ensureShardLayout } from './state/shardLayout.js';
 import { startStateGuard } from './state/stateGuard.js';
+import { replicaWait } from './state/replicaWait.js';
 import { chainIngester, type ChainIngester } from './streams/chain/chainIngester.js';
 import { ensureConsumers, ensureStreams } from './streams/jetstreamSetup.js';
 import { createLedgerCodec } from './streams/ledgerCodec.js';
@@ -53,8 +56,10 @@ export interface Daemon {
   config: Config;
   log: Logger;
   clickhouse: ClickHouseClient;
-  /** Resolves once every identity change seen so far is durable in ClickHouse. */
+  /** Resolves once every identity change seen so far is in ClickHouse. */
   identityChangesFlushed(): Promise<void>;
+  /** Resolves once every fact durable so far is in ClickHouse (at once with `sink.mode: direct`; the fact log loaded with `log`). */
+  factsLoaded(): Promise<void>;
   redis: Redis;
   nats: NatsConnection;
   metrics: Metrics;
@@ -141,11 +146,33 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   await ensureConsumers(jsm, config);
 
   const identities = new IdentityMap(currencyExponent, { accounts: config.accounts, tokens: config.tokens });
-  const durable = await createDurableWriter({ clickhouse, database: db, jsm, js, alerts: config.alerts, replicas: config.nats.replicas, log, metrics });
+  const durable = await createDurableWriter({ clickhouse, database: db, jsm, js, alerts: config.alerts, replicas: config.nats.replicas, log, metrics, sink: config.sink });
   // With the case workflow on, a write is durable once its status changes are in the audit chain too.
   let cases: Cases | null = null;
   const writer = { ...withDataStatusTrail(durable, () => cases?.dataTrail ?? null), outbox: durable.outbox };
   const deadLetter = createDeadLetterSink({ js, subjectPrefix: config.nats.deadLetterSubjectPrefix });
+  // sink.mode log: facts are durable in the fact log; one worker's loader inserts them into ClickHouse.
+  const factLog = config.sink.mode === 'log' ? config.sink.log : null;
+  const loader =
+    factLog?.loader === true
+      ? startFactLoader({
+          js,
+          jsm,
+          stream: factLog.stream,
+          consumerName: factLog.consumerName,
+          clickhouse: createFactWriter(clickhouse, db, { log }),
+          deadLetter,
+          redis,
+          leaseKey: `${config.namespace}:{factlog}:lease`,
+          holderId: `${config.workerId}:${process.pid}:${Date.now()}`,
+          leaseTtlMs: factLog.leaseTtlMs,
+          loadEveryMs: factLog.loadEveryMs,
+          maxLoadMessages: factLog.maxLoadMessages,
+          log: log.child({ component: 'factLoader' }),
+          metrics,
+        })
+      : null;
+  const factsLoaded = factLog ? () => factLogFlushed(jsm, factLog) : async () => undefined;
   // Wallets moved between accounts are facts (identity_changes), logged and counted when live.
   const identityChanges = startIdentityChangeRecorder({ writer, log, metrics });
   const mappings = await followMappingUpdates({
@@ -204,6 +231,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     retentionMs: m.lateRetentionMs,
     log,
     workerId: config.workerId,
+    factsLoaded,
   });
   await stateGuard.ready;
   // The case workflow before anything writes facts, so that every status change reaches its trail.
@@ -289,6 +317,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     config,
     js,
     writer,
+    replicated: replicaWait(redis, { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs }),
     deadLetter,
     store,
     log,
@@ -321,6 +350,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     identities,
     onFacts: countFacts,
     durableBlock: (chainId) => store.chainBlock(chainId),
+    factsLoaded,
     ...(options.balancesClock && { now: options.balancesClock }),
   });
 
@@ -370,6 +400,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
       matchingRules?.stop();
       await cases?.sla.stop();
       await cases?.headExport?.stop();
+      await loader?.stop();
       await server?.close();
       await nats.drain().catch(() => undefined);
       await redis.quit().catch(() => undefined);
@@ -398,7 +429,8 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     riskScoring,
     amountPercentiles,
     sweep: () => sweeper.sweepOnce(),
-    identityChangesFlushed: () => identityChanges.flushed(),
+    identityChangesFlushed: () => identityChanges.flushed().then(factsLoaded),
+    factsLoaded,
     httpAddress: () => address,
   };
 }

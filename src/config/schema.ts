@@ -220,6 +220,16 @@ export const configSchema = z
           .array(z.string().regex(/^rediss?:\/\/[^/\s]+$/, 'a redis://host:port (or rediss://) URL'))
           .default([])
           .describe('Redis Cluster: seed nodes as `redis://host:port`; when set, `url` is not used and the engine talks to the cluster (state of one kind shares a hash tag: docs/deployment.md).'),
+        waitReplicas: z
+          .number()
+          .int()
+          .min(0)
+          .max(5)
+          .default(0)
+          .describe(
+            'Before a batch is acked, wait until this many replicas of every master hold its state writes (Redis WAIT); 0 does not wait. A master that dies before replicating then loses nothing acknowledged (docs/failures.md).',
+          ),
+        waitTimeoutMs: durationMs(z.number().int().positive()).default(1_000).describe('How long one WAIT may take; fewer replicas in time and the batch is retried, its messages unacked.'),
         shards: z
           .number()
           .int()
@@ -318,9 +328,28 @@ export const configSchema = z
       .object({
         maxBatchRows: z.number().int().positive().default(5_000).describe('At most this many rows per batch ...'),
         maxBatchDelayMs: durationMs(z.number().int().positive()).default(200).describe('... or this long, whichever comes first.'),
+        mode: z
+          .enum(['direct', 'log'])
+          .default('direct')
+          .describe(
+            '`direct`: a batch is durable once its facts are inserted into ClickHouse. `log`: once they are in the FACTS JetStream stream; a bulk loader (one active per fleet) loads that stream into ClickHouse in few large inserts (docs/performance.md).',
+          ),
+        log: z
+          .object({
+            stream: z.string().default('FACTS').describe('JetStream stream of facts waiting to be loaded (work-queue retention: a loaded fact leaves it).'),
+            subject: z.string().default('recon.facts').describe('Subject the workers publish fact batches to.'),
+            consumerName: z.string().default('fact-loader').describe('Durable consumer of the loader.'),
+            loadEveryMs: durationMs(z.number().int().positive()).default(1_000).describe('The loader inserts what arrived at most this long after its first message (one insert per table) ...'),
+            maxLoadMessages: z.number().int().positive().default(500).describe('... or once this many fact messages wait, whichever comes first (memory: at most this many times maxMessageBytes).'),
+            maxMessageBytes: z.number().int().min(4_096).default(262_144).describe('A batch of facts is split into messages of at most about this many bytes (below the NATS max_payload).'),
+            leaseTtlMs: durationMs(z.number().int().positive()).default(15_000).describe('Lease of the active loader in Redis; a standby takes over this long after the holder stops renewing.'),
+            loader: z.boolean().default(true).describe('Run a loader in this worker (one holds the lease; the others stand by).'),
+          })
+          .prefault({})
+          .describe('The fact log (`sink.mode: log`).'),
       })
       .prefault({})
-      .describe('ClickHouse batches: by size or time, whichever comes first.'),
+      .describe('ClickHouse batches: by size or time, whichever comes first; and what makes them durable.'),
     /** Validation at the door (src/domain/inputBounds.ts). */
     limits: z
       .object({

@@ -104,6 +104,8 @@ export function amountsMeet(bankAmount: string, chainAmount: string, a: Allowanc
 
 /** Signed bank - chain difference as an exact decimal string ("0.5", "-12"). */
 export function amountDifference(bankAmount: string, chainAmount: string): string {
+  // An exact match (most of them): no decimal arithmetic.
+  if (bankAmount === chainAmount) return '0';
   const a = parseDecimal(bankAmount);
   const b = parseDecimal(chainAmount);
   const s = Math.max(a.scale, b.scale);

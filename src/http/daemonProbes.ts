@@ -97,6 +97,17 @@ export function daemonProbes(o: DaemonProbesOptions): DaemonProbes {
       metrics.consumerAckPending.set({ stream: streamLabel(config, stream) }, ci.num_ack_pending);
       metrics.consumerRedelivered.set({ stream: streamLabel(config, stream) }, ci.num_redelivered);
     });
+    // sink.mode log: what waits in the fact log for the loader, as stream="facts".
+    if (config.sink.mode === 'log') {
+      const l = config.sink.log;
+      lag.push(
+        o.jsm.consumers.info(l.stream, l.consumerName).then((ci) => {
+          metrics.consumerPending.set({ stream: 'facts' }, ci.num_pending);
+          metrics.consumerAckPending.set({ stream: 'facts' }, ci.num_ack_pending);
+          metrics.consumerRedelivered.set({ stream: 'facts' }, ci.num_redelivered);
+        }),
+      );
+    }
     const parked = o.store.parkedCount().then((p) => {
       metrics.parkedLegs.set({ side: 'bank' }, p.bank);
       metrics.parkedLegs.set({ side: 'chain' }, p.chain);

@@ -28,6 +28,12 @@ export interface BalanceReconcilerOptions {
    * the contract's word and the event facts describe the same chain state.
    */
   durableBlock?: (chainId: number) => Promise<bigint | null>;
+  /**
+   * Resolves once every fact durable so far is in ClickHouse (`sink.mode: log`: the fact log
+   * loaded). Awaited after the durable blocks are read and before the facts are, so both describe
+   * the same chain state.
+   */
+  factsLoaded?: () => Promise<void>;
 }
 
 export interface BalanceReconciler {
@@ -62,7 +68,14 @@ export function startBalanceReconciler(o: BalanceReconcilerOptions): BalanceReco
     ]),
   );
 
-  async function reportedSupply() {
+  /** Each token chain's durable block (read before the facts, see factsLoaded). */
+  async function durableBlocks(): Promise<Map<number, bigint | null | undefined>> {
+    const out = new Map<number, bigint | null | undefined>();
+    for (const chainId of new Set(config.tokens.map((t) => t.chainId))) out.set(chainId, o.durableBlock ? await o.durableBlock(chainId) : undefined);
+    return out;
+  }
+
+  async function reportedSupply(durableByChain: Map<number, bigint | null | undefined>) {
     const out: { tokenKey: string; decimals: number; base: bigint }[] = [];
     // The newest block with a durable event: its events arrived in one message and every earlier
     // block's before it, so the contract read there describes the same chain as the event facts
@@ -76,7 +89,7 @@ export function startBalanceReconciler(o: BalanceReconcilerOptions): BalanceReco
       const c = clients.get(t.chainId);
       if (!c) continue;
       try {
-        let durable = o.durableBlock ? await o.durableBlock(t.chainId) : undefined;
+        let durable = durableByChain.get(t.chainId);
         const seen = newest.get(t.chainId);
         if (seen !== undefined && (durable === null || (durable !== undefined && seen > durable))) durable = seen;
         if (durable === null) continue; // nothing of this chain is durable yet
@@ -99,7 +112,9 @@ export function startBalanceReconciler(o: BalanceReconcilerOptions): BalanceReco
   }
 
   async function gather() {
-    const [books, supply] = await Promise.all([queryBookBalances(clickhouse, db), reportedSupply()]);
+    const durable = await durableBlocks();
+    await o.factsLoaded?.();
+    const [books, supply] = await Promise.all([queryBookBalances(clickhouse, db), reportedSupply(durable)]);
     const accountOfWallet = o.identities ? (w: string) => o.identities!.accountOfWallet(w) : (w: string) => config.accounts.find((a) => a.wallets.includes(w))?.accountId;
     // Only accounts in the token programme (mapped to a wallet) have a chain side to compare.
     const mapped = (accountId: string) => !o.identities || o.identities.walletsOfAccount(accountId).length > 0;

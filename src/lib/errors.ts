@@ -44,6 +44,12 @@ export class UnmappedIdentity extends ReconError {
   readonly permanent = true;
 }
 
+/** Redis replicas did not acknowledge the state writes in time (`redis.waitReplicas`): retry, never dead-letter. */
+export class ReplicationLagging extends ReconError {
+  readonly code = 'REPLICATION_LAGGING';
+  readonly permanent = false;
+}
+
 /** A sink (ClickHouse, Redis, NATS) is unavailable: retry, never dead-letter. */
 export class SinkUnavailable extends ReconError {
   readonly code = 'SINK_UNAVAILABLE';

@@ -79,6 +79,16 @@ export function createMetrics() {
       registers: r,
     }),
     clickhouseErrors: new Counter({ name: 'recon_clickhouse_errors_total', help: 'Failed ClickHouse calls, by operation', labelNames: ['operation'], registers: r }),
+    factLoadSeconds: new Histogram({
+      name: 'recon_fact_load_duration_seconds',
+      help: 'One load of the fact log into ClickHouse (sink.mode log): its inserts, duplicate checks and acks',
+      buckets: CALL_BUCKETS,
+      registers: r,
+    }),
+    factLoadMessages: new Counter({ name: 'recon_fact_load_messages_total', help: 'Fact log messages loaded into ClickHouse and acked', registers: r }),
+    factLoadRows: new Counter({ name: 'recon_fact_load_rows_total', help: 'Rows the fact loader inserted into ClickHouse (duplicates skipped are not counted)', registers: r }),
+    factLoadRetries: new Counter({ name: 'recon_fact_load_retries_total', help: 'Loads of the fact log retried after a failure (ClickHouse down)', registers: r }),
+    factLoadDeadLetters: new Counter({ name: 'recon_fact_load_dead_letters_total', help: 'Fact log messages refused for good and dead-lettered', registers: r }),
     consumerPending: new Gauge({
       name: 'recon_consumer_pending_messages',
       help: 'Messages in the stream not yet delivered to the durable consumer (sampled from JetStream consumer info)',

@@ -37,6 +37,8 @@ export interface StateGuardOptions {
   /** After a loss is detected, wait this long for batches in flight to become durable before reading the facts. */
   settleMs?: number;
   checkIntervalMs?: number;
+  /** Resolves once every fact made durable so far is in ClickHouse (the fact log loaded, `sink.mode: log`). */
+  factsLoaded?: () => Promise<void>;
 }
 
 export interface StateGuard {
@@ -69,6 +71,8 @@ export function startStateGuard(o: StateGuardOptions): StateGuard {
       else o.log.error({ epochKey }, 'match state lost (Redis restarted empty?): matching paused, rebuilding it from the facts');
       // Batches matched before the loss may still be on their way to ClickHouse: let them land.
       if (!firstStart) await new Promise((r) => setTimeout(r, o.settleMs ?? 3_000));
+      // Facts durable in the fact log but not yet loaded would be missing from the rebuild.
+      await o.factsLoaded?.();
       const t0 = Date.now();
       const shards = await missing();
       const legs = await rebuildFromFacts(o, shards.length === epochKeys.length ? undefined : new Set(shards));

@@ -45,6 +45,11 @@ export async function ensureStreams(jsm: JetStreamManager, config: Config): Prom
   await ensureStream(jsm, { name: n.chainStream, subjects: chainStreamSubjects(n.chainSubjectPrefix), num_replicas, ...streamLimitsConfig(n.limits.chain) });
   await ensureStream(jsm, { name: n.mappingStream, subjects: [n.mappingSubject], max_msgs_per_subject: -1, num_replicas, ...streamLimitsConfig(n.limits.mappings) });
   await ensureStream(jsm, { name: n.deadLetterStream, subjects: [`${n.deadLetterSubjectPrefix}.>`], num_replicas, ...streamLimitsConfig(n.limits.deadLetter) });
+  if (config.sink.mode === 'log') {
+    // Facts waiting to be loaded into ClickHouse: a loaded (acked) message leaves the stream.
+    const l = config.sink.log;
+    await ensureStream(jsm, { name: l.stream, subjects: [l.subject], num_replicas, retention: RetentionPolicy.Workqueue });
+  }
 }
 
 /**
@@ -55,6 +60,11 @@ export async function ensureConsumers(jsm: JetStreamManager, config: Config): Pr
   const n = config.nats;
   for (const stream of [n.ledgerStream, n.chainStream]) {
     await ensureDurableConsumer(jsm, stream, { name: n.consumerName, maxAckPending: n.maxAckPending, ackWaitMs: n.ackWaitMs });
+  }
+  if (config.sink.mode === 'log') {
+    // The loader holds up to two loads unacked; one message is up to sink.log.maxMessageBytes.
+    const l = config.sink.log;
+    await ensureDurableConsumer(jsm, l.stream, { name: l.consumerName, maxAckPending: 4 * l.maxLoadMessages, ackWaitMs: n.ackWaitMs });
   }
 }
 

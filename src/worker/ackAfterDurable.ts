@@ -16,6 +16,8 @@ export interface AckAfterDurableContext {
   deadLetter: (d: DeadLetter, now: number) => Promise<Fact>;
   /** Raises the event-time watermarks once the batch's legs are in Redis. */
   advanceWatermarks: (w: { ledger?: number; chain?: number; chainBlocks?: Map<number, bigint> }) => Promise<void>;
+  /** Resolves once the batch's state writes are on enough Redis replicas (`redis.waitReplicas`); absent: no wait. */
+  replicated?: () => Promise<void>;
   log: Logger;
   /** True once shutdown began: a failing sink is then left for redelivery instead of retried. */
   stopping: () => boolean;
@@ -177,6 +179,7 @@ export function ackAfterDurable(ctx: AckAfterDurableContext): OperatorFunction<P
           r.skippedDuplicates += dl.skippedDuplicates;
         }
         await ctx.advanceWatermarks({ ...(ledger !== undefined && { ledger }), ...(chain !== undefined && { chain }), chainBlocks });
+        await ctx.replicated?.();
         for (const p of batch) p.msg.ack();
         lastDurableAt = now();
         endBatch?.();

@@ -26,6 +26,8 @@ export interface WorkerPipelineOptions {
   log: Logger;
   metrics: Metrics;
   stats: WorkerStats;
+  /** Waits for the batch's Redis writes to reach replicas before the ack (src/state/replicaWait.ts). */
+  replicated?: (() => Promise<void>) | undefined;
   /** Called with every durable, acked batch. */
   onDurable?: (r: BatchReport) => void;
 }
@@ -104,6 +106,7 @@ export async function startWorkerPipeline(o: WorkerPipelineOptions): Promise<Wor
     stopping: () => stopping,
     maxBatchMessages: config.sink.maxBatchRows,
     advanceWatermarks: (w) => advanceWatermarks(store, metrics, w),
+    ...(o.replicated && { replicated: () => timed(metrics.redisSeconds, { operation: 'waitReplicas' }, o.replicated!) }),
   };
 
   let resolveDone!: () => void;

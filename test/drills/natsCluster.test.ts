@@ -12,8 +12,8 @@ const hasCredit = (i: number) => i % 10 !== 5;
 const hasMint = (i: number) => i % 10 !== 0;
 
 /**
- * The worker on a 3-node JetStream cluster (streams with 3 replicas): the node leading the ledger
- * stream is killed with SIGKILL halfway through the traffic. Its clients reconnect to the others,
+ * The worker on a 3-node JetStream cluster (streams with 3 replicas, the fact log's too: sink.mode
+ * log): the node leading the ledger stream is killed with SIGKILL halfway through the traffic. Its clients reconnect to the others,
  * the stream elects a new leader, and the results are those of a single server: every match and
  * discrepancy once, nothing lost, nothing written twice. (A leg delayed past its window by the
  * election may open a MISSING_* that its late counterpart then resolves: what stays open is exact.)
@@ -28,6 +28,8 @@ describe('drill: a NATS node killed under traffic on a clustered JetStream', () 
     h = await startHarness({
       accounts: wallets.map((w, i) => ({ accountId: `ACC-${i}`, wallets: [w] })),
       config: { nats: { servers: cluster.servers, replicas: 3, ackWaitMs: 5_000 } },
+      // A fleet's mode: the facts are durable in the replicated FACTS stream, loaded from it.
+      sinkMode: 'log',
     });
   }, 120_000);
 
@@ -54,6 +56,7 @@ describe('drill: a NATS node killed under traffic on a clustered JetStream', () 
     expect(ledger.config.num_replicas).toBe(3);
     expect(ledger.cluster?.replicas?.length).toBe(2);
     const leaderIndex = Number(ledger.cluster!.leader!.slice(1)) - 1;
+    expect((await jsm.streams.info(h.config.sink.log.stream)).config.num_replicas).toBe(3);
 
     for (let i = 0; i < DEPOSITS; i++) {
       if (i === DEPOSITS / 2) await cluster.nodes[leaderIndex]!.kill('SIGKILL');

@@ -45,12 +45,14 @@ describe('NATS closed by default (deploy/nats/nats.conf)', () => {
     await expect(connect({ servers: nats.url, reconnect: false, user: 'recon-daemon', pass: 'wrong' })).rejects.toThrow(/authorization/i);
   });
 
-  it('runs the daemon under its user: creates its streams and consumers, consumes postings, publishes dead letters', async () => {
+  it('runs the daemon under its user: creates its streams and consumers, consumes postings, publishes dead letters and facts', async () => {
     const config = parseConfig({
       namespace: `t${randomUUID().slice(0, 8)}`,
       workerId: 'closed-daemon',
       nats: nats.natsConfig('daemon'),
       clickhouse: { database: ch.database },
+      // As in deploy/recon/compose.yaml: facts through the fact log, loaded by this worker.
+      sink: { mode: 'log' },
       http: { port: -1 },
       log: { level: 'warn' },
       accounts: [{ accountId: 'ACC-P', wallets: [] }],
@@ -96,6 +98,11 @@ describe('NATS closed by default (deploy/nats/nats.conf)', () => {
     const consumers: string[] = [];
     for await (const c of ops.consumers.list('LEDGER')) consumers.push(c.name);
     expect(consumers).toContain('recon-matcher');
+    // The facts went through the FACTS stream and its loader into ClickHouse.
+    await daemon!.factsLoaded();
+    expect((await ops.consumers.info('FACTS', 'fact-loader')).ack_floor.stream_seq).toBeGreaterThan(0);
+    const stored = await ch.client.query({ query: `SELECT count() AS n FROM ${ch.database}.ledger_entries WHERE entry_id = 'p-1'`, format: 'JSONEachRow' });
+    expect(await stored.json()).toEqual([{ n: '1' }]);
   }, 90_000);
 
   it('lets the producer publish on ledger.> only: chain.>, stream deletion and other inboxes are refused', async () => {

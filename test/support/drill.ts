@@ -18,7 +18,7 @@ import type { Config, ConfigInput } from '../../src/config/schema.js';
 import { startDaemon, type Daemon, type StartDaemonOptions } from '../../src/daemon.js';
 import { ensureConsumers, ensureStreams } from '../../src/streams/jetstreamSetup.js';
 import { tempClickHouse, type TempClickHouse } from './clickhouse.js';
-import { isolatedNames } from './harness.js';
+import { isolatedNames, testSink } from './harness.js';
 import { waitFor as waitUntil } from './waitFor.js';
 import {
   backlog,
@@ -43,6 +43,8 @@ export interface DrillOptions {
   redisUrl?: string;
   /** Skip the in-test chdb (the daemon runs in a child process that owns its data dir). */
   clickhouse?: boolean;
+  /** `sink.mode` (default: RECON_TEST_SINK_MODE, else direct). */
+  sinkMode?: 'direct' | 'log';
 }
 
 export interface Drill {
@@ -77,7 +79,7 @@ export async function startDrill(o: DrillOptions = {}): Promise<Drill> {
     clickhouse: { database: ch?.database ?? 'recon', dataDir: ch?.dir ?? join(tmpdir(), `recon-drill-${names.namespace}`) },
     matching: DRILL_MATCHING,
     balances: { intervalMs: 3_600_000, onChangeDebounceMs: 3_600_000, driftGraceMs: 3_600_000 },
-    sink: { maxBatchRows: 2_000, maxBatchDelayMs: 50 },
+    sink: testSink(names, { maxBatchRows: 2_000, maxBatchDelayMs: 50 }, o.sinkMode),
     ...trafficConfig(accounts),
     http: { port: -1 },
     log: { level: 'warn' },
@@ -110,7 +112,7 @@ export async function startDrill(o: DrillOptions = {}): Promise<Drill> {
     },
     async cleanup() {
       for (const d of daemons) await d.stop().catch(() => undefined);
-      for (const s of [config.nats.ledgerStream, config.nats.chainStream, config.nats.mappingStream, config.nats.deadLetterStream]) {
+      for (const s of [config.nats.ledgerStream, config.nats.chainStream, config.nats.mappingStream, config.nats.deadLetterStream, ...(config.sink.mode === 'log' ? [config.sink.log.stream] : [])]) {
         await jsm.streams.delete(s).catch(() => undefined);
       }
       await nc.close().catch(() => undefined);
@@ -197,6 +199,9 @@ export async function settle(d: Drill, o: { sweep?: () => Promise<unknown>; park
     },
     o.timeoutMs ?? 60_000,
   );
+  // With the fact log, facts reach ClickHouse once the loader has worked it off too.
+  const l = d.config.sink;
+  if (l.mode === 'log') await waitFor('fact log loaded', async () => (await backlog(d.jsm, [l.log.stream], l.log.consumerName)) === 0, o.timeoutMs ?? 60_000);
 }
 
 /** `settle` for an in-process daemon: its own sweep, its parked legs. */

@@ -35,6 +35,19 @@ export function isolatedNames(id = randomUUID().slice(0, 8)) {
   };
 }
 
+/**
+ * The sink settings of a test: `base`, and with RECON_TEST_SINK_MODE=log the same tests run with
+ * facts made durable in a fact log of the test's own (loaded every 100 ms).
+ */
+export function testSink<T extends object>(
+  names: { namespace: string },
+  base: T,
+  mode = process.env.RECON_TEST_SINK_MODE,
+): T | (T & { mode: 'log'; log: { stream: string; subject: string; loadEveryMs: number; leaseTtlMs: number } }) {
+  if (mode !== 'log') return base;
+  return { ...base, mode: 'log', log: { stream: `FACTS_${names.namespace}`, subject: `facts_${names.namespace}`, loadEveryMs: 100, leaseTtlMs: 3_000 } };
+}
+
 export interface Harness {
   anvil: AnvilNode;
   token: Address;
@@ -70,6 +83,8 @@ export interface HarnessOptions {
   balancesClock?: () => number;
   /** The daemons' case jobs' clock (StartDaemonOptions.casesClock). */
   casesClock?: () => number;
+  /** `sink.mode` (default: RECON_TEST_SINK_MODE, else direct). */
+  sinkMode?: 'direct' | 'log';
 }
 
 /**
@@ -92,7 +107,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     clickhouse: { database: ch.database, dataDir: ch.dir },
     matching: { windowMs: 3_000, allowedLatenessMs: 1_000, ledgerIdleMs: 2_000, sweepIntervalMs: 250, lateRetentionMs: 3_600_000 },
     balances: { intervalMs: 3_600_000, onChangeDebounceMs: 3_600_000, driftGraceMs: 3_600_000 },
-    sink: { maxBatchDelayMs: 50 },
+    sink: testSink(names, { maxBatchDelayMs: 50 }, o.sinkMode),
     chains: [{ chainId: anvil.chainId, rpcUrls: [anvil.rpcUrl], confirmations: 1, pollIntervalMs: 200 }],
     tokens: [{ chainId: anvil.chainId, address: token, currency: 'USD' }],
     accounts: o.accounts ?? [],
@@ -178,7 +193,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     async stop() {
       for (const d of daemons) await d.stop();
       const jsm = await jetstreamManager(nc);
-      for (const s of [config.nats.ledgerStream, config.nats.chainStream, config.nats.mappingStream, config.nats.deadLetterStream]) {
+      for (const s of [config.nats.ledgerStream, config.nats.chainStream, config.nats.mappingStream, config.nats.deadLetterStream, ...(config.sink.mode === 'log' ? [config.sink.log.stream] : [])]) {
         await jsm.streams.delete(s).catch(() => undefined);
       }
       await nc.close();

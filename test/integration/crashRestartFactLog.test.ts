@@ -1,0 +1,3 @@
+import { crashRestartSuite } from '../support/crashRestartSuite.js';
+
+crashRestartSuite('log');

@@ -1,0 +1,3 @@
+import { reconciliationSuite } from '../support/reconciliationSuite.js';
+
+reconciliationSuite('log');
