@@ -51,7 +51,6 @@ export interface StateGuard {
 /** Starts watching the epoch; rebuilds the state whenever it disappears. */
 export function startStateGuard(o: StateGuardOptions): StateGuard {
   const epochKeys = o.store.shardPrefixes.map((p) => `${p}epoch`);
-  const epochKey = epochKeys.length === 1 ? epochKeys[0]! : epochKeys.join(' ');
   const lockKey = `${o.store.prefix}rebuild-lock`;
   /** The shards whose epoch is missing. */
   const missing = async () => {
@@ -64,9 +63,12 @@ export function startStateGuard(o: StateGuardOptions): StateGuard {
   let running: Promise<void> | undefined;
 
   async function ensure(firstStart: boolean): Promise<void> {
-    if ((await missing()).length === 0) return;
+    const lost = await missing();
+    if (lost.length === 0) return;
     if ((await o.redis.set(lockKey, o.workerId, 'PX', 120_000, 'NX')) !== 'OK') return; // another worker rebuilds
     try {
+      // One shard: the one epoch key, as before; more: the epochs that are missing.
+      const epochKey = epochKeys.length === 1 ? epochKeys[0]! : lost.map((i) => epochKeys[i]!).join(' ');
       if (firstStart) o.log.info({ epochKey }, 'match state has no epoch (new namespace, or Redis lost it): deriving it from the facts');
       else o.log.error({ epochKey }, 'match state lost (Redis restarted empty?): matching paused, rebuilding it from the facts');
       // Batches matched before the loss may still be on their way to ClickHouse: let them land.
