@@ -243,6 +243,11 @@ export const riskSchema = z.object({
     .default({ fan_in: 40, fan_out: 40, cycle: 60, scatter_gather: 60, gather_scatter: 60, bipartite: 60, stack: 80 }),
   /** Share of a pattern's weight each non-anchor member gets. */
   memberShare: share.default(7_000),
+  /**
+   * A fan's members get `memberShare` scaled by the hub's one-off share on the fan's side (a
+   * one-off payer of a business whose payers mostly recur is likely a new customer, not a mule).
+   */
+  fanMembersByHubFreshShare: z.boolean().default(true),
   freshEdgePoints: points.default(5),
   freshSharePoints: points.default(40),
   alertThreshold: points.default(50),

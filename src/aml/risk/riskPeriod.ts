@@ -47,6 +47,7 @@ export function riskParamsOf(r: RiskSection): RiskParams {
   return {
     weights: r.weights,
     memberShareBps: r.memberShare,
+    fanMembersByHubFreshShare: r.fanMembersByHubFreshShare,
     freshEdgePoints: r.freshEdgePoints,
     freshSharePoints: r.freshSharePoints,
     alertThreshold: r.alertThreshold,
