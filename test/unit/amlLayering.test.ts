@@ -84,8 +84,10 @@ describe('bipartite layering', () => {
     expect(layering(bipartite, { bipartiteMinMiddles: 3 })).toEqual([]);
   });
 
-  it('links no group through a payer with more one-off payees than layerMaxDegree', () => {
+  it('links no group through a payer with more one-off payees than layerMaxDegree, nor beyond the search budget', () => {
     expect(layering(bipartite, { layerMaxDegree: 1 })).toEqual([]);
+    expect(layering(bipartite, { layerSearchBudget: 1 })).toEqual(['bipartite@m1']);
+    expect(layering(bipartite, { layerSearchBudget: 0 })).toEqual([]);
   });
 
   it('is off with layering: false', () => {

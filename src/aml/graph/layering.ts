@@ -58,13 +58,13 @@ export function layerNodes(g: TransferGraph, p: LayeringParams): Map<string, Lay
     const first = ins[0]!.time;
     const outs = g.freshOut(v).filter((e) => e.time >= first && e.time - first <= p.layerWindowMs);
     if (outs.length < p.layerMinOut) continue;
-    const lastIn = ins.filter((e) => e.time - first <= p.layerWindowMs);
-    if (lastIn.length < p.layerMinIn) continue;
-    const collected = lastIn.reduce((s, e) => s + e.amount, 0n);
+    const inWindow = ins.filter((e) => e.time - first <= p.layerWindowMs);
+    if (inWindow.length < p.layerMinIn) continue;
+    const collected = inWindow.reduce((s, e) => s + e.amount, 0n);
     const passed = outs.reduce((s, e) => s + e.amount, 0n);
     const share = BigInt(p.layerMinHeldShareBps);
     if (passed * 10_000n < collected * share || collected * 10_000n < passed * share) continue;
-    nodes.set(v, { ins: lastIn, outs });
+    nodes.set(v, { ins: inWindow, outs });
   }
   return nodes;
 }
@@ -85,13 +85,13 @@ export function bipartiteGroups(g: TransferGraph, p: LayeringParams, nodes: Read
   // Layer nodes sharing a payer, then among those, sharing a payee.
   const payers = new Set<string>();
   for (const n of nodes.values()) for (const e of n.ins) payers.add(e.from);
-  for (const payer of [...payers].sort()) {
+  search: for (const payer of [...payers].sort()) {
     const out = g.freshOut(payer);
     if (out.length > p.layerMaxDegree) continue;
     const middles = out.map((e) => e.to).filter((m) => nodes.has(m));
     for (let i = 0; i < middles.length; i++) {
       for (let j = i + 1; j < middles.length; j++) {
-        if ((budget -= 1) < 0) break;
+        if ((budget -= 1) < 0) break search;
         const a = middles[i]!;
         const b = middles[j]!;
         if (find(a) === find(b)) continue;
