@@ -212,11 +212,42 @@ export const riskSchema = z.object({
   cycleMinHopShare: share.default(1_000),
   cycleMaxRecurringHops: z.number().int().min(0).max(3).default(1),
   cycleSearchBudget: z.number().int().positive().default(100_000),
+  /** Detect bipartite and stack layering (src/aml/graph/layering.ts); false: the five typologies before them. */
+  layering: z.boolean().default(true),
+  /** A layer node collects from at least this many one-off payers… */
+  layerMinIn: z.number().int().min(2).default(2),
+  /** …and passes value on to at least this many one-off payees… */
+  layerMinOut: z.number().int().min(2).default(2),
+  /** …within this long of its first collection… */
+  layerWindow: duration.default(14 * 86_400_000),
+  /** …holding value: what it passes on is at least this share of what it collected, and vice versa. */
+  layerMinHeldShare: share.default(8_000),
+  /** Payers and payees with more one-off counterparties than this link no layering group (hubs are fans). */
+  layerMaxDegree: z.number().int().min(2).default(50),
+  /** Intermediaries sharing payers and payees that make a bipartite layering group. */
+  bipartiteMinMiddles: z.number().int().min(2).default(2),
+  /** Bipartite groups in succession that make a stack. */
+  stackMinLayers: z.number().int().min(2).default(2),
+  /** Steps allowed to grouping and stacking (bounds the cost on dense graphs). */
+  layerSearchBudget: z.number().int().positive().default(100_000),
   weights: z
-    .object({ fan_in: points.default(40), fan_out: points.default(40), cycle: points.default(60), scatter_gather: points.default(60), gather_scatter: points.default(60) })
-    .default({ fan_in: 40, fan_out: 40, cycle: 60, scatter_gather: 60, gather_scatter: 60 }),
+    .object({
+      fan_in: points.default(40),
+      fan_out: points.default(40),
+      cycle: points.default(60),
+      scatter_gather: points.default(60),
+      gather_scatter: points.default(60),
+      bipartite: points.default(60),
+      stack: points.default(80),
+    })
+    .default({ fan_in: 40, fan_out: 40, cycle: 60, scatter_gather: 60, gather_scatter: 60, bipartite: 60, stack: 80 }),
   /** Share of a pattern's weight each non-anchor member gets. */
   memberShare: share.default(7_000),
+  /**
+   * A fan's members get `memberShare` scaled by the hub's one-off share on the fan's side (a
+   * one-off payer of a business whose payers mostly recur is likely a new customer, not a mule).
+   */
+  fanMembersByHubFreshShare: z.boolean().default(true),
   freshEdgePoints: points.default(5),
   freshSharePoints: points.default(40),
   alertThreshold: points.default(50),

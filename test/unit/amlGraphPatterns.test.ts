@@ -20,10 +20,20 @@ const P: PatternParams = {
   cycleMinHopShareBps: 1_000,
   cycleMaxRecurringHops: 1,
   cycleSearchBudget: 100_000,
+  layering: true,
+  layerMinIn: 2,
+  layerMinOut: 2,
+  layerMinHeldShareBps: 8_000,
+  layerWindowMs: 14 * DAY,
+  layerMaxDegree: 50,
+  bipartiteMinMiddles: 2,
+  stackMinLayers: 2,
+  layerSearchBudget: 100_000,
 };
 const R: RiskParams = {
-  weights: { fan_in: 40, fan_out: 40, cycle: 60, scatter_gather: 60, gather_scatter: 60 },
+  weights: { fan_in: 40, fan_out: 40, cycle: 60, scatter_gather: 60, gather_scatter: 60, bipartite: 60, stack: 80 },
   memberShareBps: 7_000,
+  fanMembersByHubFreshShare: true,
   freshEdgePoints: 5,
   freshSharePoints: 40,
   alertThreshold: 50,
@@ -163,6 +173,26 @@ describe('risk score per customer', () => {
     expect(quiet.anchored).toEqual(['gather_scatter']);
     expect(quiet.memberOf).toEqual(['fan_out']);
     expect(quiet.level).toBe('escalate');
+  });
+
+  it("scales a fan member's share by the hub's one-off share on the fan's side, not the hub's weight", () => {
+    // `shop` has 12 regular payers (each pays every week) and 4 one-off ones; `mule` only 4 one-off payers.
+    const t: T[] = [];
+    for (let c = 0; c < 12; c++) for (const d of [1, 8, 15, 22]) t.push([`reg${c}`, 'shop', 50, d]);
+    [2, 6, 10, 14].forEach((d, i) => {
+      t.push([`new${i}`, 'shop', 80, d], [`pay${i}`, 'mule', 80, d]);
+    });
+    const g = buildTransferGraph(windowsOf(t), 0, 30 * DAY);
+    const hits = detectPatterns(g, P);
+    expect(hits.map((h) => `${h.typology}@${h.anchor}`).sort()).toEqual(['fan_in@mule', 'fan_in@shop']);
+    const score = (p: RiskParams) => new Map(scoreCustomers(g, hits, p).map((c) => [c.customer, c.score]));
+    const scaled = score(R);
+    const flat = score({ ...R, fanMembersByHubFreshShare: false });
+    // Members: 70 % of 40 = 28 points, times 4 / 16 for the shop's payers, times 4 / 4 for the mule's.
+    expect(flat.get('new0')! - scaled.get('new0')!).toBe(28 - 7);
+    expect(flat.get('pay0')).toBe(scaled.get('pay0'));
+    expect(scaled.get('shop')).toBe(flat.get('shop'));
+    expect(scaled.get('pay0')!).toBeGreaterThan(scaled.get('new0')!);
   });
 
   it('alerts name the customer, carry the contributing transfers and the rule version', () => {

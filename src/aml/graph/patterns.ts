@@ -14,13 +14,15 @@
  *   `cycleMaxRecurringHops` of them over a recurring relationship: a mule account may also have
  *   a normal one with the next) in which value roughly holds: the smallest hop is at least
  *   `cycleMinHopShareBps` of the largest.
+ * - bipartite / stack: layering, value passed many-to-many from group to group (layering.ts).
  */
+import { bipartiteGroups, layerNodes, stackChains, type LayerGroup, type LayeringParams } from './layering.js';
 import type { TransferEdge, TransferGraph } from './transferGraph.js';
 
-export const GRAPH_TYPOLOGIES = ['fan_in', 'fan_out', 'cycle', 'scatter_gather', 'gather_scatter'] as const;
+export const GRAPH_TYPOLOGIES = ['fan_in', 'fan_out', 'cycle', 'scatter_gather', 'gather_scatter', 'bipartite', 'stack'] as const;
 export type GraphTypology = (typeof GRAPH_TYPOLOGIES)[number];
 
-export interface PatternParams {
+export interface PatternParams extends LayeringParams {
   fanMinCounterparties: number;
   gatherScatterMinIn: number;
   gatherScatterMinOut: number;
@@ -32,11 +34,13 @@ export interface PatternParams {
   cycleMaxRecurringHops: number;
   /** DFS steps allowed per cycle start (bounds the cost on dense graphs). */
   cycleSearchBudget: number;
+  /** Detect bipartite and stack layering. */
+  layering: boolean;
 }
 
 export interface PatternHit {
   typology: GraphTypology;
-  /** The customer the pattern is centred on (the hub, the origin, the loop's smallest id). */
+  /** The customer the pattern is centred on (the hub, the origin, the loop's or the first group's smallest id). */
   anchor: string;
   /** Every customer in the pattern, anchor included. */
   members: string[];
@@ -74,6 +78,23 @@ export function detectPatterns(g: TransferGraph, p: PatternParams): PatternHit[]
     hits.push(...scatterGathers(g, v, p));
   }
   hits.push(...cycles(g, p));
+  if (p.layering) hits.push(...layering(g, p));
+  return hits;
+}
+
+function layering(g: TransferGraph, p: PatternParams): PatternHit[] {
+  const groups = bipartiteGroups(g, p, layerNodes(g, p));
+  const membersOf = (gr: LayerGroup) => [...gr.middles, ...gr.sources, ...gr.sinks];
+  const hits: PatternHit[] = groups.map((gr) => ({ typology: 'bipartite', anchor: gr.middles[0]!, members: [...new Set(membersOf(gr))], evidence: gr.evidence }));
+  for (const chain of stackChains(groups, p)) {
+    const evidence = new Map(chain.flatMap((gr) => gr.evidence.map((e) => [e.eventId, e] as const)));
+    hits.push({
+      typology: 'stack',
+      anchor: chain[0]!.middles[0]!,
+      members: [...new Set(chain.flatMap(membersOf))],
+      evidence: [...evidence.values()].sort((x, y) => x.time - y.time || (x.eventId < y.eventId ? -1 : 1)),
+    });
+  }
   return hits;
 }
 

@@ -30,6 +30,8 @@ export interface TransferGraph {
   recurringOut(account: string): readonly TransferEdge[];
   /** Distinct counterparties of a customer in the period (either direction). */
   counterparties(account: string): number;
+  /** Distinct payers (`in`) or payees (`out`) of a customer in the period. */
+  counterpartiesBy(account: string, dir: 'in' | 'out'): number;
   /** Customers with at least one transfer in the period. */
   readonly accounts: readonly string[];
 }
@@ -54,10 +56,14 @@ export function buildTransferGraph(windows: ReadonlyMap<string, readonly WindowE
   const pairKey = (a: string, b: string) => (a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`);
   const accounts = new Set<string>();
   const partners = new Map<string, Set<string>>();
-  const partner = (a: string, b: string) => (partners.get(a) ?? partners.set(a, new Set()).get(a)!).add(b);
+  const payers = new Map<string, Set<string>>();
+  const payees = new Map<string, Set<string>>();
+  const partner = (m: Map<string, Set<string>>, a: string, b: string) => (m.get(a) ?? m.set(a, new Set()).get(a)!).add(b);
   for (const e of edges) {
-    partner(e.from, e.to);
-    partner(e.to, e.from);
+    partner(partners, e.from, e.to);
+    partner(partners, e.to, e.from);
+    partner(payees, e.from, e.to);
+    partner(payers, e.to, e.from);
     const k = `${e.from}\u0000${e.to}`;
     const list = directed.get(k);
     if (list) list.push(e);
@@ -88,6 +94,7 @@ export function buildTransferGraph(windows: ReadonlyMap<string, readonly WindowE
     pairCount: (a, b) => pairs.get(pairKey(a, b)) ?? 0,
     recurringOut: (a) => recurring.get(a) ?? [],
     counterparties: (a) => partners.get(a)?.size ?? 0,
+    counterpartiesBy: (a, dir) => (dir === 'in' ? payers : payees).get(a)?.size ?? 0,
     accounts: [...accounts].sort(),
   };
 }

@@ -31,6 +31,15 @@ export function patternParamsOf(r: RiskSection): PatternParams {
     cycleMinHopShareBps: r.cycleMinHopShare,
     cycleMaxRecurringHops: r.cycleMaxRecurringHops,
     cycleSearchBudget: r.cycleSearchBudget,
+    layering: r.layering,
+    layerMinIn: r.layerMinIn,
+    layerMinOut: r.layerMinOut,
+    layerMinHeldShareBps: r.layerMinHeldShare,
+    layerWindowMs: r.layerWindow,
+    layerMaxDegree: r.layerMaxDegree,
+    bipartiteMinMiddles: r.bipartiteMinMiddles,
+    stackMinLayers: r.stackMinLayers,
+    layerSearchBudget: r.layerSearchBudget,
   };
 }
 
@@ -38,6 +47,7 @@ export function riskParamsOf(r: RiskSection): RiskParams {
   return {
     weights: r.weights,
     memberShareBps: r.memberShare,
+    fanMembersByHubFreshShare: r.fanMembersByHubFreshShare,
     freshEdgePoints: r.freshEdgePoints,
     freshSharePoints: r.freshSharePoints,
     alertThreshold: r.alertThreshold,

@@ -14,6 +14,11 @@ export interface RiskParams {
   weights: Record<GraphTypology, number>;
   /** Share (bps) of the weight every other member of the pattern gets. */
   memberShareBps: number;
+  /**
+   * A fan's members get their share in proportion to the hub's one-off share on that side (its
+   * one-off payers of all its payers for a fan-in, payees for a fan-out).
+   */
+  fanMembersByHubFreshShare: boolean;
   /** Points per one-off counterparty of the customer in the period. */
   freshEdgePoints: number;
   /** Points for a customer whose counterparties are all one-off, in proportion (its own baseline: how new its relations are). */
@@ -59,7 +64,7 @@ export function scoreCustomers(g: TransferGraph, hits: readonly PatternHit[], p:
         a.anchored.add(h.typology);
         for (const e of h.evidence) a.evidence.set(e.eventId, e.time);
       } else {
-        a.score += Math.floor((w * p.memberShareBps) / 10_000);
+        a.score += memberPoints(g, h, w, p);
         a.memberOf.add(h.typology);
         for (const e of h.evidence) if (e.from === m || e.to === m) a.evidence.set(e.eventId, e.time);
       }
@@ -77,4 +82,19 @@ export function scoreCustomers(g: TransferGraph, hits: readonly PatternHit[], p:
       level: a.score >= p.escalateThreshold ? ('escalate' as const) : a.score >= p.alertThreshold ? ('alert' as const) : ('none' as const),
     }))
     .sort((x, y) => y.score - x.score || (x.customer < y.customer ? -1 : x.customer > y.customer ? 1 : 0));
+}
+
+/**
+ * Points a non-anchor member gets from a pattern. A one-off payer of a hub whose payers mostly
+ * recur is more likely a new customer of a going business than a mule, so with
+ * `fanMembersByHubFreshShare` a fan's members get `memberShareBps` of its weight scaled by the
+ * hub's one-off share on the fan's side; the hub itself keeps the full weight.
+ */
+function memberPoints(g: TransferGraph, h: PatternHit, weight: number, p: RiskParams): number {
+  const points = Math.floor((weight * p.memberShareBps) / 10_000);
+  if (!p.fanMembersByHubFreshShare || (h.typology !== 'fan_in' && h.typology !== 'fan_out')) return points;
+  const dir = h.typology === 'fan_in' ? 'in' : 'out';
+  const fresh = dir === 'in' ? g.freshIn(h.anchor).length : g.freshOut(h.anchor).length;
+  const all = g.counterpartiesBy(h.anchor, dir);
+  return all === 0 ? points : Math.floor((points * fresh) / all);
 }
