@@ -117,7 +117,8 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
 
   const clickhouse = options.clickhouse ?? createClickHouse(config.clickhouse, log);
   const db = config.clickhouse.database;
-  await migrate(clickhouse, db, log);
+  const cluster = config.clickhouse.cluster;
+  await migrate(clickhouse, db, log, { cluster });
   const secrets = options.secrets ?? { env: process.env };
   const redis = connectRedis(config.redis, secrets, { enableAutoPipelining: true, lazyConnect: false });
   // ioredis reconnects by itself; without a listener each failed attempt is printed as "unhandled".
@@ -146,7 +147,18 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   await ensureConsumers(jsm, config);
 
   const identities = new IdentityMap(currencyExponent, { accounts: config.accounts, tokens: config.tokens });
-  const durable = await createDurableWriter({ clickhouse, database: db, jsm, js, alerts: config.alerts, replicas: config.nats.replicas, log, metrics, sink: config.sink });
+  const durable = await createDurableWriter({
+    clickhouse,
+    database: db,
+    jsm,
+    js,
+    alerts: config.alerts,
+    replicas: config.nats.replicas,
+    log,
+    metrics,
+    sink: config.sink,
+    distributed: cluster !== undefined,
+  });
   // With the case workflow on, a write is durable once its status changes are in the audit chain too.
   let cases: Cases | null = null;
   const writer = { ...withDataStatusTrail(durable, () => cases?.dataTrail ?? null), outbox: durable.outbox };
@@ -160,7 +172,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
           jsm,
           stream: factLog.stream,
           consumerName: factLog.consumerName,
-          clickhouse: createFactWriter(clickhouse, db, { log }),
+          clickhouse: createFactWriter(clickhouse, db, { log, distributed: cluster !== undefined }),
           deadLetter,
           redis,
           leaseKey: `${config.namespace}:{factlog}:lease`,

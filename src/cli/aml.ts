@@ -145,7 +145,13 @@ export async function amlMain(
     })();
     const redis = connectRedis(config.redis, o.secrets, { maxRetriesPerRequest: 2 });
     try {
-      const audit = new AuditLog({ redis, clickhouse, database: config.clickhouse.database, writer: createFactWriter(clickhouse, config.clickhouse.database), namespace: config.namespace });
+      const audit = new AuditLog({
+        redis,
+        clickhouse,
+        database: config.clickhouse.database,
+        writer: createFactWriter(clickhouse, config.clickhouse.database, { distributed: config.clickhouse.cluster !== undefined }),
+        namespace: config.namespace,
+      });
       if ((await audit.head()) === null) await audit.restoreHead();
       // The new file is written beside the live one first (a full disk or a read-only dir stops
       // here, before anything is recorded); then the promotion is recorded, so one that happens is

@@ -59,7 +59,13 @@ export async function auditMain(
   const clickhouse = o.clickhouse ?? createClickHouse(config.clickhouse);
   const redis = connectRedis(config.redis, o.secrets, { maxRetriesPerRequest: 2 });
   try {
-    const log = new AuditLog({ redis, clickhouse, database: config.clickhouse.database, writer: createFactWriter(clickhouse, config.clickhouse.database), namespace: config.namespace });
+    const log = new AuditLog({
+      redis,
+      clickhouse,
+      database: config.clickhouse.database,
+      writer: createFactWriter(clickhouse, config.clickhouse.database, { distributed: config.clickhouse.cluster !== undefined }),
+      namespace: config.namespace,
+    });
     if (sub === 'head') {
       // The last durable record: a head still pending in Redis could yet be lost with it.
       const head = await log.lastDurable();

@@ -137,7 +137,7 @@ async function runMigrations(config: Config): Promise<void> {
   const log = createLogger(config.log);
   const client = createClickHouse(config.clickhouse, log);
   try {
-    const applied = await migrate(client, config.clickhouse.database, log);
+    const applied = await migrate(client, config.clickhouse.database, log, { cluster: config.clickhouse.cluster });
     log.info({ database: config.clickhouse.database, applied }, applied.length ? `applied migrations ${applied.join(', ')}` : 'schema up to date');
   } finally {
     await client.close().catch(() => undefined);

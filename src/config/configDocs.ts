@@ -179,6 +179,7 @@ export const renderConfigDocs = (): string => {
     '| `CLICKHOUSE_USER` | `clickhouse.username` | |',
     '| `CLICKHOUSE_PASSWORD` | `clickhouse.password` | keep secrets here, not in the file |',
     '| `CHDB_PATH` | `clickhouse.dataDir` | |',
+    '| `CLICKHOUSE_CLUSTER` | `clickhouse.cluster.name` | turns on cluster DDL (replicated + Distributed tables, [deployment.md](deployment.md)) |',
     '| `NATS_URL` | `nats.servers` | comma-separated list |',
     '| `NATS_USER`, `NATS_PASSWORD` / `NATS_PASSWORD_FILE` | `nats.auth` | kept as `{ env }` / `{ file }` references ([security.md](security.md)) |',
     '| `NATS_TOKEN` / `NATS_TOKEN_FILE`, `NATS_CREDS` | `nats.auth` | a token, or a `.creds` file |',

@@ -11,6 +11,8 @@ export interface ConfigEnv {
   CLICKHOUSE_USER?: string;
   CLICKHOUSE_PASSWORD?: string;
   CHDB_PATH?: string;
+  /** Cluster name: turns on `clickhouse.cluster` (ON CLUSTER, replicated + Distributed tables). */
+  CLICKHOUSE_CLUSTER?: string;
   NATS_URL?: string;
   REDIS_URL?: string;
   LOG_LEVEL?: string;
@@ -59,6 +61,7 @@ export function loadConfig(env: ConfigEnv = process.env as ConfigEnv): Config {
   if (env.CLICKHOUSE_USER) clickhouse.username = env.CLICKHOUSE_USER;
   if (env.CLICKHOUSE_PASSWORD) clickhouse.password = env.CLICKHOUSE_PASSWORD;
   if (env.CHDB_PATH) clickhouse.dataDir = env.CHDB_PATH;
+  if (env.CLICKHOUSE_CLUSTER) clickhouse.cluster = { ...((clickhouse.cluster as Record<string, unknown>) ?? {}), name: env.CLICKHOUSE_CLUSTER };
   const nats = section('nats');
   if (env.NATS_URL) nats.servers = env.NATS_URL.split(',');
   // Secrets named by environment variable are kept as references, so check-config never prints them.

@@ -268,7 +268,34 @@ export const configSchema = z
           .default('recon')
           .describe('Database of the fact tables (created and migrated at start).'),
         dataDir: z.string().default('.data/chdb').describe('Embedded chdb data directory, one per process (`CHDB_PATH` overrides).'),
+        /** Unset: single-node tables (today's DDL). Set: replicated local tables behind Distributed ones, ON CLUSTER. */
+        cluster: z
+          .object({
+            name: z
+              .string()
+              .regex(/^[a-zA-Z0-9_]+$/)
+              .describe("Cluster name from the servers' `remote_servers`; every migration runs `ON CLUSTER <name>`."),
+            replicaPath: z
+              .string()
+              .regex(/^[^'\\]+$/)
+              .refine((p) => p.includes('{shard}') && (p.includes('{table}') || p.includes('{uuid}')), 'must contain {shard} and {table} (or {uuid})')
+              .default('/clickhouse/tables/{shard}/{database}/{table}')
+              .describe(
+                'ClickHouse Keeper path of each `Replicated*` local table (`{shard}`, `{database}`, `{table}`, `{uuid}` are server macros); `schema_migrations` uses it with `{shard}` = `all`.',
+              ),
+            replicaName: z
+              .string()
+              .regex(/^[^'\\]+$/)
+              .default('{replica}')
+              .describe('Replica name in that path; `{replica}` is the server macro (unique within a shard).'),
+          })
+          .optional()
+          .describe(
+            'ClickHouse cluster: fact tables become `Replicated*` `<table>_local` tables with a `Distributed` table under the original name, sharded by fact id; inserts wait for every shard (docs/deployment.md). Unset: single node.',
+          ),
       })
+      // Embedded chdb is one process's private store: there is no cluster to create tables on.
+      .refine((c) => c.cluster === undefined || c.url !== undefined, { message: 'clickhouse.cluster needs clickhouse.url (a server of that cluster)', path: ['cluster'] })
       .prefault({})
       .describe('Where facts are written: embedded chdb, or a ClickHouse server over HTTP.'),
     matching: z

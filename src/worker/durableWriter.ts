@@ -20,6 +20,8 @@ export interface DurableWriterOptions {
   metrics: Metrics;
   /** `sink.mode` and `sink.log`: with `log`, durable means stored in the fact log stream. */
   sink?: Pick<Config['sink'], 'mode' | 'log'>;
+  /** `clickhouse.cluster` is set: the fact tables are Distributed (factWriter `distributed`). */
+  distributed?: boolean | undefined;
 }
 
 /**
@@ -35,7 +37,9 @@ export async function createDurableWriter(o: DurableWriterOptions): Promise<Fact
   const outbox = await startAlertOutbox(o.jsm, o.js, o.alerts, o.replicas);
   const toLog = o.sink?.mode === 'log';
   const operation = toLog ? 'log' : 'insert';
-  const base = toLog ? createFactLogWriter({ js: o.js, subject: o.sink!.log.subject, maxMessageBytes: o.sink!.log.maxMessageBytes }) : createFactWriter(o.clickhouse, o.database, { log: o.log });
+  const base = toLog
+    ? createFactLogWriter({ js: o.js, subject: o.sink!.log.subject, maxMessageBytes: o.sink!.log.maxMessageBytes })
+    : createFactWriter(o.clickhouse, o.database, { log: o.log, distributed: o.distributed });
   const inner = withAlertOutbox(base, outbox);
   return {
     ...inner,

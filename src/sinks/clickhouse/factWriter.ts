@@ -11,6 +11,12 @@ export interface FactWriterOptions {
   log?: Logger;
   /** Bounded retry of transient failures; defaults to 6 attempts, 100 ms doubling to 5 s. */
   retry?: Partial<RetryOptions>;
+  /**
+   * The tables are Distributed over a cluster (`clickhouse.cluster`): each insert is sent to the
+   * shards in the foreground (`insert_distributed_sync`), so it resolves only once every shard
+   * stored its rows, with the same insert_deduplication_token (docs/deployment.md).
+   */
+  distributed?: boolean | undefined;
 }
 
 export interface WriteFactsOptions {
@@ -45,6 +51,9 @@ const LOOKUP_CHUNK = 1_000;
 export function createFactWriter(client: ClickHouseClient, database: string, options: FactWriterOptions = {}): FactWriter {
   const retry: RetryOptions = { ...DEFAULT_RETRY, ...options.retry };
   const log = options.log;
+  // Foreground Distributed inserts: the shard's Replicated table sees this insert, token and all,
+  // before it resolves; background sends would batch queued inserts and lose the token's meaning.
+  const insertSettings = options.distributed ? { insert_distributed_sync: 1 as const } : {};
 
   async function withRetry<R>(what: string, op: () => Promise<R>): Promise<R> {
     for (let attempt = 1; ; attempt++) {
@@ -134,7 +143,7 @@ export function createFactWriter(client: ClickHouseClient, database: string, opt
               values: rows,
               columns: COLUMN_NAMES[table],
               format: 'JSONCompactEachRow',
-              clickhouse_settings: { insert_deduplication_token: token },
+              clickhouse_settings: { ...insertSettings, insert_deduplication_token: token },
             }),
           );
           inserted += rows.length;

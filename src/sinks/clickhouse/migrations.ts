@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import type { FactRows, FactTable } from '../../domain/facts.js';
+import { clusterStatements, createDatabase, createSchemaMigrations, type ClickHouseCluster } from './clusterDdl.js';
 
 /** Columns of an AML alert, live (`aml_alerts`) or from a shadow rule file (`aml_shadow_alerts`). */
 const AML_ALERT_COLUMNS: { [C in keyof FactRows['aml_alerts']]-?: string } = {
@@ -570,22 +571,29 @@ FROM ${db}.balance_snapshots GROUP BY minute, scope, subject, currency`,
   return statements;
 }
 
+/** The statements of migration `m` for `db`: as written (single node), or rewritten for `cluster`. */
+export function migrationStatements(m: Migration, db: string, cluster?: ClickHouseCluster): string[] {
+  const statements = m.statements(db);
+  return cluster ? statements.flatMap((s) => clusterStatements(s, db, cluster)) : statements;
+}
+
+export interface MigrateOptions {
+  /** Create every object ON CLUSTER: replicated local tables behind Distributed ones (clusterDdl.ts). */
+  cluster?: ClickHouseCluster | undefined;
+}
+
 /**
  * Brings `database` to the latest schema. Idempotent and safe to run at every start: creates the
  * database and `schema_migrations`, then applies, in order, each migration not yet recorded.
  * Every statement is itself idempotent (IF NOT EXISTS), so a crash between applying and recording
- * a migration is repaired by the next run.
+ * a migration is repaired by the next run. On a cluster, `schema_migrations` is replicated to every
+ * node and every statement runs ON CLUSTER, so any node (or several at once) may run this.
  */
-export async function migrate(client: ClickHouseClient, database: string, log?: Logger): Promise<number[]> {
+export async function migrate(client: ClickHouseClient, database: string, log?: Logger, options: MigrateOptions = {}): Promise<number[]> {
   if (!/^[a-zA-Z0-9_]+$/.test(database)) throw new Error(`invalid database name ${JSON.stringify(database)}`);
-  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
-  await client.command({
-    query: `CREATE TABLE IF NOT EXISTS ${database}.schema_migrations (
-  version UInt32,
-  name String,
-  applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
-) ENGINE = ReplacingMergeTree ORDER BY version`,
-  });
+  const cluster = options.cluster;
+  await client.command({ query: createDatabase(database, cluster) });
+  await client.command({ query: createSchemaMigrations(database, cluster) });
   const rs = await client.query({
     query: `SELECT DISTINCT version FROM ${database}.schema_migrations`,
     format: 'JSONEachRow',
@@ -594,7 +602,7 @@ export async function migrate(client: ClickHouseClient, database: string, log?: 
   const appliedNow: number[] = [];
   for (const m of MIGRATIONS) {
     if (applied.has(m.version)) continue;
-    for (const statement of m.statements(database)) await client.command({ query: statement });
+    for (const statement of migrationStatements(m, database, cluster)) await client.command({ query: statement });
     await client.insert({
       table: `${database}.schema_migrations`,
       values: [{ version: m.version, name: m.name }],
@@ -602,7 +610,7 @@ export async function migrate(client: ClickHouseClient, database: string, log?: 
       columns: ['version', 'name'],
     });
     appliedNow.push(m.version);
-    log?.info({ database, version: m.version, name: m.name }, 'clickhouse: migration applied');
+    log?.info({ database, version: m.version, name: m.name, cluster: cluster?.name }, 'clickhouse: migration applied');
   }
   return appliedNow;
 }
