@@ -1,4 +1,6 @@
 import { startWatchedRuleFile } from './config/watchedRuleFile.js';
+import { startPartitionDrain } from './jobs/partitionDrain.js';
+import { assignedPartitions } from './streams/partitions.js';
 import { loadMatchingRules } from './matching/ruleFile.js';
 import { reversedEntryFinder } from './worker/reversalLinking.js';
 import type { Redis } from 'ioredis';
@@ -226,6 +228,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     requireEpoch: true,
     shards: config.redis.shards,
     shardKey: config.redis.shardKey,
+    partitions: config.nats.partitions.count,
     ...(matchingRules && { rules: () => matchingRules.current() }),
   });
   // The content first seen under each entry id. A record must outlive every state that may still act
@@ -311,6 +314,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
         tokens: config.tokens,
         namespace: config.namespace,
         subjectPrefix: config.nats.chainSubjectPrefix,
+        partitions: config.nats.partitions.count,
         js,
         redis,
         logger: log.child({ component: 'chain', chainId: chain.chainId }),
@@ -353,6 +357,18 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     intervalMs: m.sweepIntervalMs,
     onFacts: countFacts,
   });
+  // Partitioned streams: which of this worker's ledger partitions are idle, not behind.
+  const partitionDrain =
+    config.nats.partitions.count > 1
+      ? startPartitionDrain({
+          jsm,
+          store,
+          partitions: assignedPartitions(config.nats),
+          consumerName: config.nats.consumerName,
+          everyMs: Math.max(100, Math.min(1_000, Math.floor(m.ledgerIdleMs / 4))),
+          log,
+        })
+      : null;
   balances = startBalanceReconciler({
     config,
     clickhouse,
@@ -402,6 +418,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
       for (const i of ingesters) await i.stop();
       await pipeline.stop();
       await sweeper.stop();
+      await partitionDrain?.stop();
       await stateGuard.stop();
       await balances.stop();
       mappings.stop();

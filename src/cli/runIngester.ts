@@ -31,6 +31,7 @@ async function main(): Promise<void> {
       tokens: config.tokens,
       namespace: config.namespace,
       subjectPrefix: config.nats.chainSubjectPrefix,
+      partitions: config.nats.partitions.count,
       js,
       redis,
       logger,

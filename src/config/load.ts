@@ -24,6 +24,7 @@ export interface ConfigEnv {
   NATS_TOKEN_FILE?: string;
   NATS_CREDS?: string;
   NATS_INBOX_PREFIX?: string;
+  NATS_PARTITIONS?: string;
   REDIS_USERNAME?: string;
   REDIS_PASSWORD?: string;
   REDIS_PASSWORD_FILE?: string;
@@ -70,6 +71,7 @@ export function loadConfig(env: ConfigEnv = process.env as ConfigEnv): Config {
   else if (secret('NATS_TOKEN')) nats.auth = { token: secret('NATS_TOKEN') };
   else if (env.NATS_CREDS) nats.auth = { credsFile: env.NATS_CREDS };
   if (env.NATS_INBOX_PREFIX) nats.inboxPrefix = env.NATS_INBOX_PREFIX;
+  if (env.NATS_PARTITIONS) nats.partitions = { ...((nats.partitions as Record<string, unknown>) ?? {}), assigned: env.NATS_PARTITIONS.split(',').map((x) => Number(x.trim())) };
   const redis = section('redis');
   if (env.REDIS_URL) redis.url = env.REDIS_URL;
   if (env.REDIS_USERNAME) redis.username = env.REDIS_USERNAME;

@@ -200,6 +200,28 @@ export const configSchema = z
           .prefault({})
           .refine((d) => d.max >= d.min, { message: 'max must be at least min', path: ['max'] })
           .describe('Redelivery delay after a failure: `min` doubling per delivery up to `max`.'),
+        /**
+         * Partitioned streams (src/streams/partitions.ts): the ledger and chain streams split into
+         * `count` streams, each worker consuming the `assigned` ones (default: all).
+         */
+        partitions: z
+          .object({
+            count: z
+              .number()
+              .int()
+              .min(1)
+              .max(64)
+              .default(1)
+              .describe('Partitions of the ledger and chain streams: 1 keeps one stream each; N makes `<stream>_P0` … `_P<N-1>` (docs/deployment.md#partitioned-streams).'),
+            assigned: z
+              .array(z.number().int().min(0))
+              .min(1)
+              .optional()
+              .describe('Partitions this worker consumes (`NATS_PARTITIONS`, comma-separated, overrides); unset: all. Every partition needs a worker.'),
+          })
+          .prefault({})
+          .refine((p) => (p.assigned ?? []).every((a) => a < p.count), { message: 'every assigned partition must be below count', path: ['assigned'] })
+          .describe('Partitioned streams: the ledger and chain streams split into `count` streams, this worker bound to `assigned`.'),
         /** Retention of each stream (max age, bytes, messages; docs/retention.md). */
         limits: z
           .object({
@@ -212,6 +234,10 @@ export const configSchema = z
           .describe('Retention of each stream: max age, bytes, messages, discard policy (docs/retention.md).'),
       })
       .prefault({})
+      .refine((n) => n.partitions.count === 1 || n.ledgerSubjects.every((f) => /^[^*>]+\.>$/.test(f)), {
+        message: 'with partitions, every ledger subject must be a stem followed by .> (the partition goes after the stem)',
+        path: ['ledgerSubjects'],
+      })
       .describe('NATS JetStream: servers, streams, the durable consumer.'),
     redis: z
       .object({

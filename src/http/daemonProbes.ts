@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import { assignedPartitions } from '../streams/partitions.js';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
@@ -55,7 +56,10 @@ async function chainHead(clients: PublicClient[]): Promise<bigint> {
 export function daemonProbes(o: DaemonProbesOptions): DaemonProbes {
   const { config, metrics } = o;
   const chains = chainClients(config);
-  const streams = [config.nats.ledgerStream, config.nats.chainStream];
+  // The streams of the partitions this worker consumes (one ledger and one chain without partitions).
+  const parts = assignedPartitions(config.nats);
+  const streams = parts.flatMap((p) => [p.ledgerStream, p.chainStream]);
+  const ledgerStreams = new Set(parts.map((p) => p.ledgerStream));
 
   const checks: Record<string, ReadinessCheck> = {
     nats: async () => {
@@ -91,12 +95,27 @@ export function daemonProbes(o: DaemonProbesOptions): DaemonProbes {
   }
 
   async function sample(): Promise<void> {
-    const lag = streams.map(async (stream) => {
-      const ci = await o.jsm.consumers.info(stream, config.nats.consumerName);
-      metrics.consumerPending.set({ stream: streamLabel(config, stream) }, ci.num_pending);
-      metrics.consumerAckPending.set({ stream: streamLabel(config, stream) }, ci.num_ack_pending);
-      metrics.consumerRedelivered.set({ stream: streamLabel(config, stream) }, ci.num_redelivered);
-    });
+    // Per role (ledger, chain): summed over the partitions this worker consumes.
+    const lag = [
+      Promise.all(streams.map((stream) => o.jsm.consumers.info(stream, config.nats.consumerName))).then((infos) => {
+        for (const role of ['ledger', 'chain'] as const) {
+          const mine = infos.filter((_, i) => ledgerStreams.has(streams[i]!) === (role === 'ledger'));
+          const sum = (f: (ci: (typeof infos)[number]) => number) => mine.reduce((n, ci) => n + f(ci), 0);
+          metrics.consumerPending.set(
+            { stream: role },
+            sum((ci) => ci.num_pending),
+          );
+          metrics.consumerAckPending.set(
+            { stream: role },
+            sum((ci) => ci.num_ack_pending),
+          );
+          metrics.consumerRedelivered.set(
+            { stream: role },
+            sum((ci) => ci.num_redelivered),
+          );
+        }
+      }),
+    ];
     // sink.mode log: what waits in the fact log for the loader, as stream="facts".
     if (config.sink.mode === 'log') {
       const l = config.sink.log;
@@ -129,9 +148,4 @@ export function daemonProbes(o: DaemonProbesOptions): DaemonProbes {
   }
 
   return { checks, sample };
-}
-
-/** Stream label: the role (ledger, chain), not the deployment's stream name, so dashboards and alerts do not depend on naming. */
-function streamLabel(config: Config, stream: string): string {
-  return stream === config.nats.ledgerStream ? 'ledger' : 'chain';
 }

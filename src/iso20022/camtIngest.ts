@@ -24,6 +24,7 @@ import { balanceCheck, sequenceCheck, sequenceOf } from './statementChecks.js';
 import { CAMT_DEAD_LETTER_ROW_BYTES, CAMT_DEAD_LETTER_SCHEMA, STATEMENT_SCHEMA, statementMessage, type CamtDeadLetterMessage } from './statementMessage.js';
 import type { StatementSequences } from './statementSequence.js';
 import { validateCamtXsd } from './xsdValidation.js';
+import { ledgerPublishSubject } from '../streams/partitions.js';
 
 /** A camt message that can be read more than once (a file, a buffer). */
 export interface CamtInput {
@@ -119,7 +120,8 @@ export async function ingestCamt(input: CamtInput, deps: CamtIngestDeps): Promis
           // One message id per posting, status and content: a repeat is dropped by JetStream, a
           // pending entry booked later or an entry changed since gets through.
           const msgID = `${entry.entryId}:${entry.status.toUpperCase()}:${ledgerEntryFingerprint(entry)}`;
-          await spool.append({ msgID, source: it.posting.details.source ?? input.name, bytes: enc.bytes });
+          const subject = ledgerPublishSubject(deps.config.nats, camt.ledgerSubject, entry.accountId);
+          await spool.append({ msgID, source: it.posting.details.source ?? input.name, subject, bytes: enc.bytes });
           postings++;
         } else {
           const s = statements[statements.length - 1]!;
@@ -140,7 +142,6 @@ export async function ingestCamt(input: CamtInput, deps: CamtIngestDeps): Promis
     }
 
     // Pass 2: publish from the spool. The message ids make a retry after a failure here harmless.
-    const subject = camt.ledgerSubject;
     const schemaHeader = codec.encode(EMPTY_POSTING).headers;
     let published = 0;
     let duplicates = 0;
@@ -163,7 +164,7 @@ export async function ingestCamt(input: CamtInput, deps: CamtIngestDeps): Promis
       for (const [k, v] of Object.entries(schemaHeader)) h.set(k, v);
       h.set(CAMT_SOURCE_HEADER, p.source);
       inflight++;
-      js.publish(subject, p.bytes, { msgID: p.msgID, headers: h }).then(
+      js.publish(p.subject, p.bytes, { msgID: p.msgID, headers: h }).then(
         (ack) => {
           if (ack.duplicate) duplicates++;
           else published++;
@@ -180,7 +181,7 @@ export async function ingestCamt(input: CamtInput, deps: CamtIngestDeps): Promis
     await room(0);
     if (failure) throw failure;
     // Then each statement's balances and findings, after its postings: a worker sees them in order.
-    for (const s of statements) await publishStatement(s, subject, deps);
+    for (const s of statements) await publishStatement(s, camt.ledgerSubject, deps);
     return { ok: true, name: input.name, sha256: sha256!, statements, postings, published, duplicates };
   }
 }
@@ -243,7 +244,8 @@ async function deadLetter(input: CamtInput, deps: CamtIngestDeps, e: ReconError,
   };
   const dh = natsHeaders();
   dh.set('Recon-Schema', CAMT_DEAD_LETTER_SCHEMA);
-  await deps.js.publish(`${deps.config.camt.ledgerSubject}.${STATEMENT_SUBJECT_SUFFIX}`, Buffer.from(JSON.stringify(record)), { headers: dh, msgID: `camt-dl:${id}:${code}` });
+  const recordSubject = ledgerPublishSubject(deps.config.nats, `${deps.config.camt.ledgerSubject}.${STATEMENT_SUBJECT_SUFFIX}`, id);
+  await deps.js.publish(recordSubject, Buffer.from(JSON.stringify(record)), { headers: dh, msgID: `camt-dl:${id}:${code}` });
   return { ok: false, name: input.name, sha256, code, reason };
 }
 
@@ -281,6 +283,9 @@ async function publishStatementAlone(s: StatementSummary, subject: string, deps:
   hdr.set('Recon-Schema', STATEMENT_SCHEMA);
   hdr.set(CAMT_SOURCE_HEADER, `${m.messageType}:${h.reportId}`);
   const digest = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
-  await deps.js.publish(`${subject}.${STATEMENT_SUBJECT_SUFFIX}`, bytes, { headers: hdr, msgID: `camt-stmt:${s.accountId}:${m.messageType}:${h.reportId}:${digest}` });
+  await deps.js.publish(ledgerPublishSubject(deps.config.nats, `${subject}.${STATEMENT_SUBJECT_SUFFIX}`, s.accountId), bytes, {
+    headers: hdr,
+    msgID: `camt-stmt:${s.accountId}:${m.messageType}:${h.reportId}:${digest}`,
+  });
   if (deps.sequences && seq !== null) await deps.sequences.record(s.accountId, h.family, { seq, reportId: h.reportId, from: h.from, to: h.to });
 }

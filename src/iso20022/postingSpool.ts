@@ -2,7 +2,8 @@
  * A temporary file of encoded postings between ingestion's validating pass and its publishing
  * pass: the XML is parsed and mapped once, and memory stays bounded whatever the statement's size
  * (a write buffer and a read chunk, never the postings). Records are length-prefixed:
- * `u32 msgID length, msgID, u32 source length, source, u32 bytes length, bytes` (UTF-8, LE).
+ * `u32 msgID length, msgID, u32 source length, source, u32 subject length, subject, u32 bytes
+ * length, bytes` (UTF-8, LE).
  */
 import { createReadStream } from 'node:fs';
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
@@ -12,6 +13,8 @@ import { join } from 'node:path';
 export interface SpooledPosting {
   msgID: string;
   source: string;
+  /** The ledger subject to publish it on (its account's partition: src/streams/partitions.ts). */
+  subject: string;
   bytes: Uint8Array;
 }
 
@@ -49,6 +52,7 @@ export async function createPostingSpool(): Promise<PostingSpool> {
     async append(p) {
       field(Buffer.from(p.msgID));
       field(Buffer.from(p.source));
+      field(Buffer.from(p.subject));
       field(p.bytes);
       if (size >= FLUSH_BYTES) await flush();
     },
@@ -65,15 +69,15 @@ export async function createPostingSpool(): Promise<PostingSpool> {
         for (;;) {
           const fields: Buffer[] = [];
           let at = pos;
-          while (fields.length < 3 && at + 4 <= buf.length) {
+          while (fields.length < 4 && at + 4 <= buf.length) {
             const len = buf.readUInt32LE(at);
             if (at + 4 + len > buf.length) break;
             fields.push(buf.subarray(at + 4, at + 4 + len));
             at += 4 + len;
           }
-          if (fields.length < 3) break;
+          if (fields.length < 4) break;
           pos = at;
-          yield { msgID: fields[0]!.toString(), source: fields[1]!.toString(), bytes: fields[2]! };
+          yield { msgID: fields[0]!.toString(), source: fields[1]!.toString(), subject: fields[2]!.toString(), bytes: fields[3]! };
         }
         buf = buf.subarray(pos);
       }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { partitionedLedgerWatermark } from '../domain/partitionWatermarks.js';
 import type { Fact } from '../domain/facts.js';
 import { factKey } from '../domain/facts.js';
 import { feedStallDecision } from '../domain/feedStalls.js';
@@ -30,6 +31,7 @@ export interface SweeperOptions {
  * by the allowed lateness, or follows the wall clock when the feed has been silent.
  */
 export function effectiveWatermarks(w: Watermarks, o: { allowedLatenessMs: number; ledgerIdleMs: number }, now: number) {
+  if (w.ledgerPartitions) return { forBankLegs: w.chain, forChainLegs: partitionedLedgerWatermark(w.ledgerPartitions, o, now) };
   const ledgerIdle = w.ledgerSeenAt < 0 || now - w.ledgerSeenAt > o.ledgerIdleMs;
   const ledger = Math.max(w.ledger - o.allowedLatenessMs, ledgerIdle ? now - o.allowedLatenessMs : -Infinity);
   return { forBankLegs: w.chain, forChainLegs: ledger };

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { aggregateChainBlock, aggregateWatermarks, watermarkField, type LedgerPartitionMark } from '../domain/partitionWatermarks.js';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { ExpiryPairing, ManualMatchOutcome, Outcome, ProposalDecision, RetractionOutcome, StoredLeg } from '../domain/outcomes.js';
@@ -57,6 +58,8 @@ export interface MatchStoreOptions {
   requireEpoch?: boolean;
   /** The matching rule set in force (hot-reloaded by the caller); default: reference, then account + exact amount. */
   rules?: () => MatchingRuleSet;
+  /** Partitions of the ledger and chain streams (default 1): each advances watermarks of its own (src/domain/partitionWatermarks.ts). */
+  partitions?: number;
 }
 
 export interface Watermarks {
@@ -64,6 +67,8 @@ export interface Watermarks {
   ledgerSeenAt: number;
   chain: number;
   chainSeenAt: number;
+  /** With partitioned streams: each partition's ledger feed (the sweeper's idle rule is per partition). */
+  ledgerPartitions?: LedgerPartitionMark[];
 }
 
 interface MatchCommands {
@@ -440,24 +445,41 @@ export class MatchStore {
     await Promise.all(this.shardPrefixes.map((p) => this.redis.zrem(`${p}claimed`, ...handles)));
   }
 
-  /** Raises a source's watermark (never lowers it). */
-  async advanceWatermark(source: 'ledger' | 'chain', eventTime: number, now = Date.now()): Promise<void> {
-    await inScript('advanceWatermark', () => this.cmd.reconAdvanceWatermark(this.prefix, source, eventTime, now));
+  private get partitions(): number {
+    return this.options.partitions ?? 1;
   }
 
-  /** Records that every event of `chainId` up to `blockNumber` is durable (monotonic). */
-  async advanceChainBlock(chainId: number, blockNumber: bigint, now = Date.now()): Promise<void> {
-    await inScript('advanceWatermark', () => this.cmd.reconAdvanceWatermark(this.prefix, `chain:${chainId}:block`, blockNumber.toString(), now));
+  /** Raises a source's watermark in `partition` of the streams (never lowers it). */
+  async advanceWatermark(source: 'ledger' | 'chain', eventTime: number, now = Date.now(), partition = 0): Promise<void> {
+    const field = watermarkField(source, partition, this.partitions);
+    await inScript('advanceWatermark', () => this.cmd.reconAdvanceWatermark(this.prefix, field, eventTime, now));
   }
 
-  /** The highest block of `chainId` whose events are all durable, or null before the first. */
+  /** Records that every event of `chainId` up to `blockNumber` in `partition` is durable (monotonic). */
+  async advanceChainBlock(chainId: number, blockNumber: bigint, now = Date.now(), partition = 0): Promise<void> {
+    const field = watermarkField(`chain:${chainId}:block`, partition, this.partitions);
+    await inScript('advanceWatermark', () => this.cmd.reconAdvanceWatermark(this.prefix, field, blockNumber.toString(), now));
+  }
+
+  /** Records that a worker bound to `partition` found its ledger consumer with nothing pending. */
+  async markLedgerDrained(partition: number, now = Date.now()): Promise<void> {
+    await this.redis.hset(`${this.prefix}wm`, `${watermarkField('ledger', partition, this.partitions)}:drained`, String(now));
+  }
+
+  /** The highest block of `chainId` whose events are all durable (in every partition), or null before the first. */
   async chainBlock(chainId: number): Promise<bigint | null> {
+    if (this.partitions > 1) {
+      const fields = Array.from({ length: this.partitions }, (_, p) => watermarkField(`chain:${chainId}:block`, p, this.partitions));
+      const values = await this.redis.hmget(`${this.prefix}wm`, ...fields);
+      return aggregateChainBlock(Object.fromEntries(fields.map((f, i) => [f, values[i] ?? null])), chainId, this.partitions);
+    }
     const v = await this.redis.hget(`${this.prefix}wm`, `chain:${chainId}:block`);
     return v === null ? null : BigInt(v);
   }
 
   async watermarks(): Promise<Watermarks> {
     const h = await this.redis.hgetall(`${this.prefix}wm`);
+    if (this.partitions > 1) return aggregateWatermarks(h, this.partitions);
     const n = (k: string) => (h[k] === undefined ? -1 : Number(h[k]));
     return { ledger: n('ledger'), ledgerSeenAt: n('ledger:seen'), chain: n('chain'), chainSeenAt: n('chain:seen') };
   }

@@ -3,6 +3,7 @@ import { nanos } from '@nats-io/nats-core';
 import type { Config } from '../config/schema.js';
 import type { StreamLimits } from '../config/streamLimits.js';
 import { chainStreamSubjects } from './chain/chainSubjects.js';
+import { streamPartitions } from './partitions.js';
 
 /** JetStream settings of configured stream limits (0 / -1 in the config: no limit). */
 export function streamLimitsConfig(l: StreamLimits): Pick<StreamConfig, 'max_age' | 'max_bytes' | 'max_msgs' | 'discard'> {
@@ -34,15 +35,19 @@ export async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamCon
 
 /**
  * Creates (or updates) the streams the engine reads and writes, idempotently: the bank's ledger,
- * the chain events the ingester publishes, identity mapping updates, and dead letters, each with
+ * the chain events the ingester publishes (each split by `nats.partitions`), identity mapping
+ * updates, and dead letters, each with
  * the retention limits of `nats.limits` (docs/retention.md). The mapping stream keeps every
  * message of its one subject: replaying the whole history is how a worker rebuilds its map.
  */
 export async function ensureStreams(jsm: JetStreamManager, config: Config): Promise<void> {
   const n = config.nats;
   const num_replicas = n.replicas;
-  await ensureStream(jsm, { name: n.ledgerStream, subjects: n.ledgerSubjects, num_replicas, ...streamLimitsConfig(n.limits.ledger) });
-  await ensureStream(jsm, { name: n.chainStream, subjects: chainStreamSubjects(n.chainSubjectPrefix), num_replicas, ...streamLimitsConfig(n.limits.chain) });
+  // One ledger and one chain stream per partition (the configured names with one partition).
+  for (const p of streamPartitions(n)) {
+    await ensureStream(jsm, { name: p.ledgerStream, subjects: p.ledgerSubjects, num_replicas, ...streamLimitsConfig(n.limits.ledger) });
+    await ensureStream(jsm, { name: p.chainStream, subjects: chainStreamSubjects(p.chainSubjectPrefix), num_replicas, ...streamLimitsConfig(n.limits.chain) });
+  }
   await ensureStream(jsm, { name: n.mappingStream, subjects: [n.mappingSubject], max_msgs_per_subject: -1, num_replicas, ...streamLimitsConfig(n.limits.mappings) });
   await ensureStream(jsm, { name: n.deadLetterStream, subjects: [`${n.deadLetterSubjectPrefix}.>`], num_replicas, ...streamLimitsConfig(n.limits.deadLetter) });
   if (config.sink.mode === 'log') {
@@ -58,7 +63,7 @@ export async function ensureStreams(jsm: JetStreamManager, config: Config): Prom
  */
 export async function ensureConsumers(jsm: JetStreamManager, config: Config): Promise<void> {
   const n = config.nats;
-  for (const stream of [n.ledgerStream, n.chainStream]) {
+  for (const stream of streamPartitions(n).flatMap((p) => [p.ledgerStream, p.chainStream])) {
     await ensureDurableConsumer(jsm, stream, { name: n.consumerName, maxAckPending: n.maxAckPending, ackWaitMs: n.ackWaitMs });
   }
   if (config.sink.mode === 'log') {

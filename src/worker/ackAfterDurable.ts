@@ -15,7 +15,8 @@ export interface AckAfterDurableContext {
   writer: FactWriter;
   deadLetter: (d: DeadLetter, now: number) => Promise<Fact>;
   /** Raises the event-time watermarks once the batch's legs are in Redis. */
-  advanceWatermarks: (w: { ledger?: number; chain?: number; chainBlocks?: Map<number, bigint> }) => Promise<void>;
+  /** Per partition of the streams (0 without partitions): the batch's watermark candidates. */
+  advanceWatermarks: (marks: Map<number, PartitionMarks>) => Promise<void>;
   /** Resolves once the batch's state writes are on enough Redis replicas (`redis.waitReplicas`); absent: no wait. */
   replicated?: () => Promise<void>;
   log: Logger;
@@ -68,6 +69,13 @@ function publishTimeMs(p: Processed): number | undefined {
   }
 }
 
+/** One partition's watermark candidates in a batch (src/domain/partitionWatermarks.ts). */
+export interface PartitionMarks {
+  ledger?: number;
+  chain?: number;
+  chainBlocks: Map<number, bigint>;
+}
+
 /** What one durable batch did (for metrics and the demo summary). */
 export interface BatchReport {
   messages: number;
@@ -102,16 +110,18 @@ export function ackAfterDurable(ctx: AckAfterDurableContext): OperatorFunction<P
   return coalesceWhileBusy(ctx.maxBatchMessages ?? 5_000, async (batch) => {
     const endBatch = ctx.metrics?.batchSeconds.startTimer();
     const suspects = new Set<string>();
-    let ledger: number | undefined;
-    let chain: number | undefined;
-    const chainBlocks = new Map<number, bigint>();
+    const marks = new Map<number, PartitionMarks>();
     const outcomes: Record<string, number> = {};
     for (const p of batch) {
       for (const s of p.suspects) suspects.add(s);
       if (p.outcome) outcomes[p.outcome] = (outcomes[p.outcome] ?? 0) + 1;
-      if (p.ledgerTime !== undefined) ledger = Math.max(ledger ?? -Infinity, p.ledgerTime);
-      if (p.chainTime !== undefined) chain = Math.max(chain ?? -Infinity, p.chainTime);
-      if (p.chainBlock && (chainBlocks.get(p.chainBlock.chainId) ?? -1n) < p.chainBlock.blockNumber) chainBlocks.set(p.chainBlock.chainId, p.chainBlock.blockNumber);
+      if (p.ledgerTime === undefined && p.chainTime === undefined && !p.chainBlock) continue;
+      const part = p.partition ?? 0;
+      let m = marks.get(part);
+      if (!m) marks.set(part, (m = { chainBlocks: new Map() }));
+      if (p.ledgerTime !== undefined) m.ledger = Math.max(m.ledger ?? -Infinity, p.ledgerTime);
+      if (p.chainTime !== undefined) m.chain = Math.max(m.chain ?? -Infinity, p.chainTime);
+      if (p.chainBlock && (m.chainBlocks.get(p.chainBlock.chainId) ?? -1n) < p.chainBlock.blockNumber) m.chainBlocks.set(p.chainBlock.chainId, p.chainBlock.blockNumber);
     }
     let attempt = 0;
 
@@ -178,7 +188,7 @@ export function ackAfterDurable(ctx: AckAfterDurableContext): OperatorFunction<P
           r.inserted += dl.inserted;
           r.skippedDuplicates += dl.skippedDuplicates;
         }
-        await ctx.advanceWatermarks({ ...(ledger !== undefined && { ledger }), ...(chain !== undefined && { chain }), chainBlocks });
+        if (marks.size > 0) await ctx.advanceWatermarks(marks);
         await ctx.replicated?.();
         for (const p of batch) p.msg.ack();
         lastDurableAt = now();

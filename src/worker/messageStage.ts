@@ -24,6 +24,8 @@ export type Source = 'ledger' | 'chain';
 export interface Processed {
   msg: JsMsg;
   source: Source;
+  /** The stream partition the message came from (src/streams/partitions.ts; 0 without partitions). */
+  partition?: number;
   facts: Fact[];
   /** factKeys of facts that may already be durable (a redelivery or a replay Redis recognised). */
   suspects: string[];
@@ -69,11 +71,11 @@ export const DEFAULT_POISON_POLICY: PoisonEvidenceOptions = { maxDeliveries: 5, 
  *
  *   --m1--m2--m3-->   becomes   --p1--p3-->   (m2 failed transiently: nak'd, redelivered later)
  */
-export function messageStage(ctx: MessageStageContext, concurrency = 1_024): OperatorFunction<{ msg: JsMsg; source: Source }, Processed> {
+export function messageStage(ctx: MessageStageContext, concurrency = 1_024): OperatorFunction<{ msg: JsMsg; source: Source; partition?: number }, Processed> {
   const now = ctx.now ?? Date.now;
   const evidence = ctx.poison ?? new PoisonEvidence(DEFAULT_POISON_POLICY);
   return pipe(
-    mapAsync(async ({ msg, source }: { msg: JsMsg; source: Source }): Promise<Processed | null> => {
+    mapAsync(async ({ msg, source, partition = 0 }: { msg: JsMsg; source: Source; partition?: number }): Promise<Processed | null> => {
       const corr = correlationId(msg, source);
       // Every line about the message, here and in the sink, carries `corr`: a child logger, made on
       // first use (most messages log nothing at the default level, and a child costs microseconds).
@@ -89,7 +91,7 @@ export function messageStage(ctx: MessageStageContext, concurrency = 1_024): Ope
         const p = source === 'ledger' ? await ledgerMessage(mctx, msg, now()) : await chainMessage(mctx, msg, now());
         if (ctx.log.isLevelEnabled('debug')) log().debug({ subject: msg.subject, outcome: p.outcome, facts: p.facts.length, redelivered: msg.redelivered }, 'message processed');
         evidence.succeeded(corr, now());
-        return { ...p, corr };
+        return { ...p, corr, partition };
       } catch (e) {
         const kind = failureKind(e);
         if (kind === 'bad-input') {

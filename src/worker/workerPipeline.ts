@@ -9,6 +9,7 @@ import type { DeadLetter } from '../sinks/deadLetters.js';
 import { timed, type Metrics } from '../observability/metrics.js';
 import type { MatchStore } from '../state/matchStore.js';
 import { jetstreamMessages } from '../streams/jetstreamMessages.js';
+import { assignedPartitions } from '../streams/partitions.js';
 import { ackAfterDurable, type AckAfterDurableContext, type BatchReport } from './ackAfterDurable.js';
 import { messageStage, type MessageStageContext, type Source } from './messageStage.js';
 import { PoisonEvidence } from './poisonEvidence.js';
@@ -65,22 +66,27 @@ export async function startWorkerPipeline(o: WorkerPipelineOptions): Promise<Wor
   let started = 0;
   let markReady!: () => void;
   const ready = new Promise<void>((r) => (markReady = r));
+  // Two sources (ledger, chain) per partition this worker is bound to (src/streams/partitions.ts).
+  const partitions = assignedPartitions(n);
+  const expected = 2 * partitions.length;
   const onStart = (h: ConsumerMessages) => {
     handles.push(h);
-    if (++started === 2) markReady();
+    if (++started === expected) markReady();
   };
 
   // 1. Sources: a durable pull consumer per stream, counted as messages arrive.
-  const source = async (stream: string, name: Source) =>
+  const source = async (stream: string, name: Source, partition: number) =>
     jetstreamMessages({ consumer: await js.consumers.get(stream, n.consumerName), maxMessages: n.pullBatch, onStart }).pipe(
       map((msg) => {
         stats.messages[name]++;
         metrics.messagesIn.inc({ source: name });
         if (msg.redelivered) metrics.redeliveries.inc({ source: name });
-        return { msg, source: name };
+        return { msg, source: name, partition };
       }),
     );
-  const sources = merge(await source(n.ledgerStream, 'ledger'), await source(n.chainStream, 'chain'));
+  const streams = [];
+  for (const p of partitions) streams.push(await source(p.ledgerStream, 'ledger', p.partition), await source(p.chainStream, 'chain', p.partition));
+  const sources = merge(...streams);
 
   // 2. Message stage: facts per message, or a dead letter, or a nak for redelivery.
   const stage = messageStage({
@@ -131,7 +137,7 @@ export async function startWorkerPipeline(o: WorkerPipelineOptions): Promise<Wor
   return {
     ready,
     done,
-    consuming: () => started === 2 && !stopping,
+    consuming: () => started === expected && !stopping,
     stop: () =>
       (stopped ??= (async () => {
         for (const h of handles) h.stop();
@@ -144,15 +150,19 @@ export async function startWorkerPipeline(o: WorkerPipelineOptions): Promise<Wor
 }
 
 /**
- * Raises the event-time watermarks (ledger, chain) and each chain's durable block once a batch's
- * legs are in Redis. Independent monotonic maxima: sent together, one pipelined round trip.
+ * Raises the event-time watermarks (ledger, chain) and each chain's durable block of every
+ * partition the batch holds messages of, once its legs are in Redis. Independent monotonic maxima:
+ * sent together, one pipelined round trip.
  */
-async function advanceWatermarks(store: MatchStore, metrics: Metrics, w: Parameters<AckAfterDurableContext['advanceWatermarks']>[0]): Promise<void> {
+async function advanceWatermarks(store: MatchStore, metrics: Metrics, marks: Parameters<AckAfterDurableContext['advanceWatermarks']>[0]): Promise<void> {
   await timed(metrics.redisSeconds, { operation: 'advanceWatermark' }, async () => {
-    await Promise.all([
-      ...(w.ledger !== undefined ? [store.advanceWatermark('ledger', w.ledger)] : []),
-      ...(w.chain !== undefined ? [store.advanceWatermark('chain', w.chain)] : []),
-      ...[...(w.chainBlocks ?? [])].map(([chainId, block]) => store.advanceChainBlock(chainId, block)),
-    ]);
+    const now = Date.now();
+    await Promise.all(
+      [...marks].flatMap(([p, w]) => [
+        ...(w.ledger !== undefined ? [store.advanceWatermark('ledger', w.ledger, now, p)] : []),
+        ...(w.chain !== undefined ? [store.advanceWatermark('chain', w.chain, now, p)] : []),
+        ...[...w.chainBlocks].map(([chainId, block]) => store.advanceChainBlock(chainId, block, now, p)),
+      ]),
+    );
   });
 }

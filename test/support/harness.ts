@@ -11,6 +11,7 @@ import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { queryRows } from '../../src/sinks/clickhouse/queries.js';
 import { migrate } from '../../src/sinks/clickhouse/migrations.js';
 import { createLedgerCodec, type LedgerPosting } from '../../src/streams/ledgerCodec.js';
+import { ledgerPublishSubject, streamPartitions } from '../../src/streams/partitions.js';
 import { burn, deployDepositToken, mint, mintWithReference, startAnvil, type AnvilNode } from './anvil.js';
 import { tempClickHouse, type TempClickHouse } from './clickhouse.js';
 
@@ -85,6 +86,8 @@ export interface HarnessOptions {
   casesClock?: () => number;
   /** `sink.mode` (default: RECON_TEST_SINK_MODE, else direct). */
   sinkMode?: 'direct' | 'log';
+  /** Partitioned streams (`nats.partitions.count`): one daemon per partition, each bound to its own. */
+  partitions?: number;
 }
 
 /**
@@ -103,7 +106,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const { nats: natsOverride, ...configOverride } = o.config ?? {};
   const config = parseConfig({
     namespace: names.namespace,
-    nats: { ...names.nats, ...natsOverride },
+    nats: { ...names.nats, ...(o.partitions !== undefined && { partitions: { count: o.partitions } }), ...natsOverride },
     clickhouse: { database: ch.database, dataDir: ch.dir },
     matching: { windowMs: 3_000, allowedLatenessMs: 1_000, ledgerIdleMs: 2_000, sweepIntervalMs: 250, lateRetentionMs: 3_600_000 },
     balances: { intervalMs: 3_600_000, onChangeDebounceMs: 3_600_000, driftGraceMs: 3_600_000 },
@@ -117,9 +120,12 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   });
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'warn' });
   const daemons: Daemon[] = [];
-  for (let i = 0; i < (o.workers ?? 1); i++) {
+  const workers = o.workers ?? o.partitions ?? 1;
+  for (let i = 0; i < workers; i++) {
+    // With partitions, worker i consumes partition i (of as many as there are workers).
+    const nats = o.partitions !== undefined ? { ...config.nats, partitions: { count: o.partitions, assigned: [i % o.partitions] } } : config.nats;
     const d = await startDaemon(
-      { ...config, workerId: `${names.namespace}-w${i}` },
+      { ...config, nats, workerId: `${names.namespace}-w${i}` },
       { clickhouse: ch.client, log, ...(o.balancesClock && { balancesClock: o.balancesClock }), ...(o.casesClock && { casesClock: o.casesClock }) },
     );
     await d.ready;
@@ -159,12 +165,12 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
       const { bytes, headers } = codec.encode(posting, opts.version);
       const hdrs = natsHeaders();
       for (const [k, v] of Object.entries(headers)) hdrs.set(k, v);
-      await js.publish(names.ledgerSubject, bytes, { headers: hdrs, msgID: opts.msgId ?? `${posting.entryId}:${posting.status}` });
+      await js.publish(ledgerPublishSubject(config.nats, names.ledgerSubject, posting.accountId), bytes, { headers: hdrs, msgID: opts.msgId ?? `${posting.entryId}:${posting.status}` });
     },
     async publishRaw(bytes, headers = {}) {
       const hdrs = natsHeaders();
       for (const [k, v] of Object.entries(headers)) hdrs.set(k, v);
-      await js.publish(names.ledgerSubject, bytes, { headers: hdrs });
+      await js.publish(ledgerPublishSubject(config.nats, names.ledgerSubject, 'raw'), bytes, { headers: hdrs });
     },
     async mint(to, amount, ref) {
       if (ref) await mintWithReference(anvil, token, to, amount, stringToHex(ref, { size: 32 }));
@@ -193,7 +199,8 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     async stop() {
       for (const d of daemons) await d.stop();
       const jsm = await jetstreamManager(nc);
-      for (const s of [config.nats.ledgerStream, config.nats.chainStream, config.nats.mappingStream, config.nats.deadLetterStream, ...(config.sink.mode === 'log' ? [config.sink.log.stream] : [])]) {
+      const partitioned = streamPartitions(config.nats).flatMap((p) => [p.ledgerStream, p.chainStream]);
+      for (const s of [...partitioned, config.nats.mappingStream, config.nats.deadLetterStream, ...(config.sink.mode === 'log' ? [config.sink.log.stream] : [])]) {
         await jsm.streams.delete(s).catch(() => undefined);
       }
       await nc.close();

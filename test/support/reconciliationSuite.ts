@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { countFacts, queryRows } from '../../src/sinks/clickhouse/queries.js';
 import { SCHEMA_HEADER } from '../../src/streams/ledgerCodec.js';
+import { streamPartitions } from '../../src/streams/partitions.js';
 import { randomWallet, startHarness, type Harness } from './harness.js';
 
 /**
@@ -30,16 +31,19 @@ const scenarios = [
 ] as const;
 type Scenario = (typeof scenarios)[number];
 
-/** The suite, with facts made durable by `mode` (one test file per mode: one chdb data dir per process). */
-export function reconciliationSuite(mode: 'direct' | 'log'): void {
-  describe(`reconciliation daemon end to end, sink.mode ${mode}`, () => {
+/**
+ * The suite, with facts made durable by `mode` (one test file per mode: one chdb data dir per
+ * process); with `partitions`, on that many stream partitions, a worker bound to each.
+ */
+export function reconciliationSuite(mode: 'direct' | 'log', o: { partitions?: number } = {}): void {
+  describe(`reconciliation daemon end to end, sink.mode ${mode}${o.partitions ? `, ${o.partitions} stream partitions` : ''}`, () => {
     let h: Harness;
     const wallet = Object.fromEntries(scenarios.map((s) => [s, randomWallet()])) as Record<Scenario, `0x${string}`>;
     const acct = (s: Scenario) => `ACC-${s}`;
     const unmappedWallet = randomWallet();
 
     beforeAll(async () => {
-      h = await startHarness({ accounts: scenarios.map((s) => ({ accountId: acct(s), wallets: [wallet[s]] })), sinkMode: mode });
+      h = await startHarness({ accounts: scenarios.map((s) => ({ accountId: acct(s), wallets: [wallet[s]] })), sinkMode: mode, ...(o.partitions !== undefined && { partitions: o.partitions }) });
 
       const $ = (n: bigint) => h.usd(n);
       // Clean traffic: credit then mint, a v1-encoded posting, chain first then bank, a withdrawal.
@@ -233,7 +237,7 @@ export function reconciliationSuite(mode: 'direct' | 'log'): void {
       }
       // Acks are sent without waiting for the server: give the last ones a moment to land.
       const jsm = await jetstreamManager(h.nc);
-      for (const stream of [h.config.nats.ledgerStream, h.config.nats.chainStream]) {
+      for (const stream of streamPartitions(h.config.nats).flatMap((p) => [p.ledgerStream, p.chainStream])) {
         const ci = await h
           .waitFor(
             `${stream} drained`,
@@ -248,5 +252,26 @@ export function reconciliationSuite(mode: 'direct' | 'log'): void {
         expect(ci.num_pending, stream).toBe(0);
       }
     });
+
+    if (o.partitions) {
+      it('spreads the traffic over every partition, each consumed by its own worker', async () => {
+        const jsm = await jetstreamManager(h.nc);
+        const parts = streamPartitions(h.config.nats);
+        expect(parts).toHaveLength(o.partitions!);
+        for (const p of parts) {
+          // Postings by account, blocks by hash: every partition holds both, and its consumer acked them all.
+          for (const stream of [p.ledgerStream, p.chainStream]) {
+            const info = await jsm.streams.info(stream);
+            expect(info.state.messages, stream).toBeGreaterThan(0);
+            const ci = await jsm.consumers.info(stream, h.config.nats.consumerName);
+            expect(ci.delivered.stream_seq, stream).toBe(info.state.last_seq);
+          }
+          const chainEvents = await jsm.streams.info(p.chainStream, { subjects_filter: `${p.chainSubjectPrefix}.*.events` });
+          expect(Object.keys(chainEvents.state.subjects ?? {}).length, `${p.chainStream} holds block events`).toBeGreaterThan(0);
+        }
+        // Each worker consumed only its own partition's streams.
+        expect(h.daemons.map((d) => d.config.nats.partitions.assigned)).toEqual(parts.map((p) => [p.partition]));
+      });
+    }
   });
 }

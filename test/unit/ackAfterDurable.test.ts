@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { factKey, type Fact } from '../../src/domain/facts.js';
 import { SinkRejected, SinkUnavailable } from '../../src/lib/errors.js';
-import { ackAfterDurable, type AckAfterDurableContext, type BatchReport } from '../../src/worker/ackAfterDurable.js';
+import { ackAfterDurable, type PartitionMarks, type AckAfterDurableContext, type BatchReport } from '../../src/worker/ackAfterDurable.js';
 import type { Processed } from '../../src/worker/messageStage.js';
 import type { FactWriter } from '../../src/sinks/clickhouse/factWriter.js';
 import type { DeadLetter } from '../../src/sinks/deadLetters.js';
@@ -99,6 +99,27 @@ describe('ackAfterDurable', () => {
     expect(m.events).toEqual([]);
     expect(r).toMatchObject({ messages: 0, inserted: 0 });
     expect(w.stored.size).toBe(0);
+  });
+
+  it('advances each stream partition its own watermarks, and none for a batch that carries none', async () => {
+    const w = fakeWriter();
+    const seen: Map<number, PartitionMarks>[] = [];
+    const ctx = context(w, { advanceWatermarks: async (m) => void seen.push(m) });
+    await run(ctx, [
+      [
+        processed(fakeMsg(1), [entry('e1')], { ledgerTime: 5, partition: 0 }),
+        processed(fakeMsg(2), [entry('e2')], { ledgerTime: 9, partition: 1 }),
+        processed(fakeMsg(3), [entry('e3')], { ledgerTime: 7, partition: 0 }),
+        processed(fakeMsg(4), [], { source: 'chain', chainTime: 11, chainBlock: { chainId: 1, blockNumber: 4n }, partition: 1 }),
+        processed(fakeMsg(5), [], { source: 'chain', chainTime: 10, chainBlock: { chainId: 1, blockNumber: 3n }, partition: 1 }),
+      ],
+      [processed(fakeMsg(6), [entry('e6')])],
+    ]);
+    expect(seen).toHaveLength(1);
+    expect([...seen[0]!].sort(([a], [b]) => a - b)).toEqual([
+      [0, { ledger: 7, chainBlocks: new Map() }],
+      [1, { ledger: 9, chain: 11, chainBlocks: new Map([[1, 4n]]) }],
+    ]);
   });
 
   it('does not advance watermarks or ack when the watermark write fails, and retries the batch', async () => {

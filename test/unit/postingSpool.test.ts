@@ -8,13 +8,14 @@ describe('posting spool', () => {
       const records = Array.from({ length: 20_000 }, (_, i) => ({
         msgID: `camt-${i}:BOOKED:${i.toString(16)}`,
         source: `camt.053.001.08:S-${i % 7}`,
+        subject: `ledger.${i % 3}.camt`,
         bytes: Uint8Array.from({ length: (i * 37) % 500 }, (_, j) => (i + j) % 256),
       }));
-      records.splice(12_345, 0, { msgID: 'big', source: 'é', bytes: new Uint8Array(700_000).fill(7) });
+      records.splice(12_345, 0, { msgID: 'big', source: 'é', subject: 'ledger.camt', bytes: new Uint8Array(700_000).fill(7) });
       for (const r of records) await spool.append(r);
       await spool.finish();
       const back = [];
-      for await (const r of spool.read()) back.push({ msgID: r.msgID, source: r.source, bytes: Uint8Array.from(r.bytes) });
+      for await (const r of spool.read()) back.push({ msgID: r.msgID, source: r.source, subject: r.subject, bytes: Uint8Array.from(r.bytes) });
       expect(back.length).toBe(records.length);
       expect(back).toEqual(records);
     } finally {

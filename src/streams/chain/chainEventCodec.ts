@@ -196,10 +196,10 @@ export function encodeChainEvent(e: ChainEvent): Uint8Array {
  * most `maxPerMessage` events of a block, each with its deterministic message id. `scope`, when
  * given, is appended to the ids (the ingester's token subset; see `chainEventBatchMsgId`).
  */
-export function chainEventMessages(events: readonly ChainEvent[], options: { maxPerMessage?: number; scope?: string } = {}): { data: Uint8Array; msgID: string; events: number }[] {
+export function chainEventMessages(events: readonly ChainEvent[], options: { maxPerMessage?: number; scope?: string } = {}): { data: Uint8Array; msgID: string; events: number; blockHash: string }[] {
   const max = options.maxPerMessage ?? MAX_EVENTS_PER_MESSAGE;
   if (!(max >= 1 && max <= MAX_EVENTS_PER_MESSAGE)) throw new RangeError(`maxPerMessage must be 1..${MAX_EVENTS_PER_MESSAGE}`);
-  const out: { data: Uint8Array; msgID: string; events: number }[] = [];
+  const out: { data: Uint8Array; msgID: string; events: number; blockHash: string }[] = [];
   let i = 0;
   while (i < events.length) {
     const first = events[i]!;
@@ -213,6 +213,7 @@ export function chainEventMessages(events: readonly ChainEvent[], options: { max
         data: encodeChainEventBatch(part, c),
         msgID: chainEventBatchMsgId(first.chainId, first.blockHash, { ...(chunked && { chunk: c }), ...(options.scope && { scope: options.scope }) }),
         events: part.length,
+        blockHash: first.blockHash,
       });
     }
     i = end;

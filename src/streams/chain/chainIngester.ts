@@ -26,6 +26,7 @@ import { blockHistory } from './blockHistory.js';
 import { checkpoint as checkpointStore } from './checkpoint.js';
 import { chainSync, MAX_EVENTS_PER_STEP } from './chainSync.js';
 import { chainStreamSubjects } from './chainSubjects.js';
+import { chainPartitionPrefixes, partitionStreamName } from '../partitions.js';
 import { MAX_EVENTS_PER_MESSAGE } from './chainEventCodec.js';
 import { compileEventMappings } from './eventMappings.js';
 import { headWatch, type HeadStatus } from './headWatch.js';
@@ -41,6 +42,8 @@ export interface ChainIngesterOptions {
   namespace: string;
   /** `config.nats.chainSubjectPrefix`. */
   subjectPrefix: string;
+  /** `config.nats.partitions.count` (default 1): blocks go to their partition's stream (src/streams/partitions.ts). */
+  partitions?: number;
   js: JetStreamClient;
   redis: Redis;
   logger: Logger;
@@ -86,10 +89,17 @@ export interface ChainIngester {
   stalledSinceMs(): number | null;
 }
 
-/** Creates the CHAIN stream (`<prefix>.>`, file storage, 2-minute duplicate window) unless it exists. */
-export async function ensureChainStream(jsm: JetStreamManager, config: { nats: Pick<Config['nats'], 'chainStream' | 'chainSubjectPrefix'> }): Promise<void> {
-  const name = config.nats.chainStream;
-  const subjects = chainStreamSubjects(config.nats.chainSubjectPrefix);
+/**
+ * Creates the CHAIN stream (`<prefix>.>`, file storage, 2-minute duplicate window) unless it exists;
+ * with partitions, one per partition (src/streams/partitions.ts).
+ */
+export async function ensureChainStream(jsm: JetStreamManager, config: { nats: Pick<Config['nats'], 'chainStream' | 'chainSubjectPrefix'> & { partitions?: { count: number } } }): Promise<void> {
+  const count = config.nats.partitions?.count ?? 1;
+  const prefixes = chainPartitionPrefixes(config.nats.chainSubjectPrefix, count);
+  for (const [p, prefix] of prefixes.entries()) await ensureOneChainStream(jsm, partitionStreamName(config.nats.chainStream, p, count), chainStreamSubjects(prefix));
+}
+
+async function ensureOneChainStream(jsm: JetStreamManager, name: string, subjects: string[]): Promise<void> {
   try {
     await jsm.streams.info(name);
     return;
@@ -135,6 +145,7 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
   const heads = headWatch({
     chainId,
     subjectPrefix,
+    partitions: options.partitions ?? 1,
     stallTimeoutMs: chain.stallTimeoutMs,
     wsUrls: chain.wsUrls,
     rpcTimeoutMs: chain.rpcTimeoutMs,
@@ -164,6 +175,7 @@ export function chainIngester(options: ChainIngesterOptions): ChainIngester {
     client,
     js,
     subjectPrefix,
+    partitions: options.partitions ?? 1,
     log,
     heads,
     mappings: new Map(tokens.map((t) => [t.address, compileEventMappings(t.events, t.address)])),

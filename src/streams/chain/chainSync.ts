@@ -28,6 +28,7 @@ import type { BlockHistory, BlockRecord } from './blockHistory.js';
 import type { Checkpoint } from './checkpoint.js';
 import { chainEventMessages, encodeChainProgress, encodeChainRetraction } from './chainEventCodec.js';
 import { chainSubject } from './chainSubjects.js';
+import { chainBlockPrefix, chainPartitionPrefixes } from '../partitions.js';
 import type { TokenEvents, compileEventMappings } from './eventMappings.js';
 import type { HeadWatch } from './headWatch.js';
 import { nextRange } from './nextRange.js';
@@ -66,6 +67,8 @@ export interface ChainSyncOptions {
   history: BlockHistory;
   js: JetStreamClient;
   subjectPrefix: string;
+  /** Partitions of the chain stream (`nats.partitions.count`; src/streams/partitions.ts). */
+  partitions: number;
   log: Logger;
   heads: HeadWatch;
   /** Throws when this worker no longer holds the chain's lease. */
@@ -90,8 +93,9 @@ export function chainSync(o: ChainSyncOptions): ChainSync {
   const chainId = chain.chainId;
   const finality = chain.finality ?? { mode: 'depth' as const, confirmations: chain.confirmations };
   const decimals = new Map<string, number>();
-  const eventsSubject = chainSubject(subjectPrefix, chainId, 'events');
-  const progressSubject = chainSubject(subjectPrefix, chainId, 'progress');
+  // A block's events and its retraction go to the block's partition; progress to every partition.
+  const blockSubject = (blockHash: string, kind: 'events' | 'retract') => chainSubject(chainBlockPrefix(subjectPrefix, blockHash, o.partitions), chainId, kind);
+  const progressSubjects = chainPartitionPrefixes(subjectPrefix, o.partitions).map((prefix) => chainSubject(prefix, chainId, 'progress'));
   const { maxEventsPerMessage, readAhead, maxEventsReadAhead } = o;
   let progress: ChainProgress | null = null;
   let behindWarned = false;
@@ -134,7 +138,7 @@ export function chainSync(o: ChainSyncOptions): ChainSync {
     let failure: { error: unknown } | null = null;
     for (const m of messages) {
       if (failure) break;
-      const p: Promise<unknown> = js.publish(eventsSubject, m.data, { msgID: m.msgID }).then(
+      const p: Promise<unknown> = js.publish(blockSubject(m.blockHash, 'events'), m.data, { msgID: m.msgID }).then(
         () => inflight.delete(p),
         (error: unknown) => {
           inflight.delete(p);
@@ -377,7 +381,7 @@ export function chainSync(o: ChainSyncOptions): ChainSync {
     if (plan.beyondHistory) log.error({ fork: plan.fork, history: chain.reorgHistory }, 'reorg deeper than the stored block history: events of older orphaned blocks cannot be retracted');
     for (const r of plan.retractions) {
       await ensureLeader();
-      await js.publish(chainSubject(subjectPrefix, chainId, 'retract'), encodeChainRetraction({ chainId, blockNumber: r.blockNumber, blockHash: r.blockHash, eventIds: r.eventIds }), {
+      await js.publish(blockSubject(r.blockHash, 'retract'), encodeChainRetraction({ chainId, blockNumber: r.blockNumber, blockHash: r.blockHash, eventIds: r.eventIds }), {
         msgID: r.msgId,
       });
     }
@@ -399,7 +403,7 @@ export function chainSync(o: ChainSyncOptions): ChainSync {
     if (low < 0n || (progress && low <= progress.blockNumber)) return;
     const header = ctx.headers.lookup(low) ?? (await fetchHeader(ctx, low));
     const p: ChainProgress = { chainId, blockNumber: low, blockHash: header.hash, blockTime: header.timeMs };
-    await js.publish(progressSubject, encodeChainProgress(p), { msgID: `progress:${chainId}:${low}` });
+    await Promise.all(progressSubjects.map((subject) => js.publish(subject, encodeChainProgress(p), { msgID: `progress:${chainId}:${low}` })));
     progress = p;
   }
 

@@ -8,6 +8,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { encodeChainStall } from './chainEventCodec.js';
 import { chainSubject } from './chainSubjects.js';
+import { chainPartitionPrefixes } from '../partitions.js';
 import { newHeads } from './newHeads.js';
 
 export interface HeadStatus {
@@ -22,6 +23,8 @@ export interface HeadStatus {
 export interface HeadWatchOptions {
   chainId: number;
   subjectPrefix: string;
+  /** Partitions of the chain stream (default 1): the notice goes to each. */
+  partitions?: number;
   stallTimeoutMs: number;
   wsUrls: readonly string[];
   rpcTimeoutMs: number;
@@ -73,9 +76,10 @@ export function headWatch(o: HeadWatchOptions): HeadWatch {
 
   async function publishStall(on: boolean, head: bigint, sinceMs: number, at: number): Promise<void> {
     try {
-      await o.js.publish(chainSubject(o.subjectPrefix, o.chainId, 'stall'), encodeChainStall({ chainId: o.chainId, stalled: on, headNumber: head, sinceMs, observedAtMs: at }), {
-        msgID: `stall:${o.chainId}:${head}:${on ? 'on' : 'off'}`,
-      });
+      // Every partition hears it (src/streams/partitions.ts).
+      const data = encodeChainStall({ chainId: o.chainId, stalled: on, headNumber: head, sinceMs, observedAtMs: at });
+      const msgID = `stall:${o.chainId}:${head}:${on ? 'on' : 'off'}`;
+      await Promise.all(chainPartitionPrefixes(o.subjectPrefix, o.partitions ?? 1).map((prefix) => o.js.publish(chainSubject(prefix, o.chainId, 'stall'), data, { msgID })));
     } catch (err) {
       o.log.warn({ err }, 'could not publish the stall notice');
     }
