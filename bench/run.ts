@@ -71,6 +71,8 @@ const { values: argv } = parseArgs({
   },
 });
 const PAIRS = Number(argv.pairs);
+/** How long the idle floor is measured before each sink mode's fixed-rate phases. */
+const IDLE_FLOOR_MS = 5_000;
 const RATES = argv.rate!.split(',').map(Number);
 const SINKS = argv.sinks!.split(',') as ('direct' | 'log')[];
 if (SINKS.some((m) => m !== 'direct' && m !== 'log')) throw new Error('--sinks takes direct and/or log');
@@ -396,12 +398,27 @@ async function main() {
       await ensureConsumers(jsm, cfgMode);
       daemon = await startDaemon(cfgMode, { clickhouse, log, onBatch, ingest: false });
       await daemon.ready;
+      // The floor: what the idle daemon (its timers, the embedded engine's background threads), Redis
+      // and NATS cost with no traffic at all; at a low rate it is a large part of the CPU per message.
+      await mergesSettled(clickhouse, 60_000);
+      const idle0 = cpu.sample();
+      await new Promise((r) => setTimeout(r, IDLE_FLOOR_MS));
+      const idle = cpu.since(idle0);
+      const perSec = (x: number) => x / (IDLE_FLOOR_MS / 1_000);
+      const idleCores = perSec(idle.daemon + idle.redis + idle.nats);
+      say(
+        `    idle floor, sink ${mode}: ${fmt(idleCores, 3)} cores (this process ${fmt(perSec(idle.daemon), 3)}: JavaScript thread ${fmt(perSec(idle.main), 3)}, other threads ${fmt(perSec(idle.daemon - idle.main), 3)}; Redis ${fmt(perSec(idle.redis), 3)}; NATS ${fmt(perSec(idle.nats), 3)}) = ${fmt(idleCores * 1e3)} µs per message at 1,000 events/s`,
+      );
       for (const rate of RATES) {
         const ratePairs = rate / 2;
         const from = nextPair;
         const to = from + Math.round(ratePairs * LATENCY_S);
         nextPair = to;
         say(`(c) latency, sink ${mode}, at ${fmt(rate)} events/s for ${LATENCY_S} s…`);
+        // The parts of what ran before (the backlog drain above all) merge first, so that the
+        // phase's CPU is its own: a steady load's merges of its own parts still count.
+        const settled = await mergesSettled(clickhouse, 60_000);
+        say(`    ClickHouse merges of earlier phases settled in ${fmt(settled.ms)} ms${settled.running > 0 ? ` (${settled.running} still running: counted in this phase)` : ''}`);
         const storedBefore = await stored();
         Object.assign(chTime, { insertMs: 0, inserts: 0, queryMs: 0, queries: 0 });
         insertsByTable.clear();
@@ -596,3 +613,14 @@ main().then(
     process.exit(1);
   },
 );
+
+/** Waits (up to `maxMs`) until ClickHouse runs no merge; returns how long it took and what still runs. */
+async function mergesSettled(ch: { query(o: { query: string; format: 'JSONEachRow' }): Promise<{ json<T>(): Promise<T[]> }> }, maxMs: number): Promise<{ ms: number; running: number }> {
+  const t0 = Date.now();
+  for (;;) {
+    const rows = await (await ch.query({ query: 'SELECT count() AS n FROM system.merges', format: 'JSONEachRow' })).json<{ n: string | number }>();
+    const running = Number(rows[0]?.n ?? 0);
+    if (running === 0 || Date.now() - t0 >= maxMs) return { ms: Date.now() - t0, running };
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
