@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Address } from 'viem';
 import { queryRows } from '../../src/sinks/clickhouse/queries.js';
 import { depositTokenAbi } from '../../src/devchain/depositTokenArtifact.js';
+import { streamPartitions } from '../../src/streams/partitions.js';
 import { natsCluster, type NatsCluster } from '../support/natsCluster.js';
 import { randomWallet, startHarness, type Harness } from '../support/harness.js';
 
@@ -12,10 +13,12 @@ const hasCredit = (i: number) => i % 10 !== 5;
 const hasMint = (i: number) => i % 10 !== 0;
 
 /**
- * The worker on a 3-node JetStream cluster (streams with 3 replicas, the fact log's too: sink.mode
- * log): the node leading the ledger stream is killed with SIGKILL halfway through the traffic. Its clients reconnect to the others,
- * the stream elects a new leader, and the results are those of a single server: every match and
- * discrepancy once, nothing lost, nothing written twice. (A leg delayed past its window by the
+ * Two workers on a 3-node JetStream cluster, the ledger and chain streams split into two
+ * partitions (a worker bound to each; every stream with 3 replicas, the fact log's too: sink.mode
+ * log): the node leading partition 0's ledger stream is killed with SIGKILL halfway through the
+ * traffic. Its clients reconnect to the others, the stream elects a new leader, and the results
+ * are those of a single server: every match and discrepancy once, nothing lost, nothing written
+ * twice. (A leg delayed past its window by the
  * election may open a MISSING_* that its late counterpart then resolves: what stays open is exact.)
  */
 describe('drill: a NATS node killed under traffic on a clustered JetStream', () => {
@@ -30,6 +33,7 @@ describe('drill: a NATS node killed under traffic on a clustered JetStream', () 
       config: { nats: { servers: cluster.servers, replicas: 3, ackWaitMs: 5_000 } },
       // A fleet's mode: the facts are durable in the replicated FACTS stream, loaded from it.
       sinkMode: 'log',
+      partitions: 2,
     });
   }, 120_000);
 
@@ -50,9 +54,11 @@ describe('drill: a NATS node killed under traffic on a clustered JetStream', () 
     }
   };
 
-  it("keeps every match and discrepancy, once, across the loss of the ledger stream's leader", async () => {
+  it("keeps every match and discrepancy, once, across the loss of a ledger partition's leader", async () => {
     const jsm = await jetstreamManager(h.nc);
-    const ledger = await jsm.streams.info(h.config.nats.ledgerStream);
+    const parts = streamPartitions(h.config.nats);
+    for (const p of parts) for (const s of [p.ledgerStream, p.chainStream]) expect((await jsm.streams.info(s)).config.num_replicas, s).toBe(3);
+    const ledger = await jsm.streams.info(parts[0]!.ledgerStream);
     expect(ledger.config.num_replicas).toBe(3);
     expect(ledger.cluster?.replicas?.length).toBe(2);
     const leaderIndex = Number(ledger.cluster!.leader!.slice(1)) - 1;
@@ -76,7 +82,7 @@ describe('drill: a NATS node killed under traffic on a clustered JetStream', () 
       90_000,
     );
 
-    const after = await jsm.streams.info(h.config.nats.ledgerStream);
+    const after = await jsm.streams.info(parts[0]!.ledgerStream);
     expect(after.cluster!.leader).not.toBe(ledger.cluster!.leader);
     const db = h.ch.database;
     const kinds = await queryRows<{ kind: string; n: string }>(h.ch.client, `SELECT kind, count() AS n FROM ${db}.discrepancies_current WHERE status = 'open' GROUP BY kind ORDER BY kind`);
