@@ -176,6 +176,11 @@ export const configSchema = z
          * streams) on a clustered JetStream: 3 survives one server down. At most the cluster's size.
          */
         replicas: z.number().int().min(1).max(5).default(1).describe('Replicas of every stream the engine creates on a clustered JetStream (3 survives a server down); 1 on a single server.'),
+        pullExpiresMs: durationMs(z.number().int().min(1_000).max(30_000))
+          .default(5_000)
+          .describe(
+            "How long one pull request waits; the server's heartbeats come at half of it and two missed ones make the worker pull again, so after the loss of the server leading a consumer, consuming resumes within about this long.",
+          ),
         /** Messages pulled per batch request. */
         pullBatch: z.number().int().positive().default(500).describe('Messages per pull request.'),
         /**

@@ -5,9 +5,19 @@ export interface JetstreamMessagesOptions {
   consumer: Consumer;
   /** Messages the client buffers ahead of processing; with max_ack_pending, the backpressure valve. */
   maxMessages: number;
+  /**
+   * How long one pull request waits (`nats.pullExpiresMs`, default 5 s; at least 1 s). The server's
+   * idle heartbeats come at half of it, and two missed ones make the client pull again: after the
+   * loss of the server leading the consumer, consuming resumes within about this long (the
+   * library's 30 s default left a partition stalled for 30 s in the NATS cluster drill).
+   */
+  expiresMs?: number;
   /** Called with the handle so a shutdown can stop pulling while in-flight work finishes. */
   onStart?: (messages: ConsumerMessages) => void;
 }
+
+/** A pull request's life unless configured (`nats.pullExpiresMs`). */
+export const DEFAULT_PULL_EXPIRES_MS = 5_000;
 
 /**
  * Messages of a durable pull consumer as an Observable. Pulls are bounded: the client asks for
@@ -21,7 +31,7 @@ export function jetstreamMessages(options: JetstreamMessagesOptions): Observable
     let messages: ConsumerMessages | undefined;
     let stopped = false;
     (async () => {
-      messages = await options.consumer.consume({ max_messages: options.maxMessages });
+      messages = await options.consumer.consume({ max_messages: options.maxMessages, expires: options.expiresMs ?? DEFAULT_PULL_EXPIRES_MS });
       options.onStart?.(messages);
       if (stopped) messages.stop();
       for await (const m of messages) {

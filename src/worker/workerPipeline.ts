@@ -76,7 +76,7 @@ export async function startWorkerPipeline(o: WorkerPipelineOptions): Promise<Wor
 
   // 1. Sources: a durable pull consumer per stream, counted as messages arrive.
   const source = async (stream: string, name: Source, partition: number) =>
-    jetstreamMessages({ consumer: await js.consumers.get(stream, n.consumerName), maxMessages: n.pullBatch, onStart }).pipe(
+    jetstreamMessages({ consumer: await js.consumers.get(stream, n.consumerName), maxMessages: n.pullBatch, expiresMs: n.pullExpiresMs, onStart }).pipe(
       map((msg) => {
         stats.messages[name]++;
         metrics.messagesIn.inc({ source: name });
