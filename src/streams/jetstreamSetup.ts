@@ -3,7 +3,8 @@ import { nanos } from '@nats-io/nats-core';
 import type { Config } from '../config/schema.js';
 import type { StreamLimits } from '../config/streamLimits.js';
 import { chainStreamSubjects } from './chain/chainSubjects.js';
-import { streamPartitions } from './partitions.js';
+import { partitionStreamName, streamPartitions } from './partitions.js';
+import { ConfigError } from '../lib/errors.js';
 
 /** JetStream settings of configured stream limits (0 / -1 in the config: no limit). */
 export function streamLimitsConfig(l: StreamLimits): Pick<StreamConfig, 'max_age' | 'max_bytes' | 'max_msgs' | 'discard'> {
@@ -43,6 +44,7 @@ export async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamCon
 export async function ensureStreams(jsm: JetStreamManager, config: Config): Promise<void> {
   const n = config.nats;
   const num_replicas = n.replicas;
+  await refuseOtherPartitioning(jsm, n);
   // One ledger and one chain stream per partition (the configured names with one partition).
   for (const p of streamPartitions(n)) {
     await ensureStream(jsm, { name: p.ledgerStream, subjects: p.ledgerSubjects, num_replicas, ...streamLimitsConfig(n.limits.ledger) });
@@ -54,6 +56,31 @@ export async function ensureStreams(jsm: JetStreamManager, config: Config): Prom
     // Facts waiting to be loaded into ClickHouse: a loaded (acked) message leaves the stream.
     const l = config.sink.log;
     await ensureStream(jsm, { name: l.stream, subjects: [l.subject], num_replicas, retention: RetentionPolicy.Workqueue });
+  }
+}
+
+/**
+ * Refuses to start on streams made for another partition count: their subjects overlap the ones
+ * this configuration would create, which JetStream would refuse with a less helpful message.
+ * Changing the count means draining and deleting the old streams (docs/deployment.md#partitioned-streams).
+ */
+async function refuseOtherPartitioning(jsm: JetStreamManager, n: Config['nats']): Promise<void> {
+  const count = n.partitions.count;
+  // With one partition the bare names are ours, and a first partition stream betrays an earlier count; with several, the bare names do.
+  const others = count <= 1 ? [partitionStreamName(n.ledgerStream, 0, 2), partitionStreamName(n.chainStream, 0, 2)] : [n.ledgerStream, n.chainStream];
+  for (const name of others) {
+    const exists = await jsm.streams.info(name).then(
+      () => true,
+      (e: unknown) => {
+        if (/not found/i.test(String((e as Error).message))) return false;
+        throw e;
+      },
+    );
+    if (exists) {
+      throw new ConfigError(
+        `stream ${name} exists from a deployment with ${count <= 1 ? 'partitioned streams' : 'unpartitioned streams'}, but nats.partitions.count is ${count}: drain it, delete it, then start again (docs/deployment.md#partitioned-streams)`,
+      );
+    }
   }
 }
 

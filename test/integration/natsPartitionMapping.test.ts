@@ -64,4 +64,15 @@ describe('partitioned ledger streams against nats-server subject mapping', () =>
     for (let p = 0; p < count; p++) total += (await jsm.streams.info(partitionStreamName('PMAP_LEDGER', p, count))).state.messages;
     expect(total).toBe(2 * accounts.length);
   });
+
+  it('refuses to start on streams made for another partition count, naming the stream', async () => {
+    const jsm = await jetstreamManager(nc);
+    const unpartitioned = parseConfig({ ...config, nats: { ...config.nats, partitions: { count: 1 } } });
+    await expect(ensureStreams(jsm, unpartitioned)).rejects.toThrow(/stream PMAP_LEDGER_P0 exists from a deployment with partitioned streams, but nats.partitions.count is 1: drain it/);
+    // And the other way round: bare streams left from before partitioning.
+    const bare = parseConfig({ namespace: 'pmap2', nats: { ledgerStream: 'PMAP2_LEDGER', ledgerSubjects: ['pmap2_ledger.>'], chainStream: 'PMAP2_CHAIN', chainSubjectPrefix: 'pmap2_chain' } });
+    await ensureStreams(jsm, bare);
+    const split = parseConfig({ ...bare, nats: { ...bare.nats, partitions: { count: 2 } } });
+    await expect(ensureStreams(jsm, split)).rejects.toThrow(/stream PMAP2_LEDGER exists from a deployment with unpartitioned streams, but nats.partitions.count is 2/);
+  });
 });
