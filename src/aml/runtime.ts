@@ -33,6 +33,8 @@ export interface StartAmlOptions {
   log: Logger;
   /** The latest computed percentiles for thresholds from data (src/jobs/amountPercentiles.ts). */
   percentiles?: () => PercentileValues;
+  /** A customer's peer segment (the identity mapping's). */
+  segmentOf?: (customer: string) => string;
 }
 
 /** Starts the engine of one worker; throws `ConfigError` if the rule file is invalid. */
@@ -55,6 +57,7 @@ export function startAml(o: StartAmlOptions): AmlRuntime {
     watchlist: () => watchlist.current(),
     ttlMs: a.stateTtlMs,
     ...(o.percentiles && { percentiles: o.percentiles }),
+    ...(o.segmentOf && { segmentOf: o.segmentOf }),
   });
   let shadow: AmlRuntime['shadow'] = null;
   let engine = live;
@@ -73,6 +76,7 @@ export function startAml(o: StartAmlOptions): AmlRuntime {
         watchlist: () => watchlist.current(),
         ttlMs: a.stateTtlMs,
         ...(o.percentiles && { percentiles: o.percentiles }),
+        ...(o.segmentOf && { segmentOf: o.segmentOf }),
       }),
     );
     log.info({ live: rules.current().version, shadow: shadowRules.current().version }, 'aml: shadow rule file runs beside the live one (alerts stored, not sent)');

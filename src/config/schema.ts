@@ -5,6 +5,7 @@ import { camtConfigSchema } from '../iso20022/camtConfig.js';
 import { DEFAULT_STREAM_LIMITS, streamLimitsSchema } from './streamLimits.js';
 import { CURRENCY_EXPONENTS } from '../domain/currencies.js';
 import { amountBoundProblem, DEFAULT_MAX_AMOUNT_MINOR, identifierProblem, MAX_IDENTIFIER_LENGTH, MAX_TEXT_LENGTH, preview, textProblem } from '../domain/inputBounds.js';
+import { SEGMENT_PATTERN } from '../domain/identityMap.js';
 
 /**
  * An identifier in configuration or a control message (account id, rule id, watch-list entry):
@@ -131,6 +132,11 @@ export const chainSchema = z.object({
 export const accountMappingSchema = z.object({
   accountId: identifierString().describe('Bank account id.'),
   wallets: z.array(address).default([]).describe('Its wallets; a wallet belongs to one account.'),
+  segment: z
+    .string()
+    .regex(SEGMENT_PATTERN, 'must be lower-case letters, digits, . _ - (at most 64)')
+    .optional()
+    .describe('Peer segment of the customer (`retail`, `sme`, `corporate`…) for the AML segment rules; absent: `default`.'),
 });
 
 export const configSchema = z
