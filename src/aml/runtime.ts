@@ -49,7 +49,7 @@ export function startAml(o: StartAmlOptions): AmlRuntime {
     pollIntervalMs: a.pollIntervalMs,
     log,
   });
-  const store = new RedisStateStore(o.redis, o.config.namespace);
+  const store = new RedisStateStore(o.redis, o.config.namespace, o.config.redis.shards);
   const live = createAmlEngine({
     store,
     identities: o.identities,
@@ -65,7 +65,7 @@ export function startAml(o: StartAmlOptions): AmlRuntime {
     // Its own window state (a shadow with other windows or thresholds must not share the live
     // one's), the same watch list, reloaded with the live file.
     const shadowRules = startRuleSource({ file: a.shadowRulesFile, nats: o.nats, reloadSubject: a.reloadSubject, pollIntervalMs: a.pollIntervalMs, log: log.child({ shadow: true }) });
-    const shadowStore = new RedisStateStore(o.redis, `${o.config.namespace}:shadow`);
+    const shadowStore = new RedisStateStore(o.redis, `${o.config.namespace}:shadow`, o.config.redis.shards);
     shadow = { rules: shadowRules, store: shadowStore };
     engine = withShadow(
       live,

@@ -243,7 +243,7 @@ export const configSchema = z
           .max(1024)
           .default(1)
           .describe(
-            'Shards of the match state, each under a hash tag of its own (`{m0}`…) so Redis Cluster spreads matching over its masters; 1 keeps the single `{m}` tag. Changing it on an existing deployment needs `migrateShards` (docs/runbook.md#sharded-state).',
+            'Shards of the match state and of the AML windows, each under a hash tag of its own (`{m0}`…, `{aml0}`…) so Redis Cluster spreads matching and the transfer graph over its masters; 1 keeps the single `{m}` and `{aml}` tags. Changing it on an existing deployment needs `migrateShards` (docs/runbook.md#sharded-state).',
           ),
         shardKey: z
           .enum(['account', 'reference'])
