@@ -267,7 +267,9 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
   // Throws ConfigError on an invalid rule file: a worker does not start with rules it cannot read.
   // Thresholds from data: the engine reads the percentiles the job below keeps computed.
   let amountPercentiles: AmountPercentiles | null = null;
-  const aml = config.aml.enabled ? startAml({ config, redis, nats, identities, log, percentiles: () => amountPercentiles?.current() ?? NO_PERCENTILES }) : null;
+  const aml = config.aml.enabled
+    ? startAml({ config, redis, nats, identities, log, percentiles: () => amountPercentiles?.current() ?? NO_PERCENTILES, segmentOf: (c) => identities.segmentOf(c) })
+    : null;
   if (aml) {
     amountPercentiles = startAmountPercentiles({
       rules: () => [aml.rules.current(), ...(aml.shadow ? [aml.shadow.rules.current()] : [])],
@@ -278,6 +280,8 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
       audit: cases?.audit ?? null,
       everyMs: config.aml.percentilesEveryMs,
       log: log.child({ component: 'aml' }),
+      // Segment percentiles read each rule set's own window state: the shadow's is apart.
+      segments: { storeOf: (r) => (aml.shadow && r === aml.shadow.rules.current() ? aml.shadow.store : aml.store), customers: () => identities.segmentCustomers() },
     });
     await amountPercentiles.refresh();
   }

@@ -21,8 +21,10 @@ export interface AmlEngineOptions {
   rules: () => RuleSet;
   /** Watch-listed identities, lower case (read at every event). */
   watchlist: () => ReadonlySet<string>;
-  /** The latest computed percentiles for thresholds from data (src/jobs/amountPercentiles.ts). */
+  /** The latest computed percentiles for thresholds from data and segment rules (src/jobs/amountPercentiles.ts). */
   percentiles?: () => PercentileValues;
+  /** A customer's peer segment (the identity mapping's; default `default`). */
+  segmentOf?: (customer: string) => string;
   /** Wall-clock lifetime of state keys (default 400 days). */
   ttlMs?: number;
   /** Day-activity kept for dormancy (default: the longest dormancy + 30 days, at least 400 days). */
@@ -118,12 +120,13 @@ export function createAmlEngine(o: AmlEngineOptions): AmlEngine {
     await prefetchForCycles(rules, movements, windows);
     const watchlist = o.watchlist();
     // Thresholds from data read the percentiles computed last.
-    const data = rules.percentiles.length > 0 ? o.percentiles?.() : undefined;
+    const data = rules.percentiles.length > 0 || rules.segmentPercentiles.length > 0 ? o.percentiles?.() : undefined;
     const evaluated: RuleSet = data ? { ...rules, amount: (t, c) => rules.amount(t, c, data) } : rules;
     const candidates = new Map<string, { c: AlertCandidate; m: Movement }>();
     for (const m of movements) {
       const state: SubjectState = applied.subjects.get(m.subjectKey) ?? { window: [], previousActivity: null, buckets: new Map() };
-      for (const c of evaluateMovement({ rules: evaluated, movement: m, state, watchlist, windowOf: (k) => windows.get(k) })) {
+      const peers = m.scope === 'customer' && o.segmentOf ? { segment: o.segmentOf(m.subject) } : {};
+      for (const c of evaluateMovement({ rules: evaluated, movement: m, state, watchlist, windowOf: (k) => windows.get(k), ...peers, ...(data && { data }) })) {
         if (!candidates.has(c.alertId)) candidates.set(c.alertId, { c, m });
       }
     }

@@ -15,6 +15,7 @@ import { parseDecimalToMinor } from '../domain/money.js';
 import { ConfigError } from '../lib/errors.js';
 import type { AmlScope, AmlSource } from './types.js';
 import { durationMs } from '../config/duration.js';
+import { SEGMENT_MEASURES, segmentPercentileKey, type SegmentPercentileSpec } from './segments.js';
 
 /** Windows and periods: the same duration forms as the configuration (src/config/duration.ts). */
 export const duration = durationMs();
@@ -190,6 +191,30 @@ export const ruleSchema = z.discriminatedUnion('type', [
     minAmount: amountTable,
     minReturnShare: share.default(5_000),
   }),
+  z.object({
+    ...base,
+    type: z.literal('peer_segment'),
+    /** The customer's period ending at the movement, and the peers' period ending when the job ran. */
+    period: duration.default(30 * 86_400_000),
+    measure: z.enum(SEGMENT_MEASURES).default('volume'),
+    direction: direction.default('any'),
+    /** Percentile of the measure among the active customers of the customer's segment. */
+    segmentPercentile: z.number().min(50).max(99.99),
+    /** Currencies whose segment percentiles are computed (windows never mix currencies). */
+    currencies: z
+      .array(z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as EUR'))
+      .min(1)
+      .max(20),
+    /** Fewer active customers in the segment than this: no percentile, the rule waits. */
+    minPeers: z.number().int().min(1).default(20),
+    /** Alert above percentile × factor: a decimal such as 1 or "1.5". */
+    factor: decimalText.default('1'),
+    /** `new_counterparties`: a counterparty with no movement in this long before the period is new. */
+    history: duration.default(30 * 86_400_000),
+    /** Absolute floors: a volume at least `minValue`, a count (or new counterparties) at least `minCount`. */
+    minValue: amountTable.optional(),
+    minCount: z.number().int().positive().optional(),
+  }),
   z.object({ ...base, type: z.literal('watchlist'), suppress: duration.default(0) }),
   z.object({ ...base, type: z.literal('dormant'), dormancy: duration.default(90 * 86_400_000), threshold: amountTable }),
 ]);
@@ -291,6 +316,12 @@ export const ruleFileSchema = z
       if (r.type === 'cycle' && r.minDepth > r.maxDepth) ctx.addIssue({ code: 'custom', path: ['rules', i], message: 'minDepth > maxDepth' });
       if (r.type === 'cycle' && r.scope === 'currency') ctx.addIssue({ code: 'custom', path: ['rules', i, 'scope'], message: 'a cycle needs customer or wallet scope' });
       if ((r.type === 'fan_out' || r.type === 'fan_in') && r.scope === 'currency') ctx.addIssue({ code: 'custom', path: ['rules', i, 'scope'], message: 'fan-out/in needs customer or wallet scope' });
+      if (r.type === 'peer_segment' && r.scope !== 'customer')
+        ctx.addIssue({ code: 'custom', path: ['rules', i, 'scope'], message: 'a segment belongs to a customer: peer_segment needs customer scope' });
+      if (r.type === 'peer_segment' && r.minValue !== undefined && r.measure !== 'volume')
+        ctx.addIssue({ code: 'custom', path: ['rules', i, 'minValue'], message: `minValue floors a volume; a ${r.measure} rule takes minCount` });
+      if (r.type === 'peer_segment' && r.minCount !== undefined && r.measure === 'volume')
+        ctx.addIssue({ code: 'custom', path: ['rules', i, 'minCount'], message: 'minCount floors a count; a volume rule takes minValue' });
       if (r.scope === 'wallet' && r.sources?.includes('bank')) ctx.addIssue({ code: 'custom', path: ['rules', i, 'sources'], message: 'a wallet scope sees chain events only' });
     });
     if (f.risk && f.risk.cycleMinLength > f.risk.cycleMaxLength) ctx.addIssue({ code: 'custom', path: ['risk'], message: 'cycleMinLength > cycleMaxLength' });
@@ -319,6 +350,8 @@ export interface RuleSet {
   risk: RiskSection | undefined;
   /** Percentiles of posting amounts the rules' thresholds need (computed by src/jobs/amountPercentiles.ts). */
   percentiles: readonly PercentileSpec[];
+  /** Segment percentiles the `peer_segment` rules need (computed by the same job). */
+  segmentPercentiles: readonly SegmentPercentileSpec[];
   /**
    * Threshold of `table` in minor units of `currency`, or undefined if the table has none for it.
    * A percentile entry reads `data` (the latest computed percentiles) and keeps to its floor.
@@ -338,9 +371,25 @@ export function ruleWindowMs(r: Rule): number {
       return r.window;
     case 'velocity':
       return r.period;
+    case 'peer_segment':
+      return r.period + (r.measure === 'new_counterparties' ? r.history : 0);
     default:
       return 0;
   }
+}
+
+/** What a `peer_segment` rule measures and which percentile of its segment it compares with. */
+export function segmentSpecOf(r: RuleOf<'peer_segment'>): SegmentPercentileSpec {
+  return {
+    measure: r.measure,
+    direction: r.direction,
+    sources: r.sources,
+    periodMs: r.period,
+    historyMs: r.measure === 'new_counterparties' ? r.history : 0,
+    currencies: r.currencies,
+    percentile: r.segmentPercentile,
+    minPeers: r.minPeers,
+  };
 }
 
 /** Compiles a parsed rule file. */
@@ -370,6 +419,14 @@ export function compileRuleSet(parsed: z.infer<typeof ruleFileSchema>): RuleSet 
       }
     }
   }
+  const segmentSpecs = new Map<string, SegmentPercentileSpec>();
+  for (const r of rules) {
+    if (r.type !== 'peer_segment') continue;
+    const spec = segmentSpecOf(r);
+    const key = segmentPercentileKey(spec, '', '');
+    const known = segmentSpecs.get(key);
+    segmentSpecs.set(key, { ...spec, currencies: [...new Set([...(known?.currencies ?? []), ...spec.currencies])].sort() });
+  }
   return {
     version: parsed.version,
     bankTxTypes: new Set(parsed.bankTxTypes),
@@ -382,6 +439,7 @@ export function compileRuleSet(parsed: z.infer<typeof ruleFileSchema>): RuleSet 
     risk: parsed.risk,
     buckets,
     percentiles: [...percentiles.values()],
+    segmentPercentiles: [...segmentSpecs.values()],
     amount(table, currency, data) {
       if (!table) return undefined;
       const entry = table[currency];

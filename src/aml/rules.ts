@@ -11,7 +11,9 @@
 import { currencyExponent } from '../domain/currencies.js';
 import { formatMinor, parseDecimalToMinor } from '../domain/money.js';
 import { subjectKeyOf } from './movements.js';
-import type { Rule, RuleOf, RuleSet } from './ruleFile.js';
+import { segmentSpecOf, type PercentileValues, type Rule, type RuleOf, type RuleSet } from './ruleFile.js';
+import { periodMeasure, segmentPercentileKey } from './segments.js';
+import { DEFAULT_SEGMENT } from '../domain/identityMap.js';
 import type { AlertCandidate, Figure, Movement, SubjectState, WindowEntry } from './types.js';
 
 export interface EvaluationInput {
@@ -22,6 +24,10 @@ export interface EvaluationInput {
   watchlist: ReadonlySet<string>;
   /** Windows of other subjects of the same scope and currency (cycle search); undefined if not read. */
   windowOf?: (subjectKey: string) => readonly WindowEntry[] | undefined;
+  /** The subject's peer segment (customer scope; absent: `default`). */
+  segment?: string;
+  /** The latest computed percentiles (segment percentiles by `segmentPercentileKey`); absent: none. */
+  data?: PercentileValues;
 }
 
 const money = (v: bigint, currency: string) => {
@@ -226,6 +232,43 @@ function velocity(rule: RuleOf<'velocity'>, i: EvaluationInput): AlertCandidate[
   ];
 }
 
+const MEASURE_NAMES = { volume: 'value', count: 'movements', new_counterparties: 'new counterparties' } as const;
+
+function peerSegment(rule: RuleOf<'peer_segment'>, i: EvaluationInput): AlertCandidate[] {
+  const m = i.movement;
+  if (!dirOk(m.dir, rule.direction) || !rule.currencies.includes(m.currency)) return [];
+  const spec = segmentSpecOf(rule);
+  const segment = i.segment ?? DEFAULT_SEGMENT;
+  // Nothing computed for the segment yet (or too few peers): the rule waits.
+  const pct = i.data?.get(segmentPercentileKey(spec, segment, m.currency));
+  if (pct === undefined) return [];
+  const { value, evidence } = periodMeasure(i.state.window, m.time, spec);
+  const floor = rule.measure === 'volume' ? i.rules.amount(rule.minValue, m.currency) : rule.minCount === undefined ? undefined : BigInt(rule.minCount);
+  const factor100 = parseDecimalToMinor(rule.factor, 2);
+  if (value * 100n <= pct * factor100 || (floor !== undefined && value < floor)) return [];
+  const unit = rule.measure === 'volume' ? minor(m.currency) : 'count';
+  const show = (v: bigint) => (rule.measure === 'volume' ? money(v, m.currency) : v.toString());
+  const figures: Figure[] = [
+    {
+      name: `${MEASURE_NAMES[rule.measure]} in the period vs the ${segment} segment's p${rule.segmentPercentile}${rule.factor === '1' ? '' : ` × ${rule.factor}`}`,
+      value: value.toString(),
+      op: '>',
+      threshold: rule.factor === '1' ? pct.toString() : `${pct} × ${rule.factor}`,
+      unit,
+    },
+  ];
+  if (floor !== undefined) figures.push({ name: `${MEASURE_NAMES[rule.measure]} in the period`, value: value.toString(), op: '>=', threshold: floor.toString(), unit });
+  return [
+    candidate(rule, i.rules, m, {
+      windowStart: m.time - rule.period,
+      windowEnd: m.time,
+      evidence: evidence.slice(-200).map((e) => e.eventId),
+      figures,
+      summary: `${m.subject} (segment ${segment}): ${MEASURE_NAMES[rule.measure]} ${show(value)} in ${rule.period} ms, above the segment's ${rule.segmentPercentile}th percentile of ${show(pct)}`,
+    }),
+  ];
+}
+
 function fan(rule: RuleOf<'fan_out'> | RuleOf<'fan_in'>, i: EvaluationInput): AlertCandidate[] {
   const m = i.movement;
   const dir = rule.type === 'fan_out' ? 'out' : 'in';
@@ -391,6 +434,8 @@ export function evaluateRule(rule: Rule, i: EvaluationInput): AlertCandidate[] {
       return watchlist(rule, i);
     case 'dormant':
       return dormant(rule, i);
+    case 'peer_segment':
+      return peerSegment(rule, i);
   }
 }
 

@@ -33,6 +33,8 @@ export interface StartAmlOptions {
   log: Logger;
   /** The latest computed percentiles for thresholds from data (src/jobs/amountPercentiles.ts). */
   percentiles?: () => PercentileValues;
+  /** A customer's peer segment (the identity mapping's). */
+  segmentOf?: (customer: string) => string;
 }
 
 /** Starts the engine of one worker; throws `ConfigError` if the rule file is invalid. */
@@ -47,7 +49,7 @@ export function startAml(o: StartAmlOptions): AmlRuntime {
     pollIntervalMs: a.pollIntervalMs,
     log,
   });
-  const store = new RedisStateStore(o.redis, o.config.namespace);
+  const store = new RedisStateStore(o.redis, o.config.namespace, o.config.redis.shards);
   const live = createAmlEngine({
     store,
     identities: o.identities,
@@ -55,6 +57,7 @@ export function startAml(o: StartAmlOptions): AmlRuntime {
     watchlist: () => watchlist.current(),
     ttlMs: a.stateTtlMs,
     ...(o.percentiles && { percentiles: o.percentiles }),
+    ...(o.segmentOf && { segmentOf: o.segmentOf }),
   });
   let shadow: AmlRuntime['shadow'] = null;
   let engine = live;
@@ -62,7 +65,7 @@ export function startAml(o: StartAmlOptions): AmlRuntime {
     // Its own window state (a shadow with other windows or thresholds must not share the live
     // one's), the same watch list, reloaded with the live file.
     const shadowRules = startRuleSource({ file: a.shadowRulesFile, nats: o.nats, reloadSubject: a.reloadSubject, pollIntervalMs: a.pollIntervalMs, log: log.child({ shadow: true }) });
-    const shadowStore = new RedisStateStore(o.redis, `${o.config.namespace}:shadow`);
+    const shadowStore = new RedisStateStore(o.redis, `${o.config.namespace}:shadow`, o.config.redis.shards);
     shadow = { rules: shadowRules, store: shadowStore };
     engine = withShadow(
       live,
@@ -73,6 +76,7 @@ export function startAml(o: StartAmlOptions): AmlRuntime {
         watchlist: () => watchlist.current(),
         ttlMs: a.stateTtlMs,
         ...(o.percentiles && { percentiles: o.percentiles }),
+        ...(o.segmentOf && { segmentOf: o.segmentOf }),
       }),
     );
     log.info({ live: rules.current().version, shadow: shadowRules.current().version }, 'aml: shadow rule file runs beside the live one (alerts stored, not sent)');

@@ -36,12 +36,12 @@ export function loadAmlSimFixture(dir = 'test/fixtures/amlsim'): AmlSimDataset {
   return parseAmlSim(readFileSync(resolve(dir, 'transactions.csv'), 'utf8'), readFileSync(resolve(dir, 'alert_members.csv'), 'utf8'));
 }
 
-/** Replays the data set through a fresh engine on Redis; the risk period (if the rules have one) ends after the last day. */
-export async function replayAmlSim(d: AmlSimDataset, rules: RuleSet, redisUrl: string): Promise<AmlSimRun> {
+/** Replays the data set through a fresh engine on Redis (windows in `shards` shards); the risk period (if the rules have one) ends after the last day. */
+export async function replayAmlSim(d: AmlSimDataset, rules: RuleSet, redisUrl: string, shards = 1): Promise<AmlSimRun> {
   const namespace = `amlsim${randomUUID().slice(0, 8)}`;
   const redis = new Redis(redisUrl, { lazyConnect: false });
   const accountOf = new Map(d.accounts.map((a) => [d.walletOf(a), a]));
-  const store = new RedisStateStore(redis, namespace);
+  const store = new RedisStateStore(redis, namespace, shards);
   const engine = createAmlEngine({
     store,
     identities: {

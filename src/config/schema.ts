@@ -5,6 +5,7 @@ import { camtConfigSchema } from '../iso20022/camtConfig.js';
 import { DEFAULT_STREAM_LIMITS, streamLimitsSchema } from './streamLimits.js';
 import { CURRENCY_EXPONENTS } from '../domain/currencies.js';
 import { amountBoundProblem, DEFAULT_MAX_AMOUNT_MINOR, identifierProblem, MAX_IDENTIFIER_LENGTH, MAX_TEXT_LENGTH, preview, textProblem } from '../domain/inputBounds.js';
+import { SEGMENT_PATTERN } from '../domain/identityMap.js';
 
 /**
  * An identifier in configuration or a control message (account id, rule id, watch-list entry):
@@ -131,6 +132,11 @@ export const chainSchema = z.object({
 export const accountMappingSchema = z.object({
   accountId: identifierString().describe('Bank account id.'),
   wallets: z.array(address).default([]).describe('Its wallets; a wallet belongs to one account.'),
+  segment: z
+    .string()
+    .regex(SEGMENT_PATTERN, 'must be lower-case letters, digits, . _ - (at most 64)')
+    .optional()
+    .describe('Peer segment of the customer (`retail`, `sme`, `corporate`…) for the AML segment rules; absent: `default`.'),
 });
 
 export const configSchema = z
@@ -268,7 +274,7 @@ export const configSchema = z
           .max(1024)
           .default(1)
           .describe(
-            'Shards of the match state, each under a hash tag of its own (`{m0}`…) so Redis Cluster spreads matching over its masters; 1 keeps the single `{m}` tag. Changing it on an existing deployment needs `migrateShards` (docs/runbook.md#sharded-state).',
+            'Shards of the match state and of the AML windows, each under a hash tag of its own (`{m0}`…, `{aml0}`…) so Redis Cluster spreads matching and the transfer graph over its masters; 1 keeps the single `{m}` and `{aml}` tags. Changing it on an existing deployment needs `migrateShards` (docs/runbook.md#sharded-state).',
           ),
         shardKey: z
           .enum(['account', 'reference'])

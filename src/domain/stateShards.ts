@@ -66,14 +66,15 @@ export function crc16(s: string): number {
 export const slotOfTag = (tag: string) => crc16(tag) % 16_384;
 
 /**
- * The hash tags of `shards` shards. One shard: `m`, today's tag, so a deployment that does not
- * shard keeps every key name. More: shard i gets `m<i>`, or `m<i>.<k>` with the smallest k whose
- * slot falls in the i-th of `shards` equal ranges of the slot space, so that a cluster whose
- * masters hold contiguous equal ranges (what `redis-cli --cluster create` makes) gets an equal
- * share of the shards on each master.
+ * The hash tags of `shards` shards of the state named `base` (`m`: matching; `aml`: the AML
+ * windows). One shard: `base`, today's tag, so a deployment that does not shard keeps every key
+ * name. More: shard i gets `<base><i>`, or `<base><i>.<k>` with the smallest k whose slot falls in
+ * the i-th of `shards` equal ranges of the slot space, so that a cluster whose masters hold
+ * contiguous equal ranges (what `redis-cli --cluster create` makes) gets an equal share of the
+ * shards on each master, and shard i of every state lands on the same master.
  */
-export function shardTags(shards: number): string[] {
-  if (shards <= 1) return ['m'];
+export function shardTags(shards: number, base = 'm'): string[] {
+  if (shards <= 1) return [base];
   return Array.from({ length: shards }, (_, i) => {
     const lo = Math.floor((i * 16_384) / shards);
     const hi = Math.floor(((i + 1) * 16_384) / shards);
@@ -81,10 +82,23 @@ export function shardTags(shards: number): string[] {
       const slot = slotOfTag(tag);
       return slot >= lo && slot < hi;
     };
-    if (fits(`m${i}`)) return `m${i}`;
-    for (let k = 1; ; k++) if (fits(`m${i}.${k}`)) return `m${i}.${k}`;
+    if (fits(`${base}${i}`)) return `${base}${i}`;
+    for (let k = 1; ; k++) if (fits(`${base}${i}.${k}`)) return `${base}${i}.${k}`;
   });
 }
 
 /** The key prefix of each shard of `namespace`'s match state: `<namespace>:{<tag>}:`. */
 export const shardPrefixes = (namespace: string, shards: number) => shardTags(shards).map((t) => `${namespace}:{${t}}:`);
+
+/** The subject of a subject key `${scope}:${subject}:${currency}` (an account id may hold colons). */
+const subjectOf = (subjectKey: string) => subjectKey.slice(subjectKey.indexOf(':') + 1, subjectKey.lastIndexOf(':'));
+
+/**
+ * The key prefixes of the AML windows of `namespace` laid out in `shards` shards: one shard,
+ * `<namespace>:{aml}:` (the rest of the AML state's prefix, so today's key names); more, one hash
+ * tag per shard (`{aml0}`, `{aml1.3}`…, balanced over the slot ranges like the match state's).
+ */
+export const amlWindowPrefixes = (namespace: string, shards: number) => shardTags(shards, 'aml').map((t) => `${namespace}:{${t}}:`);
+
+/** The shard of a subject's windows: the shard function of the match state, on the subject as an account (so a customer's windows and its match state share a shard index). */
+export const amlShardOf = (subjectKey: string, shards: number) => shardOf({ accountId: subjectOf(subjectKey), reference: null }, shards, 'account');

@@ -5,6 +5,9 @@ import { percentileKey, type PercentileSpec, type PercentileValues, type RuleSet
 import type { AuditLog } from '../cases/auditLog.js';
 import { repeatEvery } from '../lib/repeatEvery.js';
 import { queryRows } from '../sinks/clickhouse/queries.js';
+import { subjectKeyOf } from '../aml/movements.js';
+import { periodMeasure, segmentPercentileKey, segmentPercentiles, type PeriodMeasure } from '../aml/segments.js';
+import type { AmlStateStore } from '../aml/stateStore.js';
 
 /** Percentiles as stored in Redis and recorded in the audit trail. */
 export interface PercentileSnapshot {
@@ -13,6 +16,16 @@ export interface PercentileSnapshot {
   rulesVersion: string;
   /** Minor units as decimal strings, by `percentileKey`; with the number of postings each saw. */
   values: Record<string, { minor: string; postings: number }>;
+  /** Segment percentiles (minor units or counts, decimal strings) by `segmentPercentileKey`, with the number of active peers each saw. */
+  segments?: Record<string, { value: string; peers: number }>;
+}
+
+/** Where the segment percentiles read the customers' measures: each rule set's window state, and who the customers are. */
+export interface SegmentSource {
+  /** The window state a rule set's engine writes (the shadow has its own). */
+  storeOf: (rules: RuleSet) => AmlStateStore;
+  /** Every customer with its segment (the identity mapping's). */
+  customers: () => readonly { customer: string; segment: string }[];
 }
 
 export interface AmountPercentiles {
@@ -43,6 +56,8 @@ export function startAmountPercentiles(o: {
   audit?: AuditLog | null;
   everyMs: number;
   refreshMs?: number;
+  /** Needed by rule files with `peer_segment` rules; without it they wait. */
+  segments?: SegmentSource;
   log: Logger;
   now?: () => number;
 }): AmountPercentiles {
@@ -74,10 +89,47 @@ export function startAmountPercentiles(o: {
     return out;
   }
 
+  /** Segment percentiles of every rule set, each from its own window state, read 500 customers at a time. */
+  async function computeSegments(sets: readonly RuleSet[], t: number): Promise<NonNullable<PercentileSnapshot['segments']>> {
+    const out: NonNullable<PercentileSnapshot['segments']> = {};
+    if (!o.segments) return out;
+    const customers = o.segments.customers();
+    for (const rules of sets) {
+      if (rules.segmentPercentiles.length === 0) continue;
+      const store = o.segments.storeOf(rules);
+      for (const currency of [...new Set(rules.segmentPercentiles.flatMap((s) => s.currencies))].sort()) {
+        const specs = rules.segmentPercentiles.filter((s) => s.currencies.includes(currency));
+        const span = Math.max(...specs.map((s) => s.periodMs + s.historyMs));
+        const measured = specs.map(() => [] as { segment: string; measure: PeriodMeasure }[]);
+        for (let i = 0; i < customers.length; i += 500) {
+          const batch = customers.slice(i, i + 500);
+          const windows = await store.readWindows(
+            batch.map((c) => subjectKeyOf('customer', c.customer, currency)),
+            t - span,
+            t,
+            rules.maxWindowEvents,
+          );
+          for (const c of batch) {
+            const w = windows.get(subjectKeyOf('customer', c.customer, currency)) ?? [];
+            specs.forEach((s, k) => {
+              // Kept without its evidence: one figure per customer, whatever the population.
+              const { value, active } = periodMeasure(w, t, s);
+              measured[k]!.push({ segment: c.segment, measure: { value, active, evidence: [] } });
+            });
+          }
+        }
+        specs.forEach((s, k) => {
+          for (const [segment, p] of segmentPercentiles(measured[k]!, s.percentile, s.minPeers)) out[segmentPercentileKey(s, segment, currency)] = { value: p.value.toString(), peers: p.peers };
+        });
+      }
+    }
+    return out;
+  }
+
   async function computeNow(force = false): Promise<PercentileSnapshot | null> {
     const sets = o.rules();
     const specs = [...new Map(sets.flatMap((r) => r.percentiles).map((s) => [percentileKey(s.currency, s.percentile, s.overMs), s])).values()];
-    if (specs.length === 0) return null;
+    if (specs.length === 0 && sets.every((r) => r.segmentPercentiles.length === 0)) return null;
     const version = sets.map((r) => r.version).join('+');
     const t = now();
     const raw = await o.redis.get(key);
@@ -85,11 +137,11 @@ export function startAmountPercentiles(o: {
     if (!force && last && last.rulesVersion === version && t - last.computedAt < o.everyMs) return null;
     if ((await o.redis.set(`${key}:claim`, '1', 'PX', 300_000, 'NX')) !== 'OK') return null;
     try {
-      const snapshot: PercentileSnapshot = { computedAt: t, rulesVersion: version, values: await compute(specs, t) };
+      const snapshot: PercentileSnapshot = { computedAt: t, rulesVersion: version, values: await compute(specs, t), segments: await computeSegments(sets, t) };
       // Recorded before it applies: which thresholds were in force, and since when, is auditable.
       await o.audit?.append([{ at: t, actor: 'system', action: 'aml.percentiles', subject: version, content: snapshot }]);
       await o.redis.set(key, JSON.stringify(snapshot));
-      o.log.info({ rulesVersion: version, values: snapshot.values }, 'aml: amount percentiles computed');
+      o.log.info({ rulesVersion: version, values: snapshot.values, segments: snapshot.segments }, 'aml: amount and segment percentiles computed');
       return snapshot;
     } finally {
       await o.redis.del(`${key}:claim`);
@@ -100,7 +152,7 @@ export function startAmountPercentiles(o: {
     const raw = await o.redis.get(key);
     if (!raw) return;
     const s = JSON.parse(raw) as PercentileSnapshot;
-    values = new Map(Object.entries(s.values).map(([k, v]) => [k, BigInt(v.minor)]));
+    values = new Map([...Object.entries(s.values).map(([k, v]) => [k, BigInt(v.minor)] as const), ...Object.entries(s.segments ?? {}).map(([k, v]) => [k, BigInt(v.value)] as const)]);
   }
 
   const loop = repeatEvery(

@@ -7,7 +7,7 @@
  */
 import { Cluster, type Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { shardPrefixes } from '../domain/stateShards.js';
+import { amlShardOf, amlWindowPrefixes, shardPrefixes } from '../domain/stateShards.js';
 import { ConfigError } from '../lib/errors.js';
 
 /** Keys under the shared `{m}` prefix that are not a shard's state and survive a migration. */
@@ -42,6 +42,7 @@ export async function ensureShardLayout(o: ShardLayoutOptions): Promise<number> 
   }
   if (have === want) {
     if (stored === null) await o.redis.set(key, String(want));
+    await ensureAmlWindowLayout(o);
     return have;
   }
   if (!o.migrate) {
@@ -57,6 +58,7 @@ export async function ensureShardLayout(o: ShardLayoutOptions): Promise<number> 
     const deleted = await deleteShardState(o.redis, o.namespace, [have, want]);
     await o.redis.set(key, String(want));
     o.log.info({ from: have, to: want, deleted }, 'old match state layout deleted; the state guard rebuilds it from the facts');
+    await ensureAmlWindowLayout(o);
   } finally {
     await o.redis.del(`${shared}rebuild-lock`);
   }
@@ -80,6 +82,51 @@ export async function deleteShardState(redis: Redis, namespace: string, counts: 
     }
   }
   return deleted;
+}
+
+/**
+ * The AML windows follow `redis.shards` too (docs/architecture.md#aml-state-and-shards), counted
+ * apart at `<namespace>:{aml}:shards` (absent: one shard, the layout before they were sharded).
+ * They are not rebuilt from facts: on a difference they are moved to their shards of the
+ * configured layout, by one worker (a lock), before it uses them.
+ */
+async function ensureAmlWindowLayout(o: ShardLayoutOptions): Promise<void> {
+  const key = `${o.namespace}:{aml}:shards`;
+  const have = Number((await o.redis.get(key)) ?? '1');
+  if (have === o.shards) return;
+  const lock = `${o.namespace}:{aml}:shards-lock`;
+  if ((await o.redis.set(lock, '1', 'PX', 120_000, 'NX')) !== 'OK') throw new ConfigError('Another worker is moving the AML windows to another shard count; start again once it is done.');
+  try {
+    const moved = await rehomeAmlWindows(o.redis, o.namespace, o.shards);
+    await o.redis.set(key, String(o.shards));
+    o.log.info({ from: have, to: o.shards, moved }, 'AML windows moved to the configured shard layout');
+  } finally {
+    await o.redis.del(lock);
+  }
+}
+
+/**
+ * Moves every AML window of `namespace` (and of its shadow, `<namespace>:shadow`) to where the
+ * layout of `shards` shards keeps it (DUMP, RESTORE with its TTL, DEL: keys of two slots), from
+ * wherever an older layout put it; returns how many moved. Run with every worker stopped, as a
+ * migration is. A window already in place stays.
+ */
+export async function rehomeAmlWindows(redis: Redis, namespace: string, shards: number): Promise<number> {
+  let moved = 0;
+  for await (const keys of scanKeys(redis, `${namespace}:*{aml*}:w:*`)) {
+    for (const k of keys) {
+      const m = /^(.*):\{aml[0-9.]*\}:w:(.+)$/.exec(k);
+      if (!m || (m[1] !== namespace && m[1] !== `${namespace}:shadow`)) continue;
+      const target = `${amlWindowPrefixes(m[1], shards)[amlShardOf(m[2]!, shards)]!}w:${m[2]!}`;
+      if (target === k) continue;
+      const [data, pttl] = await Promise.all([redis.dumpBuffer(k), redis.pttl(k)]);
+      if (data === null) continue;
+      await redis.restore(target, Math.max(0, pttl), data, 'REPLACE');
+      await redis.del(k);
+      moved++;
+    }
+  }
+  return moved;
 }
 
 /** Every key matching `pattern`, in pages: from each master of a cluster, or from the one Redis. */

@@ -3,7 +3,7 @@ import { isAddress } from 'viem';
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { DeliverPolicy } from '@nats-io/jetstream';
-import type { IdentityChange, IdentityMap } from '../domain/identityMap.js';
+import { SEGMENT_PATTERN, type IdentityChange, type IdentityMap } from '../domain/identityMap.js';
 import { SchemaViolation } from '../lib/errors.js';
 import { identifierProblem } from '../domain/inputBounds.js';
 
@@ -24,10 +24,14 @@ const wallet = z.string().superRefine((v, ctx) => {
   else if (!isAddress(v, { strict: true })) ctx.addIssue({ code: 'custom', message: 'fails its EIP-55 checksum (mixed case)' });
 });
 
-/** A mapping update the bank publishes: the full set of wallets of one account (empty unmaps it). */
+/**
+ * A mapping update the bank publishes: the full set of wallets of one account (empty unmaps it)
+ * and, optionally, the customer's peer segment for the AML segment rules (absent: `default`).
+ */
 export const mappingUpdateSchema = z.object({
   accountId: identifier,
   wallets: z.array(wallet).max(MAX_WALLETS_PER_ACCOUNT),
+  segment: z.string().regex(SEGMENT_PATTERN, 'must be lower-case letters, digits, . _ - (at most 64)').optional(),
 });
 export type MappingUpdate = z.infer<typeof mappingUpdateSchema>;
 

@@ -89,4 +89,20 @@ describe('IdentityMap', () => {
     expect(seeded().exponentOf('JPY')).toBe(0);
     expect(seeded().exponentOf('BHD')).toBe(3);
   });
+
+  it('keeps the peer segment an update names, and the default for accounts and wallets that name none', () => {
+    const m = seeded();
+    expect(m.segmentOf('acc-1')).toBe('default');
+    expect(m.setAccount({ accountId: 'acc-1', wallets: [A, B], segment: 'sme' })).toEqual([]); // no identity change
+    m.setAccount({ accountId: 'acc-2', wallets: [], segment: 'corporate' });
+    expect(m.segmentOf('acc-1')).toBe('sme');
+    expect(m.segmentCustomers()).toEqual([
+      { customer: 'acc-1', segment: 'sme' },
+      { customer: 'acc-2', segment: 'corporate' },
+    ]);
+    // An update is the whole mapping: one without a segment puts the account back in the default.
+    m.setAccount({ accountId: 'acc-1', wallets: [A] });
+    expect(m.segmentOf('acc-1')).toBe('default');
+    expect(m.segmentOf(C.toLowerCase())).toBe('default');
+  });
 });

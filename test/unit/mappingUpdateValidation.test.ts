@@ -52,6 +52,14 @@ describe('mapping update validation at the door', () => {
     expect(reasonOf(bytes('[]'))).toMatch(/^payload: /);
   });
 
+  it('accepts an optional peer segment and names a malformed one', () => {
+    expect(parseMappingUpdate(bytes({ accountId: 'ACC-1', wallets: [W], segment: 'sme' })).segment).toBe('sme');
+    expect(parseMappingUpdate(bytes({ accountId: 'ACC-1', wallets: [W] })).segment).toBeUndefined();
+    expect(reasonOf(bytes({ accountId: 'ACC-1', wallets: [], segment: 'Retail' }))).toMatch(/^segment: must be lower-case/);
+    expect(reasonOf(bytes({ accountId: 'ACC-1', wallets: [], segment: 'x'.repeat(65) }))).toMatch(/^segment: /);
+    expect(reasonOf(bytes({ accountId: 'ACC-1', wallets: [], segment: 7 }))).toMatch(/^segment: /);
+  });
+
   it('accepts inner spaces and punctuation, as postings do', () => {
     expect(parseMappingUpdate(bytes({ accountId: 'ACC 1;x', wallets: [] })).accountId).toBe('ACC 1;x');
   });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { chainEventToLeg, ledgerEntryToLeg } from '../../src/domain/legs.js';
 import { IdentityMap } from '../../src/domain/identityMap.js';
 import { currencyExponent } from '../../src/domain/currencies.js';
-import { crc16, fnv1a32, shardedLeg, shardKeyOf, shardOf, shardPrefixes, shardTags, slotOfTag } from '../../src/domain/stateShards.js';
+import { amlShardOf, amlWindowPrefixes, crc16, fnv1a32, shardedLeg, shardKeyOf, shardOf, shardPrefixes, shardTags, slotOfTag } from '../../src/domain/stateShards.js';
 import type { ChainEvent, LedgerEntry, Leg } from '../../src/domain/types.js';
 
 const W1 = '0x1111111111111111111111111111111111111111';
@@ -144,5 +144,20 @@ describe('the hash tags of the shards', () => {
     const master = (slot: number) => (slot <= 5460 ? 0 : slot <= 10_922 ? 1 : 2);
     expect(shardTags(6).map((t) => master(slotOfTag(t)))).toEqual([0, 0, 1, 1, 2, 2]);
     expect(shardPrefixes('recon', 6)[0]).toBe(`recon:{${shardTags(6)[0]}}:`);
+  });
+
+  it('lays the AML windows out like the match state: today’s `{aml}` with one shard, shard i of both in the same slot range', () => {
+    expect(amlWindowPrefixes('recon', 1)).toEqual(['recon:{aml}:']);
+    const aml = shardTags(6, 'aml');
+    const m = shardTags(6);
+    expect(new Set(aml).size).toBe(6);
+    for (let i = 0; i < 6; i++) expect(Math.floor((slotOfTag(aml[i]!) * 6) / 16_384)).toBe(Math.floor((slotOfTag(m[i]!) * 6) / 16_384));
+    // A customer's windows (any currency) sit in its account's match shard; an account id may hold colons.
+    for (const acct of ['CUST-1', 'DE89:3704/eur', '0xabc']) {
+      const leg = shardOf({ accountId: acct, reference: null }, 6, 'account');
+      expect(amlShardOf(`customer:${acct}:EUR`, 6)).toBe(leg);
+      expect(amlShardOf(`customer:${acct}:USD`, 6)).toBe(leg);
+    }
+    expect(amlShardOf('customer:CUST-1:EUR', 1)).toBe(0);
   });
 });

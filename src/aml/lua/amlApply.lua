@@ -9,7 +9,8 @@
 --
 -- ARGV: 1 prefix, 2 eventId, 3 time, 4 readFrom, 5 readTo, 6 maxEvents, 7 retention ms,
 --       8 activity retention ms, 9 ttl ms, 10 B, then B x (bucketMs, fromIdx, toIdx),
---       then M, then M x (subjectKey, member, dir, amount, entryTime)
+--       then M, then M x (subjectKey, member, dir, amount, entryTime), then W (1: the windows
+--       are under this prefix, written and read here; 0: in the shards, amlWindows.lua, and w is empty)
 -- Returns JSON {"s":"done","r":<alerts JSON>} or {"s":"open","subjects":{key:{w,p,b}}}
 
 local P = ARGV[1]
@@ -63,14 +64,17 @@ for m = 1, M do
   end
   i = i + 5
 end
+local windowsHere = ARGV[i] ~= '0'
 local ttl = ARGV[9]
 
 if not st then
   for _, mv in ipairs(movements) do
-    local w = P .. 'w:' .. mv.key
-    redis.call('ZADD', w, fmt(mv.t), mv.member)
-    redis.call('ZREMRANGEBYSCORE', w, '-inf', '(' .. fmt(time - tonumber(ARGV[7])))
-    redis.call('PEXPIRE', w, ttl)
+    if windowsHere then
+      local w = P .. 'w:' .. mv.key
+      redis.call('ZADD', w, fmt(mv.t), mv.member)
+      redis.call('ZREMRANGEBYSCORE', w, '-inf', '(' .. fmt(time - tonumber(ARGV[7])))
+      redis.call('PEXPIRE', w, ttl)
+    end
     local act = P .. 'act:' .. mv.key
     local day = fmt(math.floor(mv.t / 86400000))
     local cur = redis.call('ZSCORE', act, day)
@@ -101,7 +105,7 @@ for _, mv in ipairs(movements) do
   if not seen[mv.key] then
     seen[mv.key] = true
     local s = {}
-    s.w = redis.call('ZREVRANGEBYSCORE', P .. 'w:' .. mv.key, ARGV[5], ARGV[4], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[6]))
+    s.w = windowsHere and redis.call('ZREVRANGEBYSCORE', P .. 'w:' .. mv.key, ARGV[5], ARGV[4], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[6])) or {}
     local prev = redis.call('ZREVRANGEBYSCORE', P .. 'act:' .. mv.key, '(' .. ARGV[3], '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
     s.p = prev[2] or false
     local fields = {}
