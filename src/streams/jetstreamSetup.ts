@@ -72,7 +72,9 @@ async function refuseOtherPartitioning(jsm: JetStreamManager, n: Config['nats'])
     const exists = await jsm.streams.info(name).then(
       () => true,
       (e: unknown) => {
-        if (/not found/i.test(String((e as Error).message))) return false;
+        // Not there; or this user may not look at it (deploy/nats/nats.conf grants the names in use
+        // only), in which case JetStream's own refusal of overlapping subjects is the message.
+        if (/not found|permissions? violation/i.test(String((e as Error).message))) return false;
         throw e;
       },
     );
