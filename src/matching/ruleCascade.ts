@@ -116,11 +116,23 @@ export function probesFor(rules: MatchingRuleSet, leg: ProbeLeg, stage: 'arrival
 /**
  * The compact form the Lua scripts read (lib.lua `parseProbes`): probes separated by \x1e, fields
  * by \x1f: rule, key (r|a), lo, hi ('' = unbounded), window ms, confidence (c|p), outcome (m|x), split (0|1).
+ * With `amountKey` (the leg's, sent beside the probes), an exact interval on it is written `=` `=`:
+ * the probes of legs under the same rules are then one string, which the script parses once per call.
  */
-export function encodeProbes(probes: readonly Probe[]): string {
+export function encodeProbes(probes: readonly Probe[], amountKey?: string): string {
   return probes
-    .map((p) =>
-      [p.rule, p.key === 'reference' ? 'r' : 'a', p.lo, p.hi ?? '', p.windowMs, p.confidence === 'confirmed' ? 'c' : 'p', p.outcome === 'match' ? 'm' : 'x', p.split ? '1' : '0'].join('\x1f'),
-    )
+    .map((p) => {
+      const exact = amountKey !== undefined && p.lo === amountKey && p.hi === amountKey;
+      return [
+        p.rule,
+        p.key === 'reference' ? 'r' : 'a',
+        exact ? '=' : p.lo,
+        exact ? '=' : (p.hi ?? ''),
+        p.windowMs,
+        p.confidence === 'confirmed' ? 'c' : 'p',
+        p.outcome === 'match' ? 'm' : 'x',
+        p.split ? '1' : '0',
+      ].join('\x1f');
+    })
     .join('\x1e');
 }

@@ -17,8 +17,34 @@ const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.m
 /** A script with the shared layout (records, pools, indexes) in front of it. */
 const withLib = (name: string) => `${lua('lib')}\n${lua(name)}`;
 
+const sha1hex = (s: string) => createHash('sha1').update(s).digest('hex');
+
 /** The short handle under which Redis keys a leg (see lua/lib.lua): 16 hex of sha1(legId). */
-export const legHandle = (legId: string) => createHash('sha1').update(legId).digest('hex').slice(0, 16);
+export const legHandle = (legId: string) => sha1hex(legId).slice(0, 16);
+
+/**
+ * Ids of identity tuples (lua/lib.lua internTuple: 12 hex of sha1 of side, flow, account, wallet,
+ * currency and token key), remembered: the mapped identities are a bounded set.
+ */
+const tupleIds = new Map<string, string>();
+function tupleId(l: Leg): string {
+  const tup = `${l.side}\x1f${l.flow}\x1f${l.accountId}\x1f${l.wallet}\x1f${l.currency}\x1f${l.tokenKey}`;
+  let id = tupleIds.get(tup);
+  if (id === undefined) {
+    if (tupleIds.size >= 100_000) tupleIds.clear();
+    id = sha1hex(tup).slice(0, 12);
+    tupleIds.set(tup, id);
+  }
+  return id;
+}
+
+const CHAIN_LEG_ID = /^chain:(\d+):0x([0-9a-fA-F]+):(\d+)$/;
+/** lua/lib.lua packId: a chain leg id with its 32-byte hash in binary, or '' when the id is stored as it is. */
+function packedLegId(legId: string): string | Buffer {
+  const m = CHAIN_LEG_ID.exec(legId);
+  if (!m || m[2]!.length !== 64 || m[2] !== m[2]!.toLowerCase()) return '';
+  return Buffer.concat([Buffer.from(`\x01${m[1]}:${m[3]}:`, 'latin1'), Buffer.from(m[2]!, 'hex')]);
+}
 
 /** Legs per match-or-park script call at most (a call holds Redis for ~10-30 µs per leg). */
 const MATCH_BATCH = 256;
@@ -72,7 +98,7 @@ export interface Watermarks {
 }
 
 interface MatchCommands {
-  reconMatchOrPark(...args: (string | number)[]): Promise<string>;
+  reconMatchOrPark(...args: (string | number | Buffer)[]): Promise<string>;
   reconExpire(...args: (string | number)[]): Promise<string>;
   reconGc(...args: (string | number)[]): Promise<number>;
   reconAdvanceWatermark(...args: (string | number)[]): Promise<number>;
@@ -95,7 +121,7 @@ export interface RestoredLeg {
   extra: Record<string, string>;
 }
 
-type QueuedLeg = { args: (string | number)[]; resolve: (r: CorrelationResult) => void; reject: (e: unknown) => void };
+type QueuedLeg = { args: (string | number | Buffer)[]; resolve: (r: CorrelationResult) => void; reject: (e: unknown) => void };
 
 /** Groups items by the shard `shardOf` gives each, keeping their order within a shard. */
 function byShard<T>(items: readonly T[], shardOf: (t: T) => number): Map<number, T[]> {
@@ -161,7 +187,7 @@ export class MatchStore {
     const rules = this.options.rules?.() ?? DEFAULT_MATCHING_RULES;
     const o = this.options;
     const defaults = { attributeWindowMs: o.toleranceMs, referenceWindowMs: o.retentionMs };
-    const arrival = encodeProbes(probesFor(rules, leg, 'arrival', defaults));
+    const arrival = encodeProbes(probesFor(rules, leg, 'arrival', defaults), leg.amountKey);
     const shard = this.shardOfLeg(leg);
     return new Promise((resolve, reject) => {
       let q = this.queued.get(shard);
@@ -183,6 +209,9 @@ export class MatchStore {
           status,
           legHandle(leg.legId),
           arrival,
+          tupleId(leg),
+          packedLegId(leg.legId),
+          sha1hex(leg.amountKey).slice(0, 1),
         ],
         resolve,
         reject,
@@ -233,7 +262,7 @@ export class MatchStore {
   private flushShard(shard: number, batch: QueuedLeg[]): void {
     if (batch.length === 0) return;
     const o = this.options;
-    const args: (string | number)[] = [this.shardPrefixes[shard]!, o.toleranceMs, o.retentionMs, o.windowMs, o.requireEpoch ? '1' : ''];
+    const args: (string | number | Buffer)[] = [this.shardPrefixes[shard]!, o.toleranceMs, o.retentionMs, o.windowMs, o.requireEpoch ? '1' : ''];
     for (const q of batch) for (const a of q.args) args.push(a);
     // Through a promise, so that even a synchronous throw rejects the legs instead of stranding them.
     Promise.resolve()

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 
-type Script = (...args: (string | number)[]) => Promise<unknown>;
+type Script = (...args: (string | number | Buffer)[]) => Promise<unknown>;
 
 /**
  * Defines Lua scripts that are routed by their first argument: the key prefix of the state they

@@ -37,7 +37,16 @@ for k, v in pairs(STATE_CODE) do STATE_NAME[v] = k end
 local EXT = { 'x', 'mid', 'by', 'rs', 'd', 'o', 'ro', 'xp', 'rem', 'ru', 'tr' }
 
 local function handleOf(legId) return redis.sha1hex(legId):sub(1, 16) end
-local function recKey(h) return P .. 'L:' .. h:sub(1, 2) end
+-- RECKEY caches, for one script call, each handle's key (a leg is read, then written).
+local RECKEY = {}
+local function recKey(h)
+  local k = RECKEY[h]
+  if not k then
+    k = P .. 'L:' .. h:sub(1, 2)
+    RECKEY[h] = k
+  end
+  return k
+end
 local function pad13(t) return string.format('%013d', t) end
 
 local function split(s)
@@ -53,14 +62,19 @@ end
 -- Identity tuples are few and long (wallet, token address): stored once, referenced by 12 hex.
 -- On the (astronomically unlikely) collision of two tuples the record carries the tuple inline.
 -- TUPLES caches, for one script call, tuple -> id and id -> tuple (a batch of legs shares a few).
+-- l.tid0, when the client sent it, is that id already computed (12 hex of sha1 of the tuple).
 local TUPLES = {}
 local function internTuple(l)
   local tup = table.concat({ l.s, l.f, l.a, l.w, l.c, l.k }, '\31')
   local known = TUPLES[tup]
   if known then return known end
-  local tid = redis.sha1hex(tup):sub(1, 12)
-  -- HSETNX 1: the id is now ours; 0: it was there, and is ours unless two tuples share an id.
-  if redis.call('HSETNX', P .. 'i', tid, tup) == 0 and redis.call('HGET', P .. 'i', tid) ~= tup then tid = '=' .. tup end
+  local tid = l.tid0 or redis.sha1hex(tup):sub(1, 12)
+  -- Absent: the id is now ours; present, it is ours unless two tuples share an id. Read first:
+  -- once a deployment has seen its identities, every tuple is there (one call instead of two).
+  local cur = TUPLES['#' .. tid]
+  if cur == nil then cur = redis.call('HGET', P .. 'i', tid) end
+  if not cur then redis.call('HSETNX', P .. 'i', tid, tup)
+  elseif cur ~= tup then tid = '=' .. tup end
   TUPLES[tup], TUPLES['#' .. tid] = tid, tup
   return tid
 end
@@ -114,6 +128,7 @@ local function unpackNative(m, v)
   return v
 end
 
+local TUPLE_FIELDS = '^' .. string.rep('([^\31]*)\31', 5) .. '([^\31]*)$'
 local function decode(h, raw)
   local v = cmsgpack.unpack(raw)
   local tid = v[2]
@@ -121,16 +136,18 @@ local function decode(h, raw)
   if not f then
     local tup
     if tid:sub(1, 1) == '=' then tup = tid:sub(2) else tup = tupleOf(tid) end
-    f = split(tup)
+    local s, fl, a, w, c, k = string.match(tup, TUPLE_FIELDS)
+    if s then f = { s, fl, a, w, c, k } else f = split(tup) end
     TUPLES['/' .. tid] = f
   end
   local code = v[8]
-  local l = { id = unpackId(v[1]), h = h, tid = v[2], s = f[1], f = f[2], a = f[3], w = f[4], c = f[5], k = f[6],
+  -- pk, nv: the packed id and amountNative as stored, reused by save while id, m and n are unchanged.
+  local l = { id = unpackId(v[1]), pk = v[1], nv = v[4], h = h, tid = v[2], s = f[1], f = f[2], a = f[3], w = f[4], c = f[5], k = f[6],
               m = v[3], n = unpackNative(v[3], v[4]), t = tonumber(v[5]), r = v[6], p = v[7],
               st = ST_NAME[code:sub(1, 1)], state = STATE_NAME[code:sub(2, 2)], rb = code:sub(3, 3) == '1' }
   local ext = v[9]
   if type(ext) == 'table' then for _, k in ipairs(EXT) do if ext[k] ~= nil then l[k] = ext[k] end end end
-  l.was = l.state
+  l.was, l.pkOf, l.nvOf, l.nvM = l.state, l.id, l.n, l.m
   return l
 end
 
@@ -170,7 +187,10 @@ end
 local function save(l)
   if not l.h then l.h = handleOf(l.id) end
   if not l.tid then l.tid = internTuple(l) end
-  local v = { packId(l.id), l.tid, l.m, packNative(l.m, l.n), l.t, l.r, l.p, ST_CODE[l.st] .. STATE_CODE[l.state] .. (l.rb and '1' or '') }
+  local pk, nv = l.pk, l.nv
+  if pk == nil or l.pkOf ~= l.id then pk = packId(l.id) end
+  if nv == nil or l.nvOf ~= l.n or l.nvM ~= l.m then nv = packNative(l.m, l.n) end
+  local v = { pk, l.tid, l.m, nv, l.t, l.r, l.p, ST_CODE[l.st] .. STATE_CODE[l.state] .. (l.rb and '1' or '') }
   local ext, any = {}, false
   for _, k in ipairs(EXT) do
     if l[k] ~= nil and l[k] ~= '' then ext[k] = l[k] any = true end
@@ -337,13 +357,36 @@ end
 
 -- Probes of the matching cascade (src/matching/ruleCascade.ts encodeProbes): records separated by
 -- \30, fields by \31: rule (id@version), key (r|a), lo, hi ('' unbounded), window ms, confidence
--- (c|p), outcome (m|x), split (0|1).
-local function parseProbes(s)
+-- (c|p), outcome (m|x), split (0|1). lo and hi '=': exactly the amount m given (the leg's, sent
+-- beside them). A string is parsed once per call (PROBES); a leg gets its own copy of a probe only
+-- where '=' stands for its amount. Probe tables are read, never changed.
+local PROBE_FIELDS = '^' .. string.rep('([^\31]*)\31', 7) .. '([^\31]*)$'
+local PROBES = {}
+local function parseProbes(s, m)
+  if not s or s == '' then return {} end
+  local parsed = PROBES[s]
+  if not parsed then
+    parsed = { exact = false }
+    for rec in string.gmatch(s, '[^\30]+') do
+      -- One pattern match (in C) for the usual eight fields; split for any other shape.
+      local f1, f2, f3, f4, f5, f6, f7, f8 = string.match(rec, PROBE_FIELDS)
+      if not f1 then
+        local f = split(rec)
+        f1, f2, f3, f4, f5, f6, f7, f8 = f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8]
+      end
+      local p = { rule = f1, key = f2, lo = f3, hi = f4, win = tonumber(f5), conf = f6, out = f7, split = f8 == '1' }
+      if f3 == '=' and f4 == '=' then parsed.exact = true end
+      parsed[#parsed + 1] = p
+    end
+    PROBES[s] = parsed
+  end
+  if not parsed.exact then return parsed end
   local out = {}
-  if not s or s == '' then return out end
-  for rec in string.gmatch(s, '[^\30]+') do
-    local f = split(rec)
-    out[#out + 1] = { rule = f[1], key = f[2], lo = f[3], hi = f[4], win = tonumber(f[5]), conf = f[6], out = f[7], split = f[8] == '1' }
+  for i, p in ipairs(parsed) do
+    if p.lo == '=' and p.hi == '=' and m then
+      p = { rule = p.rule, key = p.key, lo = m, hi = m, win = p.win, conf = p.conf, out = p.out, split = p.split }
+    end
+    out[i] = p
   end
   return out
 end

@@ -9,10 +9,12 @@
 -- ARGV: 1 prefix, 2 tolerance ms (window + lateness), 3 retention ms (how long terminal legs are
 --       remembered), 4 window ms (a parked leg's deadline is its event time + window), 5 '1' when
 --       the state must carry its epoch key (a worker's store), else '' (unit tests);
---       then 15 per leg: legId, side, flow, account, wallet, currency, tokenKey, amountKey,
+--       then 18 per leg: legId, side, flow, account, wallet, currency, tokenKey, amountKey,
 --       amountNative, eventTime, reference ('' for none), fingerprint, status (pending|booked|reversed),
 --       handle (handleOf(legId), computed by the client), the probes of the matching cascade
---       (lib.lua parseProbes; '' for none)
+--       (lib.lua parseProbes, '=' for this leg's amountKey; '' for none), and what the script would otherwise compute, computed
+--       by the client: the identity tuple's id (lib.lua internTuple), the packed leg id (packId; ''
+--       when it is the leg id itself), the amount's overflow shard (poolKeys)
 -- Returns a JSON array, one element per leg: {"replayed":0|1,"outcome":{...}}, or {"error":"..."}
 -- when that leg failed (the others are applied).
 
@@ -41,16 +43,24 @@ local function unindex(l, keepRef)
 end
 
 -- indexAdd, registering each bucket once per call: this script only adds to the indexes (a sweep,
--- which may drop a bucket, never runs inside it), so a bucket seen here is still registered.
-local BUCKETS = {}
+-- which may drop a bucket, never runs inside it), so a bucket seen here is still registered. The
+-- handles of one bucket are pushed together at the end of the call (pushIndexes), in the order
+-- they came: nothing in this script reads the bucket lists.
+local PUSH, PUSHED = {}, {}
 local function indexAddOnce(idx, ms, h)
   local b = math.floor(ms / 1000)
   local lk = idx .. ':' .. b
-  redis.call('RPUSH', lk, h)
-  if not BUCKETS[lk] then
+  local q = PUSH[lk]
+  if not q then
+    q = {}
+    PUSH[lk], PUSHED[#PUSHED + 1] = q, lk
     redis.call('ZADD', idx, b, b)
-    BUCKETS[lk] = true
   end
+  q[#q + 1] = h
+end
+local function pushIndexes()
+  for _, lk in ipairs(PUSHED) do pushAll(lk, PUSH[lk]) end
+  PUSH, PUSHED = {}, {}
 end
 
 local function one(A, o)
@@ -62,7 +72,10 @@ local leg = existing or { id = id, h = A[o + 14] }
 if not existing then
   leg.s, leg.f, leg.a, leg.w, leg.c, leg.k = A[o + 2], A[o + 3], A[o + 4], A[o + 5], A[o + 6], A[o + 7]
   leg.m, leg.n, leg.t, leg.r, leg.p = A[o + 8], A[o + 9], tonumber(A[o + 10]), A[o + 11], A[o + 12]
+  leg.tid0, leg.pk, leg.pkOf = A[o + 16], A[o + 17], id
+  if leg.pk == '' then leg.pk = id end
 end
+SHARD[A[o + 8]] = A[o + 18]
 
 -- Stores the leg in its new state with the outcome a redelivery must replay ({t:'parked'} is the
 -- default and not stored), and schedules a new leg to be forgotten after the retention.
@@ -73,13 +86,13 @@ local function finish(state, outcome)
   if outcome.t == 'parked' then leg.o = nil else leg.o = enc end
   save(leg)
   if not existing then indexAddOnce(P .. 'gc', leg.t + retention, leg.h) end
-  return '{"replayed":0,"outcome":' .. enc .. '}'
+  return 0, enc
 end
 
 if existing then
   if existing.p ~= A[o + 12] then
     -- Same entry id, different content: a conflicting redelivery. The stored leg stays as it was.
-    return '{"replayed":0,"outcome":' .. cjson.encode({ t = 'conflict', legId = id, other = public(existing) }) .. '}'
+    return 0, cjson.encode({ t = 'conflict', legId = id, other = public(existing) })
   end
   local was, now = RANK[existing.st] or 2, RANK[status] or 2
   if now <= was then
@@ -90,7 +103,7 @@ if existing then
       if not o then
         if existing.rb then o = '{"t":"stale"}' else o = cjson.encode({ t = 'parked', legId = id }) end
       end
-      return '{"replayed":1,"outcome":' .. o .. '}'
+      return 1, o
     end
     unindex(existing)
   end
@@ -116,7 +129,7 @@ end
 -- in order; a reference probe looks at the legs of the other side that share the reference, an
 -- account probe at the pool of the same flow, account and currency, within its amount bounds and
 -- event-time window. Then, beyond every window, an expired leg of the exact amount (a late leg).
-local probes = parseProbes(A[o + 15])
+local probes = parseProbes(A[o + 15], A[o + 8])
 local os = other(leg.s)
 local t = leg.t
 local candidate, by, hit = nil, nil, nil
@@ -171,9 +184,41 @@ if not candidate and not parts then
   local function fits(c, p, expiredOnly)
     return isOpen(c) and (leg.r == '' or c.r == '' or c.r == leg.r) and (not expiredOnly or c.state == 'expired') and not rejectedPair(leg, c)
   end
+  -- The exact probes and the late search read the legs of the other side's pool with this leg's
+  -- amount, each over its own time range: read once, over the widest (the retention), and each
+  -- range taken from it. A zset that filled the read's limit may hold more than it returned: then
+  -- each range is read on its own, as before (the same members, in the same order).
+  local wide, wlo, whi = nil, t - retention, t + retention
+  if wlo < 0 then wlo = 0 end
+  local function exactRange(lo, hi)
+    if lo < 0 then lo = 0 end
+    if wide == nil then
+      wide = false
+      if whi < 1e13 and wlo <= whi then
+        local lists = {}
+        local min, max = '[' .. leg.m .. '|' .. pad13(wlo), '[' .. leg.m .. '|' .. pad13(whi) .. '|~'
+        for _, k in ipairs({ poolKeys(leg.f, os, leg.a, leg.c, leg.m) }) do
+          local ms = redis.call('ZRANGEBYLEX', k, min, max, 'LIMIT', 0, 64)
+          if #ms >= 64 then lists = false break end
+          lists[#lists + 1] = ms
+        end
+        wide = lists
+      end
+    end
+    if not wide or lo < wlo or hi > whi then return poolRange(leg.f, os, leg.a, leg.c, leg.m, lo, hi, 64) end
+    local out, from, to = {}, #leg.m + 2, #leg.m + 14
+    for _, ms in ipairs(wide) do
+      for _, member in ipairs(ms) do
+        -- Members in the read share its amount and have 13-digit times (the read's bounds).
+        local mt = tonumber(member:sub(from, to))
+        if mt >= lo and mt <= hi then out[#out + 1] = member:sub(-16) end
+      end
+    end
+    return out
+  end
   local function nearestExact(lo, hi, expiredOnly, p)
     local best, bestDist = nil, nil
-    for _, ch in ipairs(poolRange(leg.f, os, leg.a, leg.c, leg.m, lo, hi, 64)) do
+    for _, ch in ipairs(exactRange(lo, hi)) do
       local c = loadH(ch)
       if fits(c, p, expiredOnly) then
         local dist = math.abs(c.t - t)
@@ -234,17 +279,17 @@ if parts then
     return finish('matched', { t = 'split', parts = out, remaining = '0' })
   end
   -- Still open for the rest: waits by reference only (not in the amount pool), with its deadline.
-  local res = finish('parked', { t = 'split', parts = out, remaining = leg.rem })
+  local r0, res = finish('parked', { t = 'split', parts = out, remaining = leg.rem })
   indexAddOnce(P .. 'dl:' .. leg.s, deadline, leg.h)
-  return res
+  return r0, res
 end
 
 if not candidate then
-  local out = finish('parked', { t = 'parked' })
+  local r0, out = finish('parked', { t = 'parked' })
   poolAdd(leg, not existing)
   if leg.r ~= '' then refSet(leg) end
   indexAddOnce(P .. 'dl:' .. leg.s, deadline, leg.h)
-  return out
+  return r0, out
 end
 
 local bankId, chainId = ids(candidate)
@@ -311,13 +356,21 @@ if last then res.remaining = '0' res.by = 'tranche' end
 return finish('matched', res)
 end
 
-local out = {}
+-- The reply is assembled from its pieces in one concatenation at the end.
+local HEAD = { [0] = '{"replayed":0,"outcome":', [1] = '{"replayed":1,"outcome":' }
+local out = { '[' }
 PARKED_DELTA = {}
-for o = 5, #ARGV - 1, 15 do
-  local ok, res = pcall(one, ARGV, o)
-  if ok then out[#out + 1] = res
-  else out[#out + 1] = cjson.encode({ error = tostring(res) }) end
+for o = 5, #ARGV - 1, 18 do
+  if o > 5 then out[#out + 1] = ',' end
+  local ok, replayed, enc = pcall(one, ARGV, o)
+  if ok then
+    out[#out + 1] = HEAD[replayed]
+    out[#out + 1] = enc
+    out[#out + 1] = '}'
+  else out[#out + 1] = cjson.encode({ error = tostring(replayed) }) end
 end
+out[#out + 1] = ']'
 -- Also the changes of a leg that failed half-way: the counters follow what was written.
 flushParked()
-return '[' .. table.concat(out, ',') .. ']'
+pushIndexes()
+return table.concat(out)

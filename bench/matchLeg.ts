@@ -1,0 +1,214 @@
+/**
+ * `npm run bench:leg [-- --pairs N --batch B --lag L --rounds R]`: Redis CPU per matched leg of the
+ * match-or-park script (issue 18: at most 10 µs), against a minimal match-or-park in the same run.
+ * Legs are the drill traffic's (test/support/drillTraffic.ts makePair: a deposit credit and its
+ * mint, 1,000 accounts) made legs by the engine's own normalisation (src/domain/legs.ts), sent
+ * straight through MatchStore into a fresh namespace of the local Redis (no NATS, no ClickHouse),
+ * B legs per script call, each mint `L` legs after its credit (so every pair parks one leg and
+ * matches the other). The ceiling is the least a match-or-park by exact reference can do: per leg
+ * one HGET of the other side's waiting leg, then HDEL (matched) or HSET (parked), in one script
+ * call per batch. Redis's own figures: `INFO commandstats` (µs inside EVALSHA, per leg, and the
+ * commands the script ran, per leg) and `INFO cpu` (used_cpu_user + used_cpu_sys deltas: the
+ * whole server, network and parsing included). Rounds alternate so that drift on a shared
+ * machine shows.
+ * `--baseline REF`: also the match script of git REF (its lib.lua and matchOrPark.lua, sent the
+ * 15 values per leg it takes), for before/after figures in one run.
+ * Where the script's time goes is best seen from outside: `perf record -g -p <redis pid>` during a
+ * run (Lua string interning, garbage collection and table lookups dominate; see docs/performance.md).
+ */
+import { randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { chainEventToLeg, ledgerEntryToLeg, type IdentityView } from '../src/domain/legs.js';
+import type { Leg } from '../src/domain/types.js';
+import { MatchStore } from '../src/state/matchStore.js';
+import { accountId, DRILL_CHAIN_ID, DRILL_TOKEN, makePair, wallet } from '../test/support/drillTraffic.js';
+
+const { values: argv } = parseArgs({
+  options: {
+    pairs: { type: 'string', default: '20000' },
+    batch: { type: 'string', default: '128' },
+    lag: { type: 'string', default: '40' },
+    rounds: { type: 'string', default: '2' },
+    accounts: { type: 'string', default: '1000' },
+    url: { type: 'string', default: 'redis://127.0.0.1:6379' },
+    baseline: { type: 'string' },
+  },
+});
+const PAIRS = Number(argv.pairs);
+const BATCH = Number(argv.batch);
+const LAG = Number(argv.lag);
+const ACCOUNTS = Number(argv.accounts);
+const redis = new Redis(argv.url, { maxRetriesPerRequest: 1 });
+
+const WALLETS = new Map(Array.from({ length: ACCOUNTS }, (_, a) => [wallet(a), accountId(a)]));
+const ids: IdentityView = {
+  accountOfWallet: (w) => WALLETS.get(w),
+  walletsOfAccount: (a) => [wallet(Number(a.slice(4)))],
+  currencyOfToken: (k) => (k === `${DRILL_CHAIN_ID}:${DRILL_TOKEN}` ? 'USD' : undefined),
+  exponentOf: () => 2,
+};
+
+/** Both legs of every pair, in arrival order: each mint LAG legs after its credit. */
+function traffic(tag: string): Leg[] {
+  const t0 = Date.now() - 600_000;
+  const bank: Leg[] = [];
+  const chain: Leg[] = [];
+  for (let i = 0; i < PAIRS; i++) {
+    const p = makePair(i, { accounts: ACCOUNTS, tag }, t0 + i * 5);
+    const b = ledgerEntryToLeg({ ...p.posting!, exponent: 2, schemaVersion: 2 }, ids);
+    const c = chainEventToLeg(p.chain!, ids);
+    if (b.kind !== 'leg' || c.kind !== 'leg') throw new Error(`pair ${i} is not two legs`);
+    bank.push(b.leg);
+    chain.push(c.leg);
+  }
+  const out: Leg[] = [];
+  for (let i = 0; i < PAIRS + LAG; i++) {
+    if (i < PAIRS) out.push(bank[i]!);
+    if (i >= LAG) out.push(chain[i - LAG]!);
+  }
+  return out;
+}
+
+/** The minimal match-or-park: exact reference, one hash per side. ARGV: prefix, then per leg side, reference, leg id. */
+const MINIMAL = `
+local P, out = ARGV[1], {}
+for o = 2, #ARGV, 3 do
+  local mine, other = P .. ARGV[o], P .. (ARGV[o] == 'bank' and 'chain' or 'bank')
+  local c = redis.call('HGET', other, ARGV[o + 1])
+  if c then
+    redis.call('HDEL', other, ARGV[o + 1])
+    out[#out + 1] = c
+  else
+    redis.call('HSET', mine, ARGV[o + 1], ARGV[o + 2])
+    out[#out + 1] = ''
+  end
+end
+return out`;
+redis.defineCommand('benchMinimalMatch', { numberOfKeys: 0, lua: MINIMAL });
+
+type Stats = { cpu: number; cmds: Map<string, { calls: number; usec: number }> };
+async function stats(): Promise<Stats> {
+  const cpu = await redis.info('cpu');
+  const num = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(cpu)![1]);
+  const cmds = new Map<string, { calls: number; usec: number }>();
+  for (const m of (await redis.info('commandstats')).matchAll(/cmdstat_([\w|]+):calls=(\d+),usec=(\d+)/g)) cmds.set(m[1]!, { calls: Number(m[2]), usec: Number(m[3]) });
+  return { cpu: num('used_cpu_user') + num('used_cpu_sys'), cmds };
+}
+function delta(a: Stats, b: Stats) {
+  const cmds = new Map<string, { calls: number; usec: number }>();
+  for (const [k, v] of b.cmds) {
+    const w = a.cmds.get(k) ?? { calls: 0, usec: 0 };
+    if (v.calls > w.calls) cmds.set(k, { calls: v.calls - w.calls, usec: v.usec - w.usec });
+  }
+  return { cpu: b.cpu - a.cpu, cmds };
+}
+
+interface Result {
+  scriptUs: number;
+  serverUs: number;
+  perLeg: Map<string, { calls: number; usec: number }>;
+  outcomes: Record<string, number>;
+}
+
+/** The match script of git `ref`, fed the first 15 values of each leg (its protocol), or null. */
+function baselineScript(ref: string | undefined): ((...a: (string | number | Buffer)[]) => Promise<unknown>) | null {
+  if (!ref) return null;
+  const show = (name: string) => execFileSync('git', ['show', `${ref}:src/state/lua/${name}.lua`], { encoding: 'utf8' });
+  const src = `${show('lib')}\n${show('matchOrPark')}`;
+  return (...a) => {
+    const args = a.slice(0, 5);
+    for (let i = 5; i < a.length; i += 18) {
+      const leg = a.slice(i, i + 15);
+      // Its probes carried every amount written out.
+      leg[14] = String(leg[14]).replaceAll('\x1f=\x1f=\x1f', `\x1f${String(leg[7])}\x1f${String(leg[7])}\x1f`);
+      args.push(...leg);
+    }
+    return redis.eval(src, 1, args[0]!, ...args);
+  };
+}
+const baseline = baselineScript(argv.baseline);
+
+async function current(legs: Leg[], script?: (...a: (string | number | Buffer)[]) => Promise<unknown>): Promise<Result> {
+  const store = new MatchStore(redis, { namespace: `bl-${randomUUID().slice(0, 8)}`, toleranceMs: 120_000, windowMs: 60_000, retentionMs: 3_600_000 });
+  if (script) (store as unknown as { cmd: { reconMatchOrPark: typeof script } }).cmd.reconMatchOrPark = script;
+  // Load the script outside the measurement.
+  await store.matchOrPark({ ...legs[0]!, legId: 'bank:warm', fingerprint: 'w' }, 'booked');
+  const outcomes: Record<string, number> = {};
+  const s0 = await stats();
+  for (let i = 0; i < legs.length; i += BATCH) {
+    const rs = await Promise.all(legs.slice(i, i + BATCH).map((l) => store.matchOrPark(l, 'booked')));
+    for (const r of rs) outcomes[r.outcome.t] = (outcomes[r.outcome.t] ?? 0) + 1;
+  }
+  const d = delta(s0, await stats());
+  await store.clear();
+  return summarise(d, legs.length, outcomes);
+}
+
+async function minimal(legs: Leg[]): Promise<Result> {
+  const prefix = `bm-${randomUUID().slice(0, 8)}:{m}:`;
+  const call = (redis as unknown as { benchMinimalMatch(...a: string[]): Promise<string[]> }).benchMinimalMatch.bind(redis);
+  await call(prefix, 'bank', 'warm', 'warm');
+  const outcomes: Record<string, number> = {};
+  const s0 = await stats();
+  for (let i = 0; i < legs.length; i += BATCH) {
+    const args = [prefix];
+    // The pair's key: both legs of a drill pair share account and amount (the reference a real
+    // minimal matcher would get from the bank's tokenisation reference).
+    for (const l of legs.slice(i, i + BATCH)) args.push(l.side, `${l.accountId}|${l.amountKey}`, l.legId);
+    for (const r of await call(...args)) outcomes[r ? 'match' : 'parked'] = (outcomes[r ? 'match' : 'parked'] ?? 0) + 1;
+  }
+  const d = delta(s0, await stats());
+  await redis.del(`${prefix}bank`, `${prefix}chain`);
+  return summarise(d, legs.length, outcomes);
+}
+
+function summarise(d: ReturnType<typeof delta>, legs: number, outcomes: Record<string, number>): Result {
+  const ev = { calls: 0, usec: 0 };
+  for (const k of ['evalsha', 'eval']) {
+    ev.calls += d.cmds.get(k)?.calls ?? 0;
+    ev.usec += d.cmds.get(k)?.usec ?? 0;
+  }
+  const perLeg = new Map([...d.cmds].filter(([k]) => k !== 'evalsha' && k !== 'eval' && k !== 'info').map(([k, v]) => [k, { calls: v.calls / legs, usec: v.usec / legs }]));
+  return { scriptUs: ev.usec / legs, serverUs: (d.cpu * 1e6) / legs, perLeg, outcomes };
+}
+
+const f1 = (x: number) => x.toFixed(1);
+function line(name: string, r: Result) {
+  const top = [...r.perLeg]
+    .sort((a, b) => b[1].usec - a[1].usec)
+    .map(([k, v]) => `${k} ${v.calls.toFixed(2)}×/${f1(v.usec)}`)
+    .join(', ');
+  console.log(`${name.padEnd(12)} script ${f1(r.scriptUs).padStart(6)} µs/leg  server CPU ${f1(r.serverUs).padStart(6)} µs/leg  outcomes ${JSON.stringify(r.outcomes)}`);
+  console.log(`${''.padEnd(12)} commands per leg (calls×/µs): ${top}`);
+}
+
+const legs = traffic(`bl${randomUUID().slice(0, 6)}`);
+console.log(`match-or-park Redis CPU per leg: ${legs.length} legs (${PAIRS} pairs), ${BATCH} legs per script call, mints ${LAG} legs after their credit`);
+const acc = { cur: [0, 0], min: [0, 0], base: [0, 0] };
+for (let r = 0; r < Number(argv.rounds); r++) {
+  if (baseline) {
+    const b = await current(legs, baseline);
+    line(`${argv.baseline} #${r + 1}`, b);
+    acc.base[0]! += b.scriptUs;
+    acc.base[1]! += b.serverUs;
+  }
+  const c = await current(legs);
+  line(`current #${r + 1}`, c);
+  const m = await minimal(legs);
+  line(`minimal #${r + 1}`, m);
+  acc.cur[0]! += c.scriptUs;
+  acc.cur[1]! += c.serverUs;
+  acc.min[0]! += m.scriptUs;
+  acc.min[1]! += m.serverUs;
+}
+const n = Number(argv.rounds);
+if (baseline)
+  console.log(
+    `mean: ${argv.baseline} ${f1(acc.base[0]! / n)} µs/leg in the script (${f1(acc.base[1]! / n)} server): ${(acc.base[0]! / acc.min[0]!).toFixed(2)}× the minimal in the script, ${(acc.base[1]! / acc.min[1]!).toFixed(2)}× server`,
+  );
+console.log(
+  `mean: current ${f1(acc.cur[0]! / n)} µs/leg in the script (${f1(acc.cur[1]! / n)} server), minimal ${f1(acc.min[0]! / n)} (${f1(acc.min[1]! / n)}); ratio ${(acc.cur[0]! / acc.min[0]!).toFixed(2)}× in the script, ${(acc.cur[1]! / acc.min[1]!).toFixed(2)}× server [target ≤ 10 µs/leg server]`,
+);
+redis.disconnect();
