@@ -1,4 +1,5 @@
 import { startWatchedRuleFile } from './config/watchedRuleFile.js';
+import { RecentEntries } from './worker/recentEntries.js';
 import { startPartitionDrain } from './jobs/partitionDrain.js';
 import { assignedPartitions } from './streams/partitions.js';
 import { loadMatchingRules } from './matching/ruleFile.js';
@@ -343,7 +344,16 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     log,
     metrics,
     stats,
-    stage: { ledgerCodec: codec, identities, store, fingerprints, findReversed: reversedEntryFinder(clickhouse, db), ...(aml && { aml: aml.engine }) },
+    stage: {
+      ledgerCodec: codec,
+      identities,
+      store,
+      fingerprints,
+      findReversed: reversedEntryFinder(clickhouse, db),
+      // Originals a reversal may name before their facts are in ClickHouse (same batch, fact log).
+      recentEntries: new RecentEntries({ ttlMs: 120_000, max: 100_000 }),
+      ...(aml && { aml: aml.engine }),
+    },
     onDurable: (r) => {
       if (r.written.some((f) => f.table === 'ledger_entries' || f.table === 'chain_events')) balances?.changed();
       options.onBatch?.(r);

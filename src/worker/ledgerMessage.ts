@@ -67,7 +67,8 @@ export async function ledgerMessage(ctx: MessageStageContext, msg: JsMsg, now: n
   } else if (decision.kind === 'unmatched' && ctx.findReversed) {
     const look = reversalLookupOf(entry);
     if (look && entry.status === 'booked') {
-      const original = await ctx.findReversed(look);
+      // The durable facts first; then what this worker processed lately (not in ClickHouse yet).
+      const original = (await ctx.findReversed(look)) ?? (await ctx.recentEntries?.find(look)) ?? null;
       const r = original ? await ctx.store.reverseLeg(`bank:${original}`, entry.entryId) : null;
       if (r && r.outcome.t !== 'unknown' && r.leg) {
         replayed = r.replayed;
@@ -88,7 +89,9 @@ export async function ledgerMessage(ctx: MessageStageContext, msg: JsMsg, now: n
       }
     }
   } else if (decision.kind === 'leg') {
-    const r = await timedMatchOrPark(ctx, decision.leg, entry.status);
+    const matched = timedMatchOrPark(ctx, decision.leg, entry.status);
+    ctx.recentEntries?.add(entry, matched);
+    const r = await matched;
     replayed = r.replayed;
     outcome = r.outcome.t;
     // Conflicting content under a known id is evidence for the DUPLICATE, never a new version of the entry.

@@ -16,6 +16,7 @@ import type { AmlEngine } from '../aml/engine.js';
 import { chainMessage } from './chainMessage.js';
 import { ledgerMessage } from './ledgerMessage.js';
 import { PoisonEvidence, type PoisonEvidenceOptions } from './poisonEvidence.js';
+import type { RecentEntries } from './recentEntries.js';
 
 /** The stream a message came from: each has its own stage (ledgerMessage.ts, chainMessage.ts). */
 export type Source = 'ledger' | 'chain';
@@ -57,6 +58,8 @@ export interface MessageStageContext {
   aml?: AmlEngine;
   /** Finds the entry a reversal entry reverses in the durable facts (src/worker/reversalLinking.ts); absent: reversal entries are recorded only. */
   findReversed?: (l: ReversalLookup) => Promise<string | null>;
+  /** Booked originals processed lately, for a reversal whose original is not in ClickHouse yet (src/worker/recentEntries.ts). */
+  recentEntries?: RecentEntries;
   /** Decides retry against dead letter for a message that keeps failing (default: DEFAULT_POISON_POLICY). */
   poison?: PoisonEvidence;
 }

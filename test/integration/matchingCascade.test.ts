@@ -145,9 +145,24 @@ rules:
     await h.posting({ entryId: 'REV-2-R', accountId: 'ACC-REV', amountMinor: 33_300n, direction: 'debit', txType: 'reversal', endToEndId: null, tokenizationRef: 'REV-REF-2' });
     await h.waitFor('resolved', async () => (await h.discrepancies()).some((d) => d.discrepancy_id === 'MISSING_MINT:bank:REV-2' && d.status === 'resolved'));
 
+    // A credit and its reversal back to back, in one batch: the credit is not in ClickHouse yet when
+    // the reversal looks for it, and is found among this worker's recent entries instead.
+    const rev3At = Date.now();
+    await h.posting({ entryId: 'REV-3', accountId: 'ACC-REV', amountMinor: 44_400n, endToEndId: 'E2E-REV-3' });
+    await h.posting({ entryId: 'REV-3-R', accountId: 'ACC-REV', amountMinor: 44_400n, direction: 'debit', txType: 'reversal', endToEndId: 'E2E-REV-3' });
+    await h.waitFor('both entries durable', async () => {
+      const [n] = await queryRows<{ n: string }>(h.ch.client, `SELECT count() AS n FROM ${h.ch.database}.ledger_entries_current WHERE entry_id IN ('REV-3', 'REV-3-R')`);
+      return Number(n!.n) === 2;
+    });
+
     // A reversal naming nothing known is an orphan, not silence.
     await h.posting({ entryId: 'REV-9-R', accountId: 'ACC-REV', amountMinor: 1_234n, direction: 'debit', txType: 'reversal', endToEndId: 'E2E-NOTHING' });
     await h.waitFor('orphan', async () => (await h.discrepancies()).some((d) => d.discrepancy_id === 'ORPHAN_LEDGER_ENTRY:bank:REV-9-R'));
+    // REV-3's window (3 s) closes on the chain's watermark; a few sweeps (250 ms) later: reversed
+    // before any mint, it raised nothing, nor did its reversal.
+    await h.waitFor('the chain past REV-3 window', async () => (await h.daemon.store.watermarks()).chain > rev3At + 3_500);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect((await h.discrepancies()).filter((d) => d.discrepancy_id.includes('REV-3'))).toEqual([]);
   });
 
   it('matches two open legs by hand through the CLI (operator only), audited, and unmatches them', async () => {
