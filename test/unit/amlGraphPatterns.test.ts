@@ -5,31 +5,10 @@ import { buildTransferGraph } from '../../src/aml/graph/transferGraph.js';
 import { scorePeriod } from '../../src/aml/risk/riskPeriod.js';
 import { scoreCustomers, type RiskParams } from '../../src/aml/risk/riskScore.js';
 import { parseRuleSet } from '../../src/aml/ruleFile.js';
-import type { WindowEntry } from '../../src/aml/types.js';
 import { parseAmlSim } from '../../src/generator/amlsim/amlSimDataset.js';
 import { activityRanking, labeledAccounts, precisionAtK, scoreLabeled } from '../../src/generator/amlsim/scoreLabeled.js';
+import { DAY, P, patterns, windowsOf, type T } from '../support/amlGraphFixtures.js';
 
-const DAY = 86_400_000;
-const P: PatternParams = {
-  fanMinCounterparties: 4,
-  gatherScatterMinIn: 2,
-  gatherScatterMinOut: 2,
-  scatterGatherMinMiddles: 3,
-  cycleMinLength: 3,
-  cycleMaxLength: 10,
-  cycleMinHopShareBps: 1_000,
-  cycleMaxRecurringHops: 1,
-  cycleSearchBudget: 100_000,
-  layering: true,
-  layerMinIn: 2,
-  layerMinOut: 2,
-  layerMinHeldShareBps: 8_000,
-  layerWindowMs: 14 * DAY,
-  layerMaxDegree: 50,
-  bipartiteMinMiddles: 2,
-  stackMinLayers: 2,
-  layerSearchBudget: 100_000,
-};
 const R: RiskParams = {
   weights: { fan_in: 40, fan_out: 40, cycle: 60, scatter_gather: 60, gather_scatter: 60, bipartite: 60, stack: 80 },
   memberShareBps: 7_000,
@@ -40,20 +19,6 @@ const R: RiskParams = {
   escalateThreshold: 100,
 };
 
-type T = [from: string, to: string, amount: number, day: number];
-
-/** The customers' windows (both ends of every transfer), as the engine keeps them. */
-function windowsOf(transfers: readonly T[]): Map<string, WindowEntry[]> {
-  const w = new Map<string, WindowEntry[]>();
-  const add = (a: string, e: WindowEntry) => (w.get(a) ?? w.set(a, []).get(a)!).push(e);
-  transfers.forEach(([from, to, amount, day], i) => {
-    const common = { eventId: `chain:t${i}`, source: 'chain' as const, amount: BigInt(amount * 100), kind: 'transfer', time: day * DAY + i };
-    add(from, { ...common, dir: 'out', counterparty: to });
-    add(to, { ...common, dir: 'in', counterparty: from });
-  });
-  return w;
-}
-const patterns = (t: readonly T[], p: Partial<PatternParams> = {}) => detectPatterns(buildTransferGraph(windowsOf(t), 0, 30 * DAY), { ...P, ...p });
 const typologies = (t: readonly T[], p: Partial<PatternParams> = {}) => patterns(t, p).map((h) => `${h.typology}@${h.anchor}`);
 
 describe('graph typologies on the period transfer graph', () => {
