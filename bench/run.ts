@@ -25,7 +25,8 @@
  * loads, default 1000,2500) --sinks MODE[,MODE] (sink.mode of the drain (first) and of the latency
  * phases, default log,direct) --latency-seconds S (default 15) --saturation-pairs N (default 30000)
  * --parked N (pending legs for the memory figure, default 1000000) --accounts N (default 1000)
- * --batch-delay-ms MS (the sink's maxBatchDelayMs, default 50) --cpu-profile FILE (a V8 CPU profile of
+ * --batch-delay-ms MS (the sink's maxBatchDelayMs, default 50) --gather-ms MS (nats.gatherMs, default
+ * the config's) --cpu-profile FILE (a V8 CPU profile of
  * the drain (b) alone, for Chrome DevTools or any .cpuprofile reader) --cpu-profile-fixed FILE (the
  * same of the first fixed-rate phase).
  */
@@ -66,6 +67,7 @@ const { values: argv } = parseArgs({
     'batch-delay-ms': { type: 'string', default: '50' },
     'max-batch-rows': { type: 'string', default: '5000' },
     'max-ack-pending': { type: 'string', default: '4000' },
+    'gather-ms': { type: 'string' },
     'cpu-profile': { type: 'string' },
     'cpu-profile-fixed': { type: 'string' },
   },
@@ -111,7 +113,12 @@ function configOf(n: Names, database: string, dataDir: string, mode: 'direct' | 
   return parseConfig({
     namespace: n.namespace,
     workerId: `${n.namespace}-w0`,
-    nats: { ...n.nats, servers: [process.env.NATS_URL ?? '127.0.0.1:4222'], maxAckPending: Number(argv['max-ack-pending']) },
+    nats: {
+      ...n.nats,
+      servers: [process.env.NATS_URL ?? '127.0.0.1:4222'],
+      maxAckPending: Number(argv['max-ack-pending']),
+      ...(argv['gather-ms'] !== undefined && { gatherMs: Number(argv['gather-ms']) }),
+    },
     redis: { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
     clickhouse: { database, dataDir, ...(process.env.CLICKHOUSE_URL && { url: process.env.CLICKHOUSE_URL }) },
     // Event-time windows long enough that clean pairs always meet; injected faults expire at the end.

@@ -230,6 +230,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     shards: config.redis.shards,
     shardKey: config.redis.shardKey,
     partitions: config.nats.partitions.count,
+    onMatchCall: (legs) => metrics.matchLegsPerCall.observe(legs),
     ...(matchingRules && { rules: () => matchingRules.current() }),
   });
   // The content first seen under each entry id. A record must outlive every state that may still act

@@ -70,6 +70,12 @@ export function createMetrics() {
       buckets: E2E_BUCKETS,
       registers: r,
     }),
+    matchLegsPerCall: new Histogram({
+      name: 'recon_match_legs_per_call',
+      help: 'Legs per match-or-park script call: how many share one Redis round trip (nats.gatherMs)',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+      registers: r,
+    }),
     redisSeconds: new Histogram({ name: 'recon_redis_duration_seconds', help: 'Redis script calls, by operation', labelNames: ['operation'], buckets: CALL_BUCKETS, registers: r }),
     clickhouseSeconds: new Histogram({
       name: 'recon_clickhouse_duration_seconds',

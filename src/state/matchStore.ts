@@ -82,6 +82,8 @@ export interface MatchStoreOptions {
    * once the state is rebuilt from the facts (src/state/stateGuard.ts).
    */
   requireEpoch?: boolean;
+  /** Called with the number of legs of every match-or-park script call (a metric of how well calls are shared). */
+  onMatchCall?: (legs: number) => void;
   /** The matching rule set in force (hot-reloaded by the caller); default: reference, then account + exact amount. */
   rules?: () => MatchingRuleSet;
   /** Partitions of the ledger and chain streams (default 1): each advances watermarks of its own (src/domain/partitionWatermarks.ts). */
@@ -264,6 +266,7 @@ export class MatchStore {
     const o = this.options;
     const args: (string | number | Buffer)[] = [this.shardPrefixes[shard]!, o.toleranceMs, o.retentionMs, o.windowMs, o.requireEpoch ? '1' : ''];
     for (const q of batch) for (const a of q.args) args.push(a);
+    o.onMatchCall?.(batch.length);
     // Through a promise, so that even a synchronous throw rejects the legs instead of stranding them.
     Promise.resolve()
       .then(() => this.cmd.reconMatchOrPark(...args))

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { Fact } from '../domain/facts.js';
 import { batchForSink } from '../operators/batchForSink.js';
+import { gatherArrivals } from '../operators/gatherArrivals.js';
 import type { FactWriter } from '../sinks/clickhouse/factWriter.js';
 import type { DeadLetter } from '../sinks/deadLetters.js';
 import { timed, type Metrics } from '../observability/metrics.js';
@@ -14,6 +15,9 @@ import { ackAfterDurable, type AckAfterDurableContext, type BatchReport } from '
 import { messageStage, type MessageStageContext, type Source } from './messageStage.js';
 import { PoisonEvidence } from './poisonEvidence.js';
 import { countDurableBatch, type WorkerStats } from './workerStats.js';
+
+/** Messages passed on at once by the gather before the stage: a burst this large is a batch already. */
+const GATHER_MAX = 256;
 
 export interface WorkerPipelineOptions {
   config: Pick<Config, 'nats' | 'sink' | 'matching'>;
@@ -48,8 +52,10 @@ export interface WorkerPipeline {
  * The worker pipeline, top to bottom as docs/architecture.md draws it:
  *
  *   ledger consumer ─┐
- *                    ├─ message stage (per source: ledgerMessage.ts, chainMessage.ts)
- *   chain consumer ──┘    decode → validate → fingerprint → match-or-park (Redis) → AML → facts
+ *                    ├─ gather: a message arriving alone waits up to nats.gatherMs for others
+ *   chain consumer ──┘
+ *                      ─ message stage (per source: ledgerMessage.ts, chainMessage.ts)
+ *                          decode → validate → fingerprint → match-or-park (Redis) → AML → facts
  *                      ─ batchForSink (rows or time)
  *                      ─ ackAfterDurable: dead letters published, facts written by the durable
  *                        writer (ClickHouse, then the alert outbox), watermarks advanced in Redis,
@@ -121,17 +127,19 @@ export async function startWorkerPipeline(o: WorkerPipelineOptions): Promise<Wor
     resolveDone = res;
     rejectDone = rej;
   });
-  const subscription: Subscription = sources.pipe(stage, batchForSink(config.sink.maxBatchRows, config.sink.maxBatchDelayMs), ackAfterDurable(durable)).subscribe({
-    next: (r) => {
-      countDurableBatch(stats, metrics, r);
-      o.onDurable?.(r);
-    },
-    error: (e) => {
-      log.fatal({ err: e }, 'pipeline failed');
-      rejectDone(e);
-    },
-    complete: () => resolveDone(),
-  });
+  const subscription: Subscription = sources
+    .pipe(gatherArrivals(n.gatherMs, GATHER_MAX), stage, batchForSink(config.sink.maxBatchRows, config.sink.maxBatchDelayMs), ackAfterDurable(durable))
+    .subscribe({
+      next: (r) => {
+        countDurableBatch(stats, metrics, r);
+        o.onDurable?.(r);
+      },
+      error: (e) => {
+        log.fatal({ err: e }, 'pipeline failed');
+        rejectDone(e);
+      },
+      complete: () => resolveDone(),
+    });
 
   let stopped: Promise<void> | undefined;
   return {
