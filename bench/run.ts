@@ -28,7 +28,8 @@
  * --batch-delay-ms MS (the sink's maxBatchDelayMs, default 50) --gather-ms MS (nats.gatherMs, default
  * the config's) --cpu-profile FILE (a V8 CPU profile of
  * the drain (b) alone, for Chrome DevTools or any .cpuprofile reader) --cpu-profile-fixed FILE (the
- * same of the first fixed-rate phase).
+ * same of the first fixed-rate phase) --heap-profile-fixed FILE (a sampled allocation profile of that
+ * phase, collected objects included).
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -70,6 +71,7 @@ const { values: argv } = parseArgs({
     'gather-ms': { type: 'string' },
     'cpu-profile': { type: 'string' },
     'cpu-profile-fixed': { type: 'string' },
+    'heap-profile-fixed': { type: 'string' },
   },
 });
 const PAIRS = Number(argv.pairs);
@@ -438,6 +440,14 @@ async function main() {
           await fixedProfiler.post('Profiler.enable');
           await fixedProfiler.post('Profiler.start');
         }
+        // Where the phase allocates (sampled, the objects the young and old generation collections
+        // reclaimed included): a .heapprofile for Chrome DevTools, when asked for.
+        const heapProfiler = argv['heap-profile-fixed'] && fixedResults.length === 0 ? new Session() : null;
+        if (heapProfiler) {
+          heapProfiler.connect();
+          await heapProfiler.post('HeapProfiler.enable');
+          await heapProfiler.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+        }
         // Unacknowledged core publishes: the generator shares the two cores, so it should cost little.
         const fixed = await publisher.publish(n1, traffic, from, to, ratePairs, 256, false);
         await waitUntil('fixed-rate matches durable', () => fixed.samples.every(([m]) => durableAt.has(m)), 120_000);
@@ -448,6 +458,12 @@ async function main() {
           writeFileSync(argv['cpu-profile-fixed']!, JSON.stringify(profile));
           fixedProfiler.disconnect();
           say(`    CPU profile of this phase written to ${argv['cpu-profile-fixed']}`);
+        }
+        if (heapProfiler) {
+          const { profile } = await heapProfiler.post('HeapProfiler.stopSampling');
+          writeFileSync(argv['heap-profile-fixed']!, JSON.stringify(profile));
+          heapProfiler.disconnect();
+          say(`    allocation profile of this phase written to ${argv['heap-profile-fixed']}`);
         }
         // The phase's CPU, the generator's included (it shares the cores: part of the load on this machine).
         const fixedCpu = perMessage(cpu.since(cpu0), fixed.messages);

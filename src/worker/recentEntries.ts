@@ -11,6 +11,9 @@ interface Recent {
   settled: Promise<unknown>;
 }
 
+/** Settled, an entry keeps no value: the match outcome it waited for is not held for the ttl. */
+const noValue = (): undefined => undefined;
+
 const keyOf = (accountId: string, currency: string, amountMinor: bigint, flow: string) => `${accountId}|${currency}|${amountMinor}|${flow}`;
 
 /**
@@ -37,7 +40,7 @@ export class RecentEntries {
     this.expire(now);
     const key = keyOf(e.accountId, e.currency, e.amountMinor, flow);
     const list = this.byKey.get(key) ?? [];
-    list.push({ entryId: e.entryId, endToEndId: e.endToEndId, reference: e.tokenizationRef, bookingTime: e.bookingTime, seenAt: now, settled: settled.catch(() => undefined) });
+    list.push({ entryId: e.entryId, endToEndId: e.endToEndId, reference: e.tokenizationRef, bookingTime: e.bookingTime, seenAt: now, settled: settled.then(noValue, noValue) });
     this.byKey.set(key, list);
     this.order.push({ key, at: now });
     while (this.order.length - this.head > this.o.max) this.drop(this.order[this.head++]!.key);
