@@ -15,7 +15,7 @@ import { startAmountPercentiles, type AmountPercentiles } from './jobs/amountPer
 import { withDataStatusTrail } from './cases/dataStatusTrail.js';
 import { createDurableWriter } from './worker/durableWriter.js';
 import { factLogFlushed, startFactLoader } from './sinks/factLog/factLoader.js';
-import { createFactWriter } from './sinks/clickhouse/factWriter.js';
+import { factWriterFor } from './sinks/clickhouse/factWriter.js';
 import { startWorkerPipeline } from './worker/workerPipeline.js';
 import { countDurableFacts, emptyWorkerStats, type WorkerStats } from './worker/workerStats.js';
 import { daemonProbes } from './http/daemonProbes.js';
@@ -175,7 +175,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
           jsm,
           stream: factLog.stream,
           consumerName: factLog.consumerName,
-          clickhouse: createFactWriter(clickhouse, db, { log, distributed: cluster !== undefined }),
+          clickhouse: factWriterFor(clickhouse, config.clickhouse, log),
           deadLetter,
           redis,
           leaseKey: `${config.namespace}:{factlog}:lease`,

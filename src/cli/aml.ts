@@ -22,7 +22,7 @@ import type { SecretSources } from '../config/secrets.js';
 import { natsSecurityOptions } from '../config/connectionSecurity.js';
 import { ConfigError } from '../lib/errors.js';
 import { createClickHouse } from '../sinks/clickhouse/createClickHouse.js';
-import { createFactWriter } from '../sinks/clickhouse/factWriter.js';
+import { factWriterFor } from '../sinks/clickhouse/factWriter.js';
 import { queryRows } from '../sinks/clickhouse/queries.js';
 import { connectRedis } from '../state/redisClient.js';
 
@@ -149,7 +149,7 @@ export async function amlMain(
         redis,
         clickhouse,
         database: config.clickhouse.database,
-        writer: createFactWriter(clickhouse, config.clickhouse.database, { distributed: config.clickhouse.cluster !== undefined }),
+        writer: factWriterFor(clickhouse, config.clickhouse),
         namespace: config.namespace,
       });
       if ((await audit.head()) === null) await audit.restoreHead();

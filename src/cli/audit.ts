@@ -18,7 +18,7 @@ import { AuditLog } from '../cases/auditLog.js';
 import type { Config } from '../config/schema.js';
 import type { SecretSources } from '../config/secrets.js';
 import { createClickHouse } from '../sinks/clickhouse/createClickHouse.js';
-import { createFactWriter } from '../sinks/clickhouse/factWriter.js';
+import { factWriterFor } from '../sinks/clickhouse/factWriter.js';
 import { createPublicClient, http, TransactionNotFoundError, type Hash, type Hex, type PublicClient } from 'viem';
 import { checkAnchor, type ExportedHead } from '../cases/headAnchor.js';
 import { connectRedis } from '../state/redisClient.js';
@@ -63,7 +63,7 @@ export async function auditMain(
       redis,
       clickhouse,
       database: config.clickhouse.database,
-      writer: createFactWriter(clickhouse, config.clickhouse.database, { distributed: config.clickhouse.cluster !== undefined }),
+      writer: factWriterFor(clickhouse, config.clickhouse),
       namespace: config.namespace,
     });
     if (sub === 'head') {
