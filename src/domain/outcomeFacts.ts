@@ -117,8 +117,10 @@ function matchRow(
   status: keyof typeof MATCH_VERSION,
   now: number,
 ): MatchRow {
+  const { rule_id, rule_version } = splitRule(o.rule);
   return {
-    ...splitRule(o.rule),
+    rule_id,
+    rule_version,
     confidence: o.confidence ?? (status === 'proposed' ? 'proposed' : 'confirmed'),
     amount_difference: o.by === 'tranche' ? '' : amountDifference(bank.amountKey, chain.amountKey),
     match_id: o.mid,

@@ -82,19 +82,21 @@ export function messageStage(ctx: MessageStageContext, concurrency = 1_024): Ope
       const corr = correlationId(msg, source);
       // Every line about the message, here and in the sink, carries `corr`: a child logger, made on
       // first use (most messages log nothing at the default level, and a child costs microseconds).
+      // The context is the stage's own, seen through a prototype: a copy of its fields per message
+      // was ~5 % of what the stage allocates.
       let child: Logger | undefined;
-      const mctx: MessageStageContext = {
-        ...ctx,
-        get log() {
-          return (child ??= ctx.log.child({ corr }));
-        },
-      };
+      const mctx = Object.create(ctx, {
+        log: { get: () => (child ??= ctx.log.child({ corr })) },
+      }) as MessageStageContext;
       const log = () => mctx.log;
       try {
         const p = source === 'ledger' ? await ledgerMessage(mctx, msg, now()) : await chainMessage(mctx, msg, now());
         if (ctx.log.isLevelEnabled('debug')) log().debug({ subject: msg.subject, outcome: p.outcome, facts: p.facts.length, redelivered: msg.redelivered }, 'message processed');
         evidence.succeeded(corr, now());
-        return { ...p, corr, partition };
+        // The stage's own fresh object: completed in place rather than copied.
+        p.corr = corr;
+        p.partition = partition;
+        return p;
       } catch (e) {
         const kind = failureKind(e);
         if (kind === 'bad-input') {
