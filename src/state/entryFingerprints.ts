@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { asScriptError } from './scriptErrors.js';
 
-const lua = readFileSync(new URL('./lua/claimFingerprint.lua', import.meta.url), 'utf8');
+const lua = readFileSync(new URL('./lua/claimFingerprints.lua', import.meta.url), 'utf8');
+
+/** Ids per script call on a single Redis: one call applies its ids one after the other. */
+const CLAIMS_PER_CALL = 500;
 
 /** What the store knew about an entry id when a copy with this fingerprint arrived. */
 export type FingerprintCheck =
@@ -21,8 +24,13 @@ export interface EntryFingerprintsOptions {
   ttlMs: number;
 }
 
+type Claim = [number, string, number];
+
 interface FingerprintCommands {
-  reconClaimFingerprint(key: string, fingerprint: string, ttlMs: number): Promise<[number, string, number]>;
+  /** numKeys, the keys, the ttl, then each key's fingerprint. */
+  reconClaimFingerprints(...args: (string | number)[]): Promise<Claim[]>;
+  /** The same script declared with one key, so that a cluster client routes (and auto-pipelines) it by that key's slot. */
+  reconClaimFingerprint(key: string, ttlMs: number, fingerprint: string): Promise<Claim[]>;
 }
 
 /**
@@ -30,8 +38,9 @@ interface FingerprintCommands {
  * through it, legs or not (fees, transfers, orphans), so a re-used id with other content is caught
  * whatever it is. Each id is its own hash tag, so in a Redis Cluster the record lives on the id's
  * slot, not the shard of the leg. Checks made in the same turn of the event loop go to Redis in
- * one pipeline (one round trip for a block's events or for concurrent messages); on a Redis
- * Cluster they are sent one by one, as a pipeline there must stay in one slot.
+ * one script call (one round trip for a block's events or for concurrent messages: a pipeline of
+ * one call per id cost the client about twice as much per id); on a Redis Cluster they are sent
+ * one call per id, as the ids' slots differ.
  */
 export class EntryFingerprints {
   readonly prefix: string;
@@ -45,6 +54,7 @@ export class EntryFingerprints {
   ) {
     this.prefix = `${options.namespace}:fp:`;
     const r = redis as Redis & Partial<FingerprintCommands>;
+    if (!r.reconClaimFingerprints) redis.defineCommand('reconClaimFingerprints', { lua });
     if (!r.reconClaimFingerprint) redis.defineCommand('reconClaimFingerprint', { numberOfKeys: 1, lua });
     this.redis = redis as Redis & FingerprintCommands;
   }
@@ -69,41 +79,37 @@ export class EntryFingerprints {
     this.flushScheduled = false;
     const batch = this.queued.splice(0, this.queued.length);
     if (batch.length === 0) return;
-    // On Redis Cluster each id is its own slot and a pipeline must stay in one: the calls go one
-    // by one (the cluster client still batches those bound for one node).
-    const replies = (this.redis as unknown as { isCluster?: boolean }).isCluster
-      ? () =>
-          Promise.all(
-            batch.map((q) =>
-              this.redis.reconClaimFingerprint(this.keyOf(q.id), q.fingerprint, this.options.ttlMs).then(
-                (r): [Error | null, unknown] => [null, r],
-                (e: unknown): [Error | null, unknown] => [e instanceof Error ? e : new Error(String(e)), null],
-              ),
-            ),
-          )
-      : () => {
-          const pipe = this.redis.pipeline() as unknown as { reconClaimFingerprint(...a: (string | number)[]): void; exec(): Promise<[Error | null, unknown][] | null> };
-          for (const q of batch) pipe.reconClaimFingerprint(this.keyOf(q.id), q.fingerprint, this.options.ttlMs);
-          return pipe.exec();
-        };
-    Promise.resolve()
-      .then(replies)
-      .then(
-        (res) => {
-          for (const [i, q] of batch.entries()) {
-            const [err, r] = res?.[i] ?? [new Error('no reply'), null];
-            if (err) {
-              q.reject(asScriptError('claimFingerprint', err));
-              continue;
+    // On Redis Cluster each id is its own slot: one call per id (the cluster client still batches
+    // those bound for one node). On a single Redis, one call per CLAIMS_PER_CALL ids.
+    const cluster = (this.redis as unknown as { isCluster?: boolean }).isCluster === true;
+    const claim = (part: typeof batch): Promise<Claim[]> =>
+      cluster
+        ? this.redis.reconClaimFingerprint(this.keyOf(part[0]!.id), this.options.ttlMs, part[0]!.fingerprint)
+        : this.redis.reconClaimFingerprints(part.length, ...part.map((q) => this.keyOf(q.id)), this.options.ttlMs, ...part.map((q) => q.fingerprint));
+    const parts: (typeof batch)[] = [];
+    const size = cluster ? 1 : CLAIMS_PER_CALL;
+    for (let i = 0; i < batch.length; i += size) parts.push(batch.slice(i, i + size));
+    for (const part of parts) {
+      // Through a promise, so that even a synchronous throw rejects the checks instead of stranding them.
+      Promise.resolve()
+        .then(() => claim(part))
+        .then(
+          (replies) => {
+            for (const [i, q] of part.entries()) {
+              const r = replies[i];
+              if (!r) {
+                q.reject(asScriptError('claimFingerprints', new Error(`no reply for ${q.id}`)));
+                continue;
+              }
+              const [code, first, seen] = r;
+              q.resolve(code === 0 ? { t: 'new' } : code === 1 ? { t: 'same' } : { t: 'conflict', first, seenBefore: seen === 1 });
             }
-            const [code, first, seen] = r as [number, string, number];
-            q.resolve(code === 0 ? { t: 'new' } : code === 1 ? { t: 'same' } : { t: 'conflict', first, seenBefore: seen === 1 });
-          }
-        },
-        (e: unknown) => {
-          for (const q of batch) q.reject(asScriptError('claimFingerprint', e));
-        },
-      );
+          },
+          (e: unknown) => {
+            for (const q of part) q.reject(asScriptError('claimFingerprints', e));
+          },
+        );
+    }
   }
 
   /** Deletes every record of this namespace (tests). */
