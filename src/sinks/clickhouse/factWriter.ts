@@ -38,6 +38,11 @@ export interface FactWriter {
 /** Ids queried per existence check (they travel as a query parameter, in the URL over HTTP). */
 const LOOKUP_CHUNK = 1_000;
 
+/** The fact writer of a deployment's ClickHouse: its database, distributed inserts when it is a cluster. */
+export function factWriterFor(client: ClickHouseClient, clickhouse: { database: string; cluster?: object | undefined }, log?: Logger): FactWriter {
+  return createFactWriter(client, clickhouse.database, { ...(log && { log }), distributed: clickhouse.cluster !== undefined });
+}
+
 /**
  * Writes facts to ClickHouse so that each fact is stored once, even counting without FINAL:
  * duplicates within a call are collapsed; facts flagged as suspects are first looked up and
@@ -48,11 +53,6 @@ const LOOKUP_CHUNK = 1_000;
  * rows ClickHouse refuses for good (bad data for a column) reject at once as `SinkRejected`. A
  * write resolves only once every row is durable, so the caller may ack after it.
  */
-/** The fact writer of a deployment's ClickHouse: its database, distributed inserts when it is a cluster. */
-export function factWriterFor(client: ClickHouseClient, clickhouse: { database: string; cluster?: object | undefined }, log?: Logger): FactWriter {
-  return createFactWriter(client, clickhouse.database, { ...(log && { log }), distributed: clickhouse.cluster !== undefined });
-}
-
 export function createFactWriter(client: ClickHouseClient, database: string, options: FactWriterOptions = {}): FactWriter {
   const retry: RetryOptions = { ...DEFAULT_RETRY, ...options.retry };
   const log = options.log;
