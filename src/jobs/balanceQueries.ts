@@ -38,63 +38,58 @@ export function combineSignedSum(row: Record<string, unknown>, alias: string): b
  * Bank amounts are Int128 summed as Int256 (exact below 2^128 rows); token values are UInt256
  * summed in 128-bit limbs and combined here in bigint (see `exactSignedSumSql`). FINAL views, so a
  * replayed fact cannot count twice.
+ *
+ * One query per book: each leg counted in a balance is classified (matched, named by an open
+ * discrepancy, or in flight) in the same read, from the same parts of every table. Separate,
+ * concurrent queries could see a chain event in the wallet balance and miss it among the legs in
+ * flight when its insert landed between them, and report its amount as unexplained.
  */
 export async function queryBookBalances(clickhouse: ClickHouseClient, db: string): Promise<BookBalances> {
   type Limbs = Record<string, string>;
-  // Legs not matched: in flight (named by no open discrepancy), or already named by an open one.
-  const unmatchedBankLegs = (open: boolean) =>
-    queryRows<{ account_id: string; currency: string; minor: string }>(
+  // matched, open (named by an open discrepancy) or flight; `none` for what is not a leg.
+  const state = (side: 'bank' | 'chain', id: string, isLeg: string) => `multiIf(
+          NOT (${isLeg}), 'none',
+          ${id} IN (SELECT ${side}_leg_id FROM ${db}.matches_current WHERE status = 'matched'), 'matched',
+          ${id} IN (SELECT ${side}_leg_id FROM ${db}.discrepancies_current WHERE status = 'open'), 'open',
+          'flight')`;
+  const [bankRows, chainRows] = await Promise.all([
+    queryRows<{ account_id: string; currency: string; exponent: number; minor: string; flight: string; open: string }>(
       clickhouse,
       `
-      SELECT account_id, currency, toString(sum(if(direction = 'credit', toInt256(amount_minor), -toInt256(amount_minor)))) AS minor
-      FROM ${db}.ledger_entries_current
-      WHERE status = 'booked' AND ((tx_type = 'deposit' AND direction = 'credit') OR (tx_type = 'withdrawal' AND direction = 'debit'))
-        AND concat('bank:', entry_id) NOT IN (SELECT bank_leg_id FROM ${db}.matches_current WHERE status = 'matched')
-        AND concat('bank:', entry_id) ${open ? 'IN' : 'NOT IN'} (SELECT bank_leg_id FROM ${db}.discrepancies_current WHERE status = 'open')
+      SELECT account_id, currency, any(exponent) AS exponent, toString(sum(signed)) AS minor,
+             toString(sumIf(signed, state = 'flight')) AS flight, toString(sumIf(signed, state = 'open')) AS open
+      FROM (
+        SELECT account_id, currency, exponent,
+               if(direction = 'credit', toInt256(amount_minor), -toInt256(amount_minor)) AS signed,
+               ${state('bank', "concat('bank:', entry_id)", "(tx_type = 'deposit' AND direction = 'credit') OR (tx_type = 'withdrawal' AND direction = 'debit')")} AS state
+        FROM ${db}.ledger_entries_current WHERE status = 'booked')
       GROUP BY account_id, currency`,
-    );
-  const unmatchedChainLegs = (open: boolean) =>
+    ),
+    // Each event as the wallets it moves: a mint credits its receiver, a burn debits its sender,
+    // a transfer both. Only mints and burns are legs.
     queryRows<{ wallet: string; token_key: string; decimals: number } & Limbs>(
       clickhouse,
       `
-      SELECT if(kind = 'mint', to_address, from_address) AS wallet, concat(toString(chain_id), ':', token) AS token_key,
-             any(decimals) AS decimals, ${exactSignedSumSql('value', "kind = 'mint'", "kind = 'burn'", 'base')}
-      FROM ${db}.chain_events_canonical
-      WHERE kind IN ('mint', 'burn')
-        AND concat('chain:', event_id) NOT IN (SELECT chain_leg_id FROM ${db}.matches_current WHERE status = 'matched')
-        AND concat('chain:', event_id) ${open ? 'IN' : 'NOT IN'} (SELECT chain_leg_id FROM ${db}.discrepancies_current WHERE status = 'open')
-      GROUP BY wallet, token_key`,
-    );
-  const [bank, wallets, bankInFlight, chainInFlight, bankOpen, chainOpen] = await Promise.all([
-    queryRows<{ account_id: string; currency: string; exponent: number; minor: string }>(
-      clickhouse,
-      `
-      SELECT account_id, currency, any(exponent) AS exponent,
-             toString(sum(if(direction = 'credit', toInt256(amount_minor), -toInt256(amount_minor)))) AS minor
-      FROM ${db}.ledger_entries_current WHERE status = 'booked' GROUP BY account_id, currency`,
-    ),
-    queryRows<{ wallet: string; token_key: string; decimals: number } & Limbs>(
-      clickhouse,
-      `
-      SELECT wallet, token_key, any(d) AS decimals, ${exactSignedSumSql('value', 'sign > 0', 'sign < 0', 'base')} FROM (
-        SELECT to_address AS wallet, concat(toString(chain_id), ':', token) AS token_key, decimals AS d, value, 1 AS sign
-        FROM ${db}.chain_events_canonical WHERE kind IN ('mint', 'transfer')
-        UNION ALL
-        SELECT from_address, concat(toString(chain_id), ':', token), decimals, value, -1
-        FROM ${db}.chain_events_canonical WHERE kind IN ('burn', 'transfer'))
+      SELECT tupleElement(moved, 1) AS wallet, token_key, any(d) AS decimals,
+             ${exactSignedSumSql('value', 'tupleElement(moved, 2) > 0', 'tupleElement(moved, 2) < 0', 'base')},
+             ${exactSignedSumSql('value', "tupleElement(moved, 2) > 0 AND state = 'flight'", "tupleElement(moved, 2) < 0 AND state = 'flight'", 'flight')},
+             ${exactSignedSumSql('value', "tupleElement(moved, 2) > 0 AND state = 'open'", "tupleElement(moved, 2) < 0 AND state = 'open'", 'open')}
+      FROM (
+        SELECT concat(toString(chain_id), ':', token) AS token_key, decimals AS d, value,
+               ${state('chain', "concat('chain:', event_id)", "kind IN ('mint', 'burn')")} AS state,
+               arrayJoin(multiIf(kind = 'mint', [(to_address, 1)], kind = 'burn', [(from_address, -1)], [(to_address, 1), (from_address, -1)])) AS moved
+        FROM ${db}.chain_events_canonical WHERE kind IN ('mint', 'burn', 'transfer'))
       GROUP BY wallet, token_key`,
     ),
-    unmatchedBankLegs(false),
-    unmatchedChainLegs(false),
-    unmatchedBankLegs(true),
-    unmatchedChainLegs(true),
   ]);
+  const bank = (k: 'flight' | 'open') => bankRows.map((r) => ({ accountId: r.account_id, currency: r.currency, minor: BigInt(r[k]) }));
+  const chain = (alias: 'base' | 'flight' | 'open') => chainRows.map((r) => ({ wallet: r.wallet, tokenKey: r.token_key, decimals: Number(r.decimals), base: combineSignedSum(r, alias) }));
   return {
-    bank: bank.map((r) => ({ accountId: r.account_id, currency: r.currency, exponent: Number(r.exponent), minor: BigInt(r.minor) })),
-    wallets: wallets.map((r) => ({ wallet: r.wallet, tokenKey: r.token_key, decimals: Number(r.decimals), base: combineSignedSum(r, 'base') })),
-    bankInFlight: bankInFlight.map((r) => ({ accountId: r.account_id, currency: r.currency, minor: BigInt(r.minor) })),
-    chainInFlight: chainInFlight.map((r) => ({ wallet: r.wallet, tokenKey: r.token_key, decimals: Number(r.decimals), base: combineSignedSum(r, 'base') })),
-    bankOpen: bankOpen.map((r) => ({ accountId: r.account_id, currency: r.currency, minor: BigInt(r.minor) })),
-    chainOpen: chainOpen.map((r) => ({ wallet: r.wallet, tokenKey: r.token_key, decimals: Number(r.decimals), base: combineSignedSum(r, 'base') })),
+    bank: bankRows.map((r) => ({ accountId: r.account_id, currency: r.currency, exponent: Number(r.exponent), minor: BigInt(r.minor) })),
+    wallets: chain('base'),
+    bankInFlight: bank('flight').filter((b) => b.minor !== 0n),
+    chainInFlight: chain('flight').filter((w) => w.base !== 0n),
+    bankOpen: bank('open').filter((b) => b.minor !== 0n),
+    chainOpen: chain('open').filter((w) => w.base !== 0n),
   };
 }
