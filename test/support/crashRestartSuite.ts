@@ -82,6 +82,7 @@ export function crashRestartSuite(mode: 'direct' | 'log'): void {
       daemon = spawnDaemon(file);
       let kills = 0;
       const inFlightAtKill: number[] = [];
+      const mintHashes: `0x${string}`[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         for (let j = 0; j < PER_ROUND; j++) {
           const i = round * PER_ROUND + j;
@@ -104,12 +105,14 @@ export function crashRestartSuite(mode: 'direct' | 'log'): void {
           for (const [k, v] of Object.entries(headers)) h.set(k, v);
           await js.publish(subject, bytes, { headers: h, msgID: `E-${i}` });
           // One sender: anvil assigns nonces, so transactions go one after another (automine).
-          await anvil.walletClient.writeContract({
-            address: token,
-            abi: depositTokenAbi,
-            functionName: 'mint',
-            args: [wallets[i]!, BigInt(1_000 + i) * 10n ** 16n],
-          });
+          mintHashes.push(
+            await anvil.walletClient.writeContract({
+              address: token,
+              abi: depositTokenAbi,
+              functionName: 'mint',
+              args: [wallets[i]!, BigInt(1_000 + i) * 10n ** 16n],
+            }),
+          );
         }
         if (round === 2 || round === 5) {
           // Kill while the daemon holds unacked work, so the crash lands mid-stream.
@@ -131,7 +134,9 @@ export function crashRestartSuite(mode: 'direct' | 'log'): void {
       expect(kills).toBe(2);
       expect(Math.max(...inFlightAtKill), 'a kill landed while messages were unacked').toBeGreaterThan(0);
 
-      // Wait until every chain event is published and both consumers are drained.
+      // Wait until every chain event is published and both consumers are drained. The ingester
+      // publishes one message per block, and anvil may mine two of the mints in one block.
+      const blocks = new Set((await Promise.all(mintHashes.map((hash) => anvil!.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 })))).map((r) => r.blockNumber)).size;
       const deadline = Date.now() + 90_000;
       for (;;) {
         const chain = await jsm.streams.info(config.nats.chainStream, { subjects_filter: '>' });
@@ -140,9 +145,11 @@ export function crashRestartSuite(mode: 'direct' | 'log'): void {
         const c = await jsm.consumers.info(config.nats.chainStream, config.nats.consumerName);
         // With the fact log, a fact is in ClickHouse once the loader has acked its log message too.
         const f = config.sink.mode === 'log' ? await jsm.consumers.info(config.sink.log.stream, config.sink.log.consumerName) : { num_pending: 0, num_ack_pending: 0 };
-        if (events === N && l.num_pending + l.num_ack_pending + c.num_pending + c.num_ack_pending + f.num_pending + f.num_ack_pending === 0) break;
+        if (events === blocks && l.num_pending + l.num_ack_pending + c.num_pending + c.num_ack_pending + f.num_pending + f.num_ack_pending === 0) break;
         if (Date.now() > deadline)
-          throw new Error(`not drained: ${events}/${N} events, ledger ${l.num_pending}/${l.num_ack_pending}, chain ${c.num_pending}/${c.num_ack_pending}\n${daemon.output().slice(-3000)}`);
+          throw new Error(
+            `not drained: ${events}/${blocks} blocks of events, ledger ${l.num_pending}/${l.num_ack_pending}, chain ${c.num_pending}/${c.num_ack_pending}\n${daemon.output().slice(-3000)}`,
+          );
         await new Promise((r) => setTimeout(r, 250));
       }
       expect(await daemon.kill('SIGTERM'), daemon.output().slice(-2000)).toBe(0);
