@@ -102,6 +102,11 @@ export class EntryFingerprints {
                 continue;
               }
               const [code, first, seen] = r;
+              // This id alone failed in Redis (the others of the call applied).
+              if (code === -1) {
+                q.reject(asScriptError('claimFingerprints', new Error(first)));
+                continue;
+              }
               q.resolve(code === 0 ? { t: 'new' } : code === 1 ? { t: 'same' } : { t: 'conflict', first, seenBefore: seen === 1 });
             }
           },

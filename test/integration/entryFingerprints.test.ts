@@ -41,6 +41,16 @@ describe('entry fingerprints', () => {
     expect(ttl).toBeLessThanOrEqual(60_000);
   });
 
+  it('fails only the id whose record Redis cannot apply; the others of the call are stored', async () => {
+    await redis.set(fingerprints.keyOf('not-a-hash'), 'x');
+    calls = 0;
+    const turn = await Promise.allSettled([fingerprints.check('before', 'f1'), fingerprints.check('not-a-hash', 'f2'), fingerprints.check('after', 'f3')]);
+    expect(calls).toBe(1);
+    expect(turn.map((t) => t.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(String((turn[1] as PromiseRejectedResult).reason)).toMatch(/WRONGTYPE|claimFingerprints/);
+    expect(await fingerprints.check('after', 'f3')).toEqual({ t: 'same' });
+  });
+
   it('splits a large turn into calls of at most 500 ids', async () => {
     calls = 0;
     const ids = Array.from({ length: 1_200 }, (_, i) => `bulk-${i}`);
