@@ -417,6 +417,12 @@ export const configSchema = z
             maxMessageBytes: z.number().int().min(4_096).default(262_144).describe('A batch of facts is split into messages of at most about this many bytes (below the NATS max_payload).'),
             leaseTtlMs: durationMs(z.number().int().positive()).default(15_000).describe('Lease of the active loader in Redis; a standby takes over this long after the holder stops renewing.'),
             loader: z.boolean().default(true).describe('Run a loader in this worker (one holds the lease; the others stand by).'),
+            messageVersion: z
+              .union([z.literal(1), z.literal(2)])
+              .default(2)
+              .describe(
+                'Format of the fact log messages written: 2, rows in their insert form; 1, JSON facts, for a rolling upgrade while a loader of a release before 2 may still hold the lease (every loader reads both; docs/runbook.md).',
+              ),
           })
           .prefault({})
           .describe('The fact log (`sink.mode: log`).'),

@@ -38,7 +38,7 @@ export async function createDurableWriter(o: DurableWriterOptions): Promise<Fact
   const toLog = o.sink?.mode === 'log';
   const operation = toLog ? 'log' : 'insert';
   const base = toLog
-    ? createFactLogWriter({ js: o.js, subject: o.sink!.log.subject, maxMessageBytes: o.sink!.log.maxMessageBytes })
+    ? createFactLogWriter({ js: o.js, subject: o.sink!.log.subject, maxMessageBytes: o.sink!.log.maxMessageBytes, messageVersion: o.sink!.log.messageVersion })
     : createFactWriter(o.clickhouse, o.database, { log: o.log, distributed: o.distributed });
   const inner = withAlertOutbox(base, outbox);
   return {

@@ -184,14 +184,20 @@ describe('ClickHouse sink (chdb)', () => {
     expect(versions.map((v) => Number(v.version))).toEqual(MIGRATIONS.map((m) => m.version));
   });
 
-  it('round-trips a row of every table exactly, including 30-digit token amounts', async () => {
-    const facts: Fact[] = [ledger('rt-1'), chainEvent('rt-1'), match('rt-1'), discrepancy('rt-1', 'open', T0), balance('rt-1'), deadLetter('rt-1')];
-    const writer = createFactWriter(ch.client, ch.database);
+  // A client made elsewhere than createClickHouse: the writer cannot pass rows through, it sends values.
+  const otherClient = () => new Proxy(ch.client, { get: (t, p) => (typeof Reflect.get(t, p) === 'function' ? (Reflect.get(t, p) as (...a: unknown[]) => unknown).bind(t) : Reflect.get(t, p)) });
+
+  it.each([
+    ['rows passed through (a client of createClickHouse)', 'rt-1', () => ch.client],
+    ['rows sent as values (another client)', 'rt-2', otherClient],
+  ])('round-trips a row of every table exactly, including 30-digit token amounts: %s', async (_, id, client) => {
+    const facts: Fact[] = [ledger(id), chainEvent(id), match(id), discrepancy(id, 'open', T0), balance(id), deadLetter(id)];
+    const writer = createFactWriter(client(), ch.database);
     expect(await writer.write(facts)).toEqual({ inserted: 6, skippedDuplicates: 0 });
     for (const fact of facts) {
       const columns = Object.entries(FACT_COLUMNS[fact.table] as Record<string, string>);
       const select = columns.map(([c, type]) => (type.startsWith('DateTime64') ? `toString(toUnixTimestamp64Milli(${c})) AS ${c}` : `toString(${c}) AS ${c}`)).join(', ');
-      const [stored] = await queryRows<Record<string, string | null>>(ch.client, `SELECT ${select} FROM ${ch.database}.${fact.table} WHERE ${columns[0]![0]} = 'rt-1'`);
+      const [stored] = await queryRows<Record<string, string | null>>(ch.client, `SELECT ${select} FROM ${ch.database}.${fact.table} WHERE ${columns[0]![0]} = {id:String}`, { id });
       const expected = Object.fromEntries(
         columns.map(([c, type]) => {
           const v = (fact.row as unknown as Record<string, unknown>)[c];
@@ -236,6 +242,8 @@ describe('ClickHouse sink (chdb)', () => {
     const before = await count('discrepancy_events', false);
     await writer.write(batch);
     await writer.write([...batch].reverse()); // same rows, other order: same token
+    // The same token whether the rows are passed through or sent as values.
+    await createFactWriter(otherClient(), ch.database).write(batch);
     expect(await count('discrepancy_events', false)).toBe(before + 2);
   });
 

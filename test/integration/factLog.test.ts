@@ -123,6 +123,28 @@ describe('fact log: facts durable in JetStream, loaded into ClickHouse in few in
     expect(await count(big)).toBe(300);
   }, 60_000);
 
+  it('loads version 1 messages of a worker from an earlier release beside version 2, each fact once', async () => {
+    const metrics = createMetrics();
+    const v1 = createFactLogWriter({ js, subject: names.subject, maxMessageBytes: 65_536, messageVersion: 1 });
+    const v2 = createFactLogWriter({ js, subject: names.subject, maxMessageBytes: 65_536 });
+    const ids = Array.from({ length: 6 }, (_, i) => `fl-${id}-mixed-${i}`);
+    // An id with the separators of version 2 inside it, and an absent (Nullable) amount.
+    ids.push(`fl-${id}-mixed\t"tab"\n`);
+    await v1.write(ids.slice(0, 4).map((i) => entry(i)));
+    // The same input redelivered to an upgraded worker: facts 2 and 3 again, flagged.
+    const again = ids.slice(2).map((i) => entry(i));
+    await v2.write(again, { suspects: new Set(again.slice(0, 2).map(factKey)) });
+    loader('w-mixed', metrics);
+    await factLogFlushed(jsm, names, 30_000);
+    expect(await count(ids)).toBe(ids.length);
+    const stored = await queryRows<{ entry_id: string; amount_minor: string; end_to_end_id: string }>(
+      ch.client,
+      `SELECT entry_id, toString(amount_minor) AS amount_minor, end_to_end_id FROM ${ch.database}.ledger_entries WHERE entry_id = {id:String}`,
+      { id: ids[6]! },
+    );
+    expect(stored).toEqual([{ entry_id: ids[6], amount_minor: '100', end_to_end_id: `E2E-${ids[6]}` }]);
+  }, 60_000);
+
   it('dead-letters an unreadable log message and goes on loading', async () => {
     const metrics = createMetrics();
     loader('w2', metrics);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ClickHouseError } from '@clickhouse/client';
-import { projectRow } from '../../src/sinks/clickhouse/factWriter.js';
+import { projectRow } from '../../src/sinks/clickhouse/insertRow.js';
 import { FACT_COLUMNS, FACT_TABLES, MIGRATIONS } from '../../src/sinks/clickhouse/migrations.js';
 import { backoffDelay, isTransientClickHouseError } from '../../src/sinks/clickhouse/retry.js';
 

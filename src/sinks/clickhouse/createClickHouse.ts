@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseClientConfigOptions, type ClickHouseSettings } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import { chdbRawInsertConnection } from './chdbRawInsertConnection.js';
+import { INSERT_JSON, withRowsPassedThrough } from './preEncodedRows.js';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 
@@ -43,23 +44,29 @@ const CLIENT_LOG = { level: ClickHouseLogLevel.OFF };
 export function createClickHouse(cfg: CreateClickHouseOptions, log?: Logger): ClickHouseClient {
   if (cfg.url) {
     log?.info({ url: cfg.url, database: cfg.database }, 'clickhouse: using HTTP server');
-    return createClient({
-      url: cfg.url,
-      username: cfg.username,
-      password: cfg.password,
-      clickhouse_settings: CLICKHOUSE_SETTINGS,
-      log: CLIENT_LOG,
-      request_timeout: 30_000,
-    });
+    return withRowsPassedThrough(
+      createClient({
+        url: cfg.url,
+        username: cfg.username,
+        password: cfg.password,
+        clickhouse_settings: CLICKHOUSE_SETTINGS,
+        log: CLIENT_LOG,
+        request_timeout: 30_000,
+        json: INSERT_JSON,
+      }),
+    );
   }
   const dir = resolve(cfg.dataDir);
   mkdirSync(dir, { recursive: true });
   log?.info({ dataDir: dir, database: cfg.database }, 'clickhouse: using embedded chdb');
-  return createClient({
-    // chdb types against @clickhouse/client-common 1.23.0 while @clickhouse/client 1.23.1 bundles
-    // its own copy of those types; structurally the same contract, nominally two declarations.
-    connection: chdbRawInsertConnection(createChdbConnection({ path: dir })) as unknown as ChdbAsClientConnection,
-    clickhouse_settings: CLICKHOUSE_SETTINGS,
-    log: CLIENT_LOG,
-  });
+  return withRowsPassedThrough(
+    createClient({
+      // chdb types against @clickhouse/client-common 1.23.0 while @clickhouse/client 1.23.1 bundles
+      // its own copy of those types; structurally the same contract, nominally two declarations.
+      connection: chdbRawInsertConnection(createChdbConnection({ path: dir })) as unknown as ChdbAsClientConnection,
+      clickhouse_settings: CLICKHOUSE_SETTINGS,
+      log: CLIENT_LOG,
+      json: INSERT_JSON,
+    }),
+  );
 }

@@ -2,9 +2,11 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
-import { FACT_ID_COLUMN, factKey, type Fact, type FactTable } from '../../domain/facts.js';
+import { FACT_ID_COLUMN, type Fact, type FactTable } from '../../domain/facts.js';
 import { SinkRejected, SinkUnavailable } from '../../lib/errors.js';
+import { COLUMN_NAMES, encodeFact, idOfKey, type EncodedFact } from './insertRow.js';
 import { FACT_COLUMNS, FACT_TABLES } from './migrations.js';
+import { passesRowsThrough, PreEncodedRows } from './preEncodedRows.js';
 import { backoffDelay, DEFAULT_RETRY, isTransientClickHouseError, serverErrorCode, type RetryOptions } from './retry.js';
 
 export interface FactWriterOptions {
@@ -35,11 +37,17 @@ export interface FactWriter {
   write(facts: readonly Fact[], options?: WriteFactsOptions): Promise<WriteFactsResult>;
 }
 
+/** The writer into ClickHouse itself, which also takes facts already in their insert form. */
+export interface ClickHouseFactWriter extends FactWriter {
+  /** `write` for facts encoded by `encodeFact` (the fact loader's path: no row is decoded or re-encoded). */
+  writeEncoded(facts: readonly EncodedFact[], options?: WriteFactsOptions): Promise<WriteFactsResult>;
+}
+
 /** Ids queried per existence check (they travel as a query parameter, in the URL over HTTP). */
 const LOOKUP_CHUNK = 1_000;
 
 /** The fact writer of a deployment's ClickHouse: its database, distributed inserts when it is a cluster. */
-export function factWriterFor(client: ClickHouseClient, clickhouse: { database: string; cluster?: object | undefined }, log?: Logger): FactWriter {
+export function factWriterFor(client: ClickHouseClient, clickhouse: { database: string; cluster?: object | undefined }, log?: Logger): ClickHouseFactWriter {
   return createFactWriter(client, clickhouse.database, { ...(log && { log }), distributed: clickhouse.cluster !== undefined });
 }
 
@@ -53,12 +61,13 @@ export function factWriterFor(client: ClickHouseClient, clickhouse: { database: 
  * rows ClickHouse refuses for good (bad data for a column) reject at once as `SinkRejected`. A
  * write resolves only once every row is durable, so the caller may ack after it.
  */
-export function createFactWriter(client: ClickHouseClient, database: string, options: FactWriterOptions = {}): FactWriter {
+export function createFactWriter(client: ClickHouseClient, database: string, options: FactWriterOptions = {}): ClickHouseFactWriter {
   const retry: RetryOptions = { ...DEFAULT_RETRY, ...options.retry };
   const log = options.log;
   // Foreground Distributed inserts: the shard's Replicated table sees this insert, token and all,
   // before it resolves; background sends would batch queued inserts and lose the token's meaning.
   const insertSettings = options.distributed ? { insert_distributed_sync: 1 as const } : {};
+  const rowsThrough = passesRowsThrough(client);
 
   async function withRetry<R>(what: string, op: () => Promise<R>): Promise<R> {
     for (let attempt = 1; ; attempt++) {
@@ -86,10 +95,10 @@ export function createFactWriter(client: ClickHouseClient, database: string, opt
     }
   }
 
-  async function storedKeys(table: FactTable, facts: readonly Fact[]): Promise<Set<string>> {
+  async function storedKeys(table: FactTable, facts: readonly EncodedFact[]): Promise<Set<string>> {
     const idColumn = FACT_ID_COLUMN[table];
     const versioned = 'version' in FACT_COLUMNS[table];
-    const ids = [...new Set(facts.map((f) => String((f.row as unknown as Record<string, unknown>)[idColumn])))];
+    const ids = [...new Set(facts.map((f) => idOfKey(table, f.key, versioned)))];
     const found = new Set<string>();
     for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
       const chunk = ids.slice(i, i + LOOKUP_CHUNK);
@@ -104,88 +113,61 @@ export function createFactWriter(client: ClickHouseClient, database: string, opt
     return found;
   }
 
-  return {
-    async write(facts, writeOptions = {}) {
-      const suspects = writeOptions.suspects;
-      const byTable = new Map<FactTable, Map<string, Fact>>();
-      let skippedDuplicates = 0;
-      for (const fact of facts) {
-        let group = byTable.get(fact.table);
-        if (!group) byTable.set(fact.table, (group = new Map()));
-        const key = factKey(fact);
-        if (group.has(key)) skippedDuplicates++;
-        else group.set(key, fact);
-      }
+  async function writeEncoded(facts: readonly EncodedFact[], writeOptions: WriteFactsOptions = {}): Promise<WriteFactsResult> {
+    const suspects = writeOptions.suspects;
+    const byTable = new Map<FactTable, Map<string, EncodedFact>>();
+    let skippedDuplicates = 0;
+    for (const fact of facts) {
+      let group = byTable.get(fact.table);
+      if (!group) byTable.set(fact.table, (group = new Map()));
+      if (group.has(fact.key)) skippedDuplicates++;
+      else group.set(fact.key, fact);
+    }
 
-      let inserted = 0;
-      // One insert per table, all at once (the engine writes the tables' parts in parallel). A
-      // failure leaves some tables written: the retry of the same insert (same token) or the
-      // redelivery (suspects) completes the others without doubling the ones already stored. The
-      // write settles only once every insert has: a retry never overlaps an insert still running.
-      const settled = await Promise.allSettled(
-        FACT_TABLES.map(async (table) => {
-          const group = byTable.get(table);
-          if (!group) return;
-          const suspectFacts = suspects ? [...group.entries()].filter(([k]) => suspects.has(k)).map(([, f]) => f) : [];
-          if (suspectFacts.length > 0) {
-            const stored = await storedKeys(table, suspectFacts);
-            for (const key of stored) if (group.delete(key)) skippedDuplicates++;
-          }
-          if (group.size === 0) return;
+    let inserted = 0;
+    // One insert per table, all at once (the engine writes the tables' parts in parallel). A
+    // failure leaves some tables written: the retry of the same insert (same token) or the
+    // redelivery (suspects) completes the others without doubling the ones already stored. The
+    // write settles only once every insert has: a retry never overlaps an insert still running.
+    const settled = await Promise.allSettled(
+      FACT_TABLES.map(async (table) => {
+        const group = byTable.get(table);
+        if (!group) return;
+        const suspectFacts = suspects ? [...group.values()].filter((f) => suspects.has(f.key)) : [];
+        if (suspectFacts.length > 0) {
+          const stored = await storedKeys(table, suspectFacts);
+          for (const key of stored) if (group.delete(key)) skippedDuplicates++;
+        }
+        if (group.size === 0) return;
 
-          // One serialisation per row, in factKey order (keys are unique within the group, so the
-          // order, and the token hashed over it, depends only on the set of rows).
-          const keys = [...group.keys()].sort();
-          const rows = keys.map((k) => compactRow(table, group.get(k)!.row));
-          const token = createHash('sha256')
-            .update(table)
-            .update('\n')
-            .update(rows.map((r) => JSON.stringify(r)).join('\n'))
-            .digest('hex');
-          await withRetry(`insert into ${table}`, () =>
-            client.insert({
-              table: `${database}.${table}`,
-              values: rows,
-              columns: COLUMN_NAMES[table],
-              format: 'JSONCompactEachRow',
-              clickhouse_settings: { ...insertSettings, insert_deduplication_token: token },
-            }),
-          );
-          inserted += rows.length;
-        }),
-      );
-      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
-      log?.debug({ inserted, skippedDuplicates }, 'clickhouse: facts written');
-      return { inserted, skippedDuplicates };
-    },
-  };
-}
-
-/** Each table's columns in schema order, and which of them are Nullable (precomputed: hot path). */
-const COLUMN_NAMES = Object.fromEntries(FACT_TABLES.map((t) => [t, Object.keys(FACT_COLUMNS[t]) as [string, ...string[]]])) as Record<FactTable, [string, ...string[]]>;
-const NULLABLE = Object.fromEntries(FACT_TABLES.map((t) => [t, Object.values(FACT_COLUMNS[t] as Record<string, string>).map((type) => type.startsWith('Nullable('))])) as Record<FactTable, boolean[]>;
-
-/**
- * The row as inserted: exactly the table's columns in schema order (so its JSON, and the token
- * hashed from it, is stable), with '' in a Nullable column (an absent amount) sent as NULL.
- */
-export function projectRow(table: FactTable, row: object): Record<string, unknown> {
-  const values = compactRow(table, row);
-  const out: Record<string, unknown> = {};
-  for (const [i, column] of COLUMN_NAMES[table].entries()) out[column] = values[i];
-  return out;
-}
-
-/** `projectRow` as a bare array of values in schema column order (a JSONCompactEachRow row). */
-export function compactRow(table: FactTable, row: object): unknown[] {
-  const source = row as Record<string, unknown>;
-  const columns = COLUMN_NAMES[table];
-  const nullable = NULLABLE[table];
-  const out = new Array<unknown>(columns.length);
-  for (let i = 0; i < columns.length; i++) {
-    const value = source[columns[i]!];
-    out[i] = nullable[i] && (value === '' || value === undefined) ? null : value;
+        // Rows in factKey order (keys are unique within the group, so the order, and the token
+        // hashed over it, depends only on the set of rows).
+        const keys = [...group.keys()].sort();
+        const lines = keys.map((k) => group.get(k)!.line);
+        const rows = lines.join('\n');
+        const token = createHash('sha256').update(table).update('\n').update(rows).digest('hex');
+        // The rows as they are (a client of createClickHouse), else decoded for the client to encode.
+        const values: unknown[] = rowsThrough ? [new PreEncodedRows(rows)] : lines.map((l) => JSON.parse(l) as unknown);
+        await withRetry(`insert into ${table}`, () =>
+          client.insert({
+            table: `${database}.${table}`,
+            values,
+            columns: COLUMN_NAMES[table],
+            format: 'JSONCompactEachRow',
+            clickhouse_settings: { ...insertSettings, insert_deduplication_token: token },
+          }),
+        );
+        inserted += lines.length;
+      }),
+    );
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    log?.debug({ inserted, skippedDuplicates }, 'clickhouse: facts written');
+    return { inserted, skippedDuplicates };
   }
-  return out;
+
+  return {
+    write: (facts, writeOptions) => writeEncoded(facts.map(encodeFact), writeOptions),
+    writeEncoded,
+  };
 }

@@ -11,7 +11,8 @@ import { batchForSink } from '../../operators/batchForSink.js';
 import { coalesceWhileBusy } from '../../operators/coalesceWhileBusy.js';
 import { leaderLease } from '../../streams/chain/leaderLease.js';
 import { jetstreamMessages } from '../../streams/jetstreamMessages.js';
-import type { FactWriter } from '../clickhouse/factWriter.js';
+import type { ClickHouseFactWriter } from '../clickhouse/factWriter.js';
+import type { EncodedFact } from '../clickhouse/insertRow.js';
 import type { DeadLetter } from '../deadLetters.js';
 import { decodeFactLog, FactLogMessageError } from './factLogMessage.js';
 
@@ -21,7 +22,7 @@ export interface FactLoaderOptions {
   stream: string;
   consumerName: string;
   /** The ClickHouse writer (factWriter.ts): one insert per table per call, deduplicated. */
-  clickhouse: FactWriter;
+  clickhouse: ClickHouseFactWriter;
   deadLetter: (d: DeadLetter, now: number) => Promise<Fact>;
   redis: Redis;
   /** Redis key of the loader lease (one active loader per fleet). */
@@ -44,7 +45,7 @@ export interface FactLoader {
 
 interface Loadable {
   msg: JsMsg;
-  facts: Fact[];
+  facts: EncodedFact[];
   suspects: string[];
 }
 
@@ -102,22 +103,22 @@ export function startFactLoader(o: FactLoaderOptions): FactLoader {
 
   /** Loads `part`; on a refusal for good, splits it down to the messages refused alone. */
   const bisect = async (part: Loadable[]): Promise<{ loaded: number; rows: number; refused: { msg: JsMsg; error: SinkRejected }[] }> => {
-    const facts: Fact[] = [];
+    const facts: EncodedFact[] = [];
     const suspects = new Set<string>();
     for (const p of part) {
       for (const f of p.facts) facts.push(f);
       for (const s of p.suspects) suspects.add(s);
       // A redelivered message may have been loaded before the loader that held it stopped.
-      if (p.msg.redelivered) for (const f of p.facts) suspects.add(factKey(f));
+      if (p.msg.redelivered) for (const f of p.facts) suspects.add(f.key);
     }
     try {
       if (!lease.held()) throw new LeaseLost();
-      const r = await timed(o.metrics.clickhouseSeconds, { operation: 'load' }, () => o.clickhouse.write(facts, { suspects }));
+      const r = await timed(o.metrics.clickhouseSeconds, { operation: 'load' }, () => o.clickhouse.writeEncoded(facts, { suspects }));
       return { loaded: part.length, rows: r.inserted, refused: [] };
     } catch (e) {
       if (!(e instanceof SinkRejected)) throw e;
       // Some tables may be in already: from now on every fact of the part is checked first.
-      for (const p of part) p.suspects = p.facts.map(factKey);
+      for (const p of part) p.suspects = p.facts.map((f) => f.key);
       if (part.length === 1) {
         // Blame the message only if the sink works for others: otherwise a schema out of date.
         if (Date.now() - lastLoadedAt > evidenceMs) throw e;

@@ -1,7 +1,7 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { SinkRejected, SinkUnavailable } from '../../lib/errors.js';
 import type { FactWriter } from '../clickhouse/factWriter.js';
-import { encodeFactLog } from './factLogMessage.js';
+import { encodeFactLog, type FactLogVersion } from './factLogMessage.js';
 
 export interface FactLogWriterOptions {
   js: JetStreamClient;
@@ -11,6 +11,8 @@ export interface FactLogWriterOptions {
   maxMessageBytes: number;
   /** How long one publish may wait for its stream acknowledgement. */
   timeoutMs?: number;
+  /** Message format written (factLogMessage.ts); 2 unless a loader of an older release still runs. */
+  messageVersion?: FactLogVersion;
 }
 
 /**
@@ -25,7 +27,7 @@ export function createFactLogWriter(o: FactLogWriterOptions): FactWriter {
   return {
     async write(facts, options = {}) {
       if (facts.length === 0) return { inserted: 0, skippedDuplicates: 0 };
-      const messages = encodeFactLog(facts, options.suspects, o.maxMessageBytes);
+      const messages = encodeFactLog(facts, options.suspects, o.maxMessageBytes, o.messageVersion ?? 2);
       await Promise.all(
         messages.map(async (m) => {
           try {
