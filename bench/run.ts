@@ -47,6 +47,7 @@ import type { Config } from '../src/config/schema.js';
 import { startDaemon, type Daemon } from '../src/daemon.js';
 import type { BatchReport } from '../src/worker/ackAfterDurable.js';
 import { createClickHouse } from '../src/sinks/clickhouse/createClickHouse.js';
+import { PreEncodedRows } from '../src/sinks/clickhouse/preEncodedRows.js';
 import { ensureConsumers, ensureStreams } from '../src/streams/jetstreamSetup.js';
 import { backlog, closeWindows, expectedOf, makePair, trafficConfig, verify, type TrafficOptions } from '../test/support/drillTraffic.js';
 import type { PublishCommand, PublishResult } from './publisher.js';
@@ -55,6 +56,19 @@ import { FACT_COLUMNS } from '../src/sinks/clickhouse/migrations.js';
 
 /** Position of match_id in a matches row as the writer inserts it (JSONCompactEachRow, schema order). */
 const MATCH_ID_COLUMN = Object.keys(FACT_COLUMNS.matches).indexOf('match_id');
+if (MATCH_ID_COLUMN !== 0) throw new Error('bench: match_id is no longer the first column of matches; firstColumnStrings needs another column');
+
+/** The first value of each JSONCompactEachRow line, a string (cheaply: the bench shares the daemon's thread). */
+function* firstColumnStrings(text: string): Generator<string> {
+  for (let at = 0; at < text.length; ) {
+    let end = text.indexOf('\n', at);
+    if (end < 0) end = text.length;
+    const close = text.indexOf('"', at + 2);
+    const id = text.slice(at + 2, close);
+    yield id.includes('\\') ? (JSON.parse(text.slice(at, end)) as string[])[0]! : id;
+    at = end + 1;
+  }
+}
 
 const { values: argv } = parseArgs({
   options: {
@@ -261,7 +275,10 @@ async function main() {
     insertsByTable.set(table, (insertsByTable.get(table) ?? 0) + 1);
     if (table === 'matches' && Array.isArray(params.values)) {
       const t = nowMs();
-      for (const row of params.values as unknown[][]) visibleAt.set(String(row[MATCH_ID_COLUMN]), t);
+      for (const v of params.values as unknown[]) {
+        if (v instanceof PreEncodedRows) for (const id of firstColumnStrings(v.text)) visibleAt.set(id, t);
+        else visibleAt.set(String((v as unknown[])[MATCH_ID_COLUMN]), t);
+      }
     }
     return r;
   };

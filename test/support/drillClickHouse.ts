@@ -7,6 +7,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { expect } from 'vitest';
 import { createClickHouse } from '../../src/sinks/clickhouse/createClickHouse.js';
+import { passesRowsThrough, withRowsPassedThrough } from '../../src/sinks/clickhouse/preEncodedRows.js';
 import { freePort, settle, startDrill, steadyTraffic, verifyDrill, waitFor } from './drill.js';
 
 export interface SwitchableClickHouse {
@@ -35,6 +36,8 @@ export async function switchableClickHouse(real: ClickHouseClient, mode: 'chdb' 
       return Reflect.get(target, prop, receiver);
     },
   });
+  // The proxy inserts as its target does: pre-encoded rows pass through when the target's do.
+  if (passesRowsThrough(real)) withRowsPassedThrough(client);
   return { client, setDown: (v) => (down = v), failures: () => failures, close: async () => http?.close() };
 }
 
