@@ -106,10 +106,25 @@ function delta(a: Stats, b: Stats) {
 }
 
 interface Result {
+  /** This process's CPU per leg: building the calls and reading the replies (MatchStore, ioredis). */
+  clientUs: number;
   scriptUs: number;
   serverUs: number;
   perLeg: Map<string, { calls: number; usec: number }>;
   outcomes: Record<string, number>;
+}
+
+/** The values of packed legs (matchStore.ts packLegs), one after the other. */
+function unpackLegs(b: Buffer): (string | Buffer)[] {
+  const out: (string | Buffer)[] = [];
+  for (let at = 0; at < b.length; ) {
+    const n = b.readUInt32BE(at);
+    const v = b.subarray(at + 4, at + 4 + n);
+    // The packed chain id is binary (it starts with byte 1); everything else is text.
+    out.push(v[0] === 1 ? Buffer.from(v) : v.toString('utf8'));
+    at += 4 + n;
+  }
+  return out;
 }
 
 /** The match script of git `ref`, fed the first 15 values of each leg (its protocol), or null. */
@@ -117,10 +132,16 @@ function baselineScript(ref: string | undefined): ((...a: (string | number | Buf
   if (!ref) return null;
   const show = (name: string) => execFileSync('git', ['show', `${ref}:src/state/lua/${name}.lua`], { encoding: 'utf8' });
   const src = `${show('lib')}\n${show('matchOrPark')}`;
+  // A script that reads the legs packed in one argument takes the arguments as they are.
+  if (src.includes('struct.unpack')) return (...a) => redis.eval(src, 1, a[0]!, ...a);
+  // Before that, each leg's 18 values were arguments of their own.
+  if (src.includes('then 18 per leg')) return (...a) => redis.eval(src, 1, a[0]!, ...a.slice(0, 5), ...unpackLegs(a[5] as Buffer));
   return (...a) => {
     const args = a.slice(0, 5);
-    for (let i = 5; i < a.length; i += 18) {
-      const leg = a.slice(i, i + 15);
+    // Earlier still, 15 values per leg.
+    const flat = unpackLegs(a[5] as Buffer);
+    for (let i = 0; i < flat.length; i += 18) {
+      const leg = flat.slice(i, i + 15);
       // Its probes carried every amount written out.
       leg[14] = String(leg[14]).replaceAll('\x1f=\x1f=\x1f', `\x1f${String(leg[7])}\x1f${String(leg[7])}\x1f`);
       args.push(...leg);
@@ -137,13 +158,15 @@ async function current(legs: Leg[], script?: (...a: (string | number | Buffer)[]
   await store.matchOrPark({ ...legs[0]!, legId: 'bank:warm', fingerprint: 'w' }, 'booked');
   const outcomes: Record<string, number> = {};
   const s0 = await stats();
+  const c0 = process.cpuUsage();
   for (let i = 0; i < legs.length; i += BATCH) {
     const rs = await Promise.all(legs.slice(i, i + BATCH).map((l) => store.matchOrPark(l, 'booked')));
     for (const r of rs) outcomes[r.outcome.t] = (outcomes[r.outcome.t] ?? 0) + 1;
   }
+  const c = process.cpuUsage(c0);
   const d = delta(s0, await stats());
   await store.clear();
-  return summarise(d, legs.length, outcomes);
+  return summarise(d, legs.length, outcomes, c.user + c.system);
 }
 
 async function minimal(legs: Leg[]): Promise<Result> {
@@ -152,6 +175,7 @@ async function minimal(legs: Leg[]): Promise<Result> {
   await call(prefix, 'bank', 'warm', 'warm');
   const outcomes: Record<string, number> = {};
   const s0 = await stats();
+  const c0 = process.cpuUsage();
   for (let i = 0; i < legs.length; i += BATCH) {
     const args = [prefix];
     // The pair's key: both legs of a drill pair share account and amount (the reference a real
@@ -159,19 +183,20 @@ async function minimal(legs: Leg[]): Promise<Result> {
     for (const l of legs.slice(i, i + BATCH)) args.push(l.side, `${l.accountId}|${l.amountKey}`, l.legId);
     for (const r of await call(...args)) outcomes[r ? 'match' : 'parked'] = (outcomes[r ? 'match' : 'parked'] ?? 0) + 1;
   }
+  const c = process.cpuUsage(c0);
   const d = delta(s0, await stats());
   await redis.del(`${prefix}bank`, `${prefix}chain`);
-  return summarise(d, legs.length, outcomes);
+  return summarise(d, legs.length, outcomes, c.user + c.system);
 }
 
-function summarise(d: ReturnType<typeof delta>, legs: number, outcomes: Record<string, number>): Result {
+function summarise(d: ReturnType<typeof delta>, legs: number, outcomes: Record<string, number>, clientMicros: number): Result {
   const ev = { calls: 0, usec: 0 };
   for (const k of ['evalsha', 'eval']) {
     ev.calls += d.cmds.get(k)?.calls ?? 0;
     ev.usec += d.cmds.get(k)?.usec ?? 0;
   }
   const perLeg = new Map([...d.cmds].filter(([k]) => k !== 'evalsha' && k !== 'eval' && k !== 'info').map(([k, v]) => [k, { calls: v.calls / legs, usec: v.usec / legs }]));
-  return { scriptUs: ev.usec / legs, serverUs: (d.cpu * 1e6) / legs, perLeg, outcomes };
+  return { clientUs: clientMicros / legs, scriptUs: ev.usec / legs, serverUs: (d.cpu * 1e6) / legs, perLeg, outcomes };
 }
 
 const f1 = (x: number) => x.toFixed(1);
@@ -180,7 +205,9 @@ function line(name: string, r: Result) {
     .sort((a, b) => b[1].usec - a[1].usec)
     .map(([k, v]) => `${k} ${v.calls.toFixed(2)}×/${f1(v.usec)}`)
     .join(', ');
-  console.log(`${name.padEnd(12)} script ${f1(r.scriptUs).padStart(6)} µs/leg  server CPU ${f1(r.serverUs).padStart(6)} µs/leg  outcomes ${JSON.stringify(r.outcomes)}`);
+  console.log(
+    `${name.padEnd(12)} script ${f1(r.scriptUs).padStart(6)} µs/leg  server CPU ${f1(r.serverUs).padStart(6)} µs/leg  client CPU ${f1(r.clientUs).padStart(6)} µs/leg  outcomes ${JSON.stringify(r.outcomes)}`,
+  );
   console.log(`${''.padEnd(12)} commands per leg (calls×/µs): ${top}`);
 }
 

@@ -115,6 +115,18 @@ describe('MatchStore.matchOrPark', () => {
     }
   });
 
+  it('carries any text the door admits to the script: multi-byte, quotes, backslashes, empty values', async () => {
+    const { store } = open();
+    // The legs of a call travel packed, each value with its byte length (matchStore.ts packLegs).
+    // (Control characters never reach it: inputBounds.ts refuses them in identifiers.)
+    const odd = { accountId: 'açc-ü "q" \\ 名', reference: 'RÉF-💶 "x" \\ |~', fingerprint: '' };
+    const [parked, matched] = await Promise.all([store.matchOrPark(credit('ü1', odd), 'booked'), store.matchOrPark(mint('ü1', odd), 'booked')]);
+    expect(parked.outcome).toEqual({ t: 'parked', legId: 'bank:ü1' });
+    const m = expectT(matched.outcome, 'match');
+    expect(m).toMatchObject({ legId: 'chain:ü1', by: 'reference' });
+    expect(m.other).toMatchObject({ id: 'bank:ü1', a: odd.accountId, r: odd.reference });
+  });
+
   it('returns a chain leg id and its base-unit amount exactly as they were parked', async () => {
     const { store } = open();
     const id = `31337:0x${'ab12'.repeat(16)}:7`;

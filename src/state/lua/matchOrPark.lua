@@ -8,8 +8,9 @@
 --
 -- ARGV: 1 prefix, 2 tolerance ms (window + lateness), 3 retention ms (how long terminal legs are
 --       remembered), 4 window ms (a parked leg's deadline is its event time + window), 5 '1' when
---       the state must carry its epoch key (a worker's store), else '' (unit tests);
---       then 18 per leg: legId, side, flow, account, wallet, currency, tokenKey, amountKey,
+--       the state must carry its epoch key (a worker's store), else '' (unit tests), 6 the legs,
+--       one after the other, each 18 values, each a 4-byte big-endian length and its bytes
+--       (matchStore.ts packLegs; read here with struct.unpack): legId, side, flow, account, wallet, currency, tokenKey, amountKey,
 --       amountNative, eventTime, reference ('' for none), fingerprint, status (pending|booked|reversed),
 --       handle (handleOf(legId), computed by the client), the probes of the matching cascade
 --       (lib.lua parseProbes, '=' for this leg's amountKey; '' for none), and what the script would otherwise compute, computed
@@ -360,9 +361,14 @@ end
 local HEAD = { [0] = '{"replayed":0,"outcome":', [1] = '{"replayed":1,"outcome":' }
 local out = { '[' }
 PARKED_DELTA = {}
-for o = 5, #ARGV - 1, 18 do
-  if o > 5 then out[#out + 1] = ',' end
-  local ok, replayed, enc = pcall(one, ARGV, o)
+local LEG = '>' .. string.rep('I4c0', 18)
+local legs, pos = ARGV[6], 1
+while pos <= #legs do
+  -- The leg's 18 values, then the position after them.
+  local A = { struct.unpack(LEG, legs, pos) }
+  pos = A[19]
+  if #out > 1 then out[#out + 1] = ',' end
+  local ok, replayed, enc = pcall(one, A, 0)
   if ok then
     out[#out + 1] = HEAD[replayed]
     out[#out + 1] = enc
