@@ -1,5 +1,5 @@
 /**
- * `npm run bench:leg [-- --pairs N --batch B --lag L --rounds R]`: Redis CPU per matched leg of the
+ * `npm run bench:leg [-- --pairs N --batch B --lag L --rounds R --gap-ms G]`: Redis CPU per matched leg of the
  * match-or-park script (issue 18: at most 10 µs), against a minimal match-or-park in the same run.
  * Legs are the drill traffic's (test/support/drillTraffic.ts makePair: a deposit credit and its
  * mint, 1,000 accounts) made legs by the engine's own normalisation (src/domain/legs.ts), sent
@@ -13,6 +13,9 @@
  * machine shows.
  * `--baseline REF`: also the match script of git REF (its lib.lua and matchOrPark.lua, sent the
  * 15 values per leg it takes), for before/after figures in one run.
+ * `--gap-ms G`: waits G ms after each call, as a worker at a modest rate does between turns (at
+ * 1,000 ev/s about 150 calls a second of ~7 legs): the same work then runs on cold caches, and costs
+ * Redis and the client about twice what it costs back to back (docs/performance.md).
  * Where the script's time goes is best seen from outside: `perf record -g -p <redis pid>` during a
  * run (Lua string interning, garbage collection and table lookups dominate; see docs/performance.md).
  */
@@ -34,11 +37,15 @@ const { values: argv } = parseArgs({
     accounts: { type: 'string', default: '1000' },
     url: { type: 'string', default: 'redis://127.0.0.1:6379' },
     baseline: { type: 'string' },
+    'gap-ms': { type: 'string', default: '0' },
   },
 });
 const PAIRS = Number(argv.pairs);
 const BATCH = Number(argv.batch);
 const LAG = Number(argv.lag);
+const GAP_MS = Number(argv['gap-ms']);
+/** The pause after each call (--gap-ms). */
+const pause = () => (GAP_MS > 0 ? new Promise((r) => setTimeout(r, GAP_MS)) : undefined);
 const ACCOUNTS = Number(argv.accounts);
 const redis = new Redis(argv.url, { maxRetriesPerRequest: 1 });
 
@@ -162,6 +169,7 @@ async function current(legs: Leg[], script?: (...a: (string | number | Buffer)[]
   for (let i = 0; i < legs.length; i += BATCH) {
     const rs = await Promise.all(legs.slice(i, i + BATCH).map((l) => store.matchOrPark(l, 'booked')));
     for (const r of rs) outcomes[r.outcome.t] = (outcomes[r.outcome.t] ?? 0) + 1;
+    await pause();
   }
   const c = process.cpuUsage(c0);
   const d = delta(s0, await stats());
@@ -182,6 +190,7 @@ async function minimal(legs: Leg[]): Promise<Result> {
     // minimal matcher would get from the bank's tokenisation reference).
     for (const l of legs.slice(i, i + BATCH)) args.push(l.side, `${l.accountId}|${l.amountKey}`, l.legId);
     for (const r of await call(...args)) outcomes[r ? 'match' : 'parked'] = (outcomes[r ? 'match' : 'parked'] ?? 0) + 1;
+    await pause();
   }
   const c = process.cpuUsage(c0);
   const d = delta(s0, await stats());
@@ -212,7 +221,9 @@ function line(name: string, r: Result) {
 }
 
 const legs = traffic(`bl${randomUUID().slice(0, 6)}`);
-console.log(`match-or-park Redis CPU per leg: ${legs.length} legs (${PAIRS} pairs), ${BATCH} legs per script call, mints ${LAG} legs after their credit`);
+console.log(
+  `match-or-park Redis CPU per leg: ${legs.length} legs (${PAIRS} pairs), ${BATCH} legs per script call, mints ${LAG} legs after their credit${GAP_MS > 0 ? `, ${GAP_MS} ms pause after each call` : ''}`,
+);
 const acc = { cur: [0, 0], min: [0, 0], base: [0, 0] };
 for (let r = 0; r < Number(argv.rounds); r++) {
   if (baseline) {
