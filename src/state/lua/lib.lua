@@ -359,7 +359,7 @@ end
 -- beside them). A string is parsed once per call (PROBES); a leg gets its own copy of a probe only
 -- where '=' stands for its amount. Probe tables are read, never changed.
 local PROBE_FIELDS = '^' .. string.rep('([^\31]*)\31', 7) .. '([^\31]*)$'
-local PROBES = {}
+local PROBES, PROBE_MT = {}, {}
 local function parseProbes(s, m)
   if not s or s == '' then return {} end
   local parsed = PROBES[s]
@@ -378,11 +378,19 @@ local function parseProbes(s, m)
     end
     PROBES[s] = parsed
   end
-  if not parsed.exact then return parsed end
+  if not parsed.exact or not m then return parsed end
+  -- A leg's view of an exact probe: its own lo and hi, every other field read through the parsed
+  -- probe (__index, one metatable per probe per call): a table of two fields per leg instead of a
+  -- copy of eight.
   local out = {}
   for i, p in ipairs(parsed) do
-    if p.lo == '=' and p.hi == '=' and m then
-      p = { rule = p.rule, key = p.key, lo = m, hi = m, win = p.win, conf = p.conf, out = p.out, split = p.split }
+    if p.lo == '=' and p.hi == '=' then
+      local mt = PROBE_MT[p]
+      if not mt then
+        mt = { __index = p }
+        PROBE_MT[p] = mt
+      end
+      p = setmetatable({ lo = m, hi = m }, mt)
     end
     out[i] = p
   end

@@ -50,31 +50,43 @@ end
 local PUSH, PUSHED = {}, {}
 local function indexAddOnce(idx, ms, h)
   local b = math.floor(ms / 1000)
-  local lk = idx .. ':' .. b
-  local q = PUSH[lk]
+  -- Buckets by index, then by second: a bucket seen before in this call costs two table reads
+  -- (no key string is formatted for it).
+  local byB = PUSH[idx]
+  if not byB then
+    byB = {}
+    PUSH[idx] = byB
+  end
+  local q = byB[b]
   if not q then
     q = {}
-    PUSH[lk], PUSHED[#PUSHED + 1] = q, lk
+    byB[b], PUSHED[#PUSHED + 1] = q, { idx .. ':' .. b, q }
     redis.call('ZADD', idx, b, b)
   end
   q[#q + 1] = h
 end
 local function pushIndexes()
-  for _, lk in ipairs(PUSHED) do pushAll(lk, PUSH[lk]) end
+  for _, e in ipairs(PUSHED) do pushAll(e[1], e[2]) end
   PUSH, PUSHED = {}, {}
 end
+-- The index keys of this call (each leg adds to one or two of them).
+local GC_IDX = P .. 'gc'
+local DL_IDX = { bank = P .. 'dl:bank', chain = P .. 'dl:chain' }
 
 local function one(A, o)
 local id = A[o + 1]
 local status = A[o + 13]
 local deadline = tonumber(A[o + 10]) + window
 local existing = load(id, A[o + 14])
-local leg = existing or { id = id, h = A[o + 14] }
+local leg = existing
 if not existing then
-  leg.s, leg.f, leg.a, leg.w, leg.c, leg.k = A[o + 2], A[o + 3], A[o + 4], A[o + 5], A[o + 6], A[o + 7]
-  leg.m, leg.n, leg.t, leg.r, leg.p = A[o + 8], A[o + 9], tonumber(A[o + 10]), A[o + 11], A[o + 12]
-  leg.tid0, leg.pk, leg.pkOf = A[o + 16], A[o + 17], id
-  if leg.pk == '' then leg.pk = id end
+  local pk = A[o + 17]
+  if pk == '' then pk = id end
+  -- One constructor with every field the leg will get (state, st, rb, tid and was false until
+  -- set): the table is sized once instead of growing field by field.
+  leg = { id = id, h = A[o + 14], s = A[o + 2], f = A[o + 3], a = A[o + 4], w = A[o + 5], c = A[o + 6], k = A[o + 7],
+          m = A[o + 8], n = A[o + 9], t = tonumber(A[o + 10]), r = A[o + 11], p = A[o + 12],
+          tid0 = A[o + 16], pk = pk, pkOf = id, state = false, st = false, rb = false, tid = false, was = false }
 end
 SHARD[A[o + 8]] = A[o + 18]
 
@@ -86,7 +98,7 @@ local function finish(state, outcome)
   leg.state, leg.st, leg.rb = state, status, false
   if outcome.t == 'parked' then leg.o = nil else leg.o = enc end
   save(leg)
-  if not existing then indexAddOnce(P .. 'gc', leg.t + retention, leg.h) end
+  if not existing then indexAddOnce(GC_IDX, leg.t + retention, leg.h) end
   return 0, enc
 end
 
@@ -281,7 +293,7 @@ if parts then
   end
   -- Still open for the rest: waits by reference only (not in the amount pool), with its deadline.
   local r0, res = finish('parked', { t = 'split', parts = out, remaining = leg.rem })
-  indexAddOnce(P .. 'dl:' .. leg.s, deadline, leg.h)
+  indexAddOnce(DL_IDX[leg.s], deadline, leg.h)
   return r0, res
 end
 
@@ -289,7 +301,7 @@ if not candidate then
   local r0, out = finish('parked', { t = 'parked' })
   poolAdd(leg, not existing)
   if leg.r ~= '' then refSet(leg) end
-  indexAddOnce(P .. 'dl:' .. leg.s, deadline, leg.h)
+  indexAddOnce(DL_IDX[leg.s], deadline, leg.h)
   return r0, out
 end
 
