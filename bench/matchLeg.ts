@@ -1,5 +1,5 @@
 /**
- * `npm run bench:leg [-- --pairs N --batch B --lag L --rounds R --gap-ms G]`: Redis CPU per matched leg of the
+ * `npm run bench:leg [-- --pairs N --batch B --lag L --rounds R --gap-ms G --flush-scripts]`: Redis CPU per matched leg of the
  * match-or-park script (issue 18: at most 10 µs), against a minimal match-or-park in the same run.
  * Legs are the drill traffic's (test/support/drillTraffic.ts makePair: a deposit credit and its
  * mint, 1,000 accounts) made legs by the engine's own normalisation (src/domain/legs.ts), sent
@@ -16,6 +16,7 @@
  * `--gap-ms G`: waits G ms after each call, as a worker at a modest rate does between turns (at
  * 1,000 ev/s about 150 calls a second of ~7 legs): the same work then runs on cold caches, and costs
  * Redis and the client about twice what it costs back to back (docs/performance.md).
+ * `--flush-scripts`: SCRIPT FLUSH first, so the run starts on a fresh Lua VM (bench/redisLua.ts).
  * Where the script's time goes is best seen from outside: `perf record -g -p <redis pid>` during a
  * run (Lua string interning, garbage collection and table lookups dominate; see docs/performance.md).
  */
@@ -26,6 +27,7 @@ import { Redis } from 'ioredis';
 import { chainEventToLeg, ledgerEntryToLeg, type IdentityView } from '../src/domain/legs.js';
 import type { Leg } from '../src/domain/types.js';
 import { MatchStore } from '../src/state/matchStore.js';
+import { describeLuaVm, luaVm } from './redisLua.js';
 import { accountId, DRILL_CHAIN_ID, DRILL_TOKEN, makePair, wallet } from '../test/support/drillTraffic.js';
 
 const { values: argv } = parseArgs({
@@ -38,6 +40,7 @@ const { values: argv } = parseArgs({
     url: { type: 'string', default: 'redis://127.0.0.1:6379' },
     baseline: { type: 'string' },
     'gap-ms': { type: 'string', default: '0' },
+    'flush-scripts': { type: 'boolean', default: false },
   },
 });
 const PAIRS = Number(argv.pairs);
@@ -221,6 +224,7 @@ function line(name: string, r: Result) {
 }
 
 const legs = traffic(`bl${randomUUID().slice(0, 6)}`);
+console.log(describeLuaVm(await luaVm(redis, argv['flush-scripts']), argv['flush-scripts']));
 console.log(
   `match-or-park Redis CPU per leg: ${legs.length} legs (${PAIRS} pairs), ${BATCH} legs per script call, mints ${LAG} legs after their credit${GAP_MS > 0 ? `, ${GAP_MS} ms pause after each call` : ''}`,
 );

@@ -29,7 +29,8 @@
  * the config's) --cpu-profile FILE (a V8 CPU profile of
  * the drain (b) alone, for Chrome DevTools or any .cpuprofile reader) --cpu-profile-fixed FILE (the
  * same of the first fixed-rate phase) --heap-profile-fixed FILE (a sampled allocation profile of that
- * phase, collected objects included).
+ * phase, collected objects included) --flush-scripts (SCRIPT FLUSH first: a fresh Lua VM in Redis,
+ * bench/redisLua.ts).
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -52,6 +53,7 @@ import { ensureConsumers, ensureStreams } from '../src/streams/jetstreamSetup.js
 import { backlog, closeWindows, expectedOf, makePair, trafficConfig, verify, type TrafficOptions } from '../test/support/drillTraffic.js';
 import type { PublishCommand, PublishResult } from './publisher.js';
 import { cpuAccounting, perMessage, type CpuAccounting } from './cpuAccounting.js';
+import { describeLuaVm, luaVm } from './redisLua.js';
 import { FACT_COLUMNS } from '../src/sinks/clickhouse/migrations.js';
 
 /** Position of match_id in a matches row as the writer inserts it (JSONCompactEachRow, schema order). */
@@ -84,6 +86,7 @@ const { values: argv } = parseArgs({
     'max-ack-pending': { type: 'string', default: '4000' },
     'gather-ms': { type: 'string' },
     'cpu-profile': { type: 'string' },
+    'flush-scripts': { type: 'boolean', default: false },
     'cpu-profile-fixed': { type: 'string' },
     'heap-profile-fixed': { type: 'string' },
   },
@@ -302,6 +305,8 @@ async function main() {
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   const publisher = startPublisher();
   const cpu = await cpuAccounting(redis);
+  const lua = await luaVm(redis, argv['flush-scripts']);
+  console.log(describeLuaVm(lua, argv['flush-scripts']));
   const n1 = names();
   const n2 = names();
   const suffix = `${process.pid}_${Date.now().toString(36)}`;
@@ -326,6 +331,7 @@ async function main() {
       nats: { maxAckPending: cfg.nats.maxAckPending, pullBatch: cfg.nats.pullBatch },
     },
     targets: TARGETS,
+    redisLua: lua,
   };
   try {
     await ensureStreams(jsm, cfg);
