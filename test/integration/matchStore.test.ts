@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { MatchStore, type MatchStoreOptions } from '../../src/state/matchStore.js';
@@ -12,6 +13,10 @@ const TOLERANCE = 120_000;
 const RETENTION = 3_600_000;
 const WALLET = '0x1111111111111111111111111111111111111111';
 const TOKEN_KEY = '31337:0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';
+
+/** The match script as MatchStore sends it: lib.lua, then matchOrPark.lua. */
+const matchScriptText = async () =>
+  `${await readFile(new URL('../../src/state/lua/lib.lua', import.meta.url), 'utf8')}\n${await readFile(new URL('../../src/state/lua/matchOrPark.lua', import.meta.url), 'utf8')}`;
 
 const opened: { redis: Redis; store?: MatchStore }[] = [];
 
@@ -136,6 +141,23 @@ describe('MatchStore.matchOrPark', () => {
     expect(m.other).toMatchObject({ id: `chain:${id}`, n: '123450000000000000000', k: TOKEN_KEY, w: WALLET });
     const o = expectT((await store.matchOrPark(credit('e2', { amountKey: '5' }), 'booked')).outcome, 'match');
     expect(o.other).toMatchObject({ id: 'chain:odd', n: '5000000000000000001' });
+  });
+
+  it('goes on matching after Redis flushed its scripts (runbook: SCRIPT FLUSH resets the Lua VM)', async () => {
+    const { redis, store } = open();
+    await store.matchOrPark(credit('e1'), 'booked');
+    await redis.script('FLUSH');
+    expect(
+      await redis.script(
+        'EXISTS',
+        createHash('sha1')
+          .update(await matchScriptText())
+          .digest('hex'),
+      ),
+    ).toEqual([0]);
+    const m = expectT((await store.matchOrPark(mint('m1'), 'booked')).outcome, 'match');
+    expect(m.other.id).toBe('bank:e1');
+    expect(await store.parkedCount()).toEqual({ bank: 0, chain: 0 });
   });
 
   it('matches the candidate nearest in event time among two', async () => {
