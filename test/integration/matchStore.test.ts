@@ -146,15 +146,12 @@ describe('MatchStore.matchOrPark', () => {
   it('goes on matching after Redis flushed its scripts (runbook: SCRIPT FLUSH resets the Lua VM)', async () => {
     const { redis, store } = open();
     await store.matchOrPark(credit('e1'), 'booked');
+    const sha = createHash('sha1')
+      .update(await matchScriptText())
+      .digest('hex');
+    expect(await redis.script('EXISTS', sha)).toEqual([1]);
     await redis.script('FLUSH');
-    expect(
-      await redis.script(
-        'EXISTS',
-        createHash('sha1')
-          .update(await matchScriptText())
-          .digest('hex'),
-      ),
-    ).toEqual([0]);
+    expect(await redis.script('EXISTS', sha)).toEqual([0]);
     const m = expectT((await store.matchOrPark(mint('m1'), 'booked')).outcome, 'match');
     expect(m.other.id).toBe('bank:e1');
     expect(await store.parkedCount()).toEqual({ bank: 0, chain: 0 });
