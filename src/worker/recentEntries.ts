@@ -7,7 +7,7 @@ interface Recent {
   reference: string | null;
   bookingTime: number;
   seenAt: number;
-  /** Its key in `byKey` (the same string, not a copy). */
+  /** Its key in `byKey`. */
   key: string;
   /**
    * Settles once the entry's leg is in the match store; removed then, so that a remembered entry
@@ -28,8 +28,8 @@ const keyOf = (accountId: string, currency: string, amountMinor: bigint, flow: s
  */
 export class RecentEntries {
   private readonly byKey = new Map<string, Recent[]>();
-  /** Every remembered entry, oldest first (by `seenAt`). */
-  private readonly order: Recent[] = [];
+  /** Every remembered entry, oldest first (by `seenAt`); a slot is emptied once its entry is forgotten. */
+  private readonly order: (Recent | undefined)[] = [];
   private head = 0;
 
   constructor(private readonly o: { ttlMs: number; max: number; now?: () => number }) {}
@@ -51,7 +51,7 @@ export class RecentEntries {
     list.push(r);
     this.byKey.set(key, list);
     this.order.push(r);
-    while (this.order.length - this.head > this.o.max) this.drop(this.order[this.head++]!.key);
+    while (this.order.length - this.head > this.o.max) this.forgetOldest();
   }
 
   /** The latest (by booking time) remembered original `l` names, once its leg is stored; else null. */
@@ -73,11 +73,18 @@ export class RecentEntries {
   }
 
   private expire(now: number): void {
-    while (this.head < this.order.length && now - this.order[this.head]!.seenAt > this.o.ttlMs) this.drop(this.order[this.head++]!.key);
+    while (this.head < this.order.length && now - this.order[this.head]!.seenAt > this.o.ttlMs) this.forgetOldest();
     if (this.head > 1_024 && this.head * 2 > this.order.length) {
       this.order.splice(0, this.head);
       this.head = 0;
     }
+  }
+
+  /** Forgets the oldest remembered entry; its slot no longer holds it until the queue is compacted. */
+  private forgetOldest(): void {
+    const r = this.order[this.head]!;
+    this.order[this.head++] = undefined;
+    this.drop(r.key);
   }
 
   /** Forgets the oldest entry under `key` (entries under a key are in arrival order). */
