@@ -316,6 +316,16 @@ describe('ClickHouse sink (chdb)', () => {
     }
   });
 
+  it('refuses a row that is not JSON for good on both insert paths, without retrying', async () => {
+    const f = deadLetter('not-json-1');
+    const bad = { table: f.table, key: factKey(f), line: '[not json]' };
+    for (const client of [ch.client, otherClient()]) {
+      const writer = createFactWriter(client, ch.database, { retry: { attempts: 50, baseDelayMs: 1_000, maxDelayMs: 1_000 } });
+      const err = await writer.writeEncoded([bad]).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SinkRejected);
+    }
+  });
+
   it('rejects with the server error, without retrying, when ClickHouse refuses the statement', async () => {
     const writer = createFactWriter(ch.client, 'no_such_db', { retry: { attempts: 50, baseDelayMs: 1_000, maxDelayMs: 1_000 } });
     const err = await writer.write([deadLetter('bad-1')]).catch((e: unknown) => e);

@@ -147,7 +147,7 @@ export function createFactWriter(client: ClickHouseClient, database: string, opt
         const rows = lines.join('\n');
         const token = createHash('sha256').update(table).update('\n').update(rows).digest('hex');
         // The rows as they are (a client of createClickHouse), else decoded for the client to encode.
-        const values: unknown[] = rowsThrough ? [new PreEncodedRows(rows)] : lines.map((l) => JSON.parse(l) as unknown);
+        const values: unknown[] = rowsThrough ? [new PreEncodedRows(rows)] : decodeRows(table, lines);
         await withRetry(`insert into ${table}`, () =>
           client.insert({
             table: `${database}.${table}`,
@@ -170,4 +170,18 @@ export function createFactWriter(client: ClickHouseClient, database: string, opt
     write: (facts, writeOptions) => writeEncoded(facts.map(encodeFact), writeOptions),
     writeEncoded,
   };
+}
+
+/**
+ * Rows as values, for a client that serialises them itself. A line that is not JSON is refused
+ * for good, as ClickHouse refuses it on the pass-through path: never a failure to retry.
+ */
+function decodeRows(table: FactTable, lines: readonly string[]): unknown[] {
+  return lines.map((l) => {
+    try {
+      return JSON.parse(l) as unknown;
+    } catch (e) {
+      throw new SinkRejected(`a row for ${table} is not JSON`, { serverCode: 'unknown', details: (e as Error).message, cause: e });
+    }
+  });
 }
