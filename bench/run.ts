@@ -26,7 +26,7 @@
  * phases, default log,direct) --latency-seconds S (default 15) --saturation-pairs N (default 30000)
  * --parked N (pending legs for the memory figure, default 1000000) --accounts N (default 1000)
  * --batch-delay-ms MS (the sink's maxBatchDelayMs, default 50) --gather-ms MS (nats.gatherMs, default
- * the config's) --cpu-profile FILE (a V8 CPU profile of
+ * the config's) --load-every-ms MS (sink.log.loadEveryMs, default the config's) --cpu-profile FILE (a V8 CPU profile of
  * the drain (b) alone, for Chrome DevTools or any .cpuprofile reader) --cpu-profile-fixed FILE (the
  * same of the first fixed-rate phase) --heap-profile-fixed FILE (a sampled allocation profile of that
  * phase, collected objects included) --flush-scripts (SCRIPT FLUSH first: a fresh Lua VM in Redis,
@@ -85,6 +85,7 @@ const { values: argv } = parseArgs({
     'max-batch-rows': { type: 'string', default: '5000' },
     'max-ack-pending': { type: 'string', default: '4000' },
     'gather-ms': { type: 'string' },
+    'load-every-ms': { type: 'string' },
     'cpu-profile': { type: 'string' },
     'flush-scripts': { type: 'boolean', default: false },
     'cpu-profile-fixed': { type: 'string' },
@@ -143,7 +144,12 @@ function configOf(n: Names, database: string, dataDir: string, mode: 'direct' | 
     // Event-time windows long enough that clean pairs always meet; injected faults expire at the end.
     matching: { windowMs: 60_000, allowedLatenessMs: 5_000, ledgerIdleMs: 3_600_000, sweepIntervalMs: 1_000, lateRetentionMs: 3_600_000 },
     balances: { intervalMs: 3_600_000, onChangeDebounceMs: 3_600_000, driftGraceMs: 3_600_000 },
-    sink: { maxBatchRows: Number(argv['max-batch-rows']), maxBatchDelayMs: BATCH_DELAY_MS, mode, log: { stream: `BFACTS_${n.namespace}`, subject: `bfacts_${n.namespace}` } },
+    sink: {
+      maxBatchRows: Number(argv['max-batch-rows']),
+      maxBatchDelayMs: BATCH_DELAY_MS,
+      mode,
+      log: { stream: `BFACTS_${n.namespace}`, subject: `bfacts_${n.namespace}`, ...(argv['load-every-ms'] !== undefined && { loadEveryMs: Number(argv['load-every-ms']) }) },
+    },
     ...trafficConfig(ACCOUNTS),
     http: { port: -1 },
     log: { level: 'warn' },
