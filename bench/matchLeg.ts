@@ -10,7 +10,9 @@
  * call per batch. Redis's own figures: `INFO commandstats` (µs inside EVALSHA, per leg, and the
  * commands the script ran, per leg) and `INFO cpu` (used_cpu_user + used_cpu_sys deltas: the
  * whole server, network and parsing included). Rounds alternate so that drift on a shared
- * machine shows.
+ * machine shows. A third line, `flat`, runs a prototype that issues the engine script's commands
+ * for this traffic with as little Lua as they allow (FLAT below): the floor of the engine's index
+ * set, between the minimal and the engine.
  * `--baseline REF`: also the match script of git REF (its lib.lua and matchOrPark.lua, sent the
  * 15 values per leg it takes), for before/after figures in one run.
  * `--gap-ms G`: waits G ms after each call, as a worker at a modest rate does between turns (at
@@ -26,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { chainEventToLeg, ledgerEntryToLeg, type IdentityView } from '../src/domain/legs.js';
 import type { Leg } from '../src/domain/types.js';
-import { MatchStore } from '../src/state/matchStore.js';
+import { legHandle, MatchStore } from '../src/state/matchStore.js';
 import { describeLuaVm, luaVm } from './redisLua.js';
 import { accountId, DRILL_CHAIN_ID, DRILL_TOKEN, makePair, wallet } from '../test/support/drillTraffic.js';
 
@@ -97,6 +99,81 @@ for o = 2, #ARGV, 3 do
 end
 return out`;
 redis.defineCommand('benchMinimalMatch', { numberOfKeys: 0, lua: MINIMAL });
+
+/**
+ * A flat match-or-park (the `flat` line): the Redis commands the engine's script runs for a leg of this
+ * traffic, with as little Lua around them as they allow. Not the engine: no rule cascade, tuple
+ * interning, references, tranches, rejected pairs or outcome JSON. It prices the floor of this
+ * index set (record hash by handle, pool zsets by amount and time with an overflow shard, deadline
+ * and gc buckets, parked counters) when records are the client's bytes with a state byte in front,
+ * read and written whole, and the reply hands the counterpart's record to the client. ARGV:
+ * prefix, window ms, retention ms, the legs packed as 7 length-prefixed values each (side, own
+ * pool, other side's pool, amount, 13-digit event time, handle, record).
+ */
+const FLAT = `
+local P, WIN, RET = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local legs, pos, out = ARGV[4], 1, {}
+local LEG = '>' .. string.rep('I4c0', 7)
+local BUCKETS, ORDER, parked = {}, {}, { b = 0, c = 0 }
+local function bucket(idx, ms, h)
+  local key = idx .. ':' .. math.floor(ms / 1000)
+  local q = BUCKETS[key]
+  if not q then
+    q = { idx, math.floor(ms / 1000) }
+    BUCKETS[key] = q
+    ORDER[#ORDER + 1] = key
+  end
+  q[#q + 1] = h
+end
+while pos <= #legs do
+  local side, mine, other, m, t, h, rec, nxt = struct.unpack(LEG, legs, pos)
+  pos = nxt
+  local rk = P .. 'L:' .. h:sub(1, 2)
+  local cur = redis.call('HGET', rk, h)
+  if cur then
+    out[#out + 1] = 'R' .. cur:sub(1, 1)
+  else
+    local tn = tonumber(t)
+    local min, max = '[' .. m .. '|' .. string.format('%013d', tn - WIN), '[' .. m .. '|' .. string.format('%013d', tn + WIN) .. '|~'
+    local okey = P .. 'p:' .. other
+    local best, bestKey, bestMember, bestRec, bestDist
+    for _, k in ipairs({ okey, okey .. ':x' }) do
+      for _, member in ipairs(redis.call('ZRANGEBYLEX', k, min, max, 'LIMIT', 0, 64)) do
+        local d = math.abs(tonumber(member:sub(#m + 2, #m + 14)) - tn)
+        if not best or d < bestDist then
+          local ch = member:sub(-16)
+          local r = redis.call('HGET', P .. 'L:' .. ch:sub(1, 2), ch)
+          if r and r:byte(1) == 80 then best, bestKey, bestMember, bestRec, bestDist = ch, k, member, r, d end
+        end
+      end
+    end
+    if best then
+      redis.call('ZREM', bestKey, bestMember)
+      redis.call('HSET', P .. 'L:' .. best:sub(1, 2), best, 'M' .. h .. bestRec:sub(2))
+      redis.call('HSET', rk, h, 'M' .. best .. rec)
+      bucket(P .. 'gc', tn + RET, h)
+      parked[side == 'b' and 'c' or 'b'] = parked[side == 'b' and 'c' or 'b'] - 1
+      out[#out + 1] = bestRec
+    else
+      redis.call('HSET', rk, h, 'P' .. rec)
+      local pk = P .. 'p:' .. mine
+      if redis.call('ZCARD', pk) < 100 then redis.call('ZADD', pk, 0, m .. '|' .. t .. '|' .. h)
+      else redis.call('ZADD', pk .. ':x', 0, m .. '|' .. t .. '|' .. h) end
+      bucket(P .. 'dl:' .. side, tn + WIN, h)
+      bucket(P .. 'gc', tn + RET, h)
+      parked[side] = parked[side] + 1
+      out[#out + 1] = 'P'
+    end
+  end
+end
+for _, key in ipairs(ORDER) do
+  local q = BUCKETS[key]
+  redis.call('RPUSH', key, unpack(q, 3))
+  redis.call('ZADD', q[1], q[2], q[2])
+end
+for s, d in pairs(parked) do if d ~= 0 then redis.call('HINCRBY', P .. 'n', s, d) end end
+return out`;
+redis.defineCommand('benchFlatMatch', { numberOfKeys: 0, lua: FLAT });
 
 type Stats = { cpu: number; cmds: Map<string, { calls: number; usec: number }> };
 async function stats(): Promise<Stats> {
@@ -201,6 +278,50 @@ async function minimal(legs: Leg[]): Promise<Result> {
   return summarise(d, legs.length, outcomes, c.user + c.system);
 }
 
+/** The legs of `legs` in the flat prototype's packing (FLAT). */
+function packFlat(legs: Leg[]): Buffer {
+  const parts: Buffer[] = [];
+  const put = (v: string) => {
+    const b = Buffer.from(v, 'utf8');
+    const n = Buffer.alloc(4);
+    n.writeUInt32BE(b.length);
+    parts.push(n, b);
+  };
+  for (const l of legs) {
+    const other = l.side === 'bank' ? 'chain' : 'bank';
+    put(l.side === 'bank' ? 'b' : 'c');
+    put(`${l.flow}:${l.side}:${l.accountId}:${l.currency}`);
+    put(`${l.flow}:${other}:${l.accountId}:${l.currency}`);
+    put(l.amountKey);
+    put(String(l.eventTime).padStart(13, '0'));
+    put(legHandle(l.legId));
+    // About the engine's record: the leg's id and what the pool key does not say.
+    put([l.legId, l.wallet, l.tokenKey, l.amountNative, l.reference ?? '', l.fingerprint].join('\x1f'));
+  }
+  return Buffer.concat(parts);
+}
+
+async function flat(legs: Leg[]): Promise<Result> {
+  const prefix = `bf-${randomUUID().slice(0, 8)}:{m}:`;
+  const call = (redis as unknown as { benchFlatMatch(...a: (string | Buffer)[]): Promise<string[]> }).benchFlatMatch.bind(redis);
+  await call(prefix, '120000', '3600000', packFlat([{ ...legs[0]!, legId: 'bank:warm' }]));
+  const outcomes: Record<string, number> = {};
+  const s0 = await stats();
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < legs.length; i += BATCH) {
+    for (const r of await call(prefix, '120000', '3600000', packFlat(legs.slice(i, i + BATCH)))) {
+      const k = r === 'P' ? 'parked' : r.startsWith('R') ? 'replayed' : 'match';
+      outcomes[k] = (outcomes[k] ?? 0) + 1;
+    }
+    await pause();
+  }
+  const c = process.cpuUsage(c0);
+  const d = delta(s0, await stats());
+  const keys = await redis.keys(`${prefix}*`);
+  for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+  return summarise(d, legs.length, outcomes, c.user + c.system);
+}
+
 function summarise(d: ReturnType<typeof delta>, legs: number, outcomes: Record<string, number>, clientMicros: number): Result {
   const ev = { calls: 0, usec: 0 };
   for (const k of ['evalsha', 'eval']) {
@@ -228,7 +349,7 @@ console.log(describeLuaVm(await luaVm(redis, argv['flush-scripts']), argv['flush
 console.log(
   `match-or-park Redis CPU per leg: ${legs.length} legs (${PAIRS} pairs), ${BATCH} legs per script call, mints ${LAG} legs after their credit${GAP_MS > 0 ? `, ${GAP_MS} ms pause after each call` : ''}`,
 );
-const acc = { cur: [0, 0], min: [0, 0], base: [0, 0] };
+const acc = { cur: [0, 0], min: [0, 0], base: [0, 0], flat: [0, 0] };
 for (let r = 0; r < Number(argv.rounds); r++) {
   if (baseline) {
     const b = await current(legs, baseline);
@@ -240,6 +361,10 @@ for (let r = 0; r < Number(argv.rounds); r++) {
   line(`current #${r + 1}`, c);
   const m = await minimal(legs);
   line(`minimal #${r + 1}`, m);
+  const f = await flat(legs);
+  line(`flat #${r + 1}`, f);
+  acc.flat[0]! += f.scriptUs;
+  acc.flat[1]! += f.serverUs;
   acc.cur[0]! += c.scriptUs;
   acc.cur[1]! += c.serverUs;
   acc.min[0]! += m.scriptUs;
@@ -252,5 +377,8 @@ if (baseline)
   );
 console.log(
   `mean: current ${f1(acc.cur[0]! / n)} µs/leg in the script (${f1(acc.cur[1]! / n)} server), minimal ${f1(acc.min[0]! / n)} (${f1(acc.min[1]! / n)}); ratio ${(acc.cur[0]! / acc.min[0]!).toFixed(2)}× in the script, ${(acc.cur[1]! / acc.min[1]!).toFixed(2)}× server [target ≤ 10 µs/leg server]`,
+);
+console.log(
+  `mean: flat prototype (the same commands, records read and written whole, no rule cascade or outcome JSON) ${f1(acc.flat[0]! / n)} µs/leg in the script (${f1(acc.flat[1]! / n)} server): ${(acc.flat[0]! / acc.min[0]!).toFixed(2)}× the minimal`,
 );
 redis.disconnect();
