@@ -19,6 +19,8 @@
  * 1,000 ev/s about 150 calls a second of ~7 legs): the same work then runs on cold caches, and costs
  * Redis and the client about twice what it costs back to back (docs/performance.md).
  * `--flush-scripts`: SCRIPT FLUSH first, so the run starts on a fresh Lua VM (bench/redisLua.ts).
+ * `--engine-only`: the engine's script alone (no minimal or flat line), for a profiler attached to
+ * Redis (docs/performance.md: callgrind on a redis-server of its own).
  * Where the script's time goes is best seen from outside: `perf record -g -p <redis pid>` during a
  * run (Lua string interning, garbage collection and table lookups dominate; see docs/performance.md).
  */
@@ -43,6 +45,7 @@ const { values: argv } = parseArgs({
     baseline: { type: 'string' },
     'gap-ms': { type: 'string', default: '0' },
     'flush-scripts': { type: 'boolean', default: false },
+    'engine-only': { type: 'boolean', default: false },
   },
 });
 const PAIRS = Number(argv.pairs);
@@ -214,9 +217,20 @@ function unpackLegs(b: Buffer): (string | Buffer)[] {
   return out;
 }
 
-/** The match script of git `ref`, fed the first 15 values of each leg (its protocol), or null. */
+/** The match script of git `ref` with its reply in today's form (two strings per leg), or null. */
 function baselineScript(ref: string | undefined): ((...a: (string | number | Buffer)[]) => Promise<unknown>) | null {
   if (!ref) return null;
+  const script = olderScript(ref);
+  // Before 2026-12-06 the script answered one JSON array; MatchStore now reads two strings per leg.
+  return async (...a) => {
+    const raw = await script(...a);
+    if (typeof raw !== 'string') return raw;
+    return (JSON.parse(raw) as ({ replayed: number; outcome: unknown } | { error: string })[]).flatMap((r) => ('error' in r ? ['e', r.error] : [String(r.replayed), JSON.stringify(r.outcome)]));
+  };
+}
+
+/** The match script of git `ref`, called with the arguments of the protocol it takes (earlier, 15 or 18 values per leg). */
+function olderScript(ref: string): (...a: (string | number | Buffer)[]) => Promise<unknown> {
   const show = (name: string) => execFileSync('git', ['show', `${ref}:src/state/lua/${name}.lua`], { encoding: 'utf8' });
   const src = `${show('lib')}\n${show('matchOrPark')}`;
   // A script that reads the legs packed in one argument takes the arguments as they are.
@@ -359,26 +373,30 @@ for (let r = 0; r < Number(argv.rounds); r++) {
   }
   const c = await current(legs);
   line(`current #${r + 1}`, c);
+  acc.cur[0]! += c.scriptUs;
+  acc.cur[1]! += c.serverUs;
+  if (argv['engine-only']) continue;
   const m = await minimal(legs);
   line(`minimal #${r + 1}`, m);
   const f = await flat(legs);
   line(`flat #${r + 1}`, f);
   acc.flat[0]! += f.scriptUs;
   acc.flat[1]! += f.serverUs;
-  acc.cur[0]! += c.scriptUs;
-  acc.cur[1]! += c.serverUs;
   acc.min[0]! += m.scriptUs;
   acc.min[1]! += m.serverUs;
 }
 const n = Number(argv.rounds);
-if (baseline)
+if (argv['engine-only']) console.log(`mean: current ${f1(acc.cur[0]! / n)} µs/leg in the script (${f1(acc.cur[1]! / n)} server)`);
+else {
+  if (baseline)
+    console.log(
+      `mean: ${argv.baseline} ${f1(acc.base[0]! / n)} µs/leg in the script (${f1(acc.base[1]! / n)} server): ${(acc.base[0]! / acc.min[0]!).toFixed(2)}× the minimal in the script, ${(acc.base[1]! / acc.min[1]!).toFixed(2)}× server`,
+    );
   console.log(
-    `mean: ${argv.baseline} ${f1(acc.base[0]! / n)} µs/leg in the script (${f1(acc.base[1]! / n)} server): ${(acc.base[0]! / acc.min[0]!).toFixed(2)}× the minimal in the script, ${(acc.base[1]! / acc.min[1]!).toFixed(2)}× server`,
+    `mean: current ${f1(acc.cur[0]! / n)} µs/leg in the script (${f1(acc.cur[1]! / n)} server), minimal ${f1(acc.min[0]! / n)} (${f1(acc.min[1]! / n)}); ratio ${(acc.cur[0]! / acc.min[0]!).toFixed(2)}× in the script, ${(acc.cur[1]! / acc.min[1]!).toFixed(2)}× server [target ≤ 10 µs/leg server]`,
   );
-console.log(
-  `mean: current ${f1(acc.cur[0]! / n)} µs/leg in the script (${f1(acc.cur[1]! / n)} server), minimal ${f1(acc.min[0]! / n)} (${f1(acc.min[1]! / n)}); ratio ${(acc.cur[0]! / acc.min[0]!).toFixed(2)}× in the script, ${(acc.cur[1]! / acc.min[1]!).toFixed(2)}× server [target ≤ 10 µs/leg server]`,
-);
-console.log(
-  `mean: flat prototype (the same commands, records read and written whole, no rule cascade or outcome JSON) ${f1(acc.flat[0]! / n)} µs/leg in the script (${f1(acc.flat[1]! / n)} server): ${(acc.flat[0]! / acc.min[0]!).toFixed(2)}× the minimal`,
-);
+  console.log(
+    `mean: flat prototype (the same commands, records read and written whole, no rule cascade or outcome JSON) ${f1(acc.flat[0]! / n)} µs/leg in the script (${f1(acc.flat[1]! / n)} server): ${(acc.flat[0]! / acc.min[0]!).toFixed(2)}× the minimal`,
+  );
+}
 redis.disconnect();

@@ -124,7 +124,7 @@ export interface Watermarks {
 }
 
 interface MatchCommands {
-  reconMatchOrPark(...args: (string | number | Buffer)[]): Promise<string>;
+  reconMatchOrPark(...args: (string | number | Buffer)[]): Promise<string[]>;
   reconExpire(...args: (string | number)[]): Promise<string>;
   reconGc(...args: (string | number)[]): Promise<number>;
   reconAdvanceWatermark(...args: (string | number)[]): Promise<number>;
@@ -293,13 +293,20 @@ export class MatchStore {
     Promise.resolve()
       .then(() => this.cmd.reconMatchOrPark(this.shardPrefixes[shard]!, o.toleranceMs, o.retentionMs, o.windowMs, o.requireEpoch ? '1' : '', packLegs(batch)))
       .then(
-        (raw) => {
-          const results = JSON.parse(raw) as ({ replayed: number; outcome: Outcome } | { error: string })[];
+        (reply) => {
+          // Two strings per leg (lua/matchOrPark.lua): '0' or '1' (replayed) and the outcome's JSON, or 'e' and the error.
           batch.forEach((q, i) => {
-            const r = results[i];
-            if (!r) q.reject(new Error(`matchOrPark returned ${results.length} results for ${batch.length} legs`));
-            else if ('error' in r) q.reject(new ScriptError(`The match script could not apply leg ${String(q.args[0])}.`, { details: r.error }));
-            else q.resolve({ replayed: r.replayed === 1, outcome: r.outcome });
+            const flag = reply[2 * i];
+            const body = reply[2 * i + 1];
+            if (flag === undefined || body === undefined) q.reject(new Error(`matchOrPark returned ${reply.length / 2} results for ${batch.length} legs`));
+            else if (flag === 'e') q.reject(new ScriptError(`The match script could not apply leg ${String(q.args[0])}.`, { details: body }));
+            else {
+              try {
+                q.resolve({ replayed: flag === '1', outcome: JSON.parse(body) as Outcome });
+              } catch (e) {
+                q.reject(new ScriptError(`The match script answered leg ${String(q.args[0])} with an outcome that is not JSON.`, { details: String(e) }));
+              }
+            }
           });
         },
         (e: unknown) => {

@@ -120,6 +120,25 @@ describe('MatchStore.matchOrPark', () => {
     }
   });
 
+  it('rejects a leg whose answer is not an outcome, and only that leg', async () => {
+    const { store } = open();
+    const commands = store as unknown as { cmd: { reconMatchOrPark: (...a: unknown[]) => Promise<string[]> } };
+    const original = commands.cmd.reconMatchOrPark.bind(commands.cmd);
+    // The script's real answer for both legs, the second's outcome then damaged on its way back.
+    commands.cmd.reconMatchOrPark = async (...a: unknown[]) => {
+      const reply = await original(...a);
+      return [...reply.slice(0, 3), '{"t":"parked"'];
+    };
+    try {
+      const [first, second] = await Promise.allSettled([store.matchOrPark(credit('j1'), 'booked'), store.matchOrPark(credit('j2', { amountKey: '7', amountNative: '7' }), 'booked')]);
+      expect(first).toEqual({ status: 'fulfilled', value: { replayed: false, outcome: { t: 'parked', legId: 'bank:j1' } } });
+      expect(second.status).toBe('rejected');
+      expect(String((second as PromiseRejectedResult).reason)).toMatch(/bank:j2.*not JSON/);
+    } finally {
+      commands.cmd.reconMatchOrPark = original;
+    }
+  });
+
   it('carries any text the door admits to the script: multi-byte, quotes, backslashes, empty values', async () => {
     const { store } = open();
     // The legs of a call travel packed, each value with its byte length (matchStore.ts packLegs).

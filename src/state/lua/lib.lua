@@ -48,6 +48,17 @@ local function recKey(h)
   return k
 end
 local function pad13(t) return string.format('%013d', t) end
+-- Numbers given to redis.call are formatted by Redis with snprintf('%.17g') on every call (~2,000
+-- instructions each, callgrind); constants go as strings, and a limit is formatted once per call.
+local LIMIT_ARG = {}
+local function limitArg(n)
+  local s = LIMIT_ARG[n]
+  if not s then
+    s = tostring(n)
+    LIMIT_ARG[n] = s
+  end
+  return s
+end
 
 local function split(s)
   local out, i = {}, 1
@@ -232,8 +243,8 @@ local function poolAdd(l, fresh)
   local member = poolMember(l)
   -- Re-adding (a rebuild over a live state) must not place a leg in both zsets.
   if not fresh and (redis.call('ZSCORE', base, member) or redis.call('ZSCORE', shard, member)) then return end
-  if redis.call('ZCARD', base) < POOL_BASE then redis.call('ZADD', base, 0, member)
-  else redis.call('ZADD', shard, 0, member) end
+  if redis.call('ZCARD', base) < POOL_BASE then redis.call('ZADD', base, '0', member)
+  else redis.call('ZADD', shard, '0', member) end
 end
 local function poolRem(l)
   local base, shard = poolKeys(l.f, l.s, l.a, l.c, l.m)
@@ -248,7 +259,7 @@ local function poolRange(f, s, a, c, m, lo, hi, limit)
   local out = {}
   local min, max = '[' .. m .. '|' .. pad13(lo), '[' .. m .. '|' .. pad13(hi) .. '|~'
   for _, k in ipairs({ poolKeys(f, s, a, c, m) }) do
-    for _, member in ipairs(redis.call('ZRANGEBYLEX', k, min, max, 'LIMIT', 0, limit)) do
+    for _, member in ipairs(redis.call('ZRANGEBYLEX', k, min, max, 'LIMIT', '0', limitArg(limit))) do
       out[#out + 1] = member:sub(-16)
     end
   end
@@ -416,7 +427,7 @@ local function poolScan(f, s, a, c, p, lo, hi, limit)
   if hi2 and #li == #hi2 then min, max = '[' .. p.lo, '[' .. p.hi .. '|~' end
   local out = {}
   for _, k in ipairs(keys) do
-    for _, member in ipairs(redis.call('ZRANGEBYLEX', k, min, max, 'LIMIT', 0, limit)) do
+    for _, member in ipairs(redis.call('ZRANGEBYLEX', k, min, max, 'LIMIT', '0', limitArg(limit))) do
       local m, t, h = string.match(member, '^(.-)|(%d+)|(%x+)$')
       t = tonumber(t)
       if t >= lo and t <= hi and inRange(m, p) then out[#out + 1] = { h, m, t } end
@@ -454,7 +465,7 @@ end
 -- Time-bucketed index of handles: a zset of one-second buckets, one list per bucket.
 local function bucketOf(ms) return math.floor(ms / 1000) end
 local function indexAdd(idx, ms, h)
-  local b = bucketOf(ms)
+  local b = tostring(bucketOf(ms))
   redis.call('RPUSH', idx .. ':' .. b, h)
   redis.call('ZADD', idx, b, b)
 end
@@ -475,7 +486,7 @@ local function sweep(idx, wm, limit, budget, visit)
   local wb = bucketOf(wm)
   local done, seen = 0, 0
   while done < limit and seen < budget do
-    local first = redis.call('ZRANGEBYSCORE', idx, '-inf', wb, 'LIMIT', 0, 1)[1]
+    local first = redis.call('ZRANGEBYSCORE', idx, '-inf', wb, 'LIMIT', '0', '1')[1]
     if not first then return done, false end
     local b = tonumber(first)
     local lk = idx .. ':' .. first

@@ -16,8 +16,9 @@
 --       (lib.lua parseProbes, '=' for this leg's amountKey; '' for none), and what the script would otherwise compute, computed
 --       by the client: the identity tuple's id (lib.lua internTuple), the packed leg id (packId; ''
 --       when it is the leg id itself), the amount's overflow shard (poolKeys)
--- Returns a JSON array, one element per leg: {"replayed":0|1,"outcome":{...}}, or {"error":"..."}
--- when that leg failed (the others are applied).
+-- Returns an array of two strings per leg, in order: '0' and its outcome's JSON, '1' and the
+-- stored outcome's JSON when the leg was a replay, or 'e' and the error when that leg failed (the
+-- others are applied).
 
 P = ARGV[1]
 -- Redis lost its memory (restart without persistence): matching against an empty state would park
@@ -60,8 +61,10 @@ local function indexAddOnce(idx, ms, h)
   local q = byB[b]
   if not q then
     q = {}
-    byB[b], PUSHED[#PUSHED + 1] = q, { idx .. ':' .. b, q }
-    redis.call('ZADD', idx, b, b)
+    -- The bucket as text once (Lua's %.14g and Redis's %.17g agree on these integers).
+    local bs = tostring(b)
+    byB[b], PUSHED[#PUSHED + 1] = q, { idx .. ':' .. bs, q }
+    redis.call('ZADD', idx, bs, bs)
   end
   q[#q + 1] = h
 end
@@ -211,7 +214,7 @@ if not candidate and not parts then
         local lists = {}
         local min, max = '[' .. leg.m .. '|' .. pad13(wlo), '[' .. leg.m .. '|' .. pad13(whi) .. '|~'
         for _, k in ipairs({ poolKeys(leg.f, os, leg.a, leg.c, leg.m) }) do
-          local ms = redis.call('ZRANGEBYLEX', k, min, max, 'LIMIT', 0, 64)
+          local ms = redis.call('ZRANGEBYLEX', k, min, max, 'LIMIT', '0', '64')
           if #ms >= 64 then lists = false break end
           lists[#lists + 1] = ms
         end
@@ -369,9 +372,11 @@ if last then res.remaining = '0' res.by = 'tranche' end
 return finish('matched', res)
 end
 
--- The reply is assembled from its pieces in one concatenation at the end.
-local HEAD = { [0] = '{"replayed":0,"outcome":', [1] = '{"replayed":1,"outcome":' }
-local out = { '[' }
+-- The reply is an array of two elements per leg, the outcome's own JSON string among them: a
+-- string made of them all would be copied and hashed byte by byte once more (Redis's Lua hashes
+-- every byte of every string it creates).
+local FLAG = { [0] = '0', [1] = '1' }
+local out = {}
 PARKED_DELTA = {}
 local LEG = '>' .. string.rep('I4c0', 18)
 local legs, pos = ARGV[6], 1
@@ -379,16 +384,16 @@ while pos <= #legs do
   -- The leg's 18 values, then the position after them.
   local A = { struct.unpack(LEG, legs, pos) }
   pos = A[19]
-  if #out > 1 then out[#out + 1] = ',' end
   local ok, replayed, enc = pcall(one, A, 0)
   if ok then
-    out[#out + 1] = HEAD[replayed]
+    out[#out + 1] = FLAG[replayed]
     out[#out + 1] = enc
-    out[#out + 1] = '}'
-  else out[#out + 1] = cjson.encode({ error = tostring(replayed) }) end
+  else
+    out[#out + 1] = 'e'
+    out[#out + 1] = tostring(replayed)
+  end
 end
-out[#out + 1] = ']'
 -- Also the changes of a leg that failed half-way: the counters follow what was written.
 flushParked()
 pushIndexes()
-return table.concat(out)
+return out
