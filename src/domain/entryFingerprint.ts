@@ -3,14 +3,10 @@
  * names one piece of content for good: a second copy with the same fingerprint is a replay, one
  * with another fingerprint is a DUPLICATE (see src/state/entryFingerprints.ts).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ChainEvent, LedgerEntry } from './types.js';
 
-const digest = (fields: readonly (string | number | bigint | null)[]) =>
-  createHash('sha256')
-    .update(JSON.stringify(fields.map((f) => (typeof f === 'bigint' ? f.toString() : f))))
-    .digest('hex')
-    .slice(0, 16);
+const digest = (fields: readonly (string | number | bigint | null)[]) => hash('sha256', JSON.stringify(fields.map((f) => (typeof f === 'bigint' ? f.toString() : f))), 'hex').slice(0, 16);
 
 /** The id under which a ledger entry's content is recorded (also its leg id when it is a leg). */
 export const ledgerEntryKey = (e: Pick<LedgerEntry, 'entryId'>) => `bank:${e.entryId}`;

