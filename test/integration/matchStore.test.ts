@@ -193,6 +193,23 @@ describe('MatchStore.matchOrPark', () => {
     expect(await store.parkedCount()).toEqual({ bank: 2, chain: 1 });
   });
 
+  it("finds a parked leg in its pool's overflow zset once the pool holds 100 legs, nearest first", async () => {
+    const { redis, store } = open();
+    // 100 credits of other amounts fill the account's pool; the next ones go to the overflow zset
+    // of their amount (lua/lib.lua poolAdd).
+    await Promise.all(Array.from({ length: 100 }, (_, i) => store.matchOrPark(credit(`fill${i}`, { amountKey: String(20_000 + i), amountNative: String(20_000 + i) }), 'booked')));
+    await store.matchOrPark(credit('far', { eventTime: T0 - 60_000 }), 'booked');
+    await store.matchOrPark(credit('near', { eventTime: T0 + 1_000 }), 'booked');
+    const shard = createHash('sha1').update('12345').digest('hex').slice(0, 1);
+    const base = `${store.prefix}p:deposit:bank:acc-1:USD`;
+    expect(await redis.zcard(base)).toBe(100);
+    expect(await redis.zcard(`${base}:${shard}`)).toBe(2);
+    const m = expectT((await store.matchOrPark(mint('m1'), 'booked')).outcome, 'match');
+    expect(m.other).toMatchObject({ id: 'bank:near' });
+    expect(expectT((await store.matchOrPark(mint('m2'), 'booked')).outcome, 'match').other).toMatchObject({ id: 'bank:far' });
+    expect(await redis.zcard(`${base}:${shard}`)).toBe(0);
+  });
+
   it('matches at exactly the tolerance', async () => {
     const { store } = open();
     await store.matchOrPark(credit('edge', { eventTime: T0 + 5_000 - TOLERANCE }), 'booked');

@@ -76,7 +76,7 @@ end
 -- l.tid0, when the client sent it, is that id already computed (12 hex of sha1 of the tuple).
 local TUPLES = {}
 local function internTuple(l)
-  local tup = table.concat({ l.s, l.f, l.a, l.w, l.c, l.k }, '\31')
+  local tup = l.s .. '\31' .. l.f .. '\31' .. l.a .. '\31' .. l.w .. '\31' .. l.c .. '\31' .. l.k
   local known = TUPLES[tup]
   if known then return known end
   local tid = l.tid0 or redis.sha1hex(tup):sub(1, 12)
@@ -155,7 +155,12 @@ local function decode(h, raw)
               m = v[3], n = unpackNative(v[3], v[4]), t = tonumber(v[5]), r = v[6], p = v[7],
               st = ST_NAME[code:sub(1, 1)], state = STATE_NAME[code:sub(2, 2)], rb = code:sub(3, 3) == '1' }
   local ext = v[9]
-  if type(ext) == 'table' then for _, k in ipairs(EXT) do if ext[k] ~= nil then l[k] = ext[k] end end end
+  if type(ext) == 'table' then
+    for i = 1, #EXT do
+      local k = EXT[i]
+      if ext[k] ~= nil then l[k] = ext[k] end
+    end
+  end
   l.was, l.pkOf, l.nvOf, l.nvM = l.state, l.id, l.n, l.m
   return l
 end
@@ -200,11 +205,17 @@ local function save(l)
   if pk == nil or l.pkOf ~= l.id then pk = packId(l.id) end
   if nv == nil or l.nvOf ~= l.n or l.nvM ~= l.m then nv = packNative(l.m, l.n) end
   local v = { pk, l.tid, l.m, nv, l.t, l.r, l.p, ST_CODE[l.st] .. STATE_CODE[l.state] .. (l.rb and '1' or '') }
-  local ext, any = {}, false
-  for _, k in ipairs(EXT) do
-    if l[k] ~= nil and l[k] ~= '' then ext[k] = l[k] any = true end
+  -- The extension map only when the leg has one of its fields (a parked leg has none).
+  local ext = nil
+  for i = 1, #EXT do
+    local k = EXT[i]
+    local x = l[k]
+    if x ~= nil and x ~= '' then
+      ext = ext or {}
+      ext[k] = x
+    end
   end
-  if any then v[9] = ext end
+  if ext then v[9] = ext end
   redis.call('HSET', recKey(l.h), l.h, cmsgpack.pack(v))
   adjustParked(l.s, l.was, l.state)
   l.was = l.state
@@ -258,10 +269,11 @@ local function poolRange(f, s, a, c, m, lo, hi, limit)
   if hi < lo then return {} end
   local out = {}
   local min, max = '[' .. m .. '|' .. pad13(lo), '[' .. m .. '|' .. pad13(hi) .. '|~'
-  for _, k in ipairs({ poolKeys(f, s, a, c, m) }) do
-    for _, member in ipairs(redis.call('ZRANGEBYLEX', k, min, max, 'LIMIT', '0', limitArg(limit))) do
-      out[#out + 1] = member:sub(-16)
-    end
+  local k, shard = poolKeys(f, s, a, c, m)
+  for _ = 1, 2 do
+    local ms = redis.call('ZRANGEBYLEX', k, min, max, 'LIMIT', '0', limitArg(limit))
+    for i = 1, #ms do out[#out + 1] = ms[i]:sub(-16) end
+    k = shard
   end
   return out
 end

@@ -211,21 +211,22 @@ if not candidate and not parts then
     if wide == nil then
       wide = false
       if whi < 1e13 and wlo <= whi then
-        local lists = {}
         local min, max = '[' .. leg.m .. '|' .. pad13(wlo), '[' .. leg.m .. '|' .. pad13(whi) .. '|~'
-        for _, k in ipairs({ poolKeys(leg.f, os, leg.a, leg.c, leg.m) }) do
-          local ms = redis.call('ZRANGEBYLEX', k, min, max, 'LIMIT', '0', '64')
-          if #ms >= 64 then lists = false break end
-          lists[#lists + 1] = ms
+        local base, shard = poolKeys(leg.f, os, leg.a, leg.c, leg.m)
+        local a = redis.call('ZRANGEBYLEX', base, min, max, 'LIMIT', '0', '64')
+        if #a < 64 then
+          local b = redis.call('ZRANGEBYLEX', shard, min, max, 'LIMIT', '0', '64')
+          if #b < 64 then wide = { a, b } end
         end
-        wide = lists
       end
     end
     if not wide or lo < wlo or hi > whi then return poolRange(leg.f, os, leg.a, leg.c, leg.m, lo, hi, 64) end
     local out, from, to = {}, #leg.m + 2, #leg.m + 14
-    for _, ms in ipairs(wide) do
-      for _, member in ipairs(ms) do
+    for j = 1, 2 do
+      local ms = wide[j]
+      for i = 1, #ms do
         -- Members in the read share its amount and have 13-digit times (the read's bounds).
+        local member = ms[i]
         local mt = tonumber(member:sub(from, to))
         if mt >= lo and mt <= hi then out[#out + 1] = member:sub(-16) end
       end
@@ -234,8 +235,9 @@ if not candidate and not parts then
   end
   local function nearestExact(lo, hi, expiredOnly, p)
     local best, bestDist = nil, nil
-    for _, ch in ipairs(exactRange(lo, hi)) do
-      local c = loadH(ch)
+    local hs = exactRange(lo, hi)
+    for i = 1, #hs do
+      local c = loadH(hs[i])
       if fits(c, p, expiredOnly) then
         local dist = math.abs(c.t - t)
         if best == nil or dist < bestDist then best, bestDist = c, dist end
@@ -243,7 +245,8 @@ if not candidate and not parts then
     end
     return best
   end
-  for _, p in ipairs(probes) do
+  for i = 1, #probes do
+    local p = probes[i]
     if p.key == 'a' then
       local best = nil
       if p.lo == leg.m and p.hi == leg.m then
