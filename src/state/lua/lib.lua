@@ -378,16 +378,16 @@ end
 
 -- Probes of the matching cascade (src/matching/ruleCascade.ts encodeProbes): records separated by
 -- \30, fields by \31: rule (id@version), key (r|a), lo, hi ('' unbounded), window ms, confidence
--- (c|p), outcome (m|x), split (0|1). lo and hi '=': exactly the amount m given (the leg's, sent
--- beside them). A string is parsed once per call (PROBES); a leg gets its own copy of a probe only
--- where '=' stands for its amount. Probe tables are read, never changed.
+-- (c|p), outcome (m|x), split (0|1). lo and hi '=': exactly the amount of the leg being matched
+-- (inRange's `own`; the caller compares with it). A string is parsed once per call (PROBES) and its
+-- probe tables are shared by every leg that sent it: read, never changed.
 local PROBE_FIELDS = '^' .. string.rep('([^\31]*)\31', 7) .. '([^\31]*)$'
-local PROBES, PROBE_MT = {}, {}
-local function parseProbes(s, m)
+local PROBES = {}
+local function parseProbes(s)
   if not s or s == '' then return {} end
   local parsed = PROBES[s]
   if not parsed then
-    parsed = { exact = false }
+    parsed = {}
     for rec in string.gmatch(s, '[^\30]+') do
       -- One pattern match (in C) for the usual eight fields; split for any other shape.
       local f1, f2, f3, f4, f5, f6, f7, f8 = string.match(rec, PROBE_FIELDS)
@@ -395,32 +395,22 @@ local function parseProbes(s, m)
         local f = split(rec)
         f1, f2, f3, f4, f5, f6, f7, f8 = f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8]
       end
-      local p = { rule = f1, key = f2, lo = f3, hi = f4, win = tonumber(f5), conf = f6, out = f7, split = f8 == '1' }
-      if f3 == '=' and f4 == '=' then parsed.exact = true end
-      parsed[#parsed + 1] = p
+      parsed[#parsed + 1] = { rule = f1, key = f2, lo = f3, hi = f4, win = tonumber(f5), conf = f6, out = f7, split = f8 == '1' }
     end
     PROBES[s] = parsed
   end
-  if not parsed.exact or not m then return parsed end
-  -- A leg's view of an exact probe: its own lo and hi, every other field read through the parsed
-  -- probe (__index, one metatable per probe per call): a table of two fields per leg instead of a
-  -- copy of eight.
-  local out = {}
-  for i, p in ipairs(parsed) do
-    if p.lo == '=' and p.hi == '=' then
-      local mt = PROBE_MT[p]
-      if not mt then
-        mt = { __index = p }
-        PROBE_MT[p] = mt
-      end
-      p = setmetatable({ lo = m, hi = m }, mt)
-    end
-    out[i] = p
-  end
-  return out
+  return parsed
 end
+-- Whether amount m lies within a probe's bounds for a leg of amount own ('=' stands for own).
 -- lo '-': an empty interval (the rule applies, no amount meets it).
-local function inRange(m, p) return p.lo ~= '-' and cmpDec(m, p.lo) >= 0 and (p.hi == '' or cmpDec(m, p.hi) <= 0) end
+local function inRange(m, p, own)
+  local lo, hi = p.lo, p.hi
+  if lo == '=' then lo = own end
+  if hi == '=' then hi = own end
+  return lo ~= '-' and cmpDec(m, lo) >= 0 and (hi == '' or cmpDec(m, hi) <= 0)
+end
+-- Whether a probe asks for exactly the amount m of the leg being matched.
+local function exactFor(p, m) return (p.lo == '=' or p.lo == m) and (p.hi == '=' or p.hi == m) end
 
 -- Handles of the open legs of one pool whose amount lies within a probe's bounds and whose event
 -- time lies in [lo, hi]: the tolerant search, which cannot use the amount order of the members

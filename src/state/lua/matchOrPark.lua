@@ -145,7 +145,7 @@ end
 -- in order; a reference probe looks at the legs of the other side that share the reference, an
 -- account probe at the pool of the same flow, account and currency, within its amount bounds and
 -- event-time window. Then, beyond every window, an expired leg of the exact amount (a late leg).
-local probes = parseProbes(A[o + 15], A[o + 8])
+local probes = parseProbes(A[o + 15])
 local os = other(leg.s)
 local t = leg.t
 local candidate, by, hit = nil, nil, nil
@@ -164,10 +164,10 @@ if leg.r ~= '' then
         if p.key == 'r' and allowed(c, p) then
           local cOpen = c.rem or c.m
           local mine = leg.rem or leg.m
-          if p.split and c.rem and inRange(cOpen, p) then
+          if p.split and c.rem and inRange(cOpen, p, leg.m) then
             -- The last tranche of c: completes it.
             candidate, by, hit = c, 'reference', p
-          elseif not c.rem and not leg.rem and inRange(c.m, p) then
+          elseif not c.rem and not leg.rem and inRange(c.m, p, leg.m) then
             candidate, by, hit = c, 'reference', p
           elseif p.split and cmpDec(mine, cOpen) < 0 then
             -- This leg is one tranche of c: allocate it, c stays open for the rest.
@@ -249,7 +249,7 @@ if not candidate and not parts then
     local p = probes[i]
     if p.key == 'a' then
       local best = nil
-      if p.lo == leg.m and p.hi == leg.m then
+      if exactFor(p, leg.m) then
         best = nearestExact(t - p.win, t + p.win, false, p)
       else
         for _, e in ipairs(poolScan(leg.f, os, leg.a, leg.c, p, t - p.win, t + p.win, 256)) do
