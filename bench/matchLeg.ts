@@ -21,8 +21,8 @@
  * `--flush-scripts`: SCRIPT FLUSH first, so the run starts on a fresh Lua VM (bench/redisLua.ts).
  * `--engine-only`: the engine's script alone (no minimal or flat line), for a profiler attached to
  * Redis (docs/performance.md: callgrind on a redis-server of its own).
- * Where the script's time goes is best seen from outside: `perf record -g -p <redis pid>` during a
- * run (Lua string interning, garbage collection and table lookups dominate; see docs/performance.md).
+ * Where the script's time goes is best seen from outside: callgrind on a redis-server built with
+ * symbols, fed `--url … --engine-only` (docs/performance.md, "Profiled with symbols").
  */
 import { randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
