@@ -76,22 +76,23 @@ end
 local GC_IDX = P .. 'gc'
 local DL_IDX = { bank = P .. 'dl:bank', chain = P .. 'dl:chain' }
 
-local function one(A, o)
-local id = A[o + 1]
-local status = A[o + 13]
-local deadline = tonumber(A[o + 10]) + window
-local existing = load(id, A[o + 14])
+-- The leg's 18 values as arguments (no table for them): see ARGV 6 above.
+local function one(id, side, flow, account, wallet, currency, tokenKey, amountKey, amountNative, eventTime, reference,
+                   fingerprint, status, handle, probeText, tid0, pk0, amountShard)
+local t0 = tonumber(eventTime)
+local deadline = t0 + window
+local existing = load(id, handle)
 local leg = existing
 if not existing then
-  local pk = A[o + 17]
+  local pk = pk0
   if pk == '' then pk = id end
   -- One constructor with every field the leg will get (state, st, rb, tid and was false until
   -- set): the table is sized once instead of growing field by field.
-  leg = { id = id, h = A[o + 14], s = A[o + 2], f = A[o + 3], a = A[o + 4], w = A[o + 5], c = A[o + 6], k = A[o + 7],
-          m = A[o + 8], n = A[o + 9], t = tonumber(A[o + 10]), r = A[o + 11], p = A[o + 12],
-          tid0 = A[o + 16], pk = pk, pkOf = id, state = false, st = false, rb = false, tid = false, was = false }
+  leg = { id = id, h = handle, s = side, f = flow, a = account, w = wallet, c = currency, k = tokenKey,
+          m = amountKey, n = amountNative, t = t0, r = reference, p = fingerprint,
+          tid0 = tid0, pk = pk, pkOf = id, state = false, st = false, rb = false, tid = false, was = false }
 end
-SHARD[A[o + 8]] = A[o + 18]
+SHARD[amountKey] = amountShard
 
 -- Stores the leg in its new state with the outcome a redelivery must replay ({t:'parked'} is the
 -- default and not stored), and schedules a new leg to be forgotten after the retention.
@@ -106,7 +107,7 @@ local function finish(state, outcome)
 end
 
 if existing then
-  if existing.p ~= A[o + 12] then
+  if existing.p ~= fingerprint then
     -- Same entry id, different content: a conflicting redelivery. The stored leg stays as it was.
     return 0, cjson.encode({ t = 'conflict', legId = id, other = public(existing) })
   end
@@ -145,7 +146,7 @@ end
 -- in order; a reference probe looks at the legs of the other side that share the reference, an
 -- account probe at the pool of the same flow, account and currency, within its amount bounds and
 -- event-time window. Then, beyond every window, an expired leg of the exact amount (a late leg).
-local probes = parseProbes(A[o + 15])
+local probes = parseProbes(probeText)
 local os = other(leg.s)
 local t = leg.t
 local candidate, by, hit = nil, nil, nil
@@ -383,11 +384,13 @@ local out = {}
 PARKED_DELTA = {}
 local LEG = '>' .. string.rep('I4c0', 18)
 local legs, pos = ARGV[6], 1
+-- Applies the leg whose 18 values come first, and moves pos past them (the 19th value).
+local function step(...)
+  pos = select(19, ...)
+  return pcall(one, ...)
+end
 while pos <= #legs do
-  -- The leg's 18 values, then the position after them.
-  local A = { struct.unpack(LEG, legs, pos) }
-  pos = A[19]
-  local ok, replayed, enc = pcall(one, A, 0)
+  local ok, replayed, enc = step(struct.unpack(LEG, legs, pos))
   if ok then
     out[#out + 1] = FLAG[replayed]
     out[#out + 1] = enc
