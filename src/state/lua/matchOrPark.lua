@@ -391,9 +391,13 @@ local function step(...)
 end
 while pos <= #legs do
   local ok, replayed, enc = step(struct.unpack(LEG, legs, pos))
-  if ok then
+  -- Two elements per leg whatever happens: a nil would shift every later leg's answer.
+  if ok and FLAG[replayed] and type(enc) == 'string' then
     out[#out + 1] = FLAG[replayed]
     out[#out + 1] = enc
+  elseif ok then
+    out[#out + 1] = 'e'
+    out[#out + 1] = 'the match script produced no outcome for this leg'
   else
     out[#out + 1] = 'e'
     out[#out + 1] = tostring(replayed)
