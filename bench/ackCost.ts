@@ -18,10 +18,10 @@
  * acknowledge the messages the dead one had been given and never made durable. Nothing lost is
  * the first rule, so this bench only prices the lever.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
+import { pidsNamed, processCpuSeconds } from './cpuAccounting.js';
 
 const { values: argv } = parseArgs({
   options: {
@@ -39,23 +39,8 @@ const ACK_EVERY = 64;
 /** A turn at a fixed rate: the messages that arrived within this long share one ack. */
 const TURN_MS = 5;
 
-const natsPids = readdirSync('/proc')
-  .filter((d) => /^\d+$/.test(d))
-  .filter((d) => {
-    try {
-      return readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'nats-server';
-    } catch {
-      return false;
-    }
-  })
-  .map(Number);
-/** utime + stime of a process in seconds (USER_HZ = 100). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-const natsCpu = () => natsPids.reduce((s, p) => s + cpuSeconds(p), 0);
+const natsPids = pidsNamed('nats-server');
+const natsCpu = () => natsPids.reduce((s, p) => s + processCpuSeconds(p), 0);
 const ownCpu = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;

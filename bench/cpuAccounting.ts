@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 /** utime + stime of a process (or of one of its threads) in seconds, or 0 when it is gone or not readable. */
-function processCpuSeconds(pid: number, tid?: number): number {
+export function processCpuSeconds(pid: number, tid?: number): number {
   try {
     // Fields after the command name (which is in parentheses and may contain spaces).
     const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
@@ -20,7 +20,8 @@ function processCpuSeconds(pid: number, tid?: number): number {
   }
 }
 
-function pidsNamed(name: string): number[] {
+/** Pids of the processes whose command name is `name` (for instance every local nats-server). */
+export function pidsNamed(name: string): number[] {
   const out: number[] = [];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
