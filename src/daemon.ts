@@ -1,6 +1,6 @@
 import { startWatchedRuleFile } from './config/watchedRuleFile.js';
 import { RecentEntries } from './worker/recentEntries.js';
-import { startPartitionDrain } from './jobs/partitionDrain.js';
+import { startLedgerDrain } from './jobs/ledgerDrain.js';
 import { assignedPartitions } from './streams/partitions.js';
 import { loadMatchingRules } from './matching/ruleFile.js';
 import { reversedEntryFinder } from './worker/reversalLinking.js';
@@ -372,18 +372,15 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
     intervalMs: m.sweepIntervalMs,
     onFacts: countFacts,
   });
-  // Partitioned streams: which of this worker's ledger partitions are idle, not behind.
-  const partitionDrain =
-    config.nats.partitions.count > 1
-      ? startPartitionDrain({
-          jsm,
-          store,
-          partitions: assignedPartitions(config.nats),
-          consumerName: config.nats.consumerName,
-          everyMs: Math.max(100, Math.min(1_000, Math.floor(m.ledgerIdleMs / 4))),
-          log,
-        })
-      : null;
+  // Which of this worker's ledger partitions (the ledger stream, without partitions) are idle, not behind.
+  const ledgerDrain = startLedgerDrain({
+    jsm,
+    store,
+    partitions: assignedPartitions(config.nats),
+    consumerName: config.nats.consumerName,
+    everyMs: Math.max(100, Math.min(1_000, Math.floor(m.ledgerIdleMs / 4))),
+    log,
+  });
   balances = startBalanceReconciler({
     config,
     clickhouse,
@@ -433,7 +430,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
       for (const i of ingesters) await i.stop();
       await pipeline.stop();
       await sweeper.stop();
-      await partitionDrain?.stop();
+      await ledgerDrain.stop();
       await stateGuard.stop();
       await balances.stop();
       mappings.stop();

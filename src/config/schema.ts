@@ -359,7 +359,9 @@ export const configSchema = z
           .default(7 * 24 * 3_600_000)
           .describe('How long an expired leg stays matchable, so a late counterpart resolves its discrepancy (7 days).'),
         /** When the bank feed is silent this long (wall clock), its watermark follows the wall clock. */
-        ledgerIdleMs: durationMs(z.number().int().positive()).default(60_000).describe('When the bank feed has been silent this long (wall clock), its watermark follows the wall clock.'),
+        ledgerIdleMs: durationMs(z.number().int().positive())
+          .default(60_000)
+          .describe('When the bank feed has been silent this long (wall clock) and a worker found nothing pending on it within as long, its watermark follows the wall clock.'),
         /** A source (bank feed, chain progress) silent this long on the wall clock opens FEED_STALLED. */
         feedStallMs: durationMs(z.number().int().positive())
           .default(5 * 60_000)

@@ -60,10 +60,11 @@ export function aggregateChainBlock(h: Readonly<Record<string, string | null>>, 
 }
 
 /**
- * The ledger watermark chain legs' windows close on, over partitions: each partition's booking-time
- * watermark minus the lateness, or the wall clock minus the lateness while the partition is idle (no
- * posting for `idleMs`, and a worker bound to it found nothing pending within `idleMs`); the lowest
- * of them. A partition without a live worker holds every window open.
+ * The ledger watermark chain legs' windows close on, over partitions (one without partitioned
+ * streams): each partition's booking-time watermark minus the lateness, or the wall clock minus the
+ * lateness while the partition is idle (no posting for `idleMs`, and a worker bound to it found
+ * nothing pending within `idleMs`); the lowest of them. A partition without a live worker, or whose
+ * consumer holds a posting not yet processed, holds every window open.
  */
 export function partitionedLedgerWatermark(parts: readonly LedgerPartitionMark[], o: { allowedLatenessMs: number; ledgerIdleMs: number }, now: number): number {
   let low = Infinity;

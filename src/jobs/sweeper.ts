@@ -28,13 +28,13 @@ export interface SweeperOptions {
  * The event-time watermarks that close windows. A bank leg waits for the chain: its window
  * closes when the confirmed chain (every event at or below that block is published) has passed
  * its deadline. A chain leg waits for the bank feed, whose watermark trails its latest booking time
- * by the allowed lateness, or follows the wall clock when the feed has been silent.
+ * by the allowed lateness, or follows the wall clock when the feed is idle: silent for
+ * `ledgerIdleMs` and found with nothing pending lately (src/jobs/ledgerDrain.ts), per partition,
+ * the slowest partition's (src/domain/partitionWatermarks.ts). Silence alone is not idleness: a
+ * posting stuck in delivery would otherwise let the window of the mint it matches close.
  */
 export function effectiveWatermarks(w: Watermarks, o: { allowedLatenessMs: number; ledgerIdleMs: number }, now: number) {
-  if (w.ledgerPartitions) return { forBankLegs: w.chain, forChainLegs: partitionedLedgerWatermark(w.ledgerPartitions, o, now) };
-  const ledgerIdle = w.ledgerSeenAt < 0 || now - w.ledgerSeenAt > o.ledgerIdleMs;
-  const ledger = Math.max(w.ledger - o.allowedLatenessMs, ledgerIdle ? now - o.allowedLatenessMs : -Infinity);
-  return { forBankLegs: w.chain, forChainLegs: ledger };
+  return { forBankLegs: w.chain, forChainLegs: partitionedLedgerWatermark(w.ledgerPartitions, o, now) };
 }
 
 /**

@@ -120,8 +120,8 @@ export interface Watermarks {
   ledgerSeenAt: number;
   chain: number;
   chainSeenAt: number;
-  /** With partitioned streams: each partition's ledger feed (the sweeper's idle rule is per partition). */
-  ledgerPartitions?: LedgerPartitionMark[];
+  /** Each partition's ledger feed (one without partitioned streams): the sweeper's idle rule is per partition. */
+  ledgerPartitions: LedgerPartitionMark[];
 }
 
 interface MatchCommands {
@@ -543,7 +543,8 @@ export class MatchStore {
     const h = await this.redis.hgetall(`${this.prefix}wm`);
     if (this.partitions > 1) return aggregateWatermarks(h, this.partitions);
     const n = (k: string) => (h[k] === undefined ? -1 : Number(h[k]));
-    return { ledger: n('ledger'), ledgerSeenAt: n('ledger:seen'), chain: n('chain'), chainSeenAt: n('chain:seen') };
+    const ledger = { ledger: n('ledger'), seenAt: n('ledger:seen'), drainedAt: n('ledger:drained') };
+    return { ledger: ledger.ledger, ledgerSeenAt: ledger.seenAt, chain: n('chain'), chainSeenAt: n('chain:seen'), ledgerPartitions: [ledger] };
   }
 
   /** Forgets legs whose retention has passed the watermark, in every shard (up to `limit` each); returns how many. */
