@@ -422,10 +422,11 @@ describe('MatchStore expiry', () => {
 describe('MatchStore watermarks', () => {
   it('raises a watermark monotonically and records when it was last seen', async () => {
     const { store } = open();
-    expect(await store.watermarks()).toEqual({ ledger: -1, ledgerSeenAt: -1, chain: -1, chainSeenAt: -1 });
+    expect(await store.watermarks()).toEqual({ ledger: -1, ledgerSeenAt: -1, chain: -1, chainSeenAt: -1, ledgerPartitions: [{ ledger: -1, seenAt: -1, drainedAt: -1 }] });
     await store.advanceWatermark('ledger', T0, 100);
     await store.advanceWatermark('ledger', T0 - 5, 200);
-    expect(await store.watermarks()).toMatchObject({ ledger: T0, ledgerSeenAt: 200, chain: -1 });
+    await store.markLedgerDrained(0, 300);
+    expect(await store.watermarks()).toMatchObject({ ledger: T0, ledgerSeenAt: 200, chain: -1, ledgerPartitions: [{ ledger: T0, seenAt: 200, drainedAt: 300 }] });
   });
 });
 

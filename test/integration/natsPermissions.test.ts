@@ -103,6 +103,13 @@ describe('NATS closed by default (deploy/nats/nats.conf)', () => {
     expect((await ops.consumers.info('FACTS', 'fact-loader')).ack_floor.stream_seq).toBeGreaterThan(0);
     const stored = await ch.client.query({ query: `SELECT count() AS n FROM ${ch.database}.ledger_entries WHERE entry_id = 'p-1'`, format: 'JSONEachRow' });
     expect(await stored.json()).toEqual([{ n: '1' }]);
+    // Its user may read its ledger consumer's info: the sweeper learns the bank feed is drained
+    // (src/jobs/ledgerDrain.ts), without which a silent feed never closes a mint's window.
+    const drainedAt = await waitFor('the ledger consumer found drained', async () => {
+      const d = (await daemon!.store.watermarks()).ledgerPartitions[0]!.drainedAt;
+      return d >= now ? d : undefined;
+    });
+    expect(drainedAt).toBeLessThanOrEqual(Date.now());
   }, 90_000);
 
   it('lets the producer publish on ledger.> only: chain.>, stream deletion and other inboxes are refused', async () => {
