@@ -12,7 +12,10 @@
  * whole server, network and parsing included). Rounds alternate so that drift on a shared
  * machine shows. A third line, `flat`, runs a prototype that issues the engine script's commands
  * for this traffic with as little Lua as they allow (FLAT below): the floor of the engine's index
- * set, between the minimal and the engine.
+ * set, between the minimal and the engine. A fourth, `owned`, prices another design: a worker that
+ * owns its shard (a lease) matches in its own memory and writes the same state with plain commands,
+ * one MULTI/EXEC per call fenced by a WATCH on the lease, no Lua at all (`owned` below): Redis's
+ * side of it, and the client's cost of issuing those commands.
  * `--baseline REF`: also the match script of git REF (its lib.lua and matchOrPark.lua, sent the
  * 15 values per leg it takes), for before/after figures in one run.
  * `--gap-ms G`: waits G ms after each call, as a worker at a modest rate does between turns (at
@@ -336,13 +339,95 @@ async function flat(legs: Leg[]): Promise<Result> {
   return summarise(d, legs.length, outcomes, c.user + c.system);
 }
 
+/**
+ * The `owned` line: what Redis would spend if a worker owned its shard (a lease, with a fencing
+ * WATCH) and matched in memory, writing the same state as the flat prototype with plain commands:
+ * per batch WATCH on the lease, then one MULTI/EXEC of the records (HSET), pool entries (ZADD,
+ * ZREM), deadline and gc buckets (RPUSH, ZADD) and parked counters (HINCRBY). No Lua at all. The
+ * matching here is the flat prototype's (nearest open leg of the other side's pool with the same
+ * amount within the window), not the engine's cascade; this prices the Redis side of the design
+ * and the client's cost of issuing plain commands, not the design's takeover and recovery.
+ */
+async function owned(legs: Leg[]): Promise<Result> {
+  const prefix = `bo-${randomUUID().slice(0, 8)}:{m}:`;
+  const lease = `${prefix}lease`;
+  await redis.set(lease, 'worker-1');
+  const WIN = 120_000;
+  const RET = 3_600_000;
+  // The shard's open legs in memory: pool key -> amount -> entries (what Redis also holds).
+  const pools = new Map<string, Map<string, { h: string; t: number; rec: string; member: string; open: boolean }[]>>();
+  const outcomes: Record<string, number> = {};
+  const s0 = await stats();
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < legs.length; i += BATCH) {
+    await redis.watch(lease);
+    const m = redis.multi();
+    const buckets = new Map<string, { idx: string; b: string; hs: string[] }>();
+    const bucket = (idx: string, ms: number, h: string) => {
+      const b = String(Math.floor(ms / 1000));
+      const key = `${idx}:${b}`;
+      let q = buckets.get(key);
+      if (!q) buckets.set(key, (q = { idx, b, hs: [] }));
+      q.hs.push(h);
+    };
+    const parked = { bank: 0, chain: 0 };
+    for (const l of legs.slice(i, i + BATCH)) {
+      const h = legHandle(l.legId);
+      const rk = `${prefix}L:${h.slice(0, 2)}`;
+      const other = l.side === 'bank' ? 'chain' : 'bank';
+      const own = `${prefix}p:${l.flow}:${l.side}:${l.accountId}:${l.currency}`;
+      const theirs = `${prefix}p:${l.flow}:${other}:${l.accountId}:${l.currency}`;
+      const rec = [l.legId, l.wallet, l.tokenKey, l.amountNative, l.reference ?? '', l.fingerprint].join('\x1f');
+      let best: { h: string; t: number; rec: string; member: string; open: boolean } | undefined;
+      for (const c of pools.get(theirs)?.get(l.amountKey) ?? []) {
+        if (c.open && Math.abs(c.t - l.eventTime) <= WIN && (!best || Math.abs(c.t - l.eventTime) < Math.abs(best.t - l.eventTime))) best = c;
+      }
+      if (best) {
+        best.open = false;
+        m.zrem(theirs, best.member);
+        m.hset(`${prefix}L:${best.h.slice(0, 2)}`, best.h, `M${h}${best.rec}`);
+        m.hset(rk, h, `M${best.h}${rec}`);
+        bucket(`${prefix}gc`, l.eventTime + RET, h);
+        parked[other]--;
+        outcomes.match = (outcomes.match ?? 0) + 1;
+      } else {
+        const member = `${l.amountKey}|${String(l.eventTime).padStart(13, '0')}|${h}`;
+        m.hset(rk, h, `P${rec}`);
+        m.zadd(own, 0, member);
+        let byAmount = pools.get(own);
+        if (!byAmount) pools.set(own, (byAmount = new Map()));
+        let list = byAmount.get(l.amountKey);
+        if (!list) byAmount.set(l.amountKey, (list = []));
+        list.push({ h, t: l.eventTime, rec, member, open: true });
+        bucket(`${prefix}dl:${l.side}`, l.eventTime + WIN, h);
+        bucket(`${prefix}gc`, l.eventTime + RET, h);
+        parked[l.side]++;
+        outcomes.parked = (outcomes.parked ?? 0) + 1;
+      }
+    }
+    for (const [key, q] of buckets) {
+      m.rpush(key, ...q.hs);
+      m.zadd(q.idx, q.b, q.b);
+    }
+    for (const [side, d] of Object.entries(parked)) if (d !== 0) m.hincrby(`${prefix}n`, side, d);
+    // null: the lease moved since WATCH (another worker took the shard); nothing was written.
+    if ((await m.exec()) === null) throw new Error('the shard lease moved during the batch');
+    await pause();
+  }
+  const c = process.cpuUsage(c0);
+  const d = delta(s0, await stats());
+  const keys = await redis.keys(`${prefix}*`);
+  for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+  return summarise(d, legs.length, outcomes, c.user + c.system);
+}
+
 function summarise(d: ReturnType<typeof delta>, legs: number, outcomes: Record<string, number>, clientMicros: number): Result {
   const ev = { calls: 0, usec: 0 };
-  for (const k of ['evalsha', 'eval']) {
+  for (const k of ['evalsha', 'eval', 'exec']) {
     ev.calls += d.cmds.get(k)?.calls ?? 0;
     ev.usec += d.cmds.get(k)?.usec ?? 0;
   }
-  const perLeg = new Map([...d.cmds].filter(([k]) => k !== 'evalsha' && k !== 'eval' && k !== 'info').map(([k, v]) => [k, { calls: v.calls / legs, usec: v.usec / legs }]));
+  const perLeg = new Map([...d.cmds].filter(([k]) => k !== 'evalsha' && k !== 'eval' && k !== 'exec' && k !== 'info').map(([k, v]) => [k, { calls: v.calls / legs, usec: v.usec / legs }]));
   return { clientUs: clientMicros / legs, scriptUs: ev.usec / legs, serverUs: (d.cpu * 1e6) / legs, perLeg, outcomes };
 }
 
@@ -363,7 +448,7 @@ console.log(describeLuaVm(await luaVm(redis, argv['flush-scripts']), argv['flush
 console.log(
   `match-or-park Redis CPU per leg: ${legs.length} legs (${PAIRS} pairs), ${BATCH} legs per script call, mints ${LAG} legs after their credit${GAP_MS > 0 ? `, ${GAP_MS} ms pause after each call` : ''}`,
 );
-const acc = { cur: [0, 0], min: [0, 0], base: [0, 0], flat: [0, 0] };
+const acc = { cur: [0, 0], min: [0, 0], base: [0, 0], flat: [0, 0], owned: [0, 0, 0] };
 for (let r = 0; r < Number(argv.rounds); r++) {
   if (baseline) {
     const b = await current(legs, baseline);
@@ -380,6 +465,11 @@ for (let r = 0; r < Number(argv.rounds); r++) {
   line(`minimal #${r + 1}`, m);
   const f = await flat(legs);
   line(`flat #${r + 1}`, f);
+  const o = await owned(legs);
+  line(`owned #${r + 1}`, o);
+  acc.owned[0]! += o.scriptUs;
+  acc.owned[1]! += o.serverUs;
+  acc.owned[2]! += o.clientUs;
   acc.flat[0]! += f.scriptUs;
   acc.flat[1]! += f.serverUs;
   acc.min[0]! += m.scriptUs;
@@ -397,6 +487,9 @@ else {
   );
   console.log(
     `mean: flat prototype (the same commands, records read and written whole, no rule cascade or outcome JSON) ${f1(acc.flat[0]! / n)} µs/leg in the script (${f1(acc.flat[1]! / n)} server): ${(acc.flat[0]! / acc.min[0]!).toFixed(2)}× the minimal`,
+  );
+  console.log(
+    `mean: owned shard (matched in the client's memory, plain commands in one MULTI/EXEC per call, no Lua) ${f1(acc.owned[0]! / n)} µs/leg in EXEC (${f1(acc.owned[1]! / n)} server, ${f1(acc.owned[2]! / n)} client)`,
   );
 }
 redis.disconnect();
