@@ -14,8 +14,9 @@
  * for this traffic with as little Lua as they allow (FLAT below): the floor of the engine's index
  * set, between the minimal and the engine. A fourth, `owned`, prices another design: a worker that
  * owns its shard (a lease) matches in its own memory and writes the same state with plain commands,
- * one MULTI/EXEC per call fenced by a WATCH on the lease, no Lua at all (`owned` below): Redis's
- * side of it, and the client's cost of issuing those commands.
+ * one MULTI/EXEC per call fenced by a WATCH and GET of the lease (two round trips a call), no Lua
+ * at all (`owned` below), through ioredis and as hand-built RESP (`owned raw`): Redis's side of it,
+ * and the client's cost of issuing those commands.
  * `--baseline REF`: also the match script of git REF (its lib.lua and matchOrPark.lua, sent the
  * 15 values per leg it takes), for before/after figures in one run.
  * `--gap-ms G`: waits G ms after each call, as a worker at a modest rate does between turns (at
@@ -339,19 +340,88 @@ async function flat(legs: Leg[]): Promise<Result> {
   return summarise(d, legs.length, outcomes, c.user + c.system);
 }
 
+/** Writes one RESP command (an array of bulk strings) into `out`. */
+function resp(out: string[], args: readonly string[]): void {
+  out.push(`*${args.length}\r\n`);
+  for (const a of args) out.push(`$${Buffer.byteLength(a)}\r\n${a}\r\n`);
+}
+
+/** The end of the RESP reply starting at `at` in `b`, or -1 when it is not all there yet. */
+function replyEnd(b: Buffer, at: number): number {
+  const eol = b.indexOf('\r\n', at);
+  if (eol < 0) return -1;
+  const type = b[at];
+  if (type === 0x2b || type === 0x2d || type === 0x3a) return eol + 2;
+  const n = Number(b.toString('latin1', at + 1, eol));
+  if (type === 0x24) return n < 0 ? eol + 2 : eol + 2 + n + 2 <= b.length ? eol + 2 + n + 2 : -1;
+  let next = eol + 2;
+  for (let i = 0; i < n; i++) {
+    if (next >= b.length) return -1;
+    next = replyEnd(b, next);
+    if (next < 0) return -1;
+  }
+  return next;
+}
+
 /**
- * The `owned` line: what Redis would spend if a worker owned its shard (a lease, with a fencing
- * WATCH) and matched in memory, writing the same state as the flat prototype with plain commands:
- * per batch WATCH on the lease, then one MULTI/EXEC of the records (HSET), pool entries (ZADD,
+ * A connection that sends a batch as one write of hand-built RESP and waits for its replies: what a
+ * worker could do instead of building a command object per command (ioredis). Resolves with the
+ * last reply as RESP text ('*-1' for an EXEC that did not apply).
+ */
+async function rawConnection(url: string): Promise<{ send(commands: readonly (readonly string[])[]): Promise<string>; close(): void }> {
+  const { hostname, port } = new URL(url);
+  const { connect } = await import('node:net');
+  const socket = connect(Number(port || 6379), hostname);
+  await new Promise<void>((r, j) => socket.once('connect', r).once('error', j));
+  let buf: Buffer = Buffer.alloc(0);
+  let want = 0;
+  let at = 0;
+  let last = 0;
+  let done: ((r: string) => void) | undefined;
+  socket.on('data', (chunk: Buffer) => {
+    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+    while (want > 0) {
+      const end = replyEnd(buf, at);
+      if (end < 0) return;
+      last = at;
+      at = end;
+      want--;
+    }
+    const r = buf.toString('latin1', last, at);
+    buf = Buffer.alloc(0);
+    at = 0;
+    done?.(r);
+  });
+  return {
+    send(commands) {
+      const out: string[] = [];
+      for (const c of commands) resp(out, c);
+      want = commands.length;
+      return new Promise((r) => {
+        done = r;
+        socket.write(out.join(''));
+      });
+    },
+    close: () => socket.destroy(),
+  };
+}
+
+/**
+ * The `owned` lines: what Redis would spend if a worker owned its shard (a lease) and matched in
+ * memory, writing the same state as the flat prototype with plain commands. Per call, the fence:
+ * WATCH the lease and GET it (still ours?), then one MULTI/EXEC (not applied if the lease moved
+ * since the WATCH) of the records (HSET), pool entries (ZADD,
  * ZREM), deadline and gc buckets (RPUSH, ZADD) and parked counters (HINCRBY). No Lua at all. The
  * matching here is the flat prototype's (nearest open leg of the other side's pool with the same
  * amount within the window), not the engine's cascade; this prices the Redis side of the design
- * and the client's cost of issuing plain commands, not the design's takeover and recovery.
+ * and the client's cost of issuing plain commands, through ioredis (a command object each) or as
+ * hand-built RESP in one write (`raw`), not the design's takeover and recovery.
  */
-async function owned(legs: Leg[]): Promise<Result> {
+async function owned(legs: Leg[], raw: boolean): Promise<Result> {
   const prefix = `bo-${randomUUID().slice(0, 8)}:{m}:`;
   const lease = `${prefix}lease`;
   await redis.set(lease, 'worker-1');
+  const conn = raw ? await rawConnection(argv.url) : null;
   const WIN = 120_000;
   const RET = 3_600_000;
   // The shard's open legs in memory: pool key -> amount -> entries (what Redis also holds).
@@ -360,8 +430,7 @@ async function owned(legs: Leg[]): Promise<Result> {
   const s0 = await stats();
   const c0 = process.cpuUsage();
   for (let i = 0; i < legs.length; i += BATCH) {
-    await redis.watch(lease);
-    const m = redis.multi();
+    const cmds: string[][] = [];
     const buckets = new Map<string, { idx: string; b: string; hs: string[] }>();
     const bucket = (idx: string, ms: number, h: string) => {
       const b = String(Math.floor(ms / 1000));
@@ -384,16 +453,13 @@ async function owned(legs: Leg[]): Promise<Result> {
       }
       if (best) {
         best.open = false;
-        m.zrem(theirs, best.member);
-        m.hset(`${prefix}L:${best.h.slice(0, 2)}`, best.h, `M${h}${best.rec}`);
-        m.hset(rk, h, `M${best.h}${rec}`);
+        cmds.push(['ZREM', theirs, best.member], ['HSET', `${prefix}L:${best.h.slice(0, 2)}`, best.h, `M${h}${best.rec}`], ['HSET', rk, h, `M${best.h}${rec}`]);
         bucket(`${prefix}gc`, l.eventTime + RET, h);
         parked[other]--;
         outcomes.match = (outcomes.match ?? 0) + 1;
       } else {
         const member = `${l.amountKey}|${String(l.eventTime).padStart(13, '0')}|${h}`;
-        m.hset(rk, h, `P${rec}`);
-        m.zadd(own, 0, member);
+        cmds.push(['HSET', rk, h, `P${rec}`], ['ZADD', own, '0', member]);
         let byAmount = pools.get(own);
         if (!byAmount) pools.set(own, (byAmount = new Map()));
         let list = byAmount.get(l.amountKey);
@@ -405,18 +471,38 @@ async function owned(legs: Leg[]): Promise<Result> {
         outcomes.parked = (outcomes.parked ?? 0) + 1;
       }
     }
-    for (const [key, q] of buckets) {
-      m.rpush(key, ...q.hs);
-      m.zadd(q.idx, q.b, q.b);
+    for (const [key, q] of buckets) cmds.push(['RPUSH', key, ...q.hs], ['ZADD', q.idx, q.b, q.b]);
+    for (const [side, d] of Object.entries(parked)) if (d !== 0) cmds.push(['HINCRBY', `${prefix}n`, side, String(d)]);
+    // A nil EXEC: the lease moved since the WATCH (another worker took the shard); nothing was written.
+    if (conn) {
+      // The fence: the lease is still ours (and watched), then the writes, in a second write.
+      if (
+        (await conn.send([
+          ['WATCH', lease],
+          ['GET', lease],
+        ])) !== '$8\r\nworker-1\r\n'
+      )
+        throw new Error('the shard lease is not ours');
+      const r = await conn.send([['MULTI'], ...cmds, ['EXEC']]);
+      if (r.startsWith('*-1')) throw new Error('the shard lease moved during the batch');
+      if (r[0] !== '*') throw new Error(`the batch's EXEC answered ${r.slice(0, 200)}`);
+    } else {
+      await redis.watch(lease);
+      if ((await redis.get(lease)) !== 'worker-1') throw new Error('the shard lease is not ours');
+      const m = redis.multi();
+      for (const [name, ...args] of cmds) m.call(name!, ...args);
+      if ((await m.exec()) === null) throw new Error('the shard lease moved during the batch');
     }
-    for (const [side, d] of Object.entries(parked)) if (d !== 0) m.hincrby(`${prefix}n`, side, d);
-    // null: the lease moved since WATCH (another worker took the shard); nothing was written.
-    if ((await m.exec()) === null) throw new Error('the shard lease moved during the batch');
     await pause();
   }
   const c = process.cpuUsage(c0);
   const d = delta(s0, await stats());
+  conn?.close();
   const keys = await redis.keys(`${prefix}*`);
+  // Every leg's record was written (the batches applied).
+  let records = 0;
+  for (const k of keys) if (k.startsWith(`${prefix}L:`)) records += await redis.hlen(k);
+  if (records !== legs.length) throw new Error(`owned${raw ? ' raw' : ''}: ${records} records written for ${legs.length} legs`);
   for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
   return summarise(d, legs.length, outcomes, c.user + c.system);
 }
@@ -448,7 +534,7 @@ console.log(describeLuaVm(await luaVm(redis, argv['flush-scripts']), argv['flush
 console.log(
   `match-or-park Redis CPU per leg: ${legs.length} legs (${PAIRS} pairs), ${BATCH} legs per script call, mints ${LAG} legs after their credit${GAP_MS > 0 ? `, ${GAP_MS} ms pause after each call` : ''}`,
 );
-const acc = { cur: [0, 0], min: [0, 0], base: [0, 0], flat: [0, 0], owned: [0, 0, 0] };
+const acc = { cur: [0, 0], min: [0, 0], base: [0, 0], flat: [0, 0], owned: [0, 0, 0], ownedRaw: [0, 0, 0] };
 for (let r = 0; r < Number(argv.rounds); r++) {
   if (baseline) {
     const b = await current(legs, baseline);
@@ -465,11 +551,16 @@ for (let r = 0; r < Number(argv.rounds); r++) {
   line(`minimal #${r + 1}`, m);
   const f = await flat(legs);
   line(`flat #${r + 1}`, f);
-  const o = await owned(legs);
+  const o = await owned(legs, false);
   line(`owned #${r + 1}`, o);
   acc.owned[0]! += o.scriptUs;
   acc.owned[1]! += o.serverUs;
   acc.owned[2]! += o.clientUs;
+  const w = await owned(legs, true);
+  line(`owned raw #${r + 1}`, w);
+  acc.ownedRaw[0]! += w.scriptUs;
+  acc.ownedRaw[1]! += w.serverUs;
+  acc.ownedRaw[2]! += w.clientUs;
   acc.flat[0]! += f.scriptUs;
   acc.flat[1]! += f.serverUs;
   acc.min[0]! += m.scriptUs;
@@ -489,7 +580,7 @@ else {
     `mean: flat prototype (the same commands, records read and written whole, no rule cascade or outcome JSON) ${f1(acc.flat[0]! / n)} µs/leg in the script (${f1(acc.flat[1]! / n)} server): ${(acc.flat[0]! / acc.min[0]!).toFixed(2)}× the minimal`,
   );
   console.log(
-    `mean: owned shard (matched in the client's memory, plain commands in one MULTI/EXEC per call, no Lua) ${f1(acc.owned[0]! / n)} µs/leg in EXEC (${f1(acc.owned[1]! / n)} server, ${f1(acc.owned[2]! / n)} client)`,
+    `mean: owned shard (matched in the client's memory, plain commands in one MULTI/EXEC per call, no Lua) ${f1(acc.owned[0]! / n)} µs/leg in EXEC (${f1(acc.owned[1]! / n)} server, ${f1(acc.owned[2]! / n)} client); the same as one write of hand-built RESP ${f1(acc.ownedRaw[0]! / n)} µs/leg in EXEC (${f1(acc.ownedRaw[1]! / n)} server, ${f1(acc.ownedRaw[2]! / n)} client)`,
   );
 }
 redis.disconnect();
