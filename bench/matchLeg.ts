@@ -15,8 +15,9 @@
  * set, between the minimal and the engine. A fourth, `owned`, prices another design: a worker that
  * owns its shard (a lease) matches in its own memory and writes the same state with plain commands,
  * one MULTI/EXEC per call fenced by a WATCH and GET of the lease (two round trips a call), no Lua
- * at all (`owned` below), through ioredis and as hand-built RESP (`owned raw`): Redis's side of it,
- * and the client's cost of issuing those commands.
+ * at all (`owned` below), through ioredis and as hand-built RESP (`owned raw`); and fenced in one
+ * round trip by a small script that checks the lease and applies the call's commands (`owned scr`):
+ * Redis's side of it, and the client's cost of issuing those commands.
  * `--baseline REF`: also the match script of git REF (its lib.lua and matchOrPark.lua, sent the
  * 15 values per leg it takes), for before/after figures in one run.
  * `--gap-ms G`: waits G ms after each call, as a worker at a modest rate does between turns (at
@@ -181,6 +182,18 @@ end
 for s, d in pairs(parked) do if d ~= 0 then redis.call('HINCRBY', P .. 'n', s, d) end end
 return out`;
 redis.defineCommand('benchFlatMatch', { numberOfKeys: 0, lua: FLAT });
+
+/** The `owned script` line's fence in one round trip: the lease checked, then the call's plain commands applied (each a count, then its words). */
+const FENCED_APPLY = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('FENCED the shard lease is not ours') end
+local i, n = 2, #ARGV
+while i <= n do
+  local k = tonumber(ARGV[i])
+  redis.call(unpack(ARGV, i + 1, i + k))
+  i = i + k + 1
+end
+return 1`;
+redis.defineCommand('benchFencedApply', { numberOfKeys: 1, lua: FENCED_APPLY });
 
 type Stats = { cpu: number; cmds: Map<string, { calls: number; usec: number }> };
 async function stats(): Promise<Stats> {
@@ -417,7 +430,8 @@ async function rawConnection(url: string): Promise<{ send(commands: readonly (re
  * and the client's cost of issuing plain commands, through ioredis (a command object each) or as
  * hand-built RESP in one write (`raw`), not the design's takeover and recovery.
  */
-async function owned(legs: Leg[], raw: boolean): Promise<Result> {
+async function owned(legs: Leg[], how: 'ioredis' | 'raw' | 'script'): Promise<Result> {
+  const raw = how === 'raw';
   const prefix = `bo-${randomUUID().slice(0, 8)}:{m}:`;
   const lease = `${prefix}lease`;
   await redis.set(lease, 'worker-1');
@@ -474,7 +488,11 @@ async function owned(legs: Leg[], raw: boolean): Promise<Result> {
     for (const [key, q] of buckets) cmds.push(['RPUSH', key, ...q.hs], ['ZADD', q.idx, q.b, q.b]);
     for (const [side, d] of Object.entries(parked)) if (d !== 0) cmds.push(['HINCRBY', `${prefix}n`, side, String(d)]);
     // A nil EXEC: the lease moved since the WATCH (another worker took the shard); nothing was written.
-    if (conn) {
+    if (how === 'script') {
+      const args: string[] = ['worker-1'];
+      for (const c of cmds) args.push(String(c.length), ...c);
+      await (redis as unknown as { benchFencedApply(key: string, ...a: string[]): Promise<number> }).benchFencedApply(lease, ...args);
+    } else if (conn) {
       // The fence: the lease is still ours (and watched), then the writes, in a second write.
       if (
         (await conn.send([
@@ -502,7 +520,7 @@ async function owned(legs: Leg[], raw: boolean): Promise<Result> {
   // Every leg's record was written (the batches applied).
   let records = 0;
   for (const k of keys) if (k.startsWith(`${prefix}L:`)) records += await redis.hlen(k);
-  if (records !== legs.length) throw new Error(`owned${raw ? ' raw' : ''}: ${records} records written for ${legs.length} legs`);
+  if (records !== legs.length) throw new Error(`owned (${how}): ${records} records written for ${legs.length} legs`);
   for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
   return summarise(d, legs.length, outcomes, c.user + c.system);
 }
@@ -534,7 +552,7 @@ console.log(describeLuaVm(await luaVm(redis, argv['flush-scripts']), argv['flush
 console.log(
   `match-or-park Redis CPU per leg: ${legs.length} legs (${PAIRS} pairs), ${BATCH} legs per script call, mints ${LAG} legs after their credit${GAP_MS > 0 ? `, ${GAP_MS} ms pause after each call` : ''}`,
 );
-const acc = { cur: [0, 0], min: [0, 0], base: [0, 0], flat: [0, 0], owned: [0, 0, 0], ownedRaw: [0, 0, 0] };
+const acc = { cur: [0, 0], min: [0, 0], base: [0, 0], flat: [0, 0], owned: [0, 0, 0], ownedRaw: [0, 0, 0], ownedScript: [0, 0, 0] };
 for (let r = 0; r < Number(argv.rounds); r++) {
   if (baseline) {
     const b = await current(legs, baseline);
@@ -551,16 +569,21 @@ for (let r = 0; r < Number(argv.rounds); r++) {
   line(`minimal #${r + 1}`, m);
   const f = await flat(legs);
   line(`flat #${r + 1}`, f);
-  const o = await owned(legs, false);
+  const o = await owned(legs, 'ioredis');
   line(`owned #${r + 1}`, o);
   acc.owned[0]! += o.scriptUs;
   acc.owned[1]! += o.serverUs;
   acc.owned[2]! += o.clientUs;
-  const w = await owned(legs, true);
+  const w = await owned(legs, 'raw');
   line(`owned raw #${r + 1}`, w);
   acc.ownedRaw[0]! += w.scriptUs;
   acc.ownedRaw[1]! += w.serverUs;
   acc.ownedRaw[2]! += w.clientUs;
+  const x = await owned(legs, 'script');
+  line(`owned scr #${r + 1}`, x);
+  acc.ownedScript[0]! += x.scriptUs;
+  acc.ownedScript[1]! += x.serverUs;
+  acc.ownedScript[2]! += x.clientUs;
   acc.flat[0]! += f.scriptUs;
   acc.flat[1]! += f.serverUs;
   acc.min[0]! += m.scriptUs;
@@ -580,7 +603,7 @@ else {
     `mean: flat prototype (the same commands, records read and written whole, no rule cascade or outcome JSON) ${f1(acc.flat[0]! / n)} µs/leg in the script (${f1(acc.flat[1]! / n)} server): ${(acc.flat[0]! / acc.min[0]!).toFixed(2)}× the minimal`,
   );
   console.log(
-    `mean: owned shard (matched in the client's memory, plain commands in one MULTI/EXEC per call, no Lua) ${f1(acc.owned[0]! / n)} µs/leg in EXEC (${f1(acc.owned[1]! / n)} server, ${f1(acc.owned[2]! / n)} client); the same as one write of hand-built RESP ${f1(acc.ownedRaw[0]! / n)} µs/leg in EXEC (${f1(acc.ownedRaw[1]! / n)} server, ${f1(acc.ownedRaw[2]! / n)} client)`,
+    `mean: owned shard (matched in the client's memory, plain commands in one MULTI/EXEC per call, no Lua) ${f1(acc.owned[0]! / n)} µs/leg in EXEC (${f1(acc.owned[1]! / n)} server, ${f1(acc.owned[2]! / n)} client); the same as one write of hand-built RESP ${f1(acc.ownedRaw[0]! / n)} µs/leg in EXEC (${f1(acc.ownedRaw[1]! / n)} server, ${f1(acc.ownedRaw[2]! / n)} client); fenced in one round trip by a script that applies them ${f1(acc.ownedScript[0]! / n)} µs/leg in it (${f1(acc.ownedScript[1]! / n)} server, ${f1(acc.ownedScript[2]! / n)} client)`,
   );
 }
 redis.disconnect();
