@@ -30,9 +30,12 @@ export function startLedgerDrain(o: LedgerDrainOptions): { stop(): Promise<void>
     const drained: number[] = [];
     await Promise.all(
       o.partitions.map(async (p) => {
+        // Drained as of before the question was asked: a posting that arrives while the answer
+        // travels must not be covered by the mark.
+        const asOf = (o.now ?? Date.now)();
         const ci = await o.jsm.consumers.info(p.ledgerStream, o.consumerName);
         if (ci.num_pending > 0 || ci.num_ack_pending > 0) return;
-        await o.store.markLedgerDrained(p.partition, (o.now ?? Date.now)());
+        await o.store.markLedgerDrained(p.partition, asOf);
         drained.push(p.partition);
       }),
     );

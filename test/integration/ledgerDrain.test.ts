@@ -112,4 +112,30 @@ describe('ledger drain: a silent bank feed is idle only when nothing waits in it
     await drain.stop();
     await sweeper.stop();
   });
+
+  it('marks the consumer drained as of before it asked, not when the answer came back', async () => {
+    let clock = T0 + 100_000;
+    // The consumer-info answer takes 700 ms to come back: a posting may have arrived meanwhile.
+    const slowJsm = {
+      consumers: {
+        info: async (stream: string, name: string) => {
+          const ci = await jsm.consumers.info(stream, name);
+          clock += 700;
+          return ci;
+        },
+      },
+    } as unknown as JetStreamManager;
+    const drain = startLedgerDrain({
+      jsm: slowJsm,
+      store,
+      partitions: [{ partition: 0, ledgerStream: stream, ledgerSubjects: [subject], chainStream: 'unused', chainSubjectPrefix: 'unused' }],
+      consumerName: 'recon',
+      everyMs: 3_600_000,
+      log: pino({ level: 'silent' }),
+      now: () => clock,
+    });
+    expect(await drain.checkOnce()).toEqual([0]);
+    expect((await store.watermarks()).ledgerPartitions[0]!.drainedAt).toBe(T0 + 100_000);
+    await drain.stop();
+  });
 });
