@@ -25,7 +25,7 @@
  * loads, default 1000,2500) --sinks MODE[,MODE] (sink.mode of the drain (first) and of the latency
  * phases, default log,direct) --latency-seconds S (default 15) --saturation-pairs N (default 30000)
  * --parked N (pending legs for the memory figure, default 1000000) --accounts N (default 1000)
- * --batch-delay-ms MS (the sink's maxBatchDelayMs, default 50) --gather-ms MS (nats.gatherMs, default
+ * --batch-delay-ms MS (the sink's maxBatchDelayMs, default the config's: 50 ms log, 200 direct) --gather-ms MS (nats.gatherMs, default
  * the config's) --load-every-ms MS (sink.log.loadEveryMs, default the config's) --cpu-profile FILE (a V8 CPU profile of
  * the drain (b) alone, for Chrome DevTools or any .cpuprofile reader) --cpu-profile-fixed FILE (the
  * same of the first fixed-rate phase) --heap-profile-fixed FILE (a sampled allocation profile of that
@@ -81,7 +81,7 @@ const { values: argv } = parseArgs({
     'saturation-pairs': { type: 'string', default: '30000' },
     parked: { type: 'string', default: '1000000' },
     accounts: { type: 'string', default: '1000' },
-    'batch-delay-ms': { type: 'string', default: '50' },
+    'batch-delay-ms': { type: 'string' },
     'max-batch-rows': { type: 'string', default: '5000' },
     'max-ack-pending': { type: 'string', default: '4000' },
     'gather-ms': { type: 'string' },
@@ -102,7 +102,8 @@ const LATENCY_S = Number(argv['latency-seconds']);
 const SAT_PAIRS = Number(argv['saturation-pairs']);
 const PARKED = Number(argv.parked);
 const ACCOUNTS = Number(argv.accounts);
-const BATCH_DELAY_MS = Number(argv['batch-delay-ms']);
+/** Unset: each sink mode's own default (`sink.maxBatchDelayMs`: 50 ms with the log, 200 direct), which is what a deployment runs. */
+const BATCH_DELAY_MS = argv['batch-delay-ms'] === undefined ? undefined : Number(argv['batch-delay-ms']);
 const TARGETS = { cpuRatioToCeiling: 2, p99MsAt: { 1000: 100, 2500: 250 } as Record<number, number>, visibleP99Ms: 2_000, cpuUsPerMsgAt1000: 600, redisBytesPerLeg: 300 };
 
 const nowMs = () => performance.timeOrigin + performance.now();
@@ -146,7 +147,7 @@ function configOf(n: Names, database: string, dataDir: string, mode: 'direct' | 
     balances: { intervalMs: 3_600_000, onChangeDebounceMs: 3_600_000, driftGraceMs: 3_600_000 },
     sink: {
       maxBatchRows: Number(argv['max-batch-rows']),
-      maxBatchDelayMs: BATCH_DELAY_MS,
+      ...(BATCH_DELAY_MS !== undefined && { maxBatchDelayMs: BATCH_DELAY_MS }),
       mode,
       log: { stream: `BFACTS_${n.namespace}`, subject: `bfacts_${n.namespace}`, ...(argv['load-every-ms'] !== undefined && { loadEveryMs: Number(argv['load-every-ms']) }) },
     },

@@ -25,6 +25,7 @@ import { generateAmlDataset } from '../generator/aml/amlDataset.js';
 import { formatScores, scoreAlerts } from '../generator/aml/scoreAlerts.js';
 import { publishPosting } from '../generator/publishPosting.js';
 import { queryRows } from '../sinks/clickhouse/queries.js';
+import { factLogLoaded } from '../sinks/factLog/factLogLoaded.js';
 import { chainEventMessages } from '../streams/chain/chainEventCodec.js';
 import { ensureLocalServices } from './localServices.js';
 import { chainSubject } from '../streams/chain/chainSubjects.js';
@@ -75,6 +76,8 @@ async function main(): Promise<number> {
       deadLetterSubjectPrefix: `amlr_${id}.dl`,
       consumerName: 'aml-report',
     },
+    // The default sink, the fact log, in a stream of the report's own.
+    sink: { log: { stream: `AML_FACTS_${id}`, subject: `amlr_${id}.facts` } },
     clickhouse: { database: 'amlreport', dataDir: join(dir, 'chdb') },
     tokens: [{ chainId: dataset.chainId, address: dataset.token, currency: dataset.currency }],
     accounts: dataset.accounts,
@@ -108,6 +111,7 @@ async function main(): Promise<number> {
       if (l!.num_pending + l!.num_ack_pending + c!.num_pending + c!.num_ack_pending === 0) break;
       await new Promise((r) => setTimeout(r, 250));
     }
+    if (!(await factLogLoaded(jsm, config, 60_000))) throw new Error('the fact log was not loaded into ClickHouse within 60 s (docs/runbook.md#fact-loader-behind)');
     const processed = Date.now();
     const alerts = await queryRows<{ rule_id: string; rule_type: string; evidence_event_ids: string[] }>(
       daemon.clickhouse,
@@ -122,7 +126,9 @@ async function main(): Promise<number> {
         `data set: seed ${seed}, ${days} days, ${dataset.accounts.length} customers, ${dataset.events.length} events, ` +
           `${dataset.instances.filter((i) => i.positive).length} typology instances + ${dataset.instances.filter((i) => !i.positive).length} near misses`,
       );
-      console.log(`pipeline: published in ${((published - began) / 1000).toFixed(1)} s, all acked ${((processed - published) / 1000).toFixed(1)} s later; ${alerts.length} alerts\n`);
+      console.log(
+        `pipeline: published in ${((published - began) / 1000).toFixed(1)} s, all acked and loaded into ClickHouse ${((processed - published) / 1000).toFixed(1)} s later; ${alerts.length} alerts\n`,
+      );
       console.log(formatScores(scores));
       const byRule = new Map<string, number>();
       for (const a of alerts) byRule.set(a.rule_id, (byRule.get(a.rule_id) ?? 0) + 1);
@@ -136,7 +142,8 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     await daemon.stop();
-    for (const s of [config.nats.ledgerStream, config.nats.chainStream, config.nats.mappingStream, config.nats.deadLetterStream]) await jsm.streams.delete(s).catch(() => undefined);
+    for (const s of [config.nats.ledgerStream, config.nats.chainStream, config.nats.mappingStream, config.nats.deadLetterStream, config.sink.log.stream])
+      await jsm.streams.delete(s).catch(() => undefined);
     await nc.close();
     const r = connectRedis(config.redis);
     let cursor = '0';

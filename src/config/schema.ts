@@ -139,6 +139,12 @@ export const accountMappingSchema = z.object({
     .describe('Peer segment of the customer (`retail`, `sme`, `corporate`…) for the AML segment rules; absent: `default`.'),
 });
 
+/**
+ * How long a batch waits for more messages when `sink.maxBatchDelayMs` is unset, by `sink.mode`
+ * (measured: docs/performance.md#the-shipped-defaults-measured-2026-12-06).
+ */
+export const DEFAULT_BATCH_DELAY_MS = { log: 50, direct: 200 } as const;
+
 export const configSchema = z
   .object({
     /** Name of this deployment; prefixes its Redis keys (stream names are set under `nats`), so tests and tenants can share servers. */
@@ -402,12 +408,21 @@ export const configSchema = z
     sink: z
       .object({
         maxBatchRows: z.number().int().positive().default(5_000).describe('At most this many rows per batch ...'),
-        maxBatchDelayMs: durationMs(z.number().int().positive()).default(200).describe('... or this long, whichever comes first.'),
+        /**
+         * Unset: 50 ms with the fact log (a batch is one JetStream publish: no dearer at 50 than at
+         * 200 ms, and the match is acked within the 100 ms that banks' integration layers target),
+         * 200 ms with `direct` (every batch is one ClickHouse insert per table).
+         */
+        maxBatchDelayMs: durationMs(z.number().int().positive())
+          .optional()
+          .describe(
+            `... or this long, whichever comes first. Unset: ${DEFAULT_BATCH_DELAY_MS.log} ms with \`mode: log\`, ${DEFAULT_BATCH_DELAY_MS.direct} ms with \`direct\` (each batch is an insert per table there).`,
+          ),
         mode: z
           .enum(['direct', 'log'])
-          .default('direct')
+          .default('log')
           .describe(
-            '`direct`: a batch is durable once its facts are inserted into ClickHouse. `log`: once they are in the FACTS JetStream stream; a bulk loader (one active per fleet) loads that stream into ClickHouse in few large inserts (docs/performance.md).',
+            '`log` (the default): a batch is durable once its facts are in the FACTS JetStream stream; a bulk loader (one active per fleet) loads that stream into ClickHouse in few large inserts, about one per table per second whatever the load (docs/performance.md). `direct`: durable once its facts are inserted into ClickHouse, an insert per table per batch; facts show in ClickHouse about a second sooner, at a higher CPU and latency cost (docs/deployment.md).',
           ),
         log: z
           .object({
@@ -429,6 +444,7 @@ export const configSchema = z
           .prefault({})
           .describe('The fact log (`sink.mode: log`).'),
       })
+      .transform((sink) => ({ ...sink, maxBatchDelayMs: sink.maxBatchDelayMs ?? DEFAULT_BATCH_DELAY_MS[sink.mode] }))
       .prefault({})
       .describe('ClickHouse batches: by size or time, whichever comes first; and what makes them durable.'),
     /** Validation at the door (src/domain/inputBounds.ts). */

@@ -12,7 +12,7 @@ import { ingestCamt, type CamtInput } from '../../src/iso20022/camtIngest.js';
 import { camtSubjectMessage, ensureCamtInput } from '../../src/iso20022/camtSubject.js';
 import { createLedgerCodec, type LedgerPosting } from '../../src/streams/ledgerCodec.js';
 import { ensureStreams } from '../../src/streams/jetstreamSetup.js';
-import { isolatedNames } from '../support/harness.js';
+import { isolatedNames, testSink } from '../support/harness.js';
 import { fixture } from '../unit/camtFixtures.js';
 
 const T0 = Date.UTC(2024, 4, 2, 9, 30);
@@ -55,6 +55,7 @@ describe('camt ingestion into the ledger stream (real NATS)', () => {
     config = parseConfig({
       namespace: names.namespace,
       nats: names.nats,
+      sink: testSink(names, {}),
       accounts: [{ accountId: 'ACC-1', wallets: [] }],
       camt: {
         ledgerSubject: names.ledgerSubject,

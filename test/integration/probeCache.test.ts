@@ -11,7 +11,7 @@ import { MatchStore } from '../../src/state/matchStore.js';
 import { ensureConsumers, ensureStreams } from '../../src/streams/jetstreamSetup.js';
 import { startAnvil, type AnvilNode } from '../support/anvil.js';
 import { tempClickHouse, type TempClickHouse } from '../support/clickhouse.js';
-import { isolatedNames } from '../support/harness.js';
+import { isolatedNames, testSink } from '../support/harness.js';
 import { startRpcProxy, type RpcProxy } from '../support/rpcProxy.js';
 
 /**
@@ -51,6 +51,7 @@ describe('health probes are cached so a busy scraper cannot spend the RPC quota'
     const config = parseConfig({
       namespace: names.namespace,
       nats: names.nats,
+      sink: testSink(names, {}),
       clickhouse: { database: ch.database, dataDir: ch.dir },
       chains: [{ chainId: anvil.chainId, rpcUrls: [proxy.url] }],
       http: { port: 0, probeCacheMs },

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { clearRegisteredSecrets } from '../../src/lib/redact.js';
-import { isolatedNames } from '../support/harness.js';
+import { isolatedNames, testSink } from '../support/harness.js';
 import { tempClickHouse, type TempClickHouse } from '../support/clickhouse.js';
 import { waitFor } from '../support/waitFor.js';
 
@@ -44,6 +44,7 @@ describe('secrets in the daemon log', () => {
       namespace: names.namespace,
       workerId: `${names.namespace}-w`,
       nats: names.nats,
+      sink: testSink(names, {}),
       clickhouse: { database: ch.database, password: CH_PASSWORD },
       http: { port: -1 },
       log: { level: 'debug' },
