@@ -262,6 +262,7 @@ export async function startDaemon(config: Config, options: StartDaemonOptions = 
       secrets,
       store,
       log: log.child({ component: 'cases' }),
+      factsLoaded,
       ...(options.casesClock && { now: options.casesClock }),
     });
   }

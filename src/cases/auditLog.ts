@@ -24,10 +24,17 @@ export interface AuditLogOptions {
   redis: Redis;
   clickhouse: ClickHouseClient;
   database: string;
-  /** The durable writer: a record counts once ClickHouse has it. */
+  /** The durable writer: a record counts once it is durable (in ClickHouse, or in the fact log). */
   writer: FactWriter;
   namespace: string;
   now?: () => number;
+  /**
+   * Resolves once every fact durable so far is in ClickHouse (`sink.mode: log`: the fact log
+   * loaded). `restoreHead` waits for it: a record still in the log is not the last one ClickHouse
+   * holds, and chaining on from an older head would give the next records its seq, which the
+   * loader then drops as duplicates.
+   */
+  factsLoaded?: () => Promise<void>;
 }
 
 type Head = { seq: number; hash: string };
@@ -75,7 +82,8 @@ const recordOf = (r: AuditLogRow): AuditRecord => ({
  * compare-and-set (one chain however many writers), keeps it in a pending list, writes it to
  * ClickHouse (`audit_log`), and only then resolves and drops it from pending. A crash between the
  * two leaves it pending: `flushPending()` (at start) writes it again, idempotently by seq. If Redis
- * lost the head, `restoreHead()` takes it from the last durable record.
+ * lost the head, `restoreHead()` takes it from the last durable record, once the fact log (when
+ * facts go through it) is loaded into ClickHouse.
  */
 export class AuditLog {
   /** Redis keys of the chain's head and pending list (a case store updates them in the same script). */
@@ -155,6 +163,7 @@ export class AuditLog {
 
   /** After Redis lost its memory: the head is the last durable record (or nothing). */
   async restoreHead(): Promise<Head | null> {
+    await this.o.factsLoaded?.();
     const head = await this.lastDurable();
     if (!head) return null;
     await this.o.redis.set(this.headKey, JSON.stringify(head), 'NX');

@@ -48,6 +48,8 @@ export async function startCases(o: {
   log: Logger;
   store: MatchStore;
   now?: () => number;
+  /** Resolves once every durable fact is in ClickHouse (the fact log loaded); before the audit head is restored. */
+  factsLoaded?: () => Promise<void>;
 }): Promise<Cases> {
   const { config } = o;
   const database = config.clickhouse.database;
@@ -56,7 +58,7 @@ export async function startCases(o: {
     if (token.length < 32) throw new ConfigError(`invalid configuration: cases.tokens.${i}.token: at least 32 characters`);
     return { id: t.id, role: t.role, token };
   });
-  const audit = new AuditLog({ redis: o.redis, clickhouse: o.clickhouse, database, writer: o.writer, namespace: config.namespace });
+  const audit = new AuditLog({ redis: o.redis, clickhouse: o.clickhouse, database, writer: o.writer, namespace: config.namespace, ...(o.factsLoaded && { factsLoaded: o.factsLoaded }) });
   const flushed = await audit.flushPending();
   if ((await audit.head()) === null) await audit.restoreHead();
   if (flushed > 0) o.log.warn({ records: flushed }, 'cases: wrote audit records left pending by a previous run');

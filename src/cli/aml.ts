@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { loadRuleFile, type RuleSet } from '../aml/ruleFile.js';
 import { AuditLog } from '../cases/auditLog.js';
@@ -24,6 +25,7 @@ import { ConfigError } from '../lib/errors.js';
 import { createClickHouse } from '../sinks/clickhouse/createClickHouse.js';
 import { factWriterFor } from '../sinks/clickhouse/factWriter.js';
 import { queryRows } from '../sinks/clickhouse/queries.js';
+import { factLogFlushed } from '../sinks/factLog/factLoader.js';
 import { connectRedis } from '../state/redisClient.js';
 
 const USAGE = 'usage: recon aml shadow-report [--from ISO] [--to ISO] | recon aml promote --actor NAME [--reason TEXT]';
@@ -151,6 +153,8 @@ export async function amlMain(
         database: config.clickhouse.database,
         writer: factWriterFor(clickhouse, config.clickhouse),
         namespace: config.namespace,
+        // Workers may hold audit records in the fact log still: the head is restored after them.
+        ...(config.sink.mode === 'log' && { factsLoaded: () => factLogLoadedBy(config, o.secrets) }),
       });
       if ((await audit.head()) === null) await audit.restoreHead();
       // The new file is written beside the live one first (a full disk or a read-only dir stops
@@ -187,5 +191,15 @@ export async function amlMain(
     return 0;
   } finally {
     if (!o.clickhouse) await clickhouse.close().catch(() => undefined);
+  }
+}
+
+/** Waits until the workers' loader has put every fact of the log into ClickHouse (`sink.mode: log`). */
+async function factLogLoadedBy(config: Config, secrets: SecretSources | undefined): Promise<void> {
+  const nc = await connect({ ...natsSecurityOptions(config.nats, secrets), servers: config.nats.servers, name: `${config.workerId}-aml-audit`, noAsyncTraces: true });
+  try {
+    await factLogFlushed(await jetstreamManager(nc), config.sink.log);
+  } finally {
+    await nc.close();
   }
 }

@@ -25,7 +25,6 @@ import { generateAmlDataset } from '../generator/aml/amlDataset.js';
 import { formatScores, scoreAlerts } from '../generator/aml/scoreAlerts.js';
 import { publishPosting } from '../generator/publishPosting.js';
 import { queryRows } from '../sinks/clickhouse/queries.js';
-import { factLogLoaded } from '../sinks/factLog/factLogLoaded.js';
 import { chainEventMessages } from '../streams/chain/chainEventCodec.js';
 import { ensureLocalServices } from './localServices.js';
 import { chainSubject } from '../streams/chain/chainSubjects.js';
@@ -111,7 +110,7 @@ async function main(): Promise<number> {
       if (l!.num_pending + l!.num_ack_pending + c!.num_pending + c!.num_ack_pending === 0) break;
       await new Promise((r) => setTimeout(r, 250));
     }
-    if (!(await factLogLoaded(jsm, config, 60_000))) throw new Error('the fact log was not loaded into ClickHouse within 60 s (docs/runbook.md#fact-loader-behind)');
+    await daemon.factsLoaded();
     const processed = Date.now();
     const alerts = await queryRows<{ rule_id: string; rule_type: string; evidence_event_ids: string[] }>(
       daemon.clickhouse,

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +13,11 @@ import { auditMain } from '../../src/cli/audit.js';
 import { parseConfig } from '../../src/config/load.js';
 import { SinkUnavailable } from '../../src/lib/errors.js';
 import { createFactWriter, type FactWriter } from '../../src/sinks/clickhouse/factWriter.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { createDeadLetterSink } from '../../src/sinks/deadLetters.js';
+import { factLogFlushed, startFactLoader, type FactLoader } from '../../src/sinks/factLog/factLoader.js';
+import { createFactLogWriter } from '../../src/sinks/factLog/factLogWriter.js';
+import { ensureDurableConsumer, ensureStream } from '../../src/streams/jetstreamSetup.js';
 import { tempClickHouse, type TempClickHouse } from '../support/clickhouse.js';
 
 const entry = (i: number, actor = 'alice'): AuditEntry => ({
@@ -164,6 +172,57 @@ describe('audit log', () => {
     writeFileSync(heads, `${JSON.stringify(head)}\n`);
     expect(await cli('verify', '--heads', heads)).toBe(1);
     expect(JSON.parse(lines.pop()!)).toMatchObject({ ok: false, seq: 6, problem: 'rewritten' });
+  });
+
+  it('with the fact log, takes the head back only once the log is loaded: a record still in it is never chained over', async () => {
+    const nc = await connect({ servers: '127.0.0.1:4222' });
+    const jsm = await jetstreamManager(nc);
+    const id = randomUUID().slice(0, 8);
+    const l = { stream: `AFACTS_${id}`, subject: `afacts_${id}`, consumerName: 'fact-loader' };
+    await ensureStream(jsm, { name: l.stream, subjects: [l.subject], retention: RetentionPolicy.Workqueue });
+    await ensureDurableConsumer(jsm, l.stream, { name: l.consumerName, maxAckPending: 1_000, ackWaitMs: 30_000 });
+    const r = redis();
+    let loader: FactLoader | undefined;
+    try {
+      const a = new AuditLog({
+        redis: redis(),
+        clickhouse: ch.client,
+        database: ch.database,
+        writer: createFactLogWriter({ js: jetstream(nc), subject: l.subject, maxMessageBytes: 65_536 }),
+        namespace,
+        factsLoaded: () => factLogFlushed(jsm, l, 20_000),
+      });
+      // Two records durable in the fact log, none in ClickHouse yet; then Redis loses the head.
+      await a.append([entry(1), entry(2)]);
+      await r.del(`${namespace}:{audit}:head`);
+      const restored = a.restoreHead();
+      // The loader comes later (ClickHouse was down, or its worker was restarting).
+      await new Promise((done) => setTimeout(done, 500));
+      loader = startFactLoader({
+        js: jetstream(nc),
+        jsm,
+        stream: l.stream,
+        consumerName: l.consumerName,
+        clickhouse: createFactWriter(ch.client, ch.database),
+        deadLetter: createDeadLetterSink({ js: jetstream(nc), subjectPrefix: `adl_${id}` }),
+        redis: r,
+        leaseKey: `${namespace}:{factlog}:lease`,
+        holderId: 'test',
+        leaseTtlMs: 3_000,
+        loadEveryMs: 100,
+        maxLoadMessages: 100,
+        log: pino({ level: 'silent' }),
+        metrics: createMetrics(),
+      });
+      expect(await restored).toMatchObject({ seq: 2 });
+      await a.append([entry(3)]);
+      await factLogFlushed(jsm, l, 20_000);
+      expect(await a.verify()).toMatchObject({ ok: true, records: 3, head: { seq: 3 } });
+    } finally {
+      await loader?.stop();
+      await jsm.streams.delete(l.stream).catch(() => undefined);
+      await nc.close();
+    }
   });
 
   it('takes the head back from the last durable record when Redis lost it, and chains on', async () => {
