@@ -163,6 +163,11 @@ function startPublisher() {
   let next = 0;
   const waiting = new Map<number, (r: PublishResult) => void>();
   child.on('message', (r: PublishResult) => waiting.get(r.id)?.(r));
+  // One exit listener for every publish (a listener per publish outgrew Node's limit of ten).
+  const exitWaiters = new Set<(e: Error) => void>();
+  child.on('exit', (code) => {
+    for (const reject of exitWaiters) reject(new Error(`publisher exited with ${code}`));
+  });
   return {
     publish(n: Names, traffic: TrafficOptions, from: number, to: number, pairsPerSecond: number | null, inflight = 1_024, acked = true): Promise<PublishResult> {
       const id = next++;
@@ -180,8 +185,11 @@ function startPublisher() {
         acked,
       };
       return new Promise((resolve, reject) => {
-        waiting.set(id, resolve);
-        child.once('exit', (code) => reject(new Error(`publisher exited with ${code}`)));
+        waiting.set(id, (r) => {
+          exitWaiters.delete(reject);
+          resolve(r);
+        });
+        exitWaiters.add(reject);
         child.send(c);
       });
     },
@@ -587,51 +595,56 @@ async function main() {
     await daemon!.stop();
     daemon = undefined;
 
-    // (d) memory: a second daemon, its own namespace, PARKED bank legs that never see a mint.
-    const cfg2 = configOf(n2, `bench_mem_${suffix}`, dataDir);
-    await ensureStreams(jsm, cfg2);
-    await ensureConsumers(jsm, cfg2);
-    say(`(d) memory: parking ${fmt(PARKED)} bank legs with no counterpart…`);
-    let processed2 = 0;
-    daemon = await startDaemon(cfg2, { clickhouse, log, ingest: false, onBatch: (r) => (processed2 += r.messages) });
-    await daemon.ready;
-    await redis.call('MEMORY', 'PURGE').catch(() => undefined);
-    const usedBefore = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
-    const rssBefore = process.memoryUsage().rss;
-    const memTraffic: TrafficOptions = { accounts: ACCOUNTS, only: 'missing_mint', tag: n2.namespace };
-    const tPark0 = nowMs();
-    const parkPub = await publisher.publish(n2, memTraffic, 0, PARKED, null, 2_048);
-    await waitUntil('legs parked', () => processed2 >= parkPub.messages, 1_800_000, 100);
-    const tPark1 = nowMs();
-    const parked = await daemon.store.parkedCount();
-    const usedAfter = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
-    if (global.gc) global.gc();
-    const rssAfter = process.memoryUsage().rss;
-    // A sample of what one parked leg's record holds (its packed bytes, without Redis' own overhead).
-    const sampleLeg = `bank:${n2.namespace}-E-1`;
-    const legRecordBytes = await daemon.store.recordBytes(sampleLeg);
-    const perLeg = (usedAfter - usedBefore) / parked.bank;
-    const memMet = perLeg < TARGETS.redisBytesPerLeg;
-    say(
-      `    ${fmt(parked.bank)} legs parked in ${fmt((tPark1 - tPark0) / 1_000, 1)} s: Redis +${fmt((usedAfter - usedBefore) / 2 ** 20, 1)} MiB = ${fmt(perLeg)} bytes per pending leg (packed leg record alone ${legRecordBytes} bytes) [target < ${TARGETS.redisBytesPerLeg}: ${memMet ? 'MET' : 'MISSED'}]`,
-    );
-    say(
-      `    daemon RSS ${fmt(rssBefore / 2 ** 20)} MiB before, ${fmt(rssAfter / 2 ** 20)} MiB with the legs parked (the daemon keeps no leg in memory: the process also hosts embedded chdb, which has just stored their ledger entries)${parked.bank < 1_000_000 ? `; at 1,000,000 legs Redis would hold ≈ ${fmt((perLeg * 1_000_000) / 2 ** 20)} MiB` : ''}`,
-    );
-    result.memory = {
-      parkedLegs: parked.bank,
-      redisBytesPerPendingLeg: Math.round(perLeg),
-      redisDeltaBytes: usedAfter - usedBefore,
-      legRecordBytes,
-      extrapolatedRedisMiBPerMillion: Math.round((perLeg * 1_000_000) / 2 ** 20),
-      met: memMet,
-      daemonRssMiBBefore: Math.round(rssBefore / 2 ** 20),
-      daemonRssMiBParked: Math.round(rssAfter / 2 ** 20),
-      parkSeconds: (tPark1 - tPark0) / 1_000,
-      parkMsgsPerSec: Math.round(parkPub.messages / ((tPark1 - tPark0) / 1_000)),
-    };
-    await daemon.stop();
-    daemon = undefined;
+    // (d) memory: a second daemon, its own namespace, PARKED bank legs that never see a mint (skipped with --parked 0).
+    let memMet = true;
+    if (PARKED > 0) {
+      const cfg2 = configOf(n2, `bench_mem_${suffix}`, dataDir);
+      await ensureStreams(jsm, cfg2);
+      await ensureConsumers(jsm, cfg2);
+      say(`(d) memory: parking ${fmt(PARKED)} bank legs with no counterpart…`);
+      let processed2 = 0;
+      daemon = await startDaemon(cfg2, { clickhouse, log, ingest: false, onBatch: (r) => (processed2 += r.messages) });
+      await daemon.ready;
+      await redis.call('MEMORY', 'PURGE').catch(() => undefined);
+      const usedBefore = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
+      const rssBefore = process.memoryUsage().rss;
+      const memTraffic: TrafficOptions = { accounts: ACCOUNTS, only: 'missing_mint', tag: n2.namespace };
+      const tPark0 = nowMs();
+      const parkPub = await publisher.publish(n2, memTraffic, 0, PARKED, null, 2_048);
+      await waitUntil('legs parked', () => processed2 >= parkPub.messages, 1_800_000, 100);
+      const tPark1 = nowMs();
+      const parked = await daemon.store.parkedCount();
+      const usedAfter = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
+      if (global.gc) global.gc();
+      const rssAfter = process.memoryUsage().rss;
+      // A sample of what one parked leg's record holds (its packed bytes, without Redis' own overhead).
+      const sampleLeg = `bank:${n2.namespace}-E-1`;
+      const legRecordBytes = await daemon.store.recordBytes(sampleLeg);
+      const perLeg = (usedAfter - usedBefore) / parked.bank;
+      memMet = perLeg < TARGETS.redisBytesPerLeg;
+      say(
+        `    ${fmt(parked.bank)} legs parked in ${fmt((tPark1 - tPark0) / 1_000, 1)} s: Redis +${fmt((usedAfter - usedBefore) / 2 ** 20, 1)} MiB = ${fmt(perLeg)} bytes per pending leg (packed leg record alone ${legRecordBytes} bytes) [target < ${TARGETS.redisBytesPerLeg}: ${memMet ? 'MET' : 'MISSED'}]`,
+      );
+      say(
+        `    daemon RSS ${fmt(rssBefore / 2 ** 20)} MiB before, ${fmt(rssAfter / 2 ** 20)} MiB with the legs parked (the daemon keeps no leg in memory: the process also hosts embedded chdb, which has just stored their ledger entries)${parked.bank < 1_000_000 ? `; at 1,000,000 legs Redis would hold ≈ ${fmt((perLeg * 1_000_000) / 2 ** 20)} MiB` : ''}`,
+      );
+      result.memory = {
+        parkedLegs: parked.bank,
+        redisBytesPerPendingLeg: Math.round(perLeg),
+        redisDeltaBytes: usedAfter - usedBefore,
+        legRecordBytes,
+        extrapolatedRedisMiBPerMillion: Math.round((perLeg * 1_000_000) / 2 ** 20),
+        met: memMet,
+        daemonRssMiBBefore: Math.round(rssBefore / 2 ** 20),
+        daemonRssMiBParked: Math.round(rssAfter / 2 ** 20),
+        parkSeconds: (tPark1 - tPark0) / 1_000,
+        parkMsgsPerSec: Math.round(parkPub.messages / ((tPark1 - tPark0) / 1_000)),
+      };
+      await daemon.stop();
+      daemon = undefined;
+    } else {
+      say('(d) memory: skipped (--parked 0)');
+    }
 
     const missed = [
       !(result.throughput as { met: boolean }).met && 'CPU per message at saturation',

@@ -409,9 +409,9 @@ export const configSchema = z
       .object({
         maxBatchRows: z.number().int().positive().default(5_000).describe('At most this many rows per batch ...'),
         /**
-         * Unset: 50 ms with the fact log (a batch is one JetStream publish: no dearer at 50 than at
-         * 200 ms, and the match is acked within the 100 ms that banks' integration layers target),
-         * 200 ms with `direct` (every batch is one ClickHouse insert per table).
+         * Unset: 200 ms with `direct` (every batch is one ClickHouse insert per table), 50 ms with
+         * the fact log (a batch is one JetStream publish: no dearer at 50 than at 200 ms, and the
+         * match is acked within the 100 ms that banks' integration layers target).
          */
         maxBatchDelayMs: durationMs(z.number().int().positive())
           .optional()
@@ -420,9 +420,9 @@ export const configSchema = z
           ),
         mode: z
           .enum(['direct', 'log'])
-          .default('log')
+          .default('direct')
           .describe(
-            '`log` (the default): a batch is durable once its facts are in the FACTS JetStream stream; a bulk loader (one active per fleet) loads that stream into ClickHouse in few large inserts, about one per table per second whatever the load (docs/performance.md). `direct`: durable once its facts are inserted into ClickHouse, an insert per table per batch; facts show in ClickHouse about a second sooner, at a higher CPU and latency cost (docs/deployment.md).',
+            '`direct`: a batch is durable once its facts are inserted into ClickHouse, an insert per table per batch. `log`: once they are in the FACTS JetStream stream; a bulk loader (one active per fleet) loads that stream into ClickHouse in few large inserts, about one per table per second whatever the load, at a lower CPU and latency cost, and facts show in ClickHouse about a second later (docs/deployment.md).',
           ),
         log: z
           .object({
