@@ -73,6 +73,7 @@ export async function startCases(o: {
     namespace: config.namespace,
     decideProposal: (pid, decision, actor, note) => decideProposal({ store: o.store, writer: o.writer, audit }, pid, decision, actor, note),
     manualMatch: (op, bankLegId, chainLegId, actor, note) => manualMatch({ store: o.store, writer: o.writer, audit }, op, bankLegId, chainLegId, actor, note),
+    ...(o.factsLoaded && config.sink.mode === 'log' && { factsLoaded: o.factsLoaded }),
   });
   o.log.info({ users: users.map((u) => ({ id: u.id, role: u.role })) }, 'cases: API on /api/v1');
   const sla = startSlaEscalation({

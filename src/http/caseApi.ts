@@ -36,6 +36,31 @@ export interface CaseApiOptions {
   manualMatch?: (op: 'match' | 'unmatch', bankLegId: string, chainLegId: string, actor: string, note: string) => Promise<{ replayed: boolean; outcome: ManualMatchOutcome }>;
   /** Confirms or rejects a proposed pair (src/matching/proposalDecisions.ts); absent: the route answers 404. */
   decideProposal?: (pid: string, decision: 'confirm' | 'reject', actor: string, note: string) => Promise<DecidedProposal>;
+  /**
+   * Resolves once every fact durable so far is in ClickHouse (`sink.mode: log`: the fact log
+   * loaded); absent with direct inserts. An action's answer waits for it, up to `visibleWithinMs`,
+   * so that a read right after the answer (the case's history, the matches) shows the action.
+   */
+  factsLoaded?: () => Promise<void>;
+  /** How long an action's answer waits for its records to show in ClickHouse (default 5 s); past it, the answer says so. */
+  visibleWithinMs?: number;
+}
+
+/** Whether `p` settled within `ms` (a rejection counts as not). */
+async function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
+  try {
+    return await Promise.race([
+      p.then(
+        () => true,
+        () => false,
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A request the API answered: the status and JSON body, and who asked (for the audit record). */
@@ -338,6 +363,12 @@ export function caseApi(o: CaseApiOptions): (req: IncomingMessage, res: ServerRe
       await o.audit.append([{ at: now(), actor: actor?.id ?? 'anonymous', action: 'api.call', subject: `${req.method} ${url.pathname}`, content: { status: answer.status, query: url.search } }]);
     } catch (e) {
       answer = problem(503, 'AUDIT_UNAVAILABLE', `the call could not be audited: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    // With the fact log, an action's records reach ClickHouse about a second after they are
+    // durable: the answer waits for them, so a read right after it shows the action. If ClickHouse
+    // is behind, it answers anyway (the records are durable in the log) and says so.
+    if (o.factsLoaded && req.method !== 'GET' && answer.status < 300 && !(await settledWithin(o.factsLoaded(), o.visibleWithinMs ?? 5_000))) {
+      res.setHeader('recon-facts-visible', 'pending');
     }
     res.statusCode = answer.status;
     res.setHeader('content-type', 'application/json');

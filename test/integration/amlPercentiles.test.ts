@@ -45,6 +45,7 @@ describe('AML thresholds from data', () => {
     const snapshot = await job.computeNow(true);
     expect(snapshot).toMatchObject({ rulesVersion: 'pct-1', values: { [`USD|90|${30 * 86_400_000}`]: { minor: '100000', postings: 10 } } });
     await job.refresh();
+    await h.daemon.factsLoaded(); // with the fact log (RECON_TEST_SINK_MODE=log), what the job wrote is in ClickHouse
     const [record] = await queryRows<{ actor: string; subject: string; content: string }>(
       h.ch.client,
       `SELECT actor, subject, content FROM ${h.ch.database}.audit_log FINAL WHERE action = 'aml.percentiles'`,

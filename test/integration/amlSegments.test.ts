@@ -76,6 +76,7 @@ describe('AML peer segments', () => {
       [segmentPercentileKey(spec, 'retail', 'USD')]: { value: '60000', peers: 6 },
     });
     await job.refresh();
+    await h.daemon.factsLoaded(); // with the fact log (RECON_TEST_SINK_MODE=log), what the job wrote is in ClickHouse
     const [record] = await queryRows<{ content: string }>(h.ch.client, `SELECT content FROM ${h.ch.database}.audit_log FINAL WHERE action = 'aml.percentiles'`);
     expect(JSON.parse(record!.content)).toMatchObject({ rulesVersion: 'seg-1', segments: snapshot!.segments });
 

@@ -64,13 +64,18 @@ describe('balance reconciliation', () => {
         { scope, subject },
       )
     )[0]?.e;
+  /** A balance check, and (with the fact log, RECON_TEST_SINK_MODE=log) its snapshots loaded into ClickHouse. */
+  const checkNow = async () => {
+    await h.daemon.balances.checkNow();
+    await h.daemon.factsLoaded();
+  };
   const drift = async () => (await h.discrepancies()).filter((d) => d.kind === 'BALANCE_DRIFT').map((d) => d.status);
 
   it('writes balanced snapshots when every leg matched, reading totalSupply from the contract', async () => {
     await h.posting({ entryId: 'BAL-1', accountId: 'ACC-BAL', amountMinor: 10_000n });
     await h.mint(w, h.usd(10_000n));
     await h.waitFor('match', async () => (await h.matches()).length === 1);
-    await h.daemon.balances.checkNow();
+    await checkNow();
     const one = h.usd(10_000n).toString();
     expect(await latest('account', 'ACC-BAL')).toEqual({ scope: 'account', subject: 'ACC-BAL', bank: one, chain: one, reported: one, in_flight: '0', unexplained: '0' });
     expect(await latest('currency', 'USD')).toMatchObject({ bank: one, reported: one, unexplained: '0' });
@@ -79,7 +84,7 @@ describe('balance reconciliation', () => {
   it('explains a gap by a leg in flight, then links it to the open MISSING_BANK_CREDIT instead of raising drift', async () => {
     await h.mint(w, h.usd(5_000n));
     await h.waitFor('mint recorded', async () => {
-      await h.daemon.balances.checkNow();
+      await checkNow();
       const s = await latest('account', 'ACC-BAL');
       return s && s.chain === h.usd(15_000n).toString() ? s : undefined;
     });
@@ -87,18 +92,18 @@ describe('balance reconciliation', () => {
     expect(await latest('account', 'ACC-BAL')).toMatchObject({ in_flight: (-h.usd(5_000n)).toString(), unexplained: '0' });
     expect(await h.discrepancies()).toEqual([]);
     await h.waitFor('MISSING_BANK_CREDIT', async () => (await h.discrepancies()).some((d) => d.kind === 'MISSING_BANK_CREDIT'));
-    await h.daemon.balances.checkNow();
+    await checkNow();
     // The gap is the mint the open MISSING_BANK_CREDIT names: linked to it, not drift of its own.
     expect(await latest('account', 'ACC-BAL')).toMatchObject({ in_flight: '0', unexplained: '0' });
     expect(await explained('account', 'ACC-BAL')).toBe((-h.usd(5_000n)).toString());
     skipped += 3_001; // past the 3 s grace period, on the balance job's clock
-    await h.daemon.balances.checkNow();
+    await checkNow();
     expect(await drift()).toEqual([]);
 
     // The bank books the credit late: the mint matches late, nothing is left to explain.
     await h.posting({ entryId: 'BAL-2', accountId: 'ACC-BAL', amountMinor: 5_000n });
     await h.waitFor('late match', async () => (await h.matches()).length === 2);
-    await h.daemon.balances.checkNow();
+    await checkNow();
     expect(await latest('account', 'ACC-BAL')).toMatchObject({ unexplained: '0' });
     expect(await explained('account', 'ACC-BAL')).toBe('0');
     expect(await drift()).toEqual([]);
@@ -111,13 +116,13 @@ describe('balance reconciliation', () => {
     // The customer's wallet pays 30.00 to a wallet outside the programme: no bank posting.
     await transfer(h.anvil, h.token, 1, h.anvil.accounts[2]!, h.usd(3_000n));
     await h.waitFor('transfer recorded', async () => {
-      await h.daemon.balances.checkNow();
+      await checkNow();
       const s = await latest('account', 'ACC-TRANSFER');
       return s && s.chain === h.usd(7_000n).toString() ? s : undefined;
     });
     expect(await latest('account', 'ACC-TRANSFER')).toMatchObject({ unexplained: h.usd(3_000n).toString() });
     skipped += 3_001;
-    await h.daemon.balances.checkNow();
+    await checkNow();
     // Only the account drifts: the bank liability still equals the total supply.
     const open = (await h.discrepancies()).filter((d) => d.kind === 'BALANCE_DRIFT' && d.status === 'open');
     expect(open.map((d) => d.account_id)).toEqual(['ACC-TRANSFER']);
@@ -131,7 +136,7 @@ describe('balance reconciliation', () => {
     // The tokens come back: the drift heals.
     await transfer(h.anvil, h.token, 2, DEV1, h.usd(3_000n));
     await h.waitFor('healed', async () => {
-      await h.daemon.balances.checkNow();
+      await checkNow();
       return (await h.discrepancies()).filter((d) => d.kind === 'BALANCE_DRIFT').every((d) => d.status === 'resolved');
     });
   });

@@ -58,6 +58,7 @@ describe('risk scoring in the worker', () => {
     const scored = await h.daemon.riskScoring!.scoreNow(periodEnd);
     expect(scored).toMatchObject({ periodEnd, customers: 1, alerts: 1 });
     expect(await h.daemon.riskScoring!.scoreNow(periodEnd)).toBeNull(); // once
+    await h.daemon.factsLoaded(); // with the fact log (RECON_TEST_SINK_MODE=log), what the job wrote is in ClickHouse
 
     const [alert] = await queryRows<{ rule_id: string; subject: string; customers: string[]; evidence_event_ids: string[]; rule_version: string }>(
       h.ch.client,

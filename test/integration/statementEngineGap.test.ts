@@ -68,12 +68,14 @@ describe('statement against engine', () => {
     // Day 3: the bank booked 70.00 the engine never saw (closing 80000 + 7000, no entry).
     await w.write([closing('D3', T + 2 * DAY, 87_000n)]);
     await h.daemon.balances.checkNow();
+    await h.daemon.factsLoaded(); // with the fact log, the check's facts are in ClickHouse
     const [m] = await mismatches();
     expect(m).toMatchObject({ discrepancy_id: 'STATEMENT_BALANCE_MISMATCH:engine:ACC-STMT:D3', status: 'open', kind: 'STATEMENT_BALANCE_MISMATCH' });
     expect(m!.reason).toContain('moved 7000 minor units of EUR');
     // The posting arrives late: the gap is constant again, the mismatch resolves.
     await w.write([ledgerEntryFact(entry('S-3', 7_000n, T + 2 * DAY + 3_600_000), 3, Date.now())]);
     await h.daemon.balances.checkNow();
+    await h.daemon.factsLoaded(); // with the fact log, the check's facts are in ClickHouse
     expect((await mismatches()).map((x) => x.status)).toEqual(['resolved']);
   });
 });

@@ -1,0 +1,3 @@
+import { caseApiSuite } from '../support/caseApiSuite.js';
+
+caseApiSuite('log');
