@@ -32,13 +32,11 @@
  * phase, collected objects included) --flush-scripts (SCRIPT FLUSH first: a fresh Lua VM in Redis,
  * bench/redisLua.ts).
  */
-import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Session } from 'node:inspector/promises';
-import { randomUUID } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
@@ -51,7 +49,7 @@ import { createClickHouse } from '../src/sinks/clickhouse/createClickHouse.js';
 import { PreEncodedRows } from '../src/sinks/clickhouse/preEncodedRows.js';
 import { ensureConsumers, ensureStreams } from '../src/streams/jetstreamSetup.js';
 import { backlog, closeWindows, expectedOf, makePair, trafficConfig, verify, type TrafficOptions } from '../test/support/drillTraffic.js';
-import type { PublishCommand, PublishResult } from './publisher.js';
+import { benchNames, cleanup, startPublisher, type BenchNames } from './benchSupport.js';
 import { cpuAccounting, perMessage, type CpuAccounting } from './cpuAccounting.js';
 import { describeLuaVm, luaVm } from './redisLua.js';
 import { FACT_COLUMNS } from '../src/sinks/clickhouse/migrations.js';
@@ -111,26 +109,7 @@ const log = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
 const say = (s: string) => process.stdout.write(`${s}\n`);
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
-function names(id = randomUUID().slice(0, 8)) {
-  return {
-    namespace: `bench${id}`,
-    ledgerSubject: `bledger_${id}.postings`,
-    nats: {
-      ledgerStream: `BLEDGER_${id}`,
-      ledgerSubjects: [`bledger_${id}.>`],
-      chainStream: `BCHAIN_${id}`,
-      chainSubjectPrefix: `bchain_${id}`,
-      mappingStream: `BMAP_${id}`,
-      mappingSubject: `bmapping_${id}.accounts`,
-      deadLetterStream: `BDL_${id}`,
-      deadLetterSubjectPrefix: `bdl_${id}`,
-      consumerName: 'matcher',
-    },
-  };
-}
-type Names = ReturnType<typeof names>;
-
-function configOf(n: Names, database: string, dataDir: string, mode: 'direct' | 'log' = SINKS[0]!): Config {
+function configOf(n: BenchNames, database: string, dataDir: string, mode: 'direct' | 'log' = SINKS[0]!): Config {
   return parseConfig({
     namespace: n.namespace,
     workerId: `${n.namespace}-w0`,
@@ -155,46 +134,6 @@ function configOf(n: Names, database: string, dataDir: string, mode: 'direct' | 
     http: { port: -1 },
     log: { level: 'warn' },
   });
-}
-
-/** The load generator child process. */
-function startPublisher() {
-  const child = fork(new URL('./publisher.ts', import.meta.url).pathname, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  let next = 0;
-  const waiting = new Map<number, (r: PublishResult) => void>();
-  child.on('message', (r: PublishResult) => waiting.get(r.id)?.(r));
-  // One exit listener for every publish (a listener per publish outgrew Node's limit of ten).
-  const exitWaiters = new Set<(e: Error) => void>();
-  child.on('exit', (code) => {
-    for (const reject of exitWaiters) reject(new Error(`publisher exited with ${code}`));
-  });
-  return {
-    publish(n: Names, traffic: TrafficOptions, from: number, to: number, pairsPerSecond: number | null, inflight = 1_024, acked = true): Promise<PublishResult> {
-      const id = next++;
-      const c: PublishCommand = {
-        cmd: 'publish',
-        id,
-        servers: [process.env.NATS_URL ?? '127.0.0.1:4222'],
-        ledgerSubject: n.ledgerSubject,
-        chainSubjectPrefix: n.nats.chainSubjectPrefix,
-        traffic,
-        from,
-        to,
-        pairsPerSecond,
-        inflight,
-        acked,
-      };
-      return new Promise((resolve, reject) => {
-        waiting.set(id, (r) => {
-          exitWaiters.delete(reject);
-          resolve(r);
-        });
-        exitWaiters.add(reject);
-        child.send(c);
-      });
-    },
-    stop: () => child.kill('SIGTERM'),
-  };
 }
 
 /** (a) Consume-and-ack every message of both streams with a bare durable pull consumer. */
@@ -255,16 +194,6 @@ async function waitUntil(what: string, probe: () => Promise<boolean> | boolean, 
   }
 }
 
-async function cleanup(jsm: JetStreamManager, n: Names, redis: Redis) {
-  for (const s of [n.nats.ledgerStream, n.nats.chainStream, n.nats.mappingStream, n.nats.deadLetterStream, `BFACTS_${n.namespace}`]) await jsm.streams.delete(s).catch(() => undefined);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${n.namespace}:*`, 'COUNT', 5_000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
-}
-
 async function main() {
   const started = new Date();
   const dataDir = mkdtempSync(join(tmpdir(), 'recon-bench-chdb-'));
@@ -322,8 +251,8 @@ async function main() {
   const cpu = await cpuAccounting(redis);
   const lua = await luaVm(redis, argv['flush-scripts']);
   console.log(describeLuaVm(lua, argv['flush-scripts']));
-  const n1 = names();
-  const n2 = names();
+  const n1 = benchNames();
+  const n2 = benchNames();
   const suffix = `${process.pid}_${Date.now().toString(36)}`;
   const cfg = configOf(n1, `bench_${suffix}`, dataDir);
   const traffic: TrafficOptions = { accounts: ACCOUNTS, faultShare: 0.01, tag: n1.namespace };
@@ -657,8 +586,8 @@ async function main() {
   } finally {
     if (daemon) await daemon.stop().catch(() => undefined);
     publisher.stop();
-    await cleanup(jsm, n1, redis).catch(() => undefined);
-    await cleanup(jsm, n2, redis).catch(() => undefined);
+    await cleanup(jsm, n1, redis, [`BFACTS_${n1.namespace}`]).catch(() => undefined);
+    await cleanup(jsm, n2, redis, [`BFACTS_${n2.namespace}`]).catch(() => undefined);
     await redis.quit();
     await nc.close();
     await clickhouse.close().catch(() => undefined);

@@ -10,12 +10,10 @@
  * Options: --minutes N (default 10) --rate EV/S (default 1000) --interval-seconds S (default 60)
  * --accounts N (default 1000). Run with --expose-gc (the npm script does) for the live heap.
  */
-import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -27,7 +25,8 @@ import { createClickHouse } from '../src/sinks/clickhouse/createClickHouse.js';
 import type { BatchReport } from '../src/worker/ackAfterDurable.js';
 import { trafficConfig, type TrafficOptions } from '../test/support/drillTraffic.js';
 import { cpuAccounting, perMessage } from './cpuAccounting.js';
-import type { PublishCommand, PublishResult } from './publisher.js';
+import type { PublishResult } from './publisher.js';
+import { benchNames, cleanup, startPublisher } from './benchSupport.js';
 
 const { values: argv } = parseArgs({
   options: {
@@ -46,22 +45,7 @@ const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDig
 const nowMs = () => performance.timeOrigin + performance.now();
 const MB = 2 ** 20;
 
-const id = randomUUID().slice(0, 8);
-const n = {
-  namespace: `soak${id}`,
-  ledgerSubject: `sledger_${id}.postings`,
-  nats: {
-    ledgerStream: `SLEDGER_${id}`,
-    ledgerSubjects: [`sledger_${id}.>`],
-    chainStream: `SCHAIN_${id}`,
-    chainSubjectPrefix: `schain_${id}`,
-    mappingStream: `SMAP_${id}`,
-    mappingSubject: `smapping_${id}.accounts`,
-    deadLetterStream: `SDL_${id}`,
-    deadLetterSubjectPrefix: `sdl_${id}`,
-    consumerName: 'matcher',
-  },
-};
+const n = benchNames('soak');
 
 /** p-th percentile of sorted values. */
 const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! : Number.NaN);
@@ -102,28 +86,7 @@ async function main() {
     for (const f of r.written) if (f.table === 'matches') durableAt.set(f.row.match_id as string, t);
   };
   let daemon: Daemon | undefined;
-  const child = fork(new URL('./publisher.ts', import.meta.url).pathname, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  let failed: ((e: Error) => void) | undefined;
-  child.on('exit', (code) => failed?.(new Error(`publisher exited with ${code}`)));
-  const publish = (from: number, to: number, pairsPerSecond: number) =>
-    new Promise<PublishResult>((resolve, reject) => {
-      failed = reject;
-      const c: PublishCommand = {
-        cmd: 'publish',
-        id: from,
-        servers: config.nats.servers,
-        ledgerSubject: n.ledgerSubject,
-        chainSubjectPrefix: n.nats.chainSubjectPrefix,
-        traffic,
-        from,
-        to,
-        pairsPerSecond,
-        inflight: 256,
-        acked: false,
-      };
-      child.once('message', (r: PublishResult) => resolve(r));
-      child.send(c);
-    });
+  const publisher = startPublisher();
   const traffic: TrafficOptions = { accounts: ACCOUNTS, tag: n.namespace };
   try {
     daemon = await startDaemon(config, { clickhouse, log: pino({ level: 'warn' }), onBatch, ingest: false });
@@ -158,7 +121,7 @@ async function main() {
       const p0 = processed;
       loop.reset();
       pauses.length = 0;
-      const pub = await publish(k * pairsPerInterval, (k + 1) * pairsPerInterval, RATE / 2);
+      const pub = await publisher.publish(n, traffic, k * pairsPerInterval, (k + 1) * pairsPerInterval, RATE / 2, 256, false);
       // This interval's pairs: those of the previous one have had a whole interval to be decided.
       const decided: number[] = [];
       for (const [matchId, t] of pending) {
@@ -189,16 +152,9 @@ async function main() {
         `Redis ${fmt((b.redis - a.redis) / MB / hours)} MiB/h = ${fmt((b.redis - a.redis) / Math.max(1, events))} bytes per event, kept matching.lateRetentionMs (${fmt(config.matching.lateRetentionMs / 86_400_000, 1)} days) + the window`,
     );
   } finally {
-    failed = undefined;
-    child.kill('SIGTERM');
+    publisher.stop();
     await daemon?.stop().catch(() => undefined);
-    for (const s of [n.nats.ledgerStream, n.nats.chainStream, n.nats.mappingStream, n.nats.deadLetterStream, config.sink.log.stream]) await jsm.streams.delete(s).catch(() => undefined);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${n.namespace}:*`, 'COUNT', 5_000);
-      cursor = next;
-      if (keys.length) await redis.unlink(...keys);
-    } while (cursor !== '0');
+    await cleanup(jsm, n, redis, [config.sink.log.stream]);
     redis.disconnect();
     await nc.close();
     await clickhouse.close();

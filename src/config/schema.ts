@@ -141,7 +141,7 @@ export const accountMappingSchema = z.object({
 
 /**
  * How long a batch waits for more messages when `sink.maxBatchDelayMs` is unset, by `sink.mode`
- * (measured: docs/performance.md#the-shipped-defaults-measured-2026-12-06).
+ * (measured: docs/performance.md#the-sink-modes-defaults-measured-2026-12-06).
  */
 export const DEFAULT_BATCH_DELAY_MS = { log: 50, direct: 200 } as const;
 
