@@ -129,8 +129,6 @@ function buildConfig(o: { runId: string; tag: string; anvil: AnvilNode; token: A
     accounts: o.plan.accountMappings,
     http: { host: '127.0.0.1', port: o.httpPort },
     log: { level: 'warn' },
-    // The default sink: facts durable in a fact log (of the demo's own), loaded into ClickHouse about once a second.
-    sink: { mode: 'log', log: { stream: `${T}_FACTS`, subject: `${o.tag}.facts` } },
     // camt input: postings on the ledger stream like core banking's; any account is taken (as Avro
     // postings are), an unmapped one becomes an ORPHAN_LEDGER_ENTRY in the worker.
     camt: { ledgerSubject: `${o.tag}.ledger.camt`, acceptUnlistedAccounts: true },
@@ -477,7 +475,7 @@ async function finalReport(o: { daemon: Daemon; plan: TrafficPlan; rec: RunRecor
   line(`  SELECT scope, subject, bank_balance, chain_balance, unexplained FROM ${db}.balance_snapshots ORDER BY at DESC LIMIT 10`);
   line(`metrics: ${o.metricsUrl ?? '(HTTP server disabled)'} (while the engine runs; also /healthz, /readyz)`);
   line(
-    `streams: ${config.nats.ledgerStream}, ${config.nats.chainStream}, ${config.nats.deadLetterStream}${config.sink.mode === 'log' ? `, ${config.sink.log.stream} (the fact log)` : ''} ` +
+    `streams: ${config.nats.ledgerStream}, ${config.nats.chainStream}, ${config.nats.deadLetterStream} ` +
       `(${o.args.keepStreams ? 'kept' : 'deleted on exit; --keep-streams keeps them'}); Redis namespace ${config.namespace}`,
   );
   return out;
@@ -559,9 +557,6 @@ async function main(): Promise<void> {
       await daemon.sweep();
       await daemon.balances.checkNow().catch(() => undefined);
       await sleep(config.sink.maxBatchDelayMs + 500);
-      // With the fact log, the report reads ClickHouse once the loader has put every fact in.
-      phase = 'loading facts';
-      await daemon.factsLoaded().catch((e: unknown) => console.log(`  ${e instanceof Error ? e.message : String(e)}: the counts below may be short (docs/runbook.md#fact-loader-behind)`));
     }
     clearInterval(timer);
     console.log(summaryLine(daemon, Math.round((Date.now() - t0) / 1000), 'done'));
@@ -585,8 +580,7 @@ async function cleanUp(config: Config, nc: NatsConnection | undefined): Promise<
   if (nc && !nc.isClosed()) {
     const jsm = await jetstreamManager(nc);
     const n = config.nats;
-    const facts = config.sink.mode === 'log' ? [config.sink.log.stream] : [];
-    for (const s of [n.ledgerStream, n.chainStream, n.mappingStream, n.deadLetterStream, ...facts]) await jsm.streams.delete(s).catch(() => undefined);
+    for (const s of [n.ledgerStream, n.chainStream, n.mappingStream, n.deadLetterStream]) await jsm.streams.delete(s).catch(() => undefined);
   }
   const redis = connectRedis(config.redis);
   try {

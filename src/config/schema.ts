@@ -420,9 +420,9 @@ export const configSchema = z
           ),
         mode: z
           .enum(['direct', 'log'])
-          .default('log')
+          .default('direct')
           .describe(
-            '`log` (the default): a batch is durable once its facts are in the FACTS JetStream stream; a bulk loader (one active per fleet) loads that stream into ClickHouse in few large inserts, about one per table per second whatever the load, and facts show in ClickHouse about a second later. `direct`: durable once its facts are inserted into ClickHouse, an insert per table per batch, at a higher CPU and latency cost (docs/deployment.md).',
+            '`direct`: a batch is durable once its facts are inserted into ClickHouse, an insert per table per batch. `log`: once they are in the FACTS JetStream stream; a bulk loader (one active per fleet) loads that stream into ClickHouse in few large inserts, about one per table per second whatever the load, at a lower CPU and latency cost, and facts show in ClickHouse about a second later (docs/deployment.md).',
           ),
         log: z
           .object({

@@ -55,7 +55,7 @@ describe('camt ingestion into the ledger stream (real NATS)', () => {
     config = parseConfig({
       namespace: names.namespace,
       nats: names.nats,
-      sink: testSink(names, {}, 'direct'),
+      sink: testSink(names, {}),
       accounts: [{ accountId: 'ACC-1', wallets: [] }],
       camt: {
         ledgerSubject: names.ledgerSubject,

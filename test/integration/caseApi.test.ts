@@ -1,3 +1,3 @@
 import { caseApiSuite } from '../support/caseApiSuite.js';
 
-caseApiSuite('direct');
+caseApiSuite();

@@ -51,7 +51,7 @@ describe('health probes are cached so a busy scraper cannot spend the RPC quota'
     const config = parseConfig({
       namespace: names.namespace,
       nats: names.nats,
-      sink: testSink(names, {}, 'direct'),
+      sink: testSink(names, {}),
       clickhouse: { database: ch.database, dataDir: ch.dir },
       chains: [{ chainId: anvil.chainId, rpcUrls: [proxy.url] }],
       http: { port: 0, probeCacheMs },

@@ -44,7 +44,7 @@ describe('secrets in the daemon log', () => {
       namespace: names.namespace,
       workerId: `${names.namespace}-w`,
       nats: names.nats,
-      sink: testSink(names, {}, 'direct'),
+      sink: testSink(names, {}),
       clickhouse: { database: ch.database, password: CH_PASSWORD },
       http: { port: -1 },
       log: { level: 'debug' },

@@ -27,7 +27,7 @@ describe('stream retention limits', () => {
   });
 
   it('creates each stream with the default limits: input kept 90 days and never dropped unread, mappings never aged, dead letters 400 days', async () => {
-    const config = parseConfig({ namespace: names.namespace, nats: names.nats, sink: testSink(names, {}, 'direct'), alerts: { stream: alertsStream, subjectPrefix: `alerts_${names.namespace}` } });
+    const config = parseConfig({ namespace: names.namespace, nats: names.nats, sink: testSink(names, {}), alerts: { stream: alertsStream, subjectPrefix: `alerts_${names.namespace}` } });
     await ensureStreams(jsm, config);
     await ensureAlertOutbox(jsm, config.alerts);
     const cfg = async (s: string) => (await jsm.streams.info(s)).config;
@@ -41,7 +41,7 @@ describe('stream retention limits', () => {
   it('applies changed limits to existing streams, and a full ledger refuses a publish instead of dropping unread postings', async () => {
     const config = parseConfig({
       namespace: names.namespace,
-      sink: testSink(names, {}, 'direct'),
+      sink: testSink(names, {}),
       nats: { ...names.nats, limits: { ledger: { maxMsgs: 1_000, maxBytes: 2 ** 20 }, deadLetter: { maxAgeMs: 30 * DAY, maxMsgs: 1_000 } } },
     });
     await ensureStreams(jsm, config);

@@ -43,7 +43,7 @@ export interface DrillOptions {
   redisUrl?: string;
   /** Skip the in-test chdb (the daemon runs in a child process that owns its data dir). */
   clickhouse?: boolean;
-  /** `sink.mode` (default: RECON_TEST_SINK_MODE, else log, the configuration's default). */
+  /** `sink.mode` (default: RECON_TEST_SINK_MODE, else direct). */
   sinkMode?: 'direct' | 'log';
 }
 

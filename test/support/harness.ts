@@ -37,17 +37,17 @@ export function isolatedNames(id = randomUUID().slice(0, 8)) {
 }
 
 /**
- * The sink settings of a test: `base` with facts made durable in a fact log of the test's own
- * (loaded every 100 ms), the default mode; with `mode` or RECON_TEST_SINK_MODE `direct`, inserted
- * into ClickHouse directly. Never the schema's own fact log names: its stream and loader lease
- * would be shared by every test running at the same time.
+ * The sink settings of a test: `base` with `mode: direct`, and with RECON_TEST_SINK_MODE=log the
+ * same tests run with facts made durable in a fact log of the test's own (loaded every 100 ms).
+ * Never the schema's default fact log: its stream and loader lease would be shared by every test
+ * running at the same time.
  */
 export function testSink<T extends object>(
   names: { namespace: string },
   base: T,
-  mode = process.env.RECON_TEST_SINK_MODE ?? 'log',
+  mode = process.env.RECON_TEST_SINK_MODE,
 ): (T & { mode: 'direct' }) | (T & { mode: 'log'; log: { stream: string; subject: string; loadEveryMs: number; leaseTtlMs: number } }) {
-  if (mode === 'direct') return { ...base, mode: 'direct' };
+  if (mode !== 'log') return { ...base, mode: 'direct' };
   return { ...base, mode: 'log', log: { stream: `FACTS_${names.namespace}`, subject: `facts_${names.namespace}`, loadEveryMs: 100, leaseTtlMs: 3_000 } };
 }
 
@@ -86,7 +86,7 @@ export interface HarnessOptions {
   balancesClock?: () => number;
   /** The daemons' case jobs' clock (StartDaemonOptions.casesClock). */
   casesClock?: () => number;
-  /** `sink.mode` (default: RECON_TEST_SINK_MODE, else log, the configuration's default). */
+  /** `sink.mode` (default: RECON_TEST_SINK_MODE, else direct). */
   sinkMode?: 'direct' | 'log';
   /** Partitioned streams (`nats.partitions.count`): one daemon per partition, each bound to its own. */
   partitions?: number;
