@@ -5,8 +5,12 @@
  */
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { Redis } from 'ioredis';
+import { createClickHouse } from '../src/sinks/clickhouse/createClickHouse.js';
 import type { TrafficOptions } from '../test/support/drillTraffic.js';
 import type { PublishCommand, PublishResult } from './publisher.js';
 
@@ -31,6 +35,19 @@ export function benchNames(tag = 'bench', id = randomUUID().slice(0, 8)) {
   };
 }
 export type BenchNames = ReturnType<typeof benchNames>;
+
+/** The run's ClickHouse: embedded chdb in a temporary directory, or the server of CLICKHOUSE_URL. */
+export function benchClickHouse(tag: string, database: string) {
+  const dataDir = mkdtempSync(join(tmpdir(), `recon-${tag}-chdb-`));
+  const clickhouse = createClickHouse({
+    url: process.env.CLICKHOUSE_URL,
+    username: process.env.CLICKHOUSE_USER ?? 'default',
+    password: process.env.CLICKHOUSE_PASSWORD ?? '',
+    database,
+    dataDir,
+  });
+  return { dataDir, clickhouse };
+}
 
 /** The load generator child process. */
 export function startPublisher() {

@@ -32,8 +32,8 @@
  * phase, collected objects included) --flush-scripts (SCRIPT FLUSH first: a fresh Lua VM in Redis,
  * bench/redisLua.ts).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Session } from 'node:inspector/promises';
@@ -45,11 +45,10 @@ import { parseConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
 import { startDaemon, type Daemon } from '../src/daemon.js';
 import type { BatchReport } from '../src/worker/ackAfterDurable.js';
-import { createClickHouse } from '../src/sinks/clickhouse/createClickHouse.js';
 import { PreEncodedRows } from '../src/sinks/clickhouse/preEncodedRows.js';
 import { ensureConsumers, ensureStreams } from '../src/streams/jetstreamSetup.js';
 import { backlog, closeWindows, expectedOf, makePair, trafficConfig, verify, type TrafficOptions } from '../test/support/drillTraffic.js';
-import { benchNames, cleanup, startPublisher, type BenchNames } from './benchSupport.js';
+import { benchClickHouse, benchNames, cleanup, startPublisher, type BenchNames } from './benchSupport.js';
 import { cpuAccounting, perMessage, type CpuAccounting } from './cpuAccounting.js';
 import { describeLuaVm, luaVm } from './redisLua.js';
 import { FACT_COLUMNS } from '../src/sinks/clickhouse/migrations.js';
@@ -196,14 +195,7 @@ async function waitUntil(what: string, probe: () => Promise<boolean> | boolean, 
 
 async function main() {
   const started = new Date();
-  const dataDir = mkdtempSync(join(tmpdir(), 'recon-bench-chdb-'));
-  const clickhouse = createClickHouse({
-    url: process.env.CLICKHOUSE_URL,
-    username: process.env.CLICKHOUSE_USER ?? 'default',
-    password: process.env.CLICKHOUSE_PASSWORD ?? '',
-    database: 'bench',
-    dataDir,
-  });
+  const { dataDir, clickhouse } = benchClickHouse('bench', 'bench');
   // Time spent in ClickHouse calls (inserts and existence lookups), to attribute the pipeline's time;
   // inserts per table; when each match fact became visible (its insert returned).
   const chTime = { insertMs: 0, inserts: 0, queryMs: 0, queries: 0 };

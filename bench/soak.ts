@@ -10,9 +10,7 @@
  * Options: --minutes N (default 10) --rate EV/S (default 1000) --interval-seconds S (default 60)
  * --accounts N (default 1000). Run with --expose-gc (the npm script does) for the live heap.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -21,12 +19,11 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { parseConfig } from '../src/config/load.js';
 import { startDaemon, type Daemon } from '../src/daemon.js';
-import { createClickHouse } from '../src/sinks/clickhouse/createClickHouse.js';
 import type { BatchReport } from '../src/worker/ackAfterDurable.js';
 import { trafficConfig, type TrafficOptions } from '../test/support/drillTraffic.js';
 import { cpuAccounting, perMessage } from './cpuAccounting.js';
 import type { PublishResult } from './publisher.js';
-import { benchNames, cleanup, startPublisher } from './benchSupport.js';
+import { benchClickHouse, benchNames, cleanup, startPublisher } from './benchSupport.js';
 
 const { values: argv } = parseArgs({
   options: {
@@ -51,14 +48,7 @@ const n = benchNames('soak');
 const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! : Number.NaN);
 
 async function main() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'recon-soak-chdb-'));
-  const clickhouse = createClickHouse({
-    url: process.env.CLICKHOUSE_URL,
-    username: process.env.CLICKHOUSE_USER ?? 'default',
-    password: process.env.CLICKHOUSE_PASSWORD ?? '',
-    database: 'soak',
-    dataDir,
-  });
+  const { dataDir, clickhouse } = benchClickHouse('soak', 'soak');
   const config = parseConfig({
     namespace: n.namespace,
     workerId: `${n.namespace}-w0`,
