@@ -100,7 +100,12 @@ rules:
     await h.mint(wProp!, h.usd(98_000n));
     const proposal = await h.waitFor('the proposal', async () => (await matchRows()).find((m) => m.match_id.startsWith('proposal:bank:PROP-1|')), 30_000);
     expect(proposal).toMatchObject({ status: 'proposed', rule_id: 'nearest-amount', confidence: 'proposed', difference: '2000' });
-    const open = (await h.discrepancies()).filter((d) => d.account_id === 'ACC-PROP' && d.status === 'open').map((d) => d.kind);
+    // The batch's tables are inserted side by side: its discrepancies may show a moment after its match row.
+    const openOf = async () => (await h.discrepancies()).filter((d) => d.account_id === 'ACC-PROP' && d.status === 'open').map((d) => d.kind);
+    const open = await h.waitFor('the proposal and its discrepancies', async () => {
+      const o = await openOf();
+      return o.length >= 2 && o;
+    });
     // Whichever leg's window closed first opened its MISSING_* and found the other as a proposal.
     expect(open.sort()).toEqual([expect.stringMatching(/^MISSING_(MINT|BANK_CREDIT)$/), 'PROPOSED_MATCH']);
 
